@@ -1,0 +1,16 @@
+//! campuspay's domain: the types and rules of a campus payment platform, free of I/O.
+//!
+//! Everything here is pure and synchronous so that it can be property-tested and reused by
+//! the store, the channels and the server alike.
+
+pub mod charge;
+pub mod idcard;
+pub mod money;
+pub mod password;
+pub mod policy;
+pub mod profile;
+pub mod time;
+
+pub use charge::{ChargeAmounts, ChargeState};
+pub use money::{Fen, MoneyError};
+pub use policy::SchoolPolicy;
