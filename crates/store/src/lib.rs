@@ -1,1 +1,16 @@
+//! campuspay's database: one schema, one set of SQL, on SQLite (default) and PostgreSQL.
+//!
+//! Queries go through sqlx's `Any` driver with `$1`-style parameters, which both backends
+//! accept, so there is a single code path to test. Instants are unix seconds (`BIGINT`) and
+//! flags are `BIGINT` 0/1, the types both backends and the `Any` driver share.
 
+pub mod announcements;
+pub mod audit;
+pub mod charges;
+mod db;
+pub mod schools;
+pub mod security;
+pub mod sessions;
+pub mod students;
+
+pub use db::{Backend, Store, StoreError, WriteTx, now as db_now};

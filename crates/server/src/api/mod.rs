@@ -1,0 +1,65 @@
+//! `/api/v1`: the JSON API, described by `/api/v1/openapi.json`.
+
+mod openapi;
+mod student;
+
+use crate::AppState;
+use crate::error::AppError;
+use axum::Router;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::routing::{get, post, put};
+use serde::de::DeserializeOwned;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(student::healthz))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .route("/api/v1/schools", get(student::schools))
+        .route("/api/v1/captcha", get(student::captcha))
+        .route("/api/v1/student/login", post(student::login))
+        .route("/api/v1/student/logout", post(student::logout))
+        .route("/api/v1/student/password", post(student::change_password))
+        .route("/api/v1/student/me", get(student::me))
+        .route("/api/v1/student/profile", put(student::update_profile))
+        .route("/api/v1/student/charges", get(student::charges))
+        .route("/api/v1/student/sessions", get(student::sessions))
+        .route(
+            "/api/v1/student/sessions/end-others",
+            post(student::end_other_sessions),
+        )
+        .route(
+            "/api/v1/student/security-events",
+            get(student::security_events),
+        )
+}
+
+/// JSON body whose rejection is our error shape, in Chinese first.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::new(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "json_required",
+                "请求须为 JSON（Content-Type: application/json）",
+                "The request body must be JSON (Content-Type: application/json)",
+            )),
+            Err(e) => Err(AppError::bad_request(
+                format!(
+                    "请求格式有误：{}",
+                    e.body_text().chars().take(200).collect::<String>()
+                ),
+                format!(
+                    "Malformed request: {}",
+                    e.body_text().chars().take(200).collect::<String>()
+                ),
+            )
+            .with_code("malformed_json")),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The OpenAPI 3.1 description of `/api/v1`, written by hand next to the handlers it describes
+//! (a test checks that every route is in it).
+
+use axum::Json;
+use serde_json::{Value, json};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn body(schema: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema}}})
+}
+
+fn secured(mut op: Value) -> Value {
+    op["security"] = json!([{"bearer": []}]);
+    op["responses"]["401"] = error_response("未登录或登录已过期 / not logged in");
+    op
+}
+
+pub fn spec() -> Value {
+    let fen = json!({"type": "integer", "format": "int64", "description": "金额，单位：分 (fen)"});
+    let obj = |props: Value, required: Value| json!({"type": "object", "properties": props, "required": required});
+    let charge = obj(
+        json!({
+            "id": {"type": "integer"}, "item": {"type": "string", "description": "收费项目"},
+            "item_code": {"type": "string"}, "category": {"type": "string"},
+            "period": {"type": "string", "description": "收费期间, e.g. 2023秋"}, "period_name": {"type": "string"},
+            "academic_year": {"type": "string"},
+            "total_fen": fen, "discount_fen": fen, "after_discount_fen": fen, "balance_used_fen": fen,
+            "payable_fen": fen, "paid_fen": fen, "arrears_fen": fen,
+            "state": {"type": "string", "enum": ["unpaid", "partial", "paid", "waived"]},
+            "state_label": {"type": "string"}, "mandatory": {"type": "boolean"}, "receipt_type": {"type": "string"},
+            "parent_item": {"type": ["string", "null"]}, "instalments": {"type": "boolean"}, "instalment_min_fen": fen,
+            "collection_window": {"type": ["object", "null"], "properties": {"start": {"type": "string"}, "end": {"type": "string"}}},
+            "collecting": {"type": "boolean"}
+        }),
+        json!([
+            "id",
+            "item",
+            "period",
+            "total_fen",
+            "discount_fen",
+            "balance_used_fen",
+            "payable_fen",
+            "paid_fen",
+            "state",
+            "mandatory",
+            "receipt_type"
+        ]),
+    );
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "campuspay API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "校园统一支付平台 JSON API. All money is integer fen. Errors are {\"error\":{\"code\",\"message\"}}, messages in Chinese unless Accept-Language asks for English."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "token from /api/v1/student/login"}},
+            "schemas": {
+                "Error": obj(json!({"error": obj(json!({"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}), json!(["code", "message"]))}), json!(["error"])),
+                "Charge": charge,
+            }
+        },
+        "paths": {
+            "/healthz": {"get": {"summary": "Liveness and database reachability", "responses": {"200": {"description": "ok"}, "503": {"description": "database unreachable"}}}},
+            "/api/v1/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI document"}}}},
+            "/api/v1/schools": {"get": {"summary": "Schools on this platform, by region", "responses": {"200": ok("学校列表", obj(json!({"schools": {"type": "array", "items": obj(json!({"code": {"type": "string"}, "name": {"type": "string"}, "region": {"type": "string"}, "captcha": {"type": "boolean"}, "url": {"type": "string"}}), json!(["code", "name", "region", "captcha"]))}}), json!(["schools"])))}}},
+            "/api/v1/captcha": {"get": {"summary": "A new image captcha (single use, 5 minutes)", "responses": {"200": ok("验证码", obj(json!({"captcha_id": {"type": "string"}, "image": {"type": "string", "description": "data: URI of a PNG"}}), json!(["captcha_id", "image"])))}}},
+            "/api/v1/student/login": {"post": {
+                "summary": "Log in with the school's login identifier and password",
+                "description": "A captcha is required where the school wants one, and after 3 failures everywhere. 10 failures lock the account for 15 minutes.",
+                "requestBody": body(obj(json!({"school": {"type": "string"}, "login": {"type": "string", "maxLength": 32}, "password": {"type": "string", "maxLength": 128}, "captcha_id": {"type": "string"}, "captcha": {"type": "string"}}), json!(["school", "login", "password"]))),
+                "responses": {
+                    "200": ok("登录成功", obj(json!({"token": {"type": "string"}, "must_change_password": {"type": "boolean"}, "expires_at": {"type": "integer"}}), json!(["token", "must_change_password"]))),
+                    "400": error_response("请求格式有误"), "401": error_response("学号或密码有误 / 验证码错误 / 请输入验证码"),
+                    "404": error_response("学校不存在"), "423": error_response("账户已临时锁定"), "429": error_response("尝试次数过多")
+                }
+            }},
+            "/api/v1/student/logout": {"post": secured(json!({"summary": "End this session", "responses": {"204": {"description": "ended"}}}))},
+            "/api/v1/student/password": {"post": secured(json!({
+                "summary": "Change the password (ends every other session)",
+                "requestBody": body(obj(json!({"old_password": {"type": "string"}, "new_password": {"type": "string"}, "confirm_password": {"type": "string"}}), json!(["old_password", "new_password"]))),
+                "responses": {"200": ok("已修改", obj(json!({"changed": {"type": "boolean"}}), json!(["changed"]))), "422": error_response("旧密码有误 / 新密码不符合要求")}
+            }))},
+            "/api/v1/student/me": {"get": secured(json!({"summary": "The student's profile, ID card and phone masked", "responses": {"200": ok("个人信息", json!({"type": "object"}))}}))},
+            "/api/v1/student/profile": {"put": secured(json!({
+                "summary": "Change phone, e-mail, postcode and address",
+                "requestBody": body(obj(json!({"phone": {"type": "string"}, "email": {"type": "string"}, "postcode": {"type": "string"}, "address": {"type": "string", "maxLength": 100}}), json!(["phone"]))),
+                "responses": {"204": {"description": "已保存"}, "403": error_response("须先修改密码"), "422": error_response("格式有误")}
+            }))},
+            "/api/v1/student/charges": {"get": secured(json!({
+                "summary": "What the student owes and has paid",
+                "parameters": [{"name": "period", "in": "query", "required": false, "schema": {"type": "string"}, "description": "only this 收费期间"}],
+                "responses": {
+                    "200": ok("收费情况", obj(json!({
+                        "total_arrears_fen": fen, "arrears_by_year": {"type": "array", "items": obj(json!({"year": {"type": "string"}, "arrears_fen": fen}), json!(["year", "arrears_fen"]))},
+                        "periods": {"type": "array", "items": obj(json!({"code": {"type": "string"}, "name": {"type": "string"}}), json!(["code", "name"]))},
+                        "charges": {"type": "array", "items": {"$ref": "#/components/schemas/Charge"}}
+                    }), json!(["total_arrears_fen", "arrears_by_year", "charges"]))),
+                    "403": error_response("须先修改密码")
+                }
+            }))},
+            "/api/v1/student/sessions": {"get": secured(json!({"summary": "The student's live sessions", "responses": {"200": ok("会话", json!({"type": "object"}))}}))},
+            "/api/v1/student/sessions/end-others": {"post": secured(json!({"summary": "End every other session", "responses": {"200": ok("已结束", obj(json!({"ended": {"type": "integer"}}), json!(["ended"])))}}))},
+            "/api/v1/student/security-events": {"get": secured(json!({"summary": "Recent logins, failures and password changes", "responses": {"200": ok("安全日志", json!({"type": "object"}))}}))},
+        }
+    })
+}
+
+pub async fn document() -> Json<Value> {
+    Json(spec())
+}

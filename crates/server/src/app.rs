@@ -1,0 +1,161 @@
+//! The application: configuration, shared state, the router and its middleware.
+
+use crate::crypto::Hasher;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use campuspay_store::Store;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Served over HTTPS (directly or behind a TLS proxy): `Secure` and `__Host-` cookies, HSTS.
+    pub https: bool,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
+    pub trust_proxy: bool,
+    /// Argon2 hashes at once; each takes 19 MiB and one core for ~30 ms.
+    pub hash_permits: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            https: false,
+            trust_proxy: false,
+            hash_permits: 2,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub hasher: Hasher,
+    pub config: Arc<Config>,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: Config) -> AppState {
+        let hasher = Hasher::new(config.hash_permits);
+        AppState {
+            store,
+            hasher,
+            config: Arc::new(config),
+        }
+    }
+
+    pub fn session_cookie_name(&self) -> &'static str {
+        if self.config.https {
+            "__Host-campuspay_session"
+        } else {
+            "campuspay_session"
+        }
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(crate::api::routes())
+        .merge(crate::pages::routes())
+        .layer(middleware::from_fn(localize_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(state)
+}
+
+/// Binds and serves until the process is stopped.
+pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    tracing::info!("campuspay listening on http://{}", listener.local_addr()?);
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Headers every response carries (CSP without inline scripts, no framing, no sniffing).
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+             base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if state.config.https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    res
+}
+
+/// Cross-site form posts are refused before any handler runs: a browser says where a request
+/// comes from (`Sec-Fetch-Site`, `Origin`), and only our own pages may post to our forms.
+/// Logged-in forms also carry a per-session token (see `pages`). The JSON API uses bearer
+/// tokens, which a browser never attaches on its own, so it needs neither.
+async fn guard_forms(req: Request, next: Next) -> Response {
+    let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let path = req.uri().path();
+    let exempt =
+        path.starts_with("/api/") || path.starts_with("/notify/") || path.starts_with("/sandbox/");
+    if unsafe_method && !exempt && is_cross_site(&req) {
+        return (
+            StatusCode::FORBIDDEN,
+            "请求来源无效，请返回页面重新提交 / Cross-site request refused",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+fn is_cross_site(req: &Request) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
+    ) {
+        (Some("null"), _) => true,
+        (Some(origin), Some(host)) => origin.split("://").nth(1) != Some(host),
+        _ => false,
+    }
+}
+
+/// Errors are built with both languages; this answers in the one the client asked for.
+async fn localize_errors(req: Request, next: Next) -> Response {
+    let lang = crate::web::lang_of(req.headers(), req.uri().query());
+    let res = next.run(req).await;
+    if lang == crate::i18n::Lang::Zh {
+        return res;
+    }
+    match res.extensions().get::<crate::error::AppError>() {
+        Some(e) if e.lang != lang => e.clone().in_lang(lang).into_response(),
+        _ => res,
+    }
+}

@@ -1,0 +1,579 @@
+//! Five demo schools, each modelled on one seed manual (`shared/seeds/000`…`004`), seeded once
+//! by `serve --demo` into an empty database. Every school has the student `20230001`
+//! (ID card 37020220000101111X, never logged in, owing items in two years), a fully paid
+//! student `20230002` and a student with a discount `20230003`.
+
+use campuspay_domain::policy::*;
+use campuspay_domain::{Fen, SchoolPolicy, idcard};
+use campuspay_store::charges::{NewFeeItem, NewLedgerEntry, kind};
+use campuspay_store::schools::NewSchool;
+use campuspay_store::students::NewStudent;
+use campuspay_store::{Store, StoreError, db_now};
+
+pub const DEMO_ID_CARD: &str = "37020220000101111X";
+
+struct Item {
+    code: &'static str,
+    name: &'static str,
+    name_en: &'static str,
+    category: &'static str,
+    receipt: &'static str,
+    mandatory: bool,
+    parent: Option<&'static str>,
+    instalment_min_yuan: Option<i64>,
+    /// (days from now the window opened, days from now it closes, collecting)
+    window: Option<(i64, i64, bool)>,
+}
+
+const fn item(
+    code: &'static str,
+    name: &'static str,
+    name_en: &'static str,
+    category: &'static str,
+    receipt: &'static str,
+) -> Item {
+    Item {
+        code,
+        name,
+        name_en,
+        category,
+        receipt,
+        mandatory: false,
+        parent: None,
+        instalment_min_yuan: None,
+        window: None,
+    }
+}
+
+struct DemoSchool {
+    code: &'static str,
+    name: &'static str,
+    name_en: &'static str,
+    region: &'static str,
+    policy: SchoolPolicy,
+    /// (code, name, academic year)
+    periods: [(&'static str, &'static str, &'static str); 2],
+    items: Vec<Item>,
+    /// (item code, period index, yuan) owed by 20230001
+    owed: Vec<(&'static str, usize, i64)>,
+    announcements: Vec<(&'static str, &'static str)>,
+}
+
+fn policy(
+    login_ids: Vec<LoginId>,
+    initial_password: InitialPassword,
+    force: bool,
+    recovery: Vec<Recovery>,
+    captcha: bool,
+    order_no: OrderNoFormat,
+    channels: &[&str],
+    payee: &str,
+) -> SchoolPolicy {
+    SchoolPolicy {
+        login_ids,
+        initial_password,
+        force_change_initial: force,
+        force_change_weak: force,
+        recovery,
+        captcha,
+        opening_hours: None,
+        order_no,
+        order_ttl_minutes: 24 * 60,
+        item_lock_minutes: 10,
+        reuse_unpaid_order: false,
+        channels: channels.iter().map(|c| c.to_string()).collect(),
+        payee: payee.into(),
+        profile_required: false,
+        agreement: None,
+        session_idle_minutes: 30,
+        session_absolute_hours: 12,
+        late_payment: LatePayment::Refund,
+        contact: String::new(),
+    }
+}
+
+fn schools() -> Vec<DemoSchool> {
+    let tail = |len, suffix: &str| InitialPassword::IdCardTail {
+        len,
+        suffix: suffix.into(),
+    };
+    let fixed = |p: &str| InitialPassword::Fixed { password: p.into() };
+    let seq = |prefix: &str, code: &str| OrderNoFormat::DailySequence {
+        prefix: prefix.into(),
+        school_code: code.into(),
+    };
+
+    // 000 青岛开放大学: 学号 or 手机号, last 6 of the ID card, 30-digit order numbers, 24 h to pay.
+    let qdou = DemoSchool {
+        code: "qdou",
+        name: "青岛开放大学",
+        name_en: "Qingdao Open University",
+        region: "山东省",
+        policy: SchoolPolicy {
+            contact: "0532-00000000（演示）".into(),
+            ..policy(
+                vec![LoginId::StudentNo, LoginId::Phone],
+                tail(6, ""),
+                false,
+                vec![Recovery::ContactOffice {
+                    text: "请联系学院教务办公室重置密码（演示学校）".into(),
+                }],
+                false,
+                OrderNoFormat::TimestampRandom,
+                &[
+                    "wechat_native",
+                    "wechat_h5",
+                    "wechat_jsapi",
+                    "alipay_qr",
+                    "alipay_wap",
+                    "unionpay_qr",
+                ],
+                "青岛开放大学",
+            )
+        },
+        periods: [
+            ("2024秋", "2024年秋季学期", "2024-2025"),
+            ("2025春", "2025年春季学期", "2024-2025"),
+        ],
+        items: vec![
+            item("XF", "学费", "Tuition", "tuition", "非税收入票据"),
+            item("ZKF", "正考费用", "Exam fee", "exam", "非税收入票据"),
+            item("BKF", "补考费", "Resit fee", "resit", "非税收入票据"),
+            item(
+                "ZCJD",
+                "注册建档费",
+                "Registration fee",
+                "registration",
+                "非税收入票据",
+            ),
+        ],
+        owed: vec![
+            ("XF", 1, 2400),
+            ("ZKF", 1, 120),
+            ("BKF", 0, 50),
+            ("ZCJD", 0, 100),
+        ],
+        announcements: vec![(
+            "2025年春季学期缴费通知",
+            "请于开学前完成学费及考试费缴纳。支付后如未立即显示缴费成功，请勿重复缴费，系统会自动确认。",
+        )],
+    };
+    // 001 E缴通: captcha, initial 123456 forced to change, security e-mail, instalments, agreement.
+    let ejt = DemoSchool {
+        code: "ejt",
+        name: "E缴通演示学院",
+        name_en: "E-Pay Demo College",
+        region: "江苏省",
+        policy: SchoolPolicy {
+            agreement: Some(Agreement {
+                title: "网上缴费须知".into(),
+                text: "请核对缴费项目与金额；支付成功后系统自动更新缴费状态，请勿重复支付。".into(),
+                countdown_s: 10,
+            }),
+            ..policy(
+                vec![LoginId::StudentNo],
+                fixed("123456"),
+                true,
+                vec![Recovery::Email],
+                true,
+                seq("EJ", "EJTDM"),
+                &[
+                    "wechat_native",
+                    "alipay_page",
+                    "alipay_qr",
+                    "unionpay_gateway",
+                ],
+                "E缴通演示学院",
+            )
+        },
+        periods: [
+            ("2023-2024", "2023-2024学年", "2023-2024"),
+            ("2024-2025", "2024-2025学年", "2024-2025"),
+        ],
+        items: vec![
+            Item {
+                instalment_min_yuan: Some(1000),
+                ..item("XF", "学费", "Tuition", "tuition", "非税收入票据")
+            },
+            item(
+                "ZSF",
+                "住宿费",
+                "Accommodation",
+                "accommodation",
+                "非税收入票据",
+            ),
+            item("JCF", "教材费", "Textbooks", "agency", "代收款收据"),
+        ],
+        owed: vec![("XF", 1, 5600), ("ZSF", 1, 1200), ("JCF", 0, 380)],
+        announcements: vec![(
+            "关于2024-2025学年学费缴纳的通知",
+            "学费可分期缴纳，每期不少于1000元。首次登录请修改初始密码并设置密保邮箱。",
+        )],
+    };
+    // 002 重庆建筑工程职业学院 via 校园安心付: region then school, 111111, mandatory items, parent item.
+    let cqjzc = DemoSchool {
+        code: "cqjzc",
+        name: "重庆建筑工程职业学院",
+        name_en: "Chongqing Jianzhu College",
+        region: "重庆市",
+        policy: policy(
+            vec![LoginId::StudentNo],
+            fixed("111111"),
+            true,
+            vec![Recovery::Sms { daily_limit: 5 }],
+            false,
+            seq("AX", "CQJZC"),
+            &["unionpay_gateway", "wechat_native", "wechat_h5"],
+            "重庆建筑工程职业学院",
+        ),
+        periods: [
+            ("2023-2024", "2023-2024学年", "2023-2024"),
+            ("2024-2025", "2024-2025学年", "2024-2025"),
+        ],
+        items: vec![
+            Item {
+                mandatory: true,
+                ..item("XF", "学费", "Tuition", "tuition", "非税收入票据")
+            },
+            Item {
+                mandatory: true,
+                ..item(
+                    "ZSF",
+                    "住宿费",
+                    "Accommodation",
+                    "accommodation",
+                    "非税收入票据",
+                )
+            },
+            Item {
+                mandatory: true,
+                ..item(
+                    "TDF",
+                    "提档费",
+                    "File transfer fee",
+                    "registration",
+                    "非税收入票据",
+                )
+            },
+            item("DBF", "代办费", "Agency fees", "agency", "代收款收据"),
+            Item {
+                parent: Some("DBF"),
+                ..item("JCF", "教材费", "Textbooks", "agency", "代收款收据")
+            },
+            Item {
+                parent: Some("DBF"),
+                ..item("BXF", "保险费", "Insurance", "agency", "代收款收据")
+            },
+            item("TJF", "体检费", "Health check", "agency", "代收款收据"),
+        ],
+        owed: vec![
+            ("XF", 1, 6800),
+            ("ZSF", 1, 1500),
+            ("TDF", 1, 50),
+            ("JCF", 1, 420),
+            ("BXF", 1, 150),
+            ("TJF", 0, 80),
+        ],
+        announcements: vec![(
+            "缴费提示",
+            "含有必缴项目必须先支付必缴项目后才能再支付其它缴费项目。",
+        )],
+    };
+    // 003 常州工程职业技术学院: captcha, last 6 + Czgc, opening hours, two receipt types, profile first.
+    let czie = DemoSchool {
+        code: "czie",
+        name: "常州工程职业技术学院",
+        name_en: "Changzhou Institute of Engineering Technology",
+        region: "江苏省",
+        policy: SchoolPolicy {
+            opening_hours: Some(OpeningHours {
+                open_minute: 8 * 60,
+                close_minute: 22 * 60,
+            }),
+            profile_required: true,
+            ..policy(
+                vec![LoginId::StudentNo],
+                tail(6, "Czgc"),
+                true,
+                vec![Recovery::Sms { daily_limit: 5 }],
+                true,
+                seq("CZ", "CZIE"),
+                &["wechat_native", "wechat_jsapi", "alipay_page", "alipay_qr"],
+                "常州工程职业技术学院",
+            )
+        },
+        periods: [
+            ("2023-2024", "2023-2024学年", "2023-2024"),
+            ("2024-2025", "2024-2025学年", "2024-2025"),
+        ],
+        items: vec![
+            item("XF", "学费", "Tuition", "tuition", "非税收入票据"),
+            item(
+                "ZSF",
+                "住宿费",
+                "Accommodation",
+                "accommodation",
+                "非税收入票据",
+            ),
+            item("JCF", "教材费", "Textbooks", "agency", "代收款收据"),
+            item(
+                "JXFZ",
+                "军训服装费",
+                "Military training uniform",
+                "agency",
+                "代收款收据",
+            ),
+            item("BXF", "保险费", "Insurance", "agency", "代收款收据"),
+        ],
+        owed: vec![
+            ("XF", 1, 5500),
+            ("ZSF", 1, 1200),
+            ("JCF", 1, 450),
+            ("JXFZ", 1, 180),
+            ("BXF", 0, 100),
+        ],
+        announcements: vec![(
+            "缴费开放时间",
+            "缴费开放时间为每天 8:00-22:00。商户名称或收款方一定是常州工程职业技术学院。",
+        )],
+    };
+    // 004 兰州理工大学 继续教育学院: last 8 with X upper-cased, windows, collecting/stopped, XF…LUTAU numbers.
+    let lut = DemoSchool {
+        code: "lut",
+        name: "兰州理工大学（继续教育学院）",
+        name_en: "Lanzhou University of Technology (Continuing Education)",
+        region: "甘肃省",
+        policy: SchoolPolicy {
+            reuse_unpaid_order: true,
+            contact: "学院电话 2755282 2973633；财务处电话 2973882、2973305".into(),
+            ..policy(
+                vec![LoginId::StudentNo],
+                tail(8, ""),
+                true,
+                vec![
+                    Recovery::SecurityQuestion,
+                    Recovery::ContactOffice {
+                        text: "忘记密码请联系学院电话 2755282 2973633，财务处电话 2973882、2973305"
+                            .into(),
+                    },
+                ],
+                false,
+                seq("XF", "LUTAU"),
+                &["alipay_qr", "wechat_native", "unionpay_gateway"],
+                "甘肃省财政厅",
+            )
+        },
+        periods: [
+            ("2023-2024", "2023-2024学年", "2023-2024"),
+            ("2024-2025", "2024-2025学年", "2024-2025"),
+        ],
+        items: vec![
+            Item {
+                window: Some((-60, 120, true)),
+                ..item(
+                    "XF2024",
+                    "学费（2024级）",
+                    "Tuition",
+                    "tuition",
+                    "非税收入票据",
+                )
+            },
+            Item {
+                window: Some((-400, -30, false)),
+                ..item(
+                    "XF2023",
+                    "学费（2023级补缴）",
+                    "Tuition (arrears)",
+                    "tuition",
+                    "非税收入票据",
+                )
+            },
+            Item {
+                window: Some((-60, 120, true)),
+                ..item("KSF", "考试费", "Exam fee", "exam", "非税收入票据")
+            },
+        ],
+        owed: vec![("XF2024", 1, 3200), ("XF2023", 0, 3200), ("KSF", 1, 150)],
+        announcements: vec![
+            (
+                "2024-2025学年学费缴纳通知",
+                "请在收费起止时间内完成缴费。请先确认个人信息无误后再进行缴费，避免误交费。",
+            ),
+            ("收款单位说明", "支付时请确认收款名称为：甘肃省财政厅。"),
+        ],
+    };
+    vec![qdou, ejt, cqjzc, czie, lut]
+}
+
+/// (student no, name, gender, first 17 of the ID card, phone)
+const STUDENTS: [(&str, &str, &str, &str, &str); 3] = [
+    (
+        "20230001",
+        "张晓明",
+        "男",
+        "37020220000101111",
+        "15100008891",
+    ),
+    ("20230002", "李华", "女", "62010220010315242", "18700006579"),
+    ("20230003", "王芳", "女", "50010320020708362", "13900001234"),
+];
+
+/// Seeds the demo schools into an empty database; does nothing when any school exists.
+pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
+    if !store.schools().await?.is_empty() {
+        return Ok(false);
+    }
+    let now = db_now();
+    let mut tx = store.write_tx().await?;
+    for (n, d) in schools().into_iter().enumerate() {
+        let school_id = store
+            .insert_school(
+                &mut tx,
+                &NewSchool {
+                    code: d.code,
+                    name: d.name,
+                    name_en: d.name_en,
+                    region: d.region,
+                    policy: &d.policy,
+                },
+            )
+            .await?;
+        let mut periods = Vec::new();
+        for (i, (code, name, year)) in d.periods.iter().enumerate() {
+            periods.push(
+                store
+                    .insert_period(&mut tx, school_id, code, name, year, i as i64)
+                    .await?,
+            );
+        }
+        let mut items: Vec<(&str, i64)> = Vec::new();
+        for (i, it) in d.items.iter().enumerate() {
+            let parent_id = it
+                .parent
+                .and_then(|p| items.iter().find(|(c, _)| *c == p).map(|(_, id)| *id));
+            let id = store
+                .insert_fee_item(
+                    &mut tx,
+                    &NewFeeItem {
+                        school_id,
+                        code: it.code,
+                        name: it.name,
+                        name_en: it.name_en,
+                        category: it.category,
+                        receipt_type: it.receipt,
+                        mandatory: it.mandatory,
+                        parent_id,
+                        instalments: it.instalment_min_yuan.is_some(),
+                        instalment_min: Fen(it.instalment_min_yuan.unwrap_or(0) * 100),
+                        window: it
+                            .window
+                            .map(|(a, b, _)| (now + a * 86_400, now + b * 86_400)),
+                        collecting: it.window.is_none_or(|w| w.2),
+                        sort: i as i64,
+                    },
+                )
+                .await?;
+            items.push((it.code, id));
+        }
+        let item_id = |code: &str| {
+            items
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map(|(_, id)| *id)
+                .expect("demo item exists")
+        };
+        for (k, (no, name, gender, id17, phone)) in STUDENTS.iter().enumerate() {
+            let id_card = idcard::with_check_char(id17).expect("demo ID numbers have 17 digits");
+            let student_id = store
+                .insert_student(
+                    &mut tx,
+                    &NewStudent {
+                        school_id,
+                        student_no: no,
+                        name,
+                        gender,
+                        id_card: &id_card,
+                        // Phones differ per school so that login by phone names one student.
+                        phone: &format!("{}{}", &phone[..10], (n + k) % 10),
+                        email: "",
+                        department: "继续教育学院",
+                        major: ["小学教育", "工程造价", "会计"][k],
+                        level: "本科(专科起点)",
+                        class_name: ["2023级小教1班", "2023级造价2班", "2023级会计1班"][k],
+                        enrol_year: 2023,
+                    },
+                )
+                .await?;
+            for (code, period, yuan) in &d.owed {
+                let total = Fen(yuan * 100);
+                // 20230003 has a 20 % discount (助学减免) on the newest period's first item.
+                let discount = if k == 2 && *period == 1 && *code == d.owed[0].0 {
+                    Fen(yuan * 20)
+                } else {
+                    Fen::ZERO
+                };
+                let charge_id = store
+                    .insert_charge(
+                        &mut tx,
+                        school_id,
+                        student_id,
+                        item_id(code),
+                        periods[*period],
+                        total,
+                        discount,
+                    )
+                    .await?;
+                if k == 1 {
+                    store
+                        .insert_ledger_entry(
+                            &mut tx,
+                            &NewLedgerEntry {
+                                school_id,
+                                student_id,
+                                charge_id: Some(charge_id),
+                                kind: kind::OFFLINE_PAYMENT,
+                                amount: total,
+                                reference: &format!("DEMO-{}-{charge_id}", d.code),
+                                memo: "演示数据：线下已缴",
+                            },
+                        )
+                        .await?;
+                }
+            }
+        }
+        for (i, (title, body)) in d.announcements.iter().enumerate() {
+            store
+                .insert_announcement(
+                    &mut tx,
+                    school_id,
+                    title,
+                    body,
+                    now - 86_400 * (i as i64 + 1),
+                )
+                .await?;
+        }
+        store
+            .audit(
+                &mut tx,
+                Some(school_id),
+                "system",
+                "demo.seed",
+                &format!("demo school {} seeded", d.code),
+            )
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn demo_id_card_is_valid() {
+        assert!(campuspay_domain::idcard::is_valid(super::DEMO_ID_CARD));
+        assert_eq!(
+            campuspay_domain::idcard::with_check_char(super::STUDENTS[0].3).as_deref(),
+            Some(super::DEMO_ID_CARD)
+        );
+    }
+}

@@ -1,0 +1,152 @@
+//! Request helpers shared by pages and API: client address, language, cookies, sessions.
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use campuspay_store::sessions::SessionRow;
+use std::net::SocketAddr;
+
+/// Who is asking: address, user agent and language, for logs, throttling and messages.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub ip: String,
+    pub user_agent: String,
+    pub lang: Lang,
+}
+
+impl FromRequestParts<AppState> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let forwarded = state
+            .config
+            .trust_proxy
+            .then(|| {
+                parts
+                    .headers
+                    .get("x-forwarded-for")
+                    .and_then(|v| v.to_str().ok())
+            })
+            .flatten()
+            .and_then(|v| v.split(',').next())
+            .map(|s| s.trim().to_string());
+        let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".into());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        Ok(Client {
+            ip,
+            user_agent,
+            lang: lang_of(&parts.headers, parts.uri.query()),
+        })
+    }
+}
+
+/// `?lang=` first, then the `lang` cookie, then `Accept-Language`; Chinese by default.
+pub fn lang_of(headers: &HeaderMap, query: Option<&str>) -> Lang {
+    if let Some(q) = query
+        && let Some(v) = q.split('&').find_map(|kv| kv.strip_prefix("lang="))
+    {
+        return Lang::from_tag(v);
+    }
+    if let Some(v) = cookie(headers, "lang") {
+        return Lang::from_tag(&v);
+    }
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .map(Lang::from_tag)
+        .unwrap_or_default()
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The bearer token of an API call, or the session cookie of a page.
+fn token_of(parts: &Parts, state: &AppState) -> Option<String> {
+    if let Some(auth) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        return auth.strip_prefix("Bearer ").map(|t| t.trim().to_string());
+    }
+    cookie(&parts.headers, state.session_cookie_name())
+}
+
+/// A live session of a student, whatever it still has to do first (e.g. change the password).
+#[derive(Debug, Clone)]
+pub struct AnySession(pub SessionRow);
+
+/// A live session allowed to do everything: a forced password change has been done.
+#[derive(Debug, Clone)]
+pub struct StudentSession(pub SessionRow);
+
+impl FromRequestParts<AppState> for AnySession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let lang = lang_of(&parts.headers, parts.uri.query());
+        let token = token_of(parts, state).ok_or_else(|| AppError::unauthorized().in_lang(lang))?;
+        crate::services::auth::resolve_session(state, &token)
+            .await
+            .map(AnySession)
+            .map_err(|e| e.in_lang(lang))
+    }
+}
+
+impl OptionalFromRequestParts<AppState> for AnySession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match <AnySession as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(s) => Ok(Some(s)),
+            Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for StudentSession {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let AnySession(s) =
+            <AnySession as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+        if s.must_change_password {
+            return Err(crate::services::auth::password_change_required()
+                .in_lang(lang_of(&parts.headers, parts.uri.query())));
+        }
+        Ok(StudentSession(s))
+    }
+}

@@ -1,0 +1,154 @@
+//! The security log and what login throttling reads from it; image captchas.
+
+use crate::db::{Store, StoreError, now};
+use sqlx::Row;
+
+/// Kinds of security events.
+pub mod event {
+    pub const LOGIN_OK: &str = "login_ok";
+    pub const LOGIN_FAILED: &str = "login_failed";
+    pub const LOCKED_OUT: &str = "locked_out";
+    pub const PASSWORD_CHANGED: &str = "password_changed";
+    pub const LOGOUT: &str = "logout";
+    pub const SESSIONS_ENDED: &str = "sessions_ended";
+}
+
+#[derive(Debug, Clone)]
+pub struct SecurityEvent {
+    pub kind: String,
+    pub ip: String,
+    pub user_agent: String,
+    pub at: i64,
+}
+
+pub struct NewSecurityEvent<'a> {
+    pub school_id: i64,
+    pub student_id: Option<i64>,
+    pub login: &'a str,
+    pub kind: &'a str,
+    pub ip: &'a str,
+    pub user_agent: &'a str,
+}
+
+impl Store {
+    pub async fn record_security_event(&self, e: &NewSecurityEvent<'_>) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("INSERT INTO security_events (school_id, student_id, login, kind, ip, user_agent, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(e.school_id)
+            .bind(e.student_id)
+            .bind(e.login)
+            .bind(e.kind)
+            .bind(e.ip)
+            .bind(&e.user_agent[..e.user_agent.floor_char_boundary(300)])
+            .bind(now())
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Times of the failed logins of one account since `since` and since its last success,
+    /// newest first.
+    pub async fn login_failures(
+        &self,
+        school_id: i64,
+        login: &str,
+        since: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        let last_ok: Option<i64> = sqlx::query_scalar(
+            "SELECT CAST(MAX(at) AS BIGINT) FROM security_events WHERE school_id = $1 AND login = $2 AND kind = 'login_ok'",
+        )
+        .bind(school_id)
+        .bind(login)
+        .fetch_one(&self.pool)
+        .await?;
+        let from = since.max(last_ok.unwrap_or(0) + 1);
+        let at: Vec<i64> = sqlx::query_scalar(
+            "SELECT at FROM security_events WHERE school_id = $1 AND login = $2 AND kind = 'login_failed' AND at >= $3 ORDER BY at DESC",
+        )
+        .bind(school_id)
+        .bind(login)
+        .bind(from)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(at)
+    }
+
+    /// Failed logins from one address since `since`, across schools.
+    pub async fn ip_failures(&self, ip: &str, since: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM security_events WHERE ip = $1 AND kind = 'login_failed' AND at >= $2")
+            .bind(ip)
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    pub async fn security_events_of_student(
+        &self,
+        school_id: i64,
+        student_id: i64,
+        limit: i64,
+    ) -> Result<Vec<SecurityEvent>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kind, ip, user_agent, at FROM security_events WHERE school_id = $1 AND student_id = $2 ORDER BY at DESC, id DESC LIMIT $3",
+        )
+        .bind(school_id)
+        .bind(student_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SecurityEvent {
+                    kind: r.try_get("kind")?,
+                    ip: r.try_get("ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn insert_captcha(
+        &self,
+        id: &str,
+        answer: &str,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        // Expired captchas are worthless; sweeping them here keeps the table small.
+        sqlx::query("DELETE FROM captchas WHERE expires_at < $1")
+            .bind(now())
+            .execute(&mut *tx.tx)
+            .await?;
+        sqlx::query("INSERT INTO captchas (id, answer, expires_at) VALUES ($1, $2, $3)")
+            .bind(id)
+            .bind(answer)
+            .bind(expires_at)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Takes a captcha out (single use): its answer if it existed and had not expired.
+    pub async fn take_captcha(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let row: Option<(String, i64)> =
+            sqlx::query_as("DELETE FROM captchas WHERE id = $1 RETURNING answer, expires_at")
+                .bind(id)
+                .fetch_optional(&mut *tx.tx)
+                .await?;
+        tx.commit().await?;
+        Ok(row.and_then(|(answer, exp)| (exp >= now()).then_some(answer)))
+    }
+
+    /// The answer of a live captcha without using it up; for tests driving the login flow.
+    pub async fn peek_captcha(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT answer FROM captchas WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+}
