@@ -11,6 +11,27 @@ use axum::extract::{FromRequest, Request};
 use axum::routing::{get, post, put};
 use serde::de::DeserializeOwned;
 
+/// Every path the API serves; the OpenAPI document must describe each (a test checks).
+pub const ROUTES: &[&str] = &[
+    "/healthz",
+    "/api/v1/openapi.json",
+    "/api/v1/schools",
+    "/api/v1/captcha",
+    "/api/v1/student/login",
+    "/api/v1/student/logout",
+    "/api/v1/student/password",
+    "/api/v1/student/me",
+    "/api/v1/student/profile",
+    "/api/v1/student/charges",
+    "/api/v1/student/sessions",
+    "/api/v1/student/sessions/end-others",
+    "/api/v1/student/security-events",
+];
+
+pub fn openapi_spec() -> serde_json::Value {
+    openapi::spec()
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(student::healthz))

@@ -1,0 +1,199 @@
+//! A real campuspay on port 0 with a fresh database, SQLite or PostgreSQL.
+#![allow(dead_code)]
+
+use campuspay_server::{AppState, Config, app, demo};
+use campuspay_store::Store;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+
+pub const NEW_PASSWORD: &str = "Campus#Pay2026!";
+
+#[derive(Clone, Copy, Debug)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub store: Store,
+    pub http: reqwest::Client,
+    _dir: Option<TempDir>,
+}
+
+/// A temporary folder removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn unique() -> String {
+    campuspay_server::crypto::random_token(9)
+        .to_lowercase()
+        .replace(['-', '_'], "x")
+}
+
+impl TestApp {
+    pub async fn spawn(db: Db) -> TestApp {
+        let (url, dir) = match db {
+            Db::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("campuspay-test-{}", unique()));
+                std::fs::create_dir_all(&dir).unwrap();
+                (
+                    format!("sqlite://{}/campuspay.db", dir.display()),
+                    Some(TempDir(dir)),
+                )
+            }
+            Db::Postgres => {
+                let base = std::env::var("CAMPUSPAY_TEST_DATABASE_URL").expect(
+                    "CAMPUSPAY_TEST_DATABASE_URL is not set: the PostgreSQL half of the suite needs it \
+                     (run scripts/test, which sets it to the local server)",
+                );
+                let admin = Store::connect(&base)
+                    .await
+                    .expect("PostgreSQL at CAMPUSPAY_TEST_DATABASE_URL is unreachable");
+                let name = format!("cp_test_{}", unique());
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(admin.pool())
+                    .await
+                    .unwrap();
+                let (prefix, _) = base
+                    .rsplit_once('/')
+                    .expect("a database URL ends in /dbname");
+                (format!("{prefix}/{name}"), None)
+            }
+        };
+        let store = Store::connect(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        demo::seed_if_empty(&store).await.unwrap();
+        let state = AppState::new(store.clone(), Config::default());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app::router(state).into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        TestApp {
+            base: format!("http://{addr}"),
+            store,
+            http,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut req = self.http.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// A fresh captcha and its answer (read from the database, as only a test may).
+    pub async fn solved_captcha(&self) -> (String, String) {
+        let (_, c) = self.get_json("/api/v1/captcha", None).await;
+        let id = c["captcha_id"].as_str().unwrap().to_string();
+        let answer = self.store.peek_captcha(&id).await.unwrap().unwrap();
+        (id, answer)
+    }
+
+    /// Logs in, solving a captcha when asked for one.
+    pub async fn login(&self, school: &str, login: &str, password: &str) -> (u16, Value) {
+        let body = json!({"school": school, "login": login, "password": password});
+        let (status, v) = self
+            .post_json("/api/v1/student/login", body.clone(), None)
+            .await;
+        if status == 401 && v["error"]["code"] == "captcha_required" {
+            let (id, answer) = self.solved_captcha().await;
+            let mut body = body;
+            body["captcha_id"] = id.into();
+            body["captcha"] = answer.into();
+            return self.post_json("/api/v1/student/login", body, None).await;
+        }
+        (status, v)
+    }
+
+    /// Logs in as `login` and changes the initial password where the school demands it;
+    /// returns a token that may do everything.
+    pub async fn session(&self, school: &str, login: &str) -> String {
+        let (status, v) = self.login(school, login, initial_password(school)).await;
+        assert_eq!(status, 200, "{school} login: {v}");
+        let token = v["token"].as_str().unwrap().to_string();
+        if v["must_change_password"] == true {
+            let (s, v) = self
+                .post_json(
+                    "/api/v1/student/password",
+                    json!({"old_password": initial_password(school), "new_password": NEW_PASSWORD}),
+                    Some(&token),
+                )
+                .await;
+            assert_eq!(s, 200, "{v}");
+        }
+        token
+    }
+}
+
+pub fn initial_password(school: &str) -> &'static str {
+    match school {
+        "qdou" => "01111X",
+        "ejt" => "123456",
+        "cqjzc" => "111111",
+        "czie" => "01111XCzgc",
+        "lut" => "0101111X",
+        _ => panic!("no demo school {school}"),
+    }
+}
+
+pub const SCHOOLS: [&str; 5] = ["qdou", "ejt", "cqjzc", "czie", "lut"];
+
+/// Runs a test body once on SQLite and once on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(super::common::TestApp::spawn(super::common::Db::Sqlite).await).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(super::common::TestApp::spawn(super::common::Db::Postgres).await).await
+            }
+        }
+    )*};
+}
