@@ -21,7 +21,11 @@ pub enum LoginId {
 pub enum InitialPassword {
     /// The last `len` characters of the ID card, check character `X` upper-cased, then `suffix`
     /// (000: 6; 003: 6 + `Czgc`; 004: 8).
-    IdCardTail { len: usize, #[serde(default)] suffix: String },
+    IdCardTail {
+        len: usize,
+        #[serde(default)]
+        suffix: String,
+    },
     /// One password for everyone (001: `123456`, 002: `111111`).
     Fixed { password: String },
 }
@@ -46,7 +50,9 @@ impl InitialPassword {
             InitialPassword::IdCardTail { len, suffix } if suffix.is_empty() => {
                 format!("初始密码为身份证号后{len}位（末尾X大写）")
             }
-            InitialPassword::IdCardTail { len, suffix } => format!("初始密码为身份证号后{len}位加 {suffix}"),
+            InitialPassword::IdCardTail { len, suffix } => {
+                format!("初始密码为身份证号后{len}位加 {suffix}")
+            }
             InitialPassword::Fixed { password } => format!("初始密码为 {password}"),
         }
     }
@@ -158,7 +164,11 @@ fn default_absolute() -> u32 {
 
 impl SchoolPolicy {
     pub fn login_label_zh(&self) -> &'static str {
-        if self.login_ids.contains(&LoginId::Phone) { "学号/手机号" } else { "学号" }
+        if self.login_ids.contains(&LoginId::Phone) {
+            "学号/手机号"
+        } else {
+            "学号"
+        }
     }
 
     pub fn contact_office_text(&self) -> Option<&str> {
@@ -177,18 +187,36 @@ mod tests {
 
     #[test]
     fn every_seed_initial_password_rule() {
-        let tail = |len, suffix: &str| InitialPassword::IdCardTail { len, suffix: suffix.into() };
+        let tail = |len, suffix: &str| InitialPassword::IdCardTail {
+            len,
+            suffix: suffix.into(),
+        };
         assert_eq!(tail(6, "").for_id_card(ID), "01111X"); // 000
         assert_eq!(tail(6, "Czgc").for_id_card(ID), "01111XCzgc"); // 003
         assert_eq!(tail(8, "").for_id_card(ID), "0101111X"); // 004
         assert_eq!(tail(8, "").for_id_card("37020220000101111x"), "0101111X"); // 004: X upper-cased
-        assert_eq!(InitialPassword::Fixed { password: "123456".into() }.for_id_card(ID), "123456"); // 001
-        assert_eq!(InitialPassword::Fixed { password: "111111".into() }.for_id_card(ID), "111111"); // 002
+        assert_eq!(
+            InitialPassword::Fixed {
+                password: "123456".into()
+            }
+            .for_id_card(ID),
+            "123456"
+        ); // 001
+        assert_eq!(
+            InitialPassword::Fixed {
+                password: "111111".into()
+            }
+            .for_id_card(ID),
+            "111111"
+        ); // 002
     }
 
     #[test]
     fn opening_hours_are_half_open() {
-        let h = OpeningHours { open_minute: 8 * 60, close_minute: 22 * 60 };
+        let h = OpeningHours {
+            open_minute: 8 * 60,
+            close_minute: 22 * 60,
+        };
         assert!(!h.is_open_at(8 * 60 - 1));
         assert!(h.is_open_at(8 * 60));
         assert!(h.is_open_at(22 * 60 - 1));
