@@ -3,6 +3,7 @@
 //! Everything here is pure and synchronous so that it can be property-tested and reused by
 //! the store, the channels and the server alike.
 
+pub mod cart;
 pub mod charge;
 pub mod idcard;
 pub mod money;
