@@ -3,9 +3,12 @@
 //! Everything here is pure and synchronous so that it can be property-tested and reused by
 //! the store, the channels and the server alike.
 
+pub mod cart;
 pub mod charge;
 pub mod idcard;
 pub mod money;
+pub mod order;
+pub mod order_no;
 pub mod password;
 pub mod policy;
 pub mod profile;
