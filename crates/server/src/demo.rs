@@ -59,6 +59,7 @@ struct DemoSchool {
     announcements: Vec<(&'static str, &'static str)>,
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per way the seed schools differ
 fn policy(
     login_ids: Vec<LoginId>,
     initial_password: InitialPassword,

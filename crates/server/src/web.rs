@@ -55,7 +55,20 @@ impl FromRequestParts<AppState> for Client {
     }
 }
 
-/// `?lang=` first, then the `lang` cookie, then `Accept-Language`; Chinese by default.
+/// Pages are Chinese unless the user chose English (`?lang=en`, remembered in a cookie);
+/// a browser's `Accept-Language` alone does not switch them.
+pub fn page_lang(headers: &HeaderMap, query: Option<&str>) -> Lang {
+    if let Some(q) = query
+        && let Some(v) = q.split('&').find_map(|kv| kv.strip_prefix("lang="))
+    {
+        return Lang::from_tag(v);
+    }
+    cookie(headers, "lang")
+        .map(|v| Lang::from_tag(&v))
+        .unwrap_or_default()
+}
+
+/// For the API: `?lang=` first, then the `lang` cookie, then `Accept-Language`; Chinese by default.
 pub fn lang_of(headers: &HeaderMap, query: Option<&str>) -> Lang {
     if let Some(q) = query
         && let Some(v) = q.split('&').find_map(|kv| kv.strip_prefix("lang="))

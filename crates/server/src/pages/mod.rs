@@ -437,6 +437,7 @@ fn password_view(
         csrf: s.csrf_token.clone(),
         forced: s.must_change_password,
         error: error.map(|e| e.message(lang).to_string()),
+        error_field: error.and_then(|e| e.field).unwrap_or(""),
     }
 }
 

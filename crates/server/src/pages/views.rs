@@ -77,6 +77,7 @@ pub struct PasswordPage {
     pub csrf: String,
     pub forced: bool,
     pub error: Option<String>,
+    pub error_field: &'static str,
 }
 
 pub struct ChargeRowView {
