@@ -689,3 +689,32 @@ async fn openapi_describes_every_api_route() {
         "the document names no route that does not exist"
     );
 }
+
+on_both_databases!(failures_right_after_a_success_still_count);
+
+async fn failures_right_after_a_success_still_count(app: TestApp) {
+    // A success and the failures after it often share a second; they must still count.
+    let (status, _) = app.login("cqjzc", "20230001", "111111").await;
+    assert_eq!(status, 200);
+    let wrong = json!({"school": "cqjzc", "login": "20230001", "password": "wrong-password"});
+    let mut codes = Vec::new();
+    for _ in 0..4 {
+        codes.push(
+            app.post_json("/api/v1/student/login", wrong.clone(), None)
+                .await
+                .1["error"]["code"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(
+        codes,
+        [
+            "invalid_credentials",
+            "invalid_credentials",
+            "invalid_credentials",
+            "captcha_required"
+        ]
+    );
+}

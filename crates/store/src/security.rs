@@ -54,20 +54,22 @@ impl Store {
         login: &str,
         since: i64,
     ) -> Result<Vec<i64>, StoreError> {
+        // Ordered by id, not time: a failure in the same second as the last success still counts.
         let last_ok: Option<i64> = sqlx::query_scalar(
-            "SELECT CAST(MAX(at) AS BIGINT) FROM security_events WHERE school_id = $1 AND login = $2 AND kind = 'login_ok'",
+            "SELECT CAST(MAX(id) AS BIGINT) FROM security_events WHERE school_id = $1 AND login = $2 AND kind = 'login_ok'",
         )
         .bind(school_id)
         .bind(login)
         .fetch_one(&self.pool)
         .await?;
-        let from = since.max(last_ok.unwrap_or(0) + 1);
         let at: Vec<i64> = sqlx::query_scalar(
-            "SELECT at FROM security_events WHERE school_id = $1 AND login = $2 AND kind = 'login_failed' AND at >= $3 ORDER BY at DESC",
+            "SELECT at FROM security_events WHERE school_id = $1 AND login = $2 AND kind = 'login_failed' AND at >= $3 AND id > $4 \
+             ORDER BY id DESC",
         )
         .bind(school_id)
         .bind(login)
-        .bind(from)
+        .bind(since)
+        .bind(last_ok.unwrap_or(0))
         .fetch_all(&self.pool)
         .await?;
         Ok(at)
