@@ -16,7 +16,7 @@
 //!
 //! Channels are stateless: the caller persists orders, refunds and notices.
 
-// pub mod alipay;
+pub mod alipay;
 pub mod crypto;
 pub mod http;
 // pub mod sandbox;
@@ -246,7 +246,7 @@ pub trait PaymentChannel: Send + Sync {
 #[serde(rename_all = "snake_case", tag = "provider")]
 pub enum ChannelConfig {
     Wechatpay(wechatpay::WechatPayConfig),
-    //Alipay(alipay::AlipayConfig),
+    Alipay(alipay::AlipayConfig),
 }
 
 impl ChannelConfig {
@@ -254,7 +254,7 @@ impl ChannelConfig {
     pub fn build(&self) -> Result<std::sync::Arc<dyn PaymentChannel>, ChannelError> {
         Ok(match self {
             ChannelConfig::Wechatpay(c) => std::sync::Arc::new(wechatpay::WechatPay::new(c.clone())?),
-            //ChannelConfig::Alipay(c) => std::sync::Arc::new(alipay::Alipay::new(c.clone())?),
+            ChannelConfig::Alipay(c) => std::sync::Arc::new(alipay::Alipay::new(c.clone())?),
         })
     }
 }
@@ -263,7 +263,7 @@ impl std::fmt::Debug for ChannelConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ChannelConfig::Wechatpay(c) => c.fmt(f),
-            //ChannelConfig::Alipay(c) => c.fmt(f),
+            ChannelConfig::Alipay(c) => c.fmt(f),
         }
     }
 }
