@@ -19,7 +19,7 @@
 pub mod alipay;
 pub mod crypto;
 pub mod http;
-// pub mod sandbox;
+pub mod sandbox;
 pub mod wechatpay;
 
 use campuspay_domain::Fen;
