@@ -190,7 +190,11 @@ fn gcm_key(key: &[u8]) -> Result<LessSafeKey, ChannelError> {
     if key.len() != 32 {
         return Err(ChannelError::Config("APIv3 密钥必须是 32 字节".into()));
     }
-    let unbound = UnboundKey::new(&AES_256_GCM, key).map_err(|_| ChannelError::Crypto("AES 密钥无效"))?;
+    aead_key(&AES_256_GCM, key)
+}
+
+fn aead_key(alg: &'static aws_lc_rs::aead::Algorithm, key: &[u8]) -> Result<LessSafeKey, ChannelError> {
+    let unbound = UnboundKey::new(alg, key).map_err(|_| ChannelError::Crypto("AES 密钥无效"))?;
     Ok(LessSafeKey::new(unbound))
 }
 
@@ -202,7 +206,10 @@ fn gcm_nonce(nonce: &str) -> Result<Nonce, ChannelError> {
 /// nonce and associated data are the UTF-8 bytes of the given strings, and `ciphertext_b64` is
 /// Base64 of ciphertext followed by the 16-byte tag.
 pub fn aes_256_gcm_open(key: &[u8], nonce: &str, associated_data: &str, ciphertext_b64: &str) -> Result<Vec<u8>, ChannelError> {
-    let key = gcm_key(key)?;
+    aead_open(gcm_key(key)?, nonce, associated_data, ciphertext_b64)
+}
+
+fn aead_open(key: LessSafeKey, nonce: &str, associated_data: &str, ciphertext_b64: &str) -> Result<Vec<u8>, ChannelError> {
     let nonce = gcm_nonce(nonce)?;
     let mut buf = B64.decode(ciphertext_b64.trim()).map_err(|_| ChannelError::Malformed("密文不是 Base64".into()))?;
     let plain = key
@@ -228,3 +235,7 @@ pub fn unix_now() -> i64 {
         .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+#[path = "crypto_tests.rs"]
+mod tests;
