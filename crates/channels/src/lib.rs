@@ -55,7 +55,11 @@ pub enum ChannelError {
     #[error("加解密错误: {0}")]
     Crypto(&'static str),
     #[error("渠道返回错误 {code}: {message}")]
-    Provider { status: u16, code: String, message: String },
+    Provider {
+        status: u16,
+        code: String,
+        message: String,
+    },
     #[error("该渠道不支持: {0}")]
     Unsupported(&'static str),
     #[error("网络错误: {0}")]
@@ -147,11 +151,20 @@ pub enum ProviderStatus {
     /// The payer is entering a password or the bank is deciding.
     Paying,
     /// `paid_at` is the provider's own text (WeChat RFC 3339, Alipay `yyyy-MM-dd HH:mm:ss`).
-    Paid { transaction_id: String, amount: Fen, paid_at: Option<String> },
+    Paid {
+        transaction_id: String,
+        amount: Fen,
+        paid_at: Option<String>,
+    },
     Closed,
     /// Paid, then (partly or wholly) refunded.
-    Refunded { transaction_id: String, amount: Fen },
-    Failed { reason: String },
+    Refunded {
+        transaction_id: String,
+        amount: Fen,
+    },
+    Failed {
+        reason: String,
+    },
 }
 
 /// One refund; `out_refund_no` is ours and makes a repeat of the same refund harmless.
@@ -228,7 +241,12 @@ pub trait PaymentChannel: Send + Sync {
     fn refund<'a>(&'a self, req: &'a RefundRequest) -> BoxFuture<'a, RefundResult>;
 
     /// Verifies and parses a payment notification. `now` is unix seconds (for the skew check).
-    fn verify_notification(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<PaymentNotice, ChannelError>;
+    fn verify_notification(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<PaymentNotice, ChannelError>;
 
     /// The answer that tells the provider we took (or did not take) the notification.
     fn ack(&self, accepted: bool) -> Ack;
@@ -253,7 +271,9 @@ impl ChannelConfig {
     /// Builds the channel (parses keys now, so a bad config fails at start-up).
     pub fn build(&self) -> Result<std::sync::Arc<dyn PaymentChannel>, ChannelError> {
         Ok(match self {
-            ChannelConfig::Wechatpay(c) => std::sync::Arc::new(wechatpay::WechatPay::new(c.clone())?),
+            ChannelConfig::Wechatpay(c) => {
+                std::sync::Arc::new(wechatpay::WechatPay::new(c.clone())?)
+            }
             ChannelConfig::Alipay(c) => std::sync::Arc::new(alipay::Alipay::new(c.clone())?),
         })
     }
