@@ -161,3 +161,58 @@ fn nonces_are_alphanumeric_and_differ() {
     assert!(a.bytes().all(|b| b.is_ascii_alphanumeric()));
     assert_ne!(a, random_nonce(32));
 }
+
+/// The platform certificate of the same published test key (serial `F5765756002FDD77`).
+const WECHATPAY_GO_TEST_CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----
+MIIDVzCCAj+gAwIBAgIJAPV2V1YAL913MA0GCSqGSIb3DQEBCwUAMEIxCzAJBgNV
+BAYTAlhYMRUwEwYDVQQHDAxEZWZhdWx0IENpdHkxHDAaBgNVBAoME0RlZmF1bHQg
+Q29tcGFueSBMdGQwHhcNMjEwNDI3MDg0MDMyWhcNMzEwNDI1MDg0MDMyWjBCMQsw
+CQYDVQQGEwJYWDEVMBMGA1UEBwwMRGVmYXVsdCBDaXR5MRwwGgYDVQQKDBNEZWZh
+dWx0IENvbXBhbnkgTHRkMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA
+2VCTd91fnUn73Xy9DLvt/V62TVxRTEEstVdeRaZ3B3leO0pldE806mXO4RwdHXag
+HQ4vGeZN0yqm++rDsGK+U3AH7kejyD2pXshNP9Cq5YwbptiLGtjcquw4HNxJQUOm
+DeJf2vg6byms9RUipiq4SzbJKqJFlUpbuIPDpSpWz10PYmyCNeDGUUK65E5h2B83
+4uxl1zNLYQCrkdBzb8oUxwYeP5a2DNxmjL5lsJML7DGr5znsevnoqGRwTm9fxCGf
+y8wus7hwKz6clt3Whmmda7UAdb1c08hEQFVRbF14AR73xbnd8N0obCWJPCbzMCtk
+aSef4FdEEgEXJiw0VAJT8wIDAQABo1AwTjAdBgNVHQ4EFgQUT1c7nd/SUO76HSoZ
+umNUJv1R5PwwHwYDVR0jBBgwFoAUT1c7nd/SUO76HSoZumNUJv1R5PwwDAYDVR0T
+BAUwAwEB/zANBgkqhkiG9w0BAQsFAAOCAQEAM+tslqBxYwqL9fdvGG6hfy69sjfX
+UhBtBLWYugKKQCOWWLeq5dDWm3i5Cx2Rgiy9uc7RfmJNxQfIKlcoCNP85BjDoG1B
+YnVc6znlcrT9uHgseha3987WwZsFAQbcy8TLUYHzVB8gmDgq8O08xdIe0eczatI8
+t3Rg8WXO6Gs66JJ4JR+rD01o3FiSOQCRWhn19NSyDydsgPlOR2t9B9L+MkJwlsMG
+Krn85TnwL3qcInzRnU8X86faXXJrI0IJi44tECKw8ftngCl6vyNwNNKPDwdkcuuV
+8y3iBixO5IuKxEKEp2wGPV/4W1AXO73Z3Gb7z/1oxdgeO0hVqz1hBasTCQ==
+-----END CERTIFICATE-----";
+
+#[test]
+fn reads_serial_and_key_of_the_published_platform_certificate() {
+    let (_, der) = pem_to_der(WECHATPAY_GO_TEST_CERTIFICATE).unwrap();
+    let parts = x509_parts(&der).unwrap();
+    assert_eq!(parts.serial_hex, "F5765756002FDD77");
+    assert_eq!(
+        parts.spki,
+        pem_to_der(WECHATPAY_GO_TEST_PUBLIC_KEY).unwrap().1
+    );
+    assert!(x509_parts(&der[..200]).is_err(), "truncated certificate");
+
+    // Certificate mode: the serial comes from the certificate itself.
+    use crate::wechatpay::{PlatformKey, PlatformVerifiers};
+    let set = PlatformVerifiers::from_config(&[PlatformKey {
+        serial: None,
+        pem: WECHATPAY_GO_TEST_CERTIFICATE.into(),
+    }])
+    .unwrap();
+    set.get("F5765756002FDD77")
+        .unwrap()
+        .verify_b64(b"source", WECHATPAY_GO_SIGNATURE_OF_SOURCE)
+        .unwrap();
+    assert!(set.get("PUB_KEY_ID_0000").is_none());
+    let wrong = PlatformKey {
+        serial: Some("0123".into()),
+        pem: WECHATPAY_GO_TEST_CERTIFICATE.into(),
+    };
+    assert!(matches!(
+        PlatformVerifiers::from_config(&[wrong]),
+        Err(ChannelError::Config(_))
+    ));
+}
