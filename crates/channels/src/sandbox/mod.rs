@@ -1,10 +1,38 @@
 //! The provider side of the WeChat Pay and Alipay protocols, for the simulator and the tests:
 //! verify *our* requests with our public key, sign answers and notifications with the
-//! provider's private key, encrypt WeChat notification resources. The HTTP simulator (axum
-//! router with a trade ledger) is to be built on these.
+//! provider's private key, encrypt WeChat notification resources; and on top of them the HTTP
+//! simulator [`Sandbox`]: an axum router under `/sandbox/…` with its own keys, a trade ledger,
+//! a cashier page and switches for late, lost, duplicate, reordered and forged notifications.
+//!
+//! Mounting it in the main server and paying through the real adapters:
+//! ```no_run
+//! # use campuspay_channels::sandbox::Sandbox;
+//! # use campuspay_channels::{wechatpay::WechatPay, alipay::Alipay};
+//! # fn main() -> Result<(), campuspay_channels::ChannelError> {
+//! let sandbox = Sandbox::open(std::path::Path::new("data/sandbox"))?;
+//! let (wechat, alipay) =
+//!     sandbox.merchant_configs("http://127.0.0.1:8080", "http://127.0.0.1:8080/notify");
+//! let (wechat, alipay) = (WechatPay::new(wechat)?, Alipay::new(alipay)?);
+//! let app: axum::Router = axum::Router::new().merge(sandbox.router());
+//! # let _ = (wechat, alipay, app);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod alipay;
+mod alipay_api;
+pub mod keys;
+pub mod ledger;
+mod notify;
+mod server;
 pub mod wechat;
+mod wechat_api;
+
+pub use ledger::{
+    Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, Trade, TradeState,
+};
+pub use notify::{ALIPAY_RETRY_S, WECHAT_RETRY_S};
+pub use server::{PayOutcome, Sandbox};
 
 use crate::ChannelError;
 use crate::crypto::der_to_pem;
