@@ -71,3 +71,6 @@ pub fn generate_rsa_2048() -> Result<GeneratedKeyPair, ChannelError> {
         public_spki_pem: der_to_pem("PUBLIC KEY", public.as_ref()),
     })
 }
+
+#[cfg(test)]
+mod tests;

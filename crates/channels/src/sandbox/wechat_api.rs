@@ -56,6 +56,15 @@ fn error(sb: &Sandbox, status: StatusCode, code: &str, message: &str) -> Respons
     )
 }
 
+/// An error answer not yet signed (kept small: `Response` is too big for an `Err`).
+struct WxError(StatusCode, &'static str, String);
+
+impl WxError {
+    fn respond(self, sb: &Sandbox) -> Response {
+        error(sb, self.0, self.1, &self.2)
+    }
+}
+
 /// Checks the `Authorization` header over the path as the merchant signed it (from `/v3/`, so
 /// the `/sandbox/wechatpay` prefix of the base URL does not count, as on the real host).
 fn authenticate(
@@ -64,7 +73,7 @@ fn authenticate(
     uri: &Uri,
     headers: &HeaderMap,
     body: &str,
-) -> Result<(), Response> {
+) -> Result<(), WxError> {
     let pq = uri.path_and_query().map_or("/", |p| p.as_str());
     let signed = pq.find("/v3/").map_or(pq, |i| &pq[i..]);
     let auth = headers
@@ -76,22 +85,20 @@ fn authenticate(
         .verify_request(method.as_str(), signed, auth, body, unix_now())
         .map(|_| ())
         .map_err(|e| {
-            error(
-                sb,
+            WxError(
                 StatusCode::UNAUTHORIZED,
                 "SIGN_ERROR",
-                &format!("签名错误: {e}"),
+                format!("签名错误: {e}"),
             )
         })
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(sb: &Sandbox, body: &str) -> Result<T, Response> {
+fn parse<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T, WxError> {
     serde_json::from_str(body).map_err(|e| {
-        error(
-            sb,
+        WxError(
             StatusCode::BAD_REQUEST,
             "PARAM_ERROR",
-            &format!("参数错误: {e}"),
+            format!("参数错误: {e}"),
         )
     })
 }
@@ -168,12 +175,12 @@ async fn create(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err(r) = authenticate(&sb, &method, &uri, &headers, &body) {
-        return r;
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
+        return e.respond(&sb);
     }
-    let req: CreateReq = match parse(&sb, &body) {
+    let req: CreateReq = match parse(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return e.respond(&sb),
     };
     let ids = &sb.inner.keys.ids.wechatpay;
     let bad = |code: &str, msg: &str| error(&sb, StatusCode::BAD_REQUEST, code, msg);
@@ -247,8 +254,8 @@ async fn query(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authenticate(&sb, &method, &uri, &headers, "") {
-        return r;
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, "") {
+        return e.respond(&sb);
     }
     let mchid = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "mchid")
@@ -274,12 +281,12 @@ async fn close(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err(r) = authenticate(&sb, &method, &uri, &headers, &body) {
-        return r;
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
+        return e.respond(&sb);
     }
-    let req: MchidOnly = match parse(&sb, &body) {
+    let req: MchidOnly = match parse(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return e.respond(&sb),
     };
     if req.mchid != sb.inner.keys.ids.wechatpay.mchid {
         return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid 不符");
@@ -318,12 +325,12 @@ async fn refund(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if let Err(r) = authenticate(&sb, &method, &uri, &headers, &body) {
-        return r;
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
+        return e.respond(&sb);
     }
-    let req: RefundReq = match parse(&sb, &body) {
+    let req: RefundReq = match parse(&body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(e) => return e.respond(&sb),
     };
     let now = unix_now();
     let result = {
