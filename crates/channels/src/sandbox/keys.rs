@@ -214,7 +214,7 @@ impl SandboxKeys {
         let dir = &self.dir;
         let w = &self.ids.wechatpay;
         let a = &self.ids.alipay;
-        serde_json::json!({
+        let value = serde_json::json!({
             "directory": file(dir.clone()),
             "wechatpay": {
                 "base_path": "/sandbox/wechatpay",
@@ -235,7 +235,7 @@ impl SandboxKeys {
                 "app_public_key_file": file(public_path(dir, ALIPAY_APP)),
                 "alipay_public_key_file": file(public_path(dir, ALIPAY_PLATFORM)),
             },
-        })
-        .to_string()
+        });
+        serde_json::to_string_pretty(&value).unwrap_or_default()
     }
 }
