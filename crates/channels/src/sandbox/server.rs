@@ -309,10 +309,11 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>)
         Provider::Wechatpay => format!("商户号 {}", ids.wechatpay.mchid),
         Provider::Alipay => format!("商户 PID {}", ids.alipay.seller_id),
     };
+    let late_money_allowed = sb.behaviour(p).accept_after_close;
     let action = match t.state {
         TradeState::Paid => "<p>该订单已支付。</p>".to_string(),
-        TradeState::Closed => "<p>该订单已关闭。</p>".to_string(),
-        TradeState::NotPaid => format!(
+        TradeState::Closed if !late_money_allowed => "<p>该订单已关闭。</p>".to_string(),
+        TradeState::NotPaid | TradeState::Closed => format!(
             "<form method=\"post\" action=\"../orders/{}/pay\"><button type=\"submit\">支付</button></form>",
             html_escape(&t.out_trade_no)
         ),
