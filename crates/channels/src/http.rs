@@ -1,0 +1,64 @@
+//! The only I/O of the crate: sending a [`PreparedRequest`] and handing back the raw response.
+//!
+//! Plain HTTP works out of the box (the sandbox). Real providers are HTTPS: build with the
+//! crate feature `tls` (reqwest + rustls on aws-lc-rs).
+
+use crate::ChannelError;
+use reqwest::header::HeaderMap;
+use std::time::Duration;
+
+/// A request ready to go: everything signed, nothing left to decide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: String,
+}
+
+/// A response as it came, for the provider's parser to verify.
+#[derive(Debug, Clone)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+/// A client with the timeouts we want for provider calls.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(20))
+        .build()
+        .unwrap_or_default()
+}
+
+pub async fn send(
+    client: &reqwest::Client,
+    req: PreparedRequest,
+) -> Result<RawResponse, ChannelError> {
+    let method = reqwest::Method::from_bytes(req.method.as_bytes())
+        .map_err(|_| ChannelError::Config("HTTP 方法有误".into()))?;
+    let mut rb = client.request(method, &req.url);
+    for (k, v) in req.headers {
+        rb = rb.header(k, v);
+    }
+    if !req.body.is_empty() {
+        rb = rb.body(req.body);
+    }
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| ChannelError::Transport(e.to_string()))?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .text()
+        .await
+        .map_err(|e| ChannelError::Transport(e.to_string()))?;
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}

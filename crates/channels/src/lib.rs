@@ -1,0 +1,289 @@
+//! campuspay's payment channels.
+//!
+//! One [`PaymentChannel`] trait, one folder per provider:
+//! - [`wechatpay`]: WeChat Pay API v3 (Native QR, H5, JSAPI), `WECHATPAY2-SHA256-RSA2048`.
+//! - [`alipay`]: Alipay OpenAPI (precreate QR, page pay, wap pay), RSA2.
+//! - [`sandbox`]: the provider side of those same protocols, for the simulator and the tests.
+//!
+//! **Dispatch.** The trait is object-safe: the async operations return [`BoxFuture`] (a pinned,
+//! boxed, `Send` future), so the server holds `Arc<dyn PaymentChannel>` per school and channel.
+//! One allocation per provider call is nothing next to a network round trip, and it keeps the
+//! crate free of `async-trait`.
+//!
+//! **Sans-IO core.** Each provider builds a [`PreparedRequest`] and parses the raw response in
+//! pure functions; the only I/O is [`http::send`]. Tests drive the pure halves against the
+//! sandbox's signer without a network.
+//!
+//! Channels are stateless: the caller persists orders, refunds and notices.
+
+pub mod alipay;
+pub mod crypto;
+pub mod http;
+pub mod sandbox;
+pub mod wechatpay;
+
+use campuspay_domain::Fen;
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+
+pub use http::{PreparedRequest, RawResponse};
+pub use reqwest::header::HeaderMap;
+
+/// The future every async channel operation returns.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChannelError>> + Send + 'a>>;
+
+/// Notification timestamps further than this from our clock are refused (WeChat: 5 minutes).
+pub const MAX_CLOCK_SKEW_S: i64 = 5 * 60;
+
+/// Everything that can go wrong talking to a provider. Messages are for logs and the finance
+/// office; never show provider details to students.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    #[error("渠道配置有误: {0}")]
+    Config(String),
+    #[error("签名验证失败")]
+    BadSignature,
+    #[error("时间戳超出允许范围")]
+    StaleTimestamp,
+    #[error("未知的平台证书或公钥序列号: {0}")]
+    UnknownSerial(String),
+    #[error("商户号或应用号不符: {0}")]
+    WrongMerchant(String),
+    #[error("报文格式有误: {0}")]
+    Malformed(String),
+    #[error("加解密错误: {0}")]
+    Crypto(&'static str),
+    #[error("渠道返回错误 {code}: {message}")]
+    Provider {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    #[error("该渠道不支持: {0}")]
+    Unsupported(&'static str),
+    #[error("网络错误: {0}")]
+    Transport(String),
+}
+
+impl ChannelError {
+    /// Worth trying again later (network trouble, provider 5xx), as opposed to a definite answer.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ChannelError::Transport(_) => true,
+            ChannelError::Provider { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+}
+
+/// Which provider protocol a channel speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Wechatpay,
+    Alipay,
+}
+
+/// How the student will pay, chosen by the page from the device.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "flow")]
+pub enum PayFlow {
+    /// A QR code shown on a PC page (WeChat Native, Alipay precreate).
+    Qr,
+    /// A provider cashier page on a PC (Alipay page pay).
+    Page,
+    /// A phone browser (WeChat H5 needs the client IP; Alipay wap pay).
+    Mobile { client_ip: String },
+    /// Inside the provider's own app browser (WeChat JSAPI needs the payer's openid).
+    InApp { openid: String },
+}
+
+/// One provider order to create.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateOrder {
+    pub out_trade_no: String,
+    /// What the payer sees (WeChat `description`, Alipay `subject`).
+    pub description: String,
+    pub amount: Fen,
+    /// Unix seconds; the provider closes the order after it.
+    pub expires_at: Option<i64>,
+    pub flow: PayFlow,
+    /// Where the provider sends the browser back after page/wap pay.
+    pub return_url: Option<String>,
+}
+
+/// What the client shows or does to pay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum PayAction {
+    /// Render `content` as a QR code.
+    Qr { content: String },
+    /// Send the browser to `url` (signed query included).
+    Redirect { url: String },
+    /// Call `WeixinJSBridge.invoke('getBrandWCPayRequest', params)`.
+    JsApi { params: JsApiParams },
+}
+
+/// The parameter set for WeChat's in-app payment, field names as published.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JsApiParams {
+    #[serde(rename = "appId")]
+    pub app_id: String,
+    #[serde(rename = "timeStamp")]
+    pub time_stamp: String,
+    #[serde(rename = "nonceStr")]
+    pub nonce_str: String,
+    pub package: String,
+    #[serde(rename = "signType")]
+    pub sign_type: String,
+    #[serde(rename = "paySign")]
+    pub pay_sign: String,
+}
+
+/// The provider's view of one order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum ProviderStatus {
+    /// The provider has never heard of it.
+    NotFound,
+    NotPaid,
+    /// The payer is entering a password or the bank is deciding.
+    Paying,
+    /// `paid_at` is the provider's own text (WeChat RFC 3339, Alipay `yyyy-MM-dd HH:mm:ss`).
+    Paid {
+        transaction_id: String,
+        amount: Fen,
+        paid_at: Option<String>,
+    },
+    Closed,
+    /// Paid, then (partly or wholly) refunded.
+    Refunded {
+        transaction_id: String,
+        amount: Fen,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+/// One refund; `out_refund_no` is ours and makes a repeat of the same refund harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundRequest {
+    pub out_trade_no: String,
+    pub out_refund_no: String,
+    pub refund: Fen,
+    /// The original order's total (WeChat requires it).
+    pub total: Fen,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Success,
+    /// Not final yet: ask again later.
+    Processing,
+    Closed,
+    /// Needs a person (WeChat `ABNORMAL`: the card or account can no longer receive it).
+    Abnormal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundResult {
+    pub out_refund_no: String,
+    /// The provider's refund id, where it gives one (Alipay does not).
+    pub refund_id: Option<String>,
+    pub status: RefundStatus,
+    pub amount: Fen,
+}
+
+/// A notification whose signature, merchant and app ids have been verified. The caller still
+/// checks `out_trade_no` and `amount` against its order before applying it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentNotice {
+    pub out_trade_no: String,
+    pub transaction_id: String,
+    pub amount: Fen,
+    /// WeChat `mchid`; Alipay `seller_id` (may be empty if the notify omits it).
+    pub merchant_id: String,
+    /// WeChat `appid`; Alipay `app_id`.
+    pub app_id: String,
+    /// True only for WeChat `SUCCESS` and Alipay `TRADE_SUCCESS` / `TRADE_FINISHED`.
+    pub paid: bool,
+    /// The provider's status word, kept for the audit trail.
+    pub provider_status: String,
+    pub paid_at: Option<String>,
+}
+
+/// What to answer the provider's notification request with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ack {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+/// A payment provider, as the rest of campuspay sees it.
+pub trait PaymentChannel: Send + Sync {
+    fn provider(&self) -> Provider;
+
+    /// Creates the provider order and says what the client must show.
+    fn create<'a>(&'a self, order: &'a CreateOrder) -> BoxFuture<'a, PayAction>;
+
+    /// Asks the provider about an order (used when a notification is late or lost).
+    fn query<'a>(&'a self, out_trade_no: &'a str) -> BoxFuture<'a, ProviderStatus>;
+
+    /// Closes an unpaid order so that it can no longer be paid.
+    fn close<'a>(&'a self, out_trade_no: &'a str) -> BoxFuture<'a, ()>;
+
+    /// Refunds; repeating the same `out_refund_no` never refunds twice.
+    fn refund<'a>(&'a self, req: &'a RefundRequest) -> BoxFuture<'a, RefundResult>;
+
+    /// Verifies and parses a payment notification. `now` is unix seconds (for the skew check).
+    fn verify_notification(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: i64,
+    ) -> Result<PaymentNotice, ChannelError>;
+
+    /// The answer that tells the provider we took (or did not take) the notification.
+    fn ack(&self, accepted: bool) -> Ack;
+
+    /// Downloads a day's statement (`yyyy-MM-dd`, Shanghai) as raw text. Not yet implemented by
+    /// either provider: statement download and parsing is the next step.
+    fn download_statement<'a>(&'a self, _date: &'a str) -> BoxFuture<'a, String> {
+        Box::pin(async { Err(ChannelError::Unsupported("对账单下载尚未实现")) })
+    }
+}
+
+/// A school's configuration of one channel, as its JSON config holds it
+/// (`{"provider":"wechatpay", …}`).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "provider")]
+pub enum ChannelConfig {
+    Wechatpay(wechatpay::WechatPayConfig),
+    Alipay(alipay::AlipayConfig),
+}
+
+impl ChannelConfig {
+    /// Builds the channel (parses keys now, so a bad config fails at start-up).
+    pub fn build(&self) -> Result<std::sync::Arc<dyn PaymentChannel>, ChannelError> {
+        Ok(match self {
+            ChannelConfig::Wechatpay(c) => {
+                std::sync::Arc::new(wechatpay::WechatPay::new(c.clone())?)
+            }
+            ChannelConfig::Alipay(c) => std::sync::Arc::new(alipay::Alipay::new(c.clone())?),
+        })
+    }
+}
+
+impl std::fmt::Debug for ChannelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ChannelConfig::Wechatpay(c) => c.fmt(f),
+            ChannelConfig::Alipay(c) => c.fmt(f),
+        }
+    }
+}

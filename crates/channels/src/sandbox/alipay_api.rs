@@ -1,0 +1,359 @@
+//! The simulated Alipay gateway `/sandbox/alipay/gateway.do`: `method` = precreate, page pay,
+//! wap pay (browser redirect to the cashier), query, close, refund. Parameters may come in the
+//! query string, the form body or both (the official SDKs split them); the RSA2 signature is
+//! verified over all of them, answers are signed with the Alipay key.
+
+use super::Sandbox;
+use super::ledger::{Refund, Trade, TradeState};
+use super::server::{cashier_url, html_escape};
+use crate::Provider;
+use crate::alipay::api::{CLOSE, PAGE_PAY, PRECREATE, QUERY, REFUND, WAP_PAY};
+use crate::alipay::sign::{self, Params};
+use crate::crypto::unix_now;
+use crate::{ChannelError, alipay::api::yuan};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use campuspay_domain::time::format_shanghai;
+use serde_json::{Value, json};
+
+pub(super) fn routes() -> Router<Sandbox> {
+    Router::new().route(
+        "/sandbox/alipay/gateway.do",
+        get(
+            |s: State<Sandbox>, u: OriginalUri, h: HeaderMap, q: RawQuery| async move {
+                gateway(s.0, u.0.path(), &h, q.0.as_deref(), &[])
+            },
+        )
+        .post(
+            |s: State<Sandbox>, u: OriginalUri, h: HeaderMap, q: RawQuery, body: Bytes| async move {
+                gateway(s.0, u.0.path(), &h, q.0.as_deref(), &body)
+            },
+        ),
+    )
+}
+
+/// A business failure, as the `…_response` node carries it.
+struct Fail {
+    code: &'static str,
+    msg: &'static str,
+    sub_code: &'static str,
+    sub_msg: String,
+}
+
+fn business(sub_code: &'static str, sub_msg: &str) -> Fail {
+    Fail {
+        code: "40004",
+        msg: "Business Failed",
+        sub_code,
+        sub_msg: sub_msg.to_string(),
+    }
+}
+
+fn invalid(sub_code: &'static str, sub_msg: &str) -> Fail {
+    Fail {
+        code: "40002",
+        msg: "Invalid Arguments",
+        sub_code,
+        sub_msg: sub_msg.to_string(),
+    }
+}
+
+fn json_response(body: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// A signed answer `{"<method>_response": node, "sign": …}`.
+fn signed(sb: &Sandbox, method: &str, node: &Value) -> Response {
+    match sb.inner.alipay.respond(method, &node.to_string()) {
+        Ok(body) => json_response(body),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+fn failure(sb: &Sandbox, method: &str, f: Fail) -> Response {
+    let node =
+        json!({ "code": f.code, "msg": f.msg, "sub_code": f.sub_code, "sub_msg": f.sub_msg });
+    signed(sb, method, &node)
+}
+
+/// Argument and signature errors are answered unsigned (there is no trusted request to sign
+/// for), under the method's node or `error_response`.
+fn unsigned_failure(method: Option<&str>, f: Fail) -> Response {
+    let key = method.map_or("error_response".to_string(), sign::response_key);
+    let node =
+        json!({ "code": f.code, "msg": f.msg, "sub_code": f.sub_code, "sub_msg": f.sub_msg });
+    json_response(json!({ key: node }).to_string())
+}
+
+fn merged_params(query: Option<&str>, body: &[u8]) -> Result<Params, ChannelError> {
+    let mut params = sign::parse_form(query.unwrap_or_default().as_bytes())?;
+    for (k, v) in sign::parse_form(body)? {
+        if params.insert(k, v).is_some() {
+            return Err(ChannelError::Malformed("参数重复".into()));
+        }
+    }
+    Ok(params)
+}
+
+fn gateway(
+    sb: Sandbox,
+    path: &str,
+    headers: &HeaderMap,
+    raw_query: Option<&str>,
+    body: &[u8],
+) -> Response {
+    let params = match merged_params(raw_query, body) {
+        Ok(p) => p,
+        Err(e) => return unsigned_failure(None, invalid("isv.invalid-parameter", &e.to_string())),
+    };
+    let method = params.get("method").cloned().unwrap_or_default();
+    let params = match sb
+        .inner
+        .alipay
+        .verify_request(sign::encode_form(&params).as_bytes())
+    {
+        Ok(p) => p,
+        Err(ChannelError::WrongMerchant(id)) => {
+            let f = invalid("isv.invalid-app-id", &format!("无效的AppID参数 {id}"));
+            return unsigned_failure(Some(&method), f);
+        }
+        Err(_) => {
+            let f = invalid("isv.invalid-signature", "验签出错");
+            return unsigned_failure(Some(&method), f);
+        }
+    };
+    let biz: Value = match params.get("biz_content").map(|b| serde_json::from_str(b)) {
+        Some(Ok(v)) => v,
+        _ => {
+            let f = invalid("isv.missing-biz-content", "缺少或无效的 biz_content");
+            return unsigned_failure(Some(&method), f);
+        }
+    };
+    let text = |k: &str| biz.get(k).and_then(Value::as_str).unwrap_or_default();
+    let out_trade_no = text("out_trade_no").to_string();
+    let result = match method.as_str() {
+        PRECREATE | PAGE_PAY | WAP_PAY => create(&sb, &method, &params, &biz),
+        QUERY => query(&sb, &out_trade_no),
+        CLOSE => close(&sb, &out_trade_no),
+        REFUND => refund(
+            &sb,
+            &out_trade_no,
+            text("refund_amount"),
+            text("out_request_no"),
+        ),
+        _ => {
+            let f = invalid("isv.invalid-method", "不存在的方法名");
+            return unsigned_failure(Some(&method), f);
+        }
+    };
+    match (method.as_str(), result) {
+        (PAGE_PAY | WAP_PAY, Ok(_)) => {
+            Redirect::to(&cashier_url(headers, path, Provider::Alipay, &out_trade_no))
+                .into_response()
+        }
+        (PAGE_PAY | WAP_PAY, Err(f)) => (
+            StatusCode::BAD_REQUEST,
+            Html(format!(
+                "<!doctype html><meta charset=\"utf-8\"><p>支付宝（沙箱）：{}</p>",
+                html_escape(&f.sub_msg)
+            )),
+        )
+            .into_response(),
+        (PRECREATE, Ok(_)) => {
+            let url = cashier_url(headers, path, Provider::Alipay, &out_trade_no);
+            let node = json!({ "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "qr_code": url });
+            signed(&sb, &method, &node)
+        }
+        (_, Ok(node)) => signed(&sb, &method, &node),
+        (_, Err(f)) => failure(&sb, &method, f),
+    }
+}
+
+fn create(sb: &Sandbox, method: &str, params: &Params, biz: &Value) -> Result<Value, Fail> {
+    let text = |k: &str| biz.get(k).and_then(Value::as_str).unwrap_or_default();
+    let no = text("out_trade_no");
+    if no.is_empty() || text("subject").is_empty() {
+        return Err(invalid(
+            "isv.missing-parameter",
+            "缺少 out_trade_no 或 subject",
+        ));
+    }
+    let amount = yuan(text("total_amount"))
+        .ok()
+        .filter(|a| a.is_positive())
+        .ok_or_else(|| invalid("isv.invalid-parameter", "total_amount 无效"))?;
+    let now = unix_now();
+    let mut ledger = sb.ledger();
+    match ledger.get(Provider::Alipay, no) {
+        Some(t) if t.state == TradeState::Paid => {
+            return Err(business("ACQ.TRADE_HAS_SUCCESS", "交易已被支付"));
+        }
+        Some(t) if t.state == TradeState::Closed => {
+            return Err(business("ACQ.TRADE_HAS_CLOSE", "交易已经关闭"));
+        }
+        Some(t) if t.amount != amount => {
+            return Err(business("ACQ.CONTEXT_INCONSISTENT", "交易信息被篡改"));
+        }
+        Some(_) => return Ok(Value::Null),
+        None => {}
+    }
+    let trade_no = ledger.next_id(Provider::Alipay, "22001", now);
+    let trade_type = match method {
+        PRECREATE => "precreate",
+        PAGE_PAY => "page",
+        _ => "wap",
+    };
+    ledger.insert(Trade {
+        provider: Provider::Alipay,
+        out_trade_no: no.to_string(),
+        description: text("subject").to_string(),
+        amount,
+        trade_type: trade_type.to_string(),
+        notify_url: params.get("notify_url").cloned().unwrap_or_default(),
+        return_url: params.get("return_url").cloned(),
+        payer_openid: None,
+        state: TradeState::NotPaid,
+        // Alipay numbers a trade when it is created; it is paid at most once.
+        transaction_id: Some(trade_no),
+        created_at: now,
+        paid_at: None,
+        refunds: Vec::new(),
+        notifications: Vec::new(),
+    });
+    Ok(Value::Null)
+}
+
+fn trade_status(t: &Trade, stale: bool) -> &'static str {
+    match t.state {
+        _ if stale => "WAIT_BUYER_PAY",
+        TradeState::NotPaid => "WAIT_BUYER_PAY",
+        TradeState::Closed => "TRADE_CLOSED",
+        TradeState::Paid if t.refunded() >= t.amount => "TRADE_CLOSED",
+        TradeState::Paid => "TRADE_SUCCESS",
+    }
+}
+
+const BUYER_LOGON_ID: &str = "sand***@example.com";
+const BUYER_ID: &str = "2088102177846880";
+
+fn query(sb: &Sandbox, no: &str) -> Result<Value, Fail> {
+    let t = sb
+        .trade(Provider::Alipay, no)
+        .ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+    let mut node = json!({
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": t.transaction_id,
+        "out_trade_no": t.out_trade_no,
+        "buyer_logon_id": BUYER_LOGON_ID,
+        "trade_status": trade_status(&t, false),
+        "total_amount": t.amount.to_yuan_string(),
+    });
+    if let Some(at) = t.paid_at {
+        node["buyer_user_id"] = json!(BUYER_ID);
+        node["buyer_pay_amount"] = json!(t.amount.to_yuan_string());
+        node["receipt_amount"] = json!(t.amount.to_yuan_string());
+        node["send_pay_date"] = json!(format_shanghai(at));
+    }
+    Ok(node)
+}
+
+fn close(sb: &Sandbox, no: &str) -> Result<Value, Fail> {
+    let mut ledger = sb.ledger();
+    let t = ledger
+        .get_mut(Provider::Alipay, no)
+        .ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+    if t.state == TradeState::Paid {
+        return Err(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
+    }
+    t.state = TradeState::Closed;
+    Ok(
+        json!({ "code": "10000", "msg": "Success", "trade_no": t.transaction_id, "out_trade_no": no }),
+    )
+}
+
+fn refund(sb: &Sandbox, no: &str, amount: &str, out_request_no: &str) -> Result<Value, Fail> {
+    let amount = yuan(amount)
+        .ok()
+        .filter(|a| a.is_positive())
+        .ok_or_else(|| invalid("isv.invalid-parameter", "refund_amount 无效"))?;
+    // Without `out_request_no` Alipay takes the refund as one full refund of the trade.
+    let request_no = if out_request_no.is_empty() {
+        no
+    } else {
+        out_request_no
+    };
+    let now = unix_now();
+    let mut ledger = sb.ledger();
+    let t = ledger
+        .get_mut(Provider::Alipay, no)
+        .ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+    if t.state != TradeState::Paid {
+        return Err(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
+    }
+    let repeated = t.refunds.iter().any(|r| r.out_refund_no == request_no);
+    if !repeated {
+        if t.refunded().0 + amount.0 > t.amount.0 {
+            return Err(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"));
+        }
+        t.refunds.push(Refund {
+            out_refund_no: request_no.to_string(),
+            refund_id: String::new(),
+            amount,
+            at: now,
+        });
+    }
+    Ok(json!({
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": t.transaction_id,
+        "out_trade_no": no,
+        "buyer_logon_id": BUYER_LOGON_ID,
+        "fund_change": if repeated { "N" } else { "Y" },
+        "refund_fee": t.refunded().to_yuan_string(),
+        "gmt_refund_pay": format_shanghai(now),
+    }))
+}
+
+/// The parameters of a `trade_status_sync` notification (unsigned).
+pub(super) fn notify_params(sb: &Sandbox, t: &Trade, stale: bool, notify_id: &str) -> Params {
+    let ids = &sb.inner.keys.ids.alipay;
+    let now = unix_now();
+    let amount = t.amount.to_yuan_string();
+    let mut p = Params::new();
+    let notify_time = if stale { t.created_at } else { now };
+    for (k, v) in [
+        ("notify_time", format_shanghai(notify_time)),
+        ("notify_type", "trade_status_sync".to_string()),
+        ("notify_id", notify_id.to_string()),
+        ("charset", "utf-8".to_string()),
+        ("version", "1.0".to_string()),
+        ("app_id", ids.app_id.clone()),
+        ("auth_app_id", ids.app_id.clone()),
+        ("seller_id", ids.seller_id.clone()),
+        ("trade_no", t.transaction_id.clone().unwrap_or_default()),
+        ("out_trade_no", t.out_trade_no.clone()),
+        ("buyer_id", BUYER_ID.to_string()),
+        ("buyer_logon_id", BUYER_LOGON_ID.to_string()),
+        ("trade_status", trade_status(t, stale).to_string()),
+        ("total_amount", amount.clone()),
+        ("subject", t.description.clone()),
+        ("gmt_create", format_shanghai(t.created_at)),
+    ] {
+        p.insert(k.to_string(), v);
+    }
+    if let Some(at) = t.paid_at.filter(|_| !stale) {
+        p.insert("gmt_payment".into(), format_shanghai(at));
+        p.insert("receipt_amount".into(), amount.clone());
+        p.insert("buyer_pay_amount".into(), amount);
+    }
+    p
+}

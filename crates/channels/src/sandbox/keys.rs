@@ -1,0 +1,241 @@
+//! The simulator's own identity: provider key pairs, the merchant key pairs it hands to our side,
+//! the WeChat APIv3 key, serials and app ids. Generated on first start into a directory (PEM
+//! files + `sandbox.json`), reused on later starts so configs and SDKs pointed at it keep working.
+
+use super::{GeneratedKeyPair, generate_rsa_2048};
+use crate::ChannelError;
+use crate::alipay::AlipayConfig;
+use crate::crypto::random_nonce;
+use crate::wechatpay::{PlatformKey, WechatPayConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The manifest file in the sandbox directory.
+pub const MANIFEST: &str = "sandbox.json";
+
+/// The four key pairs, by file stem (`<stem>_private_key.pem`, `<stem>_public_key.pem`).
+const WECHAT_MERCHANT: &str = "wechatpay_merchant";
+const WECHAT_PLATFORM: &str = "wechatpay_platform";
+const ALIPAY_APP: &str = "alipay_app";
+const ALIPAY_PLATFORM: &str = "alipay_platform";
+
+/// The ids and secrets of the simulated WeChat Pay merchant.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct WechatIds {
+    pub mchid: String,
+    pub appid: String,
+    /// Serial of the (simulated) merchant API certificate.
+    pub merchant_serial_no: String,
+    /// The platform public key id (`PUB_KEY_ID_…`): the sandbox runs in public-key mode.
+    pub platform_public_key_id: String,
+    pub apiv3_key: String,
+}
+
+/// The ids of the simulated Alipay application.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AlipayIds {
+    pub app_id: String,
+    /// The merchant PID (2088…), sent as `seller_id` in notifications.
+    pub seller_id: String,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub wechatpay: WechatIds,
+    pub alipay: AlipayIds,
+}
+
+/// Everything loaded from (or just written to) the sandbox directory.
+#[derive(Clone)]
+pub struct SandboxKeys {
+    pub dir: PathBuf,
+    pub ids: Manifest,
+    pub wechat_merchant: GeneratedKeyPair,
+    pub wechat_platform: GeneratedKeyPair,
+    pub alipay_app: GeneratedKeyPair,
+    pub alipay_platform: GeneratedKeyPair,
+}
+
+fn io_err(path: &Path, e: std::io::Error) -> ChannelError {
+    ChannelError::Config(format!("沙箱密钥文件 {}: {e}", path.display()))
+}
+
+fn private_path(dir: &Path, stem: &str) -> PathBuf {
+    dir.join(format!("{stem}_private_key.pem"))
+}
+
+fn public_path(dir: &Path, stem: &str) -> PathBuf {
+    dir.join(format!("{stem}_public_key.pem"))
+}
+
+/// `n` random decimal digits.
+pub fn random_digits(n: usize) -> String {
+    random_nonce(n)
+        .bytes()
+        .map(|b| char::from(b'0' + b % 10))
+        .collect()
+}
+
+fn random_hex_upper(n: usize) -> String {
+    random_nonce(n)
+        .bytes()
+        .map(|b| char::from(b"0123456789ABCDEF"[usize::from(b % 16)]))
+        .collect()
+}
+
+fn write_file(path: &Path, text: &str, private: bool) -> Result<(), ChannelError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = private;
+    use std::io::Write;
+    opts.open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| io_err(path, e))
+}
+
+fn read_file(path: &Path) -> Result<String, ChannelError> {
+    std::fs::read_to_string(path).map_err(|e| io_err(path, e))
+}
+
+impl SandboxKeys {
+    /// Loads the keys from `dir`, generating and saving them first if `dir` has no manifest.
+    pub fn open(dir: &Path) -> Result<Self, ChannelError> {
+        std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+        let manifest = dir.join(MANIFEST);
+        if manifest.exists() {
+            Self::load(dir)
+        } else {
+            Self::generate(dir)
+        }
+    }
+
+    fn load(dir: &Path) -> Result<Self, ChannelError> {
+        let path = dir.join(MANIFEST);
+        let ids: Manifest = serde_json::from_str(&read_file(&path)?)
+            .map_err(|e| ChannelError::Config(format!("{}: {e}", path.display())))?;
+        let pair = |stem: &str| -> Result<GeneratedKeyPair, ChannelError> {
+            Ok(GeneratedKeyPair {
+                private_pkcs8_pem: read_file(&private_path(dir, stem))?,
+                public_spki_pem: read_file(&public_path(dir, stem))?,
+            })
+        };
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            ids,
+            wechat_merchant: pair(WECHAT_MERCHANT)?,
+            wechat_platform: pair(WECHAT_PLATFORM)?,
+            alipay_app: pair(ALIPAY_APP)?,
+            alipay_platform: pair(ALIPAY_PLATFORM)?,
+        })
+    }
+
+    fn generate(dir: &Path) -> Result<Self, ChannelError> {
+        let keys = Self {
+            dir: dir.to_path_buf(),
+            ids: Manifest {
+                wechatpay: WechatIds {
+                    mchid: format!("19{}", random_digits(8)),
+                    appid: format!("wx{}", random_hex_upper(16).to_lowercase()),
+                    merchant_serial_no: random_hex_upper(40),
+                    platform_public_key_id: format!("PUB_KEY_ID_01{}", random_digits(22)),
+                    apiv3_key: random_nonce(32),
+                },
+                alipay: AlipayIds {
+                    app_id: format!("2021{}", random_digits(12)),
+                    seller_id: format!("2088{}", random_digits(12)),
+                },
+            },
+            wechat_merchant: generate_rsa_2048()?,
+            wechat_platform: generate_rsa_2048()?,
+            alipay_app: generate_rsa_2048()?,
+            alipay_platform: generate_rsa_2048()?,
+        };
+        for (stem, pair) in [
+            (WECHAT_MERCHANT, &keys.wechat_merchant),
+            (WECHAT_PLATFORM, &keys.wechat_platform),
+            (ALIPAY_APP, &keys.alipay_app),
+            (ALIPAY_PLATFORM, &keys.alipay_platform),
+        ] {
+            write_file(&private_path(dir, stem), &pair.private_pkcs8_pem, true)?;
+            write_file(&public_path(dir, stem), &pair.public_spki_pem, false)?;
+        }
+        // The manifest goes last: a directory without it is regenerated whole.
+        let manifest = serde_json::to_string_pretty(&keys.ids)
+            .map_err(|e| ChannelError::Config(e.to_string()))?;
+        write_file(&dir.join(MANIFEST), &manifest, true)?;
+        Ok(keys)
+    }
+
+    /// Our side's configs for a sandbox whose router is mounted at `base_url` (e.g.
+    /// `http://127.0.0.1:8080`) and whose notifications go to `{notify_base_url}/wechatpay` and
+    /// `{notify_base_url}/alipay` (e.g. `notify_base_url` = `http://127.0.0.1:8080/notify`).
+    pub fn merchant_configs(
+        &self,
+        base_url: &str,
+        notify_base_url: &str,
+    ) -> (WechatPayConfig, AlipayConfig) {
+        let base = base_url.trim_end_matches('/');
+        let notify = notify_base_url.trim_end_matches('/');
+        let w = &self.ids.wechatpay;
+        let a = &self.ids.alipay;
+        let wechat = WechatPayConfig {
+            mchid: w.mchid.clone(),
+            appid: w.appid.clone(),
+            merchant_serial_no: w.merchant_serial_no.clone(),
+            merchant_private_key_pem: self.wechat_merchant.private_pkcs8_pem.clone(),
+            apiv3_key: w.apiv3_key.clone(),
+            platform_keys: vec![PlatformKey {
+                serial: Some(w.platform_public_key_id.clone()),
+                pem: self.wechat_platform.public_spki_pem.clone(),
+            }],
+            notify_url: format!("{notify}/wechatpay"),
+            base_url: format!("{base}/sandbox/wechatpay"),
+        };
+        let alipay = AlipayConfig {
+            app_id: a.app_id.clone(),
+            app_private_key_pem: self.alipay_app.private_pkcs8_pem.clone(),
+            alipay_public_key_pem: self.alipay_platform.public_spki_pem.clone(),
+            seller_id: Some(a.seller_id.clone()),
+            notify_url: format!("{notify}/alipay"),
+            gateway_url: format!("{base}/sandbox/alipay/gateway.do"),
+        };
+        (wechat, alipay)
+    }
+
+    /// Ids, key file paths and API keys, for pointing any WeChat Pay / Alipay SDK at the sandbox.
+    pub fn credentials_json(&self) -> String {
+        let file = |p: PathBuf| p.display().to_string();
+        let dir = &self.dir;
+        let w = &self.ids.wechatpay;
+        let a = &self.ids.alipay;
+        let value = serde_json::json!({
+            "directory": file(dir.clone()),
+            "wechatpay": {
+                "base_path": "/sandbox/wechatpay",
+                "mchid": w.mchid,
+                "appid": w.appid,
+                "merchant_serial_no": w.merchant_serial_no,
+                "merchant_private_key_file": file(private_path(dir, WECHAT_MERCHANT)),
+                "apiv3_key": w.apiv3_key,
+                "platform_public_key_id": w.platform_public_key_id,
+                "platform_public_key_file": file(public_path(dir, WECHAT_PLATFORM)),
+            },
+            "alipay": {
+                "gateway_path": "/sandbox/alipay/gateway.do",
+                "app_id": a.app_id,
+                "seller_id": a.seller_id,
+                "sign_type": "RSA2",
+                "app_private_key_file": file(private_path(dir, ALIPAY_APP)),
+                "app_public_key_file": file(public_path(dir, ALIPAY_APP)),
+                "alipay_public_key_file": file(public_path(dir, ALIPAY_PLATFORM)),
+            },
+        });
+        serde_json::to_string_pretty(&value).unwrap_or_default()
+    }
+}

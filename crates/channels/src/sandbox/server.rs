@@ -1,0 +1,384 @@
+//! [`Sandbox`]: the provider simulator's state and its axum router. The provider-specific
+//! endpoints live in `wechat_api` and `alipay_api`; this file holds what both share: the cashier
+//! page, the pay endpoint, the behaviour switches and the trade inspection endpoint.
+
+use super::alipay::AlipayProviderSide;
+use super::keys::SandboxKeys;
+use super::ledger::{Behaviour, BehaviourPatch, Ledger, Trade, TradeState};
+use super::wechat::WechatProviderSide;
+use super::{alipay_api, notify, wechat_api};
+use crate::alipay::AlipayConfig;
+use crate::crypto::{RsaSigner, RsaVerifier, unix_now};
+use crate::wechatpay::WechatPayConfig;
+use crate::{ChannelError, Provider};
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub(super) struct Inner {
+    pub keys: SandboxKeys,
+    pub wechat: WechatProviderSide,
+    pub alipay: AlipayProviderSide,
+    ledger: Mutex<Ledger>,
+    behaviour: Mutex<[Behaviour; 2]>,
+    time_scale_bits: AtomicU64,
+    pub client: reqwest::Client,
+}
+
+/// The simulated WeChat Pay and Alipay. Cheap to clone (shared state).
+#[derive(Clone)]
+pub struct Sandbox {
+    pub(super) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("dir", &self.inner.keys.dir)
+            .field("time_scale", &self.time_scale())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the pay endpoint did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PayOutcome {
+    Paid { transaction_id: String },
+    Declined,
+    Closed,
+    AlreadyPaid,
+    NotFound,
+}
+
+fn slot(p: Provider) -> usize {
+    match p {
+        Provider::Wechatpay => 0,
+        Provider::Alipay => 1,
+    }
+}
+
+pub(super) fn provider_name(p: Provider) -> &'static str {
+    match p {
+        Provider::Wechatpay => "wechatpay",
+        Provider::Alipay => "alipay",
+    }
+}
+
+impl Sandbox {
+    /// Opens the sandbox whose keys live in `dir`, generating them on first start.
+    pub fn open(dir: &std::path::Path) -> Result<Self, ChannelError> {
+        let keys = SandboxKeys::open(dir)?;
+        let w = &keys.ids.wechatpay;
+        let wechat = WechatProviderSide {
+            platform_signer: RsaSigner::from_pem(&keys.wechat_platform.private_pkcs8_pem)?,
+            platform_serial: w.platform_public_key_id.clone(),
+            mchid: w.mchid.clone(),
+            merchant_serial_no: w.merchant_serial_no.clone(),
+            merchant_key: RsaVerifier::from_pem(&keys.wechat_merchant.public_spki_pem)?,
+            apiv3_key: w.apiv3_key.clone(),
+        };
+        let alipay = AlipayProviderSide {
+            alipay_signer: RsaSigner::from_pem(&keys.alipay_platform.private_pkcs8_pem)?,
+            app_id: keys.ids.alipay.app_id.clone(),
+            app_key: RsaVerifier::from_pem(&keys.alipay_app.public_spki_pem)?,
+        };
+        Ok(Self {
+            inner: Arc::new(Inner {
+                keys,
+                wechat,
+                alipay,
+                ledger: Mutex::default(),
+                behaviour: Mutex::default(),
+                time_scale_bits: AtomicU64::new(1.0f64.to_bits()),
+                client: crate::http::client(),
+            }),
+        })
+    }
+
+    /// Compresses the providers' clocks (retry schedules, `delay_s`): 0.01 makes WeChat's 15 s
+    /// retry 150 ms. Non-finite or negative factors are taken as 0.
+    pub fn with_time_scale(self, factor: f64) -> Self {
+        let f = if factor.is_finite() && factor > 0.0 {
+            factor
+        } else {
+            0.0
+        };
+        self.inner
+            .time_scale_bits
+            .store(f.to_bits(), Ordering::Relaxed);
+        self
+    }
+
+    pub fn time_scale(&self) -> f64 {
+        f64::from_bits(self.inner.time_scale_bits.load(Ordering::Relaxed))
+    }
+
+    pub(super) fn scaled(&self, seconds: f64) -> Duration {
+        Duration::from_secs_f64((seconds * self.time_scale()).max(0.0))
+    }
+
+    /// The configs our adapters need: `base_url` is where [`Sandbox::router`] is mounted (e.g.
+    /// `http://127.0.0.1:8080`), notifications go to `{notify_base_url}/wechatpay` and
+    /// `{notify_base_url}/alipay` (e.g. `http://127.0.0.1:8080/notify`).
+    pub fn merchant_configs(
+        &self,
+        base_url: &str,
+        notify_base_url: &str,
+    ) -> (WechatPayConfig, AlipayConfig) {
+        self.inner.keys.merchant_configs(base_url, notify_base_url)
+    }
+
+    /// Ids, key file paths and API keys, pretty-printed JSON.
+    pub fn credentials_json(&self) -> String {
+        self.inner.keys.credentials_json()
+    }
+
+    pub fn dir(&self) -> &std::path::Path {
+        &self.inner.keys.dir
+    }
+
+    pub(super) fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        self.inner.ledger.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn behaviour(&self, p: Provider) -> Behaviour {
+        self.inner
+            .behaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())[slot(p)]
+    }
+
+    /// Applies a partial update and returns the result.
+    pub fn set_behaviour(&self, p: Provider, patch: &BehaviourPatch) -> Behaviour {
+        let mut all = self
+            .inner
+            .behaviour
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        all[slot(p)].apply(patch);
+        all[slot(p)]
+    }
+
+    /// A copy of one trade, with its refunds and notification attempts.
+    pub fn trade(&self, p: Provider, out_trade_no: &str) -> Option<Trade> {
+        self.ledger().get(p, out_trade_no).cloned()
+    }
+
+    /// What the cashier's 支付 button does: pays the trade (per the behaviour switches) and
+    /// starts the notifications.
+    pub fn pay(&self, p: Provider, out_trade_no: &str) -> PayOutcome {
+        let b = self.behaviour(p);
+        let now = unix_now();
+        let outcome = {
+            let mut ledger = self.ledger();
+            let (state, has_id) = match ledger.get(p, out_trade_no) {
+                None => return PayOutcome::NotFound,
+                Some(t) => (t.state, t.transaction_id.is_some()),
+            };
+            match state {
+                TradeState::Paid => return PayOutcome::AlreadyPaid,
+                TradeState::Closed if !b.accept_after_close => return PayOutcome::Closed,
+                _ if b.decline => return PayOutcome::Declined,
+                _ => {}
+            }
+            let new_id = (!has_id).then(|| ledger.next_id(p, "4200", now));
+            let Some(t) = ledger.get_mut(p, out_trade_no) else {
+                return PayOutcome::NotFound;
+            };
+            if let Some(id) = new_id {
+                t.transaction_id = Some(id);
+            }
+            t.state = TradeState::Paid;
+            t.paid_at = Some(now);
+            PayOutcome::Paid {
+                transaction_id: t.transaction_id.clone().unwrap_or_default(),
+            }
+        };
+        notify::spawn(self.clone(), p, out_trade_no.to_string(), b);
+        outcome
+    }
+
+    /// The simulator's endpoints under `/sandbox/…`; merge it into the main router (or nest it:
+    /// the cashier URLs it hands out follow the prefix).
+    pub fn router(&self) -> Router {
+        let mut r = Router::new()
+            .merge(wechat_api::routes())
+            .merge(alipay_api::routes());
+        for p in [Provider::Wechatpay, Provider::Alipay] {
+            let name = provider_name(p);
+            r = r
+                .route(
+                    &format!("/sandbox/{name}/cashier/{{no}}"),
+                    get(move |s: State<Sandbox>, no: Path<String>| cashier(p, s, no)),
+                )
+                .route(
+                    &format!("/sandbox/{name}/orders/{{no}}/pay"),
+                    post(move |s: State<Sandbox>, no: Path<String>, h: HeaderMap| {
+                        pay_endpoint(p, s, no, h)
+                    }),
+                )
+                .route(
+                    &format!("/sandbox/{name}/orders/{{no}}"),
+                    get(move |s: State<Sandbox>, no: Path<String>| trade_endpoint(p, s, no)),
+                )
+                .route(
+                    &format!("/sandbox/{name}/behaviour"),
+                    get(move |s: State<Sandbox>| async move { axum::Json(s.behaviour(p)) }).put(
+                        move |s: State<Sandbox>, patch: axum::Json<BehaviourPatch>| async move {
+                            axum::Json(s.set_behaviour(p, &patch))
+                        },
+                    ),
+                );
+        }
+        r.with_state(self.clone())
+    }
+}
+
+/// Where the browser should go for `out_trade_no`'s cashier, from the request that created it
+/// (its `Host` and the path prefix in front of `/sandbox/`).
+pub(super) fn cashier_url(
+    headers: &HeaderMap,
+    original_path: &str,
+    p: Provider,
+    out_trade_no: &str,
+) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let scheme = headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("http");
+    let prefix = original_path
+        .find("/sandbox/")
+        .map_or("", |i| &original_path[..i]);
+    format!(
+        "{scheme}://{host}{prefix}/sandbox/{}/cashier/{out_trade_no}",
+        provider_name(p)
+    )
+}
+
+pub(super) fn html_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title}</title><style>body{{font-family:sans-serif;max-width:28rem;\
+         margin:2rem auto;padding:0 1rem}}.amount{{font-size:2rem;font-weight:bold}}\
+         button{{font-size:1.2rem;padding:.6rem 3rem}}</style></head><body>\
+         <h1>{title}</h1>{body}<p><small>沙箱环境，不会产生真实扣款。</small></p></body></html>"
+    ))
+}
+
+fn cashier_title(p: Provider) -> &'static str {
+    match p {
+        Provider::Wechatpay => "微信支付收银台（沙箱）",
+        Provider::Alipay => "支付宝收银台（沙箱）",
+    }
+}
+
+async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>) -> Response {
+    let Some(t) = sb.trade(p, &no) else {
+        return (
+            StatusCode::NOT_FOUND,
+            page(cashier_title(p), "<p>订单不存在。</p>"),
+        )
+            .into_response();
+    };
+    let ids = &sb.inner.keys.ids;
+    let payee = match p {
+        Provider::Wechatpay => format!("商户号 {}", ids.wechatpay.mchid),
+        Provider::Alipay => format!("商户 PID {}", ids.alipay.seller_id),
+    };
+    let late_money_allowed = sb.behaviour(p).accept_after_close;
+    let action = match t.state {
+        TradeState::Paid => "<p>该订单已支付。</p>".to_string(),
+        TradeState::Closed if !late_money_allowed => "<p>该订单已关闭。</p>".to_string(),
+        TradeState::NotPaid | TradeState::Closed => format!(
+            "<form method=\"post\" action=\"../orders/{}/pay\"><button type=\"submit\">支付</button></form>",
+            html_escape(&t.out_trade_no)
+        ),
+    };
+    let body = format!(
+        "<p>收款方：{}</p><p>商品：{}</p><p>订单号：{}</p><p class=\"amount\">¥{}</p>{action}",
+        html_escape(&payee),
+        html_escape(&t.description),
+        html_escape(&t.out_trade_no),
+        t.amount.to_yuan_string()
+    );
+    page(cashier_title(p), &body).into_response()
+}
+
+async fn pay_endpoint(
+    p: Provider,
+    State(sb): State<Sandbox>,
+    Path(no): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let outcome = sb.pay(p, &no);
+    let (status, result, message) = match &outcome {
+        PayOutcome::Paid { .. } => (StatusCode::OK, "paid", "支付成功"),
+        PayOutcome::Declined => (StatusCode::PAYMENT_REQUIRED, "declined", "支付被拒绝"),
+        PayOutcome::Closed => (StatusCode::CONFLICT, "closed", "订单已关闭，无法支付"),
+        PayOutcome::AlreadyPaid => (StatusCode::CONFLICT, "already_paid", "订单已支付"),
+        PayOutcome::NotFound => (StatusCode::NOT_FOUND, "not_found", "订单不存在"),
+    };
+    let transaction_id = match &outcome {
+        PayOutcome::Paid { transaction_id } => Some(transaction_id.clone()),
+        _ => None,
+    };
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if wants_html {
+        let back = sb
+            .trade(p, &no)
+            .and_then(|t| t.return_url)
+            .map(|u| format!("<p><a href=\"{}\">返回商户</a></p>", html_escape(&u)))
+            .unwrap_or_default();
+        let body = format!("<p>{message}</p>{back}");
+        return (status, page(cashier_title(p), &body)).into_response();
+    }
+    let body = json!({
+        "result": result,
+        "message": message,
+        "out_trade_no": no,
+        "transaction_id": transaction_id,
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn trade_endpoint(
+    p: Provider,
+    State(sb): State<Sandbox>,
+    Path(no): Path<String>,
+) -> Response {
+    match sb.trade(p, &no) {
+        Some(t) => axum::Json(t).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            axum::Json(json!({ "result": "not_found" })),
+        )
+            .into_response(),
+    }
+}

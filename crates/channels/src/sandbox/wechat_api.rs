@@ -1,0 +1,401 @@
+//! The simulated WeChat Pay API v3 under `/sandbox/wechatpay/v3/…`: create (native, h5,
+//! jsapi), query by `out_trade_no`, close (204), refund. Every request's `Authorization` is
+//! verified against the merchant key; every answer is signed with the platform key.
+
+use super::Sandbox;
+use super::ledger::{Refund, Trade, TradeState};
+use super::server::cashier_url;
+use crate::Provider;
+use crate::crypto::{random_nonce, unix_now};
+use crate::wechatpay::api::rfc3339_shanghai;
+use axum::Router;
+use axum::extract::{OriginalUri, Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use campuspay_domain::Fen;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+pub(super) fn routes() -> Router<Sandbox> {
+    const BASE: &str = "/sandbox/wechatpay/v3";
+    Router::new()
+        .route(&format!("{BASE}/pay/transactions/{{kind}}"), post(create))
+        .route(
+            &format!("{BASE}/pay/transactions/out-trade-no/{{no}}"),
+            get(query),
+        )
+        .route(
+            &format!("{BASE}/pay/transactions/out-trade-no/{{no}}/close"),
+            post(close),
+        )
+        .route(&format!("{BASE}/refund/domestic/refunds"), post(refund))
+}
+
+/// A signed answer.
+fn reply(sb: &Sandbox, status: StatusCode, body: String) -> Response {
+    match sb.inner.wechat.sign_headers(&body, unix_now()) {
+        Ok(signed) if body.is_empty() => (status, signed).into_response(),
+        Ok(signed) => (
+            status,
+            signed,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
+}
+
+/// WeChat's error JSON `{"code": …, "message": …}`.
+fn error(sb: &Sandbox, status: StatusCode, code: &str, message: &str) -> Response {
+    reply(
+        sb,
+        status,
+        json!({ "code": code, "message": message }).to_string(),
+    )
+}
+
+/// An error answer not yet signed (kept small: `Response` is too big for an `Err`).
+struct WxError(StatusCode, &'static str, String);
+
+impl WxError {
+    fn respond(self, sb: &Sandbox) -> Response {
+        error(sb, self.0, self.1, &self.2)
+    }
+}
+
+/// Checks the `Authorization` header over the path as the merchant signed it (from `/v3/`, so
+/// the `/sandbox/wechatpay` prefix of the base URL does not count, as on the real host).
+fn authenticate(
+    sb: &Sandbox,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &str,
+) -> Result<(), WxError> {
+    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+    let signed = pq.find("/v3/").map_or(pq, |i| &pq[i..]);
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    sb.inner
+        .wechat
+        .verify_request(method.as_str(), signed, auth, body, unix_now())
+        .map(|_| ())
+        .map_err(|e| {
+            WxError(
+                StatusCode::UNAUTHORIZED,
+                "SIGN_ERROR",
+                format!("签名错误: {e}"),
+            )
+        })
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T, WxError> {
+    serde_json::from_str(body).map_err(|e| {
+        WxError(
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            format!("参数错误: {e}"),
+        )
+    })
+}
+
+/// The transaction as query answers and notifications carry it; `state` overrides the
+/// trade's own state word.
+pub(super) fn transaction_json(sb: &Sandbox, t: &Trade, state: Option<&str>) -> Value {
+    let ids = &sb.inner.keys.ids.wechatpay;
+    let state = state.unwrap_or(match t.state {
+        TradeState::NotPaid => "NOTPAY",
+        TradeState::Closed => "CLOSED",
+        TradeState::Paid if !t.refunds.is_empty() => "REFUND",
+        TradeState::Paid => "SUCCESS",
+    });
+    let desc = match state {
+        "SUCCESS" => "支付成功",
+        "REFUND" => "转入退款",
+        "CLOSED" => "已关闭",
+        _ => "订单未支付",
+    };
+    let mut v = json!({
+        "appid": ids.appid,
+        "mchid": ids.mchid,
+        "out_trade_no": t.out_trade_no,
+        "trade_type": t.trade_type,
+        "trade_state": state,
+        "trade_state_desc": desc,
+        "attach": "",
+        "amount": { "total": t.amount.0, "currency": "CNY" },
+    });
+    if let Some(id) = &t.transaction_id {
+        v["transaction_id"] = json!(id);
+        v["bank_type"] = json!("OTHERS");
+        v["payer"] = json!({
+            "openid": t.payer_openid.clone().unwrap_or_else(|| "oSandboxPayer0000000000000000".into())
+        });
+        v["amount"]["payer_total"] = json!(t.amount.0);
+        v["amount"]["payer_currency"] = json!("CNY");
+        if let Some(at) = t.paid_at.filter(|_| state != "NOTPAY") {
+            v["success_time"] = json!(rfc3339_shanghai(at));
+        }
+    }
+    v
+}
+
+#[derive(Deserialize)]
+struct CreateReq {
+    appid: String,
+    mchid: String,
+    description: String,
+    out_trade_no: String,
+    notify_url: String,
+    amount: CreateAmount,
+    payer: Option<Payer>,
+    scene_info: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct CreateAmount {
+    total: i64,
+}
+
+#[derive(Deserialize)]
+struct Payer {
+    openid: String,
+}
+
+async fn create(
+    State(sb): State<Sandbox>,
+    Path(kind): Path<String>,
+    method: Method,
+    uri: Uri,
+    OriginalUri(original): OriginalUri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
+        return e.respond(&sb);
+    }
+    let req: CreateReq = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return e.respond(&sb),
+    };
+    let ids = &sb.inner.keys.ids.wechatpay;
+    let bad = |code: &str, msg: &str| error(&sb, StatusCode::BAD_REQUEST, code, msg);
+    if req.mchid != ids.mchid || req.appid != ids.appid {
+        return bad("APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配");
+    }
+    if req.amount.total <= 0 {
+        return bad("PARAM_ERROR", "amount.total 必须大于 0");
+    }
+    if req.notify_url.is_empty() {
+        return bad("PARAM_ERROR", "缺少 notify_url");
+    }
+    let trade_type = match (kind.as_str(), &req.payer, &req.scene_info) {
+        ("native", ..) => "NATIVE",
+        ("h5", _, Some(_)) => "MWEB",
+        ("jsapi", Some(_), _) => "JSAPI",
+        ("h5" | "jsapi", ..) => return bad("PARAM_ERROR", "缺少 scene_info 或 payer"),
+        _ => return error(&sb, StatusCode::NOT_FOUND, "NOT_FOUND", "接口不存在"),
+    };
+    let now = unix_now();
+    {
+        let mut ledger = sb.ledger();
+        match ledger.get(Provider::Wechatpay, &req.out_trade_no) {
+            Some(t) if t.state == TradeState::Paid => return bad("ORDERPAID", "该订单已支付"),
+            Some(t) if t.state == TradeState::Closed => return bad("ORDERCLOSED", "订单已关闭"),
+            Some(t) if t.amount.0 != req.amount.total || t.description != req.description => {
+                return bad("OUT_TRADE_NO_USED", "商户订单号重复");
+            }
+            Some(_) => {}
+            None => ledger.insert(Trade {
+                provider: Provider::Wechatpay,
+                out_trade_no: req.out_trade_no.clone(),
+                description: req.description.clone(),
+                amount: Fen(req.amount.total),
+                trade_type: trade_type.to_string(),
+                notify_url: req.notify_url.clone(),
+                return_url: None,
+                payer_openid: req.payer.as_ref().map(|p| p.openid.clone()),
+                state: TradeState::NotPaid,
+                transaction_id: None,
+                created_at: now,
+                paid_at: None,
+                refunds: Vec::new(),
+                notifications: Vec::new(),
+            }),
+        }
+    }
+    let url = cashier_url(
+        &headers,
+        original.path(),
+        Provider::Wechatpay,
+        &req.out_trade_no,
+    );
+    let answer = match trade_type {
+        "NATIVE" => json!({ "code_url": url }),
+        "MWEB" => json!({ "h5_url": url }),
+        _ => json!({ "prepay_id": format!("wx{}", random_nonce(32)) }),
+    };
+    reply(&sb, StatusCode::OK, answer.to_string())
+}
+
+#[derive(Deserialize)]
+struct MchidOnly {
+    mchid: String,
+}
+
+async fn query(
+    State(sb): State<Sandbox>,
+    Path(no): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, "") {
+        return e.respond(&sb);
+    }
+    let mchid = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "mchid")
+        .map(|(_, v)| v.into_owned());
+    if mchid.as_deref() != Some(sb.inner.keys.ids.wechatpay.mchid.as_str()) {
+        return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid 不符");
+    }
+    match sb.trade(Provider::Wechatpay, &no) {
+        Some(t) => reply(
+            &sb,
+            StatusCode::OK,
+            transaction_json(&sb, &t, None).to_string(),
+        ),
+        None => error(&sb, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
+    }
+}
+
+async fn close(
+    State(sb): State<Sandbox>,
+    Path(no): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
+        return e.respond(&sb);
+    }
+    let req: MchidOnly = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return e.respond(&sb),
+    };
+    if req.mchid != sb.inner.keys.ids.wechatpay.mchid {
+        return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid 不符");
+    }
+    let mut ledger = sb.ledger();
+    let Some(t) = ledger.get_mut(Provider::Wechatpay, &no) else {
+        drop(ledger);
+        return error(&sb, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在");
+    };
+    if t.state == TradeState::Paid {
+        drop(ledger);
+        return error(&sb, StatusCode::BAD_REQUEST, "ORDERPAID", "订单已支付");
+    }
+    t.state = TradeState::Closed;
+    drop(ledger);
+    reply(&sb, StatusCode::NO_CONTENT, String::new())
+}
+
+#[derive(Deserialize)]
+struct RefundReq {
+    out_trade_no: String,
+    out_refund_no: String,
+    amount: RefundAmount,
+}
+
+#[derive(Deserialize)]
+struct RefundAmount {
+    refund: i64,
+    total: i64,
+}
+
+async fn refund(
+    State(sb): State<Sandbox>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
+        return e.respond(&sb);
+    }
+    let req: RefundReq = match parse(&body) {
+        Ok(r) => r,
+        Err(e) => return e.respond(&sb),
+    };
+    let now = unix_now();
+    let result = {
+        let mut ledger = sb.ledger();
+        let refund_id = ledger.next_id(Provider::Wechatpay, "5030", now);
+        match ledger.get_mut(Provider::Wechatpay, &req.out_trade_no) {
+            None => Err((StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "订单不存在")),
+            Some(t) if t.state != TradeState::Paid => {
+                Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "订单未支付"))
+            }
+            Some(t) if t.amount.0 != req.amount.total => {
+                Err((StatusCode::BAD_REQUEST, "PARAM_ERROR", "订单金额不符"))
+            }
+            Some(t) => {
+                if let Some(r) = t
+                    .refunds
+                    .iter()
+                    .find(|r| r.out_refund_no == req.out_refund_no)
+                {
+                    Ok((t.clone(), r.clone()))
+                } else if req.amount.refund <= 0 || t.refunded().0 + req.amount.refund > t.amount.0
+                {
+                    Err((
+                        StatusCode::BAD_REQUEST,
+                        "INVALID_REQUEST",
+                        "退款金额超过可退金额",
+                    ))
+                } else {
+                    let r = Refund {
+                        out_refund_no: req.out_refund_no.clone(),
+                        refund_id,
+                        amount: Fen(req.amount.refund),
+                        at: now,
+                    };
+                    t.refunds.push(r.clone());
+                    Ok((t.clone(), r))
+                }
+            }
+        }
+    };
+    let (t, r) = match result {
+        Ok(ok) => ok,
+        Err((status, code, msg)) => return error(&sb, status, code, msg),
+    };
+    let answer = json!({
+        "refund_id": r.refund_id,
+        "out_refund_no": r.out_refund_no,
+        "transaction_id": t.transaction_id,
+        "out_trade_no": t.out_trade_no,
+        "channel": "ORIGINAL",
+        "user_received_account": "支付用户零钱",
+        "success_time": rfc3339_shanghai(r.at),
+        "create_time": rfc3339_shanghai(r.at),
+        "status": "SUCCESS",
+        "funds_account": "AVAILABLE",
+        "amount": {
+            "total": t.amount.0,
+            "refund": r.amount.0,
+            "payer_total": t.amount.0,
+            "payer_refund": r.amount.0,
+            "settlement_refund": r.amount.0,
+            "settlement_total": t.amount.0,
+            "discount_refund": 0,
+            "currency": "CNY",
+        },
+    });
+    reply(&sb, StatusCode::OK, answer.to_string())
+}
