@@ -15,8 +15,7 @@ pub fn b64_encode(bytes: &[u8]) -> String {
 }
 
 pub fn b64_decode(text: &str) -> Result<Vec<u8>, ChannelError> {
-    B64.decode(text.trim())
-        .map_err(|_| ChannelError::BadSignature)
+    B64.decode(text.trim()).map_err(|_| ChannelError::BadSignature)
 }
 
 /// DER bytes of a PEM block, or of bare Base64 (Alipay's consoles hand keys out without the
@@ -25,24 +24,15 @@ pub fn pem_to_der(text: &str) -> Result<(String, Vec<u8>), ChannelError> {
     let text = text.trim();
     let Some(rest) = text.strip_prefix("-----BEGIN ") else {
         let compact: String = text.split_whitespace().collect();
-        let der = B64
-            .decode(compact)
-            .map_err(|_| ChannelError::Config("密钥不是 PEM 也不是 Base64".into()))?;
+        let der = B64.decode(compact).map_err(|_| ChannelError::Config("密钥不是 PEM 也不是 Base64".into()))?;
         return Ok((String::new(), der));
     };
-    let (label, rest) = rest
-        .split_once("-----")
-        .ok_or_else(|| ChannelError::Config("PEM 头有误".into()))?;
+    let (label, rest) = rest.split_once("-----").ok_or_else(|| ChannelError::Config("PEM 头有误".into()))?;
     let end = format!("-----END {label}-----");
-    let body = rest
-        .split(end.as_str())
-        .next()
-        .filter(|_| rest.contains(&end));
+    let body = rest.split(end.as_str()).next().filter(|_| rest.contains(&end));
     let body = body.ok_or_else(|| ChannelError::Config("PEM 缺少结尾".into()))?;
     let compact: String = body.split_whitespace().collect();
-    let der = B64
-        .decode(compact)
-        .map_err(|_| ChannelError::Config("PEM 内容不是 Base64".into()))?;
+    let der = B64.decode(compact).map_err(|_| ChannelError::Config("PEM 内容不是 Base64".into()))?;
     Ok((label.to_string(), der))
 }
 
@@ -85,12 +75,7 @@ impl RsaSigner {
     pub fn sign_b64(&self, message: &[u8]) -> Result<String, ChannelError> {
         let mut sig = vec![0u8; self.key.public_modulus_len()];
         self.key
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &SystemRandom::new(),
-                message,
-                &mut sig,
-            )
+            .sign(&signature::RSA_PKCS1_SHA256, &SystemRandom::new(), message, &mut sig)
             .map_err(|_| ChannelError::Crypto("签名失败"))?;
         Ok(B64.encode(sig))
     }
@@ -114,13 +99,8 @@ impl RsaVerifier {
     /// SubjectPublicKeyInfo is used).
     pub fn from_pem(text: &str) -> Result<Self, ChannelError> {
         let (label, der) = pem_to_der(text)?;
-        let der = if label == "CERTIFICATE" {
-            x509_parts(&der)?.spki
-        } else {
-            der
-        };
-        let key = aws_lc_rs::rsa::PublicKey::from_der(&der)
-            .map_err(|e| ChannelError::Config(format!("公钥无法解析: {e}")))?;
+        let der = if label == "CERTIFICATE" { x509_parts(&der)?.spki } else { der };
+        let key = aws_lc_rs::rsa::PublicKey::from_der(&der).map_err(|e| ChannelError::Config(format!("公钥无法解析: {e}")))?;
         if key.modulus_len() < 256 {
             return Err(ChannelError::Config("公钥短于 2048 位".into()));
         }
@@ -155,9 +135,7 @@ fn der_tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8]), ChannelError> {
         if n == 0 || n > 4 || rest.len() < n {
             return Err(bad());
         }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let len = rest[..n].iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         (len, &rest[n..])
     };
     if rest.len() < len {
@@ -184,10 +162,7 @@ pub fn x509_parts(cert_der: &[u8]) -> Result<X509Parts, ChannelError> {
     if tag != 0x02 {
         return Err(bad());
     }
-    let serial = content
-        .strip_prefix(&[0u8])
-        .filter(|s| !s.is_empty())
-        .unwrap_or(content);
+    let serial = content.strip_prefix(&[0u8]).filter(|s| !s.is_empty()).unwrap_or(content);
     let serial_hex: String = serial.iter().map(|b| format!("{b:02X}")).collect();
     // signature, issuer, validity, subject, then subjectPublicKeyInfo.
     for _ in 0..4 {
@@ -207,13 +182,8 @@ pub fn random_nonce(len: usize) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut bytes = vec![0u8; len];
     // SystemRandom fails only if the OS has no entropy source; that is not a state we can run in.
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .expect("OS random source");
-    bytes
-        .iter()
-        .map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char)
-        .collect()
+    SystemRandom::new().fill(&mut bytes).expect("OS random source");
+    bytes.iter().map(|b| ALPHABET[usize::from(*b) % ALPHABET.len()] as char).collect()
 }
 
 fn gcm_key(key: &[u8]) -> Result<LessSafeKey, ChannelError> {
@@ -223,41 +193,25 @@ fn gcm_key(key: &[u8]) -> Result<LessSafeKey, ChannelError> {
     aead_key(&AES_256_GCM, key)
 }
 
-fn aead_key(
-    alg: &'static aws_lc_rs::aead::Algorithm,
-    key: &[u8],
-) -> Result<LessSafeKey, ChannelError> {
+fn aead_key(alg: &'static aws_lc_rs::aead::Algorithm, key: &[u8]) -> Result<LessSafeKey, ChannelError> {
     let unbound = UnboundKey::new(alg, key).map_err(|_| ChannelError::Crypto("AES 密钥无效"))?;
     Ok(LessSafeKey::new(unbound))
 }
 
 fn gcm_nonce(nonce: &str) -> Result<Nonce, ChannelError> {
-    Nonce::try_assume_unique_for_key(nonce.as_bytes())
-        .map_err(|_| ChannelError::Malformed("AES-GCM nonce 必须是 12 字节".into()))
+    Nonce::try_assume_unique_for_key(nonce.as_bytes()).map_err(|_| ChannelError::Malformed("AES-GCM nonce 必须是 12 字节".into()))
 }
 
 /// AEAD_AES_256_GCM decryption as WeChat Pay uses it: the key is the 32-byte APIv3 key, the
 /// nonce and associated data are the UTF-8 bytes of the given strings, and `ciphertext_b64` is
 /// Base64 of ciphertext followed by the 16-byte tag.
-pub fn aes_256_gcm_open(
-    key: &[u8],
-    nonce: &str,
-    associated_data: &str,
-    ciphertext_b64: &str,
-) -> Result<Vec<u8>, ChannelError> {
+pub fn aes_256_gcm_open(key: &[u8], nonce: &str, associated_data: &str, ciphertext_b64: &str) -> Result<Vec<u8>, ChannelError> {
     aead_open(gcm_key(key)?, nonce, associated_data, ciphertext_b64)
 }
 
-fn aead_open(
-    key: LessSafeKey,
-    nonce: &str,
-    associated_data: &str,
-    ciphertext_b64: &str,
-) -> Result<Vec<u8>, ChannelError> {
+fn aead_open(key: LessSafeKey, nonce: &str, associated_data: &str, ciphertext_b64: &str) -> Result<Vec<u8>, ChannelError> {
     let nonce = gcm_nonce(nonce)?;
-    let mut buf = B64
-        .decode(ciphertext_b64.trim())
-        .map_err(|_| ChannelError::Malformed("密文不是 Base64".into()))?;
+    let mut buf = B64.decode(ciphertext_b64.trim()).map_err(|_| ChannelError::Malformed("密文不是 Base64".into()))?;
     let plain = key
         .open_in_place(nonce, Aad::from(associated_data.as_bytes()), &mut buf)
         .map_err(|_| ChannelError::Crypto("解密失败：密钥、nonce、附加数据或密文不符"))?;
@@ -265,26 +219,17 @@ fn aead_open(
 }
 
 /// The inverse of [`aes_256_gcm_open`] (the sandbox encrypts notification resources with it).
-pub fn aes_256_gcm_seal(
-    key: &[u8],
-    nonce: &str,
-    associated_data: &str,
-    plaintext: &[u8],
-) -> Result<String, ChannelError> {
+pub fn aes_256_gcm_seal(key: &[u8], nonce: &str, associated_data: &str, plaintext: &[u8]) -> Result<String, ChannelError> {
     let key = gcm_key(key)?;
     let nonce = gcm_nonce(nonce)?;
     let mut buf = plaintext.to_vec();
-    key.seal_in_place_append_tag(nonce, Aad::from(associated_data.as_bytes()), &mut buf)
-        .map_err(|_| ChannelError::Crypto("加密失败"))?;
+    key.seal_in_place_append_tag(nonce, Aad::from(associated_data.as_bytes()), &mut buf).map_err(|_| ChannelError::Crypto("加密失败"))?;
     Ok(B64.encode(buf))
 }
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -49,25 +49,15 @@ const WECHATPAY_GO_SIGNATURE_OF_SOURCE: &str = "BKyAfU4iMCuvXMXS0Wzam3V/cnxZ+Jaq
 #[test]
 fn signs_the_published_wechatpay_vector_exactly() {
     let signer = RsaSigner::from_pem(WECHATPAY_GO_TEST_KEY).unwrap();
-    assert_eq!(
-        signer.sign_b64(b"source").unwrap(),
-        WECHATPAY_GO_SIGNATURE_OF_SOURCE
-    );
+    assert_eq!(signer.sign_b64(b"source").unwrap(), WECHATPAY_GO_SIGNATURE_OF_SOURCE);
 }
 
 #[test]
 fn verifies_the_published_wechatpay_vector_and_refuses_other_messages() {
     let v = RsaVerifier::from_pem(WECHATPAY_GO_TEST_PUBLIC_KEY).unwrap();
-    v.verify_b64(b"source", WECHATPAY_GO_SIGNATURE_OF_SOURCE)
-        .unwrap();
-    assert!(matches!(
-        v.verify_b64(b"wrong source", WECHATPAY_GO_SIGNATURE_OF_SOURCE),
-        Err(ChannelError::BadSignature)
-    ));
-    assert!(matches!(
-        v.verify_b64(b"source", "invalid base64 signature"),
-        Err(ChannelError::BadSignature)
-    ));
+    v.verify_b64(b"source", WECHATPAY_GO_SIGNATURE_OF_SOURCE).unwrap();
+    assert!(matches!(v.verify_b64(b"wrong source", WECHATPAY_GO_SIGNATURE_OF_SOURCE), Err(ChannelError::BadSignature)));
+    assert!(matches!(v.verify_b64(b"source", "invalid base64 signature"), Err(ChannelError::BadSignature)));
     assert!(v.verify_b64(b"source", "").is_err());
 }
 
@@ -77,27 +67,14 @@ fn verifies_the_published_wechatpay_vector_and_refuses_other_messages() {
 #[test]
 fn decrypts_the_published_wechatpay_aes_vector() {
     let open = |key: &str, ct: &str| {
-        aead_open(
-            aead_key(&aws_lc_rs::aead::AES_128_GCM, key.as_bytes()).unwrap(),
-            "wCq51qZv4Yfg",
-            "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8",
-            ct,
-        )
+        aead_open(aead_key(&aws_lc_rs::aead::AES_128_GCM, key.as_bytes()).unwrap(), "wCq51qZv4Yfg", "Dl56FrqWQJF1t9LtC3vEUsniZKvbqdR8", ct)
     };
-    assert_eq!(
-        open("testAPIv3Key0000", "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC").unwrap(),
-        b"Hello World"
-    );
+    assert_eq!(open("testAPIv3Key0000", "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC").unwrap(), b"Hello World");
     assert!(open("testAPIv3Key1111", "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC").is_err());
     assert!(open("testAPIv3Key0000", "SGVsbG8gV29ybGQK").is_err());
     assert!(open("testAPIv3Key0000", "invalid cipher").is_err());
     assert!(matches!(
-        aes_256_gcm_open(
-            b"testAPIv3Key0000",
-            "wCq51qZv4Yfg",
-            "",
-            "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC"
-        ),
+        aes_256_gcm_open(b"testAPIv3Key0000", "wCq51qZv4Yfg", "", "FsdXzxryWfKwvLJKf8LG/ToRPTRh8RN9wROC"),
         Err(ChannelError::Config(_))
     ));
 }
@@ -106,52 +83,25 @@ fn decrypts_the_published_wechatpay_aes_vector() {
 fn aes_256_gcm_round_trips_and_detects_tampering() {
     let key = b"0123456789abcdef0123456789abcdef";
     let ct = aes_256_gcm_seal(key, "abcdefghijkl", "transaction", b"{\"a\":1}").unwrap();
-    assert_eq!(
-        aes_256_gcm_open(key, "abcdefghijkl", "transaction", &ct).unwrap(),
-        b"{\"a\":1}"
-    );
-    assert!(
-        aes_256_gcm_open(key, "abcdefghijkl", "certificate", &ct).is_err(),
-        "other associated data"
-    );
-    assert!(
-        aes_256_gcm_open(key, "abcdefghijkm", "transaction", &ct).is_err(),
-        "other nonce"
-    );
+    assert_eq!(aes_256_gcm_open(key, "abcdefghijkl", "transaction", &ct).unwrap(), b"{\"a\":1}");
+    assert!(aes_256_gcm_open(key, "abcdefghijkl", "certificate", &ct).is_err(), "other associated data");
+    assert!(aes_256_gcm_open(key, "abcdefghijkm", "transaction", &ct).is_err(), "other nonce");
     let mut raw = b64_decode(&ct).unwrap();
     raw[0] ^= 1;
-    assert!(
-        aes_256_gcm_open(key, "abcdefghijkl", "transaction", &b64_encode(&raw)).is_err(),
-        "flipped bit"
-    );
-    assert!(
-        aes_256_gcm_open(key, "short", "transaction", &ct).is_err(),
-        "nonce must be 12 bytes"
-    );
+    assert!(aes_256_gcm_open(key, "abcdefghijkl", "transaction", &b64_encode(&raw)).is_err(), "flipped bit");
+    assert!(aes_256_gcm_open(key, "short", "transaction", &ct).is_err(), "nonce must be 12 bytes");
 }
 
 #[test]
 fn pem_parsing_accepts_bare_base64_and_refuses_garbage() {
     let (label, der) = pem_to_der(WECHATPAY_GO_TEST_PUBLIC_KEY).unwrap();
     assert_eq!(label, "PUBLIC KEY");
-    let bare: String = WECHATPAY_GO_TEST_PUBLIC_KEY
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
+    let bare: String = WECHATPAY_GO_TEST_PUBLIC_KEY.lines().filter(|l| !l.starts_with("-----")).collect();
     assert_eq!(pem_to_der(&bare).unwrap().1, der);
     assert_eq!(pem_to_der(&der_to_pem("PUBLIC KEY", &der)).unwrap().1, der);
-    assert!(
-        pem_to_der("-----BEGIN PUBLIC KEY-----\nAAAA\n").is_err(),
-        "no END line"
-    );
-    assert!(
-        RsaVerifier::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----")
-            .is_err()
-    );
-    assert!(
-        RsaSigner::from_pem(WECHATPAY_GO_TEST_PUBLIC_KEY).is_err(),
-        "a public key is not a private key"
-    );
+    assert!(pem_to_der("-----BEGIN PUBLIC KEY-----\nAAAA\n").is_err(), "no END line");
+    assert!(RsaVerifier::from_pem("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----").is_err());
+    assert!(RsaSigner::from_pem(WECHATPAY_GO_TEST_PUBLIC_KEY).is_err(), "a public key is not a private key");
 }
 
 #[test]
@@ -189,30 +139,14 @@ fn reads_serial_and_key_of_the_published_platform_certificate() {
     let (_, der) = pem_to_der(WECHATPAY_GO_TEST_CERTIFICATE).unwrap();
     let parts = x509_parts(&der).unwrap();
     assert_eq!(parts.serial_hex, "F5765756002FDD77");
-    assert_eq!(
-        parts.spki,
-        pem_to_der(WECHATPAY_GO_TEST_PUBLIC_KEY).unwrap().1
-    );
+    assert_eq!(parts.spki, pem_to_der(WECHATPAY_GO_TEST_PUBLIC_KEY).unwrap().1);
     assert!(x509_parts(&der[..200]).is_err(), "truncated certificate");
 
     // Certificate mode: the serial comes from the certificate itself.
     use crate::wechatpay::{PlatformKey, PlatformVerifiers};
-    let set = PlatformVerifiers::from_config(&[PlatformKey {
-        serial: None,
-        pem: WECHATPAY_GO_TEST_CERTIFICATE.into(),
-    }])
-    .unwrap();
-    set.get("F5765756002FDD77")
-        .unwrap()
-        .verify_b64(b"source", WECHATPAY_GO_SIGNATURE_OF_SOURCE)
-        .unwrap();
+    let set = PlatformVerifiers::from_config(&[PlatformKey { serial: None, pem: WECHATPAY_GO_TEST_CERTIFICATE.into() }]).unwrap();
+    set.get("F5765756002FDD77").unwrap().verify_b64(b"source", WECHATPAY_GO_SIGNATURE_OF_SOURCE).unwrap();
     assert!(set.get("PUB_KEY_ID_0000").is_none());
-    let wrong = PlatformKey {
-        serial: Some("0123".into()),
-        pem: WECHATPAY_GO_TEST_CERTIFICATE.into(),
-    };
-    assert!(matches!(
-        PlatformVerifiers::from_config(&[wrong]),
-        Err(ChannelError::Config(_))
-    ));
+    let wrong = PlatformKey { serial: Some("0123".into()), pem: WECHATPAY_GO_TEST_CERTIFICATE.into() };
+    assert!(matches!(PlatformVerifiers::from_config(&[wrong]), Err(ChannelError::Config(_))));
 }

@@ -26,19 +26,11 @@ pub struct RawResponse {
 
 /// A client with the timeouts we want for provider calls.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(20))
-        .build()
-        .unwrap_or_default()
+    reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(20)).build().unwrap_or_default()
 }
 
-pub async fn send(
-    client: &reqwest::Client,
-    req: PreparedRequest,
-) -> Result<RawResponse, ChannelError> {
-    let method = reqwest::Method::from_bytes(req.method.as_bytes())
-        .map_err(|_| ChannelError::Config("HTTP 方法有误".into()))?;
+pub async fn send(client: &reqwest::Client, req: PreparedRequest) -> Result<RawResponse, ChannelError> {
+    let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| ChannelError::Config("HTTP 方法有误".into()))?;
     let mut rb = client.request(method, &req.url);
     for (k, v) in req.headers {
         rb = rb.header(k, v);
@@ -46,19 +38,9 @@ pub async fn send(
     if !req.body.is_empty() {
         rb = rb.body(req.body);
     }
-    let resp = rb
-        .send()
-        .await
-        .map_err(|e| ChannelError::Transport(e.to_string()))?;
+    let resp = rb.send().await.map_err(|e| ChannelError::Transport(e.to_string()))?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
-    let body = resp
-        .text()
-        .await
-        .map_err(|e| ChannelError::Transport(e.to_string()))?;
-    Ok(RawResponse {
-        status,
-        headers,
-        body,
-    })
+    let body = resp.text().await.map_err(|e| ChannelError::Transport(e.to_string()))?;
+    Ok(RawResponse { status, headers, body })
 }

@@ -55,11 +55,7 @@ pub enum ChannelError {
     #[error("加解密错误: {0}")]
     Crypto(&'static str),
     #[error("渠道返回错误 {code}: {message}")]
-    Provider {
-        status: u16,
-        code: String,
-        message: String,
-    },
+    Provider { status: u16, code: String, message: String },
     #[error("该渠道不支持: {0}")]
     Unsupported(&'static str),
     #[error("网络错误: {0}")]
@@ -241,12 +237,7 @@ pub trait PaymentChannel: Send + Sync {
     fn refund<'a>(&'a self, req: &'a RefundRequest) -> BoxFuture<'a, RefundResult>;
 
     /// Verifies and parses a payment notification. `now` is unix seconds (for the skew check).
-    fn verify_notification(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: i64,
-    ) -> Result<PaymentNotice, ChannelError>;
+    fn verify_notification(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<PaymentNotice, ChannelError>;
 
     /// The answer that tells the provider we took (or did not take) the notification.
     fn ack(&self, accepted: bool) -> Ack;
@@ -271,9 +262,7 @@ impl ChannelConfig {
     /// Builds the channel (parses keys now, so a bad config fails at start-up).
     pub fn build(&self) -> Result<std::sync::Arc<dyn PaymentChannel>, ChannelError> {
         Ok(match self {
-            ChannelConfig::Wechatpay(c) => {
-                std::sync::Arc::new(wechatpay::WechatPay::new(c.clone())?)
-            }
+            ChannelConfig::Wechatpay(c) => std::sync::Arc::new(wechatpay::WechatPay::new(c.clone())?),
             ChannelConfig::Alipay(c) => std::sync::Arc::new(alipay::Alipay::new(c.clone())?),
         })
     }

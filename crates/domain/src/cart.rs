@@ -50,10 +50,7 @@ pub struct OwedCharge {
 impl OwedCharge {
     /// Collecting and inside its window at `now`.
     pub fn payable_at(&self, now: i64) -> bool {
-        self.collecting
-            && self
-                .window
-                .is_none_or(|(start, end)| start <= now && now < end)
+        self.collecting && self.window.is_none_or(|(start, end)| start <= now && now < end)
     }
 }
 
@@ -113,38 +110,17 @@ pub enum CartError {
     #[error("{item_name}已停止收费")]
     Stopped { charge_id: i64, item_name: String },
     #[error("{item_name}尚未开始收费，收费时间自{}起", format_shanghai(*.starts))]
-    NotYetOpen {
-        charge_id: i64,
-        item_name: String,
-        starts: i64,
-    },
+    NotYetOpen { charge_id: i64, item_name: String, starts: i64 },
     #[error("{item_name}已于{}停止收费", format_shanghai(*.ended))]
-    WindowEnded {
-        charge_id: i64,
-        item_name: String,
-        ended: i64,
-    },
+    WindowEnded { charge_id: i64, item_name: String, ended: i64 },
     #[error("{item_name}的缴费金额必须大于0")]
     AmountNotPositive { charge_id: i64, item_name: String },
     #[error("{item_name}不支持分期缴费，请一次缴清{left}")]
-    FullAmountRequired {
-        charge_id: i64,
-        item_name: String,
-        left: Fen,
-    },
+    FullAmountRequired { charge_id: i64, item_name: String, left: Fen },
     #[error("{item_name}每次至少缴纳{min}（或缴清剩余的{left}）")]
-    BelowMinimum {
-        charge_id: i64,
-        item_name: String,
-        min: Fen,
-        left: Fen,
-    },
+    BelowMinimum { charge_id: i64, item_name: String, min: Fen, left: Fen },
     #[error("{item_name}最多还需缴纳{left}")]
-    AboveLeft {
-        charge_id: i64,
-        item_name: String,
-        left: Fen,
-    },
+    AboveLeft { charge_id: i64, item_name: String, left: Fen },
     #[error("请先缴清必缴项目：{}", .item_names.join("、"))]
     MandatoryFirst {
         item_names: Vec<String>,
@@ -183,16 +159,7 @@ impl CartError {
                 format!("Payment is open daily {hours} (Beijing time)")
             }
             ProfileIncomplete { fields } => {
-                let en: Vec<&str> = fields
-                    .iter()
-                    .map(|f| {
-                        if *f == "phone" {
-                            "mobile number"
-                        } else {
-                            "e-mail"
-                        }
-                    })
-                    .collect();
+                let en: Vec<&str> = fields.iter().map(|f| if *f == "phone" { "mobile number" } else { "e-mail" }).collect();
                 format!("Complete your profile ({}) before paying", en.join(", "))
             }
             Empty => "Choose at least one item to pay".into(),
@@ -200,49 +167,28 @@ impl CartError {
             Duplicate { item_name, .. } => format!("{item_name} was chosen twice"),
             NothingLeft { item_name, .. } => format!("{item_name} is already paid"),
             Stopped { item_name, .. } => format!("{item_name} is no longer collected"),
-            NotYetOpen {
-                item_name, starts, ..
-            } => {
+            NotYetOpen { item_name, starts, .. } => {
                 format!("{item_name} can be paid from {}", format_shanghai(*starts))
             }
-            WindowEnded {
-                item_name, ended, ..
-            } => {
-                format!(
-                    "Collection of {item_name} ended at {}",
-                    format_shanghai(*ended)
-                )
+            WindowEnded { item_name, ended, .. } => {
+                format!("Collection of {item_name} ended at {}", format_shanghai(*ended))
             }
             AmountNotPositive { item_name, .. } => {
                 format!("The amount for {item_name} must be above zero")
             }
-            FullAmountRequired {
-                item_name, left, ..
-            } => {
+            FullAmountRequired { item_name, left, .. } => {
                 format!("{item_name} cannot be paid in instalments; pay the full {left}")
             }
-            BelowMinimum {
-                item_name,
-                min,
-                left,
-                ..
-            } => {
+            BelowMinimum { item_name, min, left, .. } => {
                 format!("Pay at least {min} for {item_name} (or the remaining {left})")
             }
-            AboveLeft {
-                item_name, left, ..
-            } => format!("At most {left} is left to pay for {item_name}"),
+            AboveLeft { item_name, left, .. } => format!("At most {left} is left to pay for {item_name}"),
             MandatoryFirst { item_names, .. } => {
                 format!("Pay the mandatory items first: {}", item_names.join(", "))
             }
-            FinishParentFirst {
-                parent_name,
-                item_names,
-                ..
-            } => format!(
-                "Finish all parts of {parent_name} before choosing other items; still to pay: {}",
-                item_names.join(", ")
-            ),
+            FinishParentFirst { parent_name, item_names, .. } => {
+                format!("Finish all parts of {parent_name} before choosing other items; still to pay: {}", item_names.join(", "))
+            }
             MixedReceiptTypes { groups } => format!(
                 "{} cannot share an order with other fees (different receipt types); pay them first",
                 groups[0].item_names.join(", ")
@@ -253,10 +199,7 @@ impl CartError {
 }
 
 fn fields_zh(fields: &[&str]) -> String {
-    let zh: Vec<&str> = fields
-        .iter()
-        .map(|f| if *f == "phone" { "手机号" } else { "邮箱" })
-        .collect();
+    let zh: Vec<&str> = fields.iter().map(|f| if *f == "phone" { "手机号" } else { "邮箱" }).collect();
     zh.join("、")
 }
 
@@ -272,28 +215,18 @@ fn join_and(names: &[String]) -> String {
 /// Names once each, in first-seen order (a name can recur across periods).
 fn unique_names<'a>(names: impl IntoIterator<Item = &'a str>) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    names
-        .into_iter()
-        .filter(|n| seen.insert(*n))
-        .map(str::to_owned)
-        .collect()
+    names.into_iter().filter(|n| seen.insert(*n)).map(str::to_owned).collect()
 }
 
 /// Validates one order's cart against the student's charges and the school policy.
 ///
 /// `owed` must hold every charge of the student that still has something left (not only the
 /// requested ones): the mandatory and parent rules look at the charges *not* in the cart.
-pub fn validate_cart(
-    owed: &[OwedCharge],
-    cart: &[CartRequest],
-    ctx: &CartContext<'_>,
-) -> Result<ValidCart, CartError> {
+pub fn validate_cart(owed: &[OwedCharge], cart: &[CartRequest], ctx: &CartContext<'_>) -> Result<ValidCart, CartError> {
     if let Some(hours) = ctx.policy.opening_hours
         && !hours.is_open_at(shanghai_minute_of_day(ctx.now))
     {
-        return Err(CartError::OutsideOpeningHours {
-            hours: hours.label(),
-        });
+        return Err(CartError::OutsideOpeningHours { hours: hours.label() });
     }
     if ctx.policy.profile_required {
         let mut fields = Vec::new();
@@ -314,14 +247,9 @@ pub fn validate_cart(
     let by_id: BTreeMap<i64, &OwedCharge> = owed.iter().map(|c| (c.charge_id, c)).collect();
     let mut lines: Vec<(&OwedCharge, Fen)> = Vec::with_capacity(cart.len());
     for req in cart {
-        let charge = *by_id.get(&req.charge_id).ok_or(CartError::UnknownCharge {
-            charge_id: req.charge_id,
-        })?;
+        let charge = *by_id.get(&req.charge_id).ok_or(CartError::UnknownCharge { charge_id: req.charge_id })?;
         if lines.iter().any(|(c, _)| c.charge_id == req.charge_id) {
-            return Err(CartError::Duplicate {
-                charge_id: req.charge_id,
-                item_name: charge.item_name.clone(),
-            });
+            return Err(CartError::Duplicate { charge_id: req.charge_id, item_name: charge.item_name.clone() });
         }
         lines.push((charge, check_line(charge, req.amount, ctx.now)?));
     }
@@ -331,72 +259,39 @@ pub fn validate_cart(
     check_receipt_types(&lines)?;
 
     let total = Fen::sum(lines.iter().map(|(_, a)| *a))?;
-    Ok(ValidCart {
-        lines: lines.iter().map(|(c, a)| (c.charge_id, *a)).collect(),
-        total,
-    })
+    Ok(ValidCart { lines: lines.iter().map(|(c, a)| (c.charge_id, *a)).collect(), total })
 }
 
 /// The amount of one line, once the charge is known to be payable now.
 fn check_line(c: &OwedCharge, amount: Option<Fen>, now: i64) -> Result<Fen, CartError> {
     let (charge_id, item_name) = (c.charge_id, c.item_name.clone());
     if !c.left.is_positive() {
-        return Err(CartError::NothingLeft {
-            charge_id,
-            item_name,
-        });
+        return Err(CartError::NothingLeft { charge_id, item_name });
     }
     if !c.collecting {
-        return Err(CartError::Stopped {
-            charge_id,
-            item_name,
-        });
+        return Err(CartError::Stopped { charge_id, item_name });
     }
     if let Some((starts, ended)) = c.window {
         if now < starts {
-            return Err(CartError::NotYetOpen {
-                charge_id,
-                item_name,
-                starts,
-            });
+            return Err(CartError::NotYetOpen { charge_id, item_name, starts });
         }
         if now >= ended {
-            return Err(CartError::WindowEnded {
-                charge_id,
-                item_name,
-                ended,
-            });
+            return Err(CartError::WindowEnded { charge_id, item_name, ended });
         }
     }
     let amount = amount.unwrap_or(c.left);
     if !amount.is_positive() {
-        return Err(CartError::AmountNotPositive {
-            charge_id,
-            item_name,
-        });
+        return Err(CartError::AmountNotPositive { charge_id, item_name });
     }
     if !c.instalments {
         if amount != c.left {
-            return Err(CartError::FullAmountRequired {
-                charge_id,
-                item_name,
-                left: c.left,
-            });
+            return Err(CartError::FullAmountRequired { charge_id, item_name, left: c.left });
         }
     } else if amount > c.left {
-        return Err(CartError::AboveLeft {
-            charge_id,
-            item_name,
-            left: c.left,
-        });
+        return Err(CartError::AboveLeft { charge_id, item_name, left: c.left });
     } else if amount < c.instalment_min && amount != c.left {
         // The last instalment may be below the minimum: it is all that is left.
-        return Err(CartError::BelowMinimum {
-            charge_id,
-            item_name,
-            min: c.instalment_min,
-            left: c.left,
-        });
+        return Err(CartError::BelowMinimum { charge_id, item_name, min: c.instalment_min, left: c.left });
     }
     Ok(amount)
 }
@@ -404,24 +299,13 @@ fn check_line(c: &OwedCharge, amount: Option<Fen>, now: i64) -> Result<Fen, Cart
 /// Mandatory first (002): a cart with an optional line is refused while a mandatory charge with
 /// arrears is not in the cart. Mandatory charges that cannot be paid now (stopped, outside their
 /// window) do not block, or an office stopping one item would lock the student out of all others.
-fn check_mandatory_first(
-    owed: &[OwedCharge],
-    lines: &[(&OwedCharge, Fen)],
-    now: i64,
-) -> Result<(), CartError> {
+fn check_mandatory_first(owed: &[OwedCharge], lines: &[(&OwedCharge, Fen)], now: i64) -> Result<(), CartError> {
     if lines.iter().all(|(c, _)| c.mandatory) {
         return Ok(());
     }
     let in_cart: BTreeSet<i64> = lines.iter().map(|(c, _)| c.charge_id).collect();
-    let missing: Vec<&OwedCharge> = owed
-        .iter()
-        .filter(|c| {
-            c.mandatory
-                && c.left.is_positive()
-                && c.payable_at(now)
-                && !in_cart.contains(&c.charge_id)
-        })
-        .collect();
+    let missing: Vec<&OwedCharge> =
+        owed.iter().filter(|c| c.mandatory && c.left.is_positive() && c.payable_at(now) && !in_cart.contains(&c.charge_id)).collect();
     if missing.is_empty() {
         return Ok(());
     }
@@ -445,11 +329,7 @@ fn check_mandatory_first(
 /// Sub-items of *started* parents are always allowed together: with two parents begun earlier
 /// (e.g. offline payments), requiring each to be finished first would lock the student out.
 /// Sub-items that cannot be paid now do not count as unfinished, for the same reason.
-fn check_parents(
-    owed: &[OwedCharge],
-    lines: &[(&OwedCharge, Fen)],
-    now: i64,
-) -> Result<(), CartError> {
+fn check_parents(owed: &[OwedCharge], lines: &[(&OwedCharge, Fen)], now: i64) -> Result<(), CartError> {
     struct Parent<'a> {
         name: &'a str,
         started: bool,
@@ -462,12 +342,7 @@ fn check_parents(
         let Some(pid) = c.parent_item_id else {
             continue;
         };
-        let p = parents.entry(pid).or_insert(Parent {
-            name: "",
-            started: false,
-            chosen: false,
-            unfinished: vec![],
-        });
+        let p = parents.entry(pid).or_insert(Parent { name: "", started: false, chosen: false, unfinished: vec![] });
         if p.name.is_empty() {
             p.name = c.parent_name.as_deref().unwrap_or("");
         }
@@ -482,16 +357,9 @@ fn check_parents(
         if !(p.started || p.chosen) || p.unfinished.is_empty() {
             continue;
         }
-        let allowed = |c: &OwedCharge| {
-            c.parent_item_id
-                .is_some_and(|q| q == pid || parents.get(&q).is_some_and(|qp| qp.started))
-        };
+        let allowed = |c: &OwedCharge| c.parent_item_id.is_some_and(|q| q == pid || parents.get(&q).is_some_and(|qp| qp.started));
         if !lines.iter().all(|(c, _)| allowed(c)) {
-            let name = if p.name.is_empty() {
-                p.unfinished[0].item_name.as_str()
-            } else {
-                p.name
-            };
+            let name = if p.name.is_empty() { p.unfinished[0].item_name.as_str() } else { p.name };
             return Err(CartError::FinishParentFirst {
                 parent_item_id: pid,
                 parent_name: name.to_owned(),
@@ -508,17 +376,10 @@ fn check_parents(
 fn check_receipt_types(lines: &[(&OwedCharge, Fen)]) -> Result<(), CartError> {
     let mut groups: Vec<(ReceiptGroup, bool)> = Vec::new();
     for (c, _) in lines {
-        let i = match groups
-            .iter()
-            .position(|(g, _)| g.receipt_type == c.receipt_type)
-        {
+        let i = match groups.iter().position(|(g, _)| g.receipt_type == c.receipt_type) {
             Some(i) => i,
             None => {
-                let g = ReceiptGroup {
-                    receipt_type: c.receipt_type.clone(),
-                    item_names: vec![],
-                    charge_ids: vec![],
-                };
+                let g = ReceiptGroup { receipt_type: c.receipt_type.clone(), item_names: vec![], charge_ids: vec![] };
                 groups.push((g, false));
                 groups.len() - 1
             }
@@ -537,9 +398,7 @@ fn check_receipt_types(lines: &[(&OwedCharge, Fen)]) -> Result<(), CartError> {
         let first = groups.remove(i);
         groups.insert(0, first);
     }
-    Err(CartError::MixedReceiptTypes {
-        groups: groups.into_iter().map(|(g, _)| g).collect(),
-    })
+    Err(CartError::MixedReceiptTypes { groups: groups.into_iter().map(|(g, _)| g).collect() })
 }
 
 #[cfg(test)]

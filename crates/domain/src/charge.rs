@@ -75,21 +75,15 @@ impl ChargeAmounts {
 
     pub fn state(&self) -> Result<ChargeState, MoneyError> {
         let payable = self.payable()?;
-        Ok(
-            if payable.0 <= 0
-                && self.discount.is_positive()
-                && self.paid == Fen::ZERO
-                && self.balance_used == Fen::ZERO
-            {
-                ChargeState::Waived
-            } else if self.paid >= payable {
-                ChargeState::Paid
-            } else if self.paid.is_positive() || self.balance_used.is_positive() {
-                ChargeState::Partial
-            } else {
-                ChargeState::Unpaid
-            },
-        )
+        Ok(if payable.0 <= 0 && self.discount.is_positive() && self.paid == Fen::ZERO && self.balance_used == Fen::ZERO {
+            ChargeState::Waived
+        } else if self.paid >= payable {
+            ChargeState::Paid
+        } else if self.paid.is_positive() || self.balance_used.is_positive() {
+            ChargeState::Partial
+        } else {
+            ChargeState::Unpaid
+        })
     }
 }
 
@@ -99,12 +93,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn a(total: i64, discount: i64, balance_used: i64, paid: i64) -> ChargeAmounts {
-        ChargeAmounts {
-            total: Fen(total),
-            discount: Fen(discount),
-            balance_used: Fen(balance_used),
-            paid: Fen(paid),
-        }
+        ChargeAmounts { total: Fen(total), discount: Fen(discount), balance_used: Fen(balance_used), paid: Fen(paid) }
     }
 
     #[test]

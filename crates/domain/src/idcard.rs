@@ -10,11 +10,7 @@ pub fn is_valid(id: &str) -> bool {
     if b.len() != 18 || !b[..17].iter().all(u8::is_ascii_digit) {
         return false;
     }
-    let sum: u32 = b[..17]
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
+    let sum: u32 = b[..17].iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
     let expected = CHECK[(sum % 11) as usize];
     (b[17] as char).to_ascii_uppercase() == expected
 }
@@ -61,11 +57,7 @@ pub fn with_check_char(first17: &str) -> Option<String> {
     if b.len() != 17 || !b.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let sum: u32 = b
-        .iter()
-        .zip(WEIGHTS)
-        .map(|(d, w)| u32::from(d - b'0') * w)
-        .sum();
+    let sum: u32 = b.iter().zip(WEIGHTS).map(|(d, w)| u32::from(d - b'0') * w).sum();
     Some(format!("{first17}{}", CHECK[(sum % 11) as usize]))
 }
 
@@ -73,13 +65,8 @@ pub fn with_check_char(first17: &str) -> Option<String> {
 mod check_char_tests {
     #[test]
     fn completes_valid_numbers() {
-        assert_eq!(
-            super::with_check_char("37020220000101111").as_deref(),
-            Some("37020220000101111X")
-        );
-        assert!(super::is_valid(
-            &super::with_check_char("62010219990203123").unwrap()
-        ));
+        assert_eq!(super::with_check_char("37020220000101111").as_deref(), Some("37020220000101111X"));
+        assert!(super::is_valid(&super::with_check_char("62010219990203123").unwrap()));
         assert_eq!(super::with_check_char("1234"), None);
     }
 }

@@ -4,9 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An amount of money in fen. Arithmetic is checked: overflow is an error, never a wrap.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Fen(pub i64);
 
@@ -22,17 +20,11 @@ impl Fen {
     pub const ZERO: Fen = Fen(0);
 
     pub fn checked_add(self, other: Fen) -> Result<Fen, MoneyError> {
-        self.0
-            .checked_add(other.0)
-            .map(Fen)
-            .ok_or(MoneyError::Overflow)
+        self.0.checked_add(other.0).map(Fen).ok_or(MoneyError::Overflow)
     }
 
     pub fn checked_sub(self, other: Fen) -> Result<Fen, MoneyError> {
-        self.0
-            .checked_sub(other.0)
-            .map(Fen)
-            .ok_or(MoneyError::Overflow)
+        self.0.checked_sub(other.0).map(Fen).ok_or(MoneyError::Overflow)
     }
 
     /// Sum of many amounts; an overflow anywhere is reported, not wrapped.
@@ -59,11 +51,7 @@ impl Fen {
             None => (false, s),
         };
         let (int, frac) = body.split_once('.').unwrap_or((body, ""));
-        if int.is_empty()
-            || !int.bytes().all(|b| b.is_ascii_digit())
-            || frac.len() > 2
-            || !frac.bytes().all(|b| b.is_ascii_digit())
-        {
+        if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 2 || !frac.bytes().all(|b| b.is_ascii_digit()) {
             return Err(MoneyError::Malformed);
         }
         let whole: i64 = int.parse().map_err(|_| MoneyError::Overflow)?;
@@ -72,10 +60,7 @@ impl Fen {
             1 => frac.parse::<i64>().map_err(|_| MoneyError::Malformed)? * 10,
             _ => frac.parse().map_err(|_| MoneyError::Malformed)?,
         };
-        let v = whole
-            .checked_mul(100)
-            .and_then(|w| w.checked_add(cents))
-            .ok_or(MoneyError::Overflow)?;
+        let v = whole.checked_mul(100).and_then(|w| w.checked_add(cents)).ok_or(MoneyError::Overflow)?;
         Ok(Fen(if neg { -v } else { v }))
     }
 }
@@ -119,20 +104,14 @@ mod tests {
         assert_eq!(Fen::parse_yuan("1.001"), Err(MoneyError::Malformed));
         assert_eq!(Fen::parse_yuan("1e3"), Err(MoneyError::Malformed));
         assert_eq!(Fen::parse_yuan(""), Err(MoneyError::Malformed));
-        assert_eq!(
-            Fen::parse_yuan("99999999999999999999"),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Fen::parse_yuan("99999999999999999999"), Err(MoneyError::Overflow));
     }
 
     #[test]
     fn overflow_is_an_error_not_a_wrap() {
         assert_eq!(Fen(i64::MAX).checked_add(Fen(1)), Err(MoneyError::Overflow));
         assert_eq!(Fen(i64::MIN).checked_sub(Fen(1)), Err(MoneyError::Overflow));
-        assert_eq!(
-            Fen::sum([Fen(i64::MAX), Fen(1), Fen(-5)]),
-            Err(MoneyError::Overflow)
-        );
+        assert_eq!(Fen::sum([Fen(i64::MAX), Fen(1), Fen(-5)]), Err(MoneyError::Overflow));
     }
 
     proptest! {

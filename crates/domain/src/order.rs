@@ -33,13 +33,7 @@ pub enum OrderState {
 }
 
 impl OrderState {
-    pub const ALL: [OrderState; 5] = [
-        Self::Unpaid,
-        Self::Paid,
-        Self::Closed,
-        Self::Cancelled,
-        Self::Refunded,
-    ];
+    pub const ALL: [OrderState; 5] = [Self::Unpaid, Self::Paid, Self::Closed, Self::Cancelled, Self::Refunded];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -76,10 +70,7 @@ impl OrderState {
 /// reopens: a closed order stays closed even when money arrives for it.
 pub fn can_transition(from: OrderState, to: OrderState) -> bool {
     use OrderState::*;
-    matches!(
-        (from, to),
-        (Unpaid, Paid | Closed | Cancelled) | (Paid, Refunded)
-    )
+    matches!((from, to), (Unpaid, Paid | Closed | Cancelled) | (Paid, Refunded))
 }
 
 /// One request to a channel to collect an order (one QR code, one H5 or app payment).
@@ -101,10 +92,7 @@ pub enum AttemptState {
 
 pub fn attempt_can_transition(from: AttemptState, to: AttemptState) -> bool {
     use AttemptState::*;
-    matches!(
-        (from, to),
-        (Open, Superseded | Closed | Paid) | (Superseded, Closed | Paid) | (Closed, Paid)
-    )
+    matches!((from, to), (Open, Superseded | Closed | Paid) | (Superseded, Closed | Paid) | (Closed, Paid))
 }
 
 /// A provider transaction: the channel and its own transaction id (WeChat `transaction_id`,
@@ -142,11 +130,7 @@ pub enum PaidSource {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderEvent {
     /// The channel says it received `amount` in transaction `txn` for this order.
-    ProviderPaid {
-        txn: TxnKey,
-        amount: Fen,
-        source: PaidSource,
-    },
+    ProviderPaid { txn: TxnKey, amount: Fen, source: PaidSource },
     /// A timer fired at `now`; closes the order only if its deadline has passed.
     Expire { now: i64 },
     /// The student or the office cancels.
@@ -211,9 +195,9 @@ impl Effect {
     /// The transaction and amount this effect settles, if it moves money.
     pub fn settles(&self) -> Option<(&TxnKey, Fen)> {
         match self {
-            Effect::ApplyPayment { txn, amount }
-            | Effect::Refund { txn, amount, .. }
-            | Effect::Credit { txn, amount, .. } => Some((txn, *amount)),
+            Effect::ApplyPayment { txn, amount } | Effect::Refund { txn, amount, .. } | Effect::Credit { txn, amount, .. } => {
+                Some((txn, *amount))
+            }
             _ => None,
         }
     }
@@ -251,23 +235,9 @@ impl OrderError {
 /// by itself refused: if the order is still unpaid the student did pay what they owe, and
 /// refunding would only make them pay again; if another transaction paid first, it is
 /// `AlreadyPaid` like any second payment.
-pub fn decide(
-    order: &Order,
-    settled: &BTreeSet<TxnKey>,
-    event: &OrderEvent,
-    late: LatePayment,
-) -> Result<Outcome, OrderError> {
-    let keep = |why| Outcome {
-        order: order.clone(),
-        effects: vec![Effect::Ignore { why }],
-    };
-    let end = |state| Outcome {
-        order: Order {
-            state,
-            ..order.clone()
-        },
-        effects: vec![Effect::CloseOpenAttempts],
-    };
+pub fn decide(order: &Order, settled: &BTreeSet<TxnKey>, event: &OrderEvent, late: LatePayment) -> Result<Outcome, OrderError> {
+    let keep = |why| Outcome { order: order.clone(), effects: vec![Effect::Ignore { why }] };
+    let end = |state| Outcome { order: Order { state, ..order.clone() }, effects: vec![Effect::CloseOpenAttempts] };
     match event {
         OrderEvent::Expire { now } => Ok(match order.state {
             OrderState::Unpaid if *now >= order.deadline => end(OrderState::Closed),
@@ -289,18 +259,8 @@ pub fn decide(
             let reason = match order.state {
                 OrderState::Unpaid if *amount == order.amount => {
                     return Ok(Outcome {
-                        order: Order {
-                            state: OrderState::Paid,
-                            paid_by: Some(txn.clone()),
-                            ..order.clone()
-                        },
-                        effects: vec![
-                            Effect::ApplyPayment {
-                                txn: txn.clone(),
-                                amount: *amount,
-                            },
-                            Effect::CloseOpenAttempts,
-                        ],
+                        order: Order { state: OrderState::Paid, paid_by: Some(txn.clone()), ..order.clone() },
+                        effects: vec![Effect::ApplyPayment { txn: txn.clone(), amount: *amount }, Effect::CloseOpenAttempts],
                     });
                 }
                 OrderState::Unpaid => LateReason::AmountMismatch,
@@ -311,21 +271,10 @@ pub fn decide(
             };
             let (txn, amount) = (txn.clone(), *amount);
             let effect = match late {
-                LatePayment::Refund => Effect::Refund {
-                    txn,
-                    amount,
-                    reason,
-                },
-                LatePayment::Credit => Effect::Credit {
-                    txn,
-                    amount,
-                    reason,
-                },
+                LatePayment::Refund => Effect::Refund { txn, amount, reason },
+                LatePayment::Credit => Effect::Credit { txn, amount, reason },
             };
-            Ok(Outcome {
-                order: order.clone(),
-                effects: vec![effect],
-            })
+            Ok(Outcome { order: order.clone(), effects: vec![effect] })
         }
     }
 }

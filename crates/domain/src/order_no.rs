@@ -36,13 +36,9 @@ pub enum OrderNoError {
 impl OrderNoError {
     pub fn message_en(&self) -> &'static str {
         match self {
-            Self::BadCode => {
-                "The order number prefix and school code may contain only letters and digits"
-            }
+            Self::BadCode => "The order number prefix and school code may contain only letters and digits",
             Self::TooLong => "The order number would exceed 32 characters",
-            Self::SequenceOutOfRange { .. } => {
-                "The daily order sequence is out of range (1–999999)"
-            }
+            Self::SequenceOutOfRange { .. } => "The daily order sequence is out of range (1–999999)",
             Self::RandomOutOfRange => "The random part must have at most 16 digits",
             Self::DateOutOfRange => "The date cannot be written in this order number format",
         }
@@ -53,12 +49,7 @@ impl OrderNoError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParsedOrderNo {
     /// Shanghai date and the day's sequence number.
-    DailySequence {
-        year: i64,
-        month: u32,
-        day: u32,
-        seq: u32,
-    },
+    DailySequence { year: i64, month: u32, day: u32, seq: u32 },
     /// The instant (unix seconds) and the random part.
     TimestampRandom { at: i64, random: u64 },
 }
@@ -73,17 +64,8 @@ pub fn sequence_day(now: i64) -> Result<String, OrderNoError> {
 }
 
 /// `XF200510LUTAU000001`. `seq` is the 1-based number of this order on the Shanghai day.
-pub fn daily_sequence(
-    prefix: &str,
-    school_code: &str,
-    now: i64,
-    seq: u32,
-) -> Result<String, OrderNoError> {
-    if !prefix
-        .chars()
-        .chain(school_code.chars())
-        .all(|c| c.is_ascii_alphanumeric())
-    {
+pub fn daily_sequence(prefix: &str, school_code: &str, now: i64, seq: u32) -> Result<String, OrderNoError> {
+    if !prefix.chars().chain(school_code.chars()).all(|c| c.is_ascii_alphanumeric()) {
         return Err(OrderNoError::BadCode);
     }
     if prefix.len() + school_code.len() + 12 > MAX_LEN {
@@ -92,10 +74,7 @@ pub fn daily_sequence(
     if !(1..=MAX_DAILY_SEQUENCE).contains(&seq) {
         return Err(OrderNoError::SequenceOutOfRange { seq });
     }
-    Ok(format!(
-        "{prefix}{}{school_code}{seq:06}",
-        sequence_day(now)?
-    ))
+    Ok(format!("{prefix}{}{school_code}{seq:06}", sequence_day(now)?))
 }
 
 /// `202308181010521234567890123456`: yyyyMMddHHmmss in Shanghai time, then `random` as 16
@@ -109,24 +88,14 @@ pub fn timestamp_random(now: i64, random: u64) -> Result<String, OrderNoError> {
     if !(1000..=9999).contains(&y) {
         return Err(OrderNoError::DateOutOfRange);
     }
-    Ok(format!(
-        "{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}{random:016}"
-    ))
+    Ok(format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}{random:016}"))
 }
 
 /// A new order number in `format`; `seq` is used by the daily format, `random` by the
 /// timestamp format, and the other is ignored.
-pub fn generate(
-    format: &OrderNoFormat,
-    now: i64,
-    seq: u32,
-    random: u64,
-) -> Result<String, OrderNoError> {
+pub fn generate(format: &OrderNoFormat, now: i64, seq: u32, random: u64) -> Result<String, OrderNoError> {
     match format {
-        OrderNoFormat::DailySequence {
-            prefix,
-            school_code,
-        } => daily_sequence(prefix, school_code, now, seq),
+        OrderNoFormat::DailySequence { prefix, school_code } => daily_sequence(prefix, school_code, now, seq),
         OrderNoFormat::TimestampRandom => timestamp_random(now, random),
     }
 }
@@ -145,14 +114,9 @@ pub fn parse(format: &OrderNoFormat, s: &str) -> Option<ParsedOrderNo> {
         return None;
     }
     match format {
-        OrderNoFormat::DailySequence {
-            prefix,
-            school_code,
-        } => {
+        OrderNoFormat::DailySequence { prefix, school_code } => {
             let rest = s.strip_prefix(prefix.as_str())?;
-            if rest.len() != 6 + school_code.len() + 6
-                || &rest[6..6 + school_code.len()] != school_code
-            {
+            if rest.len() != 6 + school_code.len() + 6 || &rest[6..6 + school_code.len()] != school_code {
                 return None;
             }
             let date = &rest[..6];
@@ -161,12 +125,7 @@ pub fn parse(format: &OrderNoFormat, s: &str) -> Option<ParsedOrderNo> {
             let month = digits(&date[2..4])? as u32;
             let day = digits(&date[4..6])? as u32;
             shanghai_to_unix(year, month, day, 0, 0, 0)?;
-            (seq >= 1).then_some(ParsedOrderNo::DailySequence {
-                year,
-                month,
-                day,
-                seq,
-            })
+            (seq >= 1).then_some(ParsedOrderNo::DailySequence { year, month, day, seq })
         }
         OrderNoFormat::TimestampRandom => {
             if s.len() != 30 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -181,10 +140,7 @@ pub fn parse(format: &OrderNoFormat, s: &str) -> Option<ParsedOrderNo> {
                 n(10..12)? as u32,
                 n(12..14)? as u32,
             )?;
-            Some(ParsedOrderNo::TimestampRandom {
-                at,
-                random: n(14..30)?,
-            })
+            Some(ParsedOrderNo::TimestampRandom { at, random: n(14..30)? })
         }
     }
 }
@@ -200,10 +156,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn xf() -> OrderNoFormat {
-        OrderNoFormat::DailySequence {
-            prefix: "XF".into(),
-            school_code: "LUTAU".into(),
-        }
+        OrderNoFormat::DailySequence { prefix: "XF".into(), school_code: "LUTAU".into() }
     }
 
     #[test]
@@ -212,27 +165,10 @@ mod tests {
         let no = generate(&xf(), now, 1, 0).unwrap();
         assert_eq!(no, "XF200510LUTAU000001");
         assert_eq!(no.len(), 19);
-        assert_eq!(
-            parse(&xf(), "XF200510LUTAU000001"),
-            Some(ParsedOrderNo::DailySequence {
-                year: 2020,
-                month: 5,
-                day: 10,
-                seq: 1
-            })
-        );
-        assert_eq!(
-            generate(&xf(), now, 999_999, 0).unwrap(),
-            "XF200510LUTAU999999"
-        );
-        assert_eq!(
-            generate(&xf(), now, 0, 0),
-            Err(OrderNoError::SequenceOutOfRange { seq: 0 })
-        );
-        assert_eq!(
-            generate(&xf(), now, 1_000_000, 0),
-            Err(OrderNoError::SequenceOutOfRange { seq: 1_000_000 })
-        );
+        assert_eq!(parse(&xf(), "XF200510LUTAU000001"), Some(ParsedOrderNo::DailySequence { year: 2020, month: 5, day: 10, seq: 1 }));
+        assert_eq!(generate(&xf(), now, 999_999, 0).unwrap(), "XF200510LUTAU999999");
+        assert_eq!(generate(&xf(), now, 0, 0), Err(OrderNoError::SequenceOutOfRange { seq: 0 }));
+        assert_eq!(generate(&xf(), now, 1_000_000, 0), Err(OrderNoError::SequenceOutOfRange { seq: 1_000_000 }));
     }
 
     #[test]
@@ -258,58 +194,26 @@ mod tests {
         ] {
             assert!(!is_valid(&xf(), bad), "{bad}");
         }
-        let bad_code = OrderNoFormat::DailySequence {
-            prefix: "XF".into(),
-            school_code: "LU-T".into(),
-        };
+        let bad_code = OrderNoFormat::DailySequence { prefix: "XF".into(), school_code: "LU-T".into() };
         assert_eq!(generate(&bad_code, 0, 1, 0), Err(OrderNoError::BadCode));
-        let long = OrderNoFormat::DailySequence {
-            prefix: "XF".into(),
-            school_code: "A".repeat(19),
-        };
+        let long = OrderNoFormat::DailySequence { prefix: "XF".into(), school_code: "A".repeat(19) };
         assert_eq!(generate(&long, 0, 1, 0), Err(OrderNoError::TooLong));
-        let fits = OrderNoFormat::DailySequence {
-            prefix: "XF".into(),
-            school_code: "A".repeat(18),
-        };
-        assert_eq!(
-            generate(&fits, parse_shanghai("2020-05-10").unwrap(), 1, 0)
-                .unwrap()
-                .len(),
-            MAX_LEN
-        );
-        assert_eq!(
-            sequence_day(parse_shanghai("1999-12-31").unwrap()),
-            Err(OrderNoError::DateOutOfRange)
-        );
+        let fits = OrderNoFormat::DailySequence { prefix: "XF".into(), school_code: "A".repeat(18) };
+        assert_eq!(generate(&fits, parse_shanghai("2020-05-10").unwrap(), 1, 0).unwrap().len(), MAX_LEN);
+        assert_eq!(sequence_day(parse_shanghai("1999-12-31").unwrap()), Err(OrderNoError::DateOutOfRange));
     }
 
     #[test]
     fn seed_000_timestamp_random() {
         let now = parse_shanghai("2023-08-18 10:10:52").unwrap();
-        let no = generate(
-            &OrderNoFormat::TimestampRandom,
-            now,
-            0,
-            1_234_567_890_123_456,
-        )
-        .unwrap();
+        let no = generate(&OrderNoFormat::TimestampRandom, now, 0, 1_234_567_890_123_456).unwrap();
         assert_eq!(no, "202308181010521234567890123456");
         assert_eq!(no.len(), 30);
-        assert_eq!(
-            timestamp_random(now, 42).unwrap(),
-            "202308181010520000000000000042"
-        );
-        assert_eq!(
-            timestamp_random(now, RANDOM_LIMIT),
-            Err(OrderNoError::RandomOutOfRange)
-        );
+        assert_eq!(timestamp_random(now, 42).unwrap(), "202308181010520000000000000042");
+        assert_eq!(timestamp_random(now, RANDOM_LIMIT), Err(OrderNoError::RandomOutOfRange));
         assert_eq!(
             parse(&OrderNoFormat::TimestampRandom, &no),
-            Some(ParsedOrderNo::TimestampRandom {
-                at: now,
-                random: 1_234_567_890_123_456
-            })
+            Some(ParsedOrderNo::TimestampRandom { at: now, random: 1_234_567_890_123_456 })
         );
         for bad in [
             "20230818101052123456789012345",   // 29

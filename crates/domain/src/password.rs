@@ -47,10 +47,7 @@ impl PasswordRejection {
 
 pub fn is_common(password: &str) -> bool {
     let p = password.to_lowercase();
-    COMMON
-        .lines()
-        .map(str::trim)
-        .any(|c| !c.is_empty() && c == p)
+    COMMON.lines().map(str::trim).any(|c| !c.is_empty() && c == p)
 }
 
 /// Checks a new password; the first rule it breaks is returned.
@@ -97,58 +94,24 @@ mod tests {
     use proptest::prelude::*;
 
     fn ctx() -> PasswordContext<'static> {
-        PasswordContext {
-            student_no: "20230001",
-            id_card: "37020220000101111X",
-            initial_password: "01111X",
-        }
+        PasswordContext { student_no: "20230001", id_card: "37020220000101111X", initial_password: "01111X" }
     }
 
     #[test]
     fn rules() {
         assert_eq!(check_new("Ab1", &ctx()), Err(PasswordRejection::TooShort));
-        assert_eq!(
-            check_new(&"a1".repeat(33), &ctx()),
-            Err(PasswordRejection::TooLong)
-        );
-        assert_eq!(
-            check_new("x20000101y", &ctx()),
-            Err(PasswordRejection::FromIdCard)
-        );
-        assert_eq!(
-            check_new("ab01111Xcd", &ctx()),
-            Err(PasswordRejection::FromIdCard)
-        );
-        assert_eq!(
-            check_new("pw20230001", &ctx()),
-            Err(PasswordRejection::ContainsStudentNo)
-        );
-        assert_eq!(
-            check_new("password123", &ctx()),
-            Err(PasswordRejection::Common)
-        );
-        assert_eq!(
-            check_new("woaini1314", &ctx()),
-            Err(PasswordRejection::Common)
-        );
-        assert_eq!(
-            check_new("abcdefghij", &ctx()),
-            Err(PasswordRejection::OneKind)
-        );
-        assert_eq!(
-            check_new("9384756102", &ctx()),
-            Err(PasswordRejection::OneKind)
-        );
+        assert_eq!(check_new(&"a1".repeat(33), &ctx()), Err(PasswordRejection::TooLong));
+        assert_eq!(check_new("x20000101y", &ctx()), Err(PasswordRejection::FromIdCard));
+        assert_eq!(check_new("ab01111Xcd", &ctx()), Err(PasswordRejection::FromIdCard));
+        assert_eq!(check_new("pw20230001", &ctx()), Err(PasswordRejection::ContainsStudentNo));
+        assert_eq!(check_new("password123", &ctx()), Err(PasswordRejection::Common));
+        assert_eq!(check_new("woaini1314", &ctx()), Err(PasswordRejection::Common));
+        assert_eq!(check_new("abcdefghij", &ctx()), Err(PasswordRejection::OneKind));
+        assert_eq!(check_new("9384756102", &ctx()), Err(PasswordRejection::OneKind));
         assert_eq!(check_new("Campus#Pay2026!", &ctx()), Ok(()));
         assert_eq!(check_new("lanzhou-gate", &ctx()), Ok(()));
-        let initial = PasswordContext {
-            initial_password: "Campus#Pay2026!",
-            ..ctx()
-        };
-        assert_eq!(
-            check_new("Campus#Pay2026!", &initial),
-            Err(PasswordRejection::IsInitial)
-        );
+        let initial = PasswordContext { initial_password: "Campus#Pay2026!", ..ctx() };
+        assert_eq!(check_new("Campus#Pay2026!", &initial), Err(PasswordRejection::IsInitial));
     }
 
     #[test]

@@ -164,11 +164,7 @@ fn default_absolute() -> u32 {
 
 impl SchoolPolicy {
     pub fn login_label_zh(&self) -> &'static str {
-        if self.login_ids.contains(&LoginId::Phone) {
-            "学号/手机号"
-        } else {
-            "学号"
-        }
+        if self.login_ids.contains(&LoginId::Phone) { "学号/手机号" } else { "学号" }
     }
 
     pub fn contact_office_text(&self) -> Option<&str> {
@@ -187,36 +183,18 @@ mod tests {
 
     #[test]
     fn every_seed_initial_password_rule() {
-        let tail = |len, suffix: &str| InitialPassword::IdCardTail {
-            len,
-            suffix: suffix.into(),
-        };
+        let tail = |len, suffix: &str| InitialPassword::IdCardTail { len, suffix: suffix.into() };
         assert_eq!(tail(6, "").for_id_card(ID), "01111X"); // 000
         assert_eq!(tail(6, "Czgc").for_id_card(ID), "01111XCzgc"); // 003
         assert_eq!(tail(8, "").for_id_card(ID), "0101111X"); // 004
         assert_eq!(tail(8, "").for_id_card("37020220000101111x"), "0101111X"); // 004: X upper-cased
-        assert_eq!(
-            InitialPassword::Fixed {
-                password: "123456".into()
-            }
-            .for_id_card(ID),
-            "123456"
-        ); // 001
-        assert_eq!(
-            InitialPassword::Fixed {
-                password: "111111".into()
-            }
-            .for_id_card(ID),
-            "111111"
-        ); // 002
+        assert_eq!(InitialPassword::Fixed { password: "123456".into() }.for_id_card(ID), "123456"); // 001
+        assert_eq!(InitialPassword::Fixed { password: "111111".into() }.for_id_card(ID), "111111"); // 002
     }
 
     #[test]
     fn opening_hours_are_half_open() {
-        let h = OpeningHours {
-            open_minute: 8 * 60,
-            close_minute: 22 * 60,
-        };
+        let h = OpeningHours { open_minute: 8 * 60, close_minute: 22 * 60 };
         assert!(!h.is_open_at(8 * 60 - 1));
         assert!(h.is_open_at(8 * 60));
         assert!(h.is_open_at(22 * 60 - 1));

@@ -35,10 +35,7 @@ impl ProfileError {
 /// Mainland mobile numbers: 11 digits, `1` then `3`–`9`.
 pub fn valid_phone(p: &str) -> bool {
     let b = p.as_bytes();
-    b.len() == 11
-        && b[0] == b'1'
-        && (b'3'..=b'9').contains(&b[1])
-        && b.iter().all(u8::is_ascii_digit)
+    b.len() == 11 && b[0] == b'1' && (b'3'..=b'9').contains(&b[1]) && b.iter().all(u8::is_ascii_digit)
 }
 
 pub fn valid_email(e: &str) -> bool {
@@ -114,19 +111,9 @@ mod tests {
         assert!(valid_postcode("730050"));
         assert!(!valid_postcode("73005"));
         assert_eq!(mask_phone("15100008891"), "151****8891");
-        let e = ProfileEdit {
-            phone: "15100008891",
-            email: "",
-            postcode: "",
-            address: "兰工坪路287号",
-        };
+        let e = ProfileEdit { phone: "15100008891", email: "", postcode: "", address: "兰工坪路287号" };
         assert_eq!(e.validate(), Ok(()));
-        let e = ProfileEdit {
-            phone: "15100008891",
-            email: "x",
-            postcode: "",
-            address: "",
-        };
+        let e = ProfileEdit { phone: "15100008891", email: "x", postcode: "", address: "" };
         assert_eq!(e.validate(), Err(ProfileError::Email));
     }
 }

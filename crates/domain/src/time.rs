@@ -33,14 +33,7 @@ pub fn shanghai_parts(unix_s: i64) -> (i64, u32, u32, u32, u32, u32) {
     let local = unix_s + SHANGHAI_OFFSET_S;
     let (y, m, d) = civil_from_days(local.div_euclid(86_400));
     let secs = local.rem_euclid(86_400);
-    (
-        y,
-        m,
-        d,
-        (secs / 3600) as u32,
-        ((secs % 3600) / 60) as u32,
-        (secs % 60) as u32,
-    )
+    (y, m, d, (secs / 3600) as u32, ((secs % 3600) / 60) as u32, (secs % 60) as u32)
 }
 
 /// `2023-08-18 10:10:52`
@@ -70,9 +63,7 @@ pub fn shanghai_to_unix(y: i64, m: u32, d: u32, h: u32, mi: u32, s: u32) -> Opti
     if civil_from_days(days) != (y, m, d) {
         return None;
     }
-    Some(
-        days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s) - SHANGHAI_OFFSET_S,
-    )
+    Some(days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s) - SHANGHAI_OFFSET_S)
 }
 
 /// Parses `2023-08-18` or `2023-08-18 10:10[:52]` as Shanghai time.

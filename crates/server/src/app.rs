@@ -1,11 +1,13 @@
 //! The application: configuration, shared state, the router and its middleware.
 
 use crate::crypto::Hasher;
+use crate::services::channels::Channels;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use campuspay_channels::sandbox::Sandbox;
 use campuspay_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,15 +20,13 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Argon2 hashes at once; each takes 19 MiB and one core for ~30 ms.
     pub hash_permits: usize,
+    /// How browsers reach us (`http://127.0.0.1:8080`): return URLs given to providers.
+    pub public_url: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config {
-            https: false,
-            trust_proxy: false,
-            hash_permits: 2,
-        }
+        Config { https: false, trust_proxy: false, hash_permits: 2, public_url: "http://127.0.0.1:8080".into() }
     }
 }
 
@@ -35,53 +35,52 @@ pub struct AppState {
     pub store: Store,
     pub hasher: Hasher,
     pub config: Arc<Config>,
+    pub channels: Arc<Channels>,
+    /// The provider simulator, mounted in demo mode and tests.
+    pub sandbox: Option<Sandbox>,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         let hasher = Hasher::new(config.hash_permits);
-        AppState {
-            store,
-            hasher,
-            config: Arc::new(config),
-        }
+        AppState { store, hasher, config: Arc::new(config), channels: Arc::new(Channels::default()), sandbox: None }
+    }
+
+    pub fn with_channels(mut self, channels: Channels, sandbox: Option<Sandbox>) -> AppState {
+        self.channels = Arc::new(channels);
+        self.sandbox = sandbox;
+        self
     }
 
     pub fn session_cookie_name(&self) -> &'static str {
-        if self.config.https {
-            "__Host-campuspay_session"
-        } else {
-            "campuspay_session"
-        }
+        if self.config.https { "__Host-campuspay_session" } else { "campuspay_session" }
     }
 }
 
 pub fn router(state: AppState) -> Router {
+    let sandbox = state.sandbox.as_ref().map(Sandbox::router).unwrap_or_default();
     Router::new()
         .merge(crate::api::routes())
         .merge(crate::pages::routes())
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            security_headers,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
+        .merge(sandbox)
 }
 
-/// Binds and serves until the process is stopped.
-pub async fn serve(state: AppState, listen: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen).await?;
+/// Serves on a bound listener until the process is stopped; the job worker runs beside it.
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     tracing::info!("campuspay listening on http://{}", listener.local_addr()?);
-    axum::serve(
-        listener,
-        router(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+    let worker = crate::services::jobs::spawn_worker(state.clone());
+    axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    worker.abort();
+    Ok(())
 }
 
 /// Headers every response carries (CSP without inline scripts, no framing, no sniffing).
@@ -95,20 +94,11 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
              base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
         ),
     );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     if state.config.https {
-        h.insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
-        );
+        h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
     res
 }
@@ -120,14 +110,9 @@ async fn security_headers(State(state): State<AppState>, req: Request, next: Nex
 async fn guard_forms(req: Request, next: Next) -> Response {
     let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let path = req.uri().path();
-    let exempt =
-        path.starts_with("/api/") || path.starts_with("/notify/") || path.starts_with("/sandbox/");
+    let exempt = path.starts_with("/api/") || path.starts_with("/notify/") || path.starts_with("/sandbox/");
     if unsafe_method && !exempt && is_cross_site(&req) {
-        return (
-            StatusCode::FORBIDDEN,
-            "请求来源无效，请返回页面重新提交 / Cross-site request refused",
-        )
-            .into_response();
+        return (StatusCode::FORBIDDEN, "请求来源无效，请返回页面重新提交 / Cross-site request refused").into_response();
     }
     next.run(req).await
 }
@@ -137,10 +122,7 @@ fn is_cross_site(req: &Request) -> bool {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         return !matches!(site, "same-origin" | "none");
     }
-    match (
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        headers.get(header::HOST).and_then(|v| v.to_str().ok()),
-    ) {
+    match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), headers.get(header::HOST).and_then(|v| v.to_str().ok())) {
         (Some("null"), _) => true,
         (Some(origin), Some(host)) => origin.split("://").nth(1) != Some(host),
         _ => false,

@@ -23,52 +23,29 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(permits: usize) -> Hasher {
-        let dummy = argon2()
-            .hash_password(random_token(16).as_bytes())
-            .expect("hashing a random password")
-            .to_string();
-        Hasher {
-            permits: Arc::new(Semaphore::new(permits.max(1))),
-            dummy: dummy.into(),
-        }
+        let dummy = argon2().hash_password(random_token(16).as_bytes()).expect("hashing a random password").to_string();
+        Hasher { permits: Arc::new(Semaphore::new(permits.max(1))), dummy: dummy.into() }
     }
 
     pub async fn hash(&self, password: &str) -> String {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
+        let _permit = self.permits.acquire().await.expect("semaphore never closed");
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || {
-            argon2()
-                .hash_password(password.as_bytes())
-                .expect("argon2 hashing")
-                .to_string()
-        })
-        .await
-        .expect("hashing task")
+        tokio::task::spawn_blocking(move || argon2().hash_password(password.as_bytes()).expect("argon2 hashing").to_string())
+            .await
+            .expect("hashing task")
     }
 
     /// True when `password` matches `phc`; with `None`, burns the same time and says false.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
+        let _permit = self.permits.acquire().await.expect("semaphore never closed");
         let password = password.to_owned();
         let (phc, real) = match phc {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy.to_string(), false),
         };
-        let ok = tokio::task::spawn_blocking(move || {
-            argon2()
-                .verify_password(password.as_bytes(), phc.as_str())
-                .is_ok()
-        })
-        .await
-        .expect("verify task");
+        let ok = tokio::task::spawn_blocking(move || argon2().verify_password(password.as_bytes(), phc.as_str()).is_ok())
+            .await
+            .expect("verify task");
         ok && real
     }
 }
@@ -95,10 +72,7 @@ pub fn random_below(bound: u64) -> u64 {
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Compares secrets in time that does not depend on where they differ.

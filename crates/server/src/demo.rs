@@ -25,24 +25,8 @@ struct Item {
     window: Option<(i64, i64, bool)>,
 }
 
-const fn item(
-    code: &'static str,
-    name: &'static str,
-    name_en: &'static str,
-    category: &'static str,
-    receipt: &'static str,
-) -> Item {
-    Item {
-        code,
-        name,
-        name_en,
-        category,
-        receipt,
-        mandatory: false,
-        parent: None,
-        instalment_min_yuan: None,
-        window: None,
-    }
+const fn item(code: &'static str, name: &'static str, name_en: &'static str, category: &'static str, receipt: &'static str) -> Item {
+    Item { code, name, name_en, category, receipt, mandatory: false, parent: None, instalment_min_yuan: None, window: None }
 }
 
 struct DemoSchool {
@@ -94,15 +78,9 @@ fn policy(
 }
 
 fn schools() -> Vec<DemoSchool> {
-    let tail = |len, suffix: &str| InitialPassword::IdCardTail {
-        len,
-        suffix: suffix.into(),
-    };
+    let tail = |len, suffix: &str| InitialPassword::IdCardTail { len, suffix: suffix.into() };
     let fixed = |p: &str| InitialPassword::Fixed { password: p.into() };
-    let seq = |prefix: &str, code: &str| OrderNoFormat::DailySequence {
-        prefix: prefix.into(),
-        school_code: code.into(),
-    };
+    let seq = |prefix: &str, code: &str| OrderNoFormat::DailySequence { prefix: prefix.into(), school_code: code.into() };
 
     // 000 青岛开放大学: 学号 or 手机号, last 6 of the ID card, 30-digit order numbers, 24 h to pay.
     let qdou = DemoSchool {
@@ -116,44 +94,21 @@ fn schools() -> Vec<DemoSchool> {
                 vec![LoginId::StudentNo, LoginId::Phone],
                 tail(6, ""),
                 false,
-                vec![Recovery::ContactOffice {
-                    text: "请联系学院教务办公室重置密码（演示学校）".into(),
-                }],
+                vec![Recovery::ContactOffice { text: "请联系学院教务办公室重置密码（演示学校）".into() }],
                 false,
                 OrderNoFormat::TimestampRandom,
-                &[
-                    "wechat_native",
-                    "wechat_h5",
-                    "wechat_jsapi",
-                    "alipay_qr",
-                    "alipay_wap",
-                    "unionpay_qr",
-                ],
+                &["wechat_native", "wechat_h5", "wechat_jsapi", "alipay_qr", "alipay_wap", "unionpay_qr"],
                 "青岛开放大学",
             )
         },
-        periods: [
-            ("2024秋", "2024年秋季学期", "2024-2025"),
-            ("2025春", "2025年春季学期", "2024-2025"),
-        ],
+        periods: [("2024秋", "2024年秋季学期", "2024-2025"), ("2025春", "2025年春季学期", "2024-2025")],
         items: vec![
             item("XF", "学费", "Tuition", "tuition", "非税收入票据"),
             item("ZKF", "正考费用", "Exam fee", "exam", "非税收入票据"),
             item("BKF", "补考费", "Resit fee", "resit", "非税收入票据"),
-            item(
-                "ZCJD",
-                "注册建档费",
-                "Registration fee",
-                "registration",
-                "非税收入票据",
-            ),
+            item("ZCJD", "注册建档费", "Registration fee", "registration", "非税收入票据"),
         ],
-        owed: vec![
-            ("XF", 1, 2400),
-            ("ZKF", 1, 120),
-            ("BKF", 0, 50),
-            ("ZCJD", 0, 100),
-        ],
+        owed: vec![("XF", 1, 2400), ("ZKF", 1, 120), ("BKF", 0, 50), ("ZCJD", 0, 100)],
         announcements: vec![(
             "2025年春季学期缴费通知",
             "请于开学前完成学费及考试费缴纳。支付后如未立即显示缴费成功，请勿重复缴费，系统会自动确认。",
@@ -178,31 +133,14 @@ fn schools() -> Vec<DemoSchool> {
                 vec![Recovery::Email],
                 true,
                 seq("EJ", "EJTDM"),
-                &[
-                    "wechat_native",
-                    "alipay_page",
-                    "alipay_qr",
-                    "unionpay_gateway",
-                ],
+                &["wechat_native", "alipay_page", "alipay_qr", "unionpay_gateway"],
                 "E缴通演示学院",
             )
         },
-        periods: [
-            ("2023-2024", "2023-2024学年", "2023-2024"),
-            ("2024-2025", "2024-2025学年", "2024-2025"),
-        ],
+        periods: [("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
         items: vec![
-            Item {
-                instalment_min_yuan: Some(1000),
-                ..item("XF", "学费", "Tuition", "tuition", "非税收入票据")
-            },
-            item(
-                "ZSF",
-                "住宿费",
-                "Accommodation",
-                "accommodation",
-                "非税收入票据",
-            ),
+            Item { instalment_min_yuan: Some(1000), ..item("XF", "学费", "Tuition", "tuition", "非税收入票据") },
+            item("ZSF", "住宿费", "Accommodation", "accommodation", "非税收入票据"),
             item("JCF", "教材费", "Textbooks", "agency", "代收款收据"),
         ],
         owed: vec![("XF", 1, 5600), ("ZSF", 1, 1200), ("JCF", 0, 380)],
@@ -227,58 +165,18 @@ fn schools() -> Vec<DemoSchool> {
             &["unionpay_gateway", "wechat_native", "wechat_h5"],
             "重庆建筑工程职业学院",
         ),
-        periods: [
-            ("2023-2024", "2023-2024学年", "2023-2024"),
-            ("2024-2025", "2024-2025学年", "2024-2025"),
-        ],
+        periods: [("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
         items: vec![
-            Item {
-                mandatory: true,
-                ..item("XF", "学费", "Tuition", "tuition", "非税收入票据")
-            },
-            Item {
-                mandatory: true,
-                ..item(
-                    "ZSF",
-                    "住宿费",
-                    "Accommodation",
-                    "accommodation",
-                    "非税收入票据",
-                )
-            },
-            Item {
-                mandatory: true,
-                ..item(
-                    "TDF",
-                    "提档费",
-                    "File transfer fee",
-                    "registration",
-                    "非税收入票据",
-                )
-            },
+            Item { mandatory: true, ..item("XF", "学费", "Tuition", "tuition", "非税收入票据") },
+            Item { mandatory: true, ..item("ZSF", "住宿费", "Accommodation", "accommodation", "非税收入票据") },
+            Item { mandatory: true, ..item("TDF", "提档费", "File transfer fee", "registration", "非税收入票据") },
             item("DBF", "代办费", "Agency fees", "agency", "代收款收据"),
-            Item {
-                parent: Some("DBF"),
-                ..item("JCF", "教材费", "Textbooks", "agency", "代收款收据")
-            },
-            Item {
-                parent: Some("DBF"),
-                ..item("BXF", "保险费", "Insurance", "agency", "代收款收据")
-            },
+            Item { parent: Some("DBF"), ..item("JCF", "教材费", "Textbooks", "agency", "代收款收据") },
+            Item { parent: Some("DBF"), ..item("BXF", "保险费", "Insurance", "agency", "代收款收据") },
             item("TJF", "体检费", "Health check", "agency", "代收款收据"),
         ],
-        owed: vec![
-            ("XF", 1, 6800),
-            ("ZSF", 1, 1500),
-            ("TDF", 1, 50),
-            ("JCF", 1, 420),
-            ("BXF", 1, 150),
-            ("TJF", 0, 80),
-        ],
-        announcements: vec![(
-            "缴费提示",
-            "含有必缴项目必须先支付必缴项目后才能再支付其它缴费项目。",
-        )],
+        owed: vec![("XF", 1, 6800), ("ZSF", 1, 1500), ("TDF", 1, 50), ("JCF", 1, 420), ("BXF", 1, 150), ("TJF", 0, 80)],
+        announcements: vec![("缴费提示", "含有必缴项目必须先支付必缴项目后才能再支付其它缴费项目。")],
     };
     // 003 常州工程职业技术学院: captcha, last 6 + Czgc, opening hours, two receipt types, profile first.
     let czie = DemoSchool {
@@ -287,10 +185,7 @@ fn schools() -> Vec<DemoSchool> {
         name_en: "Changzhou Institute of Engineering Technology",
         region: "江苏省",
         policy: SchoolPolicy {
-            opening_hours: Some(OpeningHours {
-                open_minute: 8 * 60,
-                close_minute: 22 * 60,
-            }),
+            opening_hours: Some(OpeningHours { open_minute: 8 * 60, close_minute: 22 * 60 }),
             profile_required: true,
             ..policy(
                 vec![LoginId::StudentNo],
@@ -303,40 +198,16 @@ fn schools() -> Vec<DemoSchool> {
                 "常州工程职业技术学院",
             )
         },
-        periods: [
-            ("2023-2024", "2023-2024学年", "2023-2024"),
-            ("2024-2025", "2024-2025学年", "2024-2025"),
-        ],
+        periods: [("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
         items: vec![
             item("XF", "学费", "Tuition", "tuition", "非税收入票据"),
-            item(
-                "ZSF",
-                "住宿费",
-                "Accommodation",
-                "accommodation",
-                "非税收入票据",
-            ),
+            item("ZSF", "住宿费", "Accommodation", "accommodation", "非税收入票据"),
             item("JCF", "教材费", "Textbooks", "agency", "代收款收据"),
-            item(
-                "JXFZ",
-                "军训服装费",
-                "Military training uniform",
-                "agency",
-                "代收款收据",
-            ),
+            item("JXFZ", "军训服装费", "Military training uniform", "agency", "代收款收据"),
             item("BXF", "保险费", "Insurance", "agency", "代收款收据"),
         ],
-        owed: vec![
-            ("XF", 1, 5500),
-            ("ZSF", 1, 1200),
-            ("JCF", 1, 450),
-            ("JXFZ", 1, 180),
-            ("BXF", 0, 100),
-        ],
-        announcements: vec![(
-            "缴费开放时间",
-            "缴费开放时间为每天 8:00-22:00。商户名称或收款方一定是常州工程职业技术学院。",
-        )],
+        owed: vec![("XF", 1, 5500), ("ZSF", 1, 1200), ("JCF", 1, 450), ("JXFZ", 1, 180), ("BXF", 0, 100)],
+        announcements: vec![("缴费开放时间", "缴费开放时间为每天 8:00-22:00。商户名称或收款方一定是常州工程职业技术学院。")],
     };
     // 004 兰州理工大学 继续教育学院: last 8 with X upper-cased, windows, collecting/stopped, XF…LUTAU numbers.
     let lut = DemoSchool {
@@ -354,8 +225,7 @@ fn schools() -> Vec<DemoSchool> {
                 vec![
                     Recovery::SecurityQuestion,
                     Recovery::ContactOffice {
-                        text: "忘记密码请联系学院电话 2755282 2973633，财务处电话 2973882、2973305"
-                            .into(),
+                        text: "忘记密码请联系学院电话 2755282 2973633，财务处电话 2973882、2973305".into()
                     },
                 ],
                 false,
@@ -364,42 +234,18 @@ fn schools() -> Vec<DemoSchool> {
                 "甘肃省财政厅",
             )
         },
-        periods: [
-            ("2023-2024", "2023-2024学年", "2023-2024"),
-            ("2024-2025", "2024-2025学年", "2024-2025"),
-        ],
+        periods: [("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
         items: vec![
-            Item {
-                window: Some((-60, 120, true)),
-                ..item(
-                    "XF2024",
-                    "学费（2024级）",
-                    "Tuition",
-                    "tuition",
-                    "非税收入票据",
-                )
-            },
+            Item { window: Some((-60, 120, true)), ..item("XF2024", "学费（2024级）", "Tuition", "tuition", "非税收入票据") },
             Item {
                 window: Some((-400, -30, false)),
-                ..item(
-                    "XF2023",
-                    "学费（2023级补缴）",
-                    "Tuition (arrears)",
-                    "tuition",
-                    "非税收入票据",
-                )
+                ..item("XF2023", "学费（2023级补缴）", "Tuition (arrears)", "tuition", "非税收入票据")
             },
-            Item {
-                window: Some((-60, 120, true)),
-                ..item("KSF", "考试费", "Exam fee", "exam", "非税收入票据")
-            },
+            Item { window: Some((-60, 120, true)), ..item("KSF", "考试费", "Exam fee", "exam", "非税收入票据") },
         ],
         owed: vec![("XF2024", 1, 3200), ("XF2023", 0, 3200), ("KSF", 1, 150)],
         announcements: vec![
-            (
-                "2024-2025学年学费缴纳通知",
-                "请在收费起止时间内完成缴费。请先确认个人信息无误后再进行缴费，避免误交费。",
-            ),
+            ("2024-2025学年学费缴纳通知", "请在收费起止时间内完成缴费。请先确认个人信息无误后再进行缴费，避免误交费。"),
             ("收款单位说明", "支付时请确认收款名称为：甘肃省财政厅。"),
         ],
     };
@@ -408,13 +254,7 @@ fn schools() -> Vec<DemoSchool> {
 
 /// (student no, name, gender, first 17 of the ID card, phone)
 const STUDENTS: [(&str, &str, &str, &str, &str); 3] = [
-    (
-        "20230001",
-        "张晓明",
-        "男",
-        "37020220000101111",
-        "15100008891",
-    ),
+    ("20230001", "张晓明", "男", "37020220000101111", "15100008891"),
     ("20230002", "李华", "女", "62010220010315242", "18700006579"),
     ("20230003", "王芳", "女", "50010320020708362", "13900001234"),
 ];
@@ -428,30 +268,15 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
     let mut tx = store.write_tx().await?;
     for (n, d) in schools().into_iter().enumerate() {
         let school_id = store
-            .insert_school(
-                &mut tx,
-                &NewSchool {
-                    code: d.code,
-                    name: d.name,
-                    name_en: d.name_en,
-                    region: d.region,
-                    policy: &d.policy,
-                },
-            )
+            .insert_school(&mut tx, &NewSchool { code: d.code, name: d.name, name_en: d.name_en, region: d.region, policy: &d.policy })
             .await?;
         let mut periods = Vec::new();
         for (i, (code, name, year)) in d.periods.iter().enumerate() {
-            periods.push(
-                store
-                    .insert_period(&mut tx, school_id, code, name, year, i as i64)
-                    .await?,
-            );
+            periods.push(store.insert_period(&mut tx, school_id, code, name, year, i as i64).await?);
         }
         let mut items: Vec<(&str, i64)> = Vec::new();
         for (i, it) in d.items.iter().enumerate() {
-            let parent_id = it
-                .parent
-                .and_then(|p| items.iter().find(|(c, _)| *c == p).map(|(_, id)| *id));
+            let parent_id = it.parent.and_then(|p| items.iter().find(|(c, _)| *c == p).map(|(_, id)| *id));
             let id = store
                 .insert_fee_item(
                     &mut tx,
@@ -466,9 +291,7 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
                         parent_id,
                         instalments: it.instalment_min_yuan.is_some(),
                         instalment_min: Fen(it.instalment_min_yuan.unwrap_or(0) * 100),
-                        window: it
-                            .window
-                            .map(|(a, b, _)| (now + a * 86_400, now + b * 86_400)),
+                        window: it.window.map(|(a, b, _)| (now + a * 86_400, now + b * 86_400)),
                         collecting: it.window.is_none_or(|w| w.2),
                         sort: i as i64,
                     },
@@ -476,13 +299,7 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
                 .await?;
             items.push((it.code, id));
         }
-        let item_id = |code: &str| {
-            items
-                .iter()
-                .find(|(c, _)| *c == code)
-                .map(|(_, id)| *id)
-                .expect("demo item exists")
-        };
+        let item_id = |code: &str| items.iter().find(|(c, _)| *c == code).map(|(_, id)| *id).expect("demo item exists");
         for (k, (no, name, gender, id17, phone)) in STUDENTS.iter().enumerate() {
             let id_card = idcard::with_check_char(id17).expect("demo ID numbers have 17 digits");
             let student_id = store
@@ -508,22 +325,9 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
             for (code, period, yuan) in &d.owed {
                 let total = Fen(yuan * 100);
                 // 20230003 has a 20 % discount (助学减免) on the newest period's first item.
-                let discount = if k == 2 && *period == 1 && *code == d.owed[0].0 {
-                    Fen(yuan * 20)
-                } else {
-                    Fen::ZERO
-                };
-                let charge_id = store
-                    .insert_charge(
-                        &mut tx,
-                        school_id,
-                        student_id,
-                        item_id(code),
-                        periods[*period],
-                        total,
-                        discount,
-                    )
-                    .await?;
+                let discount = if k == 2 && *period == 1 && *code == d.owed[0].0 { Fen(yuan * 20) } else { Fen::ZERO };
+                let charge_id =
+                    store.insert_charge(&mut tx, school_id, student_id, item_id(code), periods[*period], total, discount).await?;
                 if k == 1 {
                     store
                         .insert_ledger_entry(
@@ -543,25 +347,9 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
             }
         }
         for (i, (title, body)) in d.announcements.iter().enumerate() {
-            store
-                .insert_announcement(
-                    &mut tx,
-                    school_id,
-                    title,
-                    body,
-                    now - 86_400 * (i as i64 + 1),
-                )
-                .await?;
+            store.insert_announcement(&mut tx, school_id, title, body, now - 86_400 * (i as i64 + 1)).await?;
         }
-        store
-            .audit(
-                &mut tx,
-                Some(school_id),
-                "system",
-                "demo.seed",
-                &format!("demo school {} seeded", d.code),
-            )
-            .await?;
+        store.audit(&mut tx, Some(school_id), "system", "demo.seed", &format!("demo school {} seeded", d.code)).await?;
     }
     tx.commit().await?;
     Ok(true)
@@ -572,9 +360,6 @@ mod tests {
     #[test]
     fn demo_id_card_is_valid() {
         assert!(campuspay_domain::idcard::is_valid(super::DEMO_ID_CARD));
-        assert_eq!(
-            campuspay_domain::idcard::with_check_char(super::STUDENTS[0].3).as_deref(),
-            Some(super::DEMO_ID_CARD)
-        );
+        assert_eq!(campuspay_domain::idcard::with_check_char(super::STUDENTS[0].3).as_deref(), Some(super::DEMO_ID_CARD));
     }
 }

@@ -10,11 +10,7 @@ pub enum Lang {
 impl Lang {
     /// From an `Accept-Language` header or a `lang` cookie/query value.
     pub fn from_tag(tag: &str) -> Lang {
-        if tag.trim_start().to_ascii_lowercase().starts_with("en") {
-            Lang::En
-        } else {
-            Lang::Zh
-        }
+        if tag.trim_start().to_ascii_lowercase().starts_with("en") { Lang::En } else { Lang::Zh }
     }
 
     pub fn html_lang(self) -> &'static str {

@@ -20,38 +20,18 @@ pub struct Client {
 impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
         let forwarded = state
             .config
             .trust_proxy
-            .then(|| {
-                parts
-                    .headers
-                    .get("x-forwarded-for")
-                    .and_then(|v| v.to_str().ok())
-            })
+            .then(|| parts.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()))
             .flatten()
             .and_then(|v| v.split(',').next())
             .map(|s| s.trim().to_string());
         let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".into());
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        Ok(Client {
-            ip,
-            user_agent,
-            lang: lang_of(&parts.headers, parts.uri.query()),
-        })
+        let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+        Ok(Client { ip, user_agent, lang: lang_of(&parts.headers, parts.uri.query()) })
     }
 }
 
@@ -63,9 +43,7 @@ pub fn page_lang(headers: &HeaderMap, query: Option<&str>) -> Lang {
     {
         return Lang::from_tag(v);
     }
-    cookie(headers, "lang")
-        .map(|v| Lang::from_tag(&v))
-        .unwrap_or_default()
+    cookie(headers, "lang").map(|v| Lang::from_tag(&v)).unwrap_or_default()
 }
 
 /// For the API: `?lang=` first, then the `lang` cookie, then `Accept-Language`; Chinese by default.
@@ -78,11 +56,7 @@ pub fn lang_of(headers: &HeaderMap, query: Option<&str>) -> Lang {
     if let Some(v) = cookie(headers, "lang") {
         return Lang::from_tag(&v);
     }
-    headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|v| v.to_str().ok())
-        .map(Lang::from_tag)
-        .unwrap_or_default()
+    headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).map(Lang::from_tag).unwrap_or_default()
 }
 
 pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -98,11 +72,7 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 
 /// The bearer token of an API call, or the session cookie of a page.
 fn token_of(parts: &Parts, state: &AppState) -> Option<String> {
-    if let Some(auth) = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(auth) = parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         return auth.strip_prefix("Bearer ").map(|t| t.trim().to_string());
     }
     cookie(&parts.headers, state.session_cookie_name())
@@ -119,26 +89,17 @@ pub struct StudentSession(pub SessionRow);
 impl FromRequestParts<AppState> for AnySession {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let lang = lang_of(&parts.headers, parts.uri.query());
         let token = token_of(parts, state).ok_or_else(|| AppError::unauthorized().in_lang(lang))?;
-        crate::services::auth::resolve_session(state, &token)
-            .await
-            .map(AnySession)
-            .map_err(|e| e.in_lang(lang))
+        crate::services::auth::resolve_session(state, &token).await.map(AnySession).map_err(|e| e.in_lang(lang))
     }
 }
 
 impl OptionalFromRequestParts<AppState> for AnySession {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
         match <AnySession as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
             Ok(s) => Ok(Some(s)),
             Err(e) if e.status == axum::http::StatusCode::UNAUTHORIZED => Ok(None),
@@ -150,15 +111,10 @@ impl OptionalFromRequestParts<AppState> for AnySession {
 impl FromRequestParts<AppState> for StudentSession {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let AnySession(s) =
-            <AnySession as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let AnySession(s) = <AnySession as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
         if s.must_change_password {
-            return Err(crate::services::auth::password_change_required()
-                .in_lang(lang_of(&parts.headers, parts.uri.query())));
+            return Err(crate::services::auth::password_change_required().in_lang(lang_of(&parts.headers, parts.uri.query())));
         }
         Ok(StudentSession(s))
     }

@@ -11,11 +11,7 @@ pub struct Announcement {
 }
 
 impl Store {
-    pub async fn announcements(
-        &self,
-        school_id: i64,
-        limit: i64,
-    ) -> Result<Vec<Announcement>, StoreError> {
+    pub async fn announcements(&self, school_id: i64, limit: i64) -> Result<Vec<Announcement>, StoreError> {
         let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(
             "SELECT id, title, body, published_at FROM announcements WHERE school_id = $1 ORDER BY published_at DESC, id DESC LIMIT $2",
         )
@@ -23,25 +19,10 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, title, body, published_at)| Announcement {
-                id,
-                title,
-                body,
-                published_at,
-            })
-            .collect())
+        Ok(rows.into_iter().map(|(id, title, body, published_at)| Announcement { id, title, body, published_at }).collect())
     }
 
-    pub async fn insert_announcement(
-        &self,
-        tx: &mut WriteTx,
-        school_id: i64,
-        title: &str,
-        body: &str,
-        at: i64,
-    ) -> Result<i64, StoreError> {
+    pub async fn insert_announcement(&self, tx: &mut WriteTx, school_id: i64, title: &str, body: &str, at: i64) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("INSERT INTO announcements (school_id, title, body, published_at) VALUES ($1, $2, $3, $4) RETURNING id")
             .bind(school_id)
             .bind(title)

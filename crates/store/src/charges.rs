@@ -52,6 +52,8 @@ pub mod kind {
     pub const BALANCE_USE: &str = "balance_use";
     pub const REFUND: &str = "refund";
     pub const CREDIT: &str = "credit";
+    /// Money received for an order that could not take it, until it is refunded.
+    pub const UNAPPLIED_RECEIPT: &str = "unapplied_receipt";
 }
 
 pub struct NewLedgerEntry<'a> {
@@ -89,11 +91,7 @@ impl Store {
             .map_err(|e| StoreError::from_write(e, "period code"))
     }
 
-    pub async fn insert_fee_item(
-        &self,
-        tx: &mut WriteTx,
-        f: &NewFeeItem<'_>,
-    ) -> Result<i64, StoreError> {
+    pub async fn insert_fee_item(&self, tx: &mut WriteTx, f: &NewFeeItem<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO fee_items (school_id, code, name, name_en, category, receipt_type, mandatory, parent_id, instalments, \
              instalment_min_fen, window_start, window_end, collecting, sort) \
@@ -145,11 +143,7 @@ impl Store {
         .map_err(|e| StoreError::from_write(e, "charge for this student, item and period"))
     }
 
-    pub async fn insert_ledger_entry(
-        &self,
-        tx: &mut WriteTx,
-        e: &NewLedgerEntry<'_>,
-    ) -> Result<i64, StoreError> {
+    pub async fn insert_ledger_entry(&self, tx: &mut WriteTx, e: &NewLedgerEntry<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO ledger_entries (school_id, student_id, charge_id, kind, amount_fen, reference, memo, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -168,11 +162,7 @@ impl Store {
     }
 
     /// Every charge of a student, newest period first, with paid and balance-used sums.
-    pub async fn charges_of_student(
-        &self,
-        school_id: i64,
-        student_id: i64,
-    ) -> Result<Vec<ChargeView>, StoreError> {
+    pub async fn charges_of_student(&self, school_id: i64, student_id: i64) -> Result<Vec<ChargeView>, StoreError> {
         let rows = sqlx::query(
             "SELECT c.id, f.id AS item_id, f.code, f.name, f.name_en, f.category, f.receipt_type, f.mandatory, f.parent_id, \
                     pf.name AS parent_name, f.instalments, f.instalment_min_fen, f.window_start, f.window_end, f.collecting, \

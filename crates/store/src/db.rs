@@ -69,11 +69,7 @@ impl Store {
     /// Connects to `sqlite://path` or `postgres://…`, creating a SQLite file if missing.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
-        let backend = if url.starts_with("postgres") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        };
+        let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
         let pool = match backend {
             Backend::Sqlite => {
                 if let Some(path) = sqlite_path(url)
@@ -82,11 +78,7 @@ impl Store {
                 {
                     std::fs::create_dir_all(dir).map_err(|e| StoreError::Db(sqlx::Error::Io(e)))?;
                 }
-                let url = if url.contains('?') {
-                    url.to_string()
-                } else {
-                    format!("{url}?mode=rwc")
-                };
+                let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
                 let opts = AnyConnectOptions::from_str(&url)?;
                 AnyPoolOptions::new()
                     .max_connections(8)
@@ -106,19 +98,11 @@ impl Store {
             }
             Backend::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
-                AnyPoolOptions::new()
-                    .max_connections(16)
-                    .acquire_timeout(Duration::from_secs(30))
-                    .connect_with(opts)
-                    .await?
+                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30)).connect_with(opts).await?
             }
         };
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store {
-            pool,
-            backend,
-            write_lock,
-        })
+        Ok(Store { pool, backend, write_lock })
     }
 
     /// A round trip to the database, for health checks.
@@ -147,24 +131,23 @@ impl Store {
     /// Applies the migrations not applied yet, each in its own transaction.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::raw_sql("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)")
-            .execute(&mut *tx.tx)
-            .await?;
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&mut *tx.tx)
+        .await?;
         tx.commit().await?;
         for m in crate::db::MIGRATIONS {
             let mut tx = self.write_tx().await?;
-            let done: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
-                    .bind(m.version)
-                    .fetch_optional(&mut *tx.tx)
-                    .await?;
+            let done: Option<i64> = sqlx::query_scalar("SELECT version FROM schema_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(&mut *tx.tx)
+                .await?;
             if done.is_some() {
                 continue;
             }
             let sql = m.sql.replace("{id}", self.id_column());
-            sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
-                .execute(&mut *tx.tx)
-                .await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&mut *tx.tx).await?;
             let extra = match self.backend {
                 Backend::Sqlite => m.sqlite,
                 Backend::Postgres => m.postgres,
@@ -172,14 +155,12 @@ impl Store {
             if !extra.trim().is_empty() {
                 sqlx::raw_sql(extra).execute(&mut *tx.tx).await?;
             }
-            sqlx::query(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-            )
-            .bind(m.version)
-            .bind(m.name)
-            .bind(now())
-            .execute(&mut *tx.tx)
-            .await?;
+            sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(now())
+                .execute(&mut *tx.tx)
+                .await?;
             tx.commit().await?;
             tracing::info!(version = m.version, name = m.name, "migration applied");
         }
@@ -196,27 +177,20 @@ impl Store {
     /// Versions applied, for `campuspay migrate` to report.
     pub async fn applied_migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
         let rows: Vec<(i64, String)> =
-            sqlx::query_as("SELECT version, name FROM schema_migrations ORDER BY version")
-                .fetch_all(&self.pool)
-                .await?;
+            sqlx::query_as("SELECT version, name FROM schema_migrations ORDER BY version").fetch_all(&self.pool).await?;
         Ok(rows)
     }
 }
 
 fn sqlite_path(url: &str) -> Option<String> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next()?;
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
 
 /// Unix seconds now.
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 pub(crate) struct Migration {
@@ -228,10 +202,20 @@ pub(crate) struct Migration {
     pub postgres: &'static str,
 }
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "foundation",
-    sql: include_str!("migrations/0001_foundation.sql"),
-    sqlite: include_str!("migrations/0001_foundation.sqlite.sql"),
-    postgres: include_str!("migrations/0001_foundation.postgres.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        sql: include_str!("migrations/0001_foundation.sql"),
+        sqlite: include_str!("migrations/0001_foundation.sqlite.sql"),
+        postgres: include_str!("migrations/0001_foundation.postgres.sql"),
+    },
+    // Version 2 is the accounts migration (recovery, outbox), landing from its own branch.
+    Migration {
+        version: 3,
+        name: "payments",
+        sql: include_str!("migrations/0003_payments.sql"),
+        sqlite: include_str!("migrations/0003_payments.sqlite.sql"),
+        postgres: include_str!("migrations/0003_payments.postgres.sql"),
+    },
+];

@@ -26,8 +26,7 @@ pub struct NewSchool<'a> {
 fn school(row: &AnyRow) -> Result<School, StoreError> {
     let policy: String = row.try_get("policy")?;
     let code: String = row.try_get("code")?;
-    let policy = serde_json::from_str(&policy)
-        .map_err(|e| StoreError::Corrupt(format!("policy of {code}: {e}")))?;
+    let policy = serde_json::from_str(&policy).map_err(|e| StoreError::Corrupt(format!("policy of {code}: {e}")))?;
     Ok(School {
         id: row.try_get("id")?,
         code,
@@ -46,47 +45,23 @@ macro_rules! columns {
 
 impl Store {
     pub async fn schools(&self) -> Result<Vec<School>, StoreError> {
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM schools ORDER BY region, id"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM schools ORDER BY region, id")).fetch_all(&self.pool).await?;
         rows.iter().map(school).collect()
     }
 
     pub async fn school_by_code(&self, code: &str) -> Result<Option<School>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM schools WHERE code = $1"
-        ))
-        .bind(code)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row =
+            sqlx::query(concat!("SELECT ", columns!(), " FROM schools WHERE code = $1")).bind(code).fetch_optional(&self.pool).await?;
         row.as_ref().map(school).transpose()
     }
 
     pub async fn school_by_id(&self, id: i64) -> Result<Option<School>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM schools WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM schools WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
         row.as_ref().map(school).transpose()
     }
 
-    pub async fn insert_school(
-        &self,
-        tx: &mut crate::WriteTx,
-        s: &NewSchool<'_>,
-    ) -> Result<i64, StoreError> {
-        let policy =
-            serde_json::to_string(s.policy).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    pub async fn insert_school(&self, tx: &mut crate::WriteTx, s: &NewSchool<'_>) -> Result<i64, StoreError> {
+        let policy = serde_json::to_string(s.policy).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query_scalar(
             "INSERT INTO schools (code, name, name_en, region, policy, created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )

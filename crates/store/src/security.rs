@@ -33,27 +33,24 @@ pub struct NewSecurityEvent<'a> {
 impl Store {
     pub async fn record_security_event(&self, e: &NewSecurityEvent<'_>) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("INSERT INTO security_events (school_id, student_id, login, kind, ip, user_agent, at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(e.school_id)
-            .bind(e.student_id)
-            .bind(e.login)
-            .bind(e.kind)
-            .bind(e.ip)
-            .bind(&e.user_agent[..e.user_agent.floor_char_boundary(300)])
-            .bind(now())
-            .execute(&mut *tx.tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO security_events (school_id, student_id, login, kind, ip, user_agent, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(e.school_id)
+        .bind(e.student_id)
+        .bind(e.login)
+        .bind(e.kind)
+        .bind(e.ip)
+        .bind(&e.user_agent[..e.user_agent.floor_char_boundary(300)])
+        .bind(now())
+        .execute(&mut *tx.tx)
+        .await?;
         tx.commit().await
     }
 
     /// Times of the failed logins of one account since `since` and since its last success,
     /// newest first.
-    pub async fn login_failures(
-        &self,
-        school_id: i64,
-        login: &str,
-        since: i64,
-    ) -> Result<Vec<i64>, StoreError> {
+    pub async fn login_failures(&self, school_id: i64, login: &str, since: i64) -> Result<Vec<i64>, StoreError> {
         // Ordered by id, not time: a failure in the same second as the last success still counts.
         let last_ok: Option<i64> = sqlx::query_scalar(
             "SELECT CAST(MAX(id) AS BIGINT) FROM security_events WHERE school_id = $1 AND login = $2 AND kind = 'login_ok'",
@@ -84,12 +81,7 @@ impl Store {
             .await?)
     }
 
-    pub async fn security_events_of_student(
-        &self,
-        school_id: i64,
-        student_id: i64,
-        limit: i64,
-    ) -> Result<Vec<SecurityEvent>, StoreError> {
+    pub async fn security_events_of_student(&self, school_id: i64, student_id: i64, limit: i64) -> Result<Vec<SecurityEvent>, StoreError> {
         let rows = sqlx::query(
             "SELECT kind, ip, user_agent, at FROM security_events WHERE school_id = $1 AND student_id = $2 ORDER BY at DESC, id DESC LIMIT $3",
         )
@@ -111,18 +103,10 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    pub async fn insert_captcha(
-        &self,
-        id: &str,
-        answer: &str,
-        expires_at: i64,
-    ) -> Result<(), StoreError> {
+    pub async fn insert_captcha(&self, id: &str, answer: &str, expires_at: i64) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         // Expired captchas are worthless; sweeping them here keeps the table small.
-        sqlx::query("DELETE FROM captchas WHERE expires_at < $1")
-            .bind(now())
-            .execute(&mut *tx.tx)
-            .await?;
+        sqlx::query("DELETE FROM captchas WHERE expires_at < $1").bind(now()).execute(&mut *tx.tx).await?;
         sqlx::query("INSERT INTO captchas (id, answer, expires_at) VALUES ($1, $2, $3)")
             .bind(id)
             .bind(answer)
@@ -136,21 +120,13 @@ impl Store {
     pub async fn take_captcha(&self, id: &str) -> Result<Option<String>, StoreError> {
         let mut tx = self.write_tx().await?;
         let row: Option<(String, i64)> =
-            sqlx::query_as("DELETE FROM captchas WHERE id = $1 RETURNING answer, expires_at")
-                .bind(id)
-                .fetch_optional(&mut *tx.tx)
-                .await?;
+            sqlx::query_as("DELETE FROM captchas WHERE id = $1 RETURNING answer, expires_at").bind(id).fetch_optional(&mut *tx.tx).await?;
         tx.commit().await?;
         Ok(row.and_then(|(answer, exp)| (exp >= now()).then_some(answer)))
     }
 
     /// The answer of a live captcha without using it up; for tests driving the login flow.
     pub async fn peek_captcha(&self, id: &str) -> Result<Option<String>, StoreError> {
-        Ok(
-            sqlx::query_scalar("SELECT answer FROM captchas WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_scalar("SELECT answer FROM captchas WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
     }
 }

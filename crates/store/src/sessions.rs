@@ -51,51 +51,41 @@ fn session(r: &AnyRow) -> Result<SessionRow, sqlx::Error> {
 impl Store {
     pub async fn insert_session(&self, s: &SessionRow) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(concat!(
-            "INSERT INTO sessions (",
-            columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-        ))
-        .bind(&s.token_hash)
-        .bind(s.school_id)
-        .bind(s.student_id)
-        .bind(&s.csrf_token)
-        .bind(i64::from(s.must_change_password))
-        .bind(s.created_at)
-        .bind(s.last_seen_at)
-        .bind(s.idle_timeout_s)
-        .bind(s.expires_at)
-        .bind(&s.user_agent)
-        .bind(&s.ip)
-        .execute(&mut *tx.tx)
-        .await?;
+        sqlx::query(concat!("INSERT INTO sessions (", columns!(), ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"))
+            .bind(&s.token_hash)
+            .bind(s.school_id)
+            .bind(s.student_id)
+            .bind(&s.csrf_token)
+            .bind(i64::from(s.must_change_password))
+            .bind(s.created_at)
+            .bind(s.last_seen_at)
+            .bind(s.idle_timeout_s)
+            .bind(s.expires_at)
+            .bind(&s.user_agent)
+            .bind(&s.ip)
+            .execute(&mut *tx.tx)
+            .await?;
         tx.commit().await
     }
 
     /// A session that has not been ended (the caller checks its timeouts).
     pub async fn open_session(&self, token_hash: &str) -> Result<Option<SessionRow>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM sessions WHERE token_hash = $1 AND ended_at IS NULL"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE token_hash = $1 AND ended_at IS NULL"))
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(session).transpose()?)
     }
 
     /// Records activity; written at most once a minute per session to spare the database.
     pub async fn touch_session(&self, token_hash: &str, at: i64) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query(
-            "UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at < $3",
-        )
-        .bind(at)
-        .bind(token_hash)
-        .bind(at - 60)
-        .execute(&mut *tx.tx)
-        .await?;
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at < $3")
+            .bind(at)
+            .bind(token_hash)
+            .bind(at - 60)
+            .execute(&mut *tx.tx)
+            .await?;
         tx.commit().await
     }
 
@@ -110,12 +100,7 @@ impl Store {
     }
 
     /// Ends every other live session of the student; returns how many.
-    pub async fn end_other_sessions(
-        &self,
-        school_id: i64,
-        student_id: i64,
-        keep: &str,
-    ) -> Result<u64, StoreError> {
+    pub async fn end_other_sessions(&self, school_id: i64, student_id: i64, keep: &str) -> Result<u64, StoreError> {
         let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE sessions SET ended_at = $1 WHERE school_id = $2 AND student_id = $3 AND token_hash <> $4 AND ended_at IS NULL",
@@ -132,14 +117,14 @@ impl Store {
     }
 
     /// The student's sessions that are still alive, newest first.
-    pub async fn live_sessions(
-        &self,
-        school_id: i64,
-        student_id: i64,
-    ) -> Result<Vec<SessionRow>, StoreError> {
+    pub async fn live_sessions(&self, school_id: i64, student_id: i64) -> Result<Vec<SessionRow>, StoreError> {
         let t = now();
-        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM sessions WHERE school_id = $1 AND student_id = $2 AND ended_at IS NULL AND expires_at > $3 \
-             ORDER BY created_at DESC"))
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM sessions WHERE school_id = $1 AND student_id = $2 AND ended_at IS NULL AND expires_at > $3 \
+             ORDER BY created_at DESC"
+        ))
         .bind(school_id)
         .bind(student_id)
         .bind(t)

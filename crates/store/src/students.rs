@@ -74,69 +74,40 @@ fn student(r: &AnyRow) -> Result<Student, sqlx::Error> {
 impl Store {
     /// The student a login box names: by student number, or by phone where the school allows
     /// it. A phone shared by two students of the school names nobody.
-    pub async fn student_for_login(
-        &self,
-        school_id: i64,
-        login: &str,
-        by_phone: bool,
-    ) -> Result<Option<Student>, StoreError> {
+    pub async fn student_for_login(&self, school_id: i64, login: &str, by_phone: bool) -> Result<Option<Student>, StoreError> {
         if let Some(s) = self.student_by_no(school_id, login).await? {
             return Ok(Some(s));
         }
         if !by_phone {
             return Ok(None);
         }
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM students WHERE school_id = $1 AND phone = $2 LIMIT 2"
-        ))
-        .bind(school_id)
-        .bind(login)
-        .fetch_all(&self.pool)
-        .await?;
-        if rows.len() == 1 {
-            Ok(Some(student(&rows[0])?))
-        } else {
-            Ok(None)
-        }
+        let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM students WHERE school_id = $1 AND phone = $2 LIMIT 2"))
+            .bind(school_id)
+            .bind(login)
+            .fetch_all(&self.pool)
+            .await?;
+        if rows.len() == 1 { Ok(Some(student(&rows[0])?)) } else { Ok(None) }
     }
 
-    pub async fn student_by_no(
-        &self,
-        school_id: i64,
-        student_no: &str,
-    ) -> Result<Option<Student>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM students WHERE school_id = $1 AND student_no = $2"
-        ))
-        .bind(school_id)
-        .bind(student_no)
-        .fetch_optional(&self.pool)
-        .await?;
+    pub async fn student_by_no(&self, school_id: i64, student_no: &str) -> Result<Option<Student>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM students WHERE school_id = $1 AND student_no = $2"))
+            .bind(school_id)
+            .bind(student_no)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(student).transpose()?)
     }
 
     pub async fn student(&self, school_id: i64, id: i64) -> Result<Option<Student>, StoreError> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            columns!(),
-            " FROM students WHERE school_id = $1 AND id = $2"
-        ))
-        .bind(school_id)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(concat!("SELECT ", columns!(), " FROM students WHERE school_id = $1 AND id = $2"))
+            .bind(school_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(student).transpose()?)
     }
 
-    pub async fn insert_student(
-        &self,
-        tx: &mut WriteTx,
-        s: &NewStudent<'_>,
-    ) -> Result<i64, StoreError> {
+    pub async fn insert_student(&self, tx: &mut WriteTx, s: &NewStudent<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO students (school_id, student_no, name, gender, id_card, phone, email, department, major, level, \
              class_name, enrol_year, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
@@ -180,22 +151,12 @@ impl Store {
             .await?
             .rows_affected();
         tx.commit().await?;
-        if n == 1 {
-            Ok(())
-        } else {
-            Err(StoreError::NotFound)
-        }
+        if n == 1 { Ok(()) } else { Err(StoreError::NotFound) }
     }
 
     /// Sets a new password hash and ends every session of the student but `keep_session`, in
     /// one transaction: no window in which an old session outlives the change.
-    pub async fn set_password(
-        &self,
-        school_id: i64,
-        id: i64,
-        hash: &str,
-        keep_session: Option<&str>,
-    ) -> Result<(), StoreError> {
+    pub async fn set_password(&self, school_id: i64, id: i64, hash: &str, keep_session: Option<&str>) -> Result<(), StoreError> {
         let at = now();
         let mut tx = self.write_tx().await?;
         let n = sqlx::query("UPDATE students SET password_hash = $1, password_changed_at = $2 WHERE school_id = $3 AND id = $4")
@@ -216,10 +177,7 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         if let Some(keep) = keep_session {
-            sqlx::query("UPDATE sessions SET must_change_password = 0 WHERE token_hash = $1")
-                .bind(keep)
-                .execute(&mut *tx.tx)
-                .await?;
+            sqlx::query("UPDATE sessions SET must_change_password = 0 WHERE token_hash = $1").bind(keep).execute(&mut *tx.tx).await?;
         }
         tx.commit().await
     }

@@ -3,9 +3,7 @@
 
 use super::AlipayConfig;
 use super::sign::Params;
-use crate::{
-    ChannelError, PaymentNotice, ProviderStatus, RefundRequest, RefundResult, RefundStatus,
-};
+use crate::{ChannelError, PaymentNotice, ProviderStatus, RefundRequest, RefundResult, RefundStatus};
 use campuspay_domain::Fen;
 use serde::Deserialize;
 
@@ -30,11 +28,7 @@ pub struct Common {
 
 impl Common {
     pub fn into_error(self) -> ChannelError {
-        ChannelError::Provider {
-            status: 200,
-            code: self.sub_code.unwrap_or(self.code),
-            message: self.sub_msg.unwrap_or(self.msg),
-        }
+        ChannelError::Provider { status: 200, code: self.sub_code.unwrap_or(self.code), message: self.sub_msg.unwrap_or(self.msg) }
     }
 }
 
@@ -83,17 +77,13 @@ pub fn parse_query(node: &str) -> Result<ProviderStatus, ChannelError> {
         other => other?,
     };
     Ok(match r.trade_status.as_str() {
-        "TRADE_SUCCESS" | "TRADE_FINISHED" => ProviderStatus::Paid {
-            transaction_id: r.trade_no,
-            amount: yuan(&r.total_amount)?,
-            paid_at: r.send_pay_date,
-        },
+        "TRADE_SUCCESS" | "TRADE_FINISHED" => {
+            ProviderStatus::Paid { transaction_id: r.trade_no, amount: yuan(&r.total_amount)?, paid_at: r.send_pay_date }
+        }
         "WAIT_BUYER_PAY" => ProviderStatus::NotPaid,
         // Unpaid and timed out, or paid and then wholly refunded; a refund query tells which.
         "TRADE_CLOSED" => ProviderStatus::Closed,
-        other => ProviderStatus::Failed {
-            reason: other.to_string(),
-        },
+        other => ProviderStatus::Failed { reason: other.to_string() },
     })
 }
 
@@ -109,17 +99,8 @@ pub fn parse_refund(node: &str, req: &RefundRequest) -> Result<RefundResult, Cha
         fund_change: String,
     }
     let r: R = parse_node(node)?;
-    let status = if r.fund_change == "Y" {
-        RefundStatus::Success
-    } else {
-        RefundStatus::Processing
-    };
-    Ok(RefundResult {
-        out_refund_no: req.out_refund_no.clone(),
-        refund_id: None,
-        status,
-        amount: req.refund,
-    })
+    let status = if r.fund_change == "Y" { RefundStatus::Success } else { RefundStatus::Processing };
+    Ok(RefundResult { out_refund_no: req.out_refund_no.clone(), refund_id: None, status, amount: req.refund })
 }
 
 /// Reads a verified notification and cross-checks `app_id` (and `seller_id` when configured).
@@ -128,18 +109,13 @@ pub fn parse_notify(params: &Params, c: &AlipayConfig) -> Result<PaymentNotice, 
     let need = |k: &str| get(k).ok_or_else(|| ChannelError::Malformed(format!("通知缺少 {k}")));
     let app_id = need("app_id")?;
     if app_id != c.app_id {
-        return Err(ChannelError::WrongMerchant(format!(
-            "app_id {app_id} ≠ {}",
-            c.app_id
-        )));
+        return Err(ChannelError::WrongMerchant(format!("app_id {app_id} ≠ {}", c.app_id)));
     }
     let seller_id = get("seller_id").unwrap_or_default();
     if let Some(expected) = &c.seller_id
         && seller_id != expected
     {
-        return Err(ChannelError::WrongMerchant(format!(
-            "seller_id {seller_id} ≠ {expected}"
-        )));
+        return Err(ChannelError::WrongMerchant(format!("seller_id {seller_id} ≠ {expected}")));
     }
     let status = need("trade_status")?;
     Ok(PaymentNotice {

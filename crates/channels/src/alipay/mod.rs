@@ -8,8 +8,8 @@ pub mod sign;
 use crate::crypto::{RsaSigner, RsaVerifier, unix_now};
 use crate::http::{self, PreparedRequest};
 use crate::{
-    Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PayFlow, PaymentChannel,
-    PaymentNotice, Provider, ProviderStatus, RefundRequest, RefundResult,
+    Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus,
+    RefundRequest, RefundResult,
 };
 use campuspay_domain::time::format_shanghai;
 use serde::{Deserialize, Serialize};
@@ -60,12 +60,7 @@ impl Alipay {
     pub fn new(config: AlipayConfig) -> Result<Self, ChannelError> {
         let signer = RsaSigner::from_pem(&config.app_private_key_pem)?;
         let verifier = RsaVerifier::from_pem(&config.alipay_public_key_pem)?;
-        Ok(Self {
-            config,
-            signer,
-            verifier,
-            client: http::client(),
-        })
+        Ok(Self { config, signer, verifier, client: http::client() })
     }
 
     pub fn config(&self) -> &AlipayConfig {
@@ -102,20 +97,12 @@ impl Alipay {
     }
 
     /// A POST of the signed parameters to the gateway.
-    pub fn prepare(
-        &self,
-        method: &str,
-        biz_content: serde_json::Value,
-        now: i64,
-    ) -> Result<PreparedRequest, ChannelError> {
+    pub fn prepare(&self, method: &str, biz_content: serde_json::Value, now: i64) -> Result<PreparedRequest, ChannelError> {
         let params = self.signed_params(method, biz_content, None, now)?;
         Ok(PreparedRequest {
             method: "POST",
             url: self.config.gateway_url.clone(),
-            headers: vec![(
-                "Content-Type",
-                "application/x-www-form-urlencoded;charset=utf-8".into(),
-            )],
+            headers: vec![("Content-Type", "application/x-www-form-urlencoded;charset=utf-8".into())],
             body: sign::encode_form(&params),
         })
     }
@@ -129,11 +116,7 @@ impl Alipay {
         now: i64,
     ) -> Result<String, ChannelError> {
         let params = self.signed_params(method, biz_content, return_url, now)?;
-        Ok(format!(
-            "{}?{}",
-            self.config.gateway_url,
-            sign::encode_form(&params)
-        ))
+        Ok(format!("{}?{}", self.config.gateway_url, sign::encode_form(&params)))
     }
 
     /// Verifies the gateway's answer to `method` and returns its `…_response` JSON text.
@@ -141,11 +124,7 @@ impl Alipay {
         sign::verify_response(&self.verifier, method, body)
     }
 
-    async fn call(
-        &self,
-        method: &str,
-        biz_content: serde_json::Value,
-    ) -> Result<String, ChannelError> {
+    async fn call(&self, method: &str, biz_content: serde_json::Value) -> Result<String, ChannelError> {
         let raw = http::send(&self.client, self.prepare(method, biz_content, unix_now())?).await?;
         if raw.status != 200 {
             return Err(ChannelError::Provider {
@@ -158,10 +137,7 @@ impl Alipay {
     }
 
     /// The `biz_content` that creates `order` with `product_code` (none for precreate).
-    pub fn create_biz(
-        order: &CreateOrder,
-        product_code: Option<&str>,
-    ) -> Result<serde_json::Value, ChannelError> {
+    pub fn create_biz(order: &CreateOrder, product_code: Option<&str>) -> Result<serde_json::Value, ChannelError> {
         if !order.amount.is_positive() {
             return Err(ChannelError::Malformed("金额必须大于零".into()));
         }
@@ -190,24 +166,16 @@ impl PaymentChannel for Alipay {
             let ret = order.return_url.as_deref();
             match &order.flow {
                 PayFlow::Qr => {
-                    let node = self
-                        .call(api::PRECREATE, Self::create_biz(order, None)?)
-                        .await?;
-                    Ok(PayAction::Qr {
-                        content: api::parse_precreate(&node)?,
-                    })
+                    let node = self.call(api::PRECREATE, Self::create_biz(order, None)?).await?;
+                    Ok(PayAction::Qr { content: api::parse_precreate(&node)? })
                 }
                 PayFlow::Page => {
                     let biz = Self::create_biz(order, Some("FAST_INSTANT_TRADE_PAY"))?;
-                    Ok(PayAction::Redirect {
-                        url: self.redirect_url(api::PAGE_PAY, biz, ret, unix_now())?,
-                    })
+                    Ok(PayAction::Redirect { url: self.redirect_url(api::PAGE_PAY, biz, ret, unix_now())? })
                 }
                 PayFlow::Mobile { .. } => {
                     let biz = Self::create_biz(order, Some("QUICK_WAP_WAY"))?;
-                    Ok(PayAction::Redirect {
-                        url: self.redirect_url(api::WAP_PAY, biz, ret, unix_now())?,
-                    })
+                    Ok(PayAction::Redirect { url: self.redirect_url(api::WAP_PAY, biz, ret, unix_now())? })
                 }
                 PayFlow::InApp { .. } => Err(ChannelError::Unsupported("支付宝不支持微信内支付")),
             }
@@ -216,27 +184,16 @@ impl PaymentChannel for Alipay {
 
     fn query<'a>(&'a self, out_trade_no: &'a str) -> BoxFuture<'a, ProviderStatus> {
         Box::pin(async move {
-            match self
-                .call(api::QUERY, json!({ "out_trade_no": out_trade_no }))
-                .await
-            {
+            match self.call(api::QUERY, json!({ "out_trade_no": out_trade_no })).await {
                 Ok(node) => api::parse_query(&node),
-                Err(ChannelError::Provider { code, .. }) if code == "ACQ.TRADE_NOT_EXIST" => {
-                    Ok(ProviderStatus::NotFound)
-                }
+                Err(ChannelError::Provider { code, .. }) if code == "ACQ.TRADE_NOT_EXIST" => Ok(ProviderStatus::NotFound),
                 Err(e) => Err(e),
             }
         })
     }
 
     fn close<'a>(&'a self, out_trade_no: &'a str) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            api::parse_close(
-                &self
-                    .call(api::CLOSE, json!({ "out_trade_no": out_trade_no }))
-                    .await?,
-            )
-        })
+        Box::pin(async move { api::parse_close(&self.call(api::CLOSE, json!({ "out_trade_no": out_trade_no })).await?) })
     }
 
     fn refund<'a>(&'a self, req: &'a RefundRequest) -> BoxFuture<'a, RefundResult> {
@@ -255,12 +212,7 @@ impl PaymentChannel for Alipay {
 
     /// Alipay notifications carry no signed timestamp, so `now` is unused; replays are harmless
     /// because applying a payment is idempotent on `trade_no`.
-    fn verify_notification(
-        &self,
-        _headers: &HeaderMap,
-        body: &[u8],
-        _now: i64,
-    ) -> Result<PaymentNotice, ChannelError> {
+    fn verify_notification(&self, _headers: &HeaderMap, body: &[u8], _now: i64) -> Result<PaymentNotice, ChannelError> {
         let params = sign::parse_form(body)?;
         sign::verify_notify(&self.verifier, &params)?;
         api::parse_notify(&params, &self.config)
@@ -268,11 +220,7 @@ impl PaymentChannel for Alipay {
 
     fn ack(&self, accepted: bool) -> Ack {
         let body = if accepted { "success" } else { "fail" };
-        Ack {
-            status: 200,
-            content_type: "text/plain; charset=utf-8",
-            body: body.to_string(),
-        }
+        Ack { status: 200, content_type: "text/plain; charset=utf-8", body: body.to_string() }
     }
 }
 

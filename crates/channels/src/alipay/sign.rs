@@ -88,23 +88,14 @@ pub fn response_key(method: &str) -> String {
 /// Verifies a gateway answer and returns the exact JSON text of its `…_response` (or
 /// `error_response`) node. A node without `sign` is returned only if it is not a success
 /// (`code` ≠ `10000`), and then as an error, never as data.
-pub fn verify_response(
-    verifier: &RsaVerifier,
-    method: &str,
-    body: &str,
-) -> Result<String, ChannelError> {
-    let map: BTreeMap<String, &RawValue> =
-        serde_json::from_str(body).map_err(|e| ChannelError::Malformed(e.to_string()))?;
+pub fn verify_response(verifier: &RsaVerifier, method: &str, body: &str) -> Result<String, ChannelError> {
+    let map: BTreeMap<String, &RawValue> = serde_json::from_str(body).map_err(|e| ChannelError::Malformed(e.to_string()))?;
     let key = response_key(method);
-    let node = map
-        .get(&key)
-        .or_else(|| map.get("error_response"))
-        .ok_or_else(|| ChannelError::Malformed(format!("应答缺少 {key}")))?;
+    let node = map.get(&key).or_else(|| map.get("error_response")).ok_or_else(|| ChannelError::Malformed(format!("应答缺少 {key}")))?;
     let text = node.get();
     match map.get("sign") {
         Some(sig) => {
-            let sig: String =
-                serde_json::from_str(sig.get()).map_err(|_| ChannelError::BadSignature)?;
+            let sig: String = serde_json::from_str(sig.get()).map_err(|_| ChannelError::BadSignature)?;
             verifier.verify_b64(text.as_bytes(), &sig)?;
             Ok(text.to_string())
         }
@@ -113,16 +104,7 @@ pub fn verify_response(
 }
 
 /// Builds a gateway answer `{"<method>_response":<json>,"sign":"…"}` (the sandbox uses this).
-pub fn sign_response(
-    signer: &RsaSigner,
-    method: &str,
-    response_json: &str,
-) -> Result<String, ChannelError> {
+pub fn sign_response(signer: &RsaSigner, method: &str, response_json: &str) -> Result<String, ChannelError> {
     let sig = signer.sign_b64(response_json.as_bytes())?;
-    Ok(format!(
-        "{{\"{}\":{},\"sign\":{}}}",
-        response_key(method),
-        response_json,
-        serde_json::Value::String(sig)
-    ))
+    Ok(format!("{{\"{}\":{},\"sign\":{}}}", response_key(method), response_json, serde_json::Value::String(sig)))
 }

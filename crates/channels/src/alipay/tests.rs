@@ -39,10 +39,7 @@ fn provider() -> AlipayProviderSide {
 }
 
 fn params(pairs: &[(&str, &str)]) -> Params {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
 }
 
 #[test]
@@ -66,13 +63,7 @@ fn sign_content_follows_the_published_rule() {
     );
     assert!(!sign::sign_content(&p, sign::NOTIFY_EXCLUDED).contains("sign_type"));
     // ASCII order: upper case before lower case, `_` between them.
-    assert_eq!(
-        sign::sign_content(
-            &params(&[("b", "1"), ("a_b", "2"), ("aB", "3"), ("A", "4")]),
-            &[]
-        ),
-        "A=4&aB=3&a_b=2&b=1"
-    );
+    assert_eq!(sign::sign_content(&params(&[("b", "1"), ("a_b", "2"), ("aB", "3"), ("A", "4")]), &[]), "A=4&aB=3&a_b=2&b=1");
 }
 
 #[test]
@@ -87,82 +78,48 @@ fn signed_request_round_trips_through_the_provider_side() {
         flow: PayFlow::Qr,
         return_url: None,
     };
-    let req = ali
-        .prepare(
-            api::PRECREATE,
-            Alipay::create_biz(&order, None).unwrap(),
-            NOW,
-        )
-        .unwrap();
+    let req = ali.prepare(api::PRECREATE, Alipay::create_biz(&order, None).unwrap(), NOW).unwrap();
     let got = p.verify_request(req.body.as_bytes()).unwrap();
     assert_eq!(got["method"], "alipay.trade.precreate");
     assert_eq!(got["timestamp"], "2024-09-01 10:00:00");
     let biz: serde_json::Value = serde_json::from_str(&got["biz_content"]).unwrap();
-    assert_eq!(
-        (biz["total_amount"].as_str(), biz["time_expire"].as_str()),
-        (Some("88.88"), Some("2024-09-01 10:30:00"))
-    );
+    assert_eq!((biz["total_amount"].as_str(), biz["time_expire"].as_str()), (Some("88.88"), Some("2024-09-01 10:30:00")));
     // Tampered amount.
     let tampered = req.body.replace("88.88", "0.01");
     assert_ne!(tampered, req.body);
-    assert!(matches!(
-        p.verify_request(tampered.as_bytes()),
-        Err(ChannelError::BadSignature)
-    ));
+    assert!(matches!(p.verify_request(tampered.as_bytes()), Err(ChannelError::BadSignature)));
     // Another application's key.
     let mut other = provider();
     other.app_key = crate::crypto::RsaVerifier::from_pem(&keys().1.public_spki_pem).unwrap();
-    assert!(matches!(
-        other.verify_request(req.body.as_bytes()),
-        Err(ChannelError::BadSignature)
-    ));
+    assert!(matches!(other.verify_request(req.body.as_bytes()), Err(ChannelError::BadSignature)));
     // Redirect URLs carry the same signed parameters.
     let url = ali
-        .redirect_url(
-            api::PAGE_PAY,
-            Alipay::create_biz(&order, Some("FAST_INSTANT_TRADE_PAY")).unwrap(),
-            Some("http://x/back"),
-            NOW,
-        )
+        .redirect_url(api::PAGE_PAY, Alipay::create_biz(&order, Some("FAST_INSTANT_TRADE_PAY")).unwrap(), Some("http://x/back"), NOW)
         .unwrap();
     let (base, query) = url.split_once('?').unwrap();
     assert_eq!(base, "http://127.0.0.1:9/gateway.do");
-    assert_eq!(
-        p.verify_request(query.as_bytes()).unwrap()["return_url"],
-        "http://x/back"
-    );
+    assert_eq!(p.verify_request(query.as_bytes()).unwrap()["return_url"], "http://x/back");
 }
 
 #[test]
 fn responses_are_verified_over_the_exact_node_text() {
     let ali = Alipay::new(config()).unwrap();
     let p = provider();
-    let node = r#"{"code":"10000","msg":"Success","out_trade_no":"CP20240901000001","qr_code":"https://qr.alipay.com/bax03431ljhokirwl38f00a7"}"#;
+    let node =
+        r#"{"code":"10000","msg":"Success","out_trade_no":"CP20240901000001","qr_code":"https://qr.alipay.com/bax03431ljhokirwl38f00a7"}"#;
     let body = p.respond(api::PRECREATE, node).unwrap();
     let text = ali.verify_response(api::PRECREATE, &body).unwrap();
     assert_eq!(text, node);
-    assert_eq!(
-        api::parse_precreate(&text).unwrap(),
-        "https://qr.alipay.com/bax03431ljhokirwl38f00a7"
-    );
-    assert!(matches!(
-        ali.verify_response(api::PRECREATE, &body.replace("bax0343", "evil000")),
-        Err(ChannelError::BadSignature)
-    ));
-    assert!(
-        ali.verify_response(api::QUERY, &body).is_err(),
-        "answer to another method"
-    );
+    assert_eq!(api::parse_precreate(&text).unwrap(), "https://qr.alipay.com/bax03431ljhokirwl38f00a7");
+    assert!(matches!(ali.verify_response(api::PRECREATE, &body.replace("bax0343", "evil000")), Err(ChannelError::BadSignature)));
+    assert!(ali.verify_response(api::QUERY, &body).is_err(), "answer to another method");
     // Unsigned: an error stays an error, a success is refused.
     let unsigned_err = r#"{"alipay_trade_precreate_response":{"code":"40002","msg":"Invalid Arguments","sub_code":"isv.invalid-app-id","sub_msg":"无效的AppID参数"}}"#;
     assert!(
         matches!(ali.verify_response(api::PRECREATE, unsigned_err), Err(ChannelError::Provider { ref code, .. }) if code == "isv.invalid-app-id")
     );
     let unsigned_ok = format!(r#"{{"alipay_trade_precreate_response":{node}}}"#);
-    assert!(matches!(
-        ali.verify_response(api::PRECREATE, &unsigned_ok),
-        Err(ChannelError::BadSignature)
-    ));
+    assert!(matches!(ali.verify_response(api::PRECREATE, &unsigned_ok), Err(ChannelError::BadSignature)));
 }
 
 #[test]
@@ -176,22 +133,10 @@ fn query_close_and_refund_answers() {
             paid_at: Some("2024-09-01 10:01:02".into())
         }
     );
-    assert_eq!(
-        api::parse_query(&q.replace("TRADE_SUCCESS", "WAIT_BUYER_PAY")).unwrap(),
-        ProviderStatus::NotPaid
-    );
-    assert_eq!(
-        api::parse_query(&q.replace("TRADE_SUCCESS", "TRADE_CLOSED")).unwrap(),
-        ProviderStatus::Closed
-    );
-    assert!(matches!(
-        api::parse_query(&q.replace("TRADE_SUCCESS", "TRADE_FINISHED")).unwrap(),
-        ProviderStatus::Paid { .. }
-    ));
-    assert!(
-        api::parse_query(&q.replace("\"88.88\"", "\"88.888\"")).is_err(),
-        "amounts are exact yuan strings"
-    );
+    assert_eq!(api::parse_query(&q.replace("TRADE_SUCCESS", "WAIT_BUYER_PAY")).unwrap(), ProviderStatus::NotPaid);
+    assert_eq!(api::parse_query(&q.replace("TRADE_SUCCESS", "TRADE_CLOSED")).unwrap(), ProviderStatus::Closed);
+    assert!(matches!(api::parse_query(&q.replace("TRADE_SUCCESS", "TRADE_FINISHED")).unwrap(), ProviderStatus::Paid { .. }));
+    assert!(api::parse_query(&q.replace("\"88.88\"", "\"88.888\"")).is_err(), "amounts are exact yuan strings");
     let missing = r#"{"code":"40004","msg":"Business Failed","sub_code":"ACQ.TRADE_NOT_EXIST","sub_msg":"交易不存在"}"#;
     assert_eq!(api::parse_query(missing).unwrap(), ProviderStatus::NotFound);
     assert!(api::parse_close(r#"{"code":"10000","msg":"Success","out_trade_no":"CP1"}"#).is_ok());
@@ -203,16 +148,13 @@ fn query_close_and_refund_answers() {
         total: Fen(8888),
         reason: None,
     };
-    let r = api::parse_refund(r#"{"code":"10000","msg":"Success","trade_no":"1","out_trade_no":"CP20240901000001","fund_change":"Y","refund_fee":"1.00"}"#, &req).unwrap();
-    assert_eq!(
-        (r.status, r.amount, r.out_refund_no.as_str()),
-        (RefundStatus::Success, Fen(100), "RF1")
-    );
     let r = api::parse_refund(
-        r#"{"code":"10000","msg":"Success","fund_change":"N"}"#,
+        r#"{"code":"10000","msg":"Success","trade_no":"1","out_trade_no":"CP20240901000001","fund_change":"Y","refund_fee":"1.00"}"#,
         &req,
     )
     .unwrap();
+    assert_eq!((r.status, r.amount, r.out_refund_no.as_str()), (RefundStatus::Success, Fen(100), "RF1"));
+    let r = api::parse_refund(r#"{"code":"10000","msg":"Success","fund_change":"N"}"#, &req).unwrap();
     assert_eq!(r.status, RefundStatus::Processing);
 }
 
@@ -239,116 +181,34 @@ fn notifications_are_verified_and_cross_checked() {
     let ali = Alipay::new(config()).unwrap();
     let p = provider();
     let h = HeaderMap::new();
-    let body = p
-        .notification(notify(
-            "TRADE_SUCCESS",
-            "2021000000000001",
-            "2088000000000001",
-        ))
-        .unwrap();
+    let body = p.notification(notify("TRADE_SUCCESS", "2021000000000001", "2088000000000001")).unwrap();
     let n = ali.verify_notification(&h, body.as_bytes(), NOW).unwrap();
     assert_eq!(
-        (
-            n.out_trade_no.as_str(),
-            n.transaction_id.as_str(),
-            n.amount,
-            n.paid
-        ),
-        (
-            "CP20240901000001",
-            "2024090122001400000000000001",
-            Fen(8888),
-            true
-        )
+        (n.out_trade_no.as_str(), n.transaction_id.as_str(), n.amount, n.paid),
+        ("CP20240901000001", "2024090122001400000000000001", Fen(8888), true)
     );
-    let body = p
-        .notification(notify(
-            "WAIT_BUYER_PAY",
-            "2021000000000001",
-            "2088000000000001",
-        ))
-        .unwrap();
-    assert!(
-        !ali.verify_notification(&h, body.as_bytes(), NOW)
-            .unwrap()
-            .paid
-    );
-    let body = p
-        .notification(notify(
-            "TRADE_CLOSED",
-            "2021000000000001",
-            "2088000000000001",
-        ))
-        .unwrap();
-    assert!(
-        !ali.verify_notification(&h, body.as_bytes(), NOW)
-            .unwrap()
-            .paid
-    );
+    let body = p.notification(notify("WAIT_BUYER_PAY", "2021000000000001", "2088000000000001")).unwrap();
+    assert!(!ali.verify_notification(&h, body.as_bytes(), NOW).unwrap().paid);
+    let body = p.notification(notify("TRADE_CLOSED", "2021000000000001", "2088000000000001")).unwrap();
+    assert!(!ali.verify_notification(&h, body.as_bytes(), NOW).unwrap().paid);
 
-    let good = p
-        .notification(notify(
-            "TRADE_SUCCESS",
-            "2021000000000001",
-            "2088000000000001",
-        ))
-        .unwrap();
+    let good = p.notification(notify("TRADE_SUCCESS", "2021000000000001", "2088000000000001")).unwrap();
     let tampered = good.replace("88.88", "8888.88");
     assert_ne!(tampered, good);
-    assert!(matches!(
-        ali.verify_notification(&h, tampered.as_bytes(), NOW),
-        Err(ChannelError::BadSignature)
-    ));
+    assert!(matches!(ali.verify_notification(&h, tampered.as_bytes(), NOW), Err(ChannelError::BadSignature)));
     assert!(
-        matches!(
-            ali.verify_notification(&h, format!("{good}&extra=1").as_bytes(), NOW),
-            Err(ChannelError::BadSignature)
-        ),
+        matches!(ali.verify_notification(&h, format!("{good}&extra=1").as_bytes(), NOW), Err(ChannelError::BadSignature)),
         "added parameter"
     );
-    let body = p
-        .notification(notify(
-            "TRADE_SUCCESS",
-            "2021000000000009",
-            "2088000000000001",
-        ))
-        .unwrap();
-    assert!(
-        matches!(
-            ali.verify_notification(&h, body.as_bytes(), NOW),
-            Err(ChannelError::WrongMerchant(_))
-        ),
-        "other app"
-    );
-    let body = p
-        .notification(notify(
-            "TRADE_SUCCESS",
-            "2021000000000001",
-            "2088000000000009",
-        ))
-        .unwrap();
-    assert!(
-        matches!(
-            ali.verify_notification(&h, body.as_bytes(), NOW),
-            Err(ChannelError::WrongMerchant(_))
-        ),
-        "other seller"
-    );
+    let body = p.notification(notify("TRADE_SUCCESS", "2021000000000009", "2088000000000001")).unwrap();
+    assert!(matches!(ali.verify_notification(&h, body.as_bytes(), NOW), Err(ChannelError::WrongMerchant(_))), "other app");
+    let body = p.notification(notify("TRADE_SUCCESS", "2021000000000001", "2088000000000009")).unwrap();
+    assert!(matches!(ali.verify_notification(&h, body.as_bytes(), NOW), Err(ChannelError::WrongMerchant(_))), "other seller");
     // Signed by someone who is not Alipay.
     let mut impostor = provider();
-    impostor.alipay_signer =
-        crate::crypto::RsaSigner::from_pem(&keys().0.private_pkcs8_pem).unwrap();
-    let body = impostor
-        .notification(notify(
-            "TRADE_SUCCESS",
-            "2021000000000001",
-            "2088000000000001",
-        ))
-        .unwrap();
-    assert!(matches!(
-        ali.verify_notification(&h, body.as_bytes(), NOW),
-        Err(ChannelError::BadSignature)
-    ));
+    impostor.alipay_signer = crate::crypto::RsaSigner::from_pem(&keys().0.private_pkcs8_pem).unwrap();
+    let body = impostor.notification(notify("TRADE_SUCCESS", "2021000000000001", "2088000000000001")).unwrap();
+    assert!(matches!(ali.verify_notification(&h, body.as_bytes(), NOW), Err(ChannelError::BadSignature)));
 }
 
 #[test]

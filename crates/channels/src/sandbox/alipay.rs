@@ -17,9 +17,7 @@ impl AlipayProviderSide {
     pub fn verify_request(&self, form: &[u8]) -> Result<Params, ChannelError> {
         let params = sign::parse_form(form)?;
         if params.get("app_id") != Some(&self.app_id) {
-            return Err(ChannelError::WrongMerchant(
-                params.get("app_id").cloned().unwrap_or_default(),
-            ));
+            return Err(ChannelError::WrongMerchant(params.get("app_id").cloned().unwrap_or_default()));
         }
         if params.get("sign_type").map(String::as_str) != Some("RSA2") {
             return Err(ChannelError::BadSignature);

@@ -24,15 +24,11 @@ pub(super) fn routes() -> Router<Sandbox> {
     Router::new().route(
         "/sandbox/alipay/gateway.do",
         get(
-            |s: State<Sandbox>, u: OriginalUri, h: HeaderMap, q: RawQuery| async move {
-                gateway(s.0, u.0.path(), &h, q.0.as_deref(), &[])
-            },
+            |s: State<Sandbox>, u: OriginalUri, h: HeaderMap, q: RawQuery| async move { gateway(s.0, u.0.path(), &h, q.0.as_deref(), &[]) },
         )
-        .post(
-            |s: State<Sandbox>, u: OriginalUri, h: HeaderMap, q: RawQuery, body: Bytes| async move {
-                gateway(s.0, u.0.path(), &h, q.0.as_deref(), &body)
-            },
-        ),
+        .post(|s: State<Sandbox>, u: OriginalUri, h: HeaderMap, q: RawQuery, body: Bytes| async move {
+            gateway(s.0, u.0.path(), &h, q.0.as_deref(), &body)
+        }),
     )
 }
 
@@ -45,29 +41,15 @@ struct Fail {
 }
 
 fn business(sub_code: &'static str, sub_msg: &str) -> Fail {
-    Fail {
-        code: "40004",
-        msg: "Business Failed",
-        sub_code,
-        sub_msg: sub_msg.to_string(),
-    }
+    Fail { code: "40004", msg: "Business Failed", sub_code, sub_msg: sub_msg.to_string() }
 }
 
 fn invalid(sub_code: &'static str, sub_msg: &str) -> Fail {
-    Fail {
-        code: "40002",
-        msg: "Invalid Arguments",
-        sub_code,
-        sub_msg: sub_msg.to_string(),
-    }
+    Fail { code: "40002", msg: "Invalid Arguments", sub_code, sub_msg: sub_msg.to_string() }
 }
 
 fn json_response(body: String) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json;charset=utf-8")],
-        body,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json;charset=utf-8")], body).into_response()
 }
 
 /// A signed answer `{"<method>_response": node, "sign": …}`.
@@ -79,8 +61,7 @@ fn signed(sb: &Sandbox, method: &str, node: &Value) -> Response {
 }
 
 fn failure(sb: &Sandbox, method: &str, f: Fail) -> Response {
-    let node =
-        json!({ "code": f.code, "msg": f.msg, "sub_code": f.sub_code, "sub_msg": f.sub_msg });
+    let node = json!({ "code": f.code, "msg": f.msg, "sub_code": f.sub_code, "sub_msg": f.sub_msg });
     signed(sb, method, &node)
 }
 
@@ -88,8 +69,7 @@ fn failure(sb: &Sandbox, method: &str, f: Fail) -> Response {
 /// for), under the method's node or `error_response`.
 fn unsigned_failure(method: Option<&str>, f: Fail) -> Response {
     let key = method.map_or("error_response".to_string(), sign::response_key);
-    let node =
-        json!({ "code": f.code, "msg": f.msg, "sub_code": f.sub_code, "sub_msg": f.sub_msg });
+    let node = json!({ "code": f.code, "msg": f.msg, "sub_code": f.sub_code, "sub_msg": f.sub_msg });
     json_response(json!({ key: node }).to_string())
 }
 
@@ -103,23 +83,13 @@ fn merged_params(query: Option<&str>, body: &[u8]) -> Result<Params, ChannelErro
     Ok(params)
 }
 
-fn gateway(
-    sb: Sandbox,
-    path: &str,
-    headers: &HeaderMap,
-    raw_query: Option<&str>,
-    body: &[u8],
-) -> Response {
+fn gateway(sb: Sandbox, path: &str, headers: &HeaderMap, raw_query: Option<&str>, body: &[u8]) -> Response {
     let params = match merged_params(raw_query, body) {
         Ok(p) => p,
         Err(e) => return unsigned_failure(None, invalid("isv.invalid-parameter", &e.to_string())),
     };
     let method = params.get("method").cloned().unwrap_or_default();
-    let params = match sb
-        .inner
-        .alipay
-        .verify_request(sign::encode_form(&params).as_bytes())
-    {
+    let params = match sb.inner.alipay.verify_request(sign::encode_form(&params).as_bytes()) {
         Ok(p) => p,
         Err(ChannelError::WrongMerchant(id)) => {
             let f = invalid("isv.invalid-app-id", &format!("无效的AppID参数 {id}"));
@@ -143,28 +113,17 @@ fn gateway(
         PRECREATE | PAGE_PAY | WAP_PAY => create(&sb, &method, &params, &biz),
         QUERY => query(&sb, &out_trade_no),
         CLOSE => close(&sb, &out_trade_no),
-        REFUND => refund(
-            &sb,
-            &out_trade_no,
-            text("refund_amount"),
-            text("out_request_no"),
-        ),
+        REFUND => refund(&sb, &out_trade_no, text("refund_amount"), text("out_request_no")),
         _ => {
             let f = invalid("isv.invalid-method", "不存在的方法名");
             return unsigned_failure(Some(&method), f);
         }
     };
     match (method.as_str(), result) {
-        (PAGE_PAY | WAP_PAY, Ok(_)) => {
-            Redirect::to(&cashier_url(headers, path, Provider::Alipay, &out_trade_no))
-                .into_response()
-        }
+        (PAGE_PAY | WAP_PAY, Ok(_)) => Redirect::to(&cashier_url(headers, path, Provider::Alipay, &out_trade_no)).into_response(),
         (PAGE_PAY | WAP_PAY, Err(f)) => (
             StatusCode::BAD_REQUEST,
-            Html(format!(
-                "<!doctype html><meta charset=\"utf-8\"><p>支付宝（沙箱）：{}</p>",
-                html_escape(&f.sub_msg)
-            )),
+            Html(format!("<!doctype html><meta charset=\"utf-8\"><p>支付宝（沙箱）：{}</p>", html_escape(&f.sub_msg))),
         )
             .into_response(),
         (PRECREATE, Ok(_)) => {
@@ -181,15 +140,10 @@ fn create(sb: &Sandbox, method: &str, params: &Params, biz: &Value) -> Result<Va
     let text = |k: &str| biz.get(k).and_then(Value::as_str).unwrap_or_default();
     let no = text("out_trade_no");
     if no.is_empty() || text("subject").is_empty() {
-        return Err(invalid(
-            "isv.missing-parameter",
-            "缺少 out_trade_no 或 subject",
-        ));
+        return Err(invalid("isv.missing-parameter", "缺少 out_trade_no 或 subject"));
     }
-    let amount = yuan(text("total_amount"))
-        .ok()
-        .filter(|a| a.is_positive())
-        .ok_or_else(|| invalid("isv.invalid-parameter", "total_amount 无效"))?;
+    let amount =
+        yuan(text("total_amount")).ok().filter(|a| a.is_positive()).ok_or_else(|| invalid("isv.invalid-parameter", "total_amount 无效"))?;
     let now = unix_now();
     let mut ledger = sb.ledger();
     match ledger.get(Provider::Alipay, no) {
@@ -245,9 +199,7 @@ const BUYER_LOGON_ID: &str = "sand***@example.com";
 const BUYER_ID: &str = "2088102177846880";
 
 fn query(sb: &Sandbox, no: &str) -> Result<Value, Fail> {
-    let t = sb
-        .trade(Provider::Alipay, no)
-        .ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+    let t = sb.trade(Provider::Alipay, no).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
     let mut node = json!({
         "code": "10000",
         "msg": "Success",
@@ -268,34 +220,21 @@ fn query(sb: &Sandbox, no: &str) -> Result<Value, Fail> {
 
 fn close(sb: &Sandbox, no: &str) -> Result<Value, Fail> {
     let mut ledger = sb.ledger();
-    let t = ledger
-        .get_mut(Provider::Alipay, no)
-        .ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+    let t = ledger.get_mut(Provider::Alipay, no).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
     if t.state == TradeState::Paid {
         return Err(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
     }
     t.state = TradeState::Closed;
-    Ok(
-        json!({ "code": "10000", "msg": "Success", "trade_no": t.transaction_id, "out_trade_no": no }),
-    )
+    Ok(json!({ "code": "10000", "msg": "Success", "trade_no": t.transaction_id, "out_trade_no": no }))
 }
 
 fn refund(sb: &Sandbox, no: &str, amount: &str, out_request_no: &str) -> Result<Value, Fail> {
-    let amount = yuan(amount)
-        .ok()
-        .filter(|a| a.is_positive())
-        .ok_or_else(|| invalid("isv.invalid-parameter", "refund_amount 无效"))?;
+    let amount = yuan(amount).ok().filter(|a| a.is_positive()).ok_or_else(|| invalid("isv.invalid-parameter", "refund_amount 无效"))?;
     // Without `out_request_no` Alipay takes the refund as one full refund of the trade.
-    let request_no = if out_request_no.is_empty() {
-        no
-    } else {
-        out_request_no
-    };
+    let request_no = if out_request_no.is_empty() { no } else { out_request_no };
     let now = unix_now();
     let mut ledger = sb.ledger();
-    let t = ledger
-        .get_mut(Provider::Alipay, no)
-        .ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+    let t = ledger.get_mut(Provider::Alipay, no).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
     if t.state != TradeState::Paid {
         return Err(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
     }
@@ -304,12 +243,7 @@ fn refund(sb: &Sandbox, no: &str, amount: &str, out_request_no: &str) -> Result<
         if t.refunded().0 + amount.0 > t.amount.0 {
             return Err(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"));
         }
-        t.refunds.push(Refund {
-            out_refund_no: request_no.to_string(),
-            refund_id: String::new(),
-            amount,
-            at: now,
-        });
+        t.refunds.push(Refund { out_refund_no: request_no.to_string(), refund_id: String::new(), amount, at: now });
     }
     Ok(json!({
         "code": "10000",

@@ -70,17 +70,11 @@ fn public_path(dir: &Path, stem: &str) -> PathBuf {
 
 /// `n` random decimal digits.
 pub fn random_digits(n: usize) -> String {
-    random_nonce(n)
-        .bytes()
-        .map(|b| char::from(b'0' + b % 10))
-        .collect()
+    random_nonce(n).bytes().map(|b| char::from(b'0' + b % 10)).collect()
 }
 
 fn random_hex_upper(n: usize) -> String {
-    random_nonce(n)
-        .bytes()
-        .map(|b| char::from(b"0123456789ABCDEF"[usize::from(b % 16)]))
-        .collect()
+    random_nonce(n).bytes().map(|b| char::from(b"0123456789ABCDEF"[usize::from(b % 16)])).collect()
 }
 
 fn write_file(path: &Path, text: &str, private: bool) -> Result<(), ChannelError> {
@@ -94,9 +88,7 @@ fn write_file(path: &Path, text: &str, private: bool) -> Result<(), ChannelError
     #[cfg(not(unix))]
     let _ = private;
     use std::io::Write;
-    opts.open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| io_err(path, e))
+    opts.open(path).and_then(|mut f| f.write_all(text.as_bytes())).map_err(|e| io_err(path, e))
 }
 
 fn read_file(path: &Path) -> Result<String, ChannelError> {
@@ -108,17 +100,13 @@ impl SandboxKeys {
     pub fn open(dir: &Path) -> Result<Self, ChannelError> {
         std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
         let manifest = dir.join(MANIFEST);
-        if manifest.exists() {
-            Self::load(dir)
-        } else {
-            Self::generate(dir)
-        }
+        if manifest.exists() { Self::load(dir) } else { Self::generate(dir) }
     }
 
     fn load(dir: &Path) -> Result<Self, ChannelError> {
         let path = dir.join(MANIFEST);
-        let ids: Manifest = serde_json::from_str(&read_file(&path)?)
-            .map_err(|e| ChannelError::Config(format!("{}: {e}", path.display())))?;
+        let ids: Manifest =
+            serde_json::from_str(&read_file(&path)?).map_err(|e| ChannelError::Config(format!("{}: {e}", path.display())))?;
         let pair = |stem: &str| -> Result<GeneratedKeyPair, ChannelError> {
             Ok(GeneratedKeyPair {
                 private_pkcs8_pem: read_file(&private_path(dir, stem))?,
@@ -146,10 +134,7 @@ impl SandboxKeys {
                     platform_public_key_id: format!("PUB_KEY_ID_01{}", random_digits(22)),
                     apiv3_key: random_nonce(32),
                 },
-                alipay: AlipayIds {
-                    app_id: format!("2021{}", random_digits(12)),
-                    seller_id: format!("2088{}", random_digits(12)),
-                },
+                alipay: AlipayIds { app_id: format!("2021{}", random_digits(12)), seller_id: format!("2088{}", random_digits(12)) },
             },
             wechat_merchant: generate_rsa_2048()?,
             wechat_platform: generate_rsa_2048()?,
@@ -166,8 +151,7 @@ impl SandboxKeys {
             write_file(&public_path(dir, stem), &pair.public_spki_pem, false)?;
         }
         // The manifest goes last: a directory without it is regenerated whole.
-        let manifest = serde_json::to_string_pretty(&keys.ids)
-            .map_err(|e| ChannelError::Config(e.to_string()))?;
+        let manifest = serde_json::to_string_pretty(&keys.ids).map_err(|e| ChannelError::Config(e.to_string()))?;
         write_file(&dir.join(MANIFEST), &manifest, true)?;
         Ok(keys)
     }
@@ -175,11 +159,7 @@ impl SandboxKeys {
     /// Our side's configs for a sandbox whose router is mounted at `base_url` (e.g.
     /// `http://127.0.0.1:8080`) and whose notifications go to `{notify_base_url}/wechatpay` and
     /// `{notify_base_url}/alipay` (e.g. `notify_base_url` = `http://127.0.0.1:8080/notify`).
-    pub fn merchant_configs(
-        &self,
-        base_url: &str,
-        notify_base_url: &str,
-    ) -> (WechatPayConfig, AlipayConfig) {
+    pub fn merchant_configs(&self, base_url: &str, notify_base_url: &str) -> (WechatPayConfig, AlipayConfig) {
         let base = base_url.trim_end_matches('/');
         let notify = notify_base_url.trim_end_matches('/');
         let w = &self.ids.wechatpay;

@@ -38,12 +38,7 @@ pub struct Behaviour {
 
 impl Default for Behaviour {
     fn default() -> Self {
-        Self {
-            notify: NotifyMode::Normal,
-            delay_s: 0,
-            decline: false,
-            accept_after_close: false,
-        }
+        Self { notify: NotifyMode::Normal, delay_s: 0, decline: false, accept_after_close: false }
     }
 }
 

@@ -28,9 +28,7 @@ mod server;
 pub mod wechat;
 mod wechat_api;
 
-pub use ledger::{
-    Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, Trade, TradeState,
-};
+pub use ledger::{Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, Trade, TradeState};
 pub use notify::{ALIPAY_RETRY_S, WECHAT_RETRY_S};
 pub use server::{PayOutcome, Sandbox};
 
@@ -49,23 +47,15 @@ pub struct GeneratedKeyPair {
 
 impl std::fmt::Debug for GeneratedKeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeneratedKeyPair")
-            .field("public_spki_pem", &self.public_spki_pem)
-            .finish_non_exhaustive()
+        f.debug_struct("GeneratedKeyPair").field("public_spki_pem", &self.public_spki_pem).finish_non_exhaustive()
     }
 }
 
 /// Generates an RSA-2048 key pair (first start of the sandbox; tests).
 pub fn generate_rsa_2048() -> Result<GeneratedKeyPair, ChannelError> {
-    let kp = KeyPair::generate(KeySize::Rsa2048)
-        .map_err(|_| ChannelError::Crypto("生成 RSA 密钥失败"))?;
-    let private: Pkcs8V1Der = kp
-        .as_der()
-        .map_err(|_| ChannelError::Crypto("导出私钥失败"))?;
-    let public: PublicKeyX509Der = kp
-        .public_key()
-        .as_der()
-        .map_err(|_| ChannelError::Crypto("导出公钥失败"))?;
+    let kp = KeyPair::generate(KeySize::Rsa2048).map_err(|_| ChannelError::Crypto("生成 RSA 密钥失败"))?;
+    let private: Pkcs8V1Der = kp.as_der().map_err(|_| ChannelError::Crypto("导出私钥失败"))?;
+    let public: PublicKeyX509Der = kp.public_key().as_der().map_err(|_| ChannelError::Crypto("导出公钥失败"))?;
     Ok(GeneratedKeyPair {
         private_pkcs8_pem: der_to_pem("PRIVATE KEY", private.as_ref()),
         public_spki_pem: der_to_pem("PUBLIC KEY", public.as_ref()),

@@ -12,9 +12,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 /// WeChat Pay's published retry intervals after the first attempt (15s/15s/30s/3m/10m/20m/30m/
 /// 30m/30m/60m/3h/3h/3h/6h/6h, about 24 h in all).
-pub const WECHAT_RETRY_S: &[u64] = &[
-    15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
-];
+pub const WECHAT_RETRY_S: &[u64] = &[15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
 
 /// Alipay's (4m/10m/10m/1h/2h/6h/15h, about 25 h in all).
 pub const ALIPAY_RETRY_S: &[u64] = &[240, 600, 600, 3600, 7200, 21600, 54000];
@@ -38,11 +36,7 @@ async fn run(sb: Sandbox, p: Provider, out_trade_no: String, b: Behaviour) {
         Provider::Wechatpay => WECHAT_RETRY_S,
         Provider::Alipay => ALIPAY_RETRY_S,
     };
-    let first = if b.notify == NotifyMode::Delay {
-        b.delay_s
-    } else {
-        0
-    };
+    let first = if b.notify == NotifyMode::Delay { b.delay_s } else { 0 };
     // Retries of one notification keep its id; each is signed afresh (the timestamp moves on).
     let notification_id = random_nonce(32);
     let waits = std::iter::once(first).chain(schedule.iter().copied());
@@ -84,21 +78,11 @@ async fn run(sb: Sandbox, p: Provider, out_trade_no: String, b: Behaviour) {
 
 fn record(sb: &Sandbox, p: Provider, no: &str, kind: NoticeKind, status: Option<u16>, ok: bool) {
     if let Some(t) = sb.ledger().get_mut(p, no) {
-        t.notifications.push(NotifyAttempt {
-            kind,
-            status,
-            acknowledged: ok,
-            at: unix_now(),
-        });
+        t.notifications.push(NotifyAttempt { kind, status, acknowledged: ok, at: unix_now() });
     }
 }
 
-fn build(
-    sb: &Sandbox,
-    t: &Trade,
-    kind: NoticeKind,
-    notification_id: &str,
-) -> Result<Outgoing, ChannelError> {
+fn build(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &str) -> Result<Outgoing, ChannelError> {
     match t.provider {
         Provider::Wechatpay => wechat_notice(sb, t, kind, notification_id),
         Provider::Alipay => alipay_notice(sb, t, kind, notification_id),
@@ -108,29 +92,15 @@ fn build(
 /// `TRANSACTION.SUCCESS` with the transaction encrypted under the APIv3 key. The stale one is
 /// the same trade before payment (`NOTPAY`; WeChat itself notifies only successes, so it stands
 /// in for any older state arriving late).
-fn wechat_notice(
-    sb: &Sandbox,
-    t: &Trade,
-    kind: NoticeKind,
-    notification_id: &str,
-) -> Result<Outgoing, ChannelError> {
+fn wechat_notice(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &str) -> Result<Outgoing, ChannelError> {
     let side = &sb.inner.wechat;
     let stale = kind == NoticeKind::Stale;
     let state = if stale { "NOTPAY" } else { "SUCCESS" };
     let transaction = wechat_api::transaction_json(sb, t, Some(state)).to_string();
     let nonce = random_nonce(12);
-    let ciphertext = aes_256_gcm_seal(
-        side.apiv3_key.as_bytes(),
-        &nonce,
-        "transaction",
-        transaction.as_bytes(),
-    )?;
+    let ciphertext = aes_256_gcm_seal(side.apiv3_key.as_bytes(), &nonce, "transaction", transaction.as_bytes())?;
     let now = unix_now();
-    let created = if stale {
-        t.created_at
-    } else {
-        t.paid_at.unwrap_or(now)
-    };
+    let created = if stale { t.created_at } else { t.paid_at.unwrap_or(now) };
     let body = serde_json::json!({
         "id": notification_id,
         "create_time": rfc3339_shanghai(created),
@@ -149,10 +119,7 @@ fn wechat_notice(
     let mut headers = side.sign_headers(&body, now)?;
     if kind == NoticeKind::Forged {
         let bad = side.platform_signer.sign_b64(b"forged by the sandbox")?;
-        headers.insert(
-            HEADER_SIGNATURE,
-            HeaderValue::from_str(&bad).map_err(|_| ChannelError::Crypto("头部值无效"))?,
-        );
+        headers.insert(HEADER_SIGNATURE, HeaderValue::from_str(&bad).map_err(|_| ChannelError::Crypto("头部值无效"))?);
     }
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(Outgoing { headers, body })
@@ -160,44 +127,22 @@ fn wechat_notice(
 
 /// A form-encoded `trade_status_sync`, signed RSA2. The stale one is `WAIT_BUYER_PAY` as of
 /// the trade's creation.
-fn alipay_notice(
-    sb: &Sandbox,
-    t: &Trade,
-    kind: NoticeKind,
-    notification_id: &str,
-) -> Result<Outgoing, ChannelError> {
+fn alipay_notice(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &str) -> Result<Outgoing, ChannelError> {
     let mut params = alipay_api::notify_params(sb, t, kind == NoticeKind::Stale, notification_id);
     crate::alipay::sign::sign_notify(&sb.inner.alipay.alipay_signer, &mut params)?;
     if kind == NoticeKind::Forged {
-        let bad = sb
-            .inner
-            .alipay
-            .alipay_signer
-            .sign_b64(b"forged by the sandbox")?;
+        let bad = sb.inner.alipay.alipay_signer.sign_b64(b"forged by the sandbox")?;
         params.insert("sign".into(), bad);
     }
     let mut headers = HeaderMap::new();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"),
-    );
-    Ok(Outgoing {
-        headers,
-        body: crate::alipay::sign::encode_form(&params),
-    })
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"));
+    Ok(Outgoing { headers, body: crate::alipay::sign::encode_form(&params) })
 }
 
 /// Sends one notification; returns the HTTP status and whether it counts as acknowledged
 /// (WeChat: 200 or 204; Alipay: the body `success`).
 async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing) -> (Option<u16>, bool) {
-    let resp = sb
-        .inner
-        .client
-        .post(url)
-        .headers(out.headers.clone())
-        .body(out.body.clone())
-        .send()
-        .await;
+    let resp = sb.inner.client.post(url).headers(out.headers.clone()).body(out.body.clone()).send().await;
     let resp = match resp {
         Ok(r) => r,
         Err(e) => {

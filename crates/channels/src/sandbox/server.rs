@@ -39,10 +39,7 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox")
-            .field("dir", &self.inner.keys.dir)
-            .field("time_scale", &self.time_scale())
-            .finish_non_exhaustive()
+        f.debug_struct("Sandbox").field("dir", &self.inner.keys.dir).field("time_scale", &self.time_scale()).finish_non_exhaustive()
     }
 }
 
@@ -104,14 +101,8 @@ impl Sandbox {
     /// Compresses the providers' clocks (retry schedules, `delay_s`): 0.01 makes WeChat's 15 s
     /// retry 150 ms. Non-finite or negative factors are taken as 0.
     pub fn with_time_scale(self, factor: f64) -> Self {
-        let f = if factor.is_finite() && factor > 0.0 {
-            factor
-        } else {
-            0.0
-        };
-        self.inner
-            .time_scale_bits
-            .store(f.to_bits(), Ordering::Relaxed);
+        let f = if factor.is_finite() && factor > 0.0 { factor } else { 0.0 };
+        self.inner.time_scale_bits.store(f.to_bits(), Ordering::Relaxed);
         self
     }
 
@@ -126,11 +117,7 @@ impl Sandbox {
     /// The configs our adapters need: `base_url` is where [`Sandbox::router`] is mounted (e.g.
     /// `http://127.0.0.1:8080`), notifications go to `{notify_base_url}/wechatpay` and
     /// `{notify_base_url}/alipay` (e.g. `http://127.0.0.1:8080/notify`).
-    pub fn merchant_configs(
-        &self,
-        base_url: &str,
-        notify_base_url: &str,
-    ) -> (WechatPayConfig, AlipayConfig) {
+    pub fn merchant_configs(&self, base_url: &str, notify_base_url: &str) -> (WechatPayConfig, AlipayConfig) {
         self.inner.keys.merchant_configs(base_url, notify_base_url)
     }
 
@@ -148,19 +135,12 @@ impl Sandbox {
     }
 
     pub fn behaviour(&self, p: Provider) -> Behaviour {
-        self.inner
-            .behaviour
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())[slot(p)]
+        self.inner.behaviour.lock().unwrap_or_else(|e| e.into_inner())[slot(p)]
     }
 
     /// Applies a partial update and returns the result.
     pub fn set_behaviour(&self, p: Provider, patch: &BehaviourPatch) -> Behaviour {
-        let mut all = self
-            .inner
-            .behaviour
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut all = self.inner.behaviour.lock().unwrap_or_else(|e| e.into_inner());
         all[slot(p)].apply(patch);
         all[slot(p)]
     }
@@ -196,9 +176,7 @@ impl Sandbox {
             }
             t.state = TradeState::Paid;
             t.paid_at = Some(now);
-            PayOutcome::Paid {
-                transaction_id: t.transaction_id.clone().unwrap_or_default(),
-            }
+            PayOutcome::Paid { transaction_id: t.transaction_id.clone().unwrap_or_default() }
         };
         notify::spawn(self.clone(), p, out_trade_no.to_string(), b);
         outcome
@@ -207,32 +185,20 @@ impl Sandbox {
     /// The simulator's endpoints under `/sandbox/…`; merge it into the main router (or nest it:
     /// the cashier URLs it hands out follow the prefix).
     pub fn router(&self) -> Router {
-        let mut r = Router::new()
-            .merge(wechat_api::routes())
-            .merge(alipay_api::routes());
+        let mut r = Router::new().merge(wechat_api::routes()).merge(alipay_api::routes());
         for p in [Provider::Wechatpay, Provider::Alipay] {
             let name = provider_name(p);
             r = r
-                .route(
-                    &format!("/sandbox/{name}/cashier/{{no}}"),
-                    get(move |s: State<Sandbox>, no: Path<String>| cashier(p, s, no)),
-                )
+                .route(&format!("/sandbox/{name}/cashier/{{no}}"), get(move |s: State<Sandbox>, no: Path<String>| cashier(p, s, no)))
                 .route(
                     &format!("/sandbox/{name}/orders/{{no}}/pay"),
-                    post(move |s: State<Sandbox>, no: Path<String>, h: HeaderMap| {
-                        pay_endpoint(p, s, no, h)
-                    }),
+                    post(move |s: State<Sandbox>, no: Path<String>, h: HeaderMap| pay_endpoint(p, s, no, h)),
                 )
-                .route(
-                    &format!("/sandbox/{name}/orders/{{no}}"),
-                    get(move |s: State<Sandbox>, no: Path<String>| trade_endpoint(p, s, no)),
-                )
+                .route(&format!("/sandbox/{name}/orders/{{no}}"), get(move |s: State<Sandbox>, no: Path<String>| trade_endpoint(p, s, no)))
                 .route(
                     &format!("/sandbox/{name}/behaviour"),
                     get(move |s: State<Sandbox>| async move { axum::Json(s.behaviour(p)) }).put(
-                        move |s: State<Sandbox>, patch: axum::Json<BehaviourPatch>| async move {
-                            axum::Json(s.set_behaviour(p, &patch))
-                        },
+                        move |s: State<Sandbox>, patch: axum::Json<BehaviourPatch>| async move { axum::Json(s.set_behaviour(p, &patch)) },
                     ),
                 );
         }
@@ -242,27 +208,11 @@ impl Sandbox {
 
 /// Where the browser should go for `out_trade_no`'s cashier, from the request that created it
 /// (its `Host` and the path prefix in front of `/sandbox/`).
-pub(super) fn cashier_url(
-    headers: &HeaderMap,
-    original_path: &str,
-    p: Provider,
-    out_trade_no: &str,
-) -> String {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("127.0.0.1");
-    let scheme = headers
-        .get("x-forwarded-proto")
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("http");
-    let prefix = original_path
-        .find("/sandbox/")
-        .map_or("", |i| &original_path[..i]);
-    format!(
-        "{scheme}://{host}{prefix}/sandbox/{}/cashier/{out_trade_no}",
-        provider_name(p)
-    )
+pub(super) fn cashier_url(headers: &HeaderMap, original_path: &str, p: Provider, out_trade_no: &str) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    let prefix = original_path.find("/sandbox/").map_or("", |i| &original_path[..i]);
+    format!("{scheme}://{host}{prefix}/sandbox/{}/cashier/{out_trade_no}", provider_name(p))
 }
 
 pub(super) fn html_escape(s: &str) -> String {
@@ -298,11 +248,7 @@ fn cashier_title(p: Provider) -> &'static str {
 
 async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>) -> Response {
     let Some(t) = sb.trade(p, &no) else {
-        return (
-            StatusCode::NOT_FOUND,
-            page(cashier_title(p), "<p>订单不存在。</p>"),
-        )
-            .into_response();
+        return (StatusCode::NOT_FOUND, page(cashier_title(p), "<p>订单不存在。</p>")).into_response();
     };
     let ids = &sb.inner.keys.ids;
     let payee = match p {
@@ -328,12 +274,7 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>)
     page(cashier_title(p), &body).into_response()
 }
 
-async fn pay_endpoint(
-    p: Provider,
-    State(sb): State<Sandbox>,
-    Path(no): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn pay_endpoint(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>, headers: HeaderMap) -> Response {
     let outcome = sb.pay(p, &no);
     let (status, result, message) = match &outcome {
         PayOutcome::Paid { .. } => (StatusCode::OK, "paid", "支付成功"),
@@ -346,10 +287,7 @@ async fn pay_endpoint(
         PayOutcome::Paid { transaction_id } => Some(transaction_id.clone()),
         _ => None,
     };
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("text/html"));
+    let wants_html = headers.get(header::ACCEPT).and_then(|a| a.to_str().ok()).is_some_and(|a| a.contains("text/html"));
     if wants_html {
         let back = sb
             .trade(p, &no)
@@ -368,17 +306,9 @@ async fn pay_endpoint(
     (status, axum::Json(body)).into_response()
 }
 
-async fn trade_endpoint(
-    p: Provider,
-    State(sb): State<Sandbox>,
-    Path(no): Path<String>,
-) -> Response {
+async fn trade_endpoint(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>) -> Response {
     match sb.trade(p, &no) {
         Some(t) => axum::Json(t).into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            axum::Json(json!({ "result": "not_found" })),
-        )
-            .into_response(),
+        None => (StatusCode::NOT_FOUND, axum::Json(json!({ "result": "not_found" }))).into_response(),
     }
 }

@@ -2,8 +2,7 @@
 
 use crate::crypto::{RsaSigner, RsaVerifier, aes_256_gcm_seal, random_nonce};
 use crate::wechatpay::sign::{
-    AuthorizationParts, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIMESTAMP,
-    request_message, response_message,
+    AuthorizationParts, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIMESTAMP, request_message, response_message,
 };
 use crate::{ChannelError, HeaderMap, MAX_CLOCK_SKEW_S};
 use reqwest::header::HeaderValue;
@@ -41,15 +40,8 @@ impl WechatProviderSide {
         if (now - auth.timestamp).abs() > MAX_CLOCK_SKEW_S {
             return Err(ChannelError::StaleTimestamp);
         }
-        let message = request_message(
-            method,
-            path_and_query,
-            auth.timestamp,
-            &auth.nonce_str,
-            body,
-        );
-        self.merchant_key
-            .verify_b64(message.as_bytes(), &auth.signature)?;
+        let message = request_message(method, path_and_query, auth.timestamp, &auth.nonce_str, body);
+        self.merchant_key.verify_b64(message.as_bytes(), &auth.signature)?;
         Ok(auth.mchid)
     }
 
@@ -57,40 +49,22 @@ impl WechatProviderSide {
     pub fn sign_headers(&self, body: &str, timestamp: i64) -> Result<HeaderMap, ChannelError> {
         let nonce = random_nonce(32);
         let ts = timestamp.to_string();
-        let signature = self
-            .platform_signer
-            .sign_b64(response_message(&ts, &nonce, body).as_bytes())?;
+        let signature = self.platform_signer.sign_b64(response_message(&ts, &nonce, body).as_bytes())?;
         let mut h = HeaderMap::new();
-        for (k, v) in [
-            (HEADER_TIMESTAMP, ts),
-            (HEADER_NONCE, nonce),
-            (HEADER_SIGNATURE, signature),
-            (HEADER_SERIAL, self.platform_serial.clone()),
-        ] {
-            h.insert(
-                k,
-                HeaderValue::from_str(&v).map_err(|_| ChannelError::Crypto("头部值无效"))?,
-            );
+        for (k, v) in
+            [(HEADER_TIMESTAMP, ts), (HEADER_NONCE, nonce), (HEADER_SIGNATURE, signature), (HEADER_SERIAL, self.platform_serial.clone())]
+        {
+            h.insert(k, HeaderValue::from_str(&v).map_err(|_| ChannelError::Crypto("头部值无效"))?);
         }
         Ok(h)
     }
 
     /// A `TRANSACTION.SUCCESS`-style notification body whose resource is `transaction_json`
     /// encrypted with the APIv3 key; returns (headers, body).
-    pub fn notification(
-        &self,
-        event_type: &str,
-        transaction_json: &str,
-        timestamp: i64,
-    ) -> Result<(HeaderMap, String), ChannelError> {
+    pub fn notification(&self, event_type: &str, transaction_json: &str, timestamp: i64) -> Result<(HeaderMap, String), ChannelError> {
         let nonce = random_nonce(12);
         let associated_data = "transaction";
-        let ciphertext = aes_256_gcm_seal(
-            self.apiv3_key.as_bytes(),
-            &nonce,
-            associated_data,
-            transaction_json.as_bytes(),
-        )?;
+        let ciphertext = aes_256_gcm_seal(self.apiv3_key.as_bytes(), &nonce, associated_data, transaction_json.as_bytes())?;
         let body = serde_json::json!({
             "id": random_nonce(32),
             "create_time": crate::wechatpay::api::rfc3339_shanghai(timestamp),

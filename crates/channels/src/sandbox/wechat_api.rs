@@ -21,14 +21,8 @@ pub(super) fn routes() -> Router<Sandbox> {
     const BASE: &str = "/sandbox/wechatpay/v3";
     Router::new()
         .route(&format!("{BASE}/pay/transactions/{{kind}}"), post(create))
-        .route(
-            &format!("{BASE}/pay/transactions/out-trade-no/{{no}}"),
-            get(query),
-        )
-        .route(
-            &format!("{BASE}/pay/transactions/out-trade-no/{{no}}/close"),
-            post(close),
-        )
+        .route(&format!("{BASE}/pay/transactions/out-trade-no/{{no}}"), get(query))
+        .route(&format!("{BASE}/pay/transactions/out-trade-no/{{no}}/close"), post(close))
         .route(&format!("{BASE}/refund/domestic/refunds"), post(refund))
 }
 
@@ -36,24 +30,14 @@ pub(super) fn routes() -> Router<Sandbox> {
 fn reply(sb: &Sandbox, status: StatusCode, body: String) -> Response {
     match sb.inner.wechat.sign_headers(&body, unix_now()) {
         Ok(signed) if body.is_empty() => (status, signed).into_response(),
-        Ok(signed) => (
-            status,
-            signed,
-            [(header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response(),
+        Ok(signed) => (status, signed, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
 
 /// WeChat's error JSON `{"code": …, "message": …}`.
 fn error(sb: &Sandbox, status: StatusCode, code: &str, message: &str) -> Response {
-    reply(
-        sb,
-        status,
-        json!({ "code": code, "message": message }).to_string(),
-    )
+    reply(sb, status, json!({ "code": code, "message": message }).to_string())
 }
 
 /// An error answer not yet signed (kept small: `Response` is too big for an `Err`).
@@ -67,40 +51,19 @@ impl WxError {
 
 /// Checks the `Authorization` header over the path as the merchant signed it (from `/v3/`, so
 /// the `/sandbox/wechatpay` prefix of the base URL does not count, as on the real host).
-fn authenticate(
-    sb: &Sandbox,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &str,
-) -> Result<(), WxError> {
+fn authenticate(sb: &Sandbox, method: &Method, uri: &Uri, headers: &HeaderMap, body: &str) -> Result<(), WxError> {
     let pq = uri.path_and_query().map_or("/", |p| p.as_str());
     let signed = pq.find("/v3/").map_or(pq, |i| &pq[i..]);
-    let auth = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
     sb.inner
         .wechat
         .verify_request(method.as_str(), signed, auth, body, unix_now())
         .map(|_| ())
-        .map_err(|e| {
-            WxError(
-                StatusCode::UNAUTHORIZED,
-                "SIGN_ERROR",
-                format!("签名错误: {e}"),
-            )
-        })
+        .map_err(|e| WxError(StatusCode::UNAUTHORIZED, "SIGN_ERROR", format!("签名错误: {e}")))
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T, WxError> {
-    serde_json::from_str(body).map_err(|e| {
-        WxError(
-            StatusCode::BAD_REQUEST,
-            "PARAM_ERROR",
-            format!("参数错误: {e}"),
-        )
-    })
+    serde_json::from_str(body).map_err(|e| WxError(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("参数错误: {e}")))
 }
 
 /// The transaction as query answers and notifications carry it; `state` overrides the
@@ -228,12 +191,7 @@ async fn create(
             }),
         }
     }
-    let url = cashier_url(
-        &headers,
-        original.path(),
-        Provider::Wechatpay,
-        &req.out_trade_no,
-    );
+    let url = cashier_url(&headers, original.path(), Provider::Wechatpay, &req.out_trade_no);
     let answer = match trade_type {
         "NATIVE" => json!({ "code_url": url }),
         "MWEB" => json!({ "h5_url": url }),
@@ -247,40 +205,21 @@ struct MchidOnly {
     mchid: String,
 }
 
-async fn query(
-    State(sb): State<Sandbox>,
-    Path(no): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+async fn query(State(sb): State<Sandbox>, Path(no): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
     if let Err(e) = authenticate(&sb, &method, &uri, &headers, "") {
         return e.respond(&sb);
     }
-    let mchid = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes())
-        .find(|(k, _)| k == "mchid")
-        .map(|(_, v)| v.into_owned());
+    let mchid = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).find(|(k, _)| k == "mchid").map(|(_, v)| v.into_owned());
     if mchid.as_deref() != Some(sb.inner.keys.ids.wechatpay.mchid.as_str()) {
         return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid 不符");
     }
     match sb.trade(Provider::Wechatpay, &no) {
-        Some(t) => reply(
-            &sb,
-            StatusCode::OK,
-            transaction_json(&sb, &t, None).to_string(),
-        ),
+        Some(t) => reply(&sb, StatusCode::OK, transaction_json(&sb, &t, None).to_string()),
         None => error(&sb, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
     }
 }
 
-async fn close(
-    State(sb): State<Sandbox>,
-    Path(no): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
+async fn close(State(sb): State<Sandbox>, Path(no): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: String) -> Response {
     if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
         return e.respond(&sb);
     }
@@ -318,13 +257,7 @@ struct RefundAmount {
     total: i64,
 }
 
-async fn refund(
-    State(sb): State<Sandbox>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: String,
-) -> Response {
+async fn refund(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: HeaderMap, body: String) -> Response {
     if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
         return e.respond(&sb);
     }
@@ -338,33 +271,15 @@ async fn refund(
         let refund_id = ledger.next_id(Provider::Wechatpay, "5030", now);
         match ledger.get_mut(Provider::Wechatpay, &req.out_trade_no) {
             None => Err((StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "订单不存在")),
-            Some(t) if t.state != TradeState::Paid => {
-                Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "订单未支付"))
-            }
-            Some(t) if t.amount.0 != req.amount.total => {
-                Err((StatusCode::BAD_REQUEST, "PARAM_ERROR", "订单金额不符"))
-            }
+            Some(t) if t.state != TradeState::Paid => Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "订单未支付")),
+            Some(t) if t.amount.0 != req.amount.total => Err((StatusCode::BAD_REQUEST, "PARAM_ERROR", "订单金额不符")),
             Some(t) => {
-                if let Some(r) = t
-                    .refunds
-                    .iter()
-                    .find(|r| r.out_refund_no == req.out_refund_no)
-                {
+                if let Some(r) = t.refunds.iter().find(|r| r.out_refund_no == req.out_refund_no) {
                     Ok((t.clone(), r.clone()))
-                } else if req.amount.refund <= 0 || t.refunded().0 + req.amount.refund > t.amount.0
-                {
-                    Err((
-                        StatusCode::BAD_REQUEST,
-                        "INVALID_REQUEST",
-                        "退款金额超过可退金额",
-                    ))
+                } else if req.amount.refund <= 0 || t.refunded().0 + req.amount.refund > t.amount.0 {
+                    Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "退款金额超过可退金额"))
                 } else {
-                    let r = Refund {
-                        out_refund_no: req.out_refund_no.clone(),
-                        refund_id,
-                        amount: Fen(req.amount.refund),
-                        at: now,
-                    };
+                    let r = Refund { out_refund_no: req.out_refund_no.clone(), refund_id, amount: Fen(req.amount.refund), at: now };
                     t.refunds.push(r.clone());
                     Ok((t.clone(), r))
                 }

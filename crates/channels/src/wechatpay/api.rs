@@ -3,10 +3,7 @@
 use super::WechatPayConfig;
 use crate::crypto::{RsaSigner, aes_256_gcm_open};
 use crate::http::RawResponse;
-use crate::{
-    ChannelError, CreateOrder, JsApiParams, PayFlow, PaymentNotice, ProviderStatus, RefundRequest,
-    RefundResult, RefundStatus,
-};
+use crate::{ChannelError, CreateOrder, JsApiParams, PayFlow, PaymentNotice, ProviderStatus, RefundRequest, RefundResult, RefundStatus};
 use campuspay_domain::Fen;
 use campuspay_domain::time::shanghai_parts;
 use serde::Deserialize;
@@ -25,22 +22,12 @@ pub fn rfc3339_shanghai(unix_s: i64) -> String {
 
 /// Our order numbers go into URL paths: allow only what WeChat allows (`[0-9A-Za-z_\-|*]`, 6–32).
 pub fn check_out_trade_no(no: &str) -> Result<(), ChannelError> {
-    let ok = (6..=32).contains(&no.len())
-        && no
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(ChannelError::Malformed(format!("商户订单号不合规: {no}")))
-    }
+    let ok = (6..=32).contains(&no.len()) && no.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b));
+    if ok { Ok(()) } else { Err(ChannelError::Malformed(format!("商户订单号不合规: {no}"))) }
 }
 
 /// The endpoint and JSON body that create `order`.
-pub fn create_body(
-    c: &WechatPayConfig,
-    order: &CreateOrder,
-) -> Result<(&'static str, String), ChannelError> {
+pub fn create_body(c: &WechatPayConfig, order: &CreateOrder) -> Result<(&'static str, String), ChannelError> {
     check_out_trade_no(&order.out_trade_no)?;
     if !order.amount.is_positive() {
         return Err(ChannelError::Malformed("金额必须大于零".into()));
@@ -59,8 +46,7 @@ pub fn create_body(
     let path = match &order.flow {
         PayFlow::Qr | PayFlow::Page => NATIVE_PATH,
         PayFlow::Mobile { client_ip } => {
-            body["scene_info"] =
-                json!({ "payer_client_ip": client_ip, "h5_info": { "type": "Wap" } });
+            body["scene_info"] = json!({ "payer_client_ip": client_ip, "h5_info": { "type": "Wap" } });
             H5_PATH
         }
         PayFlow::InApp { openid } => {
@@ -89,20 +75,12 @@ pub fn parse_create(body: &str) -> Result<Created, ChannelError> {
         (Some(u), _, _) => Ok(Created::CodeUrl(u)),
         (_, Some(u), _) => Ok(Created::H5Url(u)),
         (_, _, Some(p)) => Ok(Created::PrepayId(p)),
-        _ => Err(ChannelError::Malformed(
-            "下单应答缺少 code_url / h5_url / prepay_id".into(),
-        )),
+        _ => Err(ChannelError::Malformed("下单应答缺少 code_url / h5_url / prepay_id".into())),
     }
 }
 
 /// JSAPI `paySign`: SHA256withRSA over `appId\ntimeStamp\nnonceStr\npackage\n`, `signType` `RSA`.
-pub fn jsapi_params(
-    signer: &RsaSigner,
-    appid: &str,
-    prepay_id: &str,
-    timestamp: i64,
-    nonce: &str,
-) -> Result<JsApiParams, ChannelError> {
+pub fn jsapi_params(signer: &RsaSigner, appid: &str, prepay_id: &str, timestamp: i64, nonce: &str) -> Result<JsApiParams, ChannelError> {
     let package = format!("prepay_id={prepay_id}");
     let message = format!("{appid}\n{timestamp}\n{nonce}\n{package}\n");
     Ok(JsApiParams {
@@ -143,33 +121,20 @@ pub struct TransactionAmount {
 impl Transaction {
     fn check_merchant(&self, c: &WechatPayConfig) -> Result<(), ChannelError> {
         if self.mchid != c.mchid {
-            return Err(ChannelError::WrongMerchant(format!(
-                "mchid {} ≠ {}",
-                self.mchid, c.mchid
-            )));
+            return Err(ChannelError::WrongMerchant(format!("mchid {} ≠ {}", self.mchid, c.mchid)));
         }
         if self.appid != c.appid {
-            return Err(ChannelError::WrongMerchant(format!(
-                "appid {} ≠ {}",
-                self.appid, c.appid
-            )));
+            return Err(ChannelError::WrongMerchant(format!("appid {} ≠ {}", self.appid, c.appid)));
         }
         Ok(())
     }
 
     fn total(&self) -> Result<Fen, ChannelError> {
-        self.amount
-            .as_ref()
-            .and_then(|a| a.total)
-            .map(Fen)
-            .ok_or_else(|| ChannelError::Malformed("缺少 amount.total".into()))
+        self.amount.as_ref().and_then(|a| a.total).map(Fen).ok_or_else(|| ChannelError::Malformed("缺少 amount.total".into()))
     }
 
     fn transaction_id(&self) -> Result<String, ChannelError> {
-        self.transaction_id
-            .clone()
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| ChannelError::Malformed("缺少 transaction_id".into()))
+        self.transaction_id.clone().filter(|t| !t.is_empty()).ok_or_else(|| ChannelError::Malformed("缺少 transaction_id".into()))
     }
 }
 
@@ -177,21 +142,12 @@ pub fn parse_query(body: &str, c: &WechatPayConfig) -> Result<ProviderStatus, Ch
     let t: Transaction = from_json(body)?;
     t.check_merchant(c)?;
     Ok(match t.trade_state.as_str() {
-        "SUCCESS" => ProviderStatus::Paid {
-            transaction_id: t.transaction_id()?,
-            amount: t.total()?,
-            paid_at: t.success_time.clone(),
-        },
-        "REFUND" => ProviderStatus::Refunded {
-            transaction_id: t.transaction_id()?,
-            amount: t.total()?,
-        },
+        "SUCCESS" => ProviderStatus::Paid { transaction_id: t.transaction_id()?, amount: t.total()?, paid_at: t.success_time.clone() },
+        "REFUND" => ProviderStatus::Refunded { transaction_id: t.transaction_id()?, amount: t.total()? },
         "NOTPAY" => ProviderStatus::NotPaid,
         "USERPAYING" => ProviderStatus::Paying,
         "CLOSED" | "REVOKED" => ProviderStatus::Closed,
-        other => ProviderStatus::Failed {
-            reason: other.to_string(),
-        },
+        other => ProviderStatus::Failed { reason: other.to_string() },
     })
 }
 
@@ -227,12 +183,7 @@ pub fn parse_refund(body: &str) -> Result<RefundResult, ChannelError> {
         "CLOSED" => RefundStatus::Closed,
         _ => RefundStatus::Abnormal,
     };
-    Ok(RefundResult {
-        out_refund_no: r.out_refund_no,
-        refund_id: Some(r.refund_id),
-        status,
-        amount: Fen(r.amount.refund),
-    })
+    Ok(RefundResult { out_refund_no: r.out_refund_no, refund_id: Some(r.refund_id), status, amount: Fen(r.amount.refund) })
 }
 
 /// The notification envelope; `resource` is encrypted with the APIv3 key.
@@ -260,20 +211,11 @@ pub fn parse_notification(body: &str, c: &WechatPayConfig) -> Result<PaymentNoti
         return Err(ChannelError::Unsupported("只处理支付通知（TRANSACTION.*）"));
     }
     if n.resource.algorithm != "AEAD_AES_256_GCM" {
-        return Err(ChannelError::Malformed(format!(
-            "未知的加密算法 {}",
-            n.resource.algorithm
-        )));
+        return Err(ChannelError::Malformed(format!("未知的加密算法 {}", n.resource.algorithm)));
     }
     let r = &n.resource;
-    let plain = aes_256_gcm_open(
-        c.apiv3_key.as_bytes(),
-        &r.nonce,
-        &r.associated_data,
-        &r.ciphertext,
-    )?;
-    let plain = std::str::from_utf8(&plain)
-        .map_err(|_| ChannelError::Malformed("解密结果不是 UTF-8".into()))?;
+    let plain = aes_256_gcm_open(c.apiv3_key.as_bytes(), &r.nonce, &r.associated_data, &r.ciphertext)?;
+    let plain = std::str::from_utf8(&plain).map_err(|_| ChannelError::Malformed("解密结果不是 UTF-8".into()))?;
     let t: Transaction = from_json(plain)?;
     t.check_merchant(c)?;
     Ok(PaymentNotice {
@@ -297,11 +239,7 @@ pub fn provider_error(raw: &RawResponse) -> ChannelError {
         message: String,
     }
     match serde_json::from_str::<E>(&raw.body) {
-        Ok(e) => ChannelError::Provider {
-            status: raw.status,
-            code: e.code,
-            message: e.message,
-        },
+        Ok(e) => ChannelError::Provider { status: raw.status, code: e.code, message: e.message },
         Err(_) => ChannelError::Provider {
             status: raw.status,
             code: format!("HTTP_{}", raw.status),

@@ -11,8 +11,8 @@ pub mod sign;
 use crate::crypto::{RsaSigner, random_nonce, unix_now};
 use crate::http::{self, PreparedRequest, RawResponse};
 use crate::{
-    Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PaymentChannel, PaymentNotice,
-    Provider, ProviderStatus, RefundRequest, RefundResult,
+    Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PaymentChannel, PaymentNotice, Provider, ProviderStatus,
+    RefundRequest, RefundResult,
 };
 use serde::{Deserialize, Serialize};
 pub use sign::{PlatformKey, PlatformVerifiers};
@@ -72,12 +72,7 @@ impl WechatPay {
         }
         let signer = RsaSigner::from_pem(&config.merchant_private_key_pem)?;
         let verifiers = PlatformVerifiers::from_config(&config.platform_keys)?;
-        Ok(Self {
-            config,
-            signer,
-            verifiers,
-            client: http::client(),
-        })
+        Ok(Self { config, signer, verifiers, client: http::client() })
     }
 
     pub fn config(&self) -> &WechatPayConfig {
@@ -97,27 +92,13 @@ impl WechatPay {
             &self.signer,
             &c.mchid,
             &c.merchant_serial_no,
-            sign::RequestToSign {
-                method,
-                path_and_query,
-                body: &body,
-                timestamp,
-                nonce: &random_nonce(32),
-            },
+            sign::RequestToSign { method, path_and_query, body: &body, timestamp, nonce: &random_nonce(32) },
         )?;
-        let mut headers = vec![
-            ("Authorization", auth.to_header()),
-            ("Accept", "application/json".to_string()),
-        ];
+        let mut headers = vec![("Authorization", auth.to_header()), ("Accept", "application/json".to_string())];
         if !body.is_empty() {
             headers.push(("Content-Type", "application/json".to_string()));
         }
-        Ok(PreparedRequest {
-            method,
-            url: format!("{}{}", c.base_url.trim_end_matches('/'), path_and_query),
-            headers,
-            body,
-        })
+        Ok(PreparedRequest { method, url: format!("{}{}", c.base_url.trim_end_matches('/'), path_and_query), headers, body })
     }
 
     /// Checks a response: any 2xx must carry a valid WeChat Pay signature; errors become
@@ -130,12 +111,7 @@ impl WechatPay {
         }
     }
 
-    async fn call(
-        &self,
-        method: &'static str,
-        path_and_query: String,
-        body: String,
-    ) -> Result<RawResponse, ChannelError> {
+    async fn call(&self, method: &'static str, path_and_query: String, body: String) -> Result<RawResponse, ChannelError> {
         let req = self.prepare(method, &path_and_query, body, unix_now())?;
         http::send(&self.client, req).await
     }
@@ -145,18 +121,8 @@ impl WechatPay {
     }
 
     /// The JSAPI `paySign` parameter set for a `prepay_id`.
-    pub fn jsapi_params(
-        &self,
-        prepay_id: &str,
-        timestamp: i64,
-    ) -> Result<crate::JsApiParams, ChannelError> {
-        api::jsapi_params(
-            &self.signer,
-            &self.config.appid,
-            prepay_id,
-            timestamp,
-            &random_nonce(32),
-        )
+    pub fn jsapi_params(&self, prepay_id: &str, timestamp: i64) -> Result<crate::JsApiParams, ChannelError> {
+        api::jsapi_params(&self.signer, &self.config.appid, prepay_id, timestamp, &random_nonce(32))
     }
 }
 
@@ -173,26 +139,16 @@ impl PaymentChannel for WechatPay {
             match api::parse_create(&raw.body)? {
                 api::Created::CodeUrl(content) => Ok(PayAction::Qr { content }),
                 api::Created::H5Url(url) => Ok(PayAction::Redirect { url }),
-                api::Created::PrepayId(id) => Ok(PayAction::JsApi {
-                    params: self.jsapi_params(&id, unix_now())?,
-                }),
+                api::Created::PrepayId(id) => Ok(PayAction::JsApi { params: self.jsapi_params(&id, unix_now())? }),
             }
         })
     }
 
     fn query<'a>(&'a self, out_trade_no: &'a str) -> BoxFuture<'a, ProviderStatus> {
         Box::pin(async move {
-            let raw = self
-                .call(
-                    "GET",
-                    api::query_path(out_trade_no, &self.config.mchid),
-                    String::new(),
-                )
-                .await?;
+            let raw = self.call("GET", api::query_path(out_trade_no, &self.config.mchid), String::new()).await?;
             match self.check_response(&raw, unix_now()) {
-                Err(ChannelError::Provider {
-                    status: 404, code, ..
-                }) if code == "ORDER_NOT_EXIST" => Ok(ProviderStatus::NotFound),
+                Err(ChannelError::Provider { status: 404, code, .. }) if code == "ORDER_NOT_EXIST" => Ok(ProviderStatus::NotFound),
                 Err(e) => Err(e),
                 Ok(()) => api::parse_query(&raw.body, &self.config),
             }
@@ -202,53 +158,31 @@ impl PaymentChannel for WechatPay {
     fn close<'a>(&'a self, out_trade_no: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let body = serde_json::json!({ "mchid": self.config.mchid }).to_string();
-            let raw = self
-                .call("POST", api::close_path(out_trade_no), body)
-                .await?;
+            let raw = self.call("POST", api::close_path(out_trade_no), body).await?;
             self.check_response(&raw, unix_now())
         })
     }
 
     fn refund<'a>(&'a self, req: &'a RefundRequest) -> BoxFuture<'a, RefundResult> {
         Box::pin(async move {
-            let raw = self
-                .call(
-                    "POST",
-                    api::REFUND_PATH.to_string(),
-                    api::refund_body(req, &self.config.notify_url),
-                )
-                .await?;
+            let raw = self.call("POST", api::REFUND_PATH.to_string(), api::refund_body(req, &self.config.notify_url)).await?;
             self.check_response(&raw, unix_now())?;
             api::parse_refund(&raw.body)
         })
     }
 
-    fn verify_notification(
-        &self,
-        headers: &HeaderMap,
-        body: &[u8],
-        now: i64,
-    ) -> Result<PaymentNotice, ChannelError> {
-        let body = std::str::from_utf8(body)
-            .map_err(|_| ChannelError::Malformed("通知不是 UTF-8".into()))?;
+    fn verify_notification(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<PaymentNotice, ChannelError> {
+        let body = std::str::from_utf8(body).map_err(|_| ChannelError::Malformed("通知不是 UTF-8".into()))?;
         sign::verify_wechatpay_headers(&self.verifiers, headers, body, now)?;
         api::parse_notification(body, &self.config)
     }
 
     fn ack(&self, accepted: bool) -> Ack {
         if accepted {
-            Ack {
-                status: 204,
-                content_type: "application/json",
-                body: String::new(),
-            }
+            Ack { status: 204, content_type: "application/json", body: String::new() }
         } else {
             let body = serde_json::json!({ "code": "FAIL", "message": "失败" }).to_string();
-            Ack {
-                status: 500,
-                content_type: "application/json",
-                body,
-            }
+            Ack { status: 500, content_type: "application/json", body }
         }
     }
 }

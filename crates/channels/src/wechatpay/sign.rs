@@ -15,13 +15,7 @@ pub const HEADER_SERIAL: &str = "Wechatpay-Serial";
 
 /// The request signing message: `METHOD\nURL\nTIMESTAMP\nNONCE\nBODY\n`, where URL is the path
 /// with its query string and BODY is empty for GET.
-pub fn request_message(
-    method: &str,
-    path_and_query: &str,
-    timestamp: i64,
-    nonce: &str,
-    body: &str,
-) -> String {
+pub fn request_message(method: &str, path_and_query: &str, timestamp: i64, nonce: &str, body: &str) -> String {
     format!("{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{body}\n")
 }
 
@@ -51,18 +45,11 @@ impl AuthorizationParts {
     /// Parses a header value; the five fields may come in any order.
     pub fn parse(header: &str) -> Result<Self, ChannelError> {
         let bad = |m: &str| ChannelError::Malformed(format!("Authorization: {m}"));
-        let rest = header
-            .trim()
-            .strip_prefix(AUTH_SCHEME)
-            .ok_or_else(|| bad("认证类型不是 WECHATPAY2-SHA256-RSA2048"))?;
+        let rest = header.trim().strip_prefix(AUTH_SCHEME).ok_or_else(|| bad("认证类型不是 WECHATPAY2-SHA256-RSA2048"))?;
         let (mut mchid, mut serial, mut nonce, mut ts, mut sig) = (None, None, None, None, None);
         for part in rest.split(',') {
             let (k, v) = part.trim().split_once('=').ok_or_else(|| bad("字段格式"))?;
-            let v = v
-                .trim()
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .ok_or_else(|| bad("字段未加引号"))?;
+            let v = v.trim().strip_prefix('"').and_then(|v| v.strip_suffix('"')).ok_or_else(|| bad("字段未加引号"))?;
             let slot = match k.trim() {
                 "mchid" => &mut mchid,
                 "serial_no" => &mut serial,
@@ -79,10 +66,7 @@ impl AuthorizationParts {
             mchid: mchid.ok_or_else(|| bad("缺少 mchid"))?,
             serial_no: serial.ok_or_else(|| bad("缺少 serial_no"))?,
             nonce_str: nonce.ok_or_else(|| bad("缺少 nonce_str"))?,
-            timestamp: ts
-                .ok_or_else(|| bad("缺少 timestamp"))?
-                .parse()
-                .map_err(|_| bad("timestamp 不是数字"))?,
+            timestamp: ts.ok_or_else(|| bad("缺少 timestamp"))?.parse().map_err(|_| bad("timestamp 不是数字"))?,
             signature: sig.ok_or_else(|| bad("缺少 signature"))?,
         })
     }
@@ -99,19 +83,8 @@ pub struct RequestToSign<'a> {
 }
 
 /// Signs one request as merchant `mchid` with the key of certificate `serial_no`.
-pub fn authorize(
-    signer: &RsaSigner,
-    mchid: &str,
-    serial_no: &str,
-    req: RequestToSign<'_>,
-) -> Result<AuthorizationParts, ChannelError> {
-    let message = request_message(
-        req.method,
-        req.path_and_query,
-        req.timestamp,
-        req.nonce,
-        req.body,
-    );
+pub fn authorize(signer: &RsaSigner, mchid: &str, serial_no: &str, req: RequestToSign<'_>) -> Result<AuthorizationParts, ChannelError> {
+    let message = request_message(req.method, req.path_and_query, req.timestamp, req.nonce, req.body);
     Ok(AuthorizationParts {
         mchid: mchid.to_string(),
         serial_no: serial_no.to_string(),
@@ -134,9 +107,7 @@ pub struct PlatformKey {
 
 impl std::fmt::Debug for PlatformKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlatformKey")
-            .field("serial", &self.serial)
-            .finish_non_exhaustive()
+        f.debug_struct("PlatformKey").field("serial", &self.serial).finish_non_exhaustive()
     }
 }
 
@@ -157,22 +128,16 @@ impl PlatformVerifiers {
                 if let Some(given) = &k.serial
                     && !given.eq_ignore_ascii_case(&found)
                 {
-                    return Err(ChannelError::Config(format!(
-                        "平台证书序列号 {given} 与证书内容 {found} 不符"
-                    )));
+                    return Err(ChannelError::Config(format!("平台证书序列号 {given} 与证书内容 {found} 不符")));
                 }
                 found
             } else {
-                k.serial.clone().ok_or_else(|| {
-                    ChannelError::Config("平台公钥需要填写公钥 ID（PUB_KEY_ID_…）".into())
-                })?
+                k.serial.clone().ok_or_else(|| ChannelError::Config("平台公钥需要填写公钥 ID（PUB_KEY_ID_…）".into()))?
             };
             out.insert(serial, RsaVerifier::from_pem(&k.pem)?);
         }
         if out.keys.is_empty() {
-            return Err(ChannelError::Config(
-                "至少需要一个微信支付平台证书或平台公钥".into(),
-            ));
+            return Err(ChannelError::Config("至少需要一个微信支付平台证书或平台公钥".into()));
         }
         Ok(out)
     }
@@ -183,10 +148,7 @@ impl PlatformVerifiers {
     }
 
     pub fn get(&self, serial: &str) -> Option<&RsaVerifier> {
-        self.keys
-            .iter()
-            .find(|(s, _)| s.eq_ignore_ascii_case(serial))
-            .map(|(_, k)| k)
+        self.keys.iter().find(|(s, _)| s.eq_ignore_ascii_case(serial)).map(|(_, k)| k)
     }
 }
 
@@ -201,27 +163,15 @@ fn header<'h>(headers: &'h HeaderMap, name: &str) -> Result<&'h str, ChannelErro
 
 /// Verifies the `Wechatpay-*` headers of a response or a notification over the raw body:
 /// timestamp within [`MAX_CLOCK_SKEW_S`] of `now`, known serial, valid signature.
-pub fn verify_wechatpay_headers(
-    verifiers: &PlatformVerifiers,
-    headers: &HeaderMap,
-    body: &str,
-    now: i64,
-) -> Result<(), ChannelError> {
+pub fn verify_wechatpay_headers(verifiers: &PlatformVerifiers, headers: &HeaderMap, body: &str, now: i64) -> Result<(), ChannelError> {
     let timestamp = header(headers, HEADER_TIMESTAMP)?;
     let nonce = header(headers, HEADER_NONCE)?;
     let signature = header(headers, HEADER_SIGNATURE)?;
     let serial = header(headers, HEADER_SERIAL)?;
-    let ts: i64 = timestamp
-        .parse()
-        .map_err(|_| ChannelError::Malformed("Wechatpay-Timestamp 不是数字".into()))?;
+    let ts: i64 = timestamp.parse().map_err(|_| ChannelError::Malformed("Wechatpay-Timestamp 不是数字".into()))?;
     if (now - ts).abs() > MAX_CLOCK_SKEW_S {
         return Err(ChannelError::StaleTimestamp);
     }
-    let key = verifiers
-        .get(serial)
-        .ok_or_else(|| ChannelError::UnknownSerial(serial.to_string()))?;
-    key.verify_b64(
-        response_message(timestamp, nonce, body).as_bytes(),
-        signature,
-    )
+    let key = verifiers.get(serial).ok_or_else(|| ChannelError::UnknownSerial(serial.to_string()))?;
+    key.verify_b64(response_message(timestamp, nonce, body).as_bytes(), signature)
 }

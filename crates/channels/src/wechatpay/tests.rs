@@ -22,10 +22,7 @@ fn config() -> WechatPayConfig {
         merchant_serial_no: "5157F09EFDC096DE15EBE81A47057A7232F1B8E1".into(),
         merchant_private_key_pem: merchant.private_pkcs8_pem.clone(),
         apiv3_key: APIV3.into(),
-        platform_keys: vec![PlatformKey {
-            serial: Some("PUB_KEY_ID_0119000091912024".into()),
-            pem: platform.public_spki_pem.clone(),
-        }],
+        platform_keys: vec![PlatformKey { serial: Some("PUB_KEY_ID_0119000091912024".into()), pem: platform.public_spki_pem.clone() }],
         notify_url: "http://127.0.0.1:8080/notify/wechatpay".into(),
         base_url: "http://127.0.0.1:9".into(),
     }
@@ -44,24 +41,14 @@ fn provider() -> WechatProviderSide {
 }
 
 fn auth_of(req: &PreparedRequest) -> &str {
-    &req.headers
-        .iter()
-        .find(|(k, _)| *k == "Authorization")
-        .unwrap()
-        .1
+    &req.headers.iter().find(|(k, _)| *k == "Authorization").unwrap().1
 }
 
 #[test]
 fn published_request_message_format() {
     // The example of the signature guide: GET /v3/certificates at 1554208460.
     assert_eq!(
-        sign::request_message(
-            "GET",
-            "/v3/certificates",
-            1554208460,
-            "593BEC0C930BF1AFEB40B4A08C8FB242",
-            ""
-        ),
+        sign::request_message("GET", "/v3/certificates", 1554208460, "593BEC0C930BF1AFEB40B4A08C8FB242", ""),
         "GET\n/v3/certificates\n1554208460\n593BEC0C930BF1AFEB40B4A08C8FB242\n\n"
     );
 }
@@ -71,65 +58,24 @@ fn signed_request_is_accepted_by_the_provider_side_and_tampering_is_not() {
     let wp = WechatPay::new(config()).unwrap();
     let p = provider();
     let body = r#"{"mchid":"1900009191"}"#.to_string();
-    let req = wp
-        .prepare("POST", "/v3/pay/transactions/native", body.clone(), NOW)
-        .unwrap();
+    let req = wp.prepare("POST", "/v3/pay/transactions/native", body.clone(), NOW).unwrap();
     assert_eq!(req.url, "http://127.0.0.1:9/v3/pay/transactions/native");
     assert!(auth_of(&req).starts_with("WECHATPAY2-SHA256-RSA2048 mchid=\"1900009191\","));
-    assert_eq!(
-        p.verify_request(
-            "POST",
-            "/v3/pay/transactions/native",
-            auth_of(&req),
-            &body,
-            NOW
-        )
-        .unwrap(),
-        "1900009191"
-    );
+    assert_eq!(p.verify_request("POST", "/v3/pay/transactions/native", auth_of(&req), &body, NOW).unwrap(), "1900009191");
     assert!(matches!(
-        p.verify_request(
-            "POST",
-            "/v3/pay/transactions/native",
-            auth_of(&req),
-            r#"{"mchid":"1900009192"}"#,
-            NOW
-        ),
+        p.verify_request("POST", "/v3/pay/transactions/native", auth_of(&req), r#"{"mchid":"1900009192"}"#, NOW),
         Err(ChannelError::BadSignature)
     ));
+    assert!(matches!(p.verify_request("POST", "/v3/pay/transactions/h5", auth_of(&req), &body, NOW), Err(ChannelError::BadSignature)));
     assert!(matches!(
-        p.verify_request("POST", "/v3/pay/transactions/h5", auth_of(&req), &body, NOW),
-        Err(ChannelError::BadSignature)
-    ));
-    assert!(matches!(
-        p.verify_request(
-            "POST",
-            "/v3/pay/transactions/native",
-            auth_of(&req),
-            &body,
-            NOW + 301
-        ),
+        p.verify_request("POST", "/v3/pay/transactions/native", auth_of(&req), &body, NOW + 301),
         Err(ChannelError::StaleTimestamp)
     ));
     let other = AuthorizationParts::parse(auth_of(&req)).unwrap();
-    let forged = AuthorizationParts {
-        mchid: "1900000000".into(),
-        ..other.clone()
-    }
-    .to_header();
-    assert!(matches!(
-        p.verify_request("POST", "/v3/pay/transactions/native", &forged, &body, NOW),
-        Err(ChannelError::WrongMerchant(_))
-    ));
-    let forged = AuthorizationParts {
-        serial_no: "00".into(),
-        ..other
-    }
-    .to_header();
-    assert!(matches!(
-        p.verify_request("POST", "/v3/pay/transactions/native", &forged, &body, NOW),
-        Err(ChannelError::UnknownSerial(_))
-    ));
+    let forged = AuthorizationParts { mchid: "1900000000".into(), ..other.clone() }.to_header();
+    assert!(matches!(p.verify_request("POST", "/v3/pay/transactions/native", &forged, &body, NOW), Err(ChannelError::WrongMerchant(_))));
+    let forged = AuthorizationParts { serial_no: "00".into(), ..other }.to_header();
+    assert!(matches!(p.verify_request("POST", "/v3/pay/transactions/native", &forged, &body, NOW), Err(ChannelError::UnknownSerial(_))));
 }
 
 use sign::AuthorizationParts;
@@ -138,26 +84,14 @@ use sign::AuthorizationParts;
 fn authorization_parses_in_any_order_and_refuses_duplicates() {
     let h = r#"WECHATPAY2-SHA256-RSA2048 serial_no="AB",timestamp="1554208460",mchid="1900009191",signature="c2ln",nonce_str="N""#;
     let a = AuthorizationParts::parse(h).unwrap();
-    assert_eq!(
-        (
-            a.mchid.as_str(),
-            a.serial_no.as_str(),
-            a.timestamp,
-            a.signature.as_str()
-        ),
-        ("1900009191", "AB", 1554208460, "c2ln")
-    );
+    assert_eq!((a.mchid.as_str(), a.serial_no.as_str(), a.timestamp, a.signature.as_str()), ("1900009191", "AB", 1554208460, "c2ln"));
     assert_eq!(AuthorizationParts::parse(&a.to_header()).unwrap(), a);
     assert!(AuthorizationParts::parse(&format!("{h},mchid=\"1\"")).is_err());
     assert!(AuthorizationParts::parse("Bearer x").is_err());
 }
 
 fn raw(status: u16, headers: HeaderMap, body: &str) -> RawResponse {
-    RawResponse {
-        status,
-        headers,
-        body: body.to_string(),
-    }
+    RawResponse { status, headers, body: body.to_string() }
 }
 
 #[test]
@@ -167,49 +101,20 @@ fn responses_must_be_signed_by_a_known_key_and_fresh() {
     let body = r#"{"code_url":"weixin://wxpay/bizpayurl?pr=p4lpSuKzz"}"#;
     let h = p.sign_headers(body, NOW).unwrap();
     wp.check_response(&raw(200, h.clone(), body), NOW).unwrap();
-    assert!(
-        matches!(api::parse_create(body).unwrap(), api::Created::CodeUrl(u) if u.starts_with("weixin://"))
-    );
-    assert!(matches!(
-        wp.check_response(&raw(200, h.clone(), r#"{"code_url":"weixin://evil"}"#), NOW),
-        Err(ChannelError::BadSignature)
-    ));
-    assert!(matches!(
-        wp.check_response(&raw(200, h.clone(), body), NOW + 301),
-        Err(ChannelError::StaleTimestamp)
-    ));
-    assert!(
-        matches!(
-            wp.check_response(&raw(200, HeaderMap::new(), body), NOW),
-            Err(ChannelError::Malformed(_))
-        ),
-        "unsigned 2xx is forged"
-    );
+    assert!(matches!(api::parse_create(body).unwrap(), api::Created::CodeUrl(u) if u.starts_with("weixin://")));
+    assert!(matches!(wp.check_response(&raw(200, h.clone(), r#"{"code_url":"weixin://evil"}"#), NOW), Err(ChannelError::BadSignature)));
+    assert!(matches!(wp.check_response(&raw(200, h.clone(), body), NOW + 301), Err(ChannelError::StaleTimestamp)));
+    assert!(matches!(wp.check_response(&raw(200, HeaderMap::new(), body), NOW), Err(ChannelError::Malformed(_))), "unsigned 2xx is forged");
     let mut wrong = h.clone();
     wrong.insert(sign::HEADER_SERIAL, "PUB_KEY_ID_OTHER".parse().unwrap());
-    assert!(matches!(
-        wp.check_response(&raw(200, wrong, body), NOW),
-        Err(ChannelError::UnknownSerial(_))
-    ));
+    assert!(matches!(wp.check_response(&raw(200, wrong, body), NOW), Err(ChannelError::UnknownSerial(_))));
     // A key under the right serial but from someone else.
     let mut impostor = provider();
     impostor.platform_signer = RsaSigner::from_pem(&keys().0.private_pkcs8_pem).unwrap();
     let h2 = impostor.sign_headers(body, NOW).unwrap();
-    assert!(matches!(
-        wp.check_response(&raw(200, h2, body), NOW),
-        Err(ChannelError::BadSignature)
-    ));
-    let err = wp.check_response(
-        &raw(
-            404,
-            HeaderMap::new(),
-            r#"{"code":"ORDER_NOT_EXIST","message":"订单不存在"}"#,
-        ),
-        NOW,
-    );
-    assert!(
-        matches!(err, Err(ChannelError::Provider { status: 404, ref code, .. }) if code == "ORDER_NOT_EXIST")
-    );
+    assert!(matches!(wp.check_response(&raw(200, h2, body), NOW), Err(ChannelError::BadSignature)));
+    let err = wp.check_response(&raw(404, HeaderMap::new(), r#"{"code":"ORDER_NOT_EXIST","message":"订单不存在"}"#), NOW);
+    assert!(matches!(err, Err(ChannelError::Provider { status: 404, ref code, .. }) if code == "ORDER_NOT_EXIST"));
 }
 
 fn transaction(mchid: &str, appid: &str, state: &str) -> String {
@@ -227,92 +132,30 @@ fn transaction(mchid: &str, appid: &str, state: &str) -> String {
 fn notification_is_verified_decrypted_and_cross_checked() {
     let wp = WechatPay::new(config()).unwrap();
     let p = provider();
-    let (h, body) = p
-        .notification(
-            "TRANSACTION.SUCCESS",
-            &transaction("1900009191", "wxd678efh567hg6787", "SUCCESS"),
-            NOW,
-        )
-        .unwrap();
-    let n = wp
-        .verify_notification(&h, body.as_bytes(), NOW + 10)
-        .unwrap();
+    let (h, body) = p.notification("TRANSACTION.SUCCESS", &transaction("1900009191", "wxd678efh567hg6787", "SUCCESS"), NOW).unwrap();
+    let n = wp.verify_notification(&h, body.as_bytes(), NOW + 10).unwrap();
     assert_eq!(
-        (
-            n.out_trade_no.as_str(),
-            n.transaction_id.as_str(),
-            n.amount,
-            n.paid
-        ),
-        (
-            "CP20240901000001",
-            "4200000000202409010000000001",
-            Fen(300000),
-            true
-        )
+        (n.out_trade_no.as_str(), n.transaction_id.as_str(), n.amount, n.paid),
+        ("CP20240901000001", "4200000000202409010000000001", Fen(300000), true)
     );
-    assert_eq!(
-        (n.merchant_id.as_str(), n.app_id.as_str()),
-        ("1900009191", "wxd678efh567hg6787")
-    );
+    assert_eq!((n.merchant_id.as_str(), n.app_id.as_str()), ("1900009191", "wxd678efh567hg6787"));
 
     assert!(matches!(
-        wp.verify_notification(
-            &h,
-            body.replace("TRANSACTION.SUCCESS", "TRANSACTION.FAKE")
-                .as_bytes(),
-            NOW
-        ),
+        wp.verify_notification(&h, body.replace("TRANSACTION.SUCCESS", "TRANSACTION.FAKE").as_bytes(), NOW),
         Err(ChannelError::BadSignature)
     ));
-    assert!(matches!(
-        wp.verify_notification(&h, body.as_bytes(), NOW - 301),
-        Err(ChannelError::StaleTimestamp)
-    ));
+    assert!(matches!(wp.verify_notification(&h, body.as_bytes(), NOW - 301), Err(ChannelError::StaleTimestamp)));
 
-    let (h, body) = p
-        .notification(
-            "TRANSACTION.SUCCESS",
-            &transaction("1900000001", "wxd678efh567hg6787", "SUCCESS"),
-            NOW,
-        )
-        .unwrap();
-    assert!(
-        matches!(
-            wp.verify_notification(&h, body.as_bytes(), NOW),
-            Err(ChannelError::WrongMerchant(_))
-        ),
-        "other merchant"
-    );
-    let (h, body) = p
-        .notification(
-            "TRANSACTION.SUCCESS",
-            &transaction("1900009191", "wx0000000000000000", "SUCCESS"),
-            NOW,
-        )
-        .unwrap();
-    assert!(
-        matches!(
-            wp.verify_notification(&h, body.as_bytes(), NOW),
-            Err(ChannelError::WrongMerchant(_))
-        ),
-        "other app"
-    );
+    let (h, body) = p.notification("TRANSACTION.SUCCESS", &transaction("1900000001", "wxd678efh567hg6787", "SUCCESS"), NOW).unwrap();
+    assert!(matches!(wp.verify_notification(&h, body.as_bytes(), NOW), Err(ChannelError::WrongMerchant(_))), "other merchant");
+    let (h, body) = p.notification("TRANSACTION.SUCCESS", &transaction("1900009191", "wx0000000000000000", "SUCCESS"), NOW).unwrap();
+    assert!(matches!(wp.verify_notification(&h, body.as_bytes(), NOW), Err(ChannelError::WrongMerchant(_))), "other app");
 
     // Signed correctly but encrypted with another APIv3 key: not ours.
     let mut other = provider();
     other.apiv3_key = "ffffffffffffffffffffffffffffffff".into();
-    let (h, body) = other
-        .notification(
-            "TRANSACTION.SUCCESS",
-            &transaction("1900009191", "wxd678efh567hg6787", "SUCCESS"),
-            NOW,
-        )
-        .unwrap();
-    assert!(matches!(
-        wp.verify_notification(&h, body.as_bytes(), NOW),
-        Err(ChannelError::Crypto(_))
-    ));
+    let (h, body) = other.notification("TRANSACTION.SUCCESS", &transaction("1900009191", "wxd678efh567hg6787", "SUCCESS"), NOW).unwrap();
+    assert!(matches!(wp.verify_notification(&h, body.as_bytes(), NOW), Err(ChannelError::Crypto(_))));
 }
 
 #[test]
@@ -320,36 +163,18 @@ fn notification_serial_selects_the_key_across_modes() {
     // A second platform key under another serial (as during a certificate → public key move).
     let extra = generate_rsa_2048().unwrap();
     let mut c = config();
-    c.platform_keys.push(PlatformKey {
-        serial: Some("5157F09EFDC096DE15EBE81A47057A7232F1B8E2".into()),
-        pem: extra.public_spki_pem.clone(),
-    });
+    c.platform_keys
+        .push(PlatformKey { serial: Some("5157F09EFDC096DE15EBE81A47057A7232F1B8E2".into()), pem: extra.public_spki_pem.clone() });
     let wp = WechatPay::new(c).unwrap();
     let mut p = provider();
     p.platform_signer = RsaSigner::from_pem(&extra.private_pkcs8_pem).unwrap();
     p.platform_serial = "5157f09efdc096de15ebe81a47057a7232f1b8e2".into();
-    let (h, body) = p
-        .notification(
-            "TRANSACTION.SUCCESS",
-            &transaction("1900009191", "wxd678efh567hg6787", "SUCCESS"),
-            NOW,
-        )
-        .unwrap();
-    assert!(
-        wp.verify_notification(&h, body.as_bytes(), NOW)
-            .unwrap()
-            .paid
-    );
+    let (h, body) = p.notification("TRANSACTION.SUCCESS", &transaction("1900009191", "wxd678efh567hg6787", "SUCCESS"), NOW).unwrap();
+    assert!(wp.verify_notification(&h, body.as_bytes(), NOW).unwrap().paid);
     // Same key, announced under the other serial: refused.
     let mut h2 = h.clone();
-    h2.insert(
-        sign::HEADER_SERIAL,
-        "PUB_KEY_ID_0119000091912024".parse().unwrap(),
-    );
-    assert!(matches!(
-        wp.verify_notification(&h2, body.as_bytes(), NOW),
-        Err(ChannelError::BadSignature)
-    ));
+    h2.insert(sign::HEADER_SERIAL, "PUB_KEY_ID_0119000091912024".parse().unwrap());
+    assert!(matches!(wp.verify_notification(&h2, body.as_bytes(), NOW), Err(ChannelError::BadSignature)));
     // A public key without its PUB_KEY_ID is a configuration error.
     let mut c = config();
     c.platform_keys[0].serial = None;
@@ -359,11 +184,7 @@ fn notification_serial_selects_the_key_across_modes() {
 #[test]
 fn query_states_map_to_provider_status() {
     let c = config();
-    let st = api::parse_query(
-        &transaction("1900009191", "wxd678efh567hg6787", "SUCCESS"),
-        &c,
-    )
-    .unwrap();
+    let st = api::parse_query(&transaction("1900009191", "wxd678efh567hg6787", "SUCCESS"), &c).unwrap();
     assert_eq!(
         st,
         ProviderStatus::Paid {
@@ -372,53 +193,19 @@ fn query_states_map_to_provider_status() {
             paid_at: Some("2024-09-01T10:00:00+08:00".into())
         }
     );
-    assert_eq!(
-        api::parse_query(
-            &transaction("1900009191", "wxd678efh567hg6787", "NOTPAY"),
-            &c
-        )
-        .unwrap(),
-        ProviderStatus::NotPaid
-    );
-    assert_eq!(
-        api::parse_query(
-            &transaction("1900009191", "wxd678efh567hg6787", "CLOSED"),
-            &c
-        )
-        .unwrap(),
-        ProviderStatus::Closed
-    );
-    assert_eq!(
-        api::parse_query(
-            &transaction("1900009191", "wxd678efh567hg6787", "USERPAYING"),
-            &c
-        )
-        .unwrap(),
-        ProviderStatus::Paying
-    );
+    assert_eq!(api::parse_query(&transaction("1900009191", "wxd678efh567hg6787", "NOTPAY"), &c).unwrap(), ProviderStatus::NotPaid);
+    assert_eq!(api::parse_query(&transaction("1900009191", "wxd678efh567hg6787", "CLOSED"), &c).unwrap(), ProviderStatus::Closed);
+    assert_eq!(api::parse_query(&transaction("1900009191", "wxd678efh567hg6787", "USERPAYING"), &c).unwrap(), ProviderStatus::Paying);
     assert!(matches!(
-        api::parse_query(
-            &transaction("1900009191", "wxd678efh567hg6787", "REFUND"),
-            &c
-        )
-        .unwrap(),
+        api::parse_query(&transaction("1900009191", "wxd678efh567hg6787", "REFUND"), &c).unwrap(),
         ProviderStatus::Refunded { .. }
     ));
     assert!(matches!(
-        api::parse_query(
-            &transaction("1900000001", "wxd678efh567hg6787", "SUCCESS"),
-            &c
-        ),
+        api::parse_query(&transaction("1900000001", "wxd678efh567hg6787", "SUCCESS"), &c),
         Err(ChannelError::WrongMerchant(_))
     ));
-    assert_eq!(
-        api::query_path("CP20240901000001", "1900009191"),
-        "/v3/pay/transactions/out-trade-no/CP20240901000001?mchid=1900009191"
-    );
-    assert_eq!(
-        api::close_path("CP20240901000001"),
-        "/v3/pay/transactions/out-trade-no/CP20240901000001/close"
-    );
+    assert_eq!(api::query_path("CP20240901000001", "1900009191"), "/v3/pay/transactions/out-trade-no/CP20240901000001?mchid=1900009191");
+    assert_eq!(api::close_path("CP20240901000001"), "/v3/pay/transactions/out-trade-no/CP20240901000001/close");
 }
 
 fn order(flow: PayFlow) -> CreateOrder {
@@ -440,46 +227,20 @@ fn create_bodies_follow_the_published_fields() {
     assert_eq!(path, "/v3/pay/transactions/native");
     assert_eq!(v["amount"]["total"], 300000);
     assert_eq!(v["time_expire"], "2024-09-01T10:00:00+08:00");
-    let (path, body) = api::create_body(
-        &c,
-        &order(PayFlow::Mobile {
-            client_ip: "203.0.113.5".into(),
-        }),
-    )
-    .unwrap();
+    let (path, body) = api::create_body(&c, &order(PayFlow::Mobile { client_ip: "203.0.113.5".into() })).unwrap();
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
-        (
-            path,
-            &v["scene_info"]["payer_client_ip"],
-            &v["scene_info"]["h5_info"]["type"]
-        ),
-        (
-            "/v3/pay/transactions/h5",
-            &"203.0.113.5".into(),
-            &"Wap".into()
-        )
+        (path, &v["scene_info"]["payer_client_ip"], &v["scene_info"]["h5_info"]["type"]),
+        ("/v3/pay/transactions/h5", &"203.0.113.5".into(), &"Wap".into())
     );
-    let (path, body) = api::create_body(
-        &c,
-        &order(PayFlow::InApp {
-            openid: "oUpF8u".into(),
-        }),
-    )
-    .unwrap();
+    let (path, body) = api::create_body(&c, &order(PayFlow::InApp { openid: "oUpF8u".into() })).unwrap();
     assert_eq!(
-        (
-            path,
-            serde_json::from_str::<serde_json::Value>(&body).unwrap()["payer"]["openid"].clone()
-        ),
+        (path, serde_json::from_str::<serde_json::Value>(&body).unwrap()["payer"]["openid"].clone()),
         ("/v3/pay/transactions/jsapi", "oUpF8u".into())
     );
     let mut bad = order(PayFlow::Qr);
     bad.out_trade_no = "../../v3/refund".into();
-    assert!(
-        api::create_body(&c, &bad).is_err(),
-        "order numbers go into URL paths"
-    );
+    assert!(api::create_body(&c, &bad).is_err(), "order numbers go into URL paths");
     bad = order(PayFlow::Qr);
     bad.amount = Fen(0);
     assert!(api::create_body(&c, &bad).is_err());
@@ -488,33 +249,16 @@ fn create_bodies_follow_the_published_fields() {
 #[test]
 fn jsapi_pay_sign_is_over_the_published_message() {
     let wp = WechatPay::new(config()).unwrap();
-    let params = wp
-        .jsapi_params("wx201410272009395522657a690389285100", 1414561699)
-        .unwrap();
+    let params = wp.jsapi_params("wx201410272009395522657a690389285100", 1414561699).unwrap();
     let json = serde_json::to_value(&params).unwrap();
-    for k in [
-        "appId",
-        "timeStamp",
-        "nonceStr",
-        "package",
-        "signType",
-        "paySign",
-    ] {
+    for k in ["appId", "timeStamp", "nonceStr", "package", "signType", "paySign"] {
         assert!(json.get(k).is_some(), "{k}");
     }
-    assert_eq!(
-        params.package,
-        "prepay_id=wx201410272009395522657a690389285100"
-    );
+    assert_eq!(params.package, "prepay_id=wx201410272009395522657a690389285100");
     assert_eq!(params.sign_type, "RSA");
-    let msg = format!(
-        "{}\n{}\n{}\n{}\n",
-        params.app_id, params.time_stamp, params.nonce_str, params.package
-    );
+    let msg = format!("{}\n{}\n{}\n{}\n", params.app_id, params.time_stamp, params.nonce_str, params.package);
     let merchant = RsaVerifier::from_pem(&keys().0.public_spki_pem).unwrap();
-    merchant
-        .verify_b64(msg.as_bytes(), &params.pay_sign)
-        .unwrap();
+    merchant.verify_b64(msg.as_bytes(), &params.pay_sign).unwrap();
 }
 
 #[test]
@@ -526,14 +270,9 @@ fn refund_and_ack() {
         total: Fen(300000),
         reason: None,
     };
-    let v: serde_json::Value =
-        serde_json::from_str(&api::refund_body(&req, "http://x/notify")).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&api::refund_body(&req, "http://x/notify")).unwrap();
     assert_eq!(
-        (
-            v["amount"]["refund"].as_i64(),
-            v["amount"]["total"].as_i64(),
-            v["out_refund_no"].as_str()
-        ),
+        (v["amount"]["refund"].as_i64(), v["amount"]["total"].as_i64(), v["out_refund_no"].as_str()),
         (Some(100), Some(300000), Some("RF20240901000001"))
     );
     let r = api::parse_refund(r#"{"refund_id":"50000000382019052709732678859","out_refund_no":"RF20240901000001","status":"PROCESSING","amount":{"refund":100,"total":300000}}"#).unwrap();
@@ -542,10 +281,7 @@ fn refund_and_ack() {
     assert_eq!(wp.ack(true).status, 204);
     let fail = wp.ack(false);
     assert!(fail.status >= 400);
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&fail.body).unwrap()["code"],
-        "FAIL"
-    );
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&fail.body).unwrap()["code"], "FAIL");
 }
 
 #[test]
@@ -555,10 +291,7 @@ fn config_deserializes_from_school_json() {
     assert!(matches!(back, crate::ChannelConfig::Wechatpay(ref c) if c.mchid == "1900009191"));
     assert_eq!(back.build().unwrap().provider(), Provider::Wechatpay);
     let dbg = format!("{back:?}");
-    assert!(
-        !dbg.contains("PRIVATE KEY") && !dbg.contains(APIV3),
-        "secrets stay out of logs"
-    );
+    assert!(!dbg.contains("PRIVATE KEY") && !dbg.contains(APIV3), "secrets stay out of logs");
     let mut short = config();
     short.apiv3_key = "short".into();
     assert!(WechatPay::new(short).is_err());

@@ -2,45 +2,24 @@ use super::*;
 use proptest::prelude::*;
 
 fn txn(channel: &str, id: &str) -> TxnKey {
-    TxnKey {
-        channel: channel.into(),
-        txn_id: id.into(),
-    }
+    TxnKey { channel: channel.into(), txn_id: id.into() }
 }
 
 fn unpaid(amount: i64) -> Order {
-    Order {
-        state: OrderState::Unpaid,
-        amount: Fen(amount),
-        deadline: 1_000,
-        paid_by: None,
-    }
+    Order { state: OrderState::Unpaid, amount: Fen(amount), deadline: 1_000, paid_by: None }
 }
 
 fn paid(t: &TxnKey, amount: i64) -> OrderEvent {
-    OrderEvent::ProviderPaid {
-        txn: t.clone(),
-        amount: Fen(amount),
-        source: PaidSource::Notify,
-    }
+    OrderEvent::ProviderPaid { txn: t.clone(), amount: Fen(amount), source: PaidSource::Notify }
 }
 
 #[test]
 fn legal_transitions_exactly() {
     use OrderState::*;
-    let legal = [
-        (Unpaid, Paid),
-        (Unpaid, Closed),
-        (Unpaid, Cancelled),
-        (Paid, Refunded),
-    ];
+    let legal = [(Unpaid, Paid), (Unpaid, Closed), (Unpaid, Cancelled), (Paid, Refunded)];
     for from in OrderState::ALL {
         for to in OrderState::ALL {
-            assert_eq!(
-                can_transition(from, to),
-                legal.contains(&(from, to)),
-                "{from:?} -> {to:?}"
-            );
+            assert_eq!(can_transition(from, to), legal.contains(&(from, to)), "{from:?} -> {to:?}");
         }
     }
     use AttemptState as A;
@@ -53,160 +32,50 @@ fn legal_transitions_exactly() {
 #[test]
 fn a_payment_is_applied_once_and_repeats_are_ignored() {
     let wx = txn("wechat_native", "4200001");
-    let first = decide(
-        &unpaid(500),
-        &BTreeSet::new(),
-        &paid(&wx, 500),
-        LatePayment::Refund,
-    )
-    .unwrap();
+    let first = decide(&unpaid(500), &BTreeSet::new(), &paid(&wx, 500), LatePayment::Refund).unwrap();
     assert_eq!(first.order.state, OrderState::Paid);
     assert_eq!(first.order.paid_by, Some(wx.clone()));
-    assert_eq!(
-        first.effects,
-        vec![
-            Effect::ApplyPayment {
-                txn: wx.clone(),
-                amount: Fen(500)
-            },
-            Effect::CloseOpenAttempts
-        ]
-    );
+    assert_eq!(first.effects, vec![Effect::ApplyPayment { txn: wx.clone(), amount: Fen(500) }, Effect::CloseOpenAttempts]);
     let settled = BTreeSet::from([wx.clone()]);
-    let query = OrderEvent::ProviderPaid {
-        txn: wx.clone(),
-        amount: Fen(500),
-        source: PaidSource::Query,
-    };
+    let query = OrderEvent::ProviderPaid { txn: wx.clone(), amount: Fen(500), source: PaidSource::Query };
     let again = decide(&first.order, &settled, &query, LatePayment::Refund).unwrap();
     assert_eq!(again.order, first.order);
-    assert_eq!(
-        again.effects,
-        vec![Effect::Ignore {
-            why: Ignored::Duplicate
-        }]
-    );
+    assert_eq!(again.effects, vec![Effect::Ignore { why: Ignored::Duplicate }]);
     // Even if the caller forgot to record it, the order knows who paid it.
-    let forgot = decide(
-        &first.order,
-        &BTreeSet::new(),
-        &paid(&wx, 500),
-        LatePayment::Refund,
-    )
-    .unwrap();
-    assert_eq!(
-        forgot.effects,
-        vec![Effect::Ignore {
-            why: Ignored::Duplicate
-        }]
-    );
+    let forgot = decide(&first.order, &BTreeSet::new(), &paid(&wx, 500), LatePayment::Refund).unwrap();
+    assert_eq!(forgot.effects, vec![Effect::Ignore { why: Ignored::Duplicate }]);
 }
 
 #[test]
 fn paying_twice_from_phone_and_pc_refunds_or_credits_the_second() {
     let wx = txn("wechat_native", "4200001");
     let ali = txn("alipay_qr", "2023081822001");
-    let first = decide(
-        &unpaid(500),
-        &BTreeSet::new(),
-        &paid(&wx, 500),
-        LatePayment::Refund,
-    )
-    .unwrap();
+    let first = decide(&unpaid(500), &BTreeSet::new(), &paid(&wx, 500), LatePayment::Refund).unwrap();
     let settled = BTreeSet::from([wx.clone()]);
-    let second = decide(
-        &first.order,
-        &settled,
-        &paid(&ali, 500),
-        LatePayment::Refund,
-    )
-    .unwrap();
+    let second = decide(&first.order, &settled, &paid(&ali, 500), LatePayment::Refund).unwrap();
     assert_eq!(second.order, first.order);
-    assert_eq!(
-        second.effects,
-        vec![Effect::Refund {
-            txn: ali.clone(),
-            amount: Fen(500),
-            reason: LateReason::AlreadyPaid
-        }]
-    );
-    let credit = decide(
-        &first.order,
-        &settled,
-        &paid(&ali, 500),
-        LatePayment::Credit,
-    )
-    .unwrap();
-    assert_eq!(
-        credit.effects,
-        vec![Effect::Credit {
-            txn: ali,
-            amount: Fen(500),
-            reason: LateReason::AlreadyPaid
-        }]
-    );
+    assert_eq!(second.effects, vec![Effect::Refund { txn: ali.clone(), amount: Fen(500), reason: LateReason::AlreadyPaid }]);
+    let credit = decide(&first.order, &settled, &paid(&ali, 500), LatePayment::Credit).unwrap();
+    assert_eq!(credit.effects, vec![Effect::Credit { txn: ali, amount: Fen(500), reason: LateReason::AlreadyPaid }]);
 }
 
 #[test]
 fn money_after_close_or_cancel_is_returned_not_applied() {
     let wx = txn("wechat_native", "1");
     let none = BTreeSet::new();
-    let early = decide(
-        &unpaid(500),
-        &none,
-        &OrderEvent::Expire { now: 999 },
-        LatePayment::Refund,
-    )
-    .unwrap();
-    assert_eq!(
-        early.effects,
-        vec![Effect::Ignore {
-            why: Ignored::NotYetDue
-        }]
-    );
-    let closed = decide(
-        &unpaid(500),
-        &none,
-        &OrderEvent::Expire { now: 1_000 },
-        LatePayment::Refund,
-    )
-    .unwrap();
+    let early = decide(&unpaid(500), &none, &OrderEvent::Expire { now: 999 }, LatePayment::Refund).unwrap();
+    assert_eq!(early.effects, vec![Effect::Ignore { why: Ignored::NotYetDue }]);
+    let closed = decide(&unpaid(500), &none, &OrderEvent::Expire { now: 1_000 }, LatePayment::Refund).unwrap();
     assert_eq!(closed.order.state, OrderState::Closed);
     assert_eq!(closed.effects, vec![Effect::CloseOpenAttempts]);
     let late = decide(&closed.order, &none, &paid(&wx, 500), LatePayment::Credit).unwrap();
     assert_eq!(late.order.state, OrderState::Closed);
-    assert_eq!(
-        late.effects,
-        vec![Effect::Credit {
-            txn: wx.clone(),
-            amount: Fen(500),
-            reason: LateReason::OrderClosed
-        }]
-    );
+    assert_eq!(late.effects, vec![Effect::Credit { txn: wx.clone(), amount: Fen(500), reason: LateReason::OrderClosed }]);
 
-    let cancelled = decide(
-        &unpaid(500),
-        &none,
-        &OrderEvent::Cancel,
-        LatePayment::Refund,
-    )
-    .unwrap();
+    let cancelled = decide(&unpaid(500), &none, &OrderEvent::Cancel, LatePayment::Refund).unwrap();
     assert_eq!(cancelled.order.state, OrderState::Cancelled);
-    let late = decide(
-        &cancelled.order,
-        &none,
-        &paid(&wx, 500),
-        LatePayment::Refund,
-    )
-    .unwrap();
-    assert_eq!(
-        late.effects,
-        vec![Effect::Refund {
-            txn: wx,
-            amount: Fen(500),
-            reason: LateReason::OrderCancelled
-        }]
-    );
+    let late = decide(&cancelled.order, &none, &paid(&wx, 500), LatePayment::Refund).unwrap();
+    assert_eq!(late.effects, vec![Effect::Refund { txn: wx, amount: Fen(500), reason: LateReason::OrderCancelled }]);
 }
 
 #[test]
@@ -215,37 +84,15 @@ fn wrong_amounts_and_cancelling_a_paid_order() {
     let none = BTreeSet::new();
     let short = decide(&unpaid(500), &none, &paid(&wx, 499), LatePayment::Refund).unwrap();
     assert_eq!(short.order.state, OrderState::Unpaid);
-    assert_eq!(
-        short.effects,
-        vec![Effect::Refund {
-            txn: wx.clone(),
-            amount: Fen(499),
-            reason: LateReason::AmountMismatch
-        }]
-    );
+    assert_eq!(short.effects, vec![Effect::Refund { txn: wx.clone(), amount: Fen(499), reason: LateReason::AmountMismatch }]);
     let zero = decide(&unpaid(500), &none, &paid(&wx, 0), LatePayment::Refund).unwrap();
-    assert_eq!(
-        zero.effects,
-        vec![Effect::Ignore {
-            why: Ignored::NonPositiveAmount
-        }]
-    );
+    assert_eq!(zero.effects, vec![Effect::Ignore { why: Ignored::NonPositiveAmount }]);
 
-    let done = Order {
-        state: OrderState::Paid,
-        paid_by: Some(wx),
-        ..unpaid(500)
-    };
+    let done = Order { state: OrderState::Paid, paid_by: Some(wx), ..unpaid(500) };
     let e = decide(&done, &none, &OrderEvent::Cancel, LatePayment::Refund).unwrap_err();
     assert_eq!(e, OrderError::CannotCancelPaid);
     assert_eq!(e.to_string(), "订单已支付，无法取消");
-    let expire = decide(
-        &done,
-        &none,
-        &OrderEvent::Expire { now: 5_000 },
-        LatePayment::Refund,
-    )
-    .unwrap();
+    let expire = decide(&done, &none, &OrderEvent::Expire { now: 5_000 }, LatePayment::Refund).unwrap();
     assert_eq!(expire.order, done);
 }
 
@@ -259,11 +106,7 @@ enum Step {
 }
 
 fn arb_step() -> impl Strategy<Value = Step> {
-    let source = prop_oneof![
-        Just(PaidSource::Notify),
-        Just(PaidSource::Query),
-        Just(PaidSource::Statement)
-    ];
+    let source = prop_oneof![Just(PaidSource::Notify), Just(PaidSource::Query), Just(PaidSource::Statement)];
     prop_oneof![
         6 => (0usize..4, source).prop_map(|(i, s)| Step::Paid(i, s)),
         1 => (900i64..1100).prop_map(Step::Expire),

@@ -1,6 +1,8 @@
 //! `/api/v1`: the JSON API, described by `/api/v1/openapi.json`.
 
+mod notify;
 mod openapi;
+mod orders;
 mod student;
 
 use crate::AppState;
@@ -26,7 +28,17 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/student/sessions",
     "/api/v1/student/sessions/end-others",
     "/api/v1/student/security-events",
+    "/api/v1/student/orders",
+    "/api/v1/student/orders/{order_no}",
+    "/api/v1/student/orders/{order_no}/pay",
+    "/api/v1/student/orders/{order_no}/cancel",
+    "/api/v1/student/payments",
+    "/api/v1/student/transactions",
+    "/notify/{provider}",
+    "/notify/{provider}/{school}",
 ];
+
+pub use orders::qr_svg;
 
 pub fn openapi_spec() -> serde_json::Value {
     openapi::spec()
@@ -45,14 +57,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/student/profile", put(student::update_profile))
         .route("/api/v1/student/charges", get(student::charges))
         .route("/api/v1/student/sessions", get(student::sessions))
-        .route(
-            "/api/v1/student/sessions/end-others",
-            post(student::end_other_sessions),
-        )
-        .route(
-            "/api/v1/student/security-events",
-            get(student::security_events),
-        )
+        .route("/api/v1/student/sessions/end-others", post(student::end_other_sessions))
+        .route("/api/v1/student/security-events", get(student::security_events))
+        .route("/api/v1/student/orders", post(orders::create).get(orders::list))
+        .route("/api/v1/student/orders/{order_no}", get(orders::show))
+        .route("/api/v1/student/orders/{order_no}/pay", post(orders::pay))
+        .route("/api/v1/student/orders/{order_no}/cancel", post(orders::cancel))
+        .route("/api/v1/student/payments", get(orders::payments))
+        .route("/api/v1/student/transactions", get(orders::transactions))
+        .route("/notify/{provider}", post(notify::without_school))
+        .route("/notify/{provider}/{school}", post(notify::with_school))
 }
 
 /// JSON body whose rejection is our error shape, in Chinese first.
@@ -71,14 +85,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "The request body must be JSON (Content-Type: application/json)",
             )),
             Err(e) => Err(AppError::bad_request(
-                format!(
-                    "请求格式有误：{}",
-                    e.body_text().chars().take(200).collect::<String>()
-                ),
-                format!(
-                    "Malformed request: {}",
-                    e.body_text().chars().take(200).collect::<String>()
-                ),
+                format!("请求格式有误：{}", e.body_text().chars().take(200).collect::<String>()),
+                format!("Malformed request: {}", e.body_text().chars().take(200).collect::<String>()),
             )
             .with_code("malformed_json")),
         }

@@ -62,6 +62,10 @@ pub fn spec() -> Value {
             "schemas": {
                 "Error": obj(json!({"error": obj(json!({"code": {"type": "string"}, "message": {"type": "string"}, "field": {"type": "string"}}), json!(["code", "message"]))}), json!(["error"])),
                 "Charge": charge,
+                "Order": obj(json!({
+                    "order_no": {"type": "string"}, "total_fen": fen, "status": {"type": "string", "enum": ["unpaid", "paid", "closed", "cancelled", "refunded"]},
+                    "expires_at": {"type": "string", "description": "请在此时间前完成付款 (Asia/Shanghai)"}, "expires_at_unix": {"type": "integer"}, "reused": {"type": "boolean"}
+                }), json!(["order_no", "total_fen", "status", "expires_at"])),
             }
         },
         "paths": {
@@ -105,6 +109,45 @@ pub fn spec() -> Value {
             }))},
             "/api/v1/student/sessions": {"get": secured(json!({"summary": "The student's live sessions", "responses": {"200": ok("会话", json!({"type": "object"}))}}))},
             "/api/v1/student/sessions/end-others": {"post": secured(json!({"summary": "End every other session", "responses": {"200": ok("已结束", obj(json!({"ended": {"type": "integer"}}), json!(["ended"])))}}))},
+            "/api/v1/student/orders": {
+                "post": secured(json!({
+                    "summary": "Create an order for chosen charges (cart rules of the school apply)",
+                    "description": "Each charge is locked to the order while it is unpaid: a second live order for it is refused with 409. Where the school reuses unpaid orders (seed 004) the same lines give back the same order (200).",
+                    "requestBody": body(obj(json!({
+                        "charges": {"type": "array", "items": obj(json!({"id": {"type": "integer"}, "amount_fen": {"type": "integer", "description": "instalment amount; the whole arrears when absent"}}), json!(["id"]))},
+                        "phone": {"type": "string", "description": "phone for the e-receipt; the profile's when absent"},
+                        "invoice": obj(json!({"kind": {"type": "string", "enum": ["individual", "company"]}, "title": {"type": "string"}, "tax_no": {"type": "string"}}), json!(["kind"]))
+                    }), json!(["charges"]))),
+                    "responses": {
+                        "201": ok("订单已创建", json!({"$ref": "#/components/schemas/Order"})), "200": ok("未支付订单再次提供", json!({"$ref": "#/components/schemas/Order"})),
+                        "409": error_response("项目已在待支付订单中"), "422": error_response("不符合缴费规则（消息说明原因与拆分建议）")
+                    }
+                })),
+                "get": secured(json!({"summary": "The student's orders, newest first", "responses": {"200": ok("订单", json!({"type": "object"}))}}))
+            },
+            "/api/v1/student/orders/{order_no}": {"get": secured(json!({
+                "summary": "An order and its live status (polled by the result page; a late notification makes the platform ask the provider)",
+                "parameters": [{"name": "order_no", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": ok("订单", json!({"$ref": "#/components/schemas/Order"})), "404": error_response("订单不存在")}
+            }))},
+            "/api/v1/student/orders/{order_no}/pay": {"post": secured(json!({
+                "summary": "Pay an order through a channel: QR content, redirect URL or JSAPI parameters",
+                "parameters": [{"name": "order_no", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "requestBody": body(obj(json!({"channel": {"type": "string", "enum": ["wechat_native", "wechat_h5", "wechat_jsapi", "alipay_page", "alipay_wap", "alipay_qr", "unionpay_gateway", "unionpay_qr"]}, "openid": {"type": "string"}}), json!(["channel"]))),
+                "responses": {
+                    "200": ok("支付参数", obj(json!({"out_trade_no": {"type": "string"}, "kind": {"type": "string", "enum": ["qr", "redirect", "jsapi"]}, "qr_content": {"type": "string"}, "qr_svg": {"type": "string"}, "redirect_url": {"type": "string"}, "jsapi": {"type": "object"}, "payee": {"type": "string"}}), json!(["out_trade_no", "kind", "payee"]))),
+                    "409": error_response("订单已支付或已关闭"), "422": error_response("未开通的支付方式"), "502": error_response("渠道下单失败"), "503": error_response("渠道不可用")
+                }
+            }))},
+            "/api/v1/student/orders/{order_no}/cancel": {"post": secured(json!({
+                "summary": "Cancel an unpaid order (closes it at the providers first; money that arrived meanwhile is applied)",
+                "parameters": [{"name": "order_no", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {"200": ok("订单", json!({"$ref": "#/components/schemas/Order"})), "409": error_response("订单已支付")}
+            }))},
+            "/api/v1/student/payments": {"get": secured(json!({"summary": "缴费记录: paid orders with their items", "responses": {"200": ok("缴费记录", obj(json!({"payments": {"type": "array", "items": {"type": "object"}}}), json!(["payments"])))}}))},
+            "/api/v1/student/transactions": {"get": secured(json!({"summary": "银行交易记录: every channel transaction, including refunded or credited late money, and the balance", "responses": {"200": ok("交易记录", json!({"type": "object"}))}}))},
+            "/notify/{provider}": {"post": {"summary": "Provider notification (WeChat Pay v3 JSON, Alipay form); verified against every school's merchant of that provider", "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string", "enum": ["wechatpay", "alipay"]}}], "responses": {"200": {"description": "accepted (provider's own acknowledgement)"}, "401": {"description": "signature refused"}, "500": {"description": "not accepted; the provider retries"}}}},
+            "/notify/{provider}/{school}": {"post": {"summary": "Provider notification for one school's merchant", "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "school", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "accepted (provider's own acknowledgement)"}, "401": {"description": "signature refused"}, "500": {"description": "not accepted; the provider retries"}}}},
             "/api/v1/student/security-events": {"get": secured(json!({"summary": "Recent logins, failures and password changes", "responses": {"200": ok("安全日志", json!({"type": "object"}))}}))},
         }
     })

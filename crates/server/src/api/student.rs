@@ -41,9 +41,7 @@ pub async fn schools(State(state): State<AppState>) -> Result<Json<Value>, AppEr
 
 pub async fn captcha(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     let c = captcha::create(&state).await?;
-    Ok(Json(
-        json!({"captcha_id": c.id, "image": c.image, "expires_in_s": captcha::TTL_S}),
-    ))
+    Ok(Json(json!({"captcha_id": c.id, "image": c.image, "expires_in_s": captcha::TTL_S})))
 }
 
 #[derive(Deserialize)]
@@ -55,11 +53,7 @@ pub struct LoginBody {
     captcha: Option<String>,
 }
 
-pub async fn login(
-    State(state): State<AppState>,
-    client: Client,
-    ApiJson(b): ApiJson<LoginBody>,
-) -> Result<Json<Value>, AppError> {
+pub async fn login(State(state): State<AppState>, client: Client, ApiJson(b): ApiJson<LoginBody>) -> Result<Json<Value>, AppError> {
     let input = auth::LoginInput {
         school: &b.school,
         login: &b.login,
@@ -75,11 +69,7 @@ pub async fn login(
     })))
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    client: Client,
-    AnySession(s): AnySession,
-) -> Result<StatusCode, AppError> {
+pub async fn logout(State(state): State<AppState>, client: Client, AnySession(s): AnySession) -> Result<StatusCode, AppError> {
     auth::logout(&state, &s, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -97,19 +87,12 @@ pub async fn change_password(
     AnySession(s): AnySession,
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> Result<Json<Value>, AppError> {
-    let change = auth::PasswordChange {
-        old: &b.old_password,
-        new: &b.new_password,
-        confirm: b.confirm_password.as_deref(),
-    };
+    let change = auth::PasswordChange { old: &b.old_password, new: &b.new_password, confirm: b.confirm_password.as_deref() };
     auth::change_password(&state, &s, &change, &client).await?;
     Ok(Json(json!({"changed": true, "other_sessions_ended": true})))
 }
 
-pub async fn me(
-    State(state): State<AppState>,
-    AnySession(s): AnySession,
-) -> Result<Json<Value>, AppError> {
+pub async fn me(State(state): State<AppState>, AnySession(s): AnySession) -> Result<Json<Value>, AppError> {
     let (school, st) = student::school_and_student(&state, &s).await?;
     Ok(Json(json!({
         "school": {"code": school.code, "name": school.name},
@@ -146,12 +129,7 @@ pub async fn update_profile(
     StudentSession(s): StudentSession,
     ApiJson(b): ApiJson<ProfileBody>,
 ) -> Result<StatusCode, AppError> {
-    let input = student::ProfileInput {
-        phone: &b.phone,
-        email: &b.email,
-        postcode: &b.postcode,
-        address: &b.address,
-    };
+    let input = student::ProfileInput { phone: &b.phone, email: &b.email, postcode: &b.postcode, address: &b.address };
     student::update_profile(&state, &s, &input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -212,10 +190,7 @@ pub async fn charges(
     })))
 }
 
-pub async fn sessions(
-    State(state): State<AppState>,
-    StudentSession(s): StudentSession,
-) -> Result<Json<Value>, AppError> {
+pub async fn sessions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
     let list = state.store.live_sessions(s.school_id, s.student_id).await?;
     Ok(Json(json!({
         "sessions": list.iter().map(|x| json!({
@@ -228,25 +203,13 @@ pub async fn sessions(
     })))
 }
 
-pub async fn end_other_sessions(
-    State(state): State<AppState>,
-    StudentSession(s): StudentSession,
-) -> Result<Json<Value>, AppError> {
-    let n = state
-        .store
-        .end_other_sessions(s.school_id, s.student_id, &s.token_hash)
-        .await?;
+pub async fn end_other_sessions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
+    let n = state.store.end_other_sessions(s.school_id, s.student_id, &s.token_hash).await?;
     Ok(Json(json!({"ended": n})))
 }
 
-pub async fn security_events(
-    State(state): State<AppState>,
-    StudentSession(s): StudentSession,
-) -> Result<Json<Value>, AppError> {
-    let list = state
-        .store
-        .security_events_of_student(s.school_id, s.student_id, 50)
-        .await?;
+pub async fn security_events(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
+    let list = state.store.security_events_of_student(s.school_id, s.student_id, 50).await?;
     Ok(Json(json!({
         "events": list.iter().map(|e| json!({
             "kind": e.kind, "at": time::format_shanghai(e.at), "ip": e.ip, "user_agent": e.user_agent,

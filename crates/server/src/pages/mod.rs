@@ -37,21 +37,14 @@ fn render<T: Template>(t: &T) -> Response {
         Ok(html) => Html(html).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "template");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "页面生成失败 / page error",
-            )
-                .into_response()
+            (StatusCode::INTERNAL_SERVER_ERROR, "页面生成失败 / page error").into_response()
         }
     }
 }
 
 /// An error page for a full-page request: the message in the user's language, and a way on.
 fn error_page(e: &AppError, lang: Lang) -> Response {
-    let mut res = render(&ErrorPage {
-        lang,
-        message: e.message(lang).to_string(),
-    });
+    let mut res = render(&ErrorPage { lang, message: e.message(lang).to_string() });
     *res.status_mut() = e.status;
     res
 }
@@ -59,14 +52,8 @@ fn error_page(e: &AppError, lang: Lang) -> Response {
 /// Remembers a `?lang=` choice for later pages.
 fn with_lang_cookie(mut res: Response, query: &LangQuery) -> Response {
     if let Some(l) = &query.lang {
-        let v = if Lang::from_tag(l).is_en() {
-            "en"
-        } else {
-            "zh"
-        };
-        if let Ok(h) =
-            HeaderValue::from_str(&format!("lang={v}; Path=/; Max-Age=31536000; SameSite=Lax"))
-        {
+        let v = if Lang::from_tag(l).is_en() { "en" } else { "zh" };
+        if let Ok(h) = HeaderValue::from_str(&format!("lang={v}; Path=/; Max-Age=31536000; SameSite=Lax")) {
             res.headers_mut().append(header::SET_COOKIE, h);
         }
     }
@@ -80,10 +67,7 @@ pub struct LangQuery {
 
 async fn stylesheet() -> Response {
     (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         include_str!("../../static/app.css"),
     )
         .into_response()
@@ -95,48 +79,23 @@ struct IndexQuery {
     lang: Option<String>,
 }
 
-async fn index(
-    State(state): State<AppState>,
-    client: Client,
-    Query(q): Query<IndexQuery>,
-) -> Response {
+async fn index(State(state): State<AppState>, client: Client, Query(q): Query<IndexQuery>) -> Response {
     let schools = match state.store.schools().await {
         Ok(s) => s,
         Err(e) => return error_page(&e.into(), client.lang),
     };
-    let regions: Vec<String> = schools
-        .iter()
-        .map(|s| s.region.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let regions: Vec<String> = schools.iter().map(|s| s.region.clone()).collect::<BTreeSet<_>>().into_iter().collect();
     let selected = q.region.filter(|r| regions.contains(r));
     let shown = schools
         .iter()
         .filter(|s| selected.as_ref().is_none_or(|r| &s.region == r))
-        .map(|s| SchoolLink {
-            code: s.code.clone(),
-            name: school_name(s, client.lang),
-            region: s.region.clone(),
-        })
+        .map(|s| SchoolLink { code: s.code.clone(), name: school_name(s, client.lang), region: s.region.clone() })
         .collect();
-    with_lang_cookie(
-        render(&IndexPage {
-            lang: client.lang,
-            regions,
-            selected,
-            schools: shown,
-        }),
-        &LangQuery { lang: q.lang },
-    )
+    with_lang_cookie(render(&IndexPage { lang: client.lang, regions, selected, schools: shown }), &LangQuery { lang: q.lang })
 }
 
 fn school_name(s: &School, lang: Lang) -> String {
-    if lang.is_en() && !s.name_en.is_empty() {
-        s.name_en.clone()
-    } else {
-        s.name.clone()
-    }
+    if lang.is_en() && !s.name_en.is_empty() { s.name_en.clone() } else { s.name.clone() }
 }
 
 async fn school_or_404(state: &AppState, code: &str, lang: Lang) -> Result<School, Response> {
@@ -149,8 +108,7 @@ async fn school_or_404(state: &AppState, code: &str, lang: Lang) -> Result<Schoo
 
 /// The session for pages of this school; another school's session counts as none.
 fn session_for(school: &School, s: Option<AnySession>) -> Option<SessionRow> {
-    s.map(|AnySession(s)| s)
-        .filter(|s| s.school_id == school.id)
+    s.map(|AnySession(s)| s).filter(|s| s.school_id == school.id)
 }
 
 #[derive(Deserialize)]
@@ -173,31 +131,16 @@ async fn login_page(
     if let Some(s) = session_for(&school, session) {
         return Redirect::to(&landing(&school, &s)).into_response();
     }
-    let login = q
-        .login
-        .unwrap_or_default()
-        .chars()
-        .take(32)
-        .collect::<String>();
+    let login = q.login.unwrap_or_default().chars().take(32).collect::<String>();
     let res = login_form(&state, &school, client.lang, &login, None).await;
     with_lang_cookie(res, &LangQuery { lang: q.lang })
 }
 
 fn landing(school: &School, s: &SessionRow) -> String {
-    if s.must_change_password {
-        format!("/s/{}/password", school.code)
-    } else {
-        format!("/s/{}/home", school.code)
-    }
+    if s.must_change_password { format!("/s/{}/password", school.code) } else { format!("/s/{}/home", school.code) }
 }
 
-async fn login_form(
-    state: &AppState,
-    school: &School,
-    lang: Lang,
-    login: &str,
-    error: Option<&AppError>,
-) -> Response {
+async fn login_form(state: &AppState, school: &School, lang: Lang, login: &str, error: Option<&AppError>) -> Response {
     let needs_captcha = match auth::captcha_needed(state, school, login).await {
         Ok(b) => b,
         Err(e) => return error_page(&e, lang),
@@ -210,27 +153,16 @@ async fn login_form(
     } else {
         None
     };
-    let announcements = state
-        .store
-        .announcements(school.id, 5)
-        .await
-        .unwrap_or_default();
+    let announcements = state.store.announcements(school.id, 5).await.unwrap_or_default();
     let page = LoginPage {
         lang,
         code: school.code.clone(),
         school_name: school_name(school, lang),
-        login_label: if lang.is_en() {
-            "Student no.".into()
-        } else {
-            school.policy.login_label_zh().into()
-        },
+        login_label: if lang.is_en() { "Student no.".into() } else { school.policy.login_label_zh().into() },
         initial_hint: school.policy.initial_password.hint_zh(),
         login: login.to_string(),
         error: error.map(|e| e.message(lang).to_string()),
-        captcha: captcha.map(|c| CaptchaView {
-            id: c.id,
-            image: c.image,
-        }),
+        captcha: captcha.map(|c| CaptchaView { id: c.id, image: c.image }),
         contact: school.policy.contact_office_text().map(str::to_string),
         announcements: announcements.iter().map(AnnouncementView::from).collect(),
     };
@@ -249,12 +181,7 @@ struct LoginForm {
     captcha: Option<String>,
 }
 
-async fn login_submit(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    Form(f): Form<LoginForm>,
-) -> Response {
+async fn login_submit(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<LoginForm>) -> Response {
     let school = match school_or_404(&state, &code, client.lang).await {
         Ok(s) => s,
         Err(r) => return r,
@@ -270,15 +197,8 @@ async fn login_submit(
         Ok(out) => {
             let mut res = Redirect::to(&landing(&school, &out.session)).into_response();
             let secure = if state.config.https { "; Secure" } else { "" };
-            let cookie = format!(
-                "{}={}; Path=/; HttpOnly; SameSite=Lax{secure}",
-                state.session_cookie_name(),
-                out.token
-            );
-            res.headers_mut().append(
-                header::SET_COOKIE,
-                HeaderValue::from_str(&cookie).expect("token is URL-safe base64"),
-            );
+            let cookie = format!("{}={}; Path=/; HttpOnly; SameSite=Lax{secure}", state.session_cookie_name(), out.token);
+            res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("token is URL-safe base64"));
             res
         }
         Err(e) => {
@@ -298,12 +218,7 @@ fn csrf_ok(s: &SessionRow, token: &str) -> bool {
 }
 
 fn csrf_refused(lang: Lang) -> Response {
-    let e = AppError::new(
-        StatusCode::FORBIDDEN,
-        "csrf",
-        "页面已过期，请返回后重新提交",
-        "This page has expired; go back and submit again",
-    );
+    let e = AppError::new(StatusCode::FORBIDDEN, "csrf", "页面已过期，请返回后重新提交", "This page has expired; go back and submit again");
     error_page(&e, lang)
 }
 
@@ -323,14 +238,8 @@ async fn logout(
         }
     }
     let mut res = Redirect::to(&format!("/s/{code}/")).into_response();
-    let clear = format!(
-        "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax",
-        state.session_cookie_name()
-    );
-    res.headers_mut().append(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&clear).expect("static cookie"),
-    );
+    let clear = format!("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax", state.session_cookie_name());
+    res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&clear).expect("static cookie"));
     res
 }
 
@@ -381,11 +290,7 @@ async fn home(
         .map(|c| ChargeRowView::new(c, lang))
         .collect();
     let (unpaid, paid): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.owing);
-    let announcements = state
-        .store
-        .announcements(school.id, 3)
-        .await
-        .unwrap_or_default();
+    let announcements = state.store.announcements(school.id, 3).await.unwrap_or_default();
     render(&HomePage {
         lang,
         code: school.code.clone(),
@@ -399,11 +304,7 @@ async fn home(
         class_name: o.student.class_name.clone(),
         total_arrears: o.total_arrears.to_string(),
         has_arrears: o.total_arrears.is_positive(),
-        years: o
-            .arrears_by_year
-            .iter()
-            .map(|(y, f)| (y.clone(), f.to_string()))
-            .collect(),
+        years: o.arrears_by_year.iter().map(|(y, f)| (y.clone(), f.to_string())).collect(),
         periods: o.periods.clone(),
         period,
         unpaid,
@@ -412,24 +313,14 @@ async fn home(
     })
 }
 
-async fn password_page(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-) -> Response {
+async fn password_page(State(state): State<AppState>, client: Client, Path(code): Path<String>, session: Option<AnySession>) -> Response {
     match page_session(&state, &code, session, client.lang, true).await {
         Ok((school, s)) => render(&password_view(&school, &s, client.lang, None)),
         Err(r) => r,
     }
 }
 
-fn password_view(
-    school: &School,
-    s: &SessionRow,
-    lang: Lang,
-    error: Option<&AppError>,
-) -> PasswordPage {
+fn password_view(school: &School, s: &SessionRow, lang: Lang, error: Option<&AppError>) -> PasswordPage {
     PasswordPage {
         lang,
         code: school.code.clone(),
@@ -463,11 +354,7 @@ async fn password_submit(
     if !csrf_ok(&s, &f.csrf) {
         return csrf_refused(client.lang);
     }
-    let change = auth::PasswordChange {
-        old: &f.old_password,
-        new: &f.new_password,
-        confirm: Some(&f.confirm_password),
-    };
+    let change = auth::PasswordChange { old: &f.old_password, new: &f.new_password, confirm: Some(&f.confirm_password) };
     match auth::change_password(&state, &s, &change, &client).await {
         Ok(()) => Redirect::to(&format!("/s/{code}/home")).into_response(),
         Err(e) => {
@@ -502,15 +389,7 @@ async fn profile_page(
                 postcode: st.postcode.clone(),
                 address: st.address.clone(),
             };
-            render(&ProfilePage::new(
-                &school,
-                &s,
-                st,
-                form,
-                client.lang,
-                q.saved.is_some(),
-                None,
-            ))
+            render(&ProfilePage::new(&school, &s, st, form, client.lang, q.saved.is_some(), None))
         }
         Err(e) => error_page(&e, client.lang),
     }
@@ -539,31 +418,13 @@ async fn profile_submit(
     if !csrf_ok(&s, &f.csrf) {
         return csrf_refused(client.lang);
     }
-    let input = student::ProfileInput {
-        phone: &f.phone,
-        email: &f.email,
-        postcode: &f.postcode,
-        address: &f.address,
-    };
+    let input = student::ProfileInput { phone: &f.phone, email: &f.email, postcode: &f.postcode, address: &f.address };
     match student::update_profile(&state, &s, &input).await {
         Ok(()) => Redirect::to(&format!("/s/{code}/profile?saved=1")).into_response(),
         Err(e) => match student::school_and_student(&state, &s).await {
             Ok((_, st)) => {
-                let form = ProfileFormView {
-                    phone: f.phone,
-                    email: f.email,
-                    postcode: f.postcode,
-                    address: f.address,
-                };
-                let mut res = render(&ProfilePage::new(
-                    &school,
-                    &s,
-                    st,
-                    form,
-                    client.lang,
-                    false,
-                    Some(&e),
-                ));
+                let form = ProfileFormView { phone: f.phone, email: f.email, postcode: f.postcode, address: f.address };
+                let mut res = render(&ProfilePage::new(&school, &s, st, form, client.lang, false, Some(&e)));
                 *res.status_mut() = e.status;
                 res
             }

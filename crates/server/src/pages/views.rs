@@ -45,11 +45,7 @@ pub struct AnnouncementView {
 
 impl From<&Announcement> for AnnouncementView {
     fn from(a: &Announcement) -> Self {
-        AnnouncementView {
-            title: a.title.clone(),
-            body: a.body.clone(),
-            date: time::format_shanghai_date(a.published_at),
-        }
+        AnnouncementView { title: a.title.clone(), body: a.body.clone(), date: time::format_shanghai_date(a.published_at) }
     }
 }
 
@@ -101,11 +97,7 @@ impl ChargeRowView {
     pub fn new(c: &ChargeLine, lang: Lang) -> ChargeRowView {
         let v = &c.view;
         ChargeRowView {
-            item: if lang.is_en() && !v.item_name_en.is_empty() {
-                v.item_name_en.clone()
-            } else {
-                v.item_name.clone()
-            },
+            item: if lang.is_en() && !v.item_name_en.is_empty() { v.item_name_en.clone() } else { v.item_name.clone() },
             parent: v.parent_name.clone(),
             mandatory: v.mandatory,
             period: v.period_name.clone(),
@@ -114,11 +106,7 @@ impl ChargeRowView {
             balance_used: v.amounts.balance_used.to_string(),
             payable: c.payable.to_string(),
             paid: v.amounts.paid.to_string(),
-            state_label: if lang.is_en() {
-                c.state.label_en()
-            } else {
-                c.state.label_zh()
-            },
+            state_label: if lang.is_en() { c.state.label_en() } else { c.state.label_zh() },
             state_class: match c.state {
                 ChargeState::Unpaid => "unpaid",
                 ChargeState::Partial => "partial",
@@ -126,11 +114,7 @@ impl ChargeRowView {
                 ChargeState::Waived => "waived",
             },
             window: match (v.window_start, v.window_end) {
-                (Some(a), Some(b)) => Some(format!(
-                    "{} ~ {}",
-                    time::format_shanghai_date(a),
-                    time::format_shanghai_date(b)
-                )),
+                (Some(a), Some(b)) => Some(format!("{} ~ {}", time::format_shanghai_date(a), time::format_shanghai_date(b))),
                 _ => None,
             },
             collecting: v.collecting,
@@ -201,11 +185,7 @@ impl ProfilePage {
         ProfilePage {
             lang,
             code: school.code.clone(),
-            school_name: if lang.is_en() && !school.name_en.is_empty() {
-                school.name_en.clone()
-            } else {
-                school.name.clone()
-            },
+            school_name: if lang.is_en() && !school.name_en.is_empty() { school.name_en.clone() } else { school.name.clone() },
             csrf: s.csrf_token.clone(),
             id_card: idcard::mask(&st.id_card),
             phone_masked: profile::mask_phone(&st.phone),

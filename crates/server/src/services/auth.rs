@@ -51,50 +51,27 @@ pub fn password_change_required() -> AppError {
 }
 
 fn invalid_credentials() -> AppError {
-    AppError::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-        "学号或密码有误",
-        "Wrong student number or password",
-    )
+    AppError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "学号或密码有误", "Wrong student number or password")
 }
 
 /// Whether the next login of this account must carry a captcha.
-pub async fn captcha_needed(
-    state: &AppState,
-    school: &School,
-    login: &str,
-) -> Result<bool, AppError> {
+pub async fn captcha_needed(state: &AppState, school: &School, login: &str) -> Result<bool, AppError> {
     if school.policy.captcha {
         return Ok(true);
     }
-    let failures = state
-        .store
-        .login_failures(school.id, login, now() - WINDOW_S)
-        .await?;
+    let failures = state.store.login_failures(school.id, login, now() - WINDOW_S).await?;
     Ok(failures.len() >= CAPTCHA_AFTER)
 }
 
-pub async fn login(
-    state: &AppState,
-    input: &LoginInput<'_>,
-    client: &Client,
-) -> Result<LoginOutcome, AppError> {
+pub async fn login(state: &AppState, input: &LoginInput<'_>, client: &Client) -> Result<LoginOutcome, AppError> {
     let login = input.login.trim();
     if login.is_empty() || input.password.is_empty() {
-        return Err(AppError::bad_request(
-            "请输入学号和密码",
-            "Enter your student number and password",
-        ));
+        return Err(AppError::bad_request("请输入学号和密码", "Enter your student number and password"));
     }
     if login.chars().count() > MAX_LOGIN_LEN || input.password.len() > MAX_PASSWORD_LEN {
         return Err(invalid_credentials());
     }
-    let school = state
-        .store
-        .school_by_code(input.school)
-        .await?
-        .ok_or_else(AppError::unknown_school)?;
+    let school = state.store.school_by_code(input.school).await?.ok_or_else(AppError::unknown_school)?;
     let t = now();
 
     if state.store.ip_failures(&client.ip, t - WINDOW_S).await? >= IP_LIMIT {
@@ -105,10 +82,7 @@ pub async fn login(
             "Too many failed logins from your network; try again in 15 minutes",
         ));
     }
-    let failures = state
-        .store
-        .login_failures(school.id, login, t - WINDOW_S)
-        .await?;
+    let failures = state.store.login_failures(school.id, login, t - WINDOW_S).await?;
     if failures.len() >= LOCK_AT {
         let until = failures[0] + LOCK_S;
         let at = campuspay_domain::time::format_shanghai(until);
@@ -122,97 +96,47 @@ pub async fn login(
     if school.policy.captcha || failures.len() >= CAPTCHA_AFTER {
         let (id, answer) = (input.captcha_id.unwrap_or(""), input.captcha.unwrap_or(""));
         if id.is_empty() || answer.trim().is_empty() {
-            return Err(AppError::new(
-                StatusCode::UNAUTHORIZED,
-                "captcha_required",
-                "请输入验证码",
-                "Enter the captcha",
-            )
-            .field("captcha"));
+            return Err(AppError::new(StatusCode::UNAUTHORIZED, "captcha_required", "请输入验证码", "Enter the captcha").field("captcha"));
         }
         if !crate::services::captcha::check(state, id, answer).await? {
-            return Err(AppError::new(
-                StatusCode::UNAUTHORIZED,
-                "captcha_invalid",
-                "验证码错误",
-                "Wrong or expired captcha",
-            )
-            .field("captcha"));
+            return Err(
+                AppError::new(StatusCode::UNAUTHORIZED, "captcha_invalid", "验证码错误", "Wrong or expired captcha").field("captcha")
+            );
         }
     }
 
     let by_phone = school.policy.login_ids.contains(&LoginId::Phone);
-    let student = state
-        .store
-        .student_for_login(school.id, login, by_phone)
-        .await?;
-    let initial = student
-        .as_ref()
-        .map(|s| school.policy.initial_password.for_id_card(&s.id_card));
+    let student = state.store.student_for_login(school.id, login, by_phone).await?;
+    let initial = student.as_ref().map(|s| school.policy.initial_password.for_id_card(&s.id_card));
     let ok = match &student {
-        Some(s) if s.password_hash.is_some() => {
-            state
-                .hasher
-                .verify(input.password, s.password_hash.as_deref())
-                .await
-        }
+        Some(s) if s.password_hash.is_some() => state.hasher.verify(input.password, s.password_hash.as_deref()).await,
         Some(_) => {
             // The initial password is derived, not hashed; burn a hash's time all the same.
             let _ = state.hasher.verify(input.password, None).await;
-            initial.as_deref().is_some_and(|i| {
-                crate::crypto::constant_time_eq(i.as_bytes(), input.password.as_bytes())
-            })
+            initial.as_deref().is_some_and(|i| crate::crypto::constant_time_eq(i.as_bytes(), input.password.as_bytes()))
         }
         None => state.hasher.verify(input.password, None).await,
     };
     let student_id = student.as_ref().map(|s| s.id);
-    let ev = |kind| NewSecurityEvent {
-        school_id: school.id,
-        student_id,
-        login,
-        kind,
-        ip: &client.ip,
-        user_agent: &client.user_agent,
-    };
+    let ev = |kind| NewSecurityEvent { school_id: school.id, student_id, login, kind, ip: &client.ip, user_agent: &client.user_agent };
     if !ok {
-        state
-            .store
-            .record_security_event(&ev(event::LOGIN_FAILED))
-            .await?;
+        state.store.record_security_event(&ev(event::LOGIN_FAILED)).await?;
         if failures.len() + 1 >= LOCK_AT {
-            state
-                .store
-                .record_security_event(&ev(event::LOCKED_OUT))
-                .await?;
+            state.store.record_security_event(&ev(event::LOCKED_OUT)).await?;
         }
         return Err(invalid_credentials());
     }
     let student = student.expect("a verified login has a student");
     let uses_initial = student.password_hash.is_none();
     let must_change = (uses_initial && school.policy.force_change_initial)
-        || (school.policy.force_change_weak
-            && password::is_weak(
-                input.password,
-                &context(&student, initial.as_deref().unwrap_or("")),
-            ));
-    state
-        .store
-        .record_security_event(&ev(event::LOGIN_OK))
-        .await?;
+        || (school.policy.force_change_weak && password::is_weak(input.password, &context(&student, initial.as_deref().unwrap_or(""))));
+    state.store.record_security_event(&ev(event::LOGIN_OK)).await?;
     let (token, session) = new_session(state, &school, &student, must_change, client).await?;
-    Ok(LoginOutcome {
-        token,
-        must_change_password: must_change,
-        session,
-    })
+    Ok(LoginOutcome { token, must_change_password: must_change, session })
 }
 
 fn context<'a>(s: &'a Student, initial: &'a str) -> PasswordContext<'a> {
-    PasswordContext {
-        student_no: &s.student_no,
-        id_card: &s.id_card,
-        initial_password: initial,
-    }
+    PasswordContext { student_no: &s.student_no, id_card: &s.id_card, initial_password: initial }
 }
 
 /// A fresh session id at every login (no fixation); only its hash is stored.
@@ -244,12 +168,7 @@ async fn new_session(
 
 pub async fn resolve_session(state: &AppState, token: &str) -> Result<SessionRow, AppError> {
     let expired = || {
-        AppError::new(
-            StatusCode::UNAUTHORIZED,
-            "session_expired",
-            "登录已过期，请重新登录",
-            "Your session has ended; please log in again",
-        )
+        AppError::new(StatusCode::UNAUTHORIZED, "session_expired", "登录已过期，请重新登录", "Your session has ended; please log in again")
     };
     if token.is_empty() || token.len() > 100 {
         return Err(expired());
@@ -265,11 +184,7 @@ pub async fn resolve_session(state: &AppState, token: &str) -> Result<SessionRow
     Ok(s)
 }
 
-pub async fn logout(
-    state: &AppState,
-    session: &SessionRow,
-    client: &Client,
-) -> Result<(), AppError> {
+pub async fn logout(state: &AppState, session: &SessionRow, client: &Client) -> Result<(), AppError> {
     state.store.end_session(&session.token_hash).await?;
     state
         .store
@@ -293,57 +208,25 @@ pub struct PasswordChange<'a> {
 }
 
 /// Changes the password and ends every other session of the student.
-pub async fn change_password(
-    state: &AppState,
-    session: &SessionRow,
-    change: &PasswordChange<'_>,
-    client: &Client,
-) -> Result<(), AppError> {
-    let unprocessable = |code, zh: &str, en: &str, field| {
-        AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, zh, en).field(field)
-    };
+pub async fn change_password(state: &AppState, session: &SessionRow, change: &PasswordChange<'_>, client: &Client) -> Result<(), AppError> {
+    let unprocessable = |code, zh: &str, en: &str, field| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, zh, en).field(field);
     if change.old.is_empty() {
-        return Err(unprocessable(
-            "old_password_required",
-            "请输入旧密码",
-            "Enter your current password",
-            "old_password",
-        ));
+        return Err(unprocessable("old_password_required", "请输入旧密码", "Enter your current password", "old_password"));
     }
     if let Some(c) = change.confirm
         && c != change.new
     {
-        return Err(unprocessable(
-            "password_mismatch",
-            "新密码与确认密码要求一致",
-            "The two new passwords differ",
-            "confirm_password",
-        ));
+        return Err(unprocessable("password_mismatch", "新密码与确认密码要求一致", "The two new passwords differ", "confirm_password"));
     }
-    let school = state
-        .store
-        .school_by_id(session.school_id)
-        .await?
-        .ok_or_else(AppError::unknown_school)?;
-    let student = state
-        .store
-        .student(session.school_id, session.student_id)
-        .await?
-        .ok_or_else(AppError::unauthorized)?;
+    let school = state.store.school_by_id(session.school_id).await?.ok_or_else(AppError::unknown_school)?;
+    let student = state.store.student(session.school_id, session.student_id).await?.ok_or_else(AppError::unauthorized)?;
     let initial = school.policy.initial_password.for_id_card(&student.id_card);
     let old_ok = match &student.password_hash {
-        Some(h) => {
-            change.old.len() <= MAX_PASSWORD_LEN && state.hasher.verify(change.old, Some(h)).await
-        }
+        Some(h) => change.old.len() <= MAX_PASSWORD_LEN && state.hasher.verify(change.old, Some(h)).await,
         None => crate::crypto::constant_time_eq(initial.as_bytes(), change.old.as_bytes()),
     };
     if !old_ok {
-        return Err(unprocessable(
-            "old_password_wrong",
-            "旧密码有误",
-            "The current password is wrong",
-            "old_password",
-        ));
+        return Err(unprocessable("old_password_wrong", "旧密码有误", "The current password is wrong", "old_password"));
     }
     if change.new == change.old {
         return Err(unprocessable(
@@ -354,24 +237,10 @@ pub async fn change_password(
         ));
     }
     password::check_new(change.new, &context(&student, &initial)).map_err(|r| {
-        AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "weak_password",
-            r.to_string(),
-            r.message_en(),
-        )
-        .field("new_password")
+        AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", r.to_string(), r.message_en()).field("new_password")
     })?;
     let hash = state.hasher.hash(change.new).await;
-    state
-        .store
-        .set_password(
-            session.school_id,
-            session.student_id,
-            &hash,
-            Some(&session.token_hash),
-        )
-        .await?;
+    state.store.set_password(session.school_id, session.student_id, &hash, Some(&session.token_hash)).await?;
     state
         .store
         .record_security_event(&NewSecurityEvent {

@@ -27,18 +27,8 @@ pub async fn create(state: &AppState) -> Result<NewCaptcha, AppError> {
     .map_err(|_| AppError::internal())?;
     let png_b64 = png_b64.ok_or_else(AppError::internal)?;
     let id = crate::crypto::random_token(16);
-    state
-        .store
-        .insert_captcha(
-            &id,
-            &answer.to_lowercase(),
-            campuspay_store::db_now() + TTL_S,
-        )
-        .await?;
-    Ok(NewCaptcha {
-        id,
-        image: format!("data:image/png;base64,{png_b64}"),
-    })
+    state.store.insert_captcha(&id, &answer.to_lowercase(), campuspay_store::db_now() + TTL_S).await?;
+    Ok(NewCaptcha { id, image: format!("data:image/png;base64,{png_b64}") })
 }
 
 /// Uses up the captcha and says whether `answer` was right.
@@ -47,10 +37,7 @@ pub async fn check(state: &AppState, id: &str, answer: &str) -> Result<bool, Sto
         return Ok(false);
     }
     Ok(match state.store.take_captcha(id).await? {
-        Some(expected) => crate::crypto::constant_time_eq(
-            expected.as_bytes(),
-            answer.trim().to_lowercase().as_bytes(),
-        ),
+        Some(expected) => crate::crypto::constant_time_eq(expected.as_bytes(), answer.trim().to_lowercase().as_bytes()),
         None => false,
     })
 }

@@ -2,4 +2,8 @@
 
 pub mod auth;
 pub mod captcha;
+pub mod channels;
+pub mod jobs;
+pub mod orders;
+pub mod settle;
 pub mod student;

@@ -38,29 +38,15 @@ fn money_error(_: campuspay_domain::MoneyError) -> AppError {
     AppError::internal()
 }
 
-pub async fn school_and_student(
-    state: &AppState,
-    session: &SessionRow,
-) -> Result<(School, Student), AppError> {
-    let school = state
-        .store
-        .school_by_id(session.school_id)
-        .await?
-        .ok_or_else(AppError::unknown_school)?;
-    let student = state
-        .store
-        .student(session.school_id, session.student_id)
-        .await?
-        .ok_or_else(AppError::unauthorized)?;
+pub async fn school_and_student(state: &AppState, session: &SessionRow) -> Result<(School, Student), AppError> {
+    let school = state.store.school_by_id(session.school_id).await?.ok_or_else(AppError::unknown_school)?;
+    let student = state.store.student(session.school_id, session.student_id).await?.ok_or_else(AppError::unauthorized)?;
     Ok((school, student))
 }
 
 pub async fn overview(state: &AppState, session: &SessionRow) -> Result<Overview, AppError> {
     let (school, student) = school_and_student(state, session).await?;
-    let views = state
-        .store
-        .charges_of_student(school.id, student.id)
-        .await?;
+    let views = state.store.charges_of_student(school.id, student.id).await?;
     let mut charges = Vec::with_capacity(views.len());
     for v in views {
         let a = v.amounts;
@@ -83,11 +69,7 @@ pub async fn overview(state: &AppState, session: &SessionRow) -> Result<Overview
             None => years.push((c.view.academic_year.clone(), c.view.period_sort, c.arrears)),
         }
         if !periods.iter().any(|(code, ..)| *code == c.view.period_code) {
-            periods.push((
-                c.view.period_code.clone(),
-                c.view.period_name.clone(),
-                c.view.period_sort,
-            ));
+            periods.push((c.view.period_code.clone(), c.view.period_name.clone(), c.view.period_sort));
         }
     }
     years.sort_by(|a, b| b.0.cmp(&a.0));
@@ -109,36 +91,10 @@ pub struct ProfileInput<'a> {
     pub address: &'a str,
 }
 
-pub async fn update_profile(
-    state: &AppState,
-    session: &SessionRow,
-    p: &ProfileInput<'_>,
-) -> Result<(), AppError> {
-    let edit = ProfileEdit {
-        phone: p.phone.trim(),
-        email: p.email.trim(),
-        postcode: p.postcode.trim(),
-        address: p.address.trim(),
-    };
-    edit.validate().map_err(|e| {
-        AppError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_profile",
-            e.to_string(),
-            e.message_en(),
-        )
-        .field(e.field())
-    })?;
-    state
-        .store
-        .update_profile(
-            session.school_id,
-            session.student_id,
-            edit.phone,
-            edit.email,
-            edit.postcode,
-            edit.address,
-        )
-        .await?;
+pub async fn update_profile(state: &AppState, session: &SessionRow, p: &ProfileInput<'_>) -> Result<(), AppError> {
+    let edit = ProfileEdit { phone: p.phone.trim(), email: p.email.trim(), postcode: p.postcode.trim(), address: p.address.trim() };
+    edit.validate()
+        .map_err(|e| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_profile", e.to_string(), e.message_en()).field(e.field()))?;
+    state.store.update_profile(session.school_id, session.student_id, edit.phone, edit.email, edit.postcode, edit.address).await?;
     Ok(())
 }

@@ -31,9 +31,7 @@ impl Drop for TempDir {
 }
 
 fn unique() -> String {
-    campuspay_server::crypto::random_token(9)
-        .to_lowercase()
-        .replace(['-', '_'], "x")
+    campuspay_server::crypto::random_token(9).to_lowercase().replace(['-', '_'], "x")
 }
 
 impl TestApp {
@@ -42,27 +40,17 @@ impl TestApp {
             Db::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("campuspay-test-{}", unique()));
                 std::fs::create_dir_all(&dir).unwrap();
-                (
-                    format!("sqlite://{}/campuspay.db", dir.display()),
-                    Some(TempDir(dir)),
-                )
+                (format!("sqlite://{}/campuspay.db", dir.display()), Some(TempDir(dir)))
             }
             Db::Postgres => {
                 let base = std::env::var("CAMPUSPAY_TEST_DATABASE_URL").expect(
                     "CAMPUSPAY_TEST_DATABASE_URL is not set: the PostgreSQL half of the suite needs it \
                      (run scripts/test, which sets it to the local server)",
                 );
-                let admin = Store::connect(&base)
-                    .await
-                    .expect("PostgreSQL at CAMPUSPAY_TEST_DATABASE_URL is unreachable");
+                let admin = Store::connect(&base).await.expect("PostgreSQL at CAMPUSPAY_TEST_DATABASE_URL is unreachable");
                 let name = format!("cp_test_{}", unique());
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                    .execute(admin.pool())
-                    .await
-                    .unwrap();
-                let (prefix, _) = base
-                    .rsplit_once('/')
-                    .expect("a database URL ends in /dbname");
+                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin.pool()).await.unwrap();
+                let (prefix, _) = base.rsplit_once('/').expect("a database URL ends in /dbname");
                 (format!("{prefix}/{name}"), None)
             }
         };
@@ -73,23 +61,10 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app::router(state).into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
+            axum::serve(listener, app::router(state).into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        TestApp {
-            base: format!("http://{addr}"),
-            store,
-            http,
-            _dir: dir,
-        }
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestApp { base: format!("http://{addr}"), store, http, _dir: dir }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -104,10 +79,7 @@ impl TestApp {
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn get_json(&self, path: &str, token: Option<&str>) -> (u16, Value) {
@@ -118,10 +90,7 @@ impl TestApp {
         let res = req.send().await.unwrap();
         let status = res.status().as_u16();
         let text = res.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     /// A fresh captcha and its answer (read from the database, as only a test may).
@@ -135,9 +104,7 @@ impl TestApp {
     /// Logs in, solving a captcha when asked for one.
     pub async fn login(&self, school: &str, login: &str, password: &str) -> (u16, Value) {
         let body = json!({"school": school, "login": login, "password": password});
-        let (status, v) = self
-            .post_json("/api/v1/student/login", body.clone(), None)
-            .await;
+        let (status, v) = self.post_json("/api/v1/student/login", body.clone(), None).await;
         if status == 401 && v["error"]["code"] == "captcha_required" {
             let (id, answer) = self.solved_captcha().await;
             let mut body = body;

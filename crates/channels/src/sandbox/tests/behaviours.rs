@@ -7,28 +7,12 @@ async fn behaviour_is_read_and_patched_over_http() {
     let url = format!("{}/sandbox/alipay/behaviour", e.base);
     let b: Behaviour = e.http.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(b, Behaviour::default());
-    let b = e
-        .set(
-            Provider::Alipay,
-            serde_json::json!({"notify":"delay","delay_s":7}),
-        )
-        .await;
-    assert_eq!(
-        (b.notify, b.delay_s, b.decline),
-        (NotifyMode::Delay, 7, false)
-    );
-    let b = e
-        .set(Provider::Alipay, serde_json::json!({"decline":true}))
-        .await;
-    assert_eq!(
-        (b.notify, b.delay_s, b.decline),
-        (NotifyMode::Delay, 7, true)
-    );
+    let b = e.set(Provider::Alipay, serde_json::json!({"notify":"delay","delay_s":7})).await;
+    assert_eq!((b.notify, b.delay_s, b.decline), (NotifyMode::Delay, 7, false));
+    let b = e.set(Provider::Alipay, serde_json::json!({"decline":true})).await;
+    assert_eq!((b.notify, b.delay_s, b.decline), (NotifyMode::Delay, 7, true));
     // The other provider is untouched.
-    assert_eq!(
-        e.sandbox.behaviour(Provider::Wechatpay),
-        Behaviour::default()
-    );
+    assert_eq!(e.sandbox.behaviour(Provider::Wechatpay), Behaviour::default());
 }
 
 #[tokio::test]
@@ -72,10 +56,7 @@ async fn lost_never_notifies_but_query_answers_paid() {
         let no = format!("LOST{}00001", name(p));
         e.create_qr(p, &no, 100).await;
         assert_eq!(e.pay(p, &no).await.0, 200);
-        assert!(matches!(
-            e.chan(p).query(&no).await.unwrap(),
-            ProviderStatus::Paid { .. }
-        ));
+        assert!(matches!(e.chan(p).query(&no).await.unwrap(), ProviderStatus::Paid { .. }));
     }
     // Past WeChat's first two retries (2 × 15 s × 0.01).
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -85,11 +66,7 @@ async fn lost_never_notifies_but_query_answers_paid() {
 #[tokio::test]
 async fn forge_fails_verification_is_retried_and_never_delivers_a_good_one() {
     let e = env(0.01).await;
-    e.set(
-        Provider::Wechatpay,
-        serde_json::json!({ "notify": "forge" }),
-    )
-    .await;
+    e.set(Provider::Wechatpay, serde_json::json!({ "notify": "forge" })).await;
     e.create_qr(Provider::Wechatpay, "FORGE0000001", 100).await;
     e.pay(Provider::Wechatpay, "FORGE0000001").await;
     // First attempt plus retries at +0.15 s and +0.3 s.
@@ -98,14 +75,10 @@ async fn forge_fails_verification_is_retried_and_never_delivers_a_good_one() {
     for (_, n) in &got {
         assert!(n.as_ref().unwrap_err().contains("BadSignature"), "{n:?}");
     }
-    assert!(matches!(
-        e.wechat.query("FORGE0000001").await.unwrap(),
-        ProviderStatus::Paid { .. }
-    ));
+    assert!(matches!(e.wechat.query("FORGE0000001").await.unwrap(), ProviderStatus::Paid { .. }));
 
     let e = env(0.001).await;
-    e.set(Provider::Alipay, serde_json::json!({ "notify": "forge" }))
-        .await;
+    e.set(Provider::Alipay, serde_json::json!({ "notify": "forge" })).await;
     e.create_qr(Provider::Alipay, "FORGE0000002", 100).await;
     e.pay(Provider::Alipay, "FORGE0000002").await;
     let got = e.wait_for(2).await; // first, and the retry at +0.24 s
@@ -129,11 +102,7 @@ async fn reorder_sends_a_stale_notification_after_the_newer_one() {
         assert!(newer.paid);
         assert!(!stale.paid, "{stale:?}");
         assert_eq!(stale.out_trade_no, no);
-        let expected = if p == Provider::Wechatpay {
-            "NOTPAY"
-        } else {
-            "WAIT_BUYER_PAY"
-        };
+        let expected = if p == Provider::Wechatpay { "NOTPAY" } else { "WAIT_BUYER_PAY" };
         assert_eq!(stale.provider_status, expected);
     }
 }
@@ -141,11 +110,7 @@ async fn reorder_sends_a_stale_notification_after_the_newer_one() {
 #[tokio::test]
 async fn delay_holds_the_first_notification_back() {
     let e = env(0.01).await;
-    e.set(
-        Provider::Alipay,
-        serde_json::json!({ "notify": "delay", "delay_s": 30 }),
-    )
-    .await;
+    e.set(Provider::Alipay, serde_json::json!({ "notify": "delay", "delay_s": 30 })).await;
     e.create_qr(Provider::Alipay, "DELAY0000001", 100).await;
     e.pay(Provider::Alipay, "DELAY0000001").await;
     tokio::time::sleep(Duration::from_millis(150)).await;
@@ -163,18 +128,8 @@ async fn unacknowledged_notifications_are_retried_until_acknowledged() {
     let got = e.wait_for(3).await;
     assert_eq!(got.len(), 3);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let t = e
-        .sandbox
-        .trade(Provider::Wechatpay, "RETRY0000001")
-        .unwrap();
-    let acks: Vec<_> = t
-        .notifications
-        .iter()
-        .map(|n| (n.status, n.acknowledged))
-        .collect();
-    assert_eq!(
-        acks,
-        [(Some(500), false), (Some(500), false), (Some(204), true)]
-    );
+    let t = e.sandbox.trade(Provider::Wechatpay, "RETRY0000001").unwrap();
+    let acks: Vec<_> = t.notifications.iter().map(|n| (n.status, n.acknowledged)).collect();
+    assert_eq!(acks, [(Some(500), false), (Some(500), false), (Some(204), true)]);
     assert_eq!(e.inbox.all().len(), 3, "no more after the acknowledgement");
 }

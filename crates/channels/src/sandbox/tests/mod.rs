@@ -6,8 +6,7 @@ use crate::alipay::Alipay;
 use crate::crypto::unix_now;
 use crate::wechatpay::WechatPay;
 use crate::{
-    ChannelError, CreateOrder, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider,
-    ProviderStatus, RefundRequest, RefundStatus,
+    ChannelError, CreateOrder, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus, RefundRequest, RefundStatus,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -31,11 +30,7 @@ fn shared_dir() -> &'static PathBuf {
 
 fn fresh_dir(tag: &str) -> PathBuf {
     static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "campuspay-sandbox-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
+    let dir = std::env::temp_dir().join(format!("campuspay-sandbox-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed)));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -65,29 +60,13 @@ struct Env {
 
 type Merchant = (Arc<Inbox>, Arc<dyn PaymentChannel>);
 
-async fn receive(
-    State((inbox, chan)): State<Merchant>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> impl IntoResponse {
+async fn receive(State((inbox, chan)): State<Merchant>, headers: HeaderMap, body: Bytes) -> impl IntoResponse {
     let res = chan.verify_notification(&headers, &body, unix_now());
-    let refuse = res.is_ok()
-        && inbox
-            .fail_first
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
+    let refuse = res.is_ok() && inbox.fail_first.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
     let accepted = res.is_ok() && !refuse;
-    inbox
-        .got
-        .lock()
-        .unwrap()
-        .push((chan.provider(), res.map_err(|e| format!("{e:?}"))));
+    inbox.got.lock().unwrap().push((chan.provider(), res.map_err(|e| format!("{e:?}"))));
     let ack = chan.ack(accepted);
-    (
-        StatusCode::from_u16(ack.status).unwrap(),
-        [(axum::http::header::CONTENT_TYPE, ack.content_type)],
-        ack.body,
-    )
+    (StatusCode::from_u16(ack.status).unwrap(), [(axum::http::header::CONTENT_TYPE, ack.content_type)], ack.body)
 }
 
 async fn serve(router: axum::Router) -> String {
@@ -109,24 +88,11 @@ async fn env(scale: f64) -> Env {
     let w: Merchant = (inbox.clone(), wechat.clone());
     let a: Merchant = (inbox.clone(), alipay.clone());
     let app = axum::Router::new()
-        .route(
-            "/notify/wechatpay",
-            axum::routing::post(receive).with_state(w),
-        )
+        .route("/notify/wechatpay", axum::routing::post(receive).with_state(w))
         .route("/notify/alipay", axum::routing::post(receive).with_state(a));
     tokio::spawn(async move { axum::serve(merchant_listener, app).await.unwrap() });
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    Env {
-        sandbox,
-        base,
-        wechat,
-        alipay,
-        inbox,
-        http,
-    }
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    Env { sandbox, base, wechat, alipay, inbox, http }
 }
 
 fn order(no: &str, fen: i64, flow: PayFlow) -> CreateOrder {
@@ -157,12 +123,7 @@ impl Env {
 
     /// Creates a QR order through the adapter; returns the QR content (the cashier URL).
     async fn create_qr(&self, p: Provider, no: &str, fen: i64) -> String {
-        match self
-            .chan(p)
-            .create(&order(no, fen, PayFlow::Qr))
-            .await
-            .unwrap()
-        {
+        match self.chan(p).create(&order(no, fen, PayFlow::Qr)).await.unwrap() {
             PayAction::Qr { content } => content,
             other => panic!("expected a QR, got {other:?}"),
         }
@@ -225,13 +186,8 @@ fn keys_are_generated_once_saved_and_reused() {
     let creds: serde_json::Value = serde_json::from_str(&first.credentials_json()).unwrap();
     assert_eq!(creds["wechatpay"]["apiv3_key"], w1.apiv3_key.as_str());
     assert_eq!(creds["alipay"]["app_id"], a1.app_id.as_str());
-    let key_file = creds["wechatpay"]["merchant_private_key_file"]
-        .as_str()
-        .unwrap();
-    assert_eq!(
-        std::fs::read_to_string(key_file).unwrap(),
-        w1.merchant_private_key_pem
-    );
+    let key_file = creds["wechatpay"]["merchant_private_key_file"].as_str().unwrap();
+    assert_eq!(std::fs::read_to_string(key_file).unwrap(), w1.merchant_private_key_pem);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -241,15 +197,10 @@ async fn create_cashier_pay_notify_query_for_both_providers() {
     for (i, p) in BOTH.into_iter().enumerate() {
         let no = format!("E2E{i}0000001");
         let qr = e.create_qr(p, &no, 123_456).await;
-        assert!(
-            qr.ends_with(&format!("/sandbox/{}/cashier/{no}", name(p))),
-            "{qr}"
-        );
+        assert!(qr.ends_with(&format!("/sandbox/{}/cashier/{no}", name(p))), "{qr}");
         assert_eq!(e.chan(p).query(&no).await.unwrap(), ProviderStatus::NotPaid);
         let page = e.http.get(&qr).send().await.unwrap().text().await.unwrap();
-        assert!(
-            page.contains("¥1234.56") && page.contains("支付") && page.contains("2024学年学费")
-        );
+        assert!(page.contains("¥1234.56") && page.contains("支付") && page.contains("2024学年学费"));
         assert!(page.contains(&format!("../orders/{no}/pay")));
 
         let (status, paid) = e.pay(p, &no).await;
@@ -260,42 +211,23 @@ async fn create_cashier_pay_notify_query_for_both_providers() {
         assert_eq!(*from, p);
         let notice = notice.as_ref().unwrap();
         assert!(notice.paid);
-        assert_eq!(
-            (notice.out_trade_no.as_str(), notice.amount),
-            (no.as_str(), Fen(123_456))
-        );
+        assert_eq!((notice.out_trade_no.as_str(), notice.amount), (no.as_str(), Fen(123_456)));
         assert_eq!(notice.transaction_id, tx);
         match e.chan(p).query(&no).await.unwrap() {
-            ProviderStatus::Paid {
-                transaction_id,
-                amount,
-                paid_at,
-            } => {
+            ProviderStatus::Paid { transaction_id, amount, paid_at } => {
                 assert_eq!((transaction_id, amount), (tx.clone(), Fen(123_456)));
                 assert!(paid_at.is_some());
             }
             other => panic!("{other:?}"),
         }
         let (status, again) = e.pay(p, &no).await;
-        assert_eq!(
-            (status, again["result"].as_str()),
-            (409, Some("already_paid"))
-        );
+        assert_eq!((status, again["result"].as_str()), (409, Some("already_paid")));
         let trade = e.sandbox.trade(p, &no).unwrap();
         assert_eq!(trade.notifications.len(), 1);
         assert!(trade.notifications[0].acknowledged);
     }
-    assert_eq!(
-        e.chan(Provider::Wechatpay)
-            .query("NOSUCH0001")
-            .await
-            .unwrap(),
-        ProviderStatus::NotFound
-    );
-    assert_eq!(
-        e.chan(Provider::Alipay).query("NOSUCH0001").await.unwrap(),
-        ProviderStatus::NotFound
-    );
+    assert_eq!(e.chan(Provider::Wechatpay).query("NOSUCH0001").await.unwrap(), ProviderStatus::NotFound);
+    assert_eq!(e.chan(Provider::Alipay).query("NOSUCH0001").await.unwrap(), ProviderStatus::NotFound);
 }
 
 #[tokio::test]
@@ -315,63 +247,25 @@ async fn transaction_ids_are_unique_per_payment() {
 #[tokio::test]
 async fn other_flows_h5_jsapi_page_and_wap() {
     let e = env(0.01).await;
-    let h5 = order(
-        "FLOWH5000001",
-        100,
-        PayFlow::Mobile {
-            client_ip: "1.2.3.4".into(),
-        },
-    );
-    let PayAction::Redirect { url } = e.wechat.create(&h5).await.unwrap() else {
-        panic!()
-    };
+    let h5 = order("FLOWH5000001", 100, PayFlow::Mobile { client_ip: "1.2.3.4".into() });
+    let PayAction::Redirect { url } = e.wechat.create(&h5).await.unwrap() else { panic!() };
     assert!(url.ends_with("/sandbox/wechatpay/cashier/FLOWH5000001"));
-    let js = order(
-        "FLOWJS000001",
-        100,
-        PayFlow::InApp {
-            openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
-        },
-    );
-    let PayAction::JsApi { params } = e.wechat.create(&js).await.unwrap() else {
-        panic!()
-    };
+    let js = order("FLOWJS000001", 100, PayFlow::InApp { openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into() });
+    let PayAction::JsApi { params } = e.wechat.create(&js).await.unwrap() else { panic!() };
     assert!(params.package.starts_with("prepay_id=wx"));
-    for (no, flow) in [
-        ("FLOWPAGE0001", PayFlow::Page),
-        (
-            "FLOWWAP00001",
-            PayFlow::Mobile {
-                client_ip: "1.2.3.4".into(),
-            },
-        ),
-    ] {
-        let PayAction::Redirect { url } = e.alipay.create(&order(no, 100, flow)).await.unwrap()
-        else {
-            panic!()
-        };
+    for (no, flow) in [("FLOWPAGE0001", PayFlow::Page), ("FLOWWAP00001", PayFlow::Mobile { client_ip: "1.2.3.4".into() })] {
+        let PayAction::Redirect { url } = e.alipay.create(&order(no, 100, flow)).await.unwrap() else { panic!() };
         // The browser's GET of the signed gateway URL lands on the cashier.
         let r = e.http.get(&url).send().await.unwrap();
         assert_eq!(r.status(), 303);
         let to = r.headers()["location"].to_str().unwrap();
-        assert!(
-            to.ends_with(&format!("/sandbox/alipay/cashier/{no}")),
-            "{to}"
-        );
+        assert!(to.ends_with(&format!("/sandbox/alipay/cashier/{no}")), "{to}");
         let t = e.sandbox.trade(Provider::Alipay, no).unwrap();
         assert_eq!(t.return_url.as_deref(), Some("http://127.0.0.1:1/return"));
         // A tampered redirect is refused.
         let tampered = url.replace("total_amount%22%3A%221.00", "total_amount%22%3A%220.01");
         assert_ne!(tampered, url);
-        let r = e
-            .http
-            .get(&tampered)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let r = e.http.get(&tampered).send().await.unwrap().text().await.unwrap();
         assert!(r.contains("isv.invalid-signature"), "{r}");
     }
 }
@@ -380,34 +274,20 @@ async fn other_flows_h5_jsapi_page_and_wap() {
 async fn requests_with_a_bad_signature_are_refused() {
     let e = env(0.01).await;
     let other = generate_rsa_2048().unwrap();
-    let (mut wc, mut ac) = e
-        .sandbox
-        .merchant_configs(&e.base, "http://127.0.0.1:1/notify");
+    let (mut wc, mut ac) = e.sandbox.merchant_configs(&e.base, "http://127.0.0.1:1/notify");
     wc.merchant_private_key_pem = other.private_pkcs8_pem.clone();
     ac.app_private_key_pem = other.private_pkcs8_pem;
-    let err = WechatPay::new(wc)
-        .unwrap()
-        .create(&order("BADSIG000001", 100, PayFlow::Qr))
-        .await;
+    let err = WechatPay::new(wc).unwrap().create(&order("BADSIG000001", 100, PayFlow::Qr)).await;
     match err {
-        Err(ChannelError::Provider {
-            status: 401, code, ..
-        }) => assert_eq!(code, "SIGN_ERROR"),
+        Err(ChannelError::Provider { status: 401, code, .. }) => assert_eq!(code, "SIGN_ERROR"),
         other => panic!("{other:?}"),
     }
-    let err = Alipay::new(ac)
-        .unwrap()
-        .create(&order("BADSIG000002", 100, PayFlow::Qr))
-        .await;
+    let err = Alipay::new(ac).unwrap().create(&order("BADSIG000002", 100, PayFlow::Qr)).await;
     match err {
         Err(ChannelError::Provider { code, .. }) => assert_eq!(code, "isv.invalid-signature"),
         other => panic!("{other:?}"),
     }
-    assert!(
-        e.sandbox
-            .trade(Provider::Wechatpay, "BADSIG000001")
-            .is_none()
-    );
+    assert!(e.sandbox.trade(Provider::Wechatpay, "BADSIG000001").is_none());
     assert!(e.sandbox.trade(Provider::Alipay, "BADSIG000002").is_none());
 }
 
@@ -425,17 +305,12 @@ async fn close_then_pay_is_refused_unless_accept_after_close() {
         let late = format!("LATE{i}0000001");
         e.create_qr(p, &late, 500).await;
         e.chan(p).close(&late).await.unwrap();
-        let b = e
-            .set(p, serde_json::json!({ "accept_after_close": true }))
-            .await;
+        let b = e.set(p, serde_json::json!({ "accept_after_close": true })).await;
         assert!(b.accept_after_close);
         assert_eq!(b.notify, NotifyMode::Normal);
         let (status, _) = e.pay(p, &late).await;
         assert_eq!(status, 200);
-        assert!(matches!(
-            e.chan(p).query(&late).await.unwrap(),
-            ProviderStatus::Paid { .. }
-        ));
+        assert!(matches!(e.chan(p).query(&late).await.unwrap(), ProviderStatus::Paid { .. }));
         // A paid trade can no longer be closed.
         assert!(e.chan(p).close(&late).await.is_err());
     }
@@ -458,24 +333,14 @@ async fn refunds_are_idempotent_per_refund_number() {
             reason: Some("退学".into()),
         };
         let first = e.chan(p).refund(&req).await.unwrap();
-        assert_eq!(
-            (first.status, first.amount),
-            (RefundStatus::Success, Fen(400))
-        );
+        assert_eq!((first.status, first.amount), (RefundStatus::Success, Fen(400)));
         let again = e.chan(p).refund(&req).await.unwrap();
         assert_eq!(again.refund_id, first.refund_id);
         assert_eq!(e.sandbox.trade(p, &no).unwrap().refunded(), Fen(400));
-        let too_much = RefundRequest {
-            out_refund_no: format!("S{no}"),
-            refund: Fen(700),
-            ..req
-        };
+        let too_much = RefundRequest { out_refund_no: format!("S{no}"), refund: Fen(700), ..req };
         assert!(e.chan(p).refund(&too_much).await.is_err());
     }
-    assert!(matches!(
-        e.wechat.query("REFND0000001").await.unwrap(),
-        ProviderStatus::Refunded { .. }
-    ));
+    assert!(matches!(e.wechat.query("REFND0000001").await.unwrap(), ProviderStatus::Refunded { .. }));
 }
 
 #[tokio::test]
@@ -484,17 +349,8 @@ async fn the_router_can_be_nested_under_a_prefix() {
     let root = serve(axum::Router::new().nest("/demo", sandbox.router())).await;
     let (wc, _) = sandbox.merchant_configs(&format!("{root}/demo"), "http://127.0.0.1:1/notify");
     let wechat = WechatPay::new(wc).unwrap();
-    let PayAction::Qr { content } = wechat
-        .create(&order("NEST00000001", 100, PayFlow::Qr))
-        .await
-        .unwrap()
-    else {
-        panic!()
-    };
-    assert_eq!(
-        content,
-        format!("{root}/demo/sandbox/wechatpay/cashier/NEST00000001")
-    );
+    let PayAction::Qr { content } = wechat.create(&order("NEST00000001", 100, PayFlow::Qr)).await.unwrap() else { panic!() };
+    assert_eq!(content, format!("{root}/demo/sandbox/wechatpay/cashier/NEST00000001"));
     let page = reqwest::get(&content).await.unwrap();
     assert_eq!(page.status(), 200);
 }

@@ -1,0 +1,147 @@
+//! The background worker: provider queries, order expiry, closing superseded attempts,
+//! refunds. Jobs live in the database, so any instance may run them and none is lost.
+
+use crate::AppState;
+use crate::services::settle;
+use campuspay_channels::{ProviderStatus, RefundRequest, RefundStatus};
+use campuspay_domain::order::OrderEvent;
+use campuspay_store::db_now as now;
+use campuspay_store::jobs::Job;
+use std::time::Duration;
+
+/// Seconds until the next query of an unpaid attempt: quick while a student is likely
+/// watching, then backing off.
+fn query_backoff(attempts: i64) -> i64 {
+    match attempts {
+        0..=4 => 3,
+        5..=8 => 5,
+        9..=12 => 15,
+        13..=20 => 60,
+        _ => 300,
+    }
+}
+
+fn retry_backoff(attempts: i64) -> i64 {
+    (1i64 << attempts.clamp(0, 8)).min(300)
+}
+
+pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            match state.store.claim_job().await {
+                Ok(Some(job)) => run(&state, job).await,
+                Ok(None) => tokio::time::sleep(Duration::from_millis(250)).await,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming a job");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    })
+}
+
+enum Next {
+    Done,
+    Again(i64, String),
+}
+
+async fn run(state: &AppState, job: Job) {
+    let next = match job.kind.as_str() {
+        "query_attempt" => query_attempt(state, &job).await,
+        "expire_order" => expire_order(state, &job).await,
+        "close_attempt" => close_attempt(state, &job).await,
+        "refund" => refund(state, &job).await,
+        other => {
+            tracing::error!(kind = other, "unknown job kind");
+            Ok(Next::Done)
+        }
+    };
+    let result = match next {
+        Ok(Next::Done) => state.store.finish_job(job.id).await,
+        Ok(Next::Again(at, why)) => state.store.retry_job(job.id, at, &why).await,
+        Err(e) => {
+            tracing::warn!(job = job.id, kind = job.kind, error = e.zh, "job failed; will retry");
+            state.store.retry_job(job.id, now() + retry_backoff(job.attempts), &e.zh).await
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, job = job.id, "recording a job's outcome");
+    }
+}
+
+type JobResult = Result<Next, crate::AppError>;
+
+async fn query_attempt(state: &AppState, job: &Job) -> JobResult {
+    let Some(attempt) = state.store.attempt_by_id(job.ref_id).await? else { return Ok(Next::Done) };
+    let Some(order) = state.store.order_by_id(attempt.order_id).await? else { return Ok(Next::Done) };
+    if order.status != "unpaid" || !(attempt.status == "open" || attempt.status == "superseded") {
+        return Ok(Next::Done);
+    }
+    match settle::query_and_settle(state, &attempt).await? {
+        Some(ProviderStatus::Paid { .. } | ProviderStatus::Refunded { .. } | ProviderStatus::Closed | ProviderStatus::Failed { .. })
+        | None => Ok(Next::Done),
+        // Not paid yet: ask again until the order's deadline (its expiry job takes over then).
+        Some(_) if now() > order.expires_at => Ok(Next::Done),
+        Some(_) => Ok(Next::Again(now() + query_backoff(job.attempts), "not paid yet".into())),
+    }
+}
+
+async fn expire_order(state: &AppState, job: &Job) -> JobResult {
+    let Some(order) = state.store.order_by_id(job.ref_id).await? else { return Ok(Next::Done) };
+    if order.status != "unpaid" {
+        return Ok(Next::Done);
+    }
+    let t = now();
+    if t < order.expires_at {
+        return Ok(Next::Again(order.expires_at, "not due".into()));
+    }
+    settle::end_unpaid(state, order.id, OrderEvent::Expire { now: t }).await?;
+    Ok(Next::Done)
+}
+
+async fn close_attempt(state: &AppState, job: &Job) -> JobResult {
+    let Some(attempt) = state.store.attempt_by_id(job.ref_id).await? else { return Ok(Next::Done) };
+    if attempt.status == "paid" || attempt.status == "closed" {
+        return Ok(Next::Done);
+    }
+    settle::close_attempt(state, &attempt).await?;
+    Ok(Next::Done)
+}
+
+async fn refund(state: &AppState, job: &Job) -> JobResult {
+    let Some(r) = state.store.refund(job.ref_id).await? else { return Ok(Next::Done) };
+    if r.status == "success" || r.status == "failed" {
+        return Ok(Next::Done);
+    }
+    let Some(provider) = crate::services::channels::parse_provider(&r.provider) else { return Ok(Next::Done) };
+    let Some(channel) = state.channels.get(r.school_id, provider) else {
+        return Ok(Next::Again(now() + 300, "channel not configured".into()));
+    };
+    let req = RefundRequest {
+        out_trade_no: r.out_trade_no.clone(),
+        out_refund_no: r.out_refund_no.clone(),
+        refund: r.amount,
+        total: r.amount,
+        reason: Some("订单已关闭或重复支付，原路退回".into()),
+    };
+    match channel.refund(&req).await {
+        Ok(res) => match res.status {
+            RefundStatus::Success => {
+                state.store.finish_refund(&r, "success").await?;
+                tracing::info!(out_refund_no = r.out_refund_no, amount = r.amount.0, "refund done");
+                Ok(Next::Done)
+            }
+            RefundStatus::Processing => {
+                state.store.set_refund_status(r.id, "processing").await?;
+                Ok(Next::Again(now() + 30, "refund processing".into()))
+            }
+            // Needs a person: the finance office sees it among refunds that did not finish.
+            RefundStatus::Closed | RefundStatus::Abnormal => {
+                state.store.finish_refund(&r, "failed").await?;
+                tracing::error!(out_refund_no = r.out_refund_no, "refund failed at the provider; needs the finance office");
+                Ok(Next::Done)
+            }
+        },
+        Err(e) => Ok(Next::Again(now() + retry_backoff(job.attempts), e.to_string())),
+    }
+}

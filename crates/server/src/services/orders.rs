@@ -1,0 +1,344 @@
+//! Orders: choosing charges (cart rules), creating the order, paying it through a channel,
+//! following and cancelling it.
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::services::channels::{Method, provider_str};
+use crate::services::student;
+use crate::web::Client;
+use axum::http::StatusCode;
+use campuspay_channels::{CreateOrder, PayAction};
+use campuspay_domain::cart::{CartContext, CartRequest, OwedCharge, validate_cart};
+use campuspay_domain::order::OrderEvent;
+use campuspay_domain::policy::OrderNoFormat;
+use campuspay_domain::{order_no, profile};
+use campuspay_store::orders::{NewOrder, OrderRow};
+use campuspay_store::schools::School;
+use campuspay_store::sessions::SessionRow;
+use campuspay_store::{StoreError, db_now as now};
+use serde_json::json;
+
+pub struct Invoice {
+    /// `individual` or `company`
+    pub kind: String,
+    pub title: String,
+    pub tax_no: String,
+}
+
+pub struct NewOrderInput {
+    pub lines: Vec<CartRequest>,
+    /// Where the e-receipt goes; the profile's phone when absent.
+    pub phone: Option<String>,
+    pub invoice: Option<Invoice>,
+}
+
+pub struct Created {
+    pub order: OrderRow,
+    /// An unpaid order with the same lines was offered again (seed 004).
+    pub reused: bool,
+}
+
+fn unprocessable(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> AppError {
+    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, zh, en)
+}
+
+/// Every charge the student still owes, as the cart rules see them.
+pub fn owed_charges(o: &student::Overview) -> Vec<OwedCharge> {
+    let started = |parent: Option<i64>| {
+        parent.is_some_and(|p| {
+            o.charges.iter().any(|c| {
+                c.view.parent_item_id == Some(p) && (c.view.amounts.paid.is_positive() || c.view.amounts.balance_used.is_positive())
+            })
+        })
+    };
+    o.charges
+        .iter()
+        .filter(|c| c.arrears.is_positive())
+        .map(|c| {
+            let v = &c.view;
+            OwedCharge {
+                charge_id: v.id,
+                item_id: v.item_id,
+                item_name: v.item_name.clone(),
+                parent_item_id: v.parent_item_id,
+                parent_name: v.parent_name.clone(),
+                receipt_type: v.receipt_type.clone(),
+                mandatory: v.mandatory,
+                instalments: v.instalments,
+                instalment_min: v.instalment_min,
+                left: c.arrears,
+                paid_any: v.amounts.paid.is_positive() || v.amounts.balance_used.is_positive(),
+                parent_started: started(v.parent_item_id),
+                window: v.window_start.zip(v.window_end),
+                collecting: v.collecting,
+            }
+        })
+        .collect()
+}
+
+fn check_invoice(inv: &Option<Invoice>) -> Result<(String, String, String), AppError> {
+    match inv {
+        None => Ok(("individual".into(), String::new(), String::new())),
+        Some(i) if i.kind == "individual" => Ok(("individual".into(), i.title.trim().chars().take(100).collect(), String::new())),
+        Some(i) if i.kind == "company" => {
+            let title = i.title.trim();
+            let tax = i.tax_no.trim().to_ascii_uppercase();
+            if title.is_empty() || title.chars().count() > 100 {
+                return Err(unprocessable("invoice_title", "请填写单位名称作为发票抬头", "Enter the company name for the invoice")
+                    .field("invoice_title"));
+            }
+            // 统一社会信用代码: 18 characters, digits and upper-case letters.
+            if tax.len() != 18 || !tax.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
+                return Err(unprocessable("invoice_tax_no", "税号应为18位统一社会信用代码", "The tax number has 18 characters")
+                    .field("invoice_tax_no"));
+            }
+            Ok(("company".into(), title.into(), tax))
+        }
+        Some(_) => Err(unprocessable("invoice_kind", "发票抬头类型应为个人或单位", "Invoice type is individual or company")),
+    }
+}
+
+fn new_order_no(format: &OrderNoFormat, t: i64, seq: i64) -> Result<String, AppError> {
+    let random = crate::crypto::random_below(order_no::RANDOM_LIMIT);
+    order_no::generate(format, t, u32::try_from(seq).unwrap_or(u32::MAX), random).map_err(|e| {
+        tracing::error!(error = %e, "order number");
+        AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "order_numbers_exhausted",
+            "今日订单已达上限，请明日再试",
+            "No more orders can be numbered today",
+        )
+    })
+}
+
+pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrderInput) -> Result<Created, AppError> {
+    let o = student::overview(state, session).await?;
+    let t = now();
+    let phone = match &input.phone {
+        Some(p) if !p.trim().is_empty() => {
+            let p = p.trim().to_string();
+            if !profile::valid_phone(&p) {
+                return Err(unprocessable("invalid_phone", "接收电子票据的手机号格式有误", "The phone for the e-receipt is not valid")
+                    .field("phone"));
+            }
+            p
+        }
+        _ => o.student.phone.clone(),
+    };
+    let (invoice_kind, invoice_title, invoice_tax_no) = check_invoice(&input.invoice)?;
+    let owed = owed_charges(&o);
+    let ctx = CartContext { now: t, policy: &o.school.policy, phone: &o.student.phone, email: &o.student.email };
+    let cart = validate_cart(&owed, &input.lines, &ctx).map_err(|e| {
+        let details = serde_json::to_value(&e).unwrap_or_default();
+        unprocessable("cart_rule", e.to_string(), e.message_en()).details(details)
+    })?;
+
+    if o.school.policy.reuse_unpaid_order {
+        for existing in state.store.orders_of_student(o.school.id, o.student.id, 20).await? {
+            if existing.status != "unpaid" || existing.expires_at <= t {
+                continue;
+            }
+            let lines = state.store.order_lines(existing.id).await?;
+            let same = lines.len() == cart.lines.len()
+                && cart.lines.iter().all(|(c, a)| lines.iter().any(|l| l.charge_id == *c && l.amount == *a));
+            if same {
+                return Ok(Created { order: existing, reused: true });
+            }
+        }
+    }
+
+    let expires_at = t + i64::from(o.school.policy.order_ttl_minutes) * 60;
+    for _ in 0..3 {
+        let mut tx = state.store.write_tx().await?;
+        let seq = match &o.school.policy.order_no {
+            OrderNoFormat::DailySequence { .. } => {
+                let day = order_no::sequence_day(t).map_err(|_| AppError::internal())?;
+                state.store.next_order_sequence(&mut tx, o.school.id, &day).await?
+            }
+            OrderNoFormat::TimestampRandom => 0,
+        };
+        let no = new_order_no(&o.school.policy.order_no, t, seq)?;
+        let order_id = match state
+            .store
+            .insert_order(
+                &mut tx,
+                &NewOrder {
+                    school_id: o.school.id,
+                    student_id: o.student.id,
+                    order_no: &no,
+                    total: cart.total,
+                    phone: &phone,
+                    invoice_kind: &invoice_kind,
+                    invoice_title: &invoice_title,
+                    invoice_tax_no: &invoice_tax_no,
+                    expires_at,
+                },
+            )
+            .await
+        {
+            Ok(id) => id,
+            // A random order number met an existing one: draw again.
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        for (charge_id, amount) in &cart.lines {
+            match state.store.insert_order_line(&mut tx, o.school.id, order_id, *charge_id, *amount).await {
+                Ok(()) => {}
+                Err(StoreError::Conflict(_)) => {
+                    drop(tx);
+                    return Err(held(state, &o.school, *charge_id).await);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        state.store.enqueue_job(&mut tx, "expire_order", order_id, expires_at).await?;
+        tx.commit().await?;
+        let order = state.store.order_by_id(order_id).await?.ok_or_else(AppError::internal)?;
+        return Ok(Created { order, reused: false });
+    }
+    Err(AppError::internal())
+}
+
+/// The 409 for a charge that a live order holds: says which order, so the page can link it.
+async fn held(state: &AppState, school: &School, charge_id: i64) -> AppError {
+    let holder = state.store.live_order_holding(school.id, charge_id).await.ok().flatten();
+    let no = holder.map(|o| o.order_no).unwrap_or_default();
+    AppError::new(
+        StatusCode::CONFLICT,
+        "charge_in_live_order",
+        format!("所选项目已在待支付订单 {no} 中，请先完成支付或取消该订单，请勿重复缴费"),
+        format!("An item is already in unpaid order {no}; pay or cancel that order first"),
+    )
+    .details(json!({"order_no": no}))
+}
+
+/// The student's own order, or 404: another student's order number opens nothing.
+pub async fn own_order(state: &AppState, session: &SessionRow, order_no: &str) -> Result<OrderRow, AppError> {
+    if order_no.len() > 40 {
+        return Err(order_not_found());
+    }
+    match state.store.order_by_no(session.school_id, order_no).await? {
+        Some(o) if o.student_id == session.student_id => Ok(o),
+        _ => Err(order_not_found()),
+    }
+}
+
+fn order_not_found() -> AppError {
+    AppError::new(StatusCode::NOT_FOUND, "order_not_found", "订单不存在", "No such order")
+}
+
+pub struct PayStarted {
+    pub out_trade_no: String,
+    pub method: Method,
+    pub action: PayAction,
+    pub payee: String,
+    pub order: OrderRow,
+}
+
+pub async fn pay(
+    state: &AppState,
+    session: &SessionRow,
+    order_no: &str,
+    method_name: &str,
+    openid: Option<&str>,
+    client: &Client,
+) -> Result<PayStarted, AppError> {
+    let school = state.store.school_by_id(session.school_id).await?.ok_or_else(AppError::unknown_school)?;
+    let order = own_order(state, session, order_no).await?;
+    let t = now();
+    if order.status != "unpaid" || order.expires_at <= t {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "order_not_payable",
+            "该订单已支付或已关闭，无需再次支付",
+            "This order is paid or closed; nothing to pay",
+        ));
+    }
+    let method = Method::parse(method_name).filter(|m| school.policy.channels.iter().any(|c| c == m.as_str())).ok_or_else(|| {
+        unprocessable("channel_not_enabled", "该学校未开通此支付方式，请选择其他方式", "This school does not offer that payment method")
+            .field("channel")
+    })?;
+    let provider = method.provider();
+    let channel = provider.and_then(|p| state.channels.get(school.id, p)).ok_or_else(|| {
+        AppError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "channel_unavailable",
+            "该支付渠道暂不可用，请选择其他支付方式",
+            "This payment channel is unavailable; choose another",
+        )
+    })?;
+    let flow = method.flow(&client.ip, openid).ok_or_else(|| {
+        unprocessable("openid_required", "请在微信中打开本页面后再使用微信支付", "Open this page inside WeChat to use in-app WeChat Pay")
+    })?;
+
+    // A double click, or the same channel chosen again: the same attempt, the same QR code.
+    let attempts = state.store.attempts_of_order(order.id).await?;
+    if let Some(a) = attempts.iter().find(|a| a.status == "open" && a.channel == method.as_str() && !a.action.is_empty())
+        && let Ok(action) = serde_json::from_str::<PayAction>(&a.action)
+    {
+        return Ok(PayStarted { out_trade_no: a.out_trade_no.clone(), method, action, payee: school.policy.payee.clone(), order });
+    }
+    // A new channel: the old attempts are closed at their providers, so only one can take money.
+    let mut tx = state.store.write_tx().await?;
+    for a in attempts.iter().filter(|a| a.status == "open") {
+        state.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
+        state.store.enqueue_job(&mut tx, "close_attempt", a.id, t).await?;
+    }
+    let n = state.store.count_attempts(&mut tx, order.id).await? + 1;
+    if n > 99 {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "too_many_attempts",
+            "支付尝试次数过多，请取消订单后重新下单",
+            "Too many payment attempts; cancel and order again",
+        ));
+    }
+    let out_trade_no = format!("{}{n:02}", order.order_no);
+    let attempt_id = state.store.insert_attempt(&mut tx, school.id, order.id, method.as_str(), &out_trade_no).await?;
+    // Status within seconds even if the notification never comes: ask the provider soon.
+    state.store.enqueue_job(&mut tx, "query_attempt", attempt_id, t + 3).await?;
+    tx.commit().await?;
+
+    let lines = state.store.order_lines(order.id).await?;
+    let mut description: String = lines.iter().map(|l| l.item_name.as_str()).collect::<Vec<_>>().join("、");
+    if description.len() > 120 {
+        description = format!("{}等", &description[..description.floor_char_boundary(110)]);
+    }
+    let create = CreateOrder {
+        out_trade_no: out_trade_no.clone(),
+        description: format!("{}-{}", school.name, description),
+        amount: order.total,
+        expires_at: Some(order.expires_at),
+        flow,
+        return_url: Some(format!("{}/s/{}/orders/{}", state.config.public_url, school.code, order.order_no)),
+    };
+    let action = channel.create(&create).await.map_err(|e| {
+        tracing::warn!(error = %e, out_trade_no, provider = provider.map(provider_str), "provider create failed");
+        AppError::new(
+            StatusCode::BAD_GATEWAY,
+            "channel_create_failed",
+            "支付渠道暂时无法下单，请稍后再试或换一种支付方式",
+            "The payment channel could not take the order; try again or use another method",
+        )
+    })?;
+    let stored = serde_json::to_string(&action).map_err(|_| AppError::internal())?;
+    state.store.set_attempt_action(attempt_id, &stored).await?;
+    Ok(PayStarted { out_trade_no, method, action, payee: school.policy.payee.clone(), order })
+}
+
+/// Someone is watching an unpaid order: bring its provider query forward.
+pub async fn watched(state: &AppState, order: &OrderRow) -> Result<(), AppError> {
+    if order.status != "unpaid" {
+        return Ok(());
+    }
+    for a in state.store.attempts_of_order(order.id).await?.iter().filter(|a| a.status == "open") {
+        state.store.hurry_job("query_attempt", a.id, a.created_at + 3).await?;
+    }
+    Ok(())
+}
+
+pub async fn cancel(state: &AppState, session: &SessionRow, order_no: &str) -> Result<OrderRow, AppError> {
+    let order = own_order(state, session, order_no).await?;
+    crate::services::settle::end_unpaid(state, order.id, OrderEvent::Cancel).await?;
+    Ok(state.store.order_by_id(order.id).await?.ok_or_else(AppError::internal)?)
+}

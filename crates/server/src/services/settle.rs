@@ -1,0 +1,264 @@
+//! Settling money: what a provider's "paid" does to an order, exactly once; closing orders.
+//!
+//! Every path that learns of money (notification, query, statement) ends in [`settle_paid`],
+//! which runs `domain::order::decide` inside one database transaction holding the order, and
+//! records the transaction under a unique (provider, txn id) key.
+
+use crate::AppState;
+use crate::error::AppError;
+use crate::services::channels::{Method, provider_str};
+use campuspay_channels::ProviderStatus;
+use campuspay_domain::Fen;
+use campuspay_domain::order::{Effect, Order, OrderEvent, OrderState, PaidSource, TxnKey, decide};
+use campuspay_store::charges::{NewLedgerEntry, kind};
+use campuspay_store::orders::{AttemptRow, OrderRow};
+use campuspay_store::payments::NewProviderPayment;
+use campuspay_store::{StoreError, WriteTx, db_now as now};
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Applied,
+    Refunding,
+    Credited,
+    Duplicate,
+    Nothing,
+}
+
+fn state_of(s: &str) -> OrderState {
+    match s {
+        "paid" => OrderState::Paid,
+        "closed" => OrderState::Closed,
+        "cancelled" => OrderState::Cancelled,
+        "refunded" => OrderState::Refunded,
+        _ => OrderState::Unpaid,
+    }
+}
+
+fn source_str(s: PaidSource) -> &'static str {
+    match s {
+        PaidSource::Notify => "notify",
+        PaidSource::Query => "query",
+        PaidSource::Statement => "statement",
+    }
+}
+
+async fn domain_order(state: &AppState, tx: &mut WriteTx, order: &OrderRow) -> Result<(Order, BTreeSet<TxnKey>), AppError> {
+    let settled = state.store.settled_txns(tx, order.id).await?;
+    let paid_by = settled.iter().find(|(_, _, d)| d == "applied").map(|(p, t, _)| TxnKey { channel: p.clone(), txn_id: t.clone() });
+    let keys = settled.into_iter().map(|(p, t, _)| TxnKey { channel: p, txn_id: t }).collect();
+    Ok((Order { state: state_of(&order.status), amount: order.total, deadline: order.expires_at, paid_by }, keys))
+}
+
+/// Settles one provider transaction for the attempt's order.
+pub async fn settle_paid(
+    state: &AppState,
+    attempt: &AttemptRow,
+    txn_id: &str,
+    amount: Fen,
+    paid_at: &str,
+    source: PaidSource,
+) -> Result<Settled, AppError> {
+    let provider = Method::parse(&attempt.channel).and_then(Method::provider).map(provider_str).unwrap_or("unknown");
+    let school = state.store.school_by_id(attempt.school_id).await?.ok_or_else(AppError::unknown_school)?;
+    let mut tx = state.store.write_tx().await?;
+    let order = state.store.lock_order(&mut tx, attempt.order_id).await?;
+    let (current, settled) = domain_order(state, &mut tx, &order).await?;
+    let txn = TxnKey { channel: provider.to_string(), txn_id: txn_id.to_string() };
+    let outcome = decide(&current, &settled, &OrderEvent::ProviderPaid { txn: txn.clone(), amount, source }, school.policy.late_payment)
+        .map_err(|_| AppError::internal())?;
+    let mut result = Settled::Nothing;
+    for effect in &outcome.effects {
+        let (disposition, reason) = match effect {
+            Effect::ApplyPayment { .. } => ("applied", String::new()),
+            Effect::Refund { reason, .. } => ("refund", format!("{reason:?}")),
+            Effect::Credit { reason, .. } => ("credit", format!("{reason:?}")),
+            Effect::CloseOpenAttempts => {
+                for a in state.store.attempts_of_order(order.id).await? {
+                    if a.id != attempt.id && (a.status == "open" || a.status == "superseded") {
+                        state.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
+                        state.store.enqueue_job(&mut tx, "close_attempt", a.id, now()).await?;
+                    }
+                }
+                continue;
+            }
+            Effect::Ignore { .. } => {
+                if result == Settled::Nothing {
+                    result = Settled::Duplicate;
+                }
+                continue;
+            }
+        };
+        let pp = NewProviderPayment {
+            school_id: order.school_id,
+            order_id: order.id,
+            attempt_id: Some(attempt.id),
+            provider,
+            channel: &attempt.channel,
+            txn_id,
+            amount,
+            source: source_str(source),
+            disposition,
+            reason: &reason,
+            paid_at,
+        };
+        let pp_id = match state.store.insert_provider_payment(&mut tx, &pp).await {
+            Ok(id) => id,
+            // Settled meanwhile by another instance or request: nothing more to do.
+            Err(StoreError::Conflict(_)) => return Ok(Settled::Duplicate),
+            Err(e) => return Err(e.into()),
+        };
+        let entry = |charge_id, kind, amount, memo| NewLedgerEntry {
+            school_id: order.school_id,
+            student_id: order.student_id,
+            charge_id,
+            kind,
+            amount,
+            reference: txn_id,
+            memo,
+        };
+        match effect {
+            Effect::ApplyPayment { .. } => {
+                for line in state.store.order_lines(order.id).await? {
+                    state.store.insert_ledger_entry(&mut tx, &entry(Some(line.charge_id), kind::PAYMENT, line.amount, "")).await?;
+                }
+                state.store.end_order(&mut tx, order.id, "paid", true).await?;
+                state.store.set_attempt_status(&mut tx, attempt.id, "paid").await?;
+                result = Settled::Applied;
+            }
+            Effect::Refund { .. } => {
+                state
+                    .store
+                    .insert_ledger_entry(&mut tx, &entry(None, kind::UNAPPLIED_RECEIPT, amount, "订单已关闭或已支付，款项将原路退回"))
+                    .await?;
+                let refund_id =
+                    state.store.insert_refund(&mut tx, order.school_id, pp_id, &format!("RF{pp_id:010}"), amount, &reason).await?;
+                state.store.enqueue_job(&mut tx, "refund", refund_id, now()).await?;
+                result = Settled::Refunding;
+            }
+            Effect::Credit { .. } => {
+                state.store.insert_ledger_entry(&mut tx, &entry(None, kind::CREDIT, amount, "订单已关闭或已支付，款项已转入余额")).await?;
+                result = Settled::Credited;
+            }
+            _ => {}
+        }
+    }
+    tx.commit().await?;
+    if result != Settled::Duplicate && result != Settled::Nothing {
+        tracing::info!(order_no = order.order_no, txn_id, ?result, ?source, "payment settled");
+    }
+    Ok(result)
+}
+
+/// Asks the provider about an attempt and settles what it says was paid.
+pub async fn query_and_settle(state: &AppState, attempt: &AttemptRow) -> Result<Option<ProviderStatus>, AppError> {
+    let Some(provider) = Method::parse(&attempt.channel).and_then(Method::provider) else {
+        return Ok(None);
+    };
+    let Some(channel) = state.channels.get(attempt.school_id, provider) else {
+        return Ok(None);
+    };
+    let status = channel.query(&attempt.out_trade_no).await.map_err(|e| {
+        tracing::warn!(error = %e, out_trade_no = attempt.out_trade_no, "provider query failed");
+        AppError::new(axum::http::StatusCode::BAD_GATEWAY, "channel_query_failed", "支付渠道查询失败", "The channel did not answer")
+    })?;
+    match &status {
+        ProviderStatus::Paid { transaction_id, amount, paid_at } => {
+            settle_paid(state, attempt, transaction_id, *amount, paid_at.as_deref().unwrap_or(""), PaidSource::Query).await?;
+        }
+        // Paid, then refunded at the provider: the payment itself happened and is settled once.
+        ProviderStatus::Refunded { transaction_id, amount } => {
+            settle_paid(state, attempt, transaction_id, *amount, "", PaidSource::Query).await?;
+        }
+        _ => {}
+    }
+    Ok(Some(status))
+}
+
+/// Closes an unpaid order (expiry or cancellation): first its attempts at the providers, so no
+/// more money can come; money that came meanwhile is settled before the order closes.
+pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> Result<(), AppError> {
+    let order = state.store.order_by_id(order_id).await?.ok_or_else(AppError::not_found)?;
+    if order.status != "unpaid" {
+        return match (&event, order.status.as_str()) {
+            (OrderEvent::Cancel, "paid" | "refunded") => Err(AppError::new(
+                axum::http::StatusCode::CONFLICT,
+                "order_paid",
+                "订单已支付，无法取消",
+                "The order is paid and can no longer be cancelled",
+            )),
+            _ => Ok(()),
+        };
+    }
+    if let OrderEvent::Expire { now: t } = event
+        && t < order.expires_at
+    {
+        return Ok(());
+    }
+    for a in state.store.attempts_of_order(order.id).await? {
+        if a.status != "open" && a.status != "superseded" {
+            continue;
+        }
+        close_attempt(state, &a).await?;
+    }
+    let mut tx = state.store.write_tx().await?;
+    let locked = state.store.lock_order(&mut tx, order.id).await?;
+    let school = state.store.school_by_id(locked.school_id).await?.ok_or_else(AppError::unknown_school)?;
+    let (current, settled) = domain_order(state, &mut tx, &locked).await?;
+    let outcome = decide(&current, &settled, &event, school.policy.late_payment)
+        .map_err(|e| AppError::new(axum::http::StatusCode::CONFLICT, "order_paid", e.to_string(), e.message_en()))?;
+    if outcome.order.state != current.state {
+        let status = outcome.order.state.as_str();
+        state.store.end_order(&mut tx, order.id, status, false).await?;
+        for a in state.store.attempts_of_order(order.id).await? {
+            if a.status == "open" || a.status == "superseded" {
+                state.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Closes one attempt at its provider. A provider that refuses because the trade was paid is
+/// asked, and the payment settled: money is never left behind a closed attempt.
+pub async fn close_attempt(state: &AppState, a: &AttemptRow) -> Result<(), AppError> {
+    let Some(provider) = Method::parse(&a.channel).and_then(Method::provider) else {
+        return Ok(());
+    };
+    let Some(channel) = state.channels.get(a.school_id, provider) else {
+        return Ok(());
+    };
+    if a.action.is_empty() {
+        // Never reached the provider (its create failed): nothing to close there.
+        let mut tx = state.store.write_tx().await?;
+        state.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+        return Ok(tx.commit().await?);
+    }
+    match channel.close(&a.out_trade_no).await {
+        Ok(()) => {
+            // Paid just before the close? The query says.
+            query_and_settle(state, a).await?;
+            let mut tx = state.store.write_tx().await?;
+            if let Some(fresh) = state.store.attempt_by_id(a.id).await?
+                && fresh.status != "paid"
+            {
+                state.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+        Err(e) => {
+            tracing::info!(error = %e, out_trade_no = a.out_trade_no, "close refused; asking the provider");
+            match query_and_settle(state, a).await? {
+                Some(ProviderStatus::Paid { .. }) | Some(ProviderStatus::Closed) | Some(ProviderStatus::NotFound) => Ok(()),
+                _ => Err(AppError::new(
+                    axum::http::StatusCode::BAD_GATEWAY,
+                    "channel_close_failed",
+                    "支付渠道关闭订单失败",
+                    "The channel did not close the order",
+                )),
+            }
+        }
+    }
+}

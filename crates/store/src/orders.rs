@@ -1,0 +1,328 @@
+//! Orders, their lines and payment attempts.
+
+use crate::db::{Backend, Store, StoreError, WriteTx, now};
+use campuspay_domain::Fen;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct OrderRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub student_id: i64,
+    pub order_no: String,
+    pub total: Fen,
+    pub status: String,
+    pub phone: String,
+    pub invoice_kind: String,
+    pub invoice_title: String,
+    pub invoice_tax_no: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub paid_at: Option<i64>,
+    pub ended_at: Option<i64>,
+}
+
+pub struct NewOrder<'a> {
+    pub school_id: i64,
+    pub student_id: i64,
+    pub order_no: &'a str,
+    pub total: Fen,
+    pub phone: &'a str,
+    pub invoice_kind: &'a str,
+    pub invoice_title: &'a str,
+    pub invoice_tax_no: &'a str,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderLine {
+    pub charge_id: i64,
+    pub amount: Fen,
+    pub item_name: String,
+    pub period_name: String,
+    pub receipt_type: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub order_id: i64,
+    pub channel: String,
+    pub out_trade_no: String,
+    pub status: String,
+    pub action: String,
+    pub created_at: i64,
+}
+
+macro_rules! order_columns {
+    () => {
+        "id, school_id, student_id, order_no, total_fen, status, phone, invoice_kind, invoice_title, invoice_tax_no, \
+         created_at, expires_at, paid_at, ended_at"
+    };
+}
+
+macro_rules! attempt_columns {
+    () => {
+        "id, school_id, order_id, channel, out_trade_no, status, action, created_at"
+    };
+}
+
+fn order(r: &AnyRow) -> Result<OrderRow, sqlx::Error> {
+    Ok(OrderRow {
+        id: r.try_get("id")?,
+        school_id: r.try_get("school_id")?,
+        student_id: r.try_get("student_id")?,
+        order_no: r.try_get("order_no")?,
+        total: Fen(r.try_get("total_fen")?),
+        status: r.try_get("status")?,
+        phone: r.try_get("phone")?,
+        invoice_kind: r.try_get("invoice_kind")?,
+        invoice_title: r.try_get("invoice_title")?,
+        invoice_tax_no: r.try_get("invoice_tax_no")?,
+        created_at: r.try_get("created_at")?,
+        expires_at: r.try_get("expires_at")?,
+        paid_at: r.try_get("paid_at")?,
+        ended_at: r.try_get("ended_at")?,
+    })
+}
+
+fn attempt(r: &AnyRow) -> Result<AttemptRow, sqlx::Error> {
+    Ok(AttemptRow {
+        id: r.try_get("id")?,
+        school_id: r.try_get("school_id")?,
+        order_id: r.try_get("order_id")?,
+        channel: r.try_get("channel")?,
+        out_trade_no: r.try_get("out_trade_no")?,
+        status: r.try_get("status")?,
+        action: r.try_get("action")?,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+impl Store {
+    /// The next number of a school's daily order sequence (1, 2, …), atomically.
+    pub async fn next_order_sequence(&self, tx: &mut WriteTx, school_id: i64, day: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO order_sequences (school_id, day, seq) VALUES ($1, $2, 1) \
+             ON CONFLICT (school_id, day) DO UPDATE SET seq = order_sequences.seq + 1 RETURNING seq",
+        )
+        .bind(school_id)
+        .bind(day)
+        .fetch_one(&mut *tx.tx)
+        .await?)
+    }
+
+    pub async fn insert_order(&self, tx: &mut WriteTx, o: &NewOrder<'_>) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO orders (school_id, student_id, order_no, total_fen, status, phone, invoice_kind, invoice_title, \
+             invoice_tax_no, created_at, expires_at) VALUES ($1, $2, $3, $4, 'unpaid', $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(o.school_id)
+        .bind(o.student_id)
+        .bind(o.order_no)
+        .bind(o.total.0)
+        .bind(o.phone)
+        .bind(o.invoice_kind)
+        .bind(o.invoice_title)
+        .bind(o.invoice_tax_no)
+        .bind(now())
+        .bind(o.expires_at)
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, "order number"))
+    }
+
+    /// Adds a line; `Conflict` when the charge is held by another live order.
+    pub async fn insert_order_line(
+        &self,
+        tx: &mut WriteTx,
+        school_id: i64,
+        order_id: i64,
+        charge_id: i64,
+        amount: Fen,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO order_lines (school_id, order_id, charge_id, amount_fen, live) VALUES ($1, $2, $3, $4, 1)")
+            .bind(school_id)
+            .bind(order_id)
+            .bind(charge_id)
+            .bind(amount.0)
+            .execute(&mut *tx.tx)
+            .await
+            .map_err(|e| StoreError::from_write(e, "charge held by a live order"))?;
+        Ok(())
+    }
+
+    /// The live order holding any of these charges, if one does.
+    pub async fn live_order_holding(&self, school_id: i64, charge_id: i64) -> Result<Option<OrderRow>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE school_id = $1 AND id = (SELECT order_id FROM order_lines WHERE charge_id = $2 AND live = 1)"
+        ))
+        .bind(school_id)
+        .bind(charge_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(order).transpose()?)
+    }
+
+    pub async fn order_by_no(&self, school_id: i64, order_no: &str) -> Result<Option<OrderRow>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE school_id = $1 AND order_no = $2"))
+            .bind(school_id)
+            .bind(order_no)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(order).transpose()?)
+    }
+
+    pub async fn order_by_id(&self, id: i64) -> Result<Option<OrderRow>, StoreError> {
+        let row =
+            sqlx::query(concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1")).bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(order).transpose()?)
+    }
+
+    /// Reads the order inside a write transaction, locking its row on PostgreSQL so that a
+    /// notification, a query and an expiry of the same order take turns (SQLite's single
+    /// writer already serialises them).
+    pub async fn lock_order(&self, tx: &mut WriteTx, id: i64) -> Result<OrderRow, StoreError> {
+        let sql = match self.backend() {
+            Backend::Postgres => concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1 FOR UPDATE"),
+            Backend::Sqlite => concat!("SELECT ", order_columns!(), " FROM orders WHERE id = $1"),
+        };
+        let row = sqlx::query(sql).bind(id).fetch_optional(&mut *tx.tx).await?.ok_or(StoreError::NotFound)?;
+        Ok(order(&row)?)
+    }
+
+    pub async fn orders_of_student(&self, school_id: i64, student_id: i64, limit: i64) -> Result<Vec<OrderRow>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            order_columns!(),
+            " FROM orders WHERE school_id = $1 AND student_id = $2 ORDER BY created_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(school_id)
+        .bind(student_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(order).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn order_lines(&self, order_id: i64) -> Result<Vec<OrderLine>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT l.charge_id, l.amount_fen, f.name AS item_name, p.name AS period_name, f.receipt_type \
+             FROM order_lines l JOIN charges c ON c.id = l.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
+             JOIN periods p ON p.id = c.period_id WHERE l.order_id = $1 ORDER BY l.id",
+        )
+        .bind(order_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(OrderLine {
+                    charge_id: r.try_get("charge_id")?,
+                    amount: Fen(r.try_get("amount_fen")?),
+                    item_name: r.try_get("item_name")?,
+                    period_name: r.try_get("period_name")?,
+                    receipt_type: r.try_get("receipt_type")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Moves an order out of `unpaid` and frees its charges for other orders.
+    pub async fn end_order(&self, tx: &mut WriteTx, id: i64, status: &str, paid: bool) -> Result<(), StoreError> {
+        let t = now();
+        sqlx::query("UPDATE orders SET status = $1, paid_at = $2, ended_at = $3 WHERE id = $4")
+            .bind(status)
+            .bind(paid.then_some(t))
+            .bind((!paid).then_some(t))
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
+        sqlx::query("UPDATE order_lines SET live = 0 WHERE order_id = $1").bind(id).execute(&mut *tx.tx).await?;
+        Ok(())
+    }
+
+    pub async fn insert_attempt(
+        &self,
+        tx: &mut WriteTx,
+        school_id: i64,
+        order_id: i64,
+        channel: &str,
+        out_trade_no: &str,
+    ) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO pay_attempts (school_id, order_id, channel, out_trade_no, status, created_at) \
+             VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id",
+        )
+        .bind(school_id)
+        .bind(order_id)
+        .bind(channel)
+        .bind(out_trade_no)
+        .bind(now())
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, "provider trade number"))
+    }
+
+    pub async fn set_attempt_action(&self, id: i64, action: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE pay_attempts SET action = $1 WHERE id = $2").bind(action).bind(id).execute(&mut *tx.tx).await?;
+        tx.commit().await
+    }
+
+    pub async fn set_attempt_status(&self, tx: &mut WriteTx, id: i64, status: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE pay_attempts SET status = $1 WHERE id = $2").bind(status).bind(id).execute(&mut *tx.tx).await?;
+        Ok(())
+    }
+
+    pub async fn attempts_of_order(&self, order_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE order_id = $1 ORDER BY id"))
+            .bind(order_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(attempt).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn attempt_by_id(&self, id: i64) -> Result<Option<AttemptRow>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(attempt).transpose()?)
+    }
+
+    pub async fn attempt_by_out_trade_no(&self, out_trade_no: &str) -> Result<Option<AttemptRow>, StoreError> {
+        let row = sqlx::query(concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE out_trade_no = $1"))
+            .bind(out_trade_no)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(attempt).transpose()?)
+    }
+
+    pub async fn count_attempts(&self, tx: &mut WriteTx, order_id: i64) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM pay_attempts WHERE order_id = $1").bind(order_id).fetch_one(&mut *tx.tx).await?)
+    }
+
+    pub async fn channel_configs(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
+        Ok(sqlx::query_as("SELECT school_id, provider, config FROM school_channels").fetch_all(&self.pool).await?)
+    }
+
+    pub async fn set_channel_config(&self, school_id: i64, provider: &str, config: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO school_channels (school_id, provider, config, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (school_id, provider) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
+        )
+        .bind(school_id)
+        .bind(provider)
+        .bind(config)
+        .bind(now())
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+}
