@@ -158,6 +158,25 @@ impl Channels {
         Ok(Channels { map })
     }
 
+    /// Every school pays through a simulator mounted at `provider_origin`, with notifications
+    /// sent to `notify_origin` (a second instance of the platform, in tests).
+    pub async fn load_with_notify(
+        store: &Store,
+        sandbox: &Sandbox,
+        provider_origin: &str,
+        notify_origin: &str,
+    ) -> Result<Channels, String> {
+        let mut map: HashMap<(i64, Provider), Arc<dyn PaymentChannel>> = HashMap::new();
+        for school in store.schools().await.map_err(|e| e.to_string())? {
+            let (mut w, mut a) = sandbox.merchant_configs(provider_origin, &format!("{notify_origin}/notify"));
+            w.notify_url = format!("{notify_origin}/notify/wechatpay/{}", school.code);
+            a.notify_url = format!("{notify_origin}/notify/alipay/{}", school.code);
+            map.insert((school.id, Provider::Wechatpay), ChannelConfig::Wechatpay(w).build().map_err(|e| e.to_string())?);
+            map.insert((school.id, Provider::Alipay), ChannelConfig::Alipay(a).build().map_err(|e| e.to_string())?);
+        }
+        Ok(Channels { map })
+    }
+
     pub fn get(&self, school_id: i64, p: Provider) -> Option<Arc<dyn PaymentChannel>> {
         self.map.get(&(school_id, p)).cloned()
     }

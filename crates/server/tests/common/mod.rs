@@ -1,6 +1,8 @@
 //! A real campuspay on port 0 with a fresh database, SQLite or PostgreSQL.
 #![allow(dead_code)]
 
+use campuspay_channels::sandbox::Sandbox;
+use campuspay_server::services::channels::Channels;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;
 use serde_json::{Value, json};
@@ -18,7 +20,29 @@ pub struct TestApp {
     pub base: String,
     pub store: Store,
     pub http: reqwest::Client,
+    pub state: AppState,
+    /// The database URL, for a second instance on the same database.
+    pub database_url: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     _dir: Option<TempDir>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The simulator's keys, generated once per test binary and shared (read-only) by every app.
+fn sandbox_keys() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("campuspay-test-sandbox-{}", unique()));
+        Sandbox::open(&dir).expect("generating the simulator's keys");
+        dir
+    })
 }
 
 /// A temporary folder removed on drop.
@@ -54,17 +78,46 @@ impl TestApp {
                 (format!("{prefix}/{name}"), None)
             }
         };
-        let store = Store::connect(&url).await.unwrap();
+        Self::start(&url, None, dir).await
+    }
+
+    /// A second instance on this one's database, paying through this one's simulator (one
+    /// provider, two merchants' servers), with its own job worker.
+    pub async fn second_instance(&self) -> TestApp {
+        Self::start(&self.database_url, Some(&self.base), None).await
+    }
+
+    async fn start(url: &str, provider_origin: Option<&str>, dir: Option<TempDir>) -> TestApp {
+        let store = Store::connect(url).await.unwrap();
         store.migrate().await.unwrap();
         demo::seed_if_empty(&store).await.unwrap();
-        let state = AppState::new(store.clone(), Config::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            axum::serve(listener, app::router(state).into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        let origin = format!("http://{addr}");
+        // Provider time runs 100 times faster: retries after 15 s come after 0.15 s.
+        let sandbox = Sandbox::open(sandbox_keys()).unwrap().with_time_scale(0.01);
+        let channels = match provider_origin {
+            None => Channels::load(&store, Some((&sandbox, &origin))).await.unwrap(),
+            Some(p) => Channels::load_with_notify(&store, &sandbox, p, &origin).await.unwrap(),
+        };
+        let mounted = provider_origin.is_none().then_some(sandbox);
+        let config = Config { public_url: origin.clone(), ..Config::default() };
+        let state = AppState::new(store.clone(), config).with_channels(channels, mounted);
+        let router = app::router(state.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
+        let worker = campuspay_server::services::jobs::spawn_worker(state.clone());
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestApp { base: format!("http://{addr}"), store, http, _dir: dir }
+        TestApp { base: origin, store, http, state, database_url: url.to_string(), tasks: vec![server, worker], _dir: dir }
+    }
+
+    /// Stops this instance at once, as a killed process would: its requests and jobs end
+    /// mid-way.
+    pub fn kill(&mut self) {
+        for t in self.tasks.drain(..) {
+            t.abort();
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -118,20 +171,30 @@ impl TestApp {
     /// Logs in as `login` and changes the initial password where the school demands it;
     /// returns a token that may do everything.
     pub async fn session(&self, school: &str, login: &str) -> String {
-        let (status, v) = self.login(school, login, initial_password(school)).await;
+        let initial = self.initial_password_of(school, login).await;
+        let (status, v) = self.login(school, login, &initial).await;
         assert_eq!(status, 200, "{school} login: {v}");
         let token = v["token"].as_str().unwrap().to_string();
         if v["must_change_password"] == true {
             let (s, v) = self
                 .post_json(
                     "/api/v1/student/password",
-                    json!({"old_password": initial_password(school), "new_password": NEW_PASSWORD}),
+                    json!({"old_password": initial, "new_password": NEW_PASSWORD}),
                     Some(&token),
                 )
                 .await;
             assert_eq!(s, 200, "{v}");
         }
         token
+    }
+}
+
+impl TestApp {
+    /// A demo student's initial password, by the school's rule and the student's ID card.
+    pub async fn initial_password_of(&self, school: &str, student_no: &str) -> String {
+        let s = self.store.school_by_code(school).await.unwrap().unwrap();
+        let st = self.store.student_by_no(s.id, student_no).await.unwrap().unwrap();
+        s.policy.initial_password.for_id_card(&st.id_card)
     }
 }
 

@@ -1,0 +1,395 @@
+//! Paying through the real WeChat Pay and Alipay protocols against the built-in simulator,
+//! on SQLite and PostgreSQL: every channel, every behaviour of the provider, races, forged
+//! and late notifications. Nothing may be lost or counted twice.
+
+mod common;
+
+use common::TestApp;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+on_both_databases!(
+    every_channel_pays_and_shows_paid,
+    duplicate_delayed_reordered_notifications_count_once,
+    lost_or_forged_notifications_are_made_good_by_query,
+    a_declined_payment_leaves_the_order_unpaid,
+    racing_orders_for_one_charge_make_one_order,
+    a_forged_notification_changes_nothing,
+    switching_channel_closes_the_old_trade,
+    money_after_close_is_refunded_or_credited,
+    expired_orders_close_and_free_their_charges,
+    another_students_order_is_not_found,
+    two_instances_apply_each_payment_once,
+);
+
+fn provider_of(channel: &str) -> &'static str {
+    if channel.starts_with("wechat") { "wechatpay" } else { "alipay" }
+}
+
+async fn owed(app: &TestApp, token: &str) -> Vec<Value> {
+    let (_, c) = app.get_json("/api/v1/student/charges", Some(token)).await;
+    c["charges"].as_array().unwrap().iter().filter(|c| c["arrears_fen"].as_i64().unwrap() > 0).cloned().collect()
+}
+
+/// An order for the first owed charge the cart rules accept on its own.
+async fn new_order(app: &TestApp, token: &str) -> (Value, Value) {
+    for c in owed(app, token).await {
+        let (status, o) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": c["id"]}]}), Some(token)).await;
+        if status == 201 {
+            return (c, o);
+        }
+    }
+    panic!("no single owed charge could be ordered");
+}
+
+async fn pay(app: &TestApp, token: &str, order_no: &str, channel: &str) -> Value {
+    let body = json!({"channel": channel, "openid": "oSandboxPayer0001"});
+    let (status, p) = app.post_json(&format!("/api/v1/student/orders/{order_no}/pay"), body, Some(token)).await;
+    assert_eq!(status, 200, "pay {channel}: {p}");
+    if p["kind"] == "redirect" {
+        // Page and wap pay: the browser goes to the provider's cashier, which opens the trade.
+        let url = p["redirect_url"].as_str().unwrap();
+        let res = reqwest::Client::new().get(url).send().await.unwrap();
+        assert!(res.status().is_success(), "cashier {url}: {}", res.status());
+    }
+    p
+}
+
+async fn provider_pays(app: &TestApp, channel: &str, out_trade_no: &str) -> u16 {
+    app.http.post(app.url(&format!("/sandbox/{}/orders/{out_trade_no}/pay", provider_of(channel)))).send().await.unwrap().status().as_u16()
+}
+
+async fn behaviour(app: &TestApp, provider: &str, b: Value) {
+    let res = app.http.put(app.url(&format!("/sandbox/{provider}/behaviour"))).json(&b).send().await.unwrap();
+    assert!(res.status().is_success());
+}
+
+async fn order_status(app: &TestApp, token: &str, order_no: &str) -> String {
+    app.get_json(&format!("/api/v1/student/orders/{order_no}"), Some(token)).await.1["status"].as_str().unwrap().to_string()
+}
+
+async fn wait_for(app: &TestApp, token: &str, order_no: &str, want: &str, within: Duration) -> Option<Duration> {
+    let t0 = Instant::now();
+    while t0.elapsed() < within {
+        if order_status(app, token, order_no).await == want {
+            return Some(t0.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+async fn count(app: &TestApp, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(app.store.pool()).await.unwrap()
+}
+
+/// Money is never created or lost: every charge's paid amount equals its ledger rows, and
+/// every applied provider payment equals the ledger rows it wrote.
+async fn assert_books_balance(app: &TestApp) {
+    let applied =
+        count(app, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM provider_payments WHERE disposition = 'applied'").await;
+    let paid = count(app, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM ledger_entries WHERE kind = 'payment'").await;
+    assert_eq!(applied, paid, "applied provider money equals payment ledger rows");
+    let orders_paid = count(app, "SELECT CAST(COALESCE(SUM(total_fen), 0) AS BIGINT) FROM orders WHERE status = 'paid'").await;
+    assert_eq!(orders_paid, applied, "each paid order took exactly one payment of its total");
+}
+
+async fn every_channel_pays_and_shows_paid(app: TestApp) {
+    let cases = [
+        ("qdou", "20230001", "wechat_native"),
+        ("qdou", "20230001", "wechat_h5"),
+        ("qdou", "20230001", "wechat_jsapi"),
+        ("qdou", "20230001", "alipay_qr"),
+        ("qdou", "20230003", "alipay_wap"),
+        ("ejt", "20230001", "alipay_page"),
+    ];
+    for (school, student, channel) in cases {
+        let token = app.session(school, student).await;
+        let (charge, order) = new_order(&app, &token).await;
+        let no = order["order_no"].as_str().unwrap();
+        assert_eq!(order["status"], "unpaid");
+        let p = pay(&app, &token, no, channel).await;
+        assert!(!p["payee"].as_str().unwrap().is_empty(), "payee shown");
+        if p["kind"] == "qr" {
+            assert!(p["qr_svg"].as_str().unwrap().starts_with("<?xml") || p["qr_svg"].as_str().unwrap().contains("<svg"));
+        }
+        assert_eq!(provider_pays(&app, channel, p["out_trade_no"].as_str().unwrap()).await, 200);
+        assert!(wait_for(&app, &token, no, "paid", Duration::from_secs(5)).await.is_some(), "{school} {channel} paid within 5 s");
+        let after: Vec<Value> = owed(&app, &token).await;
+        assert!(after.iter().all(|c| c["id"] != charge["id"]), "{channel}: the charge is no longer owed");
+        let (_, records) = app.get_json("/api/v1/student/payments", Some(&token)).await;
+        assert!(records["payments"].as_array().unwrap().iter().any(|r| r["order_no"] == no && r["channel"] == channel));
+    }
+    // Seed 000's order numbers are 30 digits; seed 004-style numbers are prefix+date+code+sequence.
+    let token = app.session("qdou", "20230003").await;
+    let (_, o) = new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap();
+    assert!(no.len() == 30 && no.bytes().all(|b| b.is_ascii_digit()), "{no}");
+    let token = app.session("lut", "20230003").await;
+    let (_, o) = new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap();
+    assert!(no.len() == 19 && no.starts_with("XF") && no[8..13] == *"LUTAU", "{no}");
+    assert_books_balance(&app).await;
+}
+
+async fn duplicate_delayed_reordered_notifications_count_once(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    for (mode, channel) in [("duplicate", "wechat_native"), ("delay", "alipay_qr"), ("reorder", "wechat_native"), ("reorder", "alipay_qr")]
+    {
+        behaviour(&app, provider_of(channel), json!({"notify": mode, "delay_s": 30})).await;
+        let (_, o) = new_order(&app, &token).await;
+        let no = o["order_no"].as_str().unwrap();
+        let p = pay(&app, &token, no, channel).await;
+        provider_pays(&app, channel, p["out_trade_no"].as_str().unwrap()).await;
+        assert!(wait_for(&app, &token, no, "paid", Duration::from_secs(8)).await.is_some(), "{mode} {channel}");
+        behaviour(&app, provider_of(channel), json!({"notify": "normal"})).await;
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (_, records) = app.get_json("/api/v1/student/payments", Some(&token)).await;
+    assert_eq!(records["payments"].as_array().unwrap().len(), 4, "four orders, four records, whatever the notifications did");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments").await, 4);
+    assert!(count(&app, "SELECT COUNT(*) FROM notifications WHERE outcome = 'duplicate'").await >= 1);
+    assert_books_balance(&app).await;
+}
+
+async fn lost_or_forged_notifications_are_made_good_by_query(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    for (mode, channel) in [("lost", "alipay_qr"), ("forge", "wechat_native")] {
+        behaviour(&app, provider_of(channel), json!({"notify": mode})).await;
+        let (_, o) = new_order(&app, &token).await;
+        let no = o["order_no"].as_str().unwrap();
+        let p = pay(&app, &token, no, channel).await;
+        provider_pays(&app, channel, p["out_trade_no"].as_str().unwrap()).await;
+        let took = wait_for(&app, &token, no, "paid", Duration::from_secs(12)).await;
+        assert!(took.is_some(), "{mode}: shown paid by querying the provider");
+        behaviour(&app, provider_of(channel), json!({"notify": "normal"})).await;
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments WHERE source = 'query'").await, 2);
+    assert!(count(&app, "SELECT COUNT(*) FROM notifications WHERE outcome LIKE 'rejected%'").await >= 1, "forged ones kept and refused");
+    assert_books_balance(&app).await;
+}
+
+async fn a_declined_payment_leaves_the_order_unpaid(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    behaviour(&app, "wechatpay", json!({"decline": true})).await;
+    let (_, o) = new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap();
+    let p = pay(&app, &token, no, "wechat_native").await;
+    assert_eq!(provider_pays(&app, "wechat_native", p["out_trade_no"].as_str().unwrap()).await, 402);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(order_status(&app, &token, no).await, "unpaid");
+    behaviour(&app, "wechatpay", json!({"decline": false})).await;
+    // The student tries again and it goes through.
+    provider_pays(&app, "wechat_native", p["out_trade_no"].as_str().unwrap()).await;
+    assert!(wait_for(&app, &token, no, "paid", Duration::from_secs(5)).await.is_some());
+}
+
+async fn racing_orders_for_one_charge_make_one_order(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    let charge = owed(&app, &token).await[0]["id"].clone();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (http, url, token) = (app.http.clone(), app.url("/api/v1/student/orders"), token.clone());
+        let body = json!({"charges": [{"id": charge}]});
+        tasks.push(tokio::spawn(async move { http.post(url).bearer_auth(token).json(&body).send().await.unwrap().status().as_u16() }));
+    }
+    let mut codes = Vec::new();
+    for t in tasks {
+        codes.push(t.await.unwrap());
+    }
+    codes.sort();
+    assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+    assert!(codes.iter().all(|c| *c == 201 || *c == 409), "{codes:?}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM order_lines WHERE live = 1").await, 1);
+    // The 409 says which order holds the charge.
+    let (status, v) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": charge}]}), Some(&token)).await;
+    assert_eq!(status, 409);
+    assert!(v["error"]["message"].as_str().unwrap().contains("请勿重复缴费"), "{v}");
+    // Seed 004 offers the unpaid order again instead.
+    let lut = app.session("lut", "20230001").await;
+    let c = owed(&app, &lut).await.into_iter().find(|c| c["collecting"] == true).unwrap();
+    let (s1, o1) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": c["id"]}]}), Some(&lut)).await;
+    let (s2, o2) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": c["id"]}]}), Some(&lut)).await;
+    assert_eq!((s1, s2), (201, 200));
+    assert_eq!(o1["order_no"], o2["order_no"]);
+    assert_eq!(o2["reused"], true);
+}
+
+async fn a_forged_notification_changes_nothing(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    let (_, o) = new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap();
+    let p = pay(&app, &token, no, "alipay_qr").await;
+    let out = p["out_trade_no"].as_str().unwrap();
+    // A well-formed Alipay notification with a made-up signature.
+    let form = [
+        ("notify_id", "forged"),
+        ("app_id", "2021000000000000"),
+        ("out_trade_no", out),
+        ("trade_no", "2026112522001400000000000001"),
+        ("trade_status", "TRADE_SUCCESS"),
+        ("total_amount", "2400.00"),
+        ("sign_type", "RSA2"),
+        ("sign", "Zm9yZ2Vk"),
+    ];
+    for path in ["/notify/alipay/qdou", "/notify/alipay"] {
+        let res = app.http.post(app.url(path)).form(&form).send().await.unwrap();
+        assert!(res.status().as_u16() >= 400 || res.text().await.unwrap() != "success", "{path} accepted a forgery");
+    }
+    let res = app
+        .http
+        .post(app.url("/notify/wechatpay/qdou"))
+        .header("wechatpay-signature", "Zm9yZ2Vk")
+        .header("wechatpay-timestamp", "1")
+        .header("wechatpay-nonce", "n")
+        .header("wechatpay-serial", "s")
+        .body(r#"{"id":"x","resource":{"ciphertext":"x","nonce":"x","associated_data":"x"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().as_u16() >= 400);
+    assert_eq!(order_status(&app, &token, no).await, "unpaid");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments").await, 0);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM notifications WHERE outcome LIKE 'rejected%'").await, 3);
+}
+
+async fn switching_channel_closes_the_old_trade(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    let (_, o) = new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap();
+    let first = pay(&app, &token, no, "wechat_native").await;
+    // A double click gives the same trade and QR code.
+    let again = pay(&app, &token, no, "wechat_native").await;
+    assert_eq!(first["out_trade_no"], again["out_trade_no"]);
+    let second = pay(&app, &token, no, "alipay_qr").await;
+    assert_ne!(first["out_trade_no"], second["out_trade_no"], "a new trade number for a new channel");
+    let t0 = Instant::now();
+    let old = first["out_trade_no"].as_str().unwrap();
+    loop {
+        let trade: Value = app.http.get(app.url(&format!("/sandbox/wechatpay/orders/{old}"))).send().await.unwrap().json().await.unwrap();
+        if trade.to_string().contains("closed") {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(5), "old trade closed at the provider: {trade}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(provider_pays(&app, "wechat_native", old).await, 409, "the closed trade takes no money");
+    provider_pays(&app, "alipay_qr", second["out_trade_no"].as_str().unwrap()).await;
+    assert!(wait_for(&app, &token, no, "paid", Duration::from_secs(5)).await.is_some());
+}
+
+async fn money_after_close_is_refunded_or_credited(app: TestApp) {
+    // qdou refunds late money (the default); lut is set to credit it to the balance.
+    let lut = app.store.school_by_code("lut").await.unwrap().unwrap();
+    let mut policy = lut.policy.clone();
+    policy.late_payment = campuspay_domain::policy::LatePayment::Credit;
+    sqlx::query("UPDATE schools SET policy = $1 WHERE id = $2")
+        .bind(serde_json::to_string(&policy).unwrap())
+        .bind(lut.id)
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    for (school, expect) in [("qdou", "refund"), ("lut", "credit")] {
+        let token = app.session(school, "20230001").await;
+        let owed_before = owed(&app, &token).await;
+        let (_, o) = new_order(&app, &token).await;
+        let no = o["order_no"].as_str().unwrap();
+        let p = pay(&app, &token, no, "wechat_native").await;
+        let (status, c) = app.post_json(&format!("/api/v1/student/orders/{no}/cancel"), json!({}), Some(&token)).await;
+        assert_eq!((status, c["status"].as_str()), (200, Some("cancelled")), "{c}");
+        behaviour(&app, "wechatpay", json!({"accept_after_close": true})).await;
+        assert_eq!(provider_pays(&app, "wechat_native", p["out_trade_no"].as_str().unwrap()).await, 200);
+        behaviour(&app, "wechatpay", json!({"accept_after_close": false})).await;
+        let t0 = Instant::now();
+        loop {
+            let (_, t) = app.get_json("/api/v1/student/transactions", Some(&token)).await;
+            let txs = t["transactions"].as_array().unwrap();
+            let done = txs
+                .iter()
+                .any(|x| x["order_no"] == no && x["disposition"] == expect && (expect == "credit" || x["refund_status"] == "success"));
+            if done {
+                if expect == "credit" {
+                    assert_eq!(t["balance_fen"].as_i64().unwrap(), o["total_fen"].as_i64().unwrap(), "credited to the balance");
+                }
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(8), "{school}: late money {expect}: {t}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(order_status(&app, &token, no).await, "cancelled");
+        assert_eq!(owed(&app, &token).await.len(), owed_before.len(), "the charge is still owed: late money is not applied");
+    }
+    // The refund went back through the provider, and the ledger shows it leaving.
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM ledger_entries WHERE kind = 'refund' AND amount_fen < 0").await, 1);
+    assert_books_balance(&app).await;
+}
+
+async fn expired_orders_close_and_free_their_charges(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    let (charge, o) = new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap();
+    pay(&app, &token, no, "wechat_native").await;
+    sqlx::query("UPDATE orders SET expires_at = 1 WHERE order_no = $1").bind(no).execute(app.store.pool()).await.unwrap();
+    sqlx::query("UPDATE jobs SET run_at = 1 WHERE kind = 'expire_order'").execute(app.store.pool()).await.unwrap();
+    assert!(wait_for(&app, &token, no, "closed", Duration::from_secs(5)).await.is_some());
+    let (status, v) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": charge["id"]}]}), Some(&token)).await;
+    assert_eq!(status, 201, "the charge is free again: {v}");
+    let (status, _) = app.post_json(&format!("/api/v1/student/orders/{no}/pay"), json!({"channel": "wechat_native"}), Some(&token)).await;
+    assert_eq!(status, 409, "a closed order cannot be paid");
+}
+
+async fn another_students_order_is_not_found(app: TestApp) {
+    let a = app.session("qdou", "20230001").await;
+    let b = app.session("qdou", "20230003").await;
+    let (_, o) = new_order(&app, &a).await;
+    let no = o["order_no"].as_str().unwrap();
+    assert_eq!(app.get_json(&format!("/api/v1/student/orders/{no}"), Some(&b)).await.0, 404);
+    let (status, _) = app.post_json(&format!("/api/v1/student/orders/{no}/pay"), json!({"channel": "wechat_native"}), Some(&b)).await;
+    assert_eq!(status, 404);
+    let (status, _) = app.post_json(&format!("/api/v1/student/orders/{no}/cancel"), json!({}), Some(&b)).await;
+    assert_eq!(status, 404);
+    // Cart rules answer in the student's words.
+    let cq = app.session("cqjzc", "20230001").await;
+    let optional = owed(&app, &cq).await.into_iter().find(|c| c["mandatory"] == false).unwrap();
+    let (status, v) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": optional["id"]}]}), Some(&cq)).await;
+    assert_eq!(status, 422, "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("必缴"), "{v}");
+    let (status, v) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": 999_999}]}), Some(&cq)).await;
+    assert_eq!(status, 422, "{v}");
+    let (status, v) = app.post_json("/api/v1/student/orders/x/pay", json!({"channel": "bitcoin"}), Some(&cq)).await;
+    assert_eq!(status, 404, "{v}");
+}
+
+async fn two_instances_apply_each_payment_once(app: TestApp) {
+    let mut b = app.second_instance().await;
+    let token = app.session("qdou", "20230001").await;
+    // Orders made on either instance, paid, polled on both, notified to both.
+    for (maker, channel) in [(&app, "wechat_native"), (&b, "alipay_qr"), (&b, "wechat_native")] {
+        let (_, o) = new_order(maker, &token).await;
+        let no = o["order_no"].as_str().unwrap();
+        let p = pay(maker, &token, no, channel).await;
+        provider_pays(&app, channel, p["out_trade_no"].as_str().unwrap()).await;
+        assert!(wait_for(&app, &token, no, "paid", Duration::from_secs(8)).await.is_some());
+        assert_eq!(order_status(&b, &token, no).await, "paid");
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments").await, 3);
+    // Instance b claims a job and dies before finishing it; a runs it once the lease is gone.
+    let (_, o) = new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap().to_string();
+    sqlx::query("UPDATE orders SET expires_at = 1 WHERE order_no = $1").bind(&no).execute(app.store.pool()).await.unwrap();
+    app.state.store.hurry_job("expire_order", 0, 0).await.unwrap();
+    sqlx::query("UPDATE jobs SET run_at = 1, locked_until = 9999999999 WHERE kind = 'expire_order' AND done_at IS NULL")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    b.kill();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(order_status(&app, &token, &no).await, "unpaid", "the job is held by the dead instance's lease");
+    sqlx::query("UPDATE jobs SET locked_until = 1 WHERE kind = 'expire_order' AND done_at IS NULL")
+        .execute(app.store.pool())
+        .await
+        .unwrap();
+    assert!(wait_for(&app, &token, &no, "closed", Duration::from_secs(5)).await.is_some(), "no job lost");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs WHERE kind = 'expire_order' AND done_at IS NOT NULL AND ref_id = (SELECT id FROM orders WHERE status = 'closed')").await, 1);
+    assert_books_balance(&app).await;
+}
