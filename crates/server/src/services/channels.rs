@@ -120,6 +120,22 @@ pub fn parse_provider(s: &str) -> Option<Provider> {
     }
 }
 
+/// One school's adapters for the simulator at `provider_origin`, notifying `notify_origin`.
+fn sandbox_channels(
+    sandbox: &Sandbox,
+    school_code: &str,
+    provider_origin: &str,
+    notify_origin: &str,
+) -> Result<Vec<(Provider, Arc<dyn PaymentChannel>)>, String> {
+    let (mut w, mut a) = sandbox.merchant_configs(provider_origin, &format!("{notify_origin}/notify"));
+    w.notify_url = format!("{notify_origin}/notify/wechatpay/{school_code}");
+    a.notify_url = format!("{notify_origin}/notify/alipay/{school_code}");
+    Ok(vec![
+        (Provider::Wechatpay, ChannelConfig::Wechatpay(w).build().map_err(|e| e.to_string())?),
+        (Provider::Alipay, ChannelConfig::Alipay(a).build().map_err(|e| e.to_string())?),
+    ])
+}
+
 /// Built channel adapters per school and provider.
 #[derive(Default, Clone)]
 pub struct Channels {
@@ -141,17 +157,9 @@ impl Channels {
         }
         if let Some((sandbox, origin)) = sandbox {
             for school in store.schools().await.map_err(|e| e.to_string())? {
-                let (mut w, mut a) = sandbox.merchant_configs(origin, &format!("{origin}/notify"));
-                w.notify_url = format!("{origin}/notify/wechatpay/{}", school.code);
-                a.notify_url = format!("{origin}/notify/alipay/{}", school.code);
-                for cfg in [ChannelConfig::Wechatpay(w), ChannelConfig::Alipay(a)] {
-                    let p = match &cfg {
-                        ChannelConfig::Wechatpay(_) => Provider::Wechatpay,
-                        ChannelConfig::Alipay(_) => Provider::Alipay,
-                    };
-                    if !map.contains_key(&(school.id, p)) {
-                        map.insert((school.id, p), cfg.build().map_err(|e| e.to_string())?);
-                    }
+                for (p, channel) in sandbox_channels(sandbox, &school.code, origin, origin)? {
+                    // A school's own merchant configuration wins over the simulator.
+                    map.entry((school.id, p)).or_insert(channel);
                 }
             }
         }
@@ -168,11 +176,9 @@ impl Channels {
     ) -> Result<Channels, String> {
         let mut map: HashMap<(i64, Provider), Arc<dyn PaymentChannel>> = HashMap::new();
         for school in store.schools().await.map_err(|e| e.to_string())? {
-            let (mut w, mut a) = sandbox.merchant_configs(provider_origin, &format!("{notify_origin}/notify"));
-            w.notify_url = format!("{notify_origin}/notify/wechatpay/{}", school.code);
-            a.notify_url = format!("{notify_origin}/notify/alipay/{}", school.code);
-            map.insert((school.id, Provider::Wechatpay), ChannelConfig::Wechatpay(w).build().map_err(|e| e.to_string())?);
-            map.insert((school.id, Provider::Alipay), ChannelConfig::Alipay(a).build().map_err(|e| e.to_string())?);
+            for (p, channel) in sandbox_channels(sandbox, &school.code, provider_origin, notify_origin)? {
+                map.insert((school.id, p), channel);
+            }
         }
         Ok(Channels { map })
     }

@@ -340,5 +340,5 @@ pub async fn watched(state: &AppState, order: &OrderRow) -> Result<(), AppError>
 pub async fn cancel(state: &AppState, session: &SessionRow, order_no: &str) -> Result<OrderRow, AppError> {
     let order = own_order(state, session, order_no).await?;
     crate::services::settle::end_unpaid(state, order.id, OrderEvent::Cancel).await?;
-    Ok(state.store.order_by_id(order.id).await?.ok_or_else(AppError::internal)?)
+    state.store.order_by_id(order.id).await?.ok_or_else(AppError::internal)
 }

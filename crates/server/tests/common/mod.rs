@@ -177,11 +177,7 @@ impl TestApp {
         let token = v["token"].as_str().unwrap().to_string();
         if v["must_change_password"] == true {
             let (s, v) = self
-                .post_json(
-                    "/api/v1/student/password",
-                    json!({"old_password": initial, "new_password": NEW_PASSWORD}),
-                    Some(&token),
-                )
+                .post_json("/api/v1/student/password", json!({"old_password": initial, "new_password": NEW_PASSWORD}), Some(&token))
                 .await;
             assert_eq!(s, 200, "{v}");
         }
