@@ -120,13 +120,16 @@ pub fn parse_provider(s: &str) -> Option<Provider> {
     }
 }
 
+/// A built adapter, shared by every request of its school.
+pub type Channel = Arc<dyn PaymentChannel>;
+
 /// One school's adapters for the simulator at `provider_origin`, notifying `notify_origin`.
 fn sandbox_channels(
     sandbox: &Sandbox,
     school_code: &str,
     provider_origin: &str,
     notify_origin: &str,
-) -> Result<Vec<(Provider, Arc<dyn PaymentChannel>)>, String> {
+) -> Result<Vec<(Provider, Channel)>, String> {
     let (mut w, mut a) = sandbox.merchant_configs(provider_origin, &format!("{notify_origin}/notify"));
     w.notify_url = format!("{notify_origin}/notify/wechatpay/{school_code}");
     a.notify_url = format!("{notify_origin}/notify/alipay/{school_code}");
