@@ -3,7 +3,7 @@
 
 use super::Sandbox;
 use super::ledger::{Behaviour, NoticeKind, NotifyAttempt, NotifyMode, Trade};
-use super::{alipay_api, wechat_api};
+use super::{alipay_api, unionpay_api, wechat_api};
 use crate::crypto::{aes_256_gcm_seal, random_nonce, unix_now};
 use crate::wechatpay::api::rfc3339_shanghai;
 use crate::wechatpay::sign::HEADER_SIGNATURE;
@@ -18,6 +18,9 @@ pub const WECHAT_RETRY_S: &[u64] = &[
 
 /// Alipay's (4m/10m/10m/1h/2h/6h/15h, about 25 h in all).
 pub const ALIPAY_RETRY_S: &[u64] = &[240, 600, 600, 3600, 7200, 21600, 54000];
+
+/// UnionPay's back notifications: retried with doubling intervals, 1/2/4/8/16 minutes.
+pub const UNIONPAY_RETRY_S: &[u64] = &[60, 120, 240, 480, 960];
 
 /// One notification ready to send.
 struct Outgoing {
@@ -37,6 +40,7 @@ async fn run(sb: Sandbox, p: Provider, out_trade_no: String, b: Behaviour) {
     let schedule = match p {
         Provider::Wechatpay => WECHAT_RETRY_S,
         Provider::Alipay => ALIPAY_RETRY_S,
+        Provider::Unionpay => UNIONPAY_RETRY_S,
     };
     let first = if b.notify == NotifyMode::Delay {
         b.delay_s
@@ -102,6 +106,15 @@ fn build(
     match t.provider {
         Provider::Wechatpay => wechat_notice(sb, t, kind, notification_id),
         Provider::Alipay => alipay_notice(sb, t, kind, notification_id),
+        Provider::Unionpay => {
+            let body = unionpay_api::notice_body(sb, t, kind)?;
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"),
+            );
+            Ok(Outgoing { headers, body })
+        }
     }
 }
 
@@ -188,7 +201,7 @@ fn alipay_notice(
 }
 
 /// Sends one notification; returns the HTTP status and whether it counts as acknowledged
-/// (WeChat: 200 or 204; Alipay: the body `success`).
+/// (WeChat: 200 or 204; Alipay: the body `success`; UnionPay: 200).
 async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing) -> (Option<u16>, bool) {
     let resp = sb
         .inner
@@ -210,6 +223,8 @@ async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing) -> (Optio
     let ok = match p {
         Provider::Wechatpay => status == 200 || status == 204,
         Provider::Alipay => status == 200 && body.trim() == "success",
+        // UnionPay counts HTTP 200 as received, whatever the body.
+        Provider::Unionpay => status == 200,
     };
     (Some(status), ok)
 }
