@@ -174,7 +174,7 @@ impl Ledger {
     }
 
     /// A fresh id in the provider's shape: WeChat `4200…` (28 digits), Alipay `yyyyMMdd22001…`,
-    /// UnionPay `queryId` `yyyyMMdd<prefix>…` (21 digits with a 2-digit prefix).
+    /// UnionPay `queryId` `yyyyMMdd<first 2 digits of prefix>…` (21 digits).
     pub fn next_id(&mut self, p: Provider, prefix: &str, now: i64) -> String {
         self.seq += 1;
         let (y, mo, d, ..) = shanghai_parts(now);
@@ -182,7 +182,10 @@ impl Ledger {
         match p {
             Provider::Wechatpay => format!("{prefix}{date}{:06}{}", self.seq, random_digits(10)),
             Provider::Alipay => format!("{date}{prefix}{:06}{}", self.seq, random_digits(9)),
-            Provider::Unionpay => format!("{date}{prefix}{:06}{}", self.seq, random_digits(5)),
+            Provider::Unionpay => {
+                let two = prefix.get(..2).unwrap_or("00");
+                format!("{date}{two}{:06}{}", self.seq, random_digits(5))
+            }
         }
     }
 }

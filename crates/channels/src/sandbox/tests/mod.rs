@@ -4,6 +4,7 @@
 use super::*;
 use crate::alipay::Alipay;
 use crate::crypto::unix_now;
+use crate::unionpay::{Unionpay, UnionpayProduct};
 use crate::wechatpay::WechatPay;
 use crate::{
     ChannelError, CreateOrder, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider,
@@ -59,6 +60,9 @@ struct Env {
     base: String,
     wechat: Arc<WechatPay>,
     alipay: Arc<Alipay>,
+    /// The UnionPay QR channel (`chan(Provider::Unionpay)`) and the gateway channel.
+    unionpay: Arc<Unionpay>,
+    unionpay_gateway: Arc<Unionpay>,
     inbox: Arc<Inbox>,
     http: reqwest::Client,
 }
@@ -105,7 +109,14 @@ async fn env(scale: f64) -> Env {
     let (wc, ac) = sandbox.merchant_configs(&base, &format!("{merchant}/notify"));
     let wechat = Arc::new(WechatPay::new(wc).unwrap());
     let alipay = Arc::new(Alipay::new(ac).unwrap());
+    let notify = format!("{merchant}/notify");
+    let up = |product| {
+        Arc::new(Unionpay::new(sandbox.unionpay_config(&base, &notify, product)).unwrap())
+    };
+    let (unionpay, unionpay_gateway) = (up(UnionpayProduct::Qr), up(UnionpayProduct::Gateway));
     let inbox = Arc::new(Inbox::default());
+    // Both UnionPay products notify the same URL; either channel verifies it.
+    let u: Merchant = (inbox.clone(), unionpay.clone());
     let w: Merchant = (inbox.clone(), wechat.clone());
     let a: Merchant = (inbox.clone(), alipay.clone());
     let app = axum::Router::new()
@@ -113,7 +124,11 @@ async fn env(scale: f64) -> Env {
             "/notify/wechatpay",
             axum::routing::post(receive).with_state(w),
         )
-        .route("/notify/alipay", axum::routing::post(receive).with_state(a));
+        .route("/notify/alipay", axum::routing::post(receive).with_state(a))
+        .route(
+            "/notify/unionpay",
+            axum::routing::post(receive).with_state(u),
+        );
     tokio::spawn(async move { axum::serve(merchant_listener, app).await.unwrap() });
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -124,6 +139,8 @@ async fn env(scale: f64) -> Env {
         base,
         wechat,
         alipay,
+        unionpay,
+        unionpay_gateway,
         inbox,
         http,
     }
@@ -144,6 +161,7 @@ fn name(p: Provider) -> &'static str {
     match p {
         Provider::Wechatpay => "wechatpay",
         Provider::Alipay => "alipay",
+        Provider::Unionpay => "unionpay",
     }
 }
 
@@ -152,6 +170,7 @@ impl Env {
         match p {
             Provider::Wechatpay => self.wechat.as_ref(),
             Provider::Alipay => self.alipay.as_ref(),
+            Provider::Unionpay => self.unionpay.as_ref(),
         }
     }
 
@@ -194,6 +213,7 @@ impl Env {
 }
 
 mod behaviours;
+mod unionpay;
 
 const BOTH: [Provider; 2] = [Provider::Wechatpay, Provider::Alipay];
 
