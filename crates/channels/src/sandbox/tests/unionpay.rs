@@ -288,3 +288,34 @@ async fn unacknowledged_back_notifications_are_retried_then_stop() {
     assert_eq!(acks, [Some(500), Some(200), Some(200)]);
     assert!(t.notifications[2].acknowledged);
 }
+
+#[test]
+fn unionpay_keys_are_added_to_an_older_sandbox_dir_and_then_kept() {
+    let dir = fresh_dir("upgrade");
+    let first = Sandbox::open(&dir).unwrap();
+    let c1 = first.unionpay_config("http://h", "http://h/notify", UnionpayProduct::Gateway);
+    assert_eq!(c1.base_url, "http://h/sandbox/unionpay");
+    assert_eq!(c1.notify_url, "http://h/notify/unionpay");
+    let creds: serde_json::Value = serde_json::from_str(&first.credentials_json()).unwrap();
+    assert_eq!(creds["unionpay"]["mer_id"], c1.mer_id.as_str());
+    // A manifest written before UnionPay was simulated: the rest is kept, UnionPay is added.
+    let path = dir.join(keys::MANIFEST);
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest.as_object_mut().unwrap().remove("unionpay");
+    std::fs::write(&path, manifest.to_string()).unwrap();
+    let upgraded = Sandbox::open(&dir).unwrap();
+    let (w1, _) = first.merchant_configs("http://h", "http://h/notify");
+    let (w2, _) = upgraded.merchant_configs("http://h", "http://h/notify");
+    assert_eq!(w1.mchid, w2.mchid);
+    let c2 = upgraded.unionpay_config("http://h", "http://h/notify", UnionpayProduct::Qr);
+    Unionpay::new(c2.clone()).unwrap();
+    assert_ne!(c2.mer_id, c1.mer_id, "new UnionPay identity generated");
+    let again = Sandbox::open(&dir).unwrap();
+    let c3 = again.unionpay_config("http://h", "http://h/notify", UnionpayProduct::Qr);
+    assert_eq!(
+        (c3.mer_id, c3.private_key_pem),
+        (c2.mer_id, c2.private_key_pem)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
