@@ -3,6 +3,8 @@
 //! One [`PaymentChannel`] trait, one folder per provider:
 //! - [`wechatpay`]: WeChat Pay API v3 (Native QR, H5, JSAPI), `WECHATPAY2-SHA256-RSA2048`.
 //! - [`alipay`]: Alipay OpenAPI (precreate QR, page pay, wap pay), RSA2.
+//! - [`unionpay`]: UnionPay ACP 5.1.0, two products: the online gateway (an auto-submitting
+//!   form, [`PayAction::Form`]) and UnionPay QR (主扫, [`PayAction::Qr`]); RSA-SHA256.
 //! - [`sandbox`]: the provider side of those same protocols, for the simulator and the tests.
 //!
 //! **Dispatch.** The trait is object-safe: the async operations return [`BoxFuture`] (a pinned,
@@ -20,6 +22,7 @@ pub mod alipay;
 pub mod crypto;
 pub mod http;
 pub mod sandbox;
+pub mod unionpay;
 pub mod wechatpay;
 
 use campuspay_domain::Fen;
@@ -79,6 +82,8 @@ impl ChannelError {
 pub enum Provider {
     Wechatpay,
     Alipay,
+    /// UnionPay ACP (online gateway and QR share one protocol, keys and notify format).
+    Unionpay,
 }
 
 /// How the student will pay, chosen by the page from the device.
@@ -119,6 +124,31 @@ pub enum PayAction {
     Redirect { url: String },
     /// Call `WeixinJSBridge.invoke('getBrandWCPayRequest', params)`.
     JsApi { params: JsApiParams },
+    /// Make the browser POST `fields` (form-urlencoded) to `action`: render a page with a hidden
+    /// form that submits itself, e.g. [`PayAction::auto_submit_html`]. UnionPay's gateway takes
+    /// the signed order only this way (`frontTransReq.do` is a POST).
+    Form { action: String, fields: std::collections::BTreeMap<String, String> },
+}
+
+impl PayAction {
+    /// For [`PayAction::Form`]: a complete HTML page that posts the form on load (with a button
+    /// for browsers without JavaScript). `None` for the other actions.
+    pub fn auto_submit_html(&self) -> Option<String> {
+        let PayAction::Form { action, fields } = self else {
+            return None;
+        };
+        let esc = unionpay::html_attr;
+        let inputs: String =
+            fields.iter().map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", esc(k), esc(v))).collect();
+        Some(format!(
+            "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\">\
+             <title>正在跳转到支付页面…</title></head>\
+             <body onload=\"document.forms[0].submit()\"><form method=\"post\" \
+             action=\"{}\">{inputs}<noscript><button type=\"submit\">前往支付</button>\
+             </noscript></form></body></html>",
+            esc(action)
+        ))
+    }
 }
 
 /// The parameter set for WeChat's in-app payment, field names as published.
@@ -247,6 +277,18 @@ pub trait PaymentChannel: Send + Sync {
     fn download_statement<'a>(&'a self, _date: &'a str) -> BoxFuture<'a, String> {
         Box::pin(async { Err(ChannelError::Unsupported("对账单下载尚未实现")) })
     }
+
+    /// Provider data beyond `out_trade_no` that later calls about this order (or refund) need,
+    /// for the caller to keep with the attempt. UnionPay queries by `orderId` **and** the
+    /// `txnTime` the order was sent with, so its channels return that `txnTime` here after
+    /// `create`, `refund` or a verified notification; WeChat Pay and Alipay need nothing (`None`).
+    fn order_reference(&self, _out_trade_no: &str) -> Option<String> {
+        None
+    }
+
+    /// Hands back a reference kept from [`PaymentChannel::order_reference`] (after a restart,
+    /// before `query`, `refund` or `close` of that order). Ignored by providers that need none.
+    fn restore_order_reference(&self, _out_trade_no: &str, _reference: &str) {}
 }
 
 /// A school's configuration of one channel, as its JSON config holds it
@@ -256,6 +298,9 @@ pub trait PaymentChannel: Send + Sync {
 pub enum ChannelConfig {
     Wechatpay(wechatpay::WechatPayConfig),
     Alipay(alipay::AlipayConfig),
+    /// One UnionPay product (`"product": "gateway"` (default) or `"qr"`); a school with both
+    /// configures two channels with the same keys.
+    Unionpay(unionpay::UnionpayConfig),
 }
 
 impl ChannelConfig {
@@ -264,6 +309,7 @@ impl ChannelConfig {
         Ok(match self {
             ChannelConfig::Wechatpay(c) => std::sync::Arc::new(wechatpay::WechatPay::new(c.clone())?),
             ChannelConfig::Alipay(c) => std::sync::Arc::new(alipay::Alipay::new(c.clone())?),
+            ChannelConfig::Unionpay(c) => std::sync::Arc::new(unionpay::Unionpay::new(c.clone())?),
         })
     }
 }
@@ -273,6 +319,7 @@ impl std::fmt::Debug for ChannelConfig {
         match self {
             ChannelConfig::Wechatpay(c) => c.fmt(f),
             ChannelConfig::Alipay(c) => c.fmt(f),
+            ChannelConfig::Unionpay(c) => c.fmt(f),
         }
     }
 }

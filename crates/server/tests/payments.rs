@@ -23,7 +23,11 @@ on_both_databases!(
 );
 
 fn provider_of(channel: &str) -> &'static str {
-    if channel.starts_with("wechat") { "wechatpay" } else { "alipay" }
+    match channel.split('_').next() {
+        Some("wechat") => "wechatpay",
+        Some("alipay") => "alipay",
+        _ => "unionpay",
+    }
 }
 
 async fn owed(app: &TestApp, token: &str) -> Vec<Value> {
@@ -51,6 +55,12 @@ async fn pay(app: &TestApp, token: &str, order_no: &str, channel: &str) -> Value
         let url = p["redirect_url"].as_str().unwrap();
         let res = reqwest::Client::new().get(url).send().await.unwrap();
         assert!(res.status().is_success(), "cashier {url}: {}", res.status());
+    }
+    if p["kind"] == "form" {
+        // UnionPay's gateway: the browser posts the signed form to the provider.
+        let fields: std::collections::BTreeMap<String, String> = serde_json::from_value(p["form_fields"].clone()).unwrap();
+        let res = reqwest::Client::new().post(p["form_action"].as_str().unwrap()).form(&fields).send().await.unwrap();
+        assert!(res.status().is_success(), "UnionPay front request: {}", res.status());
     }
     p
 }
@@ -102,6 +112,8 @@ async fn every_channel_pays_and_shows_paid(app: TestApp) {
         ("qdou", "20230001", "alipay_qr"),
         ("qdou", "20230003", "alipay_wap"),
         ("ejt", "20230001", "alipay_page"),
+        ("qdou", "20230003", "unionpay_qr"),
+        ("cqjzc", "20230001", "unionpay_gateway"),
     ];
     for (school, student, channel) in cases {
         let token = app.session(school, student).await;

@@ -53,6 +53,7 @@ pub struct AttemptRow {
     pub out_trade_no: String,
     pub status: String,
     pub action: String,
+    pub reference: String,
     pub created_at: i64,
 }
 
@@ -65,7 +66,7 @@ macro_rules! order_columns {
 
 macro_rules! attempt_columns {
     () => {
-        "id, school_id, order_id, channel, out_trade_no, status, action, created_at"
+        "id, school_id, order_id, channel, out_trade_no, status, action, reference, created_at"
     };
 }
 
@@ -97,6 +98,7 @@ fn attempt(r: &AnyRow) -> Result<AttemptRow, sqlx::Error> {
         out_trade_no: r.try_get("out_trade_no")?,
         status: r.try_get("status")?,
         action: r.try_get("action")?,
+        reference: r.try_get("reference")?,
         created_at: r.try_get("created_at")?,
     })
 }
@@ -268,9 +270,14 @@ impl Store {
         .map_err(|e| StoreError::from_write(e, "provider trade number"))
     }
 
-    pub async fn set_attempt_action(&self, id: i64, action: &str) -> Result<(), StoreError> {
+    pub async fn set_attempt_action(&self, id: i64, action: &str, reference: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE pay_attempts SET action = $1 WHERE id = $2").bind(action).bind(id).execute(&mut *tx.tx).await?;
+        sqlx::query("UPDATE pay_attempts SET action = $1, reference = $2 WHERE id = $3")
+            .bind(action)
+            .bind(reference)
+            .bind(id)
+            .execute(&mut *tx.tx)
+            .await?;
         tx.commit().await
     }
 

@@ -48,6 +48,7 @@ pub struct RefundRow {
     pub provider: String,
     pub student_id: i64,
     pub txn_id: String,
+    pub attempt_id: i64,
 }
 
 impl Store {
@@ -119,7 +120,7 @@ impl Store {
     pub async fn refund(&self, id: i64) -> Result<Option<RefundRow>, StoreError> {
         let row = sqlx::query(
             "SELECT r.id, r.school_id, r.provider_payment_id, r.out_refund_no, r.amount_fen, r.status, a.out_trade_no, \
-                    o.total_fen, p.provider, o.student_id, p.txn_id \
+                    o.total_fen, p.provider, o.student_id, p.txn_id, a.id AS attempt_id \
              FROM refunds r JOIN provider_payments p ON p.id = r.provider_payment_id \
              JOIN pay_attempts a ON a.id = p.attempt_id JOIN orders o ON o.id = p.order_id WHERE r.id = $1",
         )
@@ -139,6 +140,7 @@ impl Store {
                 provider: r.try_get("provider")?,
                 student_id: r.try_get("student_id")?,
                 txn_id: r.try_get("txn_id")?,
+                attempt_id: r.try_get("attempt_id")?,
             })
         })
         .transpose()

@@ -181,6 +181,8 @@ fn create(sb: &Sandbox, method: &str, params: &Params, biz: &Value) -> Result<Va
         paid_at: None,
         refunds: Vec::new(),
         notifications: Vec::new(),
+        txn_time: None,
+        expires_at: None,
     });
     Ok(Value::Null)
 }

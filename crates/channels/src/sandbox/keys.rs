@@ -5,7 +5,8 @@
 use super::{GeneratedKeyPair, generate_rsa_2048};
 use crate::ChannelError;
 use crate::alipay::AlipayConfig;
-use crate::crypto::random_nonce;
+use crate::crypto::{RsaSigner, random_nonce};
+use crate::unionpay::{UnionpayConfig, UnionpayProduct};
 use crate::wechatpay::{PlatformKey, WechatPayConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -18,6 +19,10 @@ const WECHAT_MERCHANT: &str = "wechatpay_merchant";
 const WECHAT_PLATFORM: &str = "wechatpay_platform";
 const ALIPAY_APP: &str = "alipay_app";
 const ALIPAY_PLATFORM: &str = "alipay_platform";
+const UNIONPAY_MERCHANT: &str = "unionpay_merchant";
+const UNIONPAY_PLATFORM: &str = "unionpay_platform";
+/// UnionPay's signing certificate (`signPubKeyCert`), self-signed by the sandbox.
+pub const UNIONPAY_CERT: &str = "unionpay_platform_cert.pem";
 
 /// The ids and secrets of the simulated WeChat Pay merchant.
 #[derive(Clone, Serialize, Deserialize)]
@@ -39,10 +44,33 @@ pub struct AlipayIds {
     pub seller_id: String,
 }
 
+/// The ids of the simulated UnionPay merchant.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct UnionpayIds {
+    /// 商户代码 (15 digits).
+    pub mer_id: String,
+    /// `certId` of the merchant signing certificate (its decimal serial).
+    pub merchant_cert_id: String,
+    /// Serial of UnionPay's signing certificate.
+    pub platform_cert_serial: u64,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub wechatpay: WechatIds,
     pub alipay: AlipayIds,
+    /// Absent in directories made before UnionPay was simulated: added on the next start.
+    #[serde(default)]
+    pub unionpay: Option<UnionpayIds>,
+}
+
+/// The UnionPay part of the sandbox's identity.
+#[derive(Clone)]
+pub struct UnionpayKeys {
+    pub ids: UnionpayIds,
+    pub merchant: GeneratedKeyPair,
+    pub platform: GeneratedKeyPair,
+    pub platform_cert_pem: String,
 }
 
 /// Everything loaded from (or just written to) the sandbox directory.
@@ -54,6 +82,7 @@ pub struct SandboxKeys {
     pub wechat_platform: GeneratedKeyPair,
     pub alipay_app: GeneratedKeyPair,
     pub alipay_platform: GeneratedKeyPair,
+    pub unionpay: UnionpayKeys,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> ChannelError {
@@ -105,13 +134,27 @@ impl SandboxKeys {
 
     fn load(dir: &Path) -> Result<Self, ChannelError> {
         let path = dir.join(MANIFEST);
-        let ids: Manifest =
+        let mut ids: Manifest =
             serde_json::from_str(&read_file(&path)?).map_err(|e| ChannelError::Config(format!("{}: {e}", path.display())))?;
         let pair = |stem: &str| -> Result<GeneratedKeyPair, ChannelError> {
             Ok(GeneratedKeyPair {
                 private_pkcs8_pem: read_file(&private_path(dir, stem))?,
                 public_spki_pem: read_file(&public_path(dir, stem))?,
             })
+        };
+        let unionpay = match &ids.unionpay {
+            Some(u) => UnionpayKeys {
+                ids: u.clone(),
+                merchant: pair(UNIONPAY_MERCHANT)?,
+                platform: pair(UNIONPAY_PLATFORM)?,
+                platform_cert_pem: read_file(&dir.join(UNIONPAY_CERT))?,
+            },
+            None => {
+                let u = generate_unionpay(dir)?;
+                ids.unionpay = Some(u.ids.clone());
+                write_manifest(dir, &ids)?;
+                u
+            }
         };
         Ok(Self {
             dir: dir.to_path_buf(),
@@ -120,10 +163,12 @@ impl SandboxKeys {
             wechat_platform: pair(WECHAT_PLATFORM)?,
             alipay_app: pair(ALIPAY_APP)?,
             alipay_platform: pair(ALIPAY_PLATFORM)?,
+            unionpay,
         })
     }
 
     fn generate(dir: &Path) -> Result<Self, ChannelError> {
+        let unionpay = generate_unionpay(dir)?;
         let keys = Self {
             dir: dir.to_path_buf(),
             ids: Manifest {
@@ -135,11 +180,13 @@ impl SandboxKeys {
                     apiv3_key: random_nonce(32),
                 },
                 alipay: AlipayIds { app_id: format!("2021{}", random_digits(12)), seller_id: format!("2088{}", random_digits(12)) },
+                unionpay: Some(unionpay.ids.clone()),
             },
             wechat_merchant: generate_rsa_2048()?,
             wechat_platform: generate_rsa_2048()?,
             alipay_app: generate_rsa_2048()?,
             alipay_platform: generate_rsa_2048()?,
+            unionpay,
         };
         for (stem, pair) in [
             (WECHAT_MERCHANT, &keys.wechat_merchant),
@@ -151,9 +198,26 @@ impl SandboxKeys {
             write_file(&public_path(dir, stem), &pair.public_spki_pem, false)?;
         }
         // The manifest goes last: a directory without it is regenerated whole.
-        let manifest = serde_json::to_string_pretty(&keys.ids).map_err(|e| ChannelError::Config(e.to_string()))?;
-        write_file(&dir.join(MANIFEST), &manifest, true)?;
+        write_manifest(dir, &keys.ids)?;
         Ok(keys)
+    }
+
+    /// Our side's config for the sandbox's UnionPay `product`: endpoints under
+    /// `{base_url}/sandbox/unionpay`, `backUrl` `{notify_base_url}/unionpay`, `frontUrl`
+    /// `{base_url}/` (the caller's `return_url` replaces it per order).
+    pub fn unionpay_config(&self, base_url: &str, notify_base_url: &str, product: UnionpayProduct) -> UnionpayConfig {
+        let base = base_url.trim_end_matches('/');
+        let u = &self.unionpay;
+        UnionpayConfig {
+            product,
+            mer_id: u.ids.mer_id.clone(),
+            cert_id: u.ids.merchant_cert_id.clone(),
+            private_key_pem: u.merchant.private_pkcs8_pem.clone(),
+            unionpay_public_key_pem: u.platform_cert_pem.clone(),
+            base_url: format!("{base}/sandbox/unionpay"),
+            notify_url: format!("{}/unionpay", notify_base_url.trim_end_matches('/')),
+            front_url: format!("{base}/"),
+        }
     }
 
     /// Our side's configs for a sandbox whose router is mounted at `base_url` (e.g.
@@ -215,7 +279,41 @@ impl SandboxKeys {
                 "app_public_key_file": file(public_path(dir, ALIPAY_APP)),
                 "alipay_public_key_file": file(public_path(dir, ALIPAY_PLATFORM)),
             },
+            "unionpay": {
+                "base_path": "/sandbox/unionpay",
+                "version": crate::unionpay::sign::VERSION,
+                "sign_method": "01",
+                "mer_id": self.unionpay.ids.mer_id,
+                "cert_id": self.unionpay.ids.merchant_cert_id,
+                "merchant_private_key_file": file(private_path(dir, UNIONPAY_MERCHANT)),
+                "unionpay_sign_cert_file": file(dir.join(UNIONPAY_CERT)),
+            },
         });
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
+}
+
+fn write_manifest(dir: &Path, ids: &Manifest) -> Result<(), ChannelError> {
+    let manifest = serde_json::to_string_pretty(ids).map_err(|e| ChannelError::Config(e.to_string()))?;
+    write_file(&dir.join(MANIFEST), &manifest, true)
+}
+
+/// The UnionPay merchant and platform keys, and UnionPay's certificate, written into `dir`.
+fn generate_unionpay(dir: &Path) -> Result<UnionpayKeys, ChannelError> {
+    let serial: u64 = format!("7{}", random_digits(10)).parse().unwrap_or(69_629_715_588);
+    let ids = UnionpayIds {
+        mer_id: format!("777{}", random_digits(12)),
+        merchant_cert_id: format!("6{}", random_digits(10)),
+        platform_cert_serial: serial,
+    };
+    let merchant = generate_rsa_2048()?;
+    let platform = generate_rsa_2048()?;
+    let signer = RsaSigner::from_pem(&platform.private_pkcs8_pem)?;
+    let cert = super::unionpay::self_signed_cert(&signer, &platform.public_spki_pem, serial, "中国银联股份有限公司（沙箱）")?;
+    for (stem, pair) in [(UNIONPAY_MERCHANT, &merchant), (UNIONPAY_PLATFORM, &platform)] {
+        write_file(&private_path(dir, stem), &pair.private_pkcs8_pem, true)?;
+        write_file(&public_path(dir, stem), &pair.public_spki_pem, false)?;
+    }
+    write_file(&dir.join(UNIONPAY_CERT), &cert, false)?;
+    Ok(UnionpayKeys { ids, merchant, platform, platform_cert_pem: cert })
 }

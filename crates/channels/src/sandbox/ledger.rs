@@ -113,6 +113,12 @@ pub struct Trade {
     pub paid_at: Option<i64>,
     pub refunds: Vec<Refund>,
     pub notifications: Vec<NotifyAttempt>,
+    /// UnionPay: the `txnTime` the order was sent with (queries must repeat it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub txn_time: Option<String>,
+    /// Unix seconds after which the trade can no longer be paid (UnionPay `payTimeout`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl Trade {
@@ -141,7 +147,21 @@ impl Ledger {
         self.trades.insert((t.provider, t.out_trade_no.clone()), t);
     }
 
-    /// A fresh id in the provider's shape: WeChat `4200…` (28 digits), Alipay `yyyyMMdd22001…`.
+    /// The trade paid with transaction id `id`.
+    pub fn find_by_transaction_id(&self, p: Provider, id: &str) -> Option<&Trade> {
+        self.trades.values().find(|t| t.provider == p && !id.is_empty() && t.transaction_id.as_deref() == Some(id))
+    }
+
+    /// The trade holding the refund numbered `out_refund_no`, with that refund.
+    pub fn find_refund(&self, p: Provider, out_refund_no: &str) -> Option<(&Trade, &Refund)> {
+        self.trades.values().filter(|t| t.provider == p).find_map(|t| {
+            let r = t.refunds.iter().find(|r| r.out_refund_no == out_refund_no)?;
+            Some((t, r))
+        })
+    }
+
+    /// A fresh id in the provider's shape: WeChat `4200…` (28 digits), Alipay `yyyyMMdd22001…`,
+    /// UnionPay `queryId` `yyyyMMdd<first 2 digits of prefix>…` (21 digits).
     pub fn next_id(&mut self, p: Provider, prefix: &str, now: i64) -> String {
         self.seq += 1;
         let (y, mo, d, ..) = shanghai_parts(now);
@@ -149,6 +169,10 @@ impl Ledger {
         match p {
             Provider::Wechatpay => format!("{prefix}{date}{:06}{}", self.seq, random_digits(10)),
             Provider::Alipay => format!("{date}{prefix}{:06}{}", self.seq, random_digits(9)),
+            Provider::Unionpay => {
+                let two = prefix.get(..2).unwrap_or("00");
+                format!("{date}{two}{:06}{}", self.seq, random_digits(5))
+            }
         }
     }
 }

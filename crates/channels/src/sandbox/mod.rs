@@ -1,4 +1,4 @@
-//! The provider side of the WeChat Pay and Alipay protocols, for the simulator and the tests:
+//! The provider side of the WeChat Pay, Alipay and UnionPay ACP protocols, for the simulator and the tests:
 //! verify *our* requests with our public key, sign answers and notifications with the
 //! provider's private key, encrypt WeChat notification resources; and on top of them the HTTP
 //! simulator [`Sandbox`]: an axum router under `/sandbox/…` with its own keys, a trade ledger,
@@ -13,8 +13,14 @@
 //! let (wechat, alipay) =
 //!     sandbox.merchant_configs("http://127.0.0.1:8080", "http://127.0.0.1:8080/notify");
 //! let (wechat, alipay) = (WechatPay::new(wechat)?, Alipay::new(alipay)?);
+//! // UnionPay: one config per product (gateway form, QR), same keys.
+//! let unionpay = campuspay_channels::unionpay::Unionpay::new(sandbox.unionpay_config(
+//!     "http://127.0.0.1:8080",
+//!     "http://127.0.0.1:8080/notify",
+//!     campuspay_channels::unionpay::UnionpayProduct::Gateway,
+//! ))?;
 //! let app: axum::Router = axum::Router::new().merge(sandbox.router());
-//! # let _ = (wechat, alipay, app);
+//! # let _ = (wechat, alipay, unionpay, app);
 //! # Ok(())
 //! # }
 //! ```
@@ -25,11 +31,13 @@ pub mod keys;
 pub mod ledger;
 mod notify;
 mod server;
+pub mod unionpay;
+mod unionpay_api;
 pub mod wechat;
 mod wechat_api;
 
 pub use ledger::{Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, Trade, TradeState};
-pub use notify::{ALIPAY_RETRY_S, WECHAT_RETRY_S};
+pub use notify::{ALIPAY_RETRY_S, UNIONPAY_RETRY_S, WECHAT_RETRY_S};
 pub use server::{PayOutcome, Sandbox};
 
 use crate::ChannelError;

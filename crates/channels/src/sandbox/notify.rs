@@ -3,7 +3,7 @@
 
 use super::Sandbox;
 use super::ledger::{Behaviour, NoticeKind, NotifyAttempt, NotifyMode, Trade};
-use super::{alipay_api, wechat_api};
+use super::{alipay_api, unionpay_api, wechat_api};
 use crate::crypto::{aes_256_gcm_seal, random_nonce, unix_now};
 use crate::wechatpay::api::rfc3339_shanghai;
 use crate::wechatpay::sign::HEADER_SIGNATURE;
@@ -16,6 +16,9 @@ pub const WECHAT_RETRY_S: &[u64] = &[15, 15, 30, 180, 600, 1200, 1800, 1800, 180
 
 /// Alipay's (4m/10m/10m/1h/2h/6h/15h, about 25 h in all).
 pub const ALIPAY_RETRY_S: &[u64] = &[240, 600, 600, 3600, 7200, 21600, 54000];
+
+/// UnionPay's back notifications: retried with doubling intervals, 1/2/4/8/16 minutes.
+pub const UNIONPAY_RETRY_S: &[u64] = &[60, 120, 240, 480, 960];
 
 /// One notification ready to send.
 struct Outgoing {
@@ -35,6 +38,7 @@ async fn run(sb: Sandbox, p: Provider, out_trade_no: String, b: Behaviour) {
     let schedule = match p {
         Provider::Wechatpay => WECHAT_RETRY_S,
         Provider::Alipay => ALIPAY_RETRY_S,
+        Provider::Unionpay => UNIONPAY_RETRY_S,
     };
     let first = if b.notify == NotifyMode::Delay { b.delay_s } else { 0 };
     // Retries of one notification keep its id; each is signed afresh (the timestamp moves on).
@@ -86,6 +90,12 @@ fn build(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &str) -> Re
     match t.provider {
         Provider::Wechatpay => wechat_notice(sb, t, kind, notification_id),
         Provider::Alipay => alipay_notice(sb, t, kind, notification_id),
+        Provider::Unionpay => {
+            let body = unionpay_api::notice_body(sb, t, kind)?;
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
+            Ok(Outgoing { headers, body })
+        }
     }
 }
 
@@ -140,7 +150,7 @@ fn alipay_notice(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &st
 }
 
 /// Sends one notification; returns the HTTP status and whether it counts as acknowledged
-/// (WeChat: 200 or 204; Alipay: the body `success`).
+/// (WeChat: 200 or 204; Alipay: the body `success`; UnionPay: 200).
 async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing) -> (Option<u16>, bool) {
     let resp = sb.inner.client.post(url).headers(out.headers.clone()).body(out.body.clone()).send().await;
     let resp = match resp {
@@ -155,6 +165,8 @@ async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing) -> (Optio
     let ok = match p {
         Provider::Wechatpay => status == 200 || status == 204,
         Provider::Alipay => status == 200 && body.trim() == "success",
+        // UnionPay counts HTTP 200 as received, whatever the body.
+        Provider::Unionpay => status == 200,
     };
     (Some(status), ok)
 }

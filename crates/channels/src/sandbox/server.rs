@@ -1,14 +1,16 @@
 //! [`Sandbox`]: the provider simulator's state and its axum router. The provider-specific
-//! endpoints live in `wechat_api` and `alipay_api`; this file holds what both share: the cashier
+//! endpoints live in `wechat_api`, `alipay_api` and `unionpay_api`; this file holds what both share: the cashier
 //! page, the pay endpoint, the behaviour switches and the trade inspection endpoint.
 
 use super::alipay::AlipayProviderSide;
 use super::keys::SandboxKeys;
 use super::ledger::{Behaviour, BehaviourPatch, Ledger, Trade, TradeState};
+use super::unionpay::UnionpayProviderSide;
 use super::wechat::WechatProviderSide;
-use super::{alipay_api, notify, wechat_api};
+use super::{alipay_api, notify, unionpay_api, wechat_api};
 use crate::alipay::AlipayConfig;
 use crate::crypto::{RsaSigner, RsaVerifier, unix_now};
+use crate::unionpay::{UnionpayConfig, UnionpayProduct};
 use crate::wechatpay::WechatPayConfig;
 use crate::{ChannelError, Provider};
 use axum::Router;
@@ -25,13 +27,14 @@ pub(super) struct Inner {
     pub keys: SandboxKeys,
     pub wechat: WechatProviderSide,
     pub alipay: AlipayProviderSide,
+    pub unionpay: UnionpayProviderSide,
     ledger: Mutex<Ledger>,
-    behaviour: Mutex<[Behaviour; 2]>,
+    behaviour: Mutex<[Behaviour; 3]>,
     time_scale_bits: AtomicU64,
     pub client: reqwest::Client,
 }
 
-/// The simulated WeChat Pay and Alipay. Cheap to clone (shared state).
+/// The simulated WeChat Pay, Alipay and UnionPay. Cheap to clone (shared state).
 #[derive(Clone)]
 pub struct Sandbox {
     pub(super) inner: Arc<Inner>,
@@ -57,6 +60,7 @@ fn slot(p: Provider) -> usize {
     match p {
         Provider::Wechatpay => 0,
         Provider::Alipay => 1,
+        Provider::Unionpay => 2,
     }
 }
 
@@ -64,6 +68,7 @@ pub(super) fn provider_name(p: Provider) -> &'static str {
     match p {
         Provider::Wechatpay => "wechatpay",
         Provider::Alipay => "alipay",
+        Provider::Unionpay => "unionpay",
     }
 }
 
@@ -85,11 +90,20 @@ impl Sandbox {
             app_id: keys.ids.alipay.app_id.clone(),
             app_key: RsaVerifier::from_pem(&keys.alipay_app.public_spki_pem)?,
         };
+        let u = &keys.unionpay;
+        let unionpay = UnionpayProviderSide {
+            signer: RsaSigner::from_pem(&u.platform.private_pkcs8_pem)?,
+            cert_pem: u.platform_cert_pem.clone(),
+            mer_id: u.ids.mer_id.clone(),
+            merchant_cert_id: u.ids.merchant_cert_id.clone(),
+            merchant_key: RsaVerifier::from_pem(&u.merchant.public_spki_pem)?,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 keys,
                 wechat,
                 alipay,
+                unionpay,
                 ledger: Mutex::default(),
                 behaviour: Mutex::default(),
                 time_scale_bits: AtomicU64::new(1.0f64.to_bits()),
@@ -119,6 +133,12 @@ impl Sandbox {
     /// `{notify_base_url}/alipay` (e.g. `http://127.0.0.1:8080/notify`).
     pub fn merchant_configs(&self, base_url: &str, notify_base_url: &str) -> (WechatPayConfig, AlipayConfig) {
         self.inner.keys.merchant_configs(base_url, notify_base_url)
+    }
+
+    /// Our side's config for the simulated UnionPay `product` (gateway or QR): endpoints under
+    /// `{base_url}/sandbox/unionpay`, back notifications to `{notify_base_url}/unionpay`.
+    pub fn unionpay_config(&self, base_url: &str, notify_base_url: &str, product: UnionpayProduct) -> UnionpayConfig {
+        self.inner.keys.unionpay_config(base_url, notify_base_url, product)
     }
 
     /// Ids, key file paths and API keys, pretty-printed JSON.
@@ -157,10 +177,18 @@ impl Sandbox {
         let now = unix_now();
         let outcome = {
             let mut ledger = self.ledger();
-            let (state, has_id) = match ledger.get(p, out_trade_no) {
+            let (mut state, has_id) = match ledger.get(p, out_trade_no) {
                 None => return PayOutcome::NotFound,
                 Some(t) => (t.state, t.transaction_id.is_some()),
             };
+            // Past its `payTimeout` (UnionPay) an unpaid trade is closed.
+            if let Some(t) = ledger.get_mut(p, out_trade_no)
+                && t.state == TradeState::NotPaid
+                && t.expires_at.is_some_and(|at| at < now)
+            {
+                t.state = TradeState::Closed;
+                state = TradeState::Closed;
+            }
             match state {
                 TradeState::Paid => return PayOutcome::AlreadyPaid,
                 TradeState::Closed if !b.accept_after_close => return PayOutcome::Closed,
@@ -185,8 +213,8 @@ impl Sandbox {
     /// The simulator's endpoints under `/sandbox/…`; merge it into the main router (or nest it:
     /// the cashier URLs it hands out follow the prefix).
     pub fn router(&self) -> Router {
-        let mut r = Router::new().merge(wechat_api::routes()).merge(alipay_api::routes());
-        for p in [Provider::Wechatpay, Provider::Alipay] {
+        let mut r = Router::new().merge(wechat_api::routes()).merge(alipay_api::routes()).merge(unionpay_api::routes());
+        for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay] {
             let name = provider_name(p);
             r = r
                 .route(&format!("/sandbox/{name}/cashier/{{no}}"), get(move |s: State<Sandbox>, no: Path<String>| cashier(p, s, no)))
@@ -243,6 +271,7 @@ fn cashier_title(p: Provider) -> &'static str {
     match p {
         Provider::Wechatpay => "微信支付收银台（沙箱）",
         Provider::Alipay => "支付宝收银台（沙箱）",
+        Provider::Unionpay => "银联在线支付收银台（沙箱）",
     }
 }
 
@@ -254,6 +283,7 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>)
     let payee = match p {
         Provider::Wechatpay => format!("商户号 {}", ids.wechatpay.mchid),
         Provider::Alipay => format!("商户 PID {}", ids.alipay.seller_id),
+        Provider::Unionpay => format!("商户代码 {}", sb.inner.keys.unionpay.ids.mer_id),
     };
     let late_money_allowed = sb.behaviour(p).accept_after_close;
     let action = match t.state {

@@ -188,6 +188,8 @@ async fn create(
                 paid_at: None,
                 refunds: Vec::new(),
                 notifications: Vec::new(),
+                txn_time: None,
+                expires_at: None,
             }),
         }
     }

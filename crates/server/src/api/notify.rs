@@ -57,10 +57,10 @@ async fn handle(state: &AppState, provider_name: &str, school_code: Option<&str>
     };
     let candidates: Vec<(i64, Arc<dyn PaymentChannel>)> = match school_code {
         Some(code) => match state.store.school_by_code(code).await {
-            Ok(Some(s)) => state.channels.get(s.id, provider).map(|c| vec![(s.id, c)]).unwrap_or_default(),
+            Ok(Some(s)) => state.channels.for_provider(provider, Some(s.id)),
             _ => Vec::new(),
         },
-        None => state.channels.for_provider(provider),
+        None => state.channels.for_provider(provider, None),
     };
     let Some((_, any_channel)) = candidates.first().cloned() else {
         let _ = state.store.set_notification_outcome(record, "no channel configured").await;

@@ -138,6 +138,13 @@ pub async fn pay(
             body["kind"] = "redirect".into();
             body["redirect_url"] = url.clone().into();
         }
+        PayAction::Form { action, fields } => {
+            // UnionPay's gateway takes a signed form POST: our page posts it for the browser.
+            body["kind"] = "form".into();
+            body["form_action"] = action.clone().into();
+            body["form_fields"] = serde_json::to_value(fields).unwrap_or_default();
+            body["redirect_url"] = format!("/s/{}/pay/{}", started.school_code, started.out_trade_no).into();
+        }
         PayAction::JsApi { params } => {
             body["kind"] = "jsapi".into();
             body["jsapi"] = serde_json::to_value(params).unwrap_or_default();

@@ -1,8 +1,10 @@
 //! The payment channels each school has, and the API's channel names.
 
 use campuspay_channels::sandbox::Sandbox;
+use campuspay_channels::unionpay::UnionpayProduct;
 use campuspay_channels::{ChannelConfig, PayFlow, PaymentChannel, Provider};
 use campuspay_store::Store;
+use campuspay_store::orders::AttemptRow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -74,12 +76,23 @@ impl Method {
         }
     }
 
-    /// The provider protocol behind the method; `None` where no adapter exists yet.
-    pub fn provider(self) -> Option<Provider> {
+    /// The provider protocol behind the method.
+    pub fn provider(self) -> Provider {
         match self {
-            Method::WechatNative | Method::WechatH5 | Method::WechatJsapi => Some(Provider::Wechatpay),
-            Method::AlipayPage | Method::AlipayWap | Method::AlipayQr => Some(Provider::Alipay),
-            Method::UnionpayGateway | Method::UnionpayQr => None,
+            Method::WechatNative | Method::WechatH5 | Method::WechatJsapi => Provider::Wechatpay,
+            Method::AlipayPage | Method::AlipayWap | Method::AlipayQr => Provider::Alipay,
+            Method::UnionpayGateway | Method::UnionpayQr => Provider::Unionpay,
+        }
+    }
+
+    /// Which configured adapter serves the method: one per provider, except UnionPay, whose
+    /// gateway and QR products are separate merchant products with separate configurations.
+    pub fn adapter(self) -> Adapter {
+        match self.provider() {
+            Provider::Wechatpay => Adapter::Wechatpay,
+            Provider::Alipay => Adapter::Alipay,
+            Provider::Unionpay if self == Method::UnionpayQr => Adapter::UnionpayQr,
+            Provider::Unionpay => Adapter::UnionpayGateway,
         }
     }
 
@@ -98,9 +111,37 @@ impl Method {
         let in_wechat = ua.contains("micromessenger");
         let in_alipay = ua.contains("alipayclient");
         match self.provider() {
-            Some(Provider::Alipay) => !in_wechat,
-            Some(Provider::Wechatpay) => !in_alipay && (self != Method::WechatJsapi || in_wechat),
-            None => true,
+            Provider::Alipay => !in_wechat,
+            Provider::Wechatpay => !in_alipay && (self != Method::WechatJsapi || in_wechat),
+            Provider::Unionpay => true,
+        }
+    }
+}
+
+/// A configured adapter of a school.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Adapter {
+    Wechatpay,
+    Alipay,
+    UnionpayGateway,
+    UnionpayQr,
+}
+
+impl Adapter {
+    pub fn provider(self) -> Provider {
+        match self {
+            Adapter::Wechatpay => Provider::Wechatpay,
+            Adapter::Alipay => Provider::Alipay,
+            Adapter::UnionpayGateway | Adapter::UnionpayQr => Provider::Unionpay,
+        }
+    }
+
+    fn of_config(c: &ChannelConfig) -> Adapter {
+        match c {
+            ChannelConfig::Wechatpay(_) => Adapter::Wechatpay,
+            ChannelConfig::Alipay(_) => Adapter::Alipay,
+            ChannelConfig::Unionpay(u) if u.product == UnionpayProduct::Qr => Adapter::UnionpayQr,
+            ChannelConfig::Unionpay(_) => Adapter::UnionpayGateway,
         }
     }
 }
@@ -109,6 +150,7 @@ pub fn provider_str(p: Provider) -> &'static str {
     match p {
         Provider::Wechatpay => "wechatpay",
         Provider::Alipay => "alipay",
+        Provider::Unionpay => "unionpay",
     }
 }
 
@@ -116,6 +158,7 @@ pub fn parse_provider(s: &str) -> Option<Provider> {
     match s {
         "wechatpay" => Some(Provider::Wechatpay),
         "alipay" => Some(Provider::Alipay),
+        "unionpay" => Some(Provider::Unionpay),
         _ => None,
     }
 }
@@ -129,34 +172,34 @@ fn sandbox_channels(
     school_code: &str,
     provider_origin: &str,
     notify_origin: &str,
-) -> Result<Vec<(Provider, Channel)>, String> {
-    let (mut w, mut a) = sandbox.merchant_configs(provider_origin, &format!("{notify_origin}/notify"));
-    w.notify_url = format!("{notify_origin}/notify/wechatpay/{school_code}");
-    a.notify_url = format!("{notify_origin}/notify/alipay/{school_code}");
-    Ok(vec![
-        (Provider::Wechatpay, ChannelConfig::Wechatpay(w).build().map_err(|e| e.to_string())?),
-        (Provider::Alipay, ChannelConfig::Alipay(a).build().map_err(|e| e.to_string())?),
-    ])
+) -> Result<Vec<(Adapter, Channel)>, String> {
+    let notify = format!("{notify_origin}/notify");
+    let (mut w, mut a) = sandbox.merchant_configs(provider_origin, &notify);
+    w.notify_url = format!("{notify}/wechatpay/{school_code}");
+    a.notify_url = format!("{notify}/alipay/{school_code}");
+    let mut configs = vec![ChannelConfig::Wechatpay(w), ChannelConfig::Alipay(a)];
+    for product in [UnionpayProduct::Gateway, UnionpayProduct::Qr] {
+        let mut u = sandbox.unionpay_config(provider_origin, &notify, product);
+        u.notify_url = format!("{notify}/unionpay/{school_code}");
+        configs.push(ChannelConfig::Unionpay(u));
+    }
+    configs.iter().map(|c| Ok((Adapter::of_config(c), c.build().map_err(|e| e.to_string())?))).collect()
 }
 
 /// Built channel adapters per school and provider.
 #[derive(Default, Clone)]
 pub struct Channels {
-    map: HashMap<(i64, Provider), Arc<dyn PaymentChannel>>,
+    map: HashMap<(i64, Adapter), Channel>,
 }
 
 impl Channels {
     /// Loads the schools' merchant configurations; with a sandbox, every school without its own
     /// configuration pays through the simulator (demo mode and tests).
     pub async fn load(store: &Store, sandbox: Option<(&Sandbox, &str)>) -> Result<Channels, String> {
-        let mut map: HashMap<(i64, Provider), Arc<dyn PaymentChannel>> = HashMap::new();
+        let mut map: HashMap<(i64, Adapter), Channel> = HashMap::new();
         for (school_id, provider, config) in store.channel_configs().await.map_err(|e| e.to_string())? {
             let cfg: ChannelConfig = serde_json::from_str(&config).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
-            let p = match &cfg {
-                ChannelConfig::Wechatpay(_) => Provider::Wechatpay,
-                ChannelConfig::Alipay(_) => Provider::Alipay,
-            };
-            map.insert((school_id, p), cfg.build().map_err(|e| format!("school {school_id} {provider}: {e}"))?);
+            map.insert((school_id, Adapter::of_config(&cfg)), cfg.build().map_err(|e| format!("school {school_id} {provider}: {e}"))?);
         }
         if let Some((sandbox, origin)) = sandbox {
             for school in store.schools().await.map_err(|e| e.to_string())? {
@@ -177,7 +220,7 @@ impl Channels {
         provider_origin: &str,
         notify_origin: &str,
     ) -> Result<Channels, String> {
-        let mut map: HashMap<(i64, Provider), Arc<dyn PaymentChannel>> = HashMap::new();
+        let mut map: HashMap<(i64, Adapter), Channel> = HashMap::new();
         for school in store.schools().await.map_err(|e| e.to_string())? {
             for (p, channel) in sandbox_channels(sandbox, &school.code, provider_origin, notify_origin)? {
                 map.insert((school.id, p), channel);
@@ -186,13 +229,27 @@ impl Channels {
         Ok(Channels { map })
     }
 
-    pub fn get(&self, school_id: i64, p: Provider) -> Option<Arc<dyn PaymentChannel>> {
-        self.map.get(&(school_id, p)).cloned()
+    pub fn get(&self, school_id: i64, method: Method) -> Option<Channel> {
+        self.map.get(&(school_id, method.adapter())).cloned()
     }
 
-    /// Every school's adapter for a provider, for notifications that do not name the school.
-    pub fn for_provider(&self, p: Provider) -> Vec<(i64, Arc<dyn PaymentChannel>)> {
-        let mut v: Vec<_> = self.map.iter().filter(|((_, q), _)| *q == p).map(|((s, _), c)| (*s, c.clone())).collect();
+    /// The adapter of an attempt, told what it needs to find the trade again.
+    pub fn for_attempt(&self, a: &AttemptRow) -> Option<Channel> {
+        let channel = self.get(a.school_id, Method::parse(&a.channel)?)?;
+        if !a.reference.is_empty() {
+            channel.restore_order_reference(&a.out_trade_no, &a.reference);
+        }
+        Some(channel)
+    }
+
+    /// Every adapter of a provider (of one school, or of all), for notifications.
+    pub fn for_provider(&self, p: Provider, school_id: Option<i64>) -> Vec<(i64, Channel)> {
+        let mut v: Vec<_> = self
+            .map
+            .iter()
+            .filter(|((s, a), _)| a.provider() == p && school_id.is_none_or(|id| id == *s))
+            .map(|((s, _), c)| (*s, c.clone()))
+            .collect();
         v.sort_by_key(|(s, _)| *s);
         v
     }

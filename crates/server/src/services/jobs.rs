@@ -113,8 +113,8 @@ async fn refund(state: &AppState, job: &Job) -> JobResult {
     if r.status == "success" || r.status == "failed" {
         return Ok(Next::Done);
     }
-    let Some(provider) = crate::services::channels::parse_provider(&r.provider) else { return Ok(Next::Done) };
-    let Some(channel) = state.channels.get(r.school_id, provider) else {
+    let Some(attempt) = state.store.attempt_by_id(r.attempt_id).await? else { return Ok(Next::Done) };
+    let Some(channel) = state.channels.for_attempt(&attempt) else {
         return Ok(Next::Again(now() + 300, "channel not configured".into()));
     };
     let req = RefundRequest {

@@ -228,6 +228,7 @@ fn order_not_found() -> AppError {
 }
 
 pub struct PayStarted {
+    pub school_code: String,
     pub out_trade_no: String,
     pub method: Method,
     pub action: PayAction,
@@ -258,8 +259,7 @@ pub async fn pay(
         unprocessable("channel_not_enabled", "该学校未开通此支付方式，请选择其他方式", "This school does not offer that payment method")
             .field("channel")
     })?;
-    let provider = method.provider();
-    let channel = provider.and_then(|p| state.channels.get(school.id, p)).ok_or_else(|| {
+    let channel = state.channels.get(school.id, method).ok_or_else(|| {
         AppError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "channel_unavailable",
@@ -276,7 +276,14 @@ pub async fn pay(
     if let Some(a) = attempts.iter().find(|a| a.status == "open" && a.channel == method.as_str() && !a.action.is_empty())
         && let Ok(action) = serde_json::from_str::<PayAction>(&a.action)
     {
-        return Ok(PayStarted { out_trade_no: a.out_trade_no.clone(), method, action, payee: school.policy.payee.clone(), order });
+        return Ok(PayStarted {
+            school_code: school.code.clone(),
+            out_trade_no: a.out_trade_no.clone(),
+            method,
+            action,
+            payee: school.policy.payee.clone(),
+            order,
+        });
     }
     // A new channel: the old attempts are closed at their providers, so only one can take money.
     let mut tx = state.store.write_tx().await?;
@@ -313,7 +320,7 @@ pub async fn pay(
         return_url: Some(format!("{}/s/{}/orders/{}", state.config.public_url, school.code, order.order_no)),
     };
     let action = channel.create(&create).await.map_err(|e| {
-        tracing::warn!(error = %e, out_trade_no, provider = provider.map(provider_str), "provider create failed");
+        tracing::warn!(error = %e, out_trade_no, provider = provider_str(method.provider()), "provider create failed");
         AppError::new(
             StatusCode::BAD_GATEWAY,
             "channel_create_failed",
@@ -322,8 +329,9 @@ pub async fn pay(
         )
     })?;
     let stored = serde_json::to_string(&action).map_err(|_| AppError::internal())?;
-    state.store.set_attempt_action(attempt_id, &stored).await?;
-    Ok(PayStarted { out_trade_no, method, action, payee: school.policy.payee.clone(), order })
+    let reference = channel.order_reference(&out_trade_no).unwrap_or_default();
+    state.store.set_attempt_action(attempt_id, &stored, &reference).await?;
+    Ok(PayStarted { school_code: school.code.clone(), out_trade_no, method, action, payee: school.policy.payee.clone(), order })
 }
 
 /// Someone is watching an unpaid order: bring its provider query forward.

@@ -59,7 +59,7 @@ pub async fn settle_paid(
     paid_at: &str,
     source: PaidSource,
 ) -> Result<Settled, AppError> {
-    let provider = Method::parse(&attempt.channel).and_then(Method::provider).map(provider_str).unwrap_or("unknown");
+    let provider = Method::parse(&attempt.channel).map(|m| provider_str(m.provider())).unwrap_or("unknown");
     let school = state.store.school_by_id(attempt.school_id).await?.ok_or_else(AppError::unknown_school)?;
     let mut tx = state.store.write_tx().await?;
     let order = state.store.lock_order(&mut tx, attempt.order_id).await?;
@@ -152,10 +152,7 @@ pub async fn settle_paid(
 
 /// Asks the provider about an attempt and settles what it says was paid.
 pub async fn query_and_settle(state: &AppState, attempt: &AttemptRow) -> Result<Option<ProviderStatus>, AppError> {
-    let Some(provider) = Method::parse(&attempt.channel).and_then(Method::provider) else {
-        return Ok(None);
-    };
-    let Some(channel) = state.channels.get(attempt.school_id, provider) else {
+    let Some(channel) = state.channels.for_attempt(attempt) else {
         return Ok(None);
     };
     let status = channel.query(&attempt.out_trade_no).await.map_err(|e| {
@@ -223,10 +220,7 @@ pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> R
 /// Closes one attempt at its provider. A provider that refuses because the trade was paid is
 /// asked, and the payment settled: money is never left behind a closed attempt.
 pub async fn close_attempt(state: &AppState, a: &AttemptRow) -> Result<(), AppError> {
-    let Some(provider) = Method::parse(&a.channel).and_then(Method::provider) else {
-        return Ok(());
-    };
-    let Some(channel) = state.channels.get(a.school_id, provider) else {
+    let Some(channel) = state.channels.for_attempt(a) else {
         return Ok(());
     };
     if a.action.is_empty() {

@@ -44,6 +44,8 @@ CREATE TABLE pay_attempts (
     -- open, superseded, closed, paid (domain::order::AttemptState)
     status TEXT NOT NULL,
     action TEXT NOT NULL DEFAULT '',
+    -- what the provider needs besides out_trade_no to find the trade again (UnionPay txnTime)
+    reference TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL,
     next_query_at BIGINT,
     queries BIGINT NOT NULL DEFAULT 0

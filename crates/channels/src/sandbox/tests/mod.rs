@@ -4,6 +4,7 @@
 use super::*;
 use crate::alipay::Alipay;
 use crate::crypto::unix_now;
+use crate::unionpay::{Unionpay, UnionpayProduct};
 use crate::wechatpay::WechatPay;
 use crate::{
     ChannelError, CreateOrder, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus, RefundRequest, RefundStatus,
@@ -54,6 +55,9 @@ struct Env {
     base: String,
     wechat: Arc<WechatPay>,
     alipay: Arc<Alipay>,
+    /// The UnionPay QR channel (`chan(Provider::Unionpay)`) and the gateway channel.
+    unionpay: Arc<Unionpay>,
+    unionpay_gateway: Arc<Unionpay>,
     inbox: Arc<Inbox>,
     http: reqwest::Client,
 }
@@ -84,15 +88,21 @@ async fn env(scale: f64) -> Env {
     let (wc, ac) = sandbox.merchant_configs(&base, &format!("{merchant}/notify"));
     let wechat = Arc::new(WechatPay::new(wc).unwrap());
     let alipay = Arc::new(Alipay::new(ac).unwrap());
+    let notify = format!("{merchant}/notify");
+    let up = |product| Arc::new(Unionpay::new(sandbox.unionpay_config(&base, &notify, product)).unwrap());
+    let (unionpay, unionpay_gateway) = (up(UnionpayProduct::Qr), up(UnionpayProduct::Gateway));
     let inbox = Arc::new(Inbox::default());
+    // Both UnionPay products notify the same URL; either channel verifies it.
+    let u: Merchant = (inbox.clone(), unionpay.clone());
     let w: Merchant = (inbox.clone(), wechat.clone());
     let a: Merchant = (inbox.clone(), alipay.clone());
     let app = axum::Router::new()
         .route("/notify/wechatpay", axum::routing::post(receive).with_state(w))
-        .route("/notify/alipay", axum::routing::post(receive).with_state(a));
+        .route("/notify/alipay", axum::routing::post(receive).with_state(a))
+        .route("/notify/unionpay", axum::routing::post(receive).with_state(u));
     tokio::spawn(async move { axum::serve(merchant_listener, app).await.unwrap() });
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Env { sandbox, base, wechat, alipay, inbox, http }
+    Env { sandbox, base, wechat, alipay, unionpay, unionpay_gateway, inbox, http }
 }
 
 fn order(no: &str, fen: i64, flow: PayFlow) -> CreateOrder {
@@ -110,6 +120,7 @@ fn name(p: Provider) -> &'static str {
     match p {
         Provider::Wechatpay => "wechatpay",
         Provider::Alipay => "alipay",
+        Provider::Unionpay => "unionpay",
     }
 }
 
@@ -118,6 +129,7 @@ impl Env {
         match p {
             Provider::Wechatpay => self.wechat.as_ref(),
             Provider::Alipay => self.alipay.as_ref(),
+            Provider::Unionpay => self.unionpay.as_ref(),
         }
     }
 
@@ -155,6 +167,7 @@ impl Env {
 }
 
 mod behaviours;
+mod unionpay;
 
 const BOTH: [Provider; 2] = [Provider::Wechatpay, Provider::Alipay];
 
