@@ -331,6 +331,31 @@ async fn money_after_close_is_refunded_or_credited(app: TestApp) {
         assert_eq!(order_status(&app, &token, no).await, "cancelled");
         assert_eq!(owed(&app, &token).await.len(), owed_before.len(), "the charge is still owed: late money is not applied");
     }
+    // lut's student now has a balance: it pays a small charge whole, and part of a large one.
+    let token = app.session("lut", "20230001").await;
+    let (_, t) = app.get_json("/api/v1/student/transactions", Some(&token)).await;
+    let balance = t["balance_fen"].as_i64().unwrap();
+    let mut charges = owed(&app, &token).await.into_iter().filter(|c| c["collecting"] == true).collect::<Vec<_>>();
+    charges.sort_by_key(|c| c["arrears_fen"].as_i64().unwrap());
+    let (small, large) = (charges[0].clone(), charges[charges.len() - 1].clone());
+    assert!(small["arrears_fen"].as_i64().unwrap() < balance);
+    let (status, o) =
+        app.post_json("/api/v1/student/orders", json!({"charges": [{"id": small["id"]}], "use_balance": true}), Some(&token)).await;
+    assert_eq!(status, 201, "{o}");
+    assert_eq!((o["status"].as_str(), o["total_fen"].as_i64()), (Some("paid"), Some(0)), "the balance paid it all: {o}");
+    let left = balance - small["arrears_fen"].as_i64().unwrap();
+    let (_, t) = app.get_json("/api/v1/student/transactions", Some(&token)).await;
+    assert_eq!(t["balance_fen"].as_i64().unwrap(), left);
+    let (status, o) =
+        app.post_json("/api/v1/student/orders", json!({"charges": [{"id": large["id"]}], "use_balance": true}), Some(&token)).await;
+    assert_eq!(status, 201, "{o}");
+    assert_eq!(o["balance_fen"].as_i64().unwrap(), left.min(large["arrears_fen"].as_i64().unwrap()));
+    assert_eq!(o["total_fen"].as_i64().unwrap() + o["balance_fen"].as_i64().unwrap(), large["arrears_fen"].as_i64().unwrap());
+    // Cancelled: the balance comes back whole.
+    let no = o["order_no"].as_str().unwrap();
+    app.post_json(&format!("/api/v1/student/orders/{no}/cancel"), json!({}), Some(&token)).await;
+    let (_, t) = app.get_json("/api/v1/student/transactions", Some(&token)).await;
+    assert_eq!(t["balance_fen"].as_i64().unwrap(), left);
     // The refund went back through the provider, and the ledger shows it leaving.
     assert_eq!(count(&app, "SELECT COUNT(*) FROM ledger_entries WHERE kind = 'refund' AND amount_fen < 0").await, 1);
     assert_books_balance(&app).await;

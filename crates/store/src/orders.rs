@@ -12,6 +12,8 @@ pub struct OrderRow {
     pub student_id: i64,
     pub order_no: String,
     pub total: Fen,
+    /// Paid from the student's balance (余额), on top of `total`.
+    pub balance: Fen,
     pub status: String,
     pub phone: String,
     pub invoice_kind: String,
@@ -28,6 +30,7 @@ pub struct NewOrder<'a> {
     pub student_id: i64,
     pub order_no: &'a str,
     pub total: Fen,
+    pub balance: Fen,
     pub phone: &'a str,
     pub invoice_kind: &'a str,
     pub invoice_title: &'a str,
@@ -39,6 +42,8 @@ pub struct NewOrder<'a> {
 pub struct OrderLine {
     pub charge_id: i64,
     pub amount: Fen,
+    /// The part of `amount` the balance pays.
+    pub balance: Fen,
     pub item_name: String,
     pub period_name: String,
     pub receipt_type: String,
@@ -59,7 +64,7 @@ pub struct AttemptRow {
 
 macro_rules! order_columns {
     () => {
-        "id, school_id, student_id, order_no, total_fen, status, phone, invoice_kind, invoice_title, invoice_tax_no, \
+        "id, school_id, student_id, order_no, total_fen, balance_fen, status, phone, invoice_kind, invoice_title, invoice_tax_no, \
          created_at, expires_at, paid_at, ended_at"
     };
 }
@@ -77,6 +82,7 @@ fn order(r: &AnyRow) -> Result<OrderRow, sqlx::Error> {
         student_id: r.try_get("student_id")?,
         order_no: r.try_get("order_no")?,
         total: Fen(r.try_get("total_fen")?),
+        balance: Fen(r.try_get("balance_fen")?),
         status: r.try_get("status")?,
         phone: r.try_get("phone")?,
         invoice_kind: r.try_get("invoice_kind")?,
@@ -118,8 +124,8 @@ impl Store {
 
     pub async fn insert_order(&self, tx: &mut WriteTx, o: &NewOrder<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
-            "INSERT INTO orders (school_id, student_id, order_no, total_fen, status, phone, invoice_kind, invoice_title, \
-             invoice_tax_no, created_at, expires_at) VALUES ($1, $2, $3, $4, 'unpaid', $5, $6, $7, $8, $9, $10) RETURNING id",
+            "INSERT INTO orders (school_id, student_id, order_no, total_fen, balance_fen, status, phone, invoice_kind, invoice_title, \
+             invoice_tax_no, created_at, expires_at) VALUES ($1, $2, $3, $4, $11, 'unpaid', $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(o.school_id)
         .bind(o.student_id)
@@ -131,6 +137,7 @@ impl Store {
         .bind(o.invoice_tax_no)
         .bind(now())
         .bind(o.expires_at)
+        .bind(o.balance.0)
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(|e| StoreError::from_write(e, "order number"))
@@ -144,15 +151,19 @@ impl Store {
         order_id: i64,
         charge_id: i64,
         amount: Fen,
+        balance: Fen,
     ) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO order_lines (school_id, order_id, charge_id, amount_fen, live) VALUES ($1, $2, $3, $4, 1)")
-            .bind(school_id)
-            .bind(order_id)
-            .bind(charge_id)
-            .bind(amount.0)
-            .execute(&mut *tx.tx)
-            .await
-            .map_err(|e| StoreError::from_write(e, "charge held by a live order"))?;
+        sqlx::query(
+            "INSERT INTO order_lines (school_id, order_id, charge_id, amount_fen, balance_fen, live) VALUES ($1, $2, $3, $4, $5, 1)",
+        )
+        .bind(school_id)
+        .bind(order_id)
+        .bind(charge_id)
+        .bind(amount.0)
+        .bind(balance.0)
+        .execute(&mut *tx.tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, "charge held by a live order"))?;
         Ok(())
     }
 
@@ -213,7 +224,7 @@ impl Store {
 
     pub async fn order_lines(&self, order_id: i64) -> Result<Vec<OrderLine>, StoreError> {
         let rows = sqlx::query(
-            "SELECT l.charge_id, l.amount_fen, f.name AS item_name, p.name AS period_name, f.receipt_type \
+            "SELECT l.charge_id, l.amount_fen, l.balance_fen, f.name AS item_name, p.name AS period_name, f.receipt_type \
              FROM order_lines l JOIN charges c ON c.id = l.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
              JOIN periods p ON p.id = c.period_id WHERE l.order_id = $1 ORDER BY l.id",
         )
@@ -225,6 +236,7 @@ impl Store {
                 Ok(OrderLine {
                     charge_id: r.try_get("charge_id")?,
                     amount: Fen(r.try_get("amount_fen")?),
+                    balance: Fen(r.try_get("balance_fen")?),
                     item_name: r.try_get("item_name")?,
                     period_name: r.try_get("period_name")?,
                     receipt_type: r.try_get("receipt_type")?,
@@ -308,6 +320,15 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(attempt).transpose()?)
+    }
+
+    /// Holds the student's row until the transaction ends, so that two orders cannot spend the
+    /// same balance (PostgreSQL; SQLite's single writer already does).
+    pub async fn lock_student(&self, tx: &mut WriteTx, student_id: i64) -> Result<(), StoreError> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT id FROM students WHERE id = $1 FOR UPDATE").bind(student_id).execute(&mut *tx.tx).await?;
+        }
+        Ok(())
     }
 
     pub async fn count_attempts(&self, tx: &mut WriteTx, order_id: i64) -> Result<i64, StoreError> {

@@ -242,14 +242,16 @@ impl Store {
 
     /// The student's balance (余额): credits minus what the balance has paid.
     pub async fn balance_of_student(&self, school_id: i64, student_id: i64) -> Result<Fen, StoreError> {
-        let v: i64 = sqlx::query_scalar(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount_fen WHEN kind = 'balance_use' THEN -amount_fen ELSE 0 END), 0) AS BIGINT) \
-             FROM ledger_entries WHERE school_id = $1 AND student_id = $2",
-        )
-        .bind(school_id)
-        .bind(student_id)
-        .fetch_one(&self.pool)
-        .await?;
+        let v: i64 = sqlx::query_scalar(BALANCE_SQL).bind(school_id).bind(student_id).fetch_one(&self.pool).await?;
+        Ok(Fen(v))
+    }
+
+    /// The balance as the transaction sees it (after `lock_student`).
+    pub async fn balance_in_tx(&self, tx: &mut WriteTx, school_id: i64, student_id: i64) -> Result<Fen, StoreError> {
+        let v: i64 = sqlx::query_scalar(BALANCE_SQL).bind(school_id).bind(student_id).fetch_one(&mut *tx.tx).await?;
         Ok(Fen(v))
     }
 }
+
+const BALANCE_SQL: &str = "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount_fen WHEN kind = 'balance_use' THEN -amount_fen ELSE 0 END), 0) AS BIGINT) \
+     FROM ledger_entries WHERE school_id = $1 AND student_id = $2";

@@ -116,6 +116,7 @@ pub fn spec() -> Value {
                     "requestBody": body(obj(json!({
                         "charges": {"type": "array", "items": obj(json!({"id": {"type": "integer"}, "amount_fen": {"type": "integer", "description": "instalment amount; the whole arrears when absent"}}), json!(["id"]))},
                         "phone": {"type": "string", "description": "phone for the e-receipt; the profile's when absent"},
+                        "use_balance": {"type": "boolean", "description": "pay what the balance (余额) covers from it; the channel collects the rest"},
                         "invoice": obj(json!({"kind": {"type": "string", "enum": ["individual", "company"]}, "title": {"type": "string"}, "tax_no": {"type": "string"}}), json!(["kind"]))
                     }), json!(["charges"]))),
                     "responses": {

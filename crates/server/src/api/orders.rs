@@ -42,12 +42,15 @@ pub struct NewOrderBody {
     charges: Vec<LineBody>,
     phone: Option<String>,
     invoice: Option<InvoiceBody>,
+    #[serde(default)]
+    use_balance: bool,
 }
 
 pub fn order_json(o: &OrderRow) -> Value {
     json!({
         "order_no": o.order_no,
         "total_fen": o.total.0,
+        "balance_fen": o.balance.0,
         "status": o.status,
         "expires_at": format_shanghai(o.expires_at),
         "expires_at_unix": o.expires_at,
@@ -68,6 +71,7 @@ pub async fn create(
         lines: b.charges.iter().map(|l| CartRequest { charge_id: l.id, amount: l.amount_fen.map(Fen) }).collect(),
         phone: b.phone,
         invoice: b.invoice.map(|i| Invoice { kind: i.kind, title: i.title, tax_no: i.tax_no }),
+        use_balance: b.use_balance,
     };
     let created = orders::create_order(&state, &s, &input).await?;
     let mut body = order_json(&created.order);

@@ -11,7 +11,8 @@ use campuspay_channels::{CreateOrder, PayAction};
 use campuspay_domain::cart::{CartContext, CartRequest, OwedCharge, validate_cart};
 use campuspay_domain::order::OrderEvent;
 use campuspay_domain::policy::OrderNoFormat;
-use campuspay_domain::{order_no, profile};
+use campuspay_domain::{Fen, order_no, profile};
+use campuspay_store::charges::{NewLedgerEntry, kind};
 use campuspay_store::orders::{NewOrder, OrderRow};
 use campuspay_store::schools::School;
 use campuspay_store::sessions::SessionRow;
@@ -30,6 +31,8 @@ pub struct NewOrderInput {
     /// Where the e-receipt goes; the profile's phone when absent.
     pub phone: Option<String>,
     pub invoice: Option<Invoice>,
+    /// Pay what the student's balance (余额) covers from it; the channel collects the rest.
+    pub use_balance: bool,
 }
 
 pub struct Created {
@@ -158,6 +161,11 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
             OrderNoFormat::TimestampRandom => 0,
         };
         let no = new_order_no(&o.school.policy.order_no, t, seq)?;
+        state.store.lock_student(&mut tx, o.student.id).await?;
+        let balance =
+            if input.use_balance { state.store.balance_in_tx(&mut tx, o.school.id, o.student.id).await?.max(Fen::ZERO) } else { Fen::ZERO };
+        let from_balance = balance.min(cart.total);
+        let cash = cart.total.checked_sub(from_balance).map_err(|_| AppError::internal())?;
         let order_id = match state
             .store
             .insert_order(
@@ -166,7 +174,8 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
                     school_id: o.school.id,
                     student_id: o.student.id,
                     order_no: &no,
-                    total: cart.total,
+                    total: cash,
+                    balance: from_balance,
                     phone: &phone,
                     invoice_kind: &invoice_kind,
                     invoice_title: &invoice_title,
@@ -181,8 +190,12 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         };
+        let mut balance_left = from_balance;
         for (charge_id, amount) in &cart.lines {
-            match state.store.insert_order_line(&mut tx, o.school.id, order_id, *charge_id, *amount).await {
+            // The balance pays the first lines first.
+            let part = balance_left.min(*amount);
+            balance_left = balance_left.checked_sub(part).map_err(|_| AppError::internal())?;
+            match state.store.insert_order_line(&mut tx, o.school.id, order_id, *charge_id, *amount, part).await {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) => {
                     drop(tx);
@@ -190,8 +203,25 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
                 }
                 Err(e) => return Err(e.into()),
             }
+            if part.is_positive() {
+                let entry = NewLedgerEntry {
+                    school_id: o.school.id,
+                    student_id: o.student.id,
+                    charge_id: Some(*charge_id),
+                    kind: kind::BALANCE_USE,
+                    amount: part,
+                    reference: &no,
+                    memo: "余额支付",
+                };
+                state.store.insert_ledger_entry(&mut tx, &entry).await?;
+            }
         }
-        state.store.enqueue_job(&mut tx, "expire_order", order_id, expires_at).await?;
+        if cash.is_positive() {
+            state.store.enqueue_job(&mut tx, "expire_order", order_id, expires_at).await?;
+        } else {
+            // The balance paid it all: nothing for a channel to collect.
+            state.store.end_order(&mut tx, order_id, "paid", true).await?;
+        }
         tx.commit().await?;
         let order = state.store.order_by_id(order_id).await?.ok_or_else(AppError::internal)?;
         return Ok(Created { order, reused: false });

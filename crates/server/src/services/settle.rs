@@ -120,7 +120,11 @@ pub async fn settle_paid(
         match effect {
             Effect::ApplyPayment { .. } => {
                 for line in state.store.order_lines(order.id).await? {
-                    state.store.insert_ledger_entry(&mut tx, &entry(Some(line.charge_id), kind::PAYMENT, line.amount, "")).await?;
+                    // The balance's part of the line was written when the order was made.
+                    let cash = line.amount.checked_sub(line.balance).map_err(|_| AppError::internal())?;
+                    if cash.is_positive() {
+                        state.store.insert_ledger_entry(&mut tx, &entry(Some(line.charge_id), kind::PAYMENT, cash, "")).await?;
+                    }
                 }
                 state.store.end_order(&mut tx, order.id, "paid", true).await?;
                 state.store.set_attempt_status(&mut tx, attempt.id, "paid").await?;
@@ -207,6 +211,19 @@ pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> R
     if outcome.order.state != current.state {
         let status = outcome.order.state.as_str();
         state.store.end_order(&mut tx, order.id, status, false).await?;
+        // What the balance put in goes back to it.
+        for line in state.store.order_lines(order.id).await?.iter().filter(|l| l.balance.is_positive()) {
+            let back = NewLedgerEntry {
+                school_id: locked.school_id,
+                student_id: locked.student_id,
+                charge_id: Some(line.charge_id),
+                kind: kind::BALANCE_USE,
+                amount: Fen(-line.balance.0),
+                reference: &locked.order_no,
+                memo: "订单关闭，余额退回",
+            };
+            state.store.insert_ledger_entry(&mut tx, &back).await?;
+        }
         for a in state.store.attempts_of_order(order.id).await? {
             if a.status == "open" || a.status == "superseded" {
                 state.store.set_attempt_status(&mut tx, a.id, "closed").await?;

@@ -4,7 +4,9 @@ CREATE TABLE orders (
     school_id BIGINT NOT NULL REFERENCES schools (id),
     student_id BIGINT NOT NULL REFERENCES students (id),
     order_no TEXT NOT NULL,
-    total_fen BIGINT NOT NULL CHECK (total_fen > 0),
+    -- what the channel must collect; the balance's part is in balance_fen
+    total_fen BIGINT NOT NULL CHECK (total_fen >= 0),
+    balance_fen BIGINT NOT NULL DEFAULT 0 CHECK (balance_fen >= 0),
     -- unpaid, paid, closed, cancelled, refunded (domain::order::OrderState)
     status TEXT NOT NULL,
     phone TEXT NOT NULL DEFAULT '',
@@ -15,6 +17,7 @@ CREATE TABLE orders (
     expires_at BIGINT NOT NULL,
     paid_at BIGINT,
     ended_at BIGINT,
+    CHECK (total_fen + balance_fen > 0),
     UNIQUE (school_id, order_no)
 );
 CREATE INDEX orders_by_student ON orders (school_id, student_id, created_at);
@@ -28,6 +31,8 @@ CREATE TABLE order_lines (
     order_id BIGINT NOT NULL REFERENCES orders (id),
     charge_id BIGINT NOT NULL REFERENCES charges (id),
     amount_fen BIGINT NOT NULL CHECK (amount_fen > 0),
+    -- the part of amount_fen the student's balance pays
+    balance_fen BIGINT NOT NULL DEFAULT 0 CHECK (balance_fen >= 0 AND balance_fen <= amount_fen),
     live BIGINT NOT NULL DEFAULT 1
 );
 CREATE UNIQUE INDEX order_lines_one_live_order_per_charge ON order_lines (charge_id) WHERE live = 1;
