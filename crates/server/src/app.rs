@@ -18,6 +18,15 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Argon2 hashes at once; each takes 19 MiB and one core for ~30 ms.
     pub hash_permits: usize,
+    /// Demo mode: `/demo/outbox` is mounted.
+    pub demo: bool,
+    /// The address students reach us at, for links in mail (`https://pay.example.edu.cn`).
+    pub public_url: Option<String>,
+    /// lettre SMTP URL (see `services::mail`); mail goes to the outbox without one.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Aliyun SMS account; SMS go to the outbox without one.
+    pub aliyun_sms: Option<crate::services::sms::AliyunSmsConfig>,
 }
 
 impl Default for Config {
@@ -26,6 +35,11 @@ impl Default for Config {
             https: false,
             trust_proxy: false,
             hash_permits: 2,
+            demo: false,
+            public_url: None,
+            smtp_url: None,
+            mail_from: "校园统一支付平台 <noreply@campuspay.localhost>".into(),
+            aliyun_sms: None,
         }
     }
 }
@@ -35,16 +49,44 @@ pub struct AppState {
     pub store: Store,
     pub hasher: Hasher,
     pub config: Arc<Config>,
+    pub mailer: crate::services::mail::Mailer,
+    pub sms: crate::services::sms::SmsGateway,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         let hasher = Hasher::new(config.hash_permits);
+        let mailer = crate::services::mail::Mailer::new(
+            config.smtp_url.as_deref(),
+            &config.mail_from,
+        )
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "mail configuration refused; mail goes to the outbox");
+            crate::services::mail::Mailer::Outbox
+        });
+        let sms = match &config.aliyun_sms {
+            Some(c) => crate::services::sms::SmsGateway::Aliyun(
+                crate::services::sms::AliyunSms::new(c.clone()),
+            ),
+            None => crate::services::sms::SmsGateway::Outbox(store.clone()),
+        };
         AppState {
             store,
             hasher,
             config: Arc::new(config),
+            mailer,
+            sms,
         }
+    }
+
+    /// Base of links in mail, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.config
+            .public_url
+            .as_deref()
+            .unwrap_or("http://127.0.0.1:8080")
+            .trim_end_matches('/')
+            .to_string()
     }
 
     pub fn session_cookie_name(&self) -> &'static str {
@@ -60,6 +102,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::api::routes())
         .merge(crate::pages::routes())
+        .merge(crate::pages::account::routes(state.config.demo))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
         .layer(middleware::from_fn_with_state(

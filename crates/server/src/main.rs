@@ -38,6 +38,11 @@ enum Command {
         /// Trust X-Forwarded-For (only behind a proxy you run).
         #[arg(long, env = "CAMPUSPAY_TRUST_PROXY")]
         trust_proxy: bool,
+        /// The address students reach the platform at, for links in mail (default http://{listen}).
+        #[arg(long, env = "CAMPUSPAY_PUBLIC_URL")]
+        public_url: Option<String>,
+        #[command(flatten)]
+        notify: Notify,
     },
     /// Apply database migrations and list them.
     Migrate {
@@ -48,6 +53,28 @@ enum Command {
         )]
         database_url: String,
     },
+}
+
+/// Where mail and SMS go; without them, to the outbox (`/demo/outbox` in demo mode).
+#[derive(clap::Args)]
+struct Notify {
+    /// SMTP server: smtp://user:pass@host:587?tls=required (STARTTLS), smtps://user:pass@host:465 (TLS).
+    #[arg(long, env = "CAMPUSPAY_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of mail, e.g. "校园统一支付平台 <noreply@pay.example.edu.cn>".
+    #[arg(long, env = "CAMPUSPAY_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// Aliyun SMS AccessKey ID (with the secret, sign name and template: SMS by Aliyun).
+    #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_KEY_ID")]
+    aliyun_sms_key_id: Option<String>,
+    #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_KEY_SECRET", hide_env_values = true)]
+    aliyun_sms_key_secret: Option<String>,
+    /// Approved SMS signature (签名), e.g. 校园统一支付平台.
+    #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_SIGN_NAME")]
+    aliyun_sms_sign_name: Option<String>,
+    /// Template code whose text has a ${code} parameter.
+    #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_TEMPLATE")]
+    aliyun_sms_template: Option<String>,
 }
 
 #[tokio::main]
@@ -74,18 +101,53 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             database_url,
             https,
             trust_proxy,
+            public_url,
+            notify,
         } => {
             let store = Store::connect(&database_url).await?;
             store.migrate().await?;
             if demo && demo::seed_if_empty(&store).await? {
                 tracing::info!("demo schools seeded: qdou, ejt, cqjzc, czie, lut");
             }
+            let defaults = Config::default();
+            let mail_from = notify.mail_from.unwrap_or(defaults.mail_from.clone());
+            // A wrong mail configuration stops the start, not the first password reset.
+            campuspay_server::services::mail::Mailer::new(notify.smtp_url.as_deref(), &mail_from)?;
+            let aliyun_sms = match (
+                notify.aliyun_sms_key_id,
+                notify.aliyun_sms_key_secret,
+                notify.aliyun_sms_sign_name,
+                notify.aliyun_sms_template,
+            ) {
+                (Some(id), Some(secret), Some(sign), Some(template)) => {
+                    Some(campuspay_server::services::sms::AliyunSmsConfig {
+                        access_key_id: id,
+                        access_key_secret: secret,
+                        sign_name: sign,
+                        template_code: template,
+                        endpoint: "https://dysmsapi.aliyuncs.com/".into(),
+                    })
+                }
+                (None, None, None, None) => None,
+                _ => return Err("Aliyun SMS needs all four: --aliyun-sms-key-id, --aliyun-sms-key-secret, --aliyun-sms-sign-name, --aliyun-sms-template".into()),
+            };
+            if notify.smtp_url.is_none() {
+                tracing::warn!(
+                    "no --smtp-url: mail goes to the outbox table{}",
+                    if demo { " (/demo/outbox)" } else { "" }
+                );
+            }
             let state = AppState::new(
                 store,
                 Config {
                     https,
                     trust_proxy,
-                    ..Config::default()
+                    demo,
+                    public_url: Some(public_url.unwrap_or_else(|| format!("http://{listen}"))),
+                    smtp_url: notify.smtp_url,
+                    mail_from,
+                    aliyun_sms,
+                    ..defaults
                 },
             );
             app::serve(state, listen).await?;

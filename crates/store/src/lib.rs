@@ -8,6 +8,8 @@ pub mod announcements;
 pub mod audit;
 pub mod charges;
 mod db;
+pub mod outbox;
+pub mod recovery;
 pub mod schools;
 pub mod security;
 pub mod sessions;

@@ -2,4 +2,7 @@
 
 pub mod auth;
 pub mod captcha;
+pub mod mail;
+pub mod recovery;
+pub mod sms;
 pub mod student;
