@@ -7,7 +7,7 @@
 
 use campuspay_store::Store;
 use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 #[derive(Clone)]
@@ -63,6 +63,7 @@ impl Mailer {
                     .to(to)
                     .subject(subject)
                     .header(ContentType::TEXT_PLAIN)
+                    .header(ContentTransferEncoding::Base64)
                     .body(body.to_string())
                     .map_err(|e| e.to_string())?;
                 transport

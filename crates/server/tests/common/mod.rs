@@ -38,6 +38,11 @@ fn unique() -> String {
 
 impl TestApp {
     pub async fn spawn(db: Db) -> TestApp {
+        TestApp::spawn_with(db, |_| {}).await
+    }
+
+    /// Like `spawn`, with the configuration changed by `configure` (e.g. an SMTP server).
+    pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Config)) -> TestApp {
         let (url, dir) = match db {
             Db::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("campuspay-test-{}", unique()));
@@ -69,9 +74,14 @@ impl TestApp {
         let store = Store::connect(&url).await.unwrap();
         store.migrate().await.unwrap();
         demo::seed_if_empty(&store).await.unwrap();
-        let state = AppState::new(store.clone(), Config::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let mut config = Config {
+            public_url: Some(format!("http://{addr}")),
+            ..Config::default()
+        };
+        configure(&mut config);
+        let state = AppState::new(store.clone(), config);
         tokio::spawn(async move {
             axum::serve(
                 listener,
