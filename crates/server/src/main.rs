@@ -42,7 +42,7 @@ enum Command {
         #[arg(long, env = "CAMPUSPAY_PUBLIC_URL")]
         public_url: Option<String>,
         #[command(flatten)]
-        notify: Notify,
+        notify: Box<Notify>,
     },
     /// Apply database migrations and list them.
     Migrate {

@@ -13,7 +13,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 #[derive(Clone)]
 pub enum Mailer {
     Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
         from: Mailbox,
     },
     Outbox,
@@ -34,10 +34,12 @@ impl Mailer {
         let Some(url) = url.filter(|u| !u.trim().is_empty()) else {
             return Ok(Mailer::Outbox);
         };
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| format!("--smtp-url: {e}"))?
-            .timeout(Some(std::time::Duration::from_secs(20)))
-            .build();
+        let transport = Box::new(
+            AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+                .map_err(|e| format!("--smtp-url: {e}"))?
+                .timeout(Some(std::time::Duration::from_secs(20)))
+                .build(),
+        );
         let from = from
             .parse::<Mailbox>()
             .map_err(|e| format!("--mail-from {from:?}: {e}"))?;
