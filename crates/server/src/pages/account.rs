@@ -635,7 +635,10 @@ fn event_label(kind: &str, lang: Lang) -> &'static str {
         e::LOGOUT => ("退出登录", "Logged out"),
         e::SESSIONS_ENDED => ("退出其他设备", "Other sessions ended"),
         e::RECOVERY_REQUESTED => ("申请找回密码", "Password recovery asked"),
-        e::RECOVERY_FAILED => ("找回密码失败", "Failed recovery"),
+        e::RECOVERY_FAILED => (
+            "找回密码或身份验证失败",
+            "Failed recovery or password check",
+        ),
         e::RECOVERY_LOCKED => ("找回密码临时锁定", "Recovery locked"),
         e::PASSWORD_RESET => ("重置密码", "Password reset"),
         e::SECURITY_EMAIL_SET => ("设置密保邮箱", "Security e-mail set"),
