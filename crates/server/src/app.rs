@@ -20,13 +20,29 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Argon2 hashes at once; each takes 19 MiB and one core for ~30 ms.
     pub hash_permits: usize,
-    /// How browsers reach us (`http://127.0.0.1:8080`): return URLs given to providers.
+    /// How browsers reach us (`http://127.0.0.1:8080`): links in mail, provider return URLs.
     pub public_url: String,
+    /// Demo mode: `/demo/outbox` is mounted.
+    pub demo: bool,
+    /// lettre SMTP URL (see `services::mail`); mail goes to the outbox without one.
+    pub smtp_url: Option<String>,
+    pub mail_from: String,
+    /// Aliyun SMS account; SMS go to the outbox without one.
+    pub aliyun_sms: Option<crate::services::sms::AliyunSmsConfig>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { https: false, trust_proxy: false, hash_permits: 2, public_url: "http://127.0.0.1:8080".into() }
+        Config {
+            https: false,
+            trust_proxy: false,
+            hash_permits: 2,
+            public_url: "http://127.0.0.1:8080".into(),
+            demo: false,
+            smtp_url: None,
+            mail_from: "校园统一支付平台 <noreply@campuspay.localhost>".into(),
+            aliyun_sms: None,
+        }
     }
 }
 
@@ -38,18 +54,33 @@ pub struct AppState {
     pub channels: Arc<Channels>,
     /// The provider simulator, mounted in demo mode and tests.
     pub sandbox: Option<Sandbox>,
+    pub mailer: crate::services::mail::Mailer,
+    pub sms: crate::services::sms::SmsGateway,
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         let hasher = Hasher::new(config.hash_permits);
-        AppState { store, hasher, config: Arc::new(config), channels: Arc::new(Channels::default()), sandbox: None }
+        let mailer = crate::services::mail::Mailer::new(config.smtp_url.as_deref(), &config.mail_from).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "mail configuration refused; mail goes to the outbox");
+            crate::services::mail::Mailer::Outbox
+        });
+        let sms = match &config.aliyun_sms {
+            Some(c) => crate::services::sms::SmsGateway::Aliyun(crate::services::sms::AliyunSms::new(c.clone())),
+            None => crate::services::sms::SmsGateway::Outbox(store.clone()),
+        };
+        AppState { store, hasher, config: Arc::new(config), channels: Arc::new(Channels::default()), sandbox: None, mailer, sms }
     }
 
     pub fn with_channels(mut self, channels: Channels, sandbox: Option<Sandbox>) -> AppState {
         self.channels = Arc::new(channels);
         self.sandbox = sandbox;
         self
+    }
+
+    /// Base of links in mail, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.config.public_url.trim_end_matches('/').to_string()
     }
 
     pub fn session_cookie_name(&self) -> &'static str {
@@ -62,6 +93,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::api::routes())
         .merge(crate::pages::routes())
+        .merge(crate::pages::account::routes(state.config.demo))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))

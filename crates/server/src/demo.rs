@@ -352,7 +352,33 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
         store.audit(&mut tx, Some(school_id), "system", "demo.seed", &format!("demo school {} seeded", d.code)).await?;
     }
     tx.commit().await?;
+    seed_accounts(store).await?;
     Ok(true)
+}
+
+/// ejt's `20230002` has a security e-mail and lut's `20230002` a security question, so that
+/// recovery can be tried at once (links and codes land in `/demo/outbox`).
+pub const DEMO_SECURITY_EMAIL: &str = "lihua@ejt.example.edu.cn";
+pub const DEMO_SECURITY_QUESTION: &str = "您的出生地是？";
+pub const DEMO_SECURITY_ANSWER: &str = "兰州";
+
+async fn seed_accounts(store: &Store) -> Result<(), StoreError> {
+    for (school, email, question) in [("ejt", true, false), ("lut", false, true)] {
+        let Some(s) = store.school_by_code(school).await? else {
+            continue;
+        };
+        let Some(st) = store.student_by_no(s.id, "20230002").await? else {
+            continue;
+        };
+        if email {
+            store.set_security_email(s.id, st.id, DEMO_SECURITY_EMAIL).await?;
+        }
+        if question {
+            let hash = crate::crypto::Hasher::new(1).hash(DEMO_SECURITY_ANSWER).await;
+            store.set_security_question(s.id, st.id, DEMO_SECURITY_QUESTION, &hash).await?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

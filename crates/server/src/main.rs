@@ -32,15 +32,18 @@ enum Command {
         /// Trust X-Forwarded-For (only behind a proxy you run).
         #[arg(long, env = "CAMPUSPAY_TRUST_PROXY")]
         trust_proxy: bool,
-        /// How browsers reach this server, for provider return URLs; defaults to http://LISTEN.
+        /// How browsers reach this server, for links in mail and provider return URLs
+        /// (default http://LISTEN).
         #[arg(long, env = "CAMPUSPAY_PUBLIC_URL")]
         public_url: Option<String>,
         /// Where the provider simulator keeps its keys (demo mode).
         #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
+        #[command(flatten)]
+        notify: Box<Notify>,
     },
     /// Print the provider simulator's merchant credentials (ids, key files, API keys) as JSON,
-    /// to point any WeChat Pay or Alipay SDK at `serve --demo`'s /sandbox.
+    /// to point any WeChat Pay, Alipay or UnionPay SDK at `serve --demo`'s /sandbox.
     SandboxCredentials {
         #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
@@ -50,6 +53,28 @@ enum Command {
         #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
         database_url: String,
     },
+}
+
+/// Where mail and SMS go; without them, to the outbox (`/demo/outbox` in demo mode).
+#[derive(clap::Args)]
+struct Notify {
+    /// SMTP server: smtp://user:pass@host:587?tls=required (STARTTLS), smtps://user:pass@host:465 (TLS).
+    #[arg(long, env = "CAMPUSPAY_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// Sender of mail, e.g. "校园统一支付平台 <noreply@pay.example.edu.cn>".
+    #[arg(long, env = "CAMPUSPAY_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// Aliyun SMS AccessKey ID (with the secret, sign name and template: SMS by Aliyun).
+    #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_KEY_ID")]
+    aliyun_sms_key_id: Option<String>,
+    #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_KEY_SECRET", hide_env_values = true)]
+    aliyun_sms_key_secret: Option<String>,
+    /// Approved SMS signature (签名), e.g. 校园统一支付平台.
+    #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_SIGN_NAME")]
+    aliyun_sms_sign_name: Option<String>,
+    /// Template code whose text has a ${code} parameter.
+    #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_TEMPLATE")]
+    aliyun_sms_template: Option<String>,
 }
 
 #[tokio::main]
@@ -68,11 +93,39 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Serve { demo, listen, database_url, https, trust_proxy, public_url, data_dir } => {
+        Command::Serve { demo, listen, database_url, https, trust_proxy, public_url, data_dir, notify } => {
             let store = Store::connect(&database_url).await?;
             store.migrate().await?;
             if demo && demo::seed_if_empty(&store).await? {
                 tracing::info!("demo schools seeded: qdou, ejt, cqjzc, czie, lut");
+            }
+            let defaults = Config::default();
+            let mail_from = notify.mail_from.unwrap_or(defaults.mail_from.clone());
+            // A wrong mail configuration stops the start, not the first password reset.
+            campuspay_server::services::mail::Mailer::new(notify.smtp_url.as_deref(), &mail_from)?;
+            let aliyun_sms = match (
+                notify.aliyun_sms_key_id,
+                notify.aliyun_sms_key_secret,
+                notify.aliyun_sms_sign_name,
+                notify.aliyun_sms_template,
+            ) {
+                (Some(id), Some(secret), Some(sign), Some(template)) => Some(campuspay_server::services::sms::AliyunSmsConfig {
+                    access_key_id: id,
+                    access_key_secret: secret,
+                    sign_name: sign,
+                    template_code: template,
+                    endpoint: "https://dysmsapi.aliyuncs.com/".into(),
+                }),
+                (None, None, None, None) => None,
+                _ => {
+                    return Err(
+                        "Aliyun SMS needs all four: --aliyun-sms-key-id, --aliyun-sms-key-secret, --aliyun-sms-sign-name, --aliyun-sms-template"
+                            .into(),
+                    );
+                }
+            };
+            if notify.smtp_url.is_none() {
+                tracing::warn!("no --smtp-url: mail goes to the outbox table{}", if demo { " (/demo/outbox)" } else { "" });
             }
             // Bound first, so that a port-0 listen gives the real address to the providers.
             let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -80,7 +133,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let public_url = public_url.unwrap_or_else(|| origin.clone());
             let sandbox = if demo { Some(Sandbox::open(&data_dir.join("sandbox"))?) } else { None };
             let channels = Channels::load(&store, sandbox.as_ref().map(|s| (s, origin.as_str()))).await?;
-            let config = Config { https, trust_proxy, public_url, ..Config::default() };
+            let config = Config { https, trust_proxy, demo, public_url, smtp_url: notify.smtp_url, mail_from, aliyun_sms, ..defaults };
             let state = AppState::new(store, config).with_channels(channels, sandbox);
             app::serve(state, listener).await?;
         }

@@ -210,7 +210,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0001_foundation.sqlite.sql"),
         postgres: include_str!("migrations/0001_foundation.postgres.sql"),
     },
-    // Version 2 is the accounts migration (recovery, outbox), landing from its own branch.
+    Migration { version: 2, name: "accounts", sql: include_str!("migrations/0002_accounts.sql"), sqlite: "", postgres: "" },
     Migration {
         version: 3,
         name: "payments",

@@ -11,6 +11,14 @@ pub mod event {
     pub const PASSWORD_CHANGED: &str = "password_changed";
     pub const LOGOUT: &str = "logout";
     pub const SESSIONS_ENDED: &str = "sessions_ended";
+    /// A reset link or SMS code was asked for (recorded for unknown student numbers too).
+    pub const RECOVERY_REQUESTED: &str = "recovery_requested";
+    /// A wrong security answer, SMS code or reset link.
+    pub const RECOVERY_FAILED: &str = "recovery_failed";
+    pub const RECOVERY_LOCKED: &str = "recovery_locked";
+    pub const PASSWORD_RESET: &str = "password_reset";
+    pub const SECURITY_EMAIL_SET: &str = "security_email_set";
+    pub const SECURITY_QUESTION_SET: &str = "security_question_set";
 }
 
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! `/api/v1`: the JSON API, described by `/api/v1/openapi.json`.
 
+mod account;
 mod notify;
 mod openapi;
 mod orders;
@@ -36,6 +37,16 @@ pub const ROUTES: &[&str] = &[
     "/api/v1/student/transactions",
     "/notify/{provider}",
     "/notify/{provider}/{school}",
+    "/api/v1/student/security",
+    "/api/v1/student/security-email",
+    "/api/v1/student/security-question",
+    "/api/v1/recovery/methods",
+    "/api/v1/recovery/email",
+    "/api/v1/recovery/reset",
+    "/api/v1/recovery/sms",
+    "/api/v1/recovery/sms/reset",
+    "/api/v1/recovery/question",
+    "/api/v1/recovery/question/reset",
 ];
 
 pub use orders::qr_svg;
@@ -67,6 +78,16 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/student/transactions", get(orders::transactions))
         .route("/notify/{provider}", post(notify::without_school))
         .route("/notify/{provider}/{school}", post(notify::with_school))
+        .route("/api/v1/student/security", get(account::security))
+        .route("/api/v1/student/security-email", put(account::set_security_email))
+        .route("/api/v1/student/security-question", put(account::set_security_question))
+        .route("/api/v1/recovery/methods", get(account::methods))
+        .route("/api/v1/recovery/email", post(account::request_email))
+        .route("/api/v1/recovery/reset", post(account::reset_with_link))
+        .route("/api/v1/recovery/sms", post(account::request_sms))
+        .route("/api/v1/recovery/sms/reset", post(account::reset_with_sms))
+        .route("/api/v1/recovery/question", post(account::question))
+        .route("/api/v1/recovery/question/reset", post(account::reset_with_answer))
 }
 
 /// JSON body whose rejection is our error shape, in Chinese first.

@@ -53,7 +53,7 @@ pub fn spec() -> Value {
             "receipt_type"
         ]),
     );
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "campuspay API", "version": env!("CARGO_PKG_VERSION"),
                  "description": "校园统一支付平台 JSON API. All money is integer fen. Errors are {\"error\":{\"code\",\"message\"}}, messages in Chinese unless Accept-Language asks for English."},
@@ -151,9 +151,100 @@ pub fn spec() -> Value {
             "/notify/{provider}/{school}": {"post": {"summary": "Provider notification for one school's merchant", "parameters": [{"name": "provider", "in": "path", "required": true, "schema": {"type": "string"}}, {"name": "school", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "accepted (provider's own acknowledgement)"}, "401": {"description": "signature refused"}, "500": {"description": "not accepted; the provider retries"}}}},
             "/api/v1/student/security-events": {"get": secured(json!({"summary": "Recent logins, failures and password changes", "responses": {"200": ok("安全日志", json!({"type": "object"}))}}))},
         }
-    })
+    });
+    accounts(&mut doc);
+    doc
 }
 
 pub async fn document() -> Json<Value> {
     Json(spec())
+}
+
+/// Password recovery and security settings (issue #4).
+fn accounts(doc: &mut Value) {
+    let obj = |props: Value, required: Value| json!({"type": "object", "properties": props, "required": required});
+    let s = || json!({"type": "string"});
+    let captcha = json!({"captcha_id": s(), "captcha": s()});
+    let with = |mut base: Value, extra: &Value| {
+        for (k, v) in extra.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        base
+    };
+    let request =
+        body(obj(with(json!({"school": s(), "login": {"type": "string", "maxLength": 32}}), &captcha), json!(["school", "login"])));
+    let accepted = ok(
+        "已受理：无论学号是否存在，回答都相同",
+        obj(json!({"accepted": {"type": "boolean"}, "message": s(), "expires_in_s": {"type": "integer"}}), json!(["accepted", "message"])),
+    );
+    let reset_ok = ok(
+        "密码已重置，所有会话已结束",
+        obj(json!({"reset": {"type": "boolean"}, "sessions_ended": {"type": "boolean"}}), json!(["reset"])),
+    );
+    let throttled = |mut r: Value| {
+        r["401"] = error_response("请输入验证码 / 验证码错误");
+        r["404"] = error_response("学校不存在或不提供此方式");
+        r["423"] = error_response("错误次数过多，已临时锁定");
+        r["429"] = error_response("请求过于频繁 / 今日次数已达上限");
+        r
+    };
+    let paths = doc["paths"].as_object_mut().unwrap();
+    paths.insert("/api/v1/recovery/methods".into(), json!({"get": {
+        "summary": "The school's ways to recover a password",
+        "parameters": [{"name": "school", "in": "query", "required": true, "schema": s()}],
+        "responses": {"200": ok("找回方式", obj(json!({"school": s(), "captcha": {"type": "boolean"}, "methods": {"type": "array", "items": obj(json!({"kind": {"type": "string", "enum": ["email", "security_question", "sms", "contact_office"]}, "daily_limit": {"type": "integer"}, "text": s()}), json!(["kind"]))}}), json!(["methods"]))), "404": error_response("学校不存在")}
+    }}));
+    paths.insert(
+        "/api/v1/recovery/email".into(),
+        json!({"post": {
+            "summary": "Send a single-use reset link (30 min) to the security e-mail (seed 001)",
+            "requestBody": request.clone(),
+            "responses": throttled(json!({"202": accepted.clone(), "400": error_response("请输入学号")}))
+        }}),
+    );
+    paths.insert("/api/v1/recovery/reset".into(), json!({"post": {
+        "summary": "Set a new password with the link's token; ends every session",
+        "requestBody": body(obj(json!({"school": s(), "token": s(), "new_password": s(), "confirm_password": s()}), json!(["school", "token", "new_password"]))),
+        "responses": {"200": reset_ok.clone(), "400": error_response("链接无效或已过期"), "422": error_response("新密码不符合要求"), "429": error_response("请求过于频繁")}
+    }}));
+    paths.insert(
+        "/api/v1/recovery/sms".into(),
+        json!({"post": {
+            "summary": "Send a 6-digit code (5 min) to the phone: the school's daily limit per phone, one a minute (seed 002)",
+            "requestBody": request,
+            "responses": throttled(json!({"202": accepted}))
+        }}),
+    );
+    paths.insert("/api/v1/recovery/sms/reset".into(), json!({"post": {
+        "summary": "Set a new password with the SMS code; ends every session",
+        "requestBody": body(obj(with(json!({"school": s(), "login": s(), "code": s(), "new_password": s(), "confirm_password": s()}), &captcha), json!(["school", "login", "code", "new_password"]))),
+        "responses": throttled(json!({"200": reset_ok.clone(), "422": error_response("验证码错误或已过期 / 新密码不符合要求")}))
+    }}));
+    paths.insert(
+        "/api/v1/recovery/question".into(),
+        json!({"post": {
+            "summary": "The security question to answer (seed 004); shown for every student number",
+            "requestBody": body(obj(json!({"school": s(), "login": s()}), json!(["school", "login"]))),
+            "responses": throttled(json!({"200": ok("密保问题", obj(json!({"question": s()}), json!(["question"])))}))
+        }}),
+    );
+    paths.insert("/api/v1/recovery/question/reset".into(), json!({"post": {
+        "summary": "Set a new password with the answer to the security question; ends every session",
+        "requestBody": body(obj(with(json!({"school": s(), "login": s(), "answer": s(), "new_password": s(), "confirm_password": s()}), &captcha), json!(["school", "login", "answer", "new_password"]))),
+        "responses": throttled(json!({"200": reset_ok, "422": error_response("密保答案错误 / 新密码不符合要求")}))
+    }}));
+    paths.insert("/api/v1/student/security".into(), json!({"get": secured(json!({
+        "summary": "Security e-mail and question, and the school's recovery methods",
+        "responses": {"200": ok("安全设置", obj(json!({"security_email": s(), "security_question": s(), "questions": {"type": "array", "items": s()}}), json!(["security_email", "security_question", "questions"])))}
+    }))}));
+    paths.insert("/api/v1/student/security-email".into(), json!({"put": secured(json!({
+        "summary": "Set the security e-mail (the password is asked again)",
+        "requestBody": body(obj(json!({"password": s(), "security_email": s()}), json!(["password", "security_email"]))),
+        "responses": {"204": {"description": "已保存"}, "422": error_response("登录密码有误 / 邮箱格式有误"), "423": error_response("错误次数过多")}
+    }))}));
+    paths.insert("/api/v1/student/security-question".into(), json!({"put": secured(json!({
+        "summary": "Set or change the security question (the password is asked again)",
+        "requestBody": body(obj(json!({"password": s(), "question": {"type": "string", "description": "one of GET /api/v1/student/security's questions"}, "answer": s()}), json!(["password", "question", "answer"]))),
+        "responses": {"204": {"description": "已保存"}, "422": error_response("登录密码有误 / 请选择密保问题"), "423": error_response("错误次数过多")}
+    }))}));
 }

@@ -1,5 +1,6 @@
 //! Server-rendered pages for students: Chinese first, phone first, no script needed.
 
+pub(crate) mod account;
 mod views;
 
 use crate::AppState;

@@ -83,6 +83,19 @@ pub async fn login(state: &AppState, input: &LoginInput<'_>, client: &Client) ->
         ));
     }
     let failures = state.store.login_failures(school.id, login, t - WINDOW_S).await?;
+    // ASVS 2.2.1: never more than 100 failed attempts (logins and recoveries) per account per
+    // hour, whatever the window above allows.
+    let hourly = state.store.login_failures(school.id, login, t - 3600).await?.len()
+        + state.store.login_events(school.id, login, event::RECOVERY_FAILED, t - 3600).await?.len();
+    if hourly >= crate::services::recovery::HOURLY_CEILING {
+        let at = campuspay_domain::time::format_shanghai(t + 3600);
+        return Err(AppError::new(
+            StatusCode::LOCKED,
+            "account_locked",
+            format!("失败次数过多，账户已临时锁定，请于 {at} 后再试，或联系学校财务处"),
+            format!("Too many failed attempts: the account is locked until {at} (Beijing time)"),
+        ));
+    }
     if failures.len() >= LOCK_AT {
         let until = failures[0] + LOCK_S;
         let at = campuspay_domain::time::format_shanghai(until);

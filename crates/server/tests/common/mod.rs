@@ -60,6 +60,11 @@ fn unique() -> String {
 
 impl TestApp {
     pub async fn spawn(db: Db) -> TestApp {
+        TestApp::spawn_with(db, |_| {}).await
+    }
+
+    /// Like `spawn`, with the configuration changed by `configure` (e.g. an SMTP server).
+    pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Config)) -> TestApp {
         let (url, dir) = match db {
             Db::Sqlite => {
                 let dir = std::env::temp_dir().join(format!("campuspay-test-{}", unique()));
@@ -78,16 +83,16 @@ impl TestApp {
                 (format!("{prefix}/{name}"), None)
             }
         };
-        Self::start(&url, None, dir).await
+        Self::start(&url, None, dir, configure).await
     }
 
     /// A second instance on this one's database, paying through this one's simulator (one
     /// provider, two merchants' servers), with its own job worker.
     pub async fn second_instance(&self) -> TestApp {
-        Self::start(&self.database_url, Some(&self.base), None).await
+        Self::start(&self.database_url, Some(&self.base), None, |_| {}).await
     }
 
-    async fn start(url: &str, provider_origin: Option<&str>, dir: Option<TempDir>) -> TestApp {
+    async fn start(url: &str, provider_origin: Option<&str>, dir: Option<TempDir>, configure: impl FnOnce(&mut Config)) -> TestApp {
         let store = Store::connect(url).await.unwrap();
         store.migrate().await.unwrap();
         demo::seed_if_empty(&store).await.unwrap();
@@ -101,7 +106,8 @@ impl TestApp {
             Some(p) => Channels::load_with_notify(&store, &sandbox, p, &origin).await.unwrap(),
         };
         let mounted = provider_origin.is_none().then_some(sandbox);
-        let config = Config { public_url: origin.clone(), ..Config::default() };
+        let mut config = Config { public_url: origin.clone(), ..Config::default() };
+        configure(&mut config);
         let state = AppState::new(store.clone(), config).with_channels(channels, mounted);
         let router = app::router(state.clone());
         let server = tokio::spawn(async move {

@@ -1,0 +1,700 @@
+//! Account pages: forgot password (by the school's policy), reset links, account security
+//! (sessions, security e-mail and question, security log), and the demo outbox.
+
+use super::views::CaptchaView;
+use super::{csrf_ok, csrf_refused, error_page, page_session, render, school_name, school_or_404};
+use crate::AppState;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::services::recovery::{self, Captcha, NewPassword};
+use crate::services::{captcha, student};
+use crate::web::{AnySession, Client};
+use askama::Template;
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use campuspay_domain::time;
+use campuspay_store::schools::School;
+use serde::Deserialize;
+
+pub fn routes(demo: bool) -> Router<AppState> {
+    let r = Router::new()
+        .route("/s/{code}/forgot", get(forgot_page))
+        .route("/s/{code}/forgot/email", post(forgot_email))
+        .route("/s/{code}/forgot/sms", post(forgot_sms))
+        .route("/s/{code}/forgot/sms/reset", post(sms_reset))
+        .route("/s/{code}/forgot/question", post(forgot_question))
+        .route("/s/{code}/forgot/question/reset", post(question_reset))
+        .route("/s/{code}/reset/{token}", get(reset_page).post(reset_submit))
+        .route("/s/{code}/security", get(security_page))
+        .route("/s/{code}/security/email", post(security_email))
+        .route("/s/{code}/security/question", post(security_question))
+        .route("/s/{code}/security/end-others", post(end_others));
+    if demo { r.route("/demo/outbox", get(outbox_page)) } else { r }
+}
+
+#[derive(Template)]
+#[template(path = "forgot.html")]
+struct ForgotPage {
+    lang: Lang,
+    code: String,
+    school_name: String,
+    login: String,
+    email: bool,
+    sms: Option<u32>,
+    question: bool,
+    contact: Option<String>,
+    captcha: Option<CaptchaView>,
+    error: Option<String>,
+    error_field: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "forgot_confirm.html")]
+struct ConfirmPage {
+    lang: Lang,
+    code: String,
+    school_name: String,
+    login: String,
+    captcha_id: String,
+    captcha_answer: String,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage {
+    lang: Lang,
+    code: String,
+    school_name: String,
+    action: String,
+    intro: Option<String>,
+    login: Option<String>,
+    ask_code: bool,
+    question: Option<String>,
+    captcha: Option<CaptchaView>,
+    error: Option<String>,
+    error_field: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "notice.html")]
+struct NoticePage {
+    lang: Lang,
+    code: String,
+    school_name: String,
+    title: String,
+    message: String,
+    class: &'static str,
+    link: String,
+    link_text: String,
+}
+
+fn status(mut res: Response, e: Option<&AppError>) -> Response {
+    if let Some(e) = e {
+        *res.status_mut() = e.status;
+    }
+    res
+}
+
+async fn new_captcha(state: &AppState, needed: bool) -> Result<Option<CaptchaView>, AppError> {
+    if !needed {
+        return Ok(None);
+    }
+    let c = captcha::create(state).await?;
+    Ok(Some(CaptchaView { id: c.id, image: c.image }))
+}
+
+async fn forgot_view(state: &AppState, school: &School, lang: Lang, login: &str, error: Option<&AppError>) -> Response {
+    let m = recovery::methods(school);
+    let needs = (m.email || m.sms.is_some())
+        && match recovery::captcha_needed(state, school, login).await {
+            Ok(b) => b,
+            Err(e) => return error_page(&e, lang),
+        };
+    let captcha = match new_captcha(state, needs).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&e, lang),
+    };
+    let page = ForgotPage {
+        lang,
+        code: school.code.clone(),
+        school_name: school_name(school, lang),
+        login: login.chars().take(32).collect(),
+        email: m.email,
+        sms: m.sms,
+        question: m.question,
+        contact: m.contact,
+        captcha,
+        error: error.map(|e| e.message(lang).to_string()),
+        error_field: error.and_then(|e| e.field).unwrap_or(""),
+    };
+    status(render(&page), error)
+}
+
+async fn forgot_page(State(state): State<AppState>, client: Client, Path(code): Path<String>) -> Response {
+    match school_or_404(&state, &code, client.lang).await {
+        Ok(school) => forgot_view(&state, &school, client.lang, "", None).await,
+        Err(r) => r,
+    }
+}
+
+fn notice(school: &School, lang: Lang, title: &str, message: &str, ok: bool, link: String, link_text: &str) -> Response {
+    render(&NoticePage {
+        lang,
+        code: school.code.clone(),
+        school_name: school_name(school, lang),
+        title: title.to_string(),
+        message: message.to_string(),
+        class: if ok { "ok" } else { "error" },
+        link,
+        link_text: link_text.to_string(),
+    })
+}
+
+fn reset_done(school: &School, lang: Lang) -> Response {
+    notice(
+        school,
+        lang,
+        lang.t("密码已重置", "Password reset"),
+        lang.t(
+            "密码已重置，所有设备均已退出登录。请使用新密码登录。",
+            "Your password has been reset and every session has ended. Log in with the new password.",
+        ),
+        true,
+        format!("/s/{}/", school.code),
+        lang.t("去登录", "Log in"),
+    )
+}
+
+#[derive(Deserialize)]
+struct RequestForm {
+    login: String,
+    captcha_id: Option<String>,
+    captcha: Option<String>,
+    confirm: Option<String>,
+}
+
+async fn forgot_email(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<RequestForm>) -> Response {
+    let lang = client.lang;
+    let school = match school_or_404(&state, &code, lang).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let login: String = f.login.trim().chars().take(32).collect();
+    // Seed 001: the platform asks before it sends.
+    if f.confirm.as_deref() != Some("1") {
+        if login.is_empty() {
+            let e = AppError::bad_request("请输入学号", "Enter your student number").field("login");
+            return forgot_view(&state, &school, lang, "", Some(&e)).await;
+        }
+        return render(&ConfirmPage {
+            lang,
+            code: school.code.clone(),
+            school_name: school_name(&school, lang),
+            login,
+            captcha_id: f.captcha_id.unwrap_or_default(),
+            captcha_answer: f.captcha.unwrap_or_default(),
+        });
+    }
+    let r = recovery::RecoveryRequest {
+        school: &school.code,
+        login: &login,
+        captcha: Captcha { id: f.captcha_id.as_deref(), answer: f.captcha.as_deref() },
+    };
+    match recovery::request_email(&state, &r, &client).await {
+        Ok(()) => notice(
+            &school,
+            lang,
+            lang.t("邮件已发送", "E-mail sent"),
+            lang.t(recovery::REQUEST_SENT_ZH, recovery::REQUEST_SENT_EN),
+            true,
+            format!("/s/{}/", school.code),
+            lang.t("返回登录", "Back to log in"),
+        ),
+        Err(e) => forgot_view(&state, &school, lang, &login, Some(&e)).await,
+    }
+}
+
+#[allow(clippy::too_many_arguments)] // one per thing the form shows
+async fn reset_view(
+    state: &AppState,
+    school: &School,
+    lang: Lang,
+    action: String,
+    intro: Option<String>,
+    login: Option<String>,
+    ask_code: bool,
+    question: Option<String>,
+    error: Option<&AppError>,
+) -> Response {
+    let needs = match &login {
+        Some(l) => {
+            recovery::captcha_needed(state, school, l).await.unwrap_or(true) && !school.policy.captcha
+                || error.is_some_and(|e| e.code.starts_with("captcha"))
+        }
+        None => false,
+    };
+    let captcha = match new_captcha(state, needs).await {
+        Ok(c) => c,
+        Err(e) => return error_page(&e, lang),
+    };
+    let page = ResetPage {
+        lang,
+        code: school.code.clone(),
+        school_name: school_name(school, lang),
+        action,
+        intro,
+        login,
+        ask_code,
+        question,
+        captcha,
+        error: error.map(|e| e.message(lang).to_string()),
+        error_field: error.and_then(|e| e.field).unwrap_or(""),
+    };
+    status(render(&page), error)
+}
+
+async fn forgot_sms(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<RequestForm>) -> Response {
+    let lang = client.lang;
+    let school = match school_or_404(&state, &code, lang).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let login: String = f.login.trim().chars().take(32).collect();
+    let r = recovery::RecoveryRequest {
+        school: &school.code,
+        login: &login,
+        captcha: Captcha { id: f.captcha_id.as_deref(), answer: f.captcha.as_deref() },
+    };
+    match recovery::request_sms(&state, &r, &client).await {
+        Ok(()) => {
+            reset_view(
+                &state,
+                &school,
+                lang,
+                format!("/s/{}/forgot/sms/reset", school.code),
+                Some(lang.t(recovery::SMS_SENT_ZH, recovery::SMS_SENT_EN).to_string()),
+                Some(login),
+                true,
+                None,
+                None,
+            )
+            .await
+        }
+        Err(e) => forgot_view(&state, &school, lang, &login, Some(&e)).await,
+    }
+}
+
+#[derive(Deserialize)]
+struct ResetForm {
+    login: Option<String>,
+    code: Option<String>,
+    question: Option<String>,
+    answer: Option<String>,
+    new_password: String,
+    confirm_password: String,
+    captcha_id: Option<String>,
+    captcha: Option<String>,
+}
+
+async fn sms_reset(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<ResetForm>) -> Response {
+    let lang = client.lang;
+    let school = match school_or_404(&state, &code, lang).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let login: String = f.login.unwrap_or_default().trim().chars().take(32).collect();
+    let r = recovery::CodeReset {
+        school: &school.code,
+        login: &login,
+        code: f.code.as_deref().unwrap_or(""),
+        password: NewPassword { new: &f.new_password, confirm: Some(&f.confirm_password) },
+        captcha: Captcha { id: f.captcha_id.as_deref(), answer: f.captcha.as_deref() },
+    };
+    match recovery::reset_with_sms(&state, &r, &client).await {
+        Ok(()) => reset_done(&school, lang),
+        Err(e) => {
+            let action = format!("/s/{}/forgot/sms/reset", school.code);
+            reset_view(&state, &school, lang, action, None, Some(login), true, None, Some(&e)).await
+        }
+    }
+}
+
+async fn forgot_question(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<RequestForm>) -> Response {
+    let lang = client.lang;
+    let school = match school_or_404(&state, &code, lang).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let login: String = f.login.trim().chars().take(32).collect();
+    match recovery::question_for(&state, &school.code, &login, &client).await {
+        Ok(q) => {
+            let action = format!("/s/{}/forgot/question/reset", school.code);
+            reset_view(&state, &school, lang, action, None, Some(login), false, Some(q), None).await
+        }
+        Err(e) => forgot_view(&state, &school, lang, &login, Some(&e)).await,
+    }
+}
+
+async fn question_reset(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<ResetForm>) -> Response {
+    let lang = client.lang;
+    let school = match school_or_404(&state, &code, lang).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let login: String = f.login.unwrap_or_default().trim().chars().take(32).collect();
+    let r = recovery::AnswerReset {
+        school: &school.code,
+        login: &login,
+        answer: f.answer.as_deref().unwrap_or(""),
+        password: NewPassword { new: &f.new_password, confirm: Some(&f.confirm_password) },
+        captcha: Captcha { id: f.captcha_id.as_deref(), answer: f.captcha.as_deref() },
+    };
+    match recovery::reset_with_answer(&state, &r, &client).await {
+        Ok(()) => reset_done(&school, lang),
+        Err(e) => {
+            let action = format!("/s/{}/forgot/question/reset", school.code);
+            let q = f.question.filter(|q| recovery::QUESTIONS.contains(&q.as_str()));
+            reset_view(&state, &school, lang, action, None, Some(login), false, q, Some(&e)).await
+        }
+    }
+}
+
+fn link_invalid(school: &School, lang: Lang, e: &AppError) -> Response {
+    let mut res = notice(
+        school,
+        lang,
+        lang.t("链接无效", "Invalid link"),
+        e.message(lang),
+        false,
+        format!("/s/{}/forgot", school.code),
+        lang.t("重新找回密码", "Start again"),
+    );
+    *res.status_mut() = e.status;
+    res
+}
+
+async fn reset_page(State(state): State<AppState>, client: Client, Path((code, token)): Path<(String, String)>) -> Response {
+    let lang = client.lang;
+    let school = match school_or_404(&state, &code, lang).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    match recovery::check_link(&state, &school, &token).await {
+        Ok(_) => {
+            let action = format!("/s/{}/reset/{token}", school.code);
+            reset_view(&state, &school, lang, action, None, None, false, None, None).await
+        }
+        Err(e) => link_invalid(&school, lang, &e),
+    }
+}
+
+async fn reset_submit(
+    State(state): State<AppState>,
+    client: Client,
+    Path((code, token)): Path<(String, String)>,
+    Form(f): Form<ResetForm>,
+) -> Response {
+    let lang = client.lang;
+    let school = match school_or_404(&state, &code, lang).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
+    let pw = NewPassword { new: &f.new_password, confirm: Some(&f.confirm_password) };
+    match recovery::reset_with_link(&state, &school.code, &token, &pw, &client).await {
+        Ok(()) => reset_done(&school, lang),
+        Err(e) if e.code == "invalid_token" || e.status.as_u16() == 429 => link_invalid(&school, lang, &e),
+        Err(e) => {
+            let action = format!("/s/{}/reset/{token}", school.code);
+            reset_view(&state, &school, lang, action, None, None, false, None, Some(&e)).await
+        }
+    }
+}
+
+struct SessionView {
+    device: String,
+    current: bool,
+    created: String,
+    last_seen: String,
+    ip: String,
+}
+
+struct EventView {
+    label: &'static str,
+    at: String,
+    ip: String,
+    device: String,
+}
+
+#[derive(Template)]
+#[template(path = "security.html")]
+struct SecurityPage {
+    lang: Lang,
+    code: String,
+    school_name: String,
+    csrf: String,
+    sessions: Vec<SessionView>,
+    events: Vec<EventView>,
+    email_offered: bool,
+    question_offered: bool,
+    security_email: String,
+    security_question: String,
+    questions: &'static [&'static str],
+    saved: Option<String>,
+    error: Option<String>,
+    error_field: &'static str,
+}
+
+/// A short name for a browser from its user agent: 「微信 · iPhone」, 「Chrome · Windows」.
+pub fn device_label(ua: &str) -> String {
+    let browser = [
+        ("MicroMessenger", "微信"),
+        ("AlipayClient", "支付宝"),
+        ("Edg/", "Edge"),
+        ("Firefox", "Firefox"),
+        ("Chrome", "Chrome"),
+        ("Safari", "Safari"),
+        ("python-requests", "python-requests"),
+        ("reqwest", "API"),
+    ]
+    .iter()
+    .find(|(k, _)| ua.contains(k))
+    .map(|(_, v)| *v);
+    let os =
+        [("iPhone", "iPhone"), ("iPad", "iPad"), ("Android", "Android"), ("Windows", "Windows"), ("Mac OS X", "macOS"), ("Linux", "Linux")]
+            .iter()
+            .find(|(k, _)| ua.contains(k))
+            .map(|(_, v)| *v);
+    match (browser, os) {
+        (Some(b), Some(o)) => format!("{b} · {o}"),
+        (Some(b), None) => b.to_string(),
+        (None, Some(o)) => o.to_string(),
+        (None, None) if ua.is_empty() => "未知设备 / unknown".into(),
+        (None, None) => ua.chars().take(40).collect(),
+    }
+}
+
+fn event_label(kind: &str, lang: Lang) -> &'static str {
+    use campuspay_store::security::event as e;
+    let (zh, en) = match kind {
+        e::LOGIN_OK => ("登录成功", "Logged in"),
+        e::LOGIN_FAILED => ("登录失败", "Failed login"),
+        e::LOCKED_OUT => ("账户临时锁定", "Account locked"),
+        e::PASSWORD_CHANGED => ("修改密码", "Password changed"),
+        e::LOGOUT => ("退出登录", "Logged out"),
+        e::SESSIONS_ENDED => ("退出其他设备", "Other sessions ended"),
+        e::RECOVERY_REQUESTED => ("申请找回密码", "Password recovery asked"),
+        e::RECOVERY_FAILED => ("找回密码或身份验证失败", "Failed recovery or password check"),
+        e::RECOVERY_LOCKED => ("找回密码临时锁定", "Recovery locked"),
+        e::PASSWORD_RESET => ("重置密码", "Password reset"),
+        e::SECURITY_EMAIL_SET => ("设置密保邮箱", "Security e-mail set"),
+        e::SECURITY_QUESTION_SET => ("设置密保问题", "Security question set"),
+        _ => ("其他", "Other"),
+    };
+    lang.t(zh, en)
+}
+
+async fn security_view(
+    state: &AppState,
+    school: &School,
+    s: &campuspay_store::sessions::SessionRow,
+    lang: Lang,
+    saved: Option<String>,
+    error: Option<&AppError>,
+) -> Response {
+    let st = match student::school_and_student(state, s).await {
+        Ok((_, st)) => st,
+        Err(e) => return error_page(&e, lang),
+    };
+    let (sessions, events, question) = match (
+        state.store.live_sessions(school.id, st.id).await,
+        state.store.security_events_of_student(school.id, st.id, 30).await,
+        state.store.security_question(school.id, st.id).await,
+    ) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c.0),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => return error_page(&e.into(), lang),
+    };
+    let m = recovery::methods(school);
+    let page = SecurityPage {
+        lang,
+        code: school.code.clone(),
+        school_name: school_name(school, lang),
+        csrf: s.csrf_token.clone(),
+        sessions: sessions
+            .iter()
+            .map(|x| SessionView {
+                device: device_label(&x.user_agent),
+                current: x.token_hash == s.token_hash,
+                created: time::format_shanghai(x.created_at),
+                last_seen: time::format_shanghai(x.last_seen_at),
+                ip: x.ip.clone(),
+            })
+            .collect(),
+        events: events
+            .iter()
+            .map(|e| EventView {
+                label: event_label(&e.kind, lang),
+                at: time::format_shanghai(e.at),
+                ip: e.ip.clone(),
+                device: device_label(&e.user_agent),
+            })
+            .collect(),
+        email_offered: m.email,
+        question_offered: m.question,
+        security_email: st.security_email.clone(),
+        security_question: question,
+        questions: recovery::QUESTIONS,
+        saved,
+        error: error.map(|e| e.message(lang).to_string()),
+        error_field: error.and_then(|e| e.field).unwrap_or(""),
+    };
+    status(render(&page), error)
+}
+
+async fn security_page(State(state): State<AppState>, client: Client, Path(code): Path<String>, session: Option<AnySession>) -> Response {
+    match page_session(&state, &code, session, client.lang, false).await {
+        Ok((school, s)) => security_view(&state, &school, &s, client.lang, None, None).await,
+        Err(r) => r,
+    }
+}
+
+#[derive(Deserialize)]
+struct SecurityForm {
+    csrf: String,
+    password: Option<String>,
+    security_email: Option<String>,
+    question: Option<String>,
+    answer: Option<String>,
+}
+
+async fn security_email(
+    State(state): State<AppState>,
+    client: Client,
+    Path(code): Path<String>,
+    session: Option<AnySession>,
+    Form(f): Form<SecurityForm>,
+) -> Response {
+    let lang = client.lang;
+    let (school, s) = match page_session(&state, &code, session, lang, false).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return csrf_refused(lang);
+    }
+    let r =
+        recovery::set_security_email(&state, &s, f.password.as_deref().unwrap_or(""), f.security_email.as_deref().unwrap_or(""), &client)
+            .await;
+    match r {
+        Ok(()) => security_view(&state, &school, &s, lang, Some(lang.t("密保邮箱已保存。", "Security e-mail saved.").into()), None).await,
+        Err(e) => security_view(&state, &school, &s, lang, None, Some(&e)).await,
+    }
+}
+
+async fn security_question(
+    State(state): State<AppState>,
+    client: Client,
+    Path(code): Path<String>,
+    session: Option<AnySession>,
+    Form(f): Form<SecurityForm>,
+) -> Response {
+    let lang = client.lang;
+    let (school, s) = match page_session(&state, &code, session, lang, false).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return csrf_refused(lang);
+    }
+    let r = recovery::set_security_question(
+        &state,
+        &s,
+        f.password.as_deref().unwrap_or(""),
+        f.question.as_deref().unwrap_or(""),
+        f.answer.as_deref().unwrap_or(""),
+        &client,
+    )
+    .await;
+    match r {
+        Ok(()) => security_view(&state, &school, &s, lang, Some(lang.t("密保问题已保存。", "Security question saved.").into()), None).await,
+        Err(e) => security_view(&state, &school, &s, lang, None, Some(&e)).await,
+    }
+}
+
+async fn end_others(
+    State(state): State<AppState>,
+    client: Client,
+    Path(code): Path<String>,
+    session: Option<AnySession>,
+    Form(f): Form<SecurityForm>,
+) -> Response {
+    let lang = client.lang;
+    let (_, s) = match page_session(&state, &code, session, lang, false).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, &f.csrf) {
+        return csrf_refused(lang);
+    }
+    let ended = state.store.end_other_sessions(s.school_id, s.student_id, &s.token_hash).await;
+    let logged = state
+        .store
+        .record_security_event(&campuspay_store::security::NewSecurityEvent {
+            school_id: s.school_id,
+            student_id: Some(s.student_id),
+            login: "",
+            kind: campuspay_store::security::event::SESSIONS_ENDED,
+            ip: &client.ip,
+            user_agent: &client.user_agent,
+        })
+        .await;
+    if let Err(e) = ended.and(logged) {
+        return error_page(&e.into(), lang);
+    }
+    Redirect::to(&format!("/s/{code}/security")).into_response()
+}
+
+struct OutboxView {
+    channel: String,
+    recipient: String,
+    subject: String,
+    body: String,
+    at: String,
+    link: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "outbox.html")]
+struct OutboxPage {
+    lang: Lang,
+    messages: Vec<OutboxView>,
+}
+
+async fn outbox_page(State(state): State<AppState>, client: Client) -> Response {
+    let lang = client.lang;
+    let list = match state.store.outbox(50).await {
+        Ok(l) => l,
+        Err(e) => return error_page(&e.into(), lang),
+    };
+    let base = state.public_url();
+    render(&OutboxPage {
+        lang,
+        messages: list
+            .into_iter()
+            .map(|m| {
+                // Links in demo mail point at this server; offer them as relative links.
+                let link =
+                    m.body.split_whitespace().find(|w| w.starts_with(&base) && w.contains("/reset/")).map(|w| w[base.len()..].to_string());
+                OutboxView {
+                    at: time::format_shanghai(m.created_at),
+                    channel: m.channel,
+                    recipient: m.recipient,
+                    subject: m.subject,
+                    body: m.body,
+                    link,
+                }
+            })
+            .collect(),
+    })
+}
