@@ -48,6 +48,17 @@ enum Command {
         #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
     },
+    /// Run the provider simulator alone (WeChat Pay v3, Alipay, UnionPay at /sandbox/…), for
+    /// testing another deployment or an SDK against it.
+    Sandbox {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// Provider time factor: 0.01 makes WeChat's 15 s notification retry come after 0.15 s.
+        #[arg(long, default_value_t = 1.0)]
+        time_scale: f64,
+    },
     /// Apply database migrations and list them.
     Migrate {
         #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
@@ -139,6 +150,16 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::SandboxCredentials { data_dir } => {
             println!("{}", Sandbox::open(&data_dir.join("sandbox"))?.credentials_json());
+        }
+        Command::Sandbox { listen, data_dir, time_scale } => {
+            let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_time_scale(time_scale);
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            tracing::info!("provider simulator listening on http://{}/sandbox/", listener.local_addr()?);
+            axum::serve(listener, sandbox.router())
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
         }
         Command::Migrate { database_url } => {
             let store = Store::connect(&database_url).await?;
