@@ -2,7 +2,7 @@
 
 mod notify;
 mod openapi;
-mod orders;
+pub(crate) mod orders;
 mod student;
 
 use crate::AppState;
