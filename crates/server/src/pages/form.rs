@@ -33,7 +33,7 @@ pub struct CartForm {
 /// A typed amount the page cannot read: shown next to that item's amount box.
 pub struct BadAmount {
     pub charge_id: i64,
-    pub error: AppError,
+    pub error: Box<AppError>,
 }
 
 impl CartForm {
@@ -59,13 +59,15 @@ impl CartForm {
                     Some(Fen::parse_yuan(&a.replace([',', '¥', '￥'], "")).map_err(|_| {
                         BadAmount {
                             charge_id: *id,
-                            error: AppError::new(
-                                StatusCode::UNPROCESSABLE_ENTITY,
-                                "invalid_amount",
-                                "请输入正确的金额，例如 1000 或 1000.50",
-                                "Enter an amount such as 1000 or 1000.50",
-                            )
-                            .field("amount"),
+                            error: Box::new(
+                                AppError::new(
+                                    StatusCode::UNPROCESSABLE_ENTITY,
+                                    "invalid_amount",
+                                    "请输入正确的金额，例如 1000 或 1000.50",
+                                    "Enter an amount such as 1000 or 1000.50",
+                                )
+                                .field("amount"),
+                            ),
                         }
                     })?)
                 };
