@@ -81,7 +81,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = Store::connect(&url).await?;
     store.migrate().await?;
     demo::seed_if_empty(&store).await?;
-    println!("campuspay bench on {} ({} students, {} in flight)", if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" }, STUDENTS, CONCURRENCY);
+    println!(
+        "campuspay bench on {} ({} students, {} in flight)",
+        if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" },
+        STUDENTS,
+        CONCURRENCY
+    );
 
     // The database's own pace: one-row transactions, committed one by one, as durable as ours.
     sqlx::raw_sql("CREATE TABLE IF NOT EXISTS bench_commits (id BIGINT, at BIGINT)").execute(store.pool()).await?;
@@ -133,7 +138,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 enrol_year: 2024,
             };
             let id = store.insert_student(&mut tx, &student).await?;
-            store.insert_charge(&mut tx, school.id, id, item, period, Fen(100_00 + i as i64), Fen::ZERO).await?;
+            store.insert_charge(&mut tx, school.id, id, item, period, Fen(10_000 + i as i64), Fen::ZERO).await?;
             let token = campuspay_server::crypto::random_token(32);
             tokens.push((token.clone(), id));
         }
@@ -162,14 +167,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let origin = format!("http://{}", listener.local_addr()?);
     let sandbox = Sandbox::open(&dir.join("sandbox"))?.with_time_scale(0.01);
     let channels = Channels::load(&store, Some((&sandbox, &origin))).await?;
-    let state = AppState::new(store.clone(), Config { public_url: origin.clone(), ..Config::default() }).with_channels(channels, Some(sandbox));
+    let state =
+        AppState::new(store.clone(), Config { public_url: origin.clone(), ..Config::default() }).with_channels(channels, Some(sandbox));
     let router = app::router(state.clone());
     tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await });
     let worker = campuspay_server::services::jobs::spawn_worker(state.clone());
     let http = reqwest::Client::new();
 
     let charge_of = |store: Store, student_id: i64, school_id: i64| async move {
-        store.charges_of_student(school_id, student_id).await.expect("charges").into_iter().find(|c| c.item_code == "BENCH").expect("bench charge").id
+        store
+            .charges_of_student(school_id, student_id)
+            .await
+            .expect("charges")
+            .into_iter()
+            .find(|c| c.item_code == "BENCH")
+            .expect("bench charge")
+            .id
     };
     let mut work = Vec::new();
     for (token, student_id) in &tokens {
@@ -181,7 +194,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (wall, lat) = run(work, move |(token, charge): (String, i64)| {
         let (h, o, b) = (h.clone(), o.clone(), b.clone());
         async move {
-            let r = h.post(format!("{b}/api/v1/student/orders")).bearer_auth(&token).json(&serde_json::json!({"charges": [{"id": charge}]})).send().await.expect("order");
+            let r = h
+                .post(format!("{b}/api/v1/student/orders"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"charges": [{"id": charge}]}))
+                .send()
+                .await
+                .expect("order");
             assert_eq!(r.status(), 201);
             let v: serde_json::Value = r.json().await.expect("order json");
             o.lock().await.push((token, v["order_no"].as_str().expect("order_no").to_string()));
@@ -196,7 +215,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (wall, lat) = run(list, move |(token, no): (String, String)| {
         let (h, p, b) = (h.clone(), p.clone(), b.clone());
         async move {
-            let r = h.post(format!("{b}/api/v1/student/orders/{no}/pay")).bearer_auth(&token).json(&serde_json::json!({"channel": "wechat_native"})).send().await.expect("pay");
+            let r = h
+                .post(format!("{b}/api/v1/student/orders/{no}/pay"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"channel": "wechat_native"}))
+                .send()
+                .await
+                .expect("pay");
             assert_eq!(r.status(), 200);
             let v: serde_json::Value = r.json().await.expect("pay json");
             p.lock().await.push((token, no, v["out_trade_no"].as_str().expect("out_trade_no").to_string()));
@@ -214,7 +239,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let r = h.post(format!("{b}/sandbox/wechatpay/orders/{out}/pay")).send().await.expect("provider pay");
             assert_eq!(r.status(), 200);
             loop {
-                let v: serde_json::Value = h.get(format!("{b}/api/v1/student/orders/{no}")).bearer_auth(&token).send().await.expect("status").json().await.expect("status json");
+                let v: serde_json::Value = h
+                    .get(format!("{b}/api/v1/student/orders/{no}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("status")
+                    .json()
+                    .await
+                    .expect("status json");
                 if v["status"] == "paid" {
                     break;
                 }

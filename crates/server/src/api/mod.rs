@@ -3,7 +3,7 @@
 mod account;
 mod notify;
 mod openapi;
-mod orders;
+pub(crate) mod orders;
 mod student;
 
 use crate::AppState;

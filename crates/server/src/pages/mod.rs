@@ -1,6 +1,11 @@
 //! Server-rendered pages for students: Chinese first, phone first, no script needed.
 
 pub(crate) mod account;
+mod choose;
+mod form;
+mod order;
+mod pay_views;
+mod records;
 mod views;
 
 use crate::AppState;
@@ -24,6 +29,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/static/app.css", get(stylesheet))
+        .route("/static/pay.js", get(|| script(include_str!("../../static/pay.js"))))
+        .route("/static/autosubmit.js", get(|| script(include_str!("../../static/autosubmit.js"))))
         .route("/s/{code}", get(|Path(code): Path<String>| async move { Redirect::permanent(&format!("/s/{code}/")) }))
         .route("/s/{code}/", get(login_page))
         .route("/s/{code}/login", post(login_submit))
@@ -31,6 +38,17 @@ pub fn routes() -> Router<AppState> {
         .route("/s/{code}/home", get(home))
         .route("/s/{code}/password", get(password_page).post(password_submit))
         .route("/s/{code}/profile", get(profile_page).post(profile_submit))
+        .route("/s/{code}/pay/agreement", get(choose::agreement_page))
+        .route("/s/{code}/pay/agree", post(choose::agree_submit))
+        .route("/s/{code}/pay/confirm", get(choose::confirm_page))
+        .route("/s/{code}/orders", post(choose::create_submit))
+        .route("/s/{code}/orders/{no}", get(order::order_page))
+        .route("/s/{code}/orders/{no}/state", get(order::order_state))
+        .route("/s/{code}/orders/{no}/pay", post(order::pay_submit))
+        .route("/s/{code}/orders/{no}/cancel", post(order::cancel_submit))
+        .route("/s/{code}/pay/{out_trade_no}", get(order::pay_go))
+        .route("/s/{code}/help/payment", get(order::help_page))
+        .route("/s/{code}/payments", get(records::records_page))
 }
 
 fn render<T: Template>(t: &T) -> Response {
@@ -72,6 +90,10 @@ async fn stylesheet() -> Response {
         include_str!("../../static/app.css"),
     )
         .into_response()
+}
+
+async fn script(body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")], body).into_response()
 }
 
 #[derive(Deserialize)]
@@ -262,56 +284,21 @@ async fn page_session(
     Ok((school, s))
 }
 
-#[derive(Deserialize)]
-struct HomeQuery {
-    period: Option<String>,
-}
-
+/// The home page; a cart in the query (from 返回修改) comes back ticked.
 async fn home(
     State(state): State<AppState>,
     client: Client,
     Path(code): Path<String>,
-    Query(q): Query<HomeQuery>,
+    Query(q): Query<form::Pairs>,
     session: Option<AnySession>,
 ) -> Response {
-    let lang = client.lang;
-    let (school, s) = match page_session(&state, &code, session, lang, false).await {
+    let (school, s) = match page_session(&state, &code, session, client.lang, false).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let o = match student::overview(&state, &s).await {
-        Ok(o) => o,
-        Err(e) => return error_page(&e, lang),
-    };
-    let period = q.period.filter(|p| o.periods.iter().any(|(c, _)| c == p));
-    let rows: Vec<ChargeRowView> = o
-        .charges
-        .iter()
-        .filter(|c| period.as_ref().is_none_or(|p| &c.view.period_code == p))
-        .map(|c| ChargeRowView::new(c, lang))
-        .collect();
-    let (unpaid, paid): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.owing);
-    let announcements = state.store.announcements(school.id, 3).await.unwrap_or_default();
-    render(&HomePage {
-        lang,
-        code: school.code.clone(),
-        school_name: school_name(&school, lang),
-        csrf: s.csrf_token.clone(),
-        student_name: o.student.name.clone(),
-        student_no: o.student.student_no.clone(),
-        department: o.student.department.clone(),
-        major: o.student.major.clone(),
-        level: o.student.level.clone(),
-        class_name: o.student.class_name.clone(),
-        total_arrears: o.total_arrears.to_string(),
-        has_arrears: o.total_arrears.is_positive(),
-        years: o.arrears_by_year.iter().map(|(y, f)| (y.clone(), f.to_string())).collect(),
-        periods: o.periods.clone(),
-        period,
-        unpaid,
-        paid,
-        announcements: announcements.iter().map(AnnouncementView::from).collect(),
-    })
+    let period = Some(q.get("period").to_string()).filter(|p| !p.is_empty());
+    let choice = choose::Choice::of(&form::CartForm::from_pairs(&q));
+    choose::home_page(&state, &school, &s, client.lang, period, choice).await
 }
 
 async fn password_page(State(state): State<AppState>, client: Client, Path(code): Path<String>, session: Option<AnySession>) -> Response {

@@ -77,6 +77,7 @@ pub struct PasswordPage {
 }
 
 pub struct ChargeRowView {
+    pub id: i64,
     pub item: String,
     pub parent: Option<String>,
     pub mandatory: bool,
@@ -91,12 +92,27 @@ pub struct ChargeRowView {
     pub window: Option<String>,
     pub collecting: bool,
     pub owing: bool,
+    /// What is left to pay, `¥1,200.00`, and the same in fen for the page's running total.
+    pub left: String,
+    pub left_fen: i64,
+    /// The student may pay part of it now (分期), at least `min`.
+    pub instalments: bool,
+    pub min: String,
+    /// Collecting and inside its window: it can be chosen (004 停止 items are shown, not chosen).
+    pub selectable: bool,
 }
 
 impl ChargeRowView {
-    pub fn new(c: &ChargeLine, lang: Lang) -> ChargeRowView {
+    pub fn new(c: &ChargeLine, lang: Lang, now: i64) -> ChargeRowView {
         let v = &c.view;
+        let in_window = v.window_start.is_none_or(|s| s <= now) && v.window_end.is_none_or(|e| now < e);
         ChargeRowView {
+            id: v.id,
+            left: c.arrears.to_string(),
+            left_fen: c.arrears.0,
+            instalments: v.instalments,
+            min: v.instalment_min.to_string(),
+            selectable: v.collecting && in_window && c.arrears.is_positive(),
             item: if lang.is_en() && !v.item_name_en.is_empty() { v.item_name_en.clone() } else { v.item_name.clone() },
             parent: v.parent_name.clone(),
             mandatory: v.mandatory,
@@ -144,6 +160,8 @@ pub struct HomePage {
     pub unpaid: Vec<ChargeRowView>,
     pub paid: Vec<ChargeRowView>,
     pub announcements: Vec<AnnouncementView>,
+    /// What the student chose last time and why it was refused, when it was.
+    pub choice: crate::pages::choose::Choice,
 }
 
 pub struct ProfileFormView {

@@ -8,7 +8,7 @@ use crate::services::student;
 use crate::web::Client;
 use axum::http::StatusCode;
 use campuspay_channels::{CreateOrder, PayAction};
-use campuspay_domain::cart::{CartContext, CartRequest, OwedCharge, validate_cart};
+use campuspay_domain::cart::{CartContext, CartRequest, OwedCharge, ValidCart, validate_cart};
 use campuspay_domain::order::OrderEvent;
 use campuspay_domain::policy::OrderNoFormat;
 use campuspay_domain::{Fen, order_no, profile};
@@ -114,6 +114,30 @@ fn new_order_no(format: &OrderNoFormat, t: i64, seq: i64) -> Result<String, AppE
     })
 }
 
+/// The cart rules for `lines` at `t`; a refusal carries the rule's data in `details`
+/// (e.g. how to split the cart) for the page or client to offer a fix.
+fn check_cart(o: &student::Overview, lines: &[CartRequest], t: i64) -> Result<ValidCart, AppError> {
+    let owed = owed_charges(o);
+    let ctx = CartContext { now: t, policy: &o.school.policy, phone: &o.student.phone, email: &o.student.email };
+    validate_cart(&owed, lines, &ctx).map_err(|e| {
+        let details = serde_json::to_value(&e).unwrap_or_default();
+        unprocessable("cart_rule", e.to_string(), e.message_en()).details(details)
+    })
+}
+
+/// What an order for `lines` would hold, checked by the same rules as [`create_order`] but
+/// not created: the confirm page shows it before the student submits.
+pub struct Preview {
+    pub overview: student::Overview,
+    pub cart: ValidCart,
+}
+
+pub async fn preview(state: &AppState, session: &SessionRow, lines: &[CartRequest]) -> Result<Preview, AppError> {
+    let overview = student::overview(state, session).await?;
+    let cart = check_cart(&overview, lines, now())?;
+    Ok(Preview { overview, cart })
+}
+
 pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrderInput) -> Result<Created, AppError> {
     let o = student::overview(state, session).await?;
     let t = now();
@@ -129,12 +153,7 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
         _ => o.student.phone.clone(),
     };
     let (invoice_kind, invoice_title, invoice_tax_no) = check_invoice(&input.invoice)?;
-    let owed = owed_charges(&o);
-    let ctx = CartContext { now: t, policy: &o.school.policy, phone: &o.student.phone, email: &o.student.email };
-    let cart = validate_cart(&owed, &input.lines, &ctx).map_err(|e| {
-        let details = serde_json::to_value(&e).unwrap_or_default();
-        unprocessable("cart_rule", e.to_string(), e.message_en()).details(details)
-    })?;
+    let cart = check_cart(&o, &input.lines, t)?;
 
     if o.school.policy.reuse_unpaid_order {
         for existing in state.store.orders_of_student(o.school.id, o.student.id, 20).await? {

@@ -1,0 +1,345 @@
+//! Paying, second half: the order page that follows its order, choosing a channel
+//! (`services::orders::pay`), the hop to the provider, cancelling, and the help page.
+
+use super::form::Pairs;
+use super::pay_views::*;
+use super::{csrf_ok, csrf_refused, error_page, page_session, render, school_name};
+use crate::AppState;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::services::channels::Method;
+use crate::services::orders;
+use crate::web::{AnySession, Client};
+use axum::Json;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use campuspay_channels::{PayAction, Provider};
+use campuspay_domain::policy::LatePayment;
+use campuspay_domain::{profile, time};
+use campuspay_store::db_now as now;
+use campuspay_store::orders::{AttemptRow, OrderRow};
+use campuspay_store::schools::School;
+use campuspay_store::sessions::SessionRow;
+use serde_json::json;
+
+/// The order's state in words and colour; an open attempt is a payment being confirmed.
+pub fn state_of(order: &OrderRow, attempts: &[AttemptRow], t: i64, lang: Lang) -> StateView {
+    let (key, zh, en, class) = match order.status.as_str() {
+        "paid" => ("paid", "缴费成功", "Paid", "paid"),
+        "closed" => ("closed", "已关闭（超时未支付）", "Closed (not paid in time)", "waived"),
+        "cancelled" => ("cancelled", "已取消", "Cancelled", "waived"),
+        "refunded" => ("refunded", "已退款", "Refunded", "waived"),
+        _ if order.expires_at <= t => ("expired", "已超过付款期限", "Past its deadline", "waived"),
+        _ if attempts.iter().any(|a| a.status == "open") => ("waiting", "正在确认支付结果…", "Confirming your payment…", "partial"),
+        _ => ("unpaid", "待支付", "Awaiting payment", "unpaid"),
+    };
+    StateView { key, label: lang.t(zh, en), class }
+}
+
+fn is_phone(user_agent: &str) -> bool {
+    let ua = user_agent.to_ascii_lowercase();
+    ["mobile", "android", "iphone", "ipad", "micromessenger", "alipayclient"].iter().any(|k| ua.contains(k))
+}
+
+/// The school's enabled methods this browser can use: QR codes first on a PC, the phone
+/// pages first on a phone; WeChat's in-app pay needs a WeChat login the pages do not have.
+pub fn methods_for(state: &AppState, school: &School, user_agent: &str, lang: Lang) -> Vec<MethodView> {
+    let phone = is_phone(user_agent);
+    let rank = |m: Method| match m {
+        Method::WechatNative | Method::AlipayQr | Method::UnionpayQr => u8::from(phone) * 2,
+        Method::AlipayPage | Method::UnionpayGateway => 1,
+        _ => u8::from(!phone) * 2,
+    };
+    let mut ms: Vec<Method> = school
+        .policy
+        .channels
+        .iter()
+        .filter_map(|c| Method::parse(c))
+        .filter(|m| *m != Method::WechatJsapi && m.usable_in(user_agent) && state.channels.get(school.id, *m).is_some())
+        .collect();
+    ms.sort_by_key(|m| rank(*m));
+    ms.iter()
+        .enumerate()
+        .map(|(i, m)| MethodView {
+            name: m.as_str(),
+            label: if lang.is_en() { m.label_en() } else { m.label_zh() },
+            hint: match m {
+                Method::WechatNative | Method::AlipayQr | Method::UnionpayQr => {
+                    lang.t("显示二维码，用手机扫码支付", "Shows a code to scan with your phone")
+                }
+                Method::AlipayPage | Method::UnionpayGateway => lang.t("跳转到支付页面", "Opens the payment page"),
+                _ => lang.t("在手机上跳转支付", "Pays in your phone's app or browser"),
+            },
+            checked: i == 0,
+        })
+        .collect()
+}
+
+fn scan_hint(m: Option<Method>, lang: Lang) -> &'static str {
+    match m.map(Method::provider) {
+        Some(Provider::Wechatpay) => lang.t("请使用微信扫码支付", "Scan with WeChat to pay"),
+        Some(Provider::Alipay) => lang.t("请使用支付宝扫码支付", "Scan with Alipay to pay"),
+        _ => lang.t("请使用云闪付或银行App扫码支付", "Scan with UnionPay or your bank's app to pay"),
+    }
+}
+
+fn label_of(channel: &str, lang: Lang) -> &'static str {
+    Method::parse(channel).map(|m| if lang.is_en() { m.label_en() } else { m.label_zh() }).unwrap_or("")
+}
+
+/// The QR code of the order's open attempt, if it pays by scanning.
+fn open_qr(attempts: &[AttemptRow], lang: Lang) -> Option<QrView> {
+    let a = attempts.iter().rev().find(|a| a.status == "open")?;
+    let PayAction::Qr { content } = serde_json::from_str::<PayAction>(&a.action).ok()? else { return None };
+    let svg = crate::api::orders::qr_svg(&content)?;
+    let svg = svg.split_once("?>").map(|(_, s)| s).unwrap_or(&svg);
+    let method = Method::parse(&a.channel);
+    let hint = scan_hint(method, lang);
+    Some(QrView {
+        svg: svg.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{hint}\" class=\"qr-svg\" "), 1),
+        content,
+        hint,
+        label: label_of(&a.channel, lang),
+    })
+}
+
+async fn order_view(
+    state: &AppState,
+    school: &School,
+    s: &SessionRow,
+    client: &Client,
+    order: &OrderRow,
+    error: Option<&AppError>,
+) -> Response {
+    let lang = client.lang;
+    let (lines, attempts) = match (state.store.order_lines(order.id).await, state.store.attempts_of_order(order.id).await) {
+        (Ok(l), Ok(a)) => (l, a),
+        (Err(e), _) | (_, Err(e)) => return error_page(&e.into(), lang),
+    };
+    let t = now();
+    let st = state_of(order, &attempts, t, lang);
+    let payable = matches!(st.key, "unpaid" | "waiting");
+    let paid_with = attempts.iter().find(|a| a.status == "paid").map(|a| label_of(&a.channel, lang));
+    let invoice = match order.invoice_kind.as_str() {
+        "company" => format!("{}{}（{}）", lang.t("单位：", "Company: "), order.invoice_title, order.invoice_tax_no),
+        _ if order.invoice_title.is_empty() => lang.t("个人", "Individual").to_string(),
+        _ => format!("{}{}", lang.t("个人：", "Individual: "), order.invoice_title),
+    };
+    let mut res = render(&OrderPage {
+        lang,
+        code: school.code.clone(),
+        school_name: school_name(school, lang),
+        csrf: s.csrf_token.clone(),
+        order_no: order.order_no.clone(),
+        total: order.total.to_string(),
+        payee: school.policy.payee.clone(),
+        created: time::format_shanghai(order.created_at),
+        deadline: time::format_shanghai(order.expires_at),
+        poll: matches!(st.key, "unpaid" | "waiting" | "expired"),
+        state: st,
+        paid_at: order.paid_at.map(time::format_shanghai),
+        paid_with,
+        lines: lines
+            .iter()
+            .map(|l| OrderLineView { item: l.item_name.clone(), period: l.period_name.clone(), amount: l.amount.to_string() })
+            .collect(),
+        qr: if payable { open_qr(&attempts, lang) } else { None },
+        methods: if payable { methods_for(state, school, &client.user_agent, lang) } else { Vec::new() },
+        can_pay: payable,
+        phone_masked: profile::mask_phone(&order.phone),
+        invoice,
+        error: error.map(|e| e.message(lang).to_string()),
+    });
+    if let Some(e) = error {
+        *res.status_mut() = e.status;
+    }
+    res
+}
+
+/// The student's school, session and own order, or the page to show instead.
+async fn order_of(
+    state: &AppState,
+    code: &str,
+    no: &str,
+    session: Option<AnySession>,
+    lang: Lang,
+) -> Result<(School, SessionRow, OrderRow), Response> {
+    let (school, s) = page_session(state, code, session, lang, false).await?;
+    let order = orders::own_order(state, &s, no).await.map_err(|e| error_page(&e, lang))?;
+    Ok((school, s, order))
+}
+
+pub async fn order_page(
+    State(state): State<AppState>,
+    client: Client,
+    Path((code, no)): Path<(String, String)>,
+    session: Option<AnySession>,
+) -> Response {
+    let (school, s, order) = match order_of(&state, &code, &no, session, client.lang).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(e) = orders::watched(&state, &order).await {
+        tracing::warn!(error = %e.zh, "hurrying the provider query");
+    }
+    order_view(&state, &school, &s, &client, &order, None).await
+}
+
+/// The state the order page polls (`pay.js`); asking also hurries the provider query.
+pub async fn order_state(
+    State(state): State<AppState>,
+    client: Client,
+    Path((code, no)): Path<(String, String)>,
+    session: Option<AnySession>,
+) -> Response {
+    let (_, _, order) = match order_of(&state, &code, &no, session, client.lang).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let _ = orders::watched(&state, &order).await;
+    let attempts = state.store.attempts_of_order(order.id).await.unwrap_or_default();
+    let st = state_of(&order, &attempts, now(), client.lang);
+    ([(header::CACHE_CONTROL, "no-store")], Json(json!({"state": st.key, "label": st.label}))).into_response()
+}
+
+/// POST a channel → `orders::pay`: a QR code shows on the order page; a provider page is
+/// opened from our own hop page, whose CSP may name the provider's form target.
+pub async fn pay_submit(
+    State(state): State<AppState>,
+    client: Client,
+    Path((code, no)): Path<(String, String)>,
+    session: Option<AnySession>,
+    Form(f): Form<Pairs>,
+) -> Response {
+    let (school, s, order) = match order_of(&state, &code, &no, session, client.lang).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, f.get("csrf")) {
+        return csrf_refused(client.lang);
+    }
+    match orders::pay(&state, &s, &no, f.get("channel"), None, &client).await {
+        Ok(p) => match p.action {
+            PayAction::Qr { .. } => Redirect::to(&format!("/s/{code}/orders/{no}#pay")).into_response(),
+            _ => Redirect::to(&format!("/s/{code}/pay/{}", p.out_trade_no)).into_response(),
+        },
+        Err(e) => {
+            let order = orders::own_order(&state, &s, &no).await.unwrap_or(order);
+            order_view(&state, &school, &s, &client, &order, Some(&e)).await
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URL, if it is a plain one fit for a CSP header.
+fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    let ok = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    (matches!(scheme, "http" | "https") && ok(host)).then(|| format!("{scheme}://{host}"))
+}
+
+/// The hop to the provider: UnionPay's signed form (posted by `autosubmit.js`, or by the
+/// button without scripts), or a link to the Alipay/WeChat page.
+pub async fn pay_go(
+    State(state): State<AppState>,
+    client: Client,
+    Path((code, out_trade_no)): Path<(String, String)>,
+    session: Option<AnySession>,
+) -> Response {
+    let lang = client.lang;
+    // out_trade_no is the order number and a two-digit attempt number.
+    let Some(no) = out_trade_no.get(..out_trade_no.len().saturating_sub(2)).filter(|n| !n.is_empty()) else {
+        return error_page(&AppError::not_found(), lang);
+    };
+    let (school, _, order) = match order_of(&state, &code, no, session, lang).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let back = Redirect::to(&format!("/s/{code}/orders/{no}")).into_response();
+    let attempts = state.store.attempts_of_order(order.id).await.unwrap_or_default();
+    let Some(a) = attempts.iter().find(|a| a.out_trade_no == out_trade_no && a.status == "open") else { return back };
+    if order.status != "unpaid" {
+        return back;
+    }
+    let mut page = PayGoPage {
+        lang,
+        code: code.clone(),
+        school_name: school_name(&school, lang),
+        order_no: order.order_no.clone(),
+        total: order.total.to_string(),
+        payee: school.policy.payee.clone(),
+        label: label_of(&a.channel, lang),
+        form_action: None,
+        fields: Vec::new(),
+        url: None,
+    };
+    let mut form_origin = None;
+    match serde_json::from_str::<PayAction>(&a.action) {
+        Ok(PayAction::Form { action, fields }) => {
+            form_origin = origin_of(&action);
+            page.form_action = Some(action);
+            page.fields = fields.into_iter().collect();
+        }
+        Ok(PayAction::Redirect { url }) => page.url = Some(url),
+        _ => return back,
+    }
+    let mut res = render(&page);
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let Some(o) = form_origin
+        && let Ok(v) = HeaderValue::from_str(&format!(
+            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; object-src 'none'; \
+             base-uri 'none'; form-action 'self' {o}; frame-ancestors 'none'"
+        ))
+    {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    res
+}
+
+pub async fn cancel_submit(
+    State(state): State<AppState>,
+    client: Client,
+    Path((code, no)): Path<(String, String)>,
+    session: Option<AnySession>,
+    Form(f): Form<Pairs>,
+) -> Response {
+    let (school, s, order) = match order_of(&state, &code, &no, session, client.lang).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if !csrf_ok(&s, f.get("csrf")) {
+        return csrf_refused(client.lang);
+    }
+    match orders::cancel(&state, &s, &no).await {
+        Ok(_) => Redirect::to(&format!("/s/{code}/orders/{no}")).into_response(),
+        Err(e) => order_view(&state, &school, &s, &client, &order, Some(&e)).await,
+    }
+}
+
+/// 支付遇到问题 (001): what the platform does by itself, and whom to call.
+pub async fn help_page(
+    State(state): State<AppState>,
+    client: Client,
+    Path(code): Path<String>,
+    session: Option<AnySession>,
+    Query(q): Query<Pairs>,
+) -> Response {
+    let (school, s) = match page_session(&state, &code, session, client.lang, false).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let order_no =
+        Some(q.get("order")).filter(|n| !n.is_empty() && n.len() <= 40 && n.bytes().all(|b| b.is_ascii_alphanumeric())).map(str::to_string);
+    let mut res = render(&HelpPage {
+        lang: client.lang,
+        code: school.code.clone(),
+        school_name: school_name(&school, client.lang),
+        csrf: s.csrf_token.clone(),
+        order_no,
+        contact: school.policy.contact.clone(),
+        late_credit: school.policy.late_payment == LatePayment::Credit,
+    });
+    *res.status_mut() = StatusCode::OK;
+    res
+}

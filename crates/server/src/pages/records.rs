@@ -1,0 +1,116 @@
+//! After paying: 缴费记录 (paid orders with their items), the student's orders, and 银行交易记录
+//! (every channel transaction, refunds and credits included) with the balance (000, 004).
+
+use super::order::state_of;
+use super::pay_views::*;
+use super::{error_page, page_session, render, school_name};
+use crate::AppState;
+use crate::error::AppError;
+use crate::i18n::Lang;
+use crate::services::channels::Method;
+use crate::web::{AnySession, Client};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use campuspay_domain::time::format_shanghai;
+use campuspay_store::db_now as now;
+use campuspay_store::payments::PaymentRecord;
+
+fn channel_label(channel: &str, lang: Lang) -> &'static str {
+    Method::parse(channel).map(|m| if lang.is_en() { m.label_en() } else { m.label_zh() }).unwrap_or("")
+}
+
+/// What became of a provider transaction, in words and colour.
+fn outcome(r: &PaymentRecord, lang: Lang) -> (String, &'static str) {
+    let refund = match r.refund_status.as_deref() {
+        Some("success") => lang.t("已原路退回", "refunded"),
+        Some("failed") => lang.t("退款未成功，财务处将联系您", "refund failed; the finance office will contact you"),
+        _ => lang.t("退款处理中，将原路退回", "refund in progress"),
+    };
+    match r.disposition.as_str() {
+        "applied" => (lang.t("已入账", "Applied to your charges").to_string(), "paid"),
+        "refund" => (format!("{}{refund}", lang.t("重复或逾期付款：", "Duplicate or late payment: ")), "partial"),
+        "credit" => (lang.t("重复或逾期付款：已转入余额", "Duplicate or late payment: kept as balance").to_string(), "partial"),
+        other => (other.to_string(), "waived"),
+    }
+}
+
+pub async fn records_page(
+    State(state): State<AppState>,
+    client: Client,
+    Path(code): Path<String>,
+    session: Option<AnySession>,
+) -> Response {
+    let lang = client.lang;
+    let (school, s) = match page_session(&state, &code, session, lang, false).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    match build(&state, &s, lang).await {
+        Ok((payments, orders, txns, balance)) => render(&RecordsPage {
+            lang,
+            code: school.code.clone(),
+            school_name: school_name(&school, lang),
+            csrf: s.csrf_token.clone(),
+            payments,
+            orders,
+            txns,
+            has_balance: balance.is_positive(),
+            balance: balance.to_string(),
+        }),
+        Err(e) => error_page(&e, lang),
+    }
+}
+
+type Records = (Vec<PaymentView>, Vec<OrderSummary>, Vec<TxnView>, campuspay_domain::Fen);
+
+async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang: Lang) -> Result<Records, AppError> {
+    let records = state.store.payments_of_student(s.school_id, s.student_id).await?;
+    let orders = state.store.orders_of_student(s.school_id, s.student_id, 50).await?;
+    let mut payments = Vec::new();
+    for r in records.iter().filter(|r| r.disposition == "applied") {
+        let order = orders.iter().find(|o| o.order_no == r.order_no);
+        let items = match order {
+            Some(o) => state.store.order_lines(o.id).await?,
+            None => Vec::new(),
+        };
+        payments.push(PaymentView {
+            order_no: r.order_no.clone(),
+            items: items
+                .iter()
+                .map(|l| OrderLineView { item: l.item_name.clone(), period: l.period_name.clone(), amount: l.amount.to_string() })
+                .collect(),
+            amount: r.amount.to_string(),
+            channel: channel_label(&r.channel, lang),
+            txn_id: r.txn_id.clone(),
+            paid_at: order.and_then(|o| o.paid_at).map(format_shanghai).unwrap_or_else(|| r.paid_at.clone()),
+        });
+    }
+    let t = now();
+    let mut summaries = Vec::new();
+    for o in &orders {
+        let attempts = if o.status == "unpaid" { state.store.attempts_of_order(o.id).await? } else { Vec::new() };
+        summaries.push(OrderSummary {
+            order_no: o.order_no.clone(),
+            total: o.total.to_string(),
+            created: format_shanghai(o.created_at),
+            state: state_of(o, &attempts, t, lang),
+        });
+    }
+    let txns = records
+        .iter()
+        .map(|r| {
+            let (outcome, class) = outcome(r, lang);
+            TxnView {
+                order_no: r.order_no.clone(),
+                amount: r.amount.to_string(),
+                channel: channel_label(&r.channel, lang),
+                txn_id: r.txn_id.clone(),
+                outcome,
+                class,
+                at: format_shanghai(r.created_at),
+            }
+        })
+        .collect();
+    let balance = state.store.balance_of_student(s.school_id, s.student_id).await?;
+    Ok((payments, summaries, txns, balance))
+}
