@@ -6,6 +6,7 @@
 //! - [`unionpay`]: UnionPay ACP 5.1.0, two products: the online gateway (an auto-submitting
 //!   form, [`PayAction::Form`]) and UnionPay QR (主扫, [`PayAction::Qr`]); RSA-SHA256.
 //! - [`sandbox`]: the provider side of those same protocols, for the simulator and the tests.
+//! - [`statement`]: the typed day statement (对账单) every provider's file is parsed into.
 //!
 //! **Dispatch.** The trait is object-safe: the async operations return [`BoxFuture`] (a pinned,
 //! boxed, `Send` future), so the server holds `Arc<dyn PaymentChannel>` per school and channel.
