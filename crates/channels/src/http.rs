@@ -29,7 +29,16 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(20)).build().unwrap_or_default()
 }
 
-pub async fn send(client: &reqwest::Client, req: PreparedRequest) -> Result<RawResponse, ChannelError> {
+/// Like [`send`], but keeps the body as bytes (statement files: hashed or unzipped as served).
+pub async fn send_bytes(client: &reqwest::Client, req: PreparedRequest) -> Result<(u16, HeaderMap, Vec<u8>), ChannelError> {
+    let resp = start(client, req).await?;
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.map_err(|e| ChannelError::Transport(e.to_string()))?;
+    Ok((status, headers, body.to_vec()))
+}
+
+async fn start(client: &reqwest::Client, req: PreparedRequest) -> Result<reqwest::Response, ChannelError> {
     let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|_| ChannelError::Config("HTTP 方法有误".into()))?;
     let mut rb = client.request(method, &req.url);
     for (k, v) in req.headers {
@@ -38,7 +47,11 @@ pub async fn send(client: &reqwest::Client, req: PreparedRequest) -> Result<RawR
     if !req.body.is_empty() {
         rb = rb.body(req.body);
     }
-    let resp = rb.send().await.map_err(|e| ChannelError::Transport(e.to_string()))?;
+    rb.send().await.map_err(|e| ChannelError::Transport(e.to_string()))
+}
+
+pub async fn send(client: &reqwest::Client, req: PreparedRequest) -> Result<RawResponse, ChannelError> {
+    let resp = start(client, req).await?;
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let body = resp.text().await.map_err(|e| ChannelError::Transport(e.to_string()))?;

@@ -6,6 +6,7 @@
 //! - [`unionpay`]: UnionPay ACP 5.1.0, two products: the online gateway (an auto-submitting
 //!   form, [`PayAction::Form`]) and UnionPay QR (主扫, [`PayAction::Qr`]); RSA-SHA256.
 //! - [`sandbox`]: the provider side of those same protocols, for the simulator and the tests.
+//! - [`statement`]: the typed day statement (对账单) every provider's file is parsed into.
 //!
 //! **Dispatch.** The trait is object-safe: the async operations return [`BoxFuture`] (a pinned,
 //! boxed, `Send` future), so the server holds `Arc<dyn PaymentChannel>` per school and channel.
@@ -22,6 +23,7 @@ pub mod alipay;
 pub mod crypto;
 pub mod http;
 pub mod sandbox;
+pub mod statement;
 pub mod unionpay;
 pub mod wechatpay;
 
@@ -32,6 +34,7 @@ use std::pin::Pin;
 
 pub use http::{PreparedRequest, RawResponse};
 pub use reqwest::header::HeaderMap;
+pub use statement::{DeclaredTotals, Statement, StatementKind, StatementLine, StatementTotals};
 
 /// The future every async channel operation returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChannelError>> + Send + 'a>>;
@@ -272,10 +275,13 @@ pub trait PaymentChannel: Send + Sync {
     /// The answer that tells the provider we took (or did not take) the notification.
     fn ack(&self, accepted: bool) -> Ack;
 
-    /// Downloads a day's statement (`yyyy-MM-dd`, Shanghai) as raw text. Not yet implemented by
-    /// either provider: statement download and parsing is the next step.
-    fn download_statement<'a>(&'a self, _date: &'a str) -> BoxFuture<'a, String> {
-        Box::pin(async { Err(ChannelError::Unsupported("对账单下载尚未实现")) })
+    /// Downloads and parses the provider's statement (对账单) of one day, `date` = `yyyy-MM-dd`
+    /// in Asia/Shanghai: every payment and refund the provider booked that day, including those
+    /// we were never notified of. The lines are checked against the file's own summary where it
+    /// has one; [`Statement::raw`] keeps the detail file's text. Providers publish a day's file
+    /// the next morning (WeChat Pay after 10:00, Alipay after 9:00).
+    fn statement<'a>(&'a self, _date: &'a str) -> BoxFuture<'a, Statement> {
+        Box::pin(async { Err(ChannelError::Unsupported("该渠道不提供对账单")) })
     }
 
     /// Provider data beyond `out_trade_no` that later calls about this order (or refund) need,

@@ -3,13 +3,14 @@
 //! Public-key-certificate mode (`app_cert_sn`, `alipay_root_cert_sn`) is not supported yet.
 
 pub mod api;
+pub mod bill;
 pub mod sign;
 
 use crate::crypto::{RsaSigner, RsaVerifier, unix_now};
 use crate::http::{self, PreparedRequest};
 use crate::{
     Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus,
-    RefundRequest, RefundResult,
+    RefundRequest, RefundResult, Statement,
 };
 use campuspay_domain::time::format_shanghai;
 use serde::{Deserialize, Serialize};
@@ -136,6 +137,22 @@ impl Alipay {
         self.verify_response(method, &raw.body)
     }
 
+    /// The trade bill of `date`: the download-URL query, a plain GET of the zip (the URL
+    /// carries its own short-lived token), then the GBK detail CSV (see [`bill`]).
+    pub async fn trade_bill(&self, date: &str) -> Result<Statement, ChannelError> {
+        let node = self.call(bill::DOWNLOAD_URL_QUERY, bill::query_biz(date)?).await?;
+        let url = bill::parse_download_url(&node)?;
+        let req = PreparedRequest { method: "GET", url, headers: Vec::new(), body: String::new() };
+        let (status, _, bytes) = http::send_bytes(&self.client, req).await?;
+        if status != 200 {
+            let message = String::from_utf8_lossy(&bytes).chars().take(200).collect();
+            return Err(ChannelError::Provider { status, code: format!("HTTP_{status}"), message });
+        }
+        let statement = bill::parse_zip(date, &bytes)?;
+        statement.check_totals()?;
+        Ok(statement)
+    }
+
     /// The `biz_content` that creates `order` with `product_code` (none for precreate).
     pub fn create_biz(order: &CreateOrder, product_code: Option<&str>) -> Result<serde_json::Value, ChannelError> {
         if !order.amount.is_positive() {
@@ -216,6 +233,10 @@ impl PaymentChannel for Alipay {
         let params = sign::parse_form(body)?;
         sign::verify_notify(&self.verifier, &params)?;
         api::parse_notify(&params, &self.config)
+    }
+
+    fn statement<'a>(&'a self, date: &'a str) -> BoxFuture<'a, Statement> {
+        Box::pin(self.trade_bill(date))
     }
 
     fn ack(&self, accepted: bool) -> Ack {

@@ -5,9 +5,10 @@
 
 use super::Sandbox;
 use super::ledger::{Refund, Trade, TradeState};
-use super::server::{cashier_url, html_escape};
+use super::server::{cashier_url, html_escape, public_url};
 use crate::Provider;
 use crate::alipay::api::{CLOSE, PAGE_PAY, PRECREATE, QUERY, REFUND, WAP_PAY};
+use crate::alipay::bill::DOWNLOAD_URL_QUERY;
 use crate::alipay::sign::{self, Params};
 use crate::crypto::unix_now;
 use crate::{ChannelError, alipay::api::yuan};
@@ -21,7 +22,12 @@ use campuspay_domain::time::format_shanghai;
 use serde_json::{Value, json};
 
 pub(super) fn routes() -> Router<Sandbox> {
-    Router::new().route(
+    Router::new()
+        .route(
+            "/sandbox/alipay/downloadBillFile.resource",
+            get(|s: State<Sandbox>, q: RawQuery| async move { bill_file(&s.0, q.0.as_deref()) }),
+        )
+        .route(
         "/sandbox/alipay/gateway.do",
         get(
             |s: State<Sandbox>, u: OriginalUri, h: HeaderMap, q: RawQuery| async move { gateway(s.0, u.0.path(), &h, q.0.as_deref(), &[]) },
@@ -114,6 +120,7 @@ fn gateway(sb: Sandbox, path: &str, headers: &HeaderMap, raw_query: Option<&str>
         QUERY => query(&sb, &out_trade_no),
         CLOSE => close(&sb, &out_trade_no),
         REFUND => refund(&sb, &out_trade_no, text("refund_amount"), text("out_request_no")),
+        DOWNLOAD_URL_QUERY => bill_url(&sb, headers, path, text("bill_type"), text("bill_date")),
         _ => {
             let f = invalid("isv.invalid-method", "不存在的方法名");
             return unsigned_failure(Some(&method), f);
@@ -292,4 +299,27 @@ pub(super) fn notify_params(sb: &Sandbox, t: &Trade, stale: bool, notify_id: &st
         p.insert("buyer_pay_amount".into(), amount);
     }
     p
+}
+
+/// `alipay.data.dataservice.bill.downloadurl.query`: builds the day's zip, keeps it and answers
+/// its URL (on Alipay a short-lived `dwbillcenter` link; here a token under the sandbox).
+fn bill_url(sb: &Sandbox, headers: &HeaderMap, path: &str, bill_type: &str, date: &str) -> Result<Value, Fail> {
+    if bill_type != "trade" {
+        return Err(invalid("isv.invalid-parameter", "沙箱只提供 trade 账单"));
+    }
+    let mut zip = sb.alipay_bill_zip(date).map_err(|e| invalid("isv.invalid-parameter", &e.to_string()))?;
+    if sb.behaviour(Provider::Alipay).corrupt_statement {
+        zip.truncate(zip.len() / 2);
+    }
+    let token = sb.keep_file(zip);
+    let url = public_url(headers, path, &format!("alipay/downloadBillFile.resource?bizType=trade&fileType=csv.zip&token={token}"));
+    Ok(json!({ "code": "10000", "msg": "Success", "bill_download_url": url }))
+}
+
+fn bill_file(sb: &Sandbox, query: Option<&str>) -> Response {
+    let token = form_urlencoded::parse(query.unwrap_or_default().as_bytes()).find(|(k, _)| k == "token").map(|(_, v)| v.into_owned());
+    match token.and_then(|t| sb.kept_file(&t)) {
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
+        None => (StatusCode::NOT_FOUND, "下载超时，请重新下载").into_response(),
+    }
 }

@@ -217,6 +217,7 @@ impl SandboxKeys {
             base_url: format!("{base}/sandbox/unionpay"),
             notify_url: format!("{}/unionpay", notify_base_url.trim_end_matches('/')),
             front_url: format!("{base}/"),
+            file_transfer_url: None,
         }
     }
 

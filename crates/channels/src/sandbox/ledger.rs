@@ -34,11 +34,15 @@ pub struct Behaviour {
     pub decline: bool,
     /// The pay endpoint accepts payment for a closed trade (late money).
     pub accept_after_close: bool,
+    /// Statement downloads serve a damaged file: WeChat's no longer matches the announced
+    /// SHA1, Alipay's and UnionPay's zip is cut short.
+    #[serde(default)]
+    pub corrupt_statement: bool,
 }
 
 impl Default for Behaviour {
     fn default() -> Self {
-        Self { notify: NotifyMode::Normal, delay_s: 0, decline: false, accept_after_close: false }
+        Self { notify: NotifyMode::Normal, delay_s: 0, decline: false, accept_after_close: false, corrupt_statement: false }
     }
 }
 
@@ -49,6 +53,8 @@ pub struct BehaviourPatch {
     pub delay_s: Option<u64>,
     pub decline: Option<bool>,
     pub accept_after_close: Option<bool>,
+    #[serde(default)]
+    pub corrupt_statement: Option<bool>,
 }
 
 impl Behaviour {
@@ -57,6 +63,7 @@ impl Behaviour {
         self.delay_s = p.delay_s.unwrap_or(self.delay_s);
         self.decline = p.decline.unwrap_or(self.decline);
         self.accept_after_close = p.accept_after_close.unwrap_or(self.accept_after_close);
+        self.corrupt_statement = p.corrupt_statement.unwrap_or(self.corrupt_statement);
     }
 }
 
@@ -145,6 +152,11 @@ impl Ledger {
 
     pub fn insert(&mut self, t: Trade) {
         self.trades.insert((t.provider, t.out_trade_no.clone()), t);
+    }
+
+    /// Every trade of provider `p`.
+    pub fn trades(&self, p: Provider) -> impl Iterator<Item = &Trade> + '_ {
+        self.trades.values().filter(move |t| t.provider == p)
     }
 
     /// The trade paid with transaction id `id`.

@@ -31,6 +31,7 @@ pub mod keys;
 pub mod ledger;
 mod notify;
 mod server;
+mod statements;
 pub mod unionpay;
 mod unionpay_api;
 pub mod wechat;

@@ -29,6 +29,8 @@ pub(super) struct Inner {
     pub alipay: AlipayProviderSide,
     pub unionpay: UnionpayProviderSide,
     ledger: Mutex<Ledger>,
+    /// Statement files handed out by URL, by token.
+    pub statement_files: Mutex<std::collections::HashMap<String, Vec<u8>>>,
     behaviour: Mutex<[Behaviour; 3]>,
     time_scale_bits: AtomicU64,
     pub client: reqwest::Client,
@@ -105,6 +107,7 @@ impl Sandbox {
                 alipay,
                 unionpay,
                 ledger: Mutex::default(),
+                statement_files: Mutex::default(),
                 behaviour: Mutex::default(),
                 time_scale_bits: AtomicU64::new(1.0f64.to_bits()),
                 client: crate::http::client(),
@@ -237,10 +240,15 @@ impl Sandbox {
 /// Where the browser should go for `out_trade_no`'s cashier, from the request that created it
 /// (its `Host` and the path prefix in front of `/sandbox/`).
 pub(super) fn cashier_url(headers: &HeaderMap, original_path: &str, p: Provider, out_trade_no: &str) -> String {
+    public_url(headers, original_path, &format!("{}/cashier/{out_trade_no}", provider_name(p)))
+}
+
+/// `{scheme}://{host}{prefix}/sandbox/{rest}` as seen by the client of the current request.
+pub(super) fn public_url(headers: &HeaderMap, original_path: &str, rest: &str) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
     let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
     let prefix = original_path.find("/sandbox/").map_or("", |i| &original_path[..i]);
-    format!("{scheme}://{host}{prefix}/sandbox/{}/cashier/{out_trade_no}", provider_name(p))
+    format!("{scheme}://{host}{prefix}/sandbox/{rest}")
 }
 
 pub(super) fn html_escape(s: &str) -> String {

@@ -11,9 +11,11 @@
 use super::Sandbox;
 use super::ledger::{NoticeKind, Refund, Trade, TradeState};
 use super::server::{cashier_url, html_escape};
+use super::statements::date_of_settle_date;
 use super::unionpay::{Refusal, refusal};
 use crate::crypto::unix_now;
 use crate::unionpay::api::{self, fen};
+use crate::unionpay::bill;
 use crate::unionpay::sign::{self, Params};
 use crate::{ChannelError, Provider};
 use axum::Router;
@@ -36,6 +38,7 @@ pub(super) fn routes() -> Router<Sandbox> {
             "/sandbox/unionpay/backTransReq.do",
             post(|s: State<Sandbox>, u: OriginalUri, h: HeaderMap, body: Bytes| async move { back(&s.0, u.0.path(), &h, &body) }),
         )
+        .route("/sandbox/unionpay/fileTransfer.do", post(|s: State<Sandbox>, body: Bytes| async move { file_transfer(&s.0, &body) }))
         .route("/sandbox/unionpay/queryTrans.do", post(|s: State<Sandbox>, body: Bytes| async move { query(&s.0, &body) }))
 }
 
@@ -294,4 +297,36 @@ pub(super) fn notice_body(sb: &Sandbox, t: &Trade, kind: NoticeKind) -> Result<S
         p.insert(sign::SIGNATURE.into(), bad);
     }
     Ok(sign::encode_form(&p))
+}
+
+/// `fileTransfer.do` (`txnType=76`, `fileType=00`): the reconciliation zip of `settleDate`
+/// (the natural Shanghai day, see `statements`), deflated and Base64-encoded in `fileContent`.
+fn file_transfer(sb: &Sandbox, body: &[u8]) -> Response {
+    let p = match sb.inner.unionpay.verify_request(body) {
+        Ok(p) => p,
+        Err(r) => return unsigned(&r),
+    };
+    if field(&p, "txnType") != bill::TXN_FILE_TRANSFER || field(&p, "fileType") != bill::FILE_TYPE_RECONCILIATION {
+        return refused(sb, &p, refusal("32", "无此交易权限"));
+    }
+    let Some(date) = date_of_settle_date(field(&p, "settleDate")) else {
+        return refused(sb, &p, refusal("10", "settleDate 有误"));
+    };
+    let content = sb.unionpay_reconciliation_zip(&date).and_then(|(name, mut zip)| {
+        if sb.behaviour(P).corrupt_statement {
+            zip.truncate(zip.len() / 2);
+        }
+        Ok((name, bill::file_content(&zip)?))
+    });
+    let (name, content) = match content {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    };
+    let mut extra = ok();
+    for k in ["settleDate", "fileType"] {
+        extra.push((k, field(&p, k).to_string()));
+    }
+    extra.push(("fileName", name));
+    extra.push(("fileContent", content));
+    answer(sb, &p, extra)
 }

@@ -4,10 +4,11 @@
 
 use super::Sandbox;
 use super::ledger::{Refund, Trade, TradeState};
-use super::server::cashier_url;
+use super::server::{cashier_url, public_url};
 use crate::Provider;
 use crate::crypto::{random_nonce, unix_now};
 use crate::wechatpay::api::rfc3339_shanghai;
+use crate::wechatpay::bill::sha1_hex;
 use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -24,6 +25,8 @@ pub(super) fn routes() -> Router<Sandbox> {
         .route(&format!("{BASE}/pay/transactions/out-trade-no/{{no}}"), get(query))
         .route(&format!("{BASE}/pay/transactions/out-trade-no/{{no}}/close"), post(close))
         .route(&format!("{BASE}/refund/domestic/refunds"), post(refund))
+        .route(&format!("{BASE}/bill/tradebill"), get(tradebill))
+        .route(&format!("{BASE}/billdownload/file"), get(billdownload))
 }
 
 /// A signed answer.
@@ -315,4 +318,50 @@ async fn refund(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: He
         },
     });
     reply(&sb, StatusCode::OK, answer.to_string())
+}
+
+fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// `GET /v3/bill/tradebill?bill_date=…&bill_type=ALL`: renders the day's bill, keeps it for
+/// download and answers where it is and its SHA1.
+async fn tradebill(
+    State(sb): State<Sandbox>,
+    method: Method,
+    uri: Uri,
+    OriginalUri(original): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, "") {
+        return e.respond(&sb);
+    }
+    let date = query_param(&uri, "bill_date").unwrap_or_default();
+    if query_param(&uri, "bill_type").is_some_and(|t| t != "ALL") {
+        return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "沙箱只提供 ALL 账单");
+    }
+    let text = match sb.wechat_trade_bill(&date) {
+        Ok(t) => t,
+        Err(e) => return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", &e.to_string()),
+    };
+    let hash = sha1_hex(text.as_bytes());
+    let mut served = text.into_bytes();
+    if sb.behaviour(Provider::Wechatpay).corrupt_statement {
+        served.extend_from_slice(b"`0\r\n");
+    }
+    let token = sb.keep_file(served);
+    let url = public_url(&headers, original.path(), &format!("wechatpay/v3/billdownload/file?token={token}"));
+    reply(&sb, StatusCode::OK, json!({ "download_url": url, "hash_type": "SHA1", "hash_value": hash }).to_string())
+}
+
+/// `GET /v3/billdownload/file?token=…`: the kept file, as a plain unsigned stream (as WeChat
+/// Pay serves it); the request itself must be signed.
+async fn billdownload(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, "") {
+        return e.respond(&sb);
+    }
+    match query_param(&uri, "token").and_then(|t| sb.kept_file(&t)) {
+        Some(bytes) => ([(header::CONTENT_TYPE, "text/plain;charset=utf-8")], bytes).into_response(),
+        None => error(&sb, StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "账单文件不存在或已过期"),
+    }
 }

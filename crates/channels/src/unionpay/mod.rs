@@ -28,13 +28,14 @@
 //! and replace it when UnionPay announces a new one.
 
 pub mod api;
+pub mod bill;
 pub mod sign;
 
 use crate::crypto::{RsaSigner, unix_now};
 use crate::http::{self, PreparedRequest};
 use crate::{
     Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus,
-    RefundRequest, RefundResult, RefundStatus,
+    RefundRequest, RefundResult, RefundStatus, Statement,
 };
 use serde::{Deserialize, Serialize};
 use sign::{Params, UnionpayKey};
@@ -81,6 +82,10 @@ pub struct UnionpayConfig {
     pub notify_url: String,
     /// `frontUrl`: where the browser comes back after paying at the gateway.
     pub front_url: String,
+    /// Where reconciliation files are fetched (file transfer, `txnType=76`). Default: UnionPay's
+    /// file host for the production gateway, otherwise `{base_url}/fileTransfer.do`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_transfer_url: Option<String>,
 }
 
 impl std::fmt::Debug for UnionpayConfig {
@@ -92,6 +97,7 @@ impl std::fmt::Debug for UnionpayConfig {
             .field("base_url", &self.base_url)
             .field("notify_url", &self.notify_url)
             .field("front_url", &self.front_url)
+            .field("file_transfer_url", &self.file_transfer_url)
             .finish_non_exhaustive()
     }
 }
@@ -249,6 +255,53 @@ impl Unionpay {
         self.verify_answer(&raw.body)
     }
 
+    fn file_transfer_url(&self) -> String {
+        match &self.config.file_transfer_url {
+            Some(u) => u.clone(),
+            None if self.config.base_url.trim_end_matches('/') == DEFAULT_BASE_URL => bill::DEFAULT_FILE_TRANSFER_URL.to_string(),
+            None => self.url("fileTransfer.do"),
+        }
+    }
+
+    /// The signed file transfer request for the reconciliation files of `date`.
+    pub fn file_transfer_fields(&self, date: &str, now: i64) -> Result<Params, ChannelError> {
+        let mut p = Params::new();
+        for (k, v) in [
+            ("version", sign::VERSION),
+            ("encoding", "UTF-8"),
+            ("signMethod", sign::SIGN_METHOD_RSA),
+            ("certId", &self.config.cert_id),
+            ("txnType", bill::TXN_FILE_TRANSFER),
+            ("txnSubType", bill::SUB_FILE_TRANSFER),
+            ("bizType", bill::BIZ_FILE_TRANSFER),
+            ("accessType", api::ACCESS_MERCHANT),
+            ("merId", &self.config.mer_id),
+            ("fileType", bill::FILE_TYPE_RECONCILIATION),
+        ] {
+            p.insert(k.into(), v.into());
+        }
+        p.insert("settleDate".into(), bill::settle_date(date)?);
+        p.insert("txnTime".into(), sign::txn_time(now));
+        sign::sign(&self.signer, &mut p)?;
+        Ok(p)
+    }
+
+    /// The ZM 流水文件 of settlement date `date` (see [`bill`]).
+    pub async fn reconciliation_file(&self, date: &str) -> Result<Statement, ChannelError> {
+        let fields = self.file_transfer_fields(date, unix_now())?;
+        let mut req = self.prepare("", &fields);
+        req.url = self.file_transfer_url();
+        let raw = http::send(&self.client, req).await?;
+        if raw.status != 200 {
+            return Err(ChannelError::Provider {
+                status: raw.status,
+                code: format!("HTTP_{}", raw.status),
+                message: raw.body.chars().take(200).collect(),
+            });
+        }
+        bill::parse_answer(date, &self.verify_answer(&raw.body)?, &self.config.mer_id)
+    }
+
     /// `queryTrans.do` for `order_id` sent at `txn_time` (a consumption or a refund).
     pub async fn query_at(&self, order_id: &str, txn_time: &str) -> Result<ProviderStatus, ChannelError> {
         let fields = self.signed(api::TXN_QUERY, api::SUB_NONE, api::CHANNEL_PC, order_id, txn_time, &[])?;
@@ -381,6 +434,12 @@ impl PaymentChannel for Unionpay {
     fn ack(&self, accepted: bool) -> Ack {
         let (status, body) = if accepted { (200, "ok") } else { (500, "fail") };
         Ack { status, content_type: "text/plain; charset=utf-8", body: body.to_string() }
+    }
+
+    /// UnionPay's settlement day runs to 23:00 of the day before; the sandbox books by the
+    /// natural Shanghai day.
+    fn statement<'a>(&'a self, date: &'a str) -> BoxFuture<'a, Statement> {
+        Box::pin(self.reconciliation_file(date))
     }
 
     fn order_reference(&self, out_trade_no: &str) -> Option<String> {

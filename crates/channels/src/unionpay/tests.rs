@@ -94,6 +94,7 @@ fn config(product: UnionpayProduct) -> UnionpayConfig {
         base_url: "http://127.0.0.1:1/gateway/api".into(),
         notify_url: "https://school.example/notify/unionpay".into(),
         front_url: "https://school.example/paid".into(),
+        file_transfer_url: None,
     }
 }
 

@@ -6,13 +6,14 @@
 //! `PUB_KEY_ID_…`). Downloading platform certificates (`/v3/certificates`) is not done here.
 
 pub mod api;
+pub mod bill;
 pub mod sign;
 
 use crate::crypto::{RsaSigner, random_nonce, unix_now};
 use crate::http::{self, PreparedRequest, RawResponse};
 use crate::{
     Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PaymentChannel, PaymentNotice, Provider, ProviderStatus,
-    RefundRequest, RefundResult,
+    RefundRequest, RefundResult, Statement,
 };
 use serde::{Deserialize, Serialize};
 pub use sign::{PlatformKey, PlatformVerifiers};
@@ -116,6 +117,27 @@ impl WechatPay {
         http::send(&self.client, req).await
     }
 
+    /// The trade bill of `date`: the signed tradebill request, then the signed download of the
+    /// file, which must hash to the announced SHA1 (see [`bill`]).
+    pub async fn trade_bill(&self, date: &str) -> Result<Statement, ChannelError> {
+        let raw = self.call("GET", bill::tradebill_path(date)?, String::new()).await?;
+        self.check_response(&raw, unix_now())?;
+        let location = bill::parse_location(&raw.body)?;
+        let path = bill::download_path(&location.download_url, &self.config.base_url)?;
+        let mut req = self.prepare("GET", path, String::new(), unix_now())?;
+        req.url = location.download_url.clone();
+        let (status, _, bytes) = http::send_bytes(&self.client, req).await?;
+        if status != 200 {
+            let body = String::from_utf8_lossy(&bytes).into_owned();
+            return Err(api::provider_error(&RawResponse { status, headers: HeaderMap::new(), body }));
+        }
+        bill::verify_hash(&bytes, &location)?;
+        let text = String::from_utf8(bytes).map_err(|_| ChannelError::Malformed("账单不是 UTF-8 文本".into()))?;
+        let statement = bill::parse(date, &text)?;
+        statement.check_totals()?;
+        Ok(statement)
+    }
+
     pub fn verifiers(&self) -> &PlatformVerifiers {
         &self.verifiers
     }
@@ -175,6 +197,10 @@ impl PaymentChannel for WechatPay {
         let body = std::str::from_utf8(body).map_err(|_| ChannelError::Malformed("通知不是 UTF-8".into()))?;
         sign::verify_wechatpay_headers(&self.verifiers, headers, body, now)?;
         api::parse_notification(body, &self.config)
+    }
+
+    fn statement<'a>(&'a self, date: &'a str) -> BoxFuture<'a, Statement> {
+        Box::pin(self.trade_bill(date))
     }
 
     fn ack(&self, accepted: bool) -> Ack {

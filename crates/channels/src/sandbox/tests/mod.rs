@@ -167,6 +167,7 @@ impl Env {
 }
 
 mod behaviours;
+mod statements;
 mod unionpay;
 
 const BOTH: [Provider; 2] = [Provider::Wechatpay, Provider::Alipay];
