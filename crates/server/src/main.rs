@@ -48,6 +48,15 @@ enum Command {
         #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
     },
+    /// Reconcile one day's channel statements (对账) against the books, with the schools'
+    /// configured merchants; prints what was settled now and what is unknown.
+    Reconcile {
+        /// `yyyy-mm-dd`, Asia/Shanghai; yesterday by default.
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
+        database_url: String,
+    },
     /// Run the provider simulator alone (WeChat Pay v3, Alipay, UnionPay at /sandbox/…), for
     /// testing another deployment or an SDK against it.
     Sandbox {
@@ -150,6 +159,33 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::SandboxCredentials { data_dir } => {
             println!("{}", Sandbox::open(&data_dir.join("sandbox"))?.credentials_json());
+        }
+        Command::Reconcile { date, database_url } => {
+            let store = Store::connect(&database_url).await?;
+            store.migrate().await?;
+            let date = date.unwrap_or_else(|| campuspay_domain::time::format_shanghai_date(campuspay_store::db_now() - 86_400));
+            let channels = Channels::load(&store, None).await?;
+            let state = AppState::new(store, Config::default()).with_channels(channels, None);
+            let r = campuspay_server::services::reconcile::reconcile_day(&state, &date).await.map_err(|e| e.zh)?;
+            println!(
+                "{}: {} statements, {} payments, {} matched, {} settled now, {} unknown, {} failed",
+                r.date,
+                r.statements,
+                r.payment_lines,
+                r.matched,
+                r.settled_now.len(),
+                r.unknown.len(),
+                r.failures.len()
+            );
+            for (no, txn) in &r.settled_now {
+                println!("settled now: {no} {txn}");
+            }
+            for no in &r.unknown {
+                println!("unknown trade: {no}");
+            }
+            for (school, e) in &r.failures {
+                println!("statement failed (school {school}): {e}");
+            }
         }
         Command::Sandbox { listen, data_dir, time_scale } => {
             let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_time_scale(time_scale);

@@ -430,3 +430,30 @@ async fn two_instances_apply_each_payment_once(app: TestApp) {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs WHERE kind = 'expire_order' AND done_at IS NOT NULL AND ref_id = (SELECT id FROM orders WHERE status = 'closed')").await, 1);
     assert_books_balance(&app).await;
 }
+
+on_both_databases!(statements_find_what_nobody_told_us);
+
+async fn statements_find_what_nobody_told_us(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    let (_, o) = new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap();
+    behaviour(&app, "alipay", json!({"notify": "lost"})).await;
+    let p = pay(&app, &token, no, "alipay_qr").await;
+    // No notification, and no query either: as if both failed all day.
+    sqlx::query("UPDATE jobs SET done_at = 1 WHERE kind = 'query_attempt'").execute(app.store.pool()).await.unwrap();
+    provider_pays(&app, "alipay_qr", p["out_trade_no"].as_str().unwrap()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let status = sqlx::query_scalar::<_, String>("SELECT status FROM orders WHERE order_no = $1").bind(no).fetch_one(app.store.pool()).await.unwrap();
+    assert_eq!(status, "unpaid");
+    let today = campuspay_domain::time::format_shanghai_date(campuspay_store::db_now());
+    let report = campuspay_server::services::reconcile::reconcile_day(&app.state, &today).await.unwrap();
+    assert_eq!(report.settled_now.len(), 1, "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(order_status(&app, &token, no).await, "paid");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments WHERE source = 'statement'").await, 1);
+    // A second run finds everything in the books already.
+    let again = campuspay_server::services::reconcile::reconcile_day(&app.state, &today).await.unwrap();
+    assert!(again.settled_now.is_empty() && again.matched >= 1, "{again:?}");
+    behaviour(&app, "alipay", json!({"notify": "normal"})).await;
+    assert_books_balance(&app).await;
+}

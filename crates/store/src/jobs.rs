@@ -81,6 +81,15 @@ impl Store {
         tx.commit().await
     }
 
+    pub async fn has_job(&self, kind: &str, ref_id: i64) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND ref_id = $2")
+            .bind(kind)
+            .bind(ref_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(n > 0)
+    }
+
     /// Jobs not done yet (for tests and the office's view).
     pub async fn pending_jobs(&self) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE done_at IS NULL").fetch_one(&self.pool).await?)

@@ -242,6 +242,13 @@ impl Channels {
         Some(channel)
     }
 
+    /// Every configured adapter, by school.
+    pub fn all(&self) -> Vec<(i64, Adapter, Channel)> {
+        let mut v: Vec<_> = self.map.iter().map(|((s, a), c)| (*s, *a, c.clone())).collect();
+        v.sort_by_key(|(s, a, _)| (*s, *a as u8));
+        v
+    }
+
     /// Every adapter of a provider (of one school, or of all), for notifications.
     pub fn for_provider(&self, p: Provider, school_id: Option<i64>) -> Vec<(i64, Channel)> {
         let mut v: Vec<_> = self

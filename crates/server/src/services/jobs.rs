@@ -5,6 +5,7 @@ use crate::AppState;
 use crate::services::settle;
 use campuspay_channels::{ProviderStatus, RefundRequest, RefundStatus};
 use campuspay_domain::order::OrderEvent;
+use campuspay_domain::time::shanghai_parts;
 use campuspay_store::db_now as now;
 use campuspay_store::jobs::Job;
 use std::time::Duration;
@@ -25,8 +26,33 @@ fn retry_backoff(attempts: i64) -> i64 {
     (1i64 << attempts.clamp(0, 8)).min(300)
 }
 
+/// `yyyymmdd` of a Shanghai date, the reference of its reconciliation job.
+fn day_ref(unix_s: i64) -> i64 {
+    let (y, m, d, ..) = shanghai_parts(unix_s);
+    y * 10_000 + i64::from(m) * 100 + i64::from(d)
+}
+
+fn day_of_ref(r: i64) -> (i64, u32, u32) {
+    (r / 10_000, ((r / 100) % 100) as u32, (r % 100) as u32)
+}
+
+/// Yesterday's statements are reconciled soon after start if nobody has yet; each run books
+/// the next day's, for 10:00 the day after it (when providers publish statements).
+async fn schedule_reconcile(state: &AppState) -> Result<(), crate::AppError> {
+    let yesterday = day_ref(now() - 86_400);
+    if !state.store.has_job("reconcile", yesterday).await? {
+        let mut tx = state.store.write_tx().await?;
+        state.store.enqueue_job(&mut tx, "reconcile", yesterday, now() + 60).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
 pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        if let Err(e) = schedule_reconcile(&state).await {
+            tracing::error!(error = e.zh, "scheduling reconciliation");
+        }
         loop {
             match state.store.claim_job().await {
                 Ok(Some(job)) => run(&state, job).await,
@@ -51,6 +77,7 @@ async fn run(state: &AppState, job: Job) {
         "expire_order" => expire_order(state, &job).await,
         "close_attempt" => close_attempt(state, &job).await,
         "refund" => refund(state, &job).await,
+        "reconcile" => reconcile(state, &job).await,
         other => {
             tracing::error!(kind = other, "unknown job kind");
             Ok(Next::Done)
@@ -84,6 +111,23 @@ async fn query_attempt(state: &AppState, job: &Job) -> JobResult {
         Some(_) if now() > order.expires_at => Ok(Next::Done),
         Some(_) => Ok(Next::Again(now() + query_backoff(job.attempts), "not paid yet".into())),
     }
+}
+
+async fn reconcile(state: &AppState, job: &Job) -> JobResult {
+    let (y, m, d) = day_of_ref(job.ref_id);
+    let report = crate::services::reconcile::reconcile_day(state, &format!("{y:04}-{m:02}-{d:02}")).await?;
+    if !report.failures.is_empty() && job.attempts < 12 {
+        return Ok(Next::Again(now() + 1800, format!("{} statements unavailable", report.failures.len())));
+    }
+    let next_day = day_ref(campuspay_domain::time::shanghai_to_unix(y, m, d, 12, 0, 0).unwrap_or(now()) + 86_400);
+    let (ny, nm, nd) = day_of_ref(next_day);
+    let run_at = campuspay_domain::time::shanghai_to_unix(ny, nm, nd, 10, 0, 0).map(|t| t + 86_400).unwrap_or(now() + 86_400);
+    if !state.store.has_job("reconcile", next_day).await? {
+        let mut tx = state.store.write_tx().await?;
+        state.store.enqueue_job(&mut tx, "reconcile", next_day, run_at).await?;
+        tx.commit().await?;
+    }
+    Ok(Next::Done)
 }
 
 async fn expire_order(state: &AppState, job: &Job) -> JobResult {

@@ -6,6 +6,7 @@ pub mod channels;
 pub mod jobs;
 pub mod mail;
 pub mod orders;
+pub mod reconcile;
 pub mod recovery;
 pub mod settle;
 pub mod sms;
