@@ -443,7 +443,11 @@ async fn statements_find_what_nobody_told_us(app: TestApp) {
     sqlx::query("UPDATE jobs SET done_at = 1 WHERE kind = 'query_attempt'").execute(app.store.pool()).await.unwrap();
     provider_pays(&app, "alipay_qr", p["out_trade_no"].as_str().unwrap()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let status = sqlx::query_scalar::<_, String>("SELECT status FROM orders WHERE order_no = $1").bind(no).fetch_one(app.store.pool()).await.unwrap();
+    let status = sqlx::query_scalar::<_, String>("SELECT status FROM orders WHERE order_no = $1")
+        .bind(no)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
     assert_eq!(status, "unpaid");
     let today = campuspay_domain::time::format_shanghai_date(campuspay_store::db_now());
     let report = campuspay_server::services::reconcile::reconcile_day(&app.state, &today).await.unwrap();
