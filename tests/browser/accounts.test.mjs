@@ -8,219 +8,24 @@
 // root): build it first with `cargo build -p campuspay-server`.
 // Screenshots go to target/screenshots/accounts-{school}-{WxH}-{step}.png.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import { browserSuite, NEW_PASSWORD, PHONE, sleep, solveCaptcha, STUDENT } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..', '..');
-const BIN = path.resolve(REPO, process.env.CAMPUSPAY_BIN || 'target/debug/campuspay');
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = path.join(REPO, 'target', 'screenshots');
-
-const STUDENT = '20230001';
 const LIHUA = '20230002'; // has a security e-mail at ejt in the demo seed
-const NEW_PASSWORD = 'Campus#Pay2026!';
 
+const { withPage } = browserSuite('accounts');
 
-
-const PHONE = {
-  name: '390x844',
-  options: {
-    viewport: { width: 390, height: 844 },
-    isMobile: true,
-    hasTouch: true,
-    deviceScaleFactor: 2,
-  },
-};
-
-const servers = new Set();
-let browser;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
+/** Run `body` on a phone window against a fresh server; no JavaScript errors on the pages. */
+async function run(name, body) {
+  await withPage({ name, vp: PHONE }, async (session) => {
+    await body(session);
+    session.assertNoPageErrors();
   });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Start `campuspay serve --demo` on a free port with a fresh database in a new temp dir. */
-async function startServer() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'campuspay-browser-'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    BIN,
-    [
-      'serve',
-      '--demo',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--database-url',
-      `sqlite://${path.join(dir, 'campuspay.db')}`,
-    ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-  );
-  let log = '';
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
-  let exited = null;
-  const exit = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve(exited);
-    }),
-  );
-  const server = { child, dir, base, exit, log: () => log };
-  servers.add(server);
-
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (exited) {
-      throw new Error(`campuspay exited early (${JSON.stringify(exited)}):\n${log}`);
-    }
-    try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.status === 200) return server;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stopServer(server);
-      throw new Error(`campuspay did not answer GET /healthz with 200 within 15 s:\n${log}`);
-    }
-    await sleep(100);
-  }
-}
-
-async function stopServer(server) {
-  if (!servers.delete(server)) return;
-  const { child, exit, dir } = server;
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exit;
-    clearTimeout(timer);
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-
-// If the runner dies mid-test, leave no server behind.
-process.on('exit', () => {
-  for (const s of servers) s.child.kill('SIGKILL');
-});
-
-async function shot(page, school, vp, step) {
-  await page.screenshot({
-    path: path.join(SHOTS, `accounts-${school}-${vp.name}-${step}.png`),
-    fullPage: true,
-  });
-}
-
-async function assertNoHorizontalScroll(page, where) {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-  }));
-  assert.ok(
-    scrollWidth <= innerWidth,
-    `${where}: horizontal scroll (scrollWidth ${scrollWidth} > innerWidth ${innerWidth})`,
-  );
-}
-
-before(async () => {
-  assert.ok(
-    fs.existsSync(BIN),
-    `campuspay binary not found at ${BIN}: run \`cargo build -p campuspay-server\` or set CAMPUSPAY_BIN`,
-  );
-  assert.ok(
-    fs.existsSync(CHROMIUM),
-    `${CHROMIUM} not found: run \`apt-get install -y chromium fonts-wqy-microhei\``,
-  );
-  fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  for (const s of [...servers]) await stopServer(s);
-});
-
-
-/** The answer of a captcha shown on the page, read from the server's SQLite database (only a
- * test may). Uses python3's sqlite3 module, which every machine that runs the suite has. */
-function captchaAnswer(server, id) {
-  const db = path.join(server.dir, 'campuspay.db');
-  const r = spawnSync('python3', [
-    '-c',
-    'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT answer FROM captchas WHERE id = ?", (sys.argv[2],)).fetchone()[0])',
-    db,
-    id,
-  ]);
-  assert.equal(r.status, 0, `reading the captcha failed: ${r.stderr}`);
-  return r.stdout.toString().trim();
-}
-
-async function solveCaptcha(page, server) {
-  if ((await page.locator('input[name="captcha_id"]').count()) === 0) return;
-  const id = await page.inputValue('input[name="captcha_id"]');
-  await page.fill('#captcha', captchaAnswer(server, id));
-}
-
-async function run(t, name, body) {
-  const server = await startServer();
-  const context = await browser.newContext({ ...PHONE.options, locale: 'zh-CN' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  const pageErrors = [];
-  page.on('pageerror', (e) => pageErrors.push(String(e)));
-  try {
-    await body(page, server);
-    assert.deepEqual(pageErrors, [], 'JavaScript errors on the pages');
-  } catch (e) {
-    await shot(page, name, PHONE, 'FAILED').catch(() => {});
-    e.message += `\n-- at ${page.url()}\n-- server log (tail):\n${server.log().slice(-3000)}`;
-    throw e;
-  } finally {
-    await context.close();
-    await stopServer(server);
-  }
 }
 
 test('ejt 390x844: recover the password by security e-mail, once', { timeout: 120_000 }, async (t) => {
-  await run(t, 'ejt-recovery', async (page, server) => {
-    const step = async (name) => {
-      await assertNoHorizontalScroll(page, `${name} at ${PHONE.name}`);
-      await shot(page, 'ejt-recovery', PHONE, name);
-    };
+  await run('ejt-recovery', async ({ server, page, step }) => {
     await page.goto(`${server.base}/s/ejt/`);
     await Promise.all([page.waitForURL(`${server.base}/s/ejt/forgot`), page.click('#forgot-link')]);
     await page.locator('#login').waitFor();
@@ -295,11 +100,7 @@ test('ejt 390x844: recover the password by security e-mail, once', { timeout: 12
 });
 
 test('ejt 390x844: first login changes the password, then the security page', { timeout: 120_000 }, async (t) => {
-  await run(t, 'ejt-first-login', async (page, server) => {
-    const step = async (name) => {
-      await assertNoHorizontalScroll(page, `${name} at ${PHONE.name}`);
-      await shot(page, 'ejt-first-login', PHONE, name);
-    };
+  await run('ejt-first-login', async ({ server, page, step }) => {
     await page.goto(`${server.base}/s/ejt/`);
     await page.fill('#login', STUDENT);
     await page.fill('#password', '123456');

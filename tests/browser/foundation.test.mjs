@@ -7,27 +7,11 @@
 // root): build it first with `cargo build -p campuspay-server`.
 // Screenshots go to target/screenshots/foundation-{school}-{WxH}-{step}.png.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import { browserSuite, NEW_PASSWORD, PC, PHONE, STUDENT } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..', '..');
-const BIN = path.resolve(REPO, process.env.CAMPUSPAY_BIN || 'target/debug/campuspay');
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = path.join(REPO, 'target', 'screenshots');
-
-const STUDENT = '20230001';
-const NEW_PASSWORD = 'Campus#Pay2026!';
+const { withPage } = browserSuite('foundation');
 
 // Schools whose demo student must change the initial password at first login.
 const SCHOOLS = [
@@ -35,124 +19,7 @@ const SCHOOLS = [
   { code: 'lut', initial: '0101111X' },
 ];
 
-const VIEWPORTS = [
-  {
-    name: '390x844',
-    phone: true,
-    options: {
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      deviceScaleFactor: 2,
-    },
-  },
-  {
-    name: '1366x768',
-    phone: false,
-    options: { viewport: { width: 1366, height: 768 }, deviceScaleFactor: 1 },
-  },
-];
-
-const servers = new Set();
-let browser;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Start `campuspay serve --demo` on a free port with a fresh database in a new temp dir. */
-async function startServer() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'campuspay-browser-'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    BIN,
-    [
-      'serve',
-      '--demo',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--database-url',
-      `sqlite://${path.join(dir, 'campuspay.db')}`,
-    ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-  );
-  let log = '';
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
-  let exited = null;
-  const exit = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve(exited);
-    }),
-  );
-  const server = { child, dir, base, exit, log: () => log };
-  servers.add(server);
-
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (exited) {
-      throw new Error(`campuspay exited early (${JSON.stringify(exited)}):\n${log}`);
-    }
-    try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.status === 200) return server;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stopServer(server);
-      throw new Error(`campuspay did not answer GET /healthz with 200 within 15 s:\n${log}`);
-    }
-    await sleep(100);
-  }
-}
-
-async function stopServer(server) {
-  if (!servers.delete(server)) return;
-  const { child, exit, dir } = server;
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exit;
-    clearTimeout(timer);
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-
-// If the runner dies mid-test, leave no server behind.
-process.on('exit', () => {
-  for (const s of servers) s.child.kill('SIGKILL');
-});
-
-async function shot(page, school, vp, step) {
-  await page.screenshot({
-    path: path.join(SHOTS, `foundation-${school}-${vp.name}-${step}.png`),
-    fullPage: true,
-  });
-}
-
-async function assertNoHorizontalScroll(page, where) {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-  }));
-  assert.ok(
-    scrollWidth <= innerWidth,
-    `${where}: horizontal scroll (scrollWidth ${scrollWidth} > innerWidth ${innerWidth})`,
-  );
-}
+const VIEWPORTS = [PHONE, PC];
 
 /** Parse `¥2,670.00` into cents; fails on anything else. */
 function yuanToCents(text) {
@@ -161,50 +28,10 @@ function yuanToCents(text) {
   return Number(m[1].replaceAll(',', '')) * 100 + Number(m[2]);
 }
 
-before(async () => {
-  assert.ok(
-    fs.existsSync(BIN),
-    `campuspay binary not found at ${BIN}: run \`cargo build -p campuspay-server\` or set CAMPUSPAY_BIN`,
-  );
-  assert.ok(
-    fs.existsSync(CHROMIUM),
-    `${CHROMIUM} not found: run \`apt-get install -y chromium fonts-wqy-microhei\``,
-  );
-  fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  for (const s of [...servers]) await stopServer(s);
-});
-
 for (const school of SCHOOLS) {
   for (const vp of VIEWPORTS) {
     test(`${school.code} ${vp.name}: choose school, log in, change password, see arrears`, { timeout: 90_000 }, async (t) => {
-      const server = await startServer();
-      const context = await browser.newContext({ ...vp.options, locale: 'zh-CN' });
-      const page = await context.newPage();
-      page.setDefaultTimeout(15_000);
-      const pageErrors = [];
-      page.on('pageerror', (e) => pageErrors.push(String(e)));
-      const checkLayout = async (where) => {
-        if (vp.phone) await assertNoHorizontalScroll(page, `${where} at ${vp.name}`);
-      };
-
-      try {
+      await withPage({ name: school.code, vp }, async ({ server, page, checkLayout, shot, assertNoPageErrors }) => {
         // 1. Start page: choose the school's region, then the school.
         const res = await page.goto(`${server.base}/`);
         assert.equal(res.status(), 200);
@@ -222,7 +49,7 @@ for (const school of SCHOOLS) {
         assert.ok(regions.length > 0, 'no school listed after choosing the region');
         assert.deepEqual([...new Set(regions.map((r) => r.trim()))], [region]);
         await checkLayout('index');
-        await shot(page, school.code, vp, 'index');
+        await shot(page, 'index');
         await Promise.all([
           page.waitForURL(`${server.base}/s/${school.code}/`),
           schoolLink.click(),
@@ -231,7 +58,7 @@ for (const school of SCHOOLS) {
         // 2. Login page; a wrong password is refused in Chinese, on the login page.
         await page.locator('#login').waitFor();
         await checkLayout('login');
-        await shot(page, school.code, vp, 'login');
+        await shot(page, 'login');
         assert.equal(await page.locator('#captcha').count(), 0, 'unexpected captcha');
         await page.fill('#login', STUDENT);
         await page.fill('#password', 'wrong-Passw0rd');
@@ -244,7 +71,7 @@ for (const school of SCHOOLS) {
         assert.ok(await page.locator('#password').isVisible(), 'left the login form after a wrong password');
         assert.equal(await page.inputValue('#login'), STUDENT, 'student number not kept');
         await checkLayout('login with error');
-        await shot(page, school.code, vp, 'login-error');
+        await shot(page, 'login-error');
 
         // 3. Right initial password: sent to the forced password change.
         await page.fill('#login', STUDENT);
@@ -255,7 +82,7 @@ for (const school of SCHOOLS) {
         ]);
         await page.locator('#old_password').waitFor();
         await checkLayout('password');
-        await shot(page, school.code, vp, 'password');
+        await shot(page, 'password');
 
         // 4. Confirm differs: Chinese error, still on the password page.
         await page.fill('#old_password', school.initial);
@@ -268,7 +95,7 @@ for (const school of SCHOOLS) {
         assert.equal(new URL(page.url()).pathname, `/s/${school.code}/password`);
         assert.ok(await page.locator('#new_password').isVisible(), 'left the password form');
         await checkLayout('password with error');
-        await shot(page, school.code, vp, 'password-error');
+        await shot(page, 'password-error');
 
         // 5. Change it for real: the home page.
         await page.fill('#old_password', school.initial);
@@ -288,18 +115,11 @@ for (const school of SCHOOLS) {
         const rows = await page.locator('table.charges tbody tr').count();
         assert.ok(rows > 0, 'charges table has no rows');
         await checkLayout('home');
-        await shot(page, school.code, vp, 'home');
+        await shot(page, 'home');
 
-        assert.deepEqual(pageErrors, [], 'JavaScript errors on the pages');
+        assertNoPageErrors();
         t.diagnostic(`${school.code} ${vp.name}: arrears ${await arrears.textContent()}, ${rows} charge rows`);
-      } catch (e) {
-        await shot(page, school.code, vp, 'FAILED').catch(() => {});
-        e.message += `\n-- at ${page.url()}\n-- server log (tail):\n${server.log().slice(-3000)}`;
-        throw e;
-      } finally {
-        await context.close();
-        await stopServer(server);
-      }
+      });
     });
   }
 }

@@ -9,158 +9,11 @@
 // root): build it first with `cargo build -p campuspay-server`.
 // Screenshots go to target/screenshots/pay-{school}-{WxH}-{step}.png.
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import fs from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
+import { browserSuite, logIn, PC, PHONE } from './harness.mjs';
 
-const require = createRequire(import.meta.url);
-const { chromium } = require('playwright-core');
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '..', '..');
-const BIN = path.resolve(REPO, process.env.CAMPUSPAY_BIN || 'target/debug/campuspay');
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = path.join(REPO, 'target', 'screenshots');
-
-const STUDENT = '20230001';
-const NEW_PASSWORD = 'Campus#Pay2026!';
-
-const servers = new Set();
-let browser;
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Start `campuspay serve --demo` on a free port with a fresh database in a new temp dir. */
-async function startServer() {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'campuspay-browser-'));
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(
-    BIN,
-    [
-      'serve',
-      '--demo',
-      '--listen',
-      `127.0.0.1:${port}`,
-      '--database-url',
-      `sqlite://${path.join(dir, 'campuspay.db')}`,
-    ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
-  );
-  let log = '';
-  child.stdout.on('data', (d) => (log += d));
-  child.stderr.on('data', (d) => (log += d));
-  let exited = null;
-  const exit = new Promise((resolve) =>
-    child.on('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve(exited);
-    }),
-  );
-  const server = { child, dir, base, exit, log: () => log };
-  servers.add(server);
-
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (exited) {
-      throw new Error(`campuspay exited early (${JSON.stringify(exited)}):\n${log}`);
-    }
-    try {
-      const res = await fetch(`${base}/healthz`);
-      if (res.status === 200) return server;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) {
-      await stopServer(server);
-      throw new Error(`campuspay did not answer GET /healthz with 200 within 15 s:\n${log}`);
-    }
-    await sleep(100);
-  }
-}
-
-async function stopServer(server) {
-  if (!servers.delete(server)) return;
-  const { child, exit, dir } = server;
-  if (child.exitCode === null && child.signalCode === null) {
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exit;
-    clearTimeout(timer);
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-}
-
-// If the runner dies mid-test, leave no server behind.
-process.on('exit', () => {
-  for (const s of servers) s.child.kill('SIGKILL');
-});
-
-async function shot(page, school, vp, step) {
-  await page.screenshot({
-    path: path.join(SHOTS, `pay-${school}-${vp.name}-${step}.png`),
-    fullPage: true,
-  });
-}
-
-async function assertNoHorizontalScroll(page, where) {
-  const { scrollWidth, innerWidth } = await page.evaluate(() => ({
-    scrollWidth: document.documentElement.scrollWidth,
-    innerWidth: window.innerWidth,
-  }));
-  assert.ok(
-    scrollWidth <= innerWidth,
-    `${where}: horizontal scroll (scrollWidth ${scrollWidth} > innerWidth ${innerWidth})`,
-  );
-}
-
-before(async () => {
-  assert.ok(
-    fs.existsSync(BIN),
-    `campuspay binary not found at ${BIN}: run \`cargo build -p campuspay-server\` or set CAMPUSPAY_BIN`,
-  );
-  assert.ok(
-    fs.existsSync(CHROMIUM),
-    `${CHROMIUM} not found: run \`apt-get install -y chromium fonts-wqy-microhei\``,
-  );
-  fs.mkdirSync(SHOTS, { recursive: true });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-});
-
-after(async () => {
-  if (browser) await browser.close();
-  for (const s of [...servers]) await stopServer(s);
-});
+const { withPage } = browserSuite('pay');
 
 const SCHOOLS = [
   { code: 'qdou', initial: '01111X' },
@@ -173,71 +26,16 @@ const SCHOOLS = [
 const PHONE_UA =
   'Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36';
 
-const VIEWPORTS = [
-  {
-    name: '390x844',
-    phone: true,
-    options: {
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      hasTouch: true,
-      deviceScaleFactor: 2,
-      userAgent: PHONE_UA,
-    },
-  },
-  {
-    name: '1366x768',
-    phone: false,
-    options: { viewport: { width: 1366, height: 768 }, deviceScaleFactor: 1 },
-  },
-];
-
-/** The answer to the captcha on the page, from the server's own database (tests only). */
-async function captchaAnswer(server, page) {
-  const id = await page.inputValue('input[name="captcha_id"]');
-  assert.match(id, /^[A-Za-z0-9_-]+$/);
-  const db = path.join(server.dir, 'campuspay.db');
-  return execFileSync('sqlite3', [db, `SELECT answer FROM captchas WHERE id = '${id}'`]).toString().trim();
-}
+const VIEWPORTS = [{ ...PHONE, options: { ...PHONE.options, userAgent: PHONE_UA } }, PC];
 
 function shanghaiHour() {
   return (new Date().getUTCHours() + 8) % 24;
 }
 
-async function logIn(server, page, school) {
-  await page.goto(`${server.base}/s/${school.code}/`);
-  await page.fill('#login', STUDENT);
-  await page.fill('#password', school.initial);
-  if (await page.locator('#captcha').count()) {
-    await page.fill('#captcha', await captchaAnswer(server, page));
-  }
-  await Promise.all([page.waitForURL((u) => /\/(home|password)$/.test(u.pathname)), page.click('button.primary')]);
-  if (page.url().endsWith('/password')) {
-    await page.fill('#old_password', school.initial);
-    await page.fill('#new_password', NEW_PASSWORD);
-    await page.fill('#confirm_password', NEW_PASSWORD);
-    await Promise.all([page.waitForURL((u) => u.pathname.endsWith('/home')), page.click('button.primary')]);
-  }
-}
-
 for (const school of SCHOOLS) {
   for (const vp of VIEWPORTS) {
     test(`${school.code} ${vp.name}: choose, confirm, pay through the simulator, see 缴费成功`, { timeout: 120_000 }, async (t) => {
-      const server = await startServer();
-      const context = await browser.newContext({ ...vp.options, locale: 'zh-CN' });
-      const page = await context.newPage();
-      page.setDefaultTimeout(20_000);
-      const pageErrors = [];
-      page.on('pageerror', (e) => pageErrors.push(String(e)));
-      const checkLayout = async (where) => {
-        if (vp.phone) await assertNoHorizontalScroll(page, `${where} at ${vp.name}`);
-      };
-      const step = async (name) => {
-        await checkLayout(name);
-        await shot(page, school.code, vp, name);
-      };
-
-      try {
+      await withPage({ name: school.code, vp, timeout: 20_000 }, async ({ server, context, page, step, shot, assertNoPageErrors }) => {
         await logIn(server, page, school);
         if (school.profile) {
           // czie: phone and e-mail must be valid before paying (seed 003).
@@ -311,14 +109,14 @@ for (const school of SCHOOLS) {
           await step('qr');
           const phone = await context.newPage();
           await phone.goto(await qr.getAttribute('data-content'));
-          await shot(phone, school.code, vp, 'cashier');
+          await shot(phone, 'cashier');
           await phone.click('button[type="submit"]');
           await phone.getByText('支付成功').waitFor();
           await phone.close();
         } else {
           // 5b. Phone: on to the provider's page (UnionPay's form posts itself), pay, come back.
           await page.waitForURL((u) => u.pathname.includes('/sandbox/'));
-          await shot(page, school.code, vp, 'cashier');
+          await shot(page, 'cashier');
           await page.click('button[type="submit"]');
           await page.getByText('支付成功').waitFor();
           const back = page.getByRole('link', { name: '返回商户' });
@@ -337,16 +135,9 @@ for (const school of SCHOOLS) {
         await page.locator('#transactions').waitFor();
         await step('records');
 
-        assert.deepEqual(pageErrors, [], 'JavaScript errors on the pages');
+        assertNoPageErrors();
         t.diagnostic(`${school.code} ${vp.name}: paid with ${first}`);
-      } catch (e) {
-        await shot(page, school.code, vp, 'FAILED').catch(() => {});
-        e.message += `\n-- at ${page.url()}\n-- server log (tail):\n${server.log().slice(-3000)}`;
-        throw e;
-      } finally {
-        await context.close();
-        await stopServer(server);
-      }
+      });
     });
   }
 }
