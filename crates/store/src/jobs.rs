@@ -48,19 +48,27 @@ impl Store {
         Ok(row.map(|(id, kind, ref_id, attempts)| Job { id, kind, ref_id, attempts }))
     }
 
-    pub async fn finish_job(&self, id: i64) -> Result<(), StoreError> {
+    /// Marks a job done, if this claim (`attempts`) still holds it: a run that outlived its
+    /// lease does not overwrite the outcome of the run that took over.
+    pub async fn finish_job(&self, job: &Job) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE jobs SET done_at = $1, locked_until = NULL WHERE id = $2").bind(now()).bind(id).execute(&mut *tx.tx).await?;
+        sqlx::query("UPDATE jobs SET done_at = $1, locked_until = NULL WHERE id = $2 AND attempts = $3")
+            .bind(now())
+            .bind(job.id)
+            .bind(job.attempts)
+            .execute(&mut *tx.tx)
+            .await?;
         tx.commit().await
     }
 
     /// Puts a claimed job back, to run again at `run_at`.
-    pub async fn retry_job(&self, id: i64, run_at: i64, error: &str) -> Result<(), StoreError> {
+    pub async fn retry_job(&self, job: &Job, run_at: i64, error: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3")
+        sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3 AND attempts = $4")
             .bind(run_at)
             .bind(&error[..error.floor_char_boundary(500)])
-            .bind(id)
+            .bind(job.id)
+            .bind(job.attempts)
             .execute(&mut *tx.tx)
             .await?;
         tx.commit().await

@@ -95,6 +95,21 @@ fn order(r: &AnyRow) -> Result<OrderRow, sqlx::Error> {
     })
 }
 
+const ORDER_LINES_SQL: &str = "SELECT l.charge_id, l.amount_fen, l.balance_fen, f.name AS item_name, p.name AS period_name, f.receipt_type \
+     FROM order_lines l JOIN charges c ON c.id = l.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
+     JOIN periods p ON p.id = c.period_id WHERE l.order_id = $1 ORDER BY l.id";
+
+fn order_line(r: &AnyRow) -> Result<OrderLine, sqlx::Error> {
+    Ok(OrderLine {
+        charge_id: r.try_get("charge_id")?,
+        amount: Fen(r.try_get("amount_fen")?),
+        balance: Fen(r.try_get("balance_fen")?),
+        item_name: r.try_get("item_name")?,
+        period_name: r.try_get("period_name")?,
+        receipt_type: r.try_get("receipt_type")?,
+    })
+}
+
 fn attempt(r: &AnyRow) -> Result<AttemptRow, sqlx::Error> {
     Ok(AttemptRow {
         id: r.try_get("id")?,
@@ -223,27 +238,14 @@ impl Store {
     }
 
     pub async fn order_lines(&self, order_id: i64) -> Result<Vec<OrderLine>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT l.charge_id, l.amount_fen, l.balance_fen, f.name AS item_name, p.name AS period_name, f.receipt_type \
-             FROM order_lines l JOIN charges c ON c.id = l.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
-             JOIN periods p ON p.id = c.period_id WHERE l.order_id = $1 ORDER BY l.id",
-        )
-        .bind(order_id)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(OrderLine {
-                    charge_id: r.try_get("charge_id")?,
-                    amount: Fen(r.try_get("amount_fen")?),
-                    balance: Fen(r.try_get("balance_fen")?),
-                    item_name: r.try_get("item_name")?,
-                    period_name: r.try_get("period_name")?,
-                    receipt_type: r.try_get("receipt_type")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        let rows = sqlx::query(ORDER_LINES_SQL).bind(order_id).fetch_all(&self.pool).await?;
+        rows.iter().map(order_line).collect::<Result<_, sqlx::Error>>().map_err(StoreError::from)
+    }
+
+    /// `order_lines` inside a transaction: no second connection while it holds one.
+    pub async fn order_lines_tx(&self, tx: &mut WriteTx, order_id: i64) -> Result<Vec<OrderLine>, StoreError> {
+        let rows = sqlx::query(ORDER_LINES_SQL).bind(order_id).fetch_all(&mut *tx.tx).await?;
+        rows.iter().map(order_line).collect::<Result<_, sqlx::Error>>().map_err(StoreError::from)
     }
 
     /// Moves an order out of `unpaid` and frees its charges for other orders.
@@ -304,6 +306,29 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(attempt).collect::<Result<_, _>>()?)
+    }
+
+    /// `attempts_of_order` inside a transaction (after `lock_order`, it sees every attempt).
+    pub async fn attempts_of_order_tx(&self, tx: &mut WriteTx, order_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
+        let rows = sqlx::query(concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE order_id = $1 ORDER BY id"))
+            .bind(order_id)
+            .fetch_all(&mut *tx.tx)
+            .await?;
+        Ok(rows.iter().map(attempt).collect::<Result<_, _>>()?)
+    }
+
+    /// What is still owed on a charge, read inside the transaction that is about to order it:
+    /// a payment committed since the caller last looked is counted.
+    pub async fn charge_remaining_tx(&self, tx: &mut WriteTx, charge_id: i64) -> Result<Fen, StoreError> {
+        let v: i64 = sqlx::query_scalar(
+            "SELECT CAST(c.total_fen - c.discount_fen - COALESCE((SELECT SUM(l.amount_fen) FROM ledger_entries l \
+             WHERE l.charge_id = c.id AND l.kind IN ('payment', 'offline_payment', 'refund', 'balance_use')), 0) AS BIGINT) \
+             FROM charges c WHERE c.id = $1",
+        )
+        .bind(charge_id)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        Ok(Fen(v))
     }
 
     pub async fn attempt_by_id(&self, id: i64) -> Result<Option<AttemptRow>, StoreError> {

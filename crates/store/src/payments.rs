@@ -49,6 +49,7 @@ pub struct RefundRow {
     pub student_id: i64,
     pub txn_id: String,
     pub attempt_id: i64,
+    pub reference: String,
 }
 
 impl Store {
@@ -120,7 +121,7 @@ impl Store {
     pub async fn refund(&self, id: i64) -> Result<Option<RefundRow>, StoreError> {
         let row = sqlx::query(
             "SELECT r.id, r.school_id, r.provider_payment_id, r.out_refund_no, r.amount_fen, r.status, a.out_trade_no, \
-                    o.total_fen, p.provider, o.student_id, p.txn_id, a.id AS attempt_id \
+                    o.total_fen, p.provider, o.student_id, p.txn_id, a.id AS attempt_id, r.reference \
              FROM refunds r JOIN provider_payments p ON p.id = r.provider_payment_id \
              JOIN pay_attempts a ON a.id = p.attempt_id JOIN orders o ON o.id = p.order_id WHERE r.id = $1",
         )
@@ -141,6 +142,7 @@ impl Store {
                 student_id: r.try_get("student_id")?,
                 txn_id: r.try_get("txn_id")?,
                 attempt_id: r.try_get("attempt_id")?,
+                reference: r.try_get("reference")?,
             })
         })
         .transpose()
@@ -172,6 +174,12 @@ impl Store {
             )
             .await?;
         }
+        tx.commit().await
+    }
+
+    pub async fn set_refund_reference(&self, id: i64, reference: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE refunds SET reference = $1 WHERE id = $2").bind(reference).bind(id).execute(&mut *tx.tx).await?;
         tx.commit().await
     }
 

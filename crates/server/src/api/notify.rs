@@ -78,13 +78,33 @@ async fn handle(state: &AppState, provider_name: &str, school_code: Option<&str>
             Err(e) => last_error = e.to_string(),
         }
     }
-    let Some((school_id, notice, channel)) = verified else {
+    let Some((school_id, mut notice, mut channel)) = verified else {
         tracing::warn!(provider = provider_name, error = last_error, "notification refused");
         let _ = state.store.set_notification_outcome(record, &format!("rejected: {last_error}")).await;
         return respond(any_channel.ack(false));
     };
     let attempt = match state.store.attempt_by_out_trade_no(&notice.out_trade_no).await {
         Ok(Some(a)) if a.school_id == school_id => a,
+        // Schools may share a merchant: without a school in the URL, the first that verified
+        // need not be the trade's. Its own school's adapter must verify it too.
+        Ok(Some(a)) if school_code.is_none() => {
+            let own = state
+                .channels
+                .for_provider(provider, Some(a.school_id))
+                .into_iter()
+                .find_map(|(_, c)| c.verify_notification(headers, body, t).ok().map(|n| (n, c)));
+            match own {
+                Some((n, c)) => {
+                    notice = n;
+                    channel = c;
+                    a
+                }
+                None => {
+                    let _ = state.store.set_notification_outcome(record, "trade of a school whose merchant did not sign it").await;
+                    return respond(channel.ack(true));
+                }
+            }
+        }
         Ok(_) => {
             // Verified, but not a trade of this merchant's school: kept for reconciliation.
             let _ = state.store.set_notification_outcome(record, "unknown trade").await;

@@ -84,11 +84,11 @@ async fn run(state: &AppState, job: Job) {
         }
     };
     let result = match next {
-        Ok(Next::Done) => state.store.finish_job(job.id).await,
-        Ok(Next::Again(at, why)) => state.store.retry_job(job.id, at, &why).await,
+        Ok(Next::Done) => state.store.finish_job(&job).await,
+        Ok(Next::Again(at, why)) => state.store.retry_job(&job, at, &why).await,
         Err(e) => {
             tracing::warn!(job = job.id, kind = job.kind, error = e.zh, "job failed; will retry");
-            state.store.retry_job(job.id, now() + retry_backoff(job.attempts), &e.zh).await
+            state.store.retry_job(&job, now() + retry_backoff(job.attempts), &e.zh).await
         }
     };
     if let Err(e) = result {
@@ -168,7 +168,17 @@ async fn refund(state: &AppState, job: &Job) -> JobResult {
         total: r.amount,
         reason: Some("订单已关闭或重复支付，原路退回".into()),
     };
-    match channel.refund(&req).await {
+    if !r.reference.is_empty() {
+        // Another instance, or this one before a restart, sent it: the provider finds it by this.
+        channel.restore_order_reference(&r.out_refund_no, &r.reference);
+    }
+    let result = channel.refund(&req).await;
+    if let Some(reference) = channel.order_reference(&r.out_refund_no)
+        && reference != r.reference
+    {
+        state.store.set_refund_reference(r.id, &reference).await?;
+    }
+    match result {
         Ok(res) => match res.status {
             RefundStatus::Success => {
                 state.store.finish_refund(&r, "success").await?;

@@ -215,7 +215,19 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
             let part = balance_left.min(*amount);
             balance_left = balance_left.checked_sub(part).map_err(|_| AppError::internal())?;
             match state.store.insert_order_line(&mut tx, o.school.id, order_id, *charge_id, *amount, part).await {
-                Ok(()) => {}
+                Ok(()) => {
+                    // What was owed was read before this transaction: a payment that freed
+                    // the charge from another order meanwhile must not be paid for twice.
+                    if state.store.charge_remaining_tx(&mut tx, *charge_id).await? < *amount {
+                        drop(tx);
+                        return Err(AppError::new(
+                            StatusCode::CONFLICT,
+                            "charge_changed",
+                            "所选项目刚刚已缴费或金额已变化，请刷新后重新选择，请勿重复缴费",
+                            "An item was just paid or changed; refresh and choose again",
+                        ));
+                    }
+                }
                 Err(StoreError::Conflict(_)) => {
                     drop(tx);
                     return Err(held(state, &o.school, *charge_id).await);
@@ -335,7 +347,19 @@ pub async fn pay(
         });
     }
     // A new channel: the old attempts are closed at their providers, so only one can take money.
+    // Under the order's lock, so a cancel, an expiry, a payment or another tab cannot slip in
+    // between the check and the new attempt.
     let mut tx = state.store.write_tx().await?;
+    let locked = state.store.lock_order(&mut tx, order.id).await?;
+    if locked.status != "unpaid" || locked.expires_at <= now() {
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "order_not_payable",
+            "该订单已支付或已关闭，无需再次支付",
+            "This order is paid or closed; nothing to pay",
+        ));
+    }
+    let attempts = state.store.attempts_of_order_tx(&mut tx, order.id).await?;
     for a in attempts.iter().filter(|a| a.status == "open") {
         state.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
         state.store.enqueue_job(&mut tx, "close_attempt", a.id, t).await?;
@@ -380,6 +404,21 @@ pub async fn pay(
     let stored = serde_json::to_string(&action).map_err(|_| AppError::internal())?;
     let reference = channel.order_reference(&out_trade_no).unwrap_or_default();
     state.store.set_attempt_action(attempt_id, &stored, &reference).await?;
+    // Cancelled, expired or switched while the provider was creating it: close it there now
+    // (and again by job if that fails) rather than show a code for an order that is gone.
+    if let Some(a) = state.store.attempt_by_id(attempt_id).await?
+        && a.status != "open"
+    {
+        let mut tx = state.store.write_tx().await?;
+        state.store.enqueue_job(&mut tx, "close_attempt", attempt_id, now()).await?;
+        tx.commit().await?;
+        return Err(AppError::new(
+            StatusCode::CONFLICT,
+            "order_not_payable",
+            "该订单已支付或已关闭，无需再次支付",
+            "This order is paid or closed; nothing to pay",
+        ));
+    }
     Ok(PayStarted { school_code: school.code.clone(), out_trade_no, method, action, payee: school.policy.payee.clone(), order })
 }
 

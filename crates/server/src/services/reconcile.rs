@@ -4,7 +4,7 @@
 
 use crate::AppState;
 use crate::error::AppError;
-use crate::services::channels::provider_str;
+use crate::services::channels::{Method, provider_str};
 use crate::services::settle::{self, Settled};
 use campuspay_channels::StatementKind;
 use campuspay_domain::order::PaidSource;
@@ -22,6 +22,9 @@ pub struct Report {
     pub settled_now: Vec<(String, String)>,
     /// Lines whose trade number is none of ours: for a person to look at.
     pub unknown: Vec<String>,
+    /// Paid and refunded at the provider, never settled here (refunded from the merchant
+    /// console?): not applied; for a person to look at.
+    pub refunded_at_provider: Vec<String>,
     /// Statements that could not be fetched or read: (school id, error).
     pub failures: Vec<(i64, String)>,
 }
@@ -29,6 +32,7 @@ pub struct Report {
 pub async fn reconcile_day(state: &AppState, date: &str) -> Result<Report, AppError> {
     let mut report = Report { date: date.to_string(), ..Report::default() };
     let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut unknown: HashSet<String> = HashSet::new();
     for (school_id, _adapter, channel) in state.channels.all() {
         let statement = match channel.statement(date).await {
             Ok(s) => s,
@@ -40,23 +44,35 @@ pub async fn reconcile_day(state: &AppState, date: &str) -> Result<Report, AppEr
         };
         report.statements += 1;
         let provider = provider_str(statement.provider);
+        let refunded: HashSet<&str> =
+            statement.lines.iter().filter(|l| l.kind == StatementKind::Refund).map(|l| l.transaction_id.as_str()).collect();
         for line in statement.lines.iter().filter(|l| l.kind == StatementKind::Payment) {
-            // Schools may share a merchant (the demo does): each line is counted once.
-            if !seen.insert((provider.to_string(), line.transaction_id.clone())) {
+            let key = (provider.to_string(), line.transaction_id.clone());
+            if seen.contains(&key) {
                 continue;
             }
+            // A trade of ours, on this school's statement, through this provider; schools may
+            // share a merchant (the demo does), and then each school settles its own trades.
+            let attempt = match state.store.attempt_by_out_trade_no(&line.out_trade_no).await? {
+                Some(a) if a.school_id == school_id && Method::parse(&a.channel).is_some_and(|m| m.provider() == statement.provider) => a,
+                Some(_) => continue,
+                None => {
+                    if unknown.insert(line.out_trade_no.clone()) {
+                        report.unknown.push(line.out_trade_no.clone());
+                    }
+                    continue;
+                }
+            };
+            seen.insert(key);
             report.payment_lines += 1;
             if state.store.txn_settled(provider, &line.transaction_id).await? {
                 report.matched += 1;
                 continue;
             }
-            let attempt = match state.store.attempt_by_out_trade_no(&line.out_trade_no).await? {
-                Some(a) => a,
-                None => {
-                    report.unknown.push(line.out_trade_no.clone());
-                    continue;
-                }
-            };
+            if refunded.contains(line.transaction_id.as_str()) {
+                report.refunded_at_provider.push(line.out_trade_no.clone());
+                continue;
+            }
             match settle::settle_paid(state, &attempt, &line.transaction_id, line.amount, &line.time, PaidSource::Statement).await? {
                 Settled::Duplicate | Settled::Nothing => report.matched += 1,
                 _ => report.settled_now.push((line.out_trade_no.clone(), line.transaction_id.clone())),
@@ -65,12 +81,13 @@ pub async fn reconcile_day(state: &AppState, date: &str) -> Result<Report, AppEr
     }
     let mut tx = state.store.write_tx().await?;
     let detail = format!(
-        "{date}: {} statements, {} payments, {} matched, {} settled now, {} unknown, {} failed",
+        "{date}: {} statements, {} payments, {} matched, {} settled now, {} unknown, {} refunded at the provider, {} failed",
         report.statements,
         report.payment_lines,
         report.matched,
         report.settled_now.len(),
         report.unknown.len(),
+        report.refunded_at_provider.len(),
         report.failures.len()
     );
     state.store.audit(&mut tx, None, "system", "reconcile", &detail).await?;

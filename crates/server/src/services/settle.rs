@@ -59,7 +59,7 @@ pub async fn settle_paid(
     paid_at: &str,
     source: PaidSource,
 ) -> Result<Settled, AppError> {
-    let provider = Method::parse(&attempt.channel).map(|m| provider_str(m.provider())).unwrap_or("unknown");
+    let provider = provider_of(attempt);
     let school = state.store.school_by_id(attempt.school_id).await?.ok_or_else(AppError::unknown_school)?;
     let mut tx = state.store.write_tx().await?;
     let order = state.store.lock_order(&mut tx, attempt.order_id).await?;
@@ -74,7 +74,7 @@ pub async fn settle_paid(
             Effect::Refund { reason, .. } => ("refund", format!("{reason:?}")),
             Effect::Credit { reason, .. } => ("credit", format!("{reason:?}")),
             Effect::CloseOpenAttempts => {
-                for a in state.store.attempts_of_order(order.id).await? {
+                for a in state.store.attempts_of_order_tx(&mut tx, order.id).await? {
                     if a.id != attempt.id && (a.status == "open" || a.status == "superseded") {
                         state.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
                         state.store.enqueue_job(&mut tx, "close_attempt", a.id, now()).await?;
@@ -119,7 +119,7 @@ pub async fn settle_paid(
         };
         match effect {
             Effect::ApplyPayment { .. } => {
-                for line in state.store.order_lines(order.id).await? {
+                for line in state.store.order_lines_tx(&mut tx, order.id).await? {
                     // The balance's part of the line was written when the order was made.
                     let cash = line.amount.checked_sub(line.balance).map_err(|_| AppError::internal())?;
                     if cash.is_positive() {
@@ -167,13 +167,26 @@ pub async fn query_and_settle(state: &AppState, attempt: &AttemptRow) -> Result<
         ProviderStatus::Paid { transaction_id, amount, paid_at } => {
             settle_paid(state, attempt, transaction_id, *amount, paid_at.as_deref().unwrap_or(""), PaidSource::Query).await?;
         }
-        // Paid, then refunded at the provider: the payment itself happened and is settled once.
-        ProviderStatus::Refunded { transaction_id, amount } => {
-            settle_paid(state, attempt, transaction_id, *amount, "", PaidSource::Query).await?;
+        // Refunded at the provider before we ever settled it (e.g. from the merchant console):
+        // the money went back to the payer, so it must not pay the order. Left for the office.
+        ProviderStatus::Refunded { transaction_id, amount } if !state.store.txn_settled(provider_of(attempt), transaction_id).await? => {
+            tracing::warn!(
+                out_trade_no = attempt.out_trade_no,
+                transaction_id,
+                amount = amount.0,
+                "refunded at the provider, never settled here"
+            );
         }
         _ => {}
     }
     Ok(Some(status))
+}
+
+/// How long a provider create may take before an attempt without its answer counts as failed.
+pub const CREATE_GRACE_S: i64 = 60;
+
+fn provider_of(a: &AttemptRow) -> &'static str {
+    Method::parse(&a.channel).map(|m| provider_str(m.provider())).unwrap_or("unknown")
 }
 
 /// Closes an unpaid order (expiry or cancellation): first its attempts at the providers, so no
@@ -196,15 +209,17 @@ pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> R
     {
         return Ok(());
     }
+    let mut closed = Vec::new();
     for a in state.store.attempts_of_order(order.id).await? {
         if a.status != "open" && a.status != "superseded" {
             continue;
         }
         close_attempt(state, &a).await?;
+        closed.push(a.id);
     }
+    let school = state.store.school_by_id(order.school_id).await?.ok_or_else(AppError::unknown_school)?;
     let mut tx = state.store.write_tx().await?;
     let locked = state.store.lock_order(&mut tx, order.id).await?;
-    let school = state.store.school_by_id(locked.school_id).await?.ok_or_else(AppError::unknown_school)?;
     let (current, settled) = domain_order(state, &mut tx, &locked).await?;
     let outcome = decide(&current, &settled, &event, school.policy.late_payment)
         .map_err(|e| AppError::new(axum::http::StatusCode::CONFLICT, "order_paid", e.to_string(), e.message_en()))?;
@@ -212,7 +227,7 @@ pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> R
         let status = outcome.order.state.as_str();
         state.store.end_order(&mut tx, order.id, status, false).await?;
         // What the balance put in goes back to it.
-        for line in state.store.order_lines(order.id).await?.iter().filter(|l| l.balance.is_positive()) {
+        for line in state.store.order_lines_tx(&mut tx, order.id).await?.iter().filter(|l| l.balance.is_positive()) {
             let back = NewLedgerEntry {
                 school_id: locked.school_id,
                 student_id: locked.student_id,
@@ -224,9 +239,17 @@ pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> R
             };
             state.store.insert_ledger_entry(&mut tx, &back).await?;
         }
-        for a in state.store.attempts_of_order(order.id).await? {
-            if a.status == "open" || a.status == "superseded" {
+        for a in state.store.attempts_of_order_tx(&mut tx, order.id).await? {
+            if a.status != "open" && a.status != "superseded" {
+                continue;
+            }
+            if closed.contains(&a.id) {
                 state.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+            } else {
+                // Started after we closed the others (a payment racing the cancel): close it
+                // at its provider too, before anyone can pay it.
+                state.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
+                state.store.enqueue_job(&mut tx, "close_attempt", a.id, now()).await?;
             }
         }
     }
@@ -241,7 +264,17 @@ pub async fn close_attempt(state: &AppState, a: &AttemptRow) -> Result<(), AppEr
         return Ok(());
     };
     if a.action.is_empty() {
-        // Never reached the provider (its create failed): nothing to close there.
+        if now() - a.created_at < CREATE_GRACE_S {
+            // Its create may still be on the way to the provider: closing now could leave a
+            // live trade behind. The caller tries again shortly.
+            return Err(AppError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "attempt_in_flight",
+                "支付渠道正在下单，请稍后再试",
+                "A payment is being started; try again in a moment",
+            ));
+        }
+        // Its create failed long ago: nothing at the provider to close.
         let mut tx = state.store.write_tx().await?;
         state.store.set_attempt_status(&mut tx, a.id, "closed").await?;
         return Ok(tx.commit().await?);
@@ -250,13 +283,12 @@ pub async fn close_attempt(state: &AppState, a: &AttemptRow) -> Result<(), AppEr
         Ok(()) => {
             // Paid just before the close? The query says.
             query_and_settle(state, a).await?;
-            let mut tx = state.store.write_tx().await?;
-            if let Some(fresh) = state.store.attempt_by_id(a.id).await?
-                && fresh.status != "paid"
-            {
+            let fresh = state.store.attempt_by_id(a.id).await?;
+            if fresh.is_some_and(|f| f.status != "paid") {
+                let mut tx = state.store.write_tx().await?;
                 state.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+                tx.commit().await?;
             }
-            tx.commit().await?;
             Ok(())
         }
         Err(e) => {

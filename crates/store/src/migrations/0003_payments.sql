@@ -90,6 +90,8 @@ CREATE TABLE refunds (
     -- pending, processing, success, failed
     status TEXT NOT NULL,
     reason TEXT NOT NULL DEFAULT '',
+    -- what the provider needs to find the refund again (UnionPay's txnTime)
+    reference TEXT NOT NULL DEFAULT '',
     created_at BIGINT NOT NULL,
     finished_at BIGINT
 );

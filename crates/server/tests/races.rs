@@ -1,0 +1,128 @@
+//! Races on the money path, found in review: a cart checked against data older than the
+//! transaction that orders it, and many deliveries of news for one order at once.
+
+mod common;
+
+use campuspay_domain::Fen;
+use campuspay_domain::cart::CartRequest;
+use campuspay_domain::order::PaidSource;
+use campuspay_server::services::{auth, orders, settle};
+use campuspay_store::Backend;
+use common::TestApp;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+on_both_databases!(stale_cart_orders_a_charge_paid_meanwhile, concurrent_settles_of_one_order);
+
+async fn order_and_attempt(app: &TestApp, token: &str) -> (i64, serde_json::Value, campuspay_store::orders::AttemptRow) {
+    let (_, c) = app.get_json("/api/v1/student/charges", Some(token)).await;
+    for c in c["charges"].as_array().unwrap().iter().filter(|c| c["arrears_fen"].as_i64().unwrap() > 0) {
+        let (status, o) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": c["id"]}]}), Some(token)).await;
+        if status == 201 {
+            let no = o["order_no"].as_str().unwrap();
+            let (status, p) =
+                app.post_json(&format!("/api/v1/student/orders/{no}/pay"), json!({"channel": "wechat_native"}), Some(token)).await;
+            assert_eq!(status, 200, "{p}");
+            let a = app.store.attempt_by_out_trade_no(p["out_trade_no"].as_str().unwrap()).await.unwrap().unwrap();
+            return (c["id"].as_i64().unwrap(), o, a);
+        }
+    }
+    panic!("nothing to order");
+}
+
+/// Order A holds charge X. While a second order for X is being made (its cart checked against
+/// a snapshot in which X is owed), A's payment settles and frees X: the second order is made
+/// for a charge already paid in full.
+async fn stale_cart_orders_a_charge_paid_meanwhile(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    let session = auth::resolve_session(&app.state, &token).await.unwrap();
+    let (charge_id, a, attempt) = order_and_attempt(&app, &token).await;
+    let total = Fen(a["total_fen"].as_i64().unwrap());
+    let input = move || orders::NewOrderInput {
+        lines: vec![CartRequest { charge_id, amount: None }],
+        phone: None,
+        invoice: None,
+        use_balance: false,
+    };
+    let (st1, st2) = (app.state.clone(), app.state.clone());
+    let (s2, att) = (session.clone(), attempt.clone());
+    let (settled, created) = match app.store.backend() {
+        Backend::Sqlite => {
+            // Another writer holds SQLite's write lock; the settle queues first, the new order second.
+            let hold = app.store.write_tx().await.unwrap();
+            let settle = tokio::spawn(async move { settle::settle_paid(&st1, &att, "REVIEWTXN1", total, "", PaidSource::Query).await });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let create = tokio::spawn(async move { orders::create_order(&st2, &s2, &input()).await.map(|c| c.order) });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            drop(hold);
+            (settle.await.unwrap(), create.await.unwrap())
+        }
+        Backend::Postgres => {
+            // Another order of the student holds its row (balance lock) for a moment.
+            let mut hold = app.store.write_tx().await.unwrap();
+            // (FOR NO KEY UPDATE: blocks create_order's FOR UPDATE, not the settle's FK checks.)
+            sqlx::query("SELECT id FROM students WHERE id = $1 FOR NO KEY UPDATE")
+                .bind(session.student_id)
+                .execute(&mut *hold.tx)
+                .await
+                .unwrap();
+            let create = tokio::spawn(async move { orders::create_order(&st2, &s2, &input()).await.map(|c| c.order) });
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let settled = settle::settle_paid(&st1, &att, "REVIEWTXN1", total, "", PaidSource::Query).await;
+            drop(hold);
+            (settled, create.await.unwrap())
+        }
+    };
+    assert_eq!(settled.unwrap(), settle::Settled::Applied);
+    let (_, c) = app.get_json("/api/v1/student/charges", Some(&token)).await;
+    let x = c["charges"].as_array().unwrap().iter().find(|c| c["id"].as_i64() == Some(charge_id)).unwrap().clone();
+    match created {
+        Ok(b) => panic!(
+            "order {} (unpaid, {} fen) created for charge {charge_id} which is already paid by order {}; charge now: {x}",
+            b.order_no, b.total.0, a["order_no"]
+        ),
+        Err(e) => assert_eq!(e.status, 409, "refused as a conflict: {}", e.zh),
+    }
+    assert_eq!(x["arrears_fen"], 0);
+}
+
+/// Several deliveries of news for one order at once (notification retries, queries, a
+/// statement): PostgreSQL pool of 16.
+async fn concurrent_settles_of_one_order(app: TestApp) {
+    let token = app.session("qdou", "20230001").await;
+    let (_, a, attempt) = order_and_attempt(&app, &token).await;
+    let total = Fen(a["total_fen"].as_i64().unwrap());
+    // More at once than PostgreSQL's pool has connections, while the order row is busy.
+    let n = 40;
+    let mut hold = app.store.write_tx().await.unwrap();
+    app.store.lock_order(&mut hold, attempt.order_id).await.unwrap();
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (st, att) = (app.state.clone(), attempt.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = settle::settle_paid(&st, &att, &format!("REVIEWTXN{i}"), total, "", PaidSource::Notify).await;
+            (r.map_err(|e| format!("{} {}", e.status, e.zh)), t0.elapsed())
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    drop(hold);
+    let mut errors = 0;
+    let mut slowest = Duration::ZERO;
+    for t in tasks {
+        let (r, d) = t.await.unwrap();
+        slowest = slowest.max(d);
+        if let Err(e) = r {
+            errors += 1;
+            eprintln!("settle failed after {d:?}: {e}");
+        }
+    }
+    assert!(errors == 0 && slowest < Duration::from_secs(10), "{n} concurrent settles: {errors} failed, slowest {slowest:?}");
+    // One paid the order; every other transaction is money to give back, none is lost.
+    let pool = app.store.pool();
+    let applied: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM provider_payments WHERE disposition = 'applied'").fetch_one(pool).await.unwrap();
+    let refunds: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM provider_payments WHERE disposition = 'refund'").fetch_one(pool).await.unwrap();
+    assert_eq!((applied, refunds), (1, n as i64 - 1));
+}
