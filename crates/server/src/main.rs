@@ -57,6 +57,15 @@ enum Command {
         #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
         database_url: String,
     },
+    /// List money that came in but could not pay its order (late, duplicate or mismatched):
+    /// refunded automatically or credited to the balance, with the refund's state.
+    LatePayments {
+        /// Only this school (its code).
+        #[arg(long)]
+        school: Option<String>,
+        #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
+        database_url: String,
+    },
     /// Run the provider simulator alone (WeChat Pay v3, Alipay, UnionPay at /sandbox/…), for
     /// testing another deployment or an SDK against it.
     Sandbox {
@@ -186,6 +195,21 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             for (school, e) in &r.failures {
                 println!("statement failed (school {school}): {e}");
             }
+        }
+        Command::LatePayments { school, database_url } => {
+            let store = Store::connect(&database_url).await?;
+            store.migrate().await?;
+            let rows = store.unapplied_payments(school.as_deref()).await?;
+            println!("学校\t学号\t订单号\t渠道\t交易流水号\t金额\t处理\t原因\t退款状态\t时间");
+            for (code, no, order, provider, txn, amount, disposition, reason, refund, at) in &rows {
+                let what = if disposition == "refund" { "原路退款" } else { "转入余额" };
+                println!(
+                    "{code}\t{no}\t{order}\t{provider}\t{txn}\t{amount}\t{what}\t{reason}\t{}\t{}",
+                    refund.as_deref().unwrap_or("-"),
+                    campuspay_domain::time::format_shanghai(*at)
+                );
+            }
+            println!("{} 笔", rows.len());
         }
         Command::Sandbox { listen, data_dir, time_scale } => {
             let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_time_scale(time_scale);

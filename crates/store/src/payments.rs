@@ -225,6 +225,43 @@ impl Store {
             .map_err(StoreError::from)
     }
 
+    /// Money that could not be applied (late, duplicate, mismatched), newest first, for the
+    /// finance office: (school code, student no, order no, provider, txn id, amount, what
+    /// happened to it, why, refund state, when).
+    #[allow(clippy::type_complexity)]
+    pub async fn unapplied_payments(
+        &self,
+        school_code: Option<&str>,
+    ) -> Result<Vec<(String, String, String, String, String, Fen, String, String, Option<String>, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.code, st.student_no, o.order_no, p.provider, p.txn_id, p.amount_fen, p.disposition, p.reason, p.created_at, \
+                    (SELECT r.status FROM refunds r WHERE r.provider_payment_id = p.id ORDER BY r.id DESC LIMIT 1) AS refund_status \
+             FROM provider_payments p JOIN orders o ON o.id = p.order_id JOIN schools s ON s.id = p.school_id \
+             JOIN students st ON st.id = o.student_id \
+             WHERE p.disposition <> 'applied' AND ($1 = '' OR s.code = $1) ORDER BY p.created_at DESC, p.id DESC",
+        )
+        .bind(school_code.unwrap_or(""))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("code")?,
+                    r.try_get("student_no")?,
+                    r.try_get("order_no")?,
+                    r.try_get("provider")?,
+                    r.try_get("txn_id")?,
+                    Fen(r.try_get("amount_fen")?),
+                    r.try_get("disposition")?,
+                    r.try_get("reason")?,
+                    r.try_get("refund_status")?,
+                    r.try_get("created_at")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
     /// Keeps a notification exactly as it arrived; returns its id for the outcome.
     pub async fn record_notification(&self, provider: &str, school_code: &str, headers: &str, body: &str) -> Result<i64, StoreError> {
         let mut tx = self.write_tx().await?;
