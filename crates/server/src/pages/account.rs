@@ -2,7 +2,7 @@
 //! (sessions, security e-mail and question, security log), and the demo outbox.
 
 use super::views::CaptchaView;
-use super::{csrf_ok, csrf_refused, error_page, page_session, render, school_name, school_or_404};
+use super::{error_page, page_session, posted_session, render, school_name, school_or_404};
 use crate::AppState;
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -175,13 +175,26 @@ struct RequestForm {
     confirm: Option<String>,
 }
 
+/// The login as typed into a form: trimmed, at most 32 characters.
+fn typed_login(login: &str) -> String {
+    login.trim().chars().take(32).collect()
+}
+
+fn recovery_request<'a>(school: &'a School, login: &'a str, f: &'a RequestForm) -> recovery::RecoveryRequest<'a> {
+    recovery::RecoveryRequest {
+        school: &school.code,
+        login,
+        captcha: Captcha { id: f.captcha_id.as_deref(), answer: f.captcha.as_deref() },
+    }
+}
+
 async fn forgot_email(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<RequestForm>) -> Response {
     let lang = client.lang;
     let school = match school_or_404(&state, &code, lang).await {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let login: String = f.login.trim().chars().take(32).collect();
+    let login = typed_login(&f.login);
     // Seed 001: the platform asks before it sends.
     if f.confirm.as_deref() != Some("1") {
         if login.is_empty() {
@@ -197,11 +210,7 @@ async fn forgot_email(State(state): State<AppState>, client: Client, Path(code):
             captcha_answer: f.captcha.unwrap_or_default(),
         });
     }
-    let r = recovery::RecoveryRequest {
-        school: &school.code,
-        login: &login,
-        captcha: Captcha { id: f.captcha_id.as_deref(), answer: f.captcha.as_deref() },
-    };
+    let r = recovery_request(&school, &login, &f);
     match recovery::request_email(&state, &r, &client).await {
         Ok(()) => notice(
             &school,
@@ -261,12 +270,8 @@ async fn forgot_sms(State(state): State<AppState>, client: Client, Path(code): P
         Ok(s) => s,
         Err(r) => return r,
     };
-    let login: String = f.login.trim().chars().take(32).collect();
-    let r = recovery::RecoveryRequest {
-        school: &school.code,
-        login: &login,
-        captcha: Captcha { id: f.captcha_id.as_deref(), answer: f.captcha.as_deref() },
-    };
+    let login = typed_login(&f.login);
+    let r = recovery_request(&school, &login, &f);
     match recovery::request_sms(&state, &r, &client).await {
         Ok(()) => {
             reset_view(
@@ -304,7 +309,7 @@ async fn sms_reset(State(state): State<AppState>, client: Client, Path(code): Pa
         Ok(s) => s,
         Err(r) => return r,
     };
-    let login: String = f.login.unwrap_or_default().trim().chars().take(32).collect();
+    let login = typed_login(f.login.as_deref().unwrap_or_default());
     let r = recovery::CodeReset {
         school: &school.code,
         login: &login,
@@ -327,7 +332,7 @@ async fn forgot_question(State(state): State<AppState>, client: Client, Path(cod
         Ok(s) => s,
         Err(r) => return r,
     };
-    let login: String = f.login.trim().chars().take(32).collect();
+    let login = typed_login(&f.login);
     match recovery::question_for(&state, &school.code, &login, &client).await {
         Ok(q) => {
             let action = format!("/s/{}/forgot/question/reset", school.code);
@@ -343,7 +348,7 @@ async fn question_reset(State(state): State<AppState>, client: Client, Path(code
         Ok(s) => s,
         Err(r) => return r,
     };
-    let login: String = f.login.unwrap_or_default().trim().chars().take(32).collect();
+    let login = typed_login(f.login.as_deref().unwrap_or_default());
     let r = recovery::AnswerReset {
         school: &school.code,
         login: &login,
@@ -500,9 +505,12 @@ async fn security_view(
     school: &School,
     s: &campuspay_store::sessions::SessionRow,
     lang: Lang,
-    saved: Option<String>,
-    error: Option<&AppError>,
+    outcome: Result<Option<&str>, AppError>,
 ) -> Response {
+    let (saved, error) = match &outcome {
+        Ok(saved) => (saved.map(str::to_string), None),
+        Err(e) => (None, Some(e)),
+    };
     let st = match student::school_and_student(state, s).await {
         Ok((_, st)) => st,
         Err(e) => return error_page(&e, lang),
@@ -554,7 +562,7 @@ async fn security_view(
 
 async fn security_page(State(state): State<AppState>, client: Client, Path(code): Path<String>, session: Option<AnySession>) -> Response {
     match page_session(&state, &code, session, client.lang, false).await {
-        Ok((school, s)) => security_view(&state, &school, &s, client.lang, None, None).await,
+        Ok((school, s)) => security_view(&state, &school, &s, client.lang, Ok(None)).await,
         Err(r) => r,
     }
 }
@@ -576,20 +584,14 @@ async fn security_email(
     Form(f): Form<SecurityForm>,
 ) -> Response {
     let lang = client.lang;
-    let (school, s) = match page_session(&state, &code, session, lang, false).await {
+    let (school, s) = match posted_session(&state, &code, session, lang, &f.csrf).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, &f.csrf) {
-        return csrf_refused(lang);
-    }
     let r =
         recovery::set_security_email(&state, &s, f.password.as_deref().unwrap_or(""), f.security_email.as_deref().unwrap_or(""), &client)
             .await;
-    match r {
-        Ok(()) => security_view(&state, &school, &s, lang, Some(lang.t("密保邮箱已保存。", "Security e-mail saved.").into()), None).await,
-        Err(e) => security_view(&state, &school, &s, lang, None, Some(&e)).await,
-    }
+    security_view(&state, &school, &s, lang, r.map(|()| Some(lang.t("密保邮箱已保存。", "Security e-mail saved.")))).await
 }
 
 async fn security_question(
@@ -600,13 +602,10 @@ async fn security_question(
     Form(f): Form<SecurityForm>,
 ) -> Response {
     let lang = client.lang;
-    let (school, s) = match page_session(&state, &code, session, lang, false).await {
+    let (school, s) = match posted_session(&state, &code, session, lang, &f.csrf).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, &f.csrf) {
-        return csrf_refused(lang);
-    }
     let r = recovery::set_security_question(
         &state,
         &s,
@@ -616,10 +615,7 @@ async fn security_question(
         &client,
     )
     .await;
-    match r {
-        Ok(()) => security_view(&state, &school, &s, lang, Some(lang.t("密保问题已保存。", "Security question saved.").into()), None).await,
-        Err(e) => security_view(&state, &school, &s, lang, None, Some(&e)).await,
-    }
+    security_view(&state, &school, &s, lang, r.map(|()| Some(lang.t("密保问题已保存。", "Security question saved.")))).await
 }
 
 async fn end_others(
@@ -630,13 +626,10 @@ async fn end_others(
     Form(f): Form<SecurityForm>,
 ) -> Response {
     let lang = client.lang;
-    let (_, s) = match page_session(&state, &code, session, lang, false).await {
+    let (_, s) = match posted_session(&state, &code, session, lang, &f.csrf).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, &f.csrf) {
-        return csrf_refused(lang);
-    }
     let ended = state.store.end_other_sessions(s.school_id, s.student_id, &s.token_hash).await;
     let logged = state
         .store

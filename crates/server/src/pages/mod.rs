@@ -284,6 +284,22 @@ async fn page_session(
     Ok((school, s))
 }
 
+/// `page_session` for a posted form: also refuses the form unless it carries the session's
+/// CSRF token.
+async fn posted_session(
+    state: &AppState,
+    code: &str,
+    session: Option<AnySession>,
+    lang: Lang,
+    csrf: &str,
+) -> Result<(School, SessionRow), Response> {
+    let (school, s) = page_session(state, code, session, lang, false).await?;
+    if !csrf_ok(&s, csrf) {
+        return Err(csrf_refused(lang));
+    }
+    Ok((school, s))
+}
+
 /// The home page; a cart in the query (from 返回修改) comes back ticked.
 async fn home(
     State(state): State<AppState>,
