@@ -4,7 +4,7 @@
 use super::form::{CartForm, Pairs, stamp, stamped_time};
 use super::pay_views::{AgreementPage, ConfirmLine, ConfirmPage};
 use super::views::{AnnouncementView, ChargeRowView, HomePage};
-use super::{csrf_ok, csrf_refused, error_page, page_session, render, school_name};
+use super::{error_page, page_session, posted_session, render, school_name};
 use crate::AppState;
 use crate::error::AppError;
 use crate::i18n::Lang;
@@ -205,6 +205,18 @@ fn agreement_view(school: &School, s: &SessionRow, lang: Lang, cart: &CartForm, 
     }
 }
 
+/// The school, session and cart of a posted cart form whose CSRF token checks out.
+async fn posted_cart(
+    state: &AppState,
+    code: &str,
+    session: Option<AnySession>,
+    lang: Lang,
+    f: &Pairs,
+) -> Result<(School, SessionRow, CartForm), Response> {
+    let (school, s) = posted_session(state, code, session, lang, f.get("csrf")).await?;
+    Ok((school, s, CartForm::from_pairs(f)))
+}
+
 /// POST 同意: refused unless the agreement was on screen for its whole countdown.
 pub async fn agree_submit(
     State(state): State<AppState>,
@@ -214,14 +226,10 @@ pub async fn agree_submit(
     Form(f): Form<Pairs>,
 ) -> Response {
     let lang = client.lang;
-    let (school, s) = match page_session(&state, &code, session, lang, false).await {
+    let (school, s, cart) = match posted_cart(&state, &code, session, lang, &f).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, f.get("csrf")) {
-        return csrf_refused(lang);
-    }
-    let cart = CartForm::from_pairs(&f);
     let Some(countdown) = school.policy.agreement.as_ref().map(|a| i64::from(a.countdown_s)) else {
         return Redirect::to(&format!("/s/{code}/pay/confirm?{}", cart.query())).into_response();
     };
@@ -354,14 +362,10 @@ pub async fn create_submit(
     Form(f): Form<Pairs>,
 ) -> Response {
     let lang = client.lang;
-    let (school, s) = match page_session(&state, &code, session, lang, false).await {
+    let (school, s, cart) = match posted_cart(&state, &code, session, lang, &f).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, f.get("csrf")) {
-        return csrf_refused(lang);
-    }
-    let cart = CartForm::from_pairs(&f);
     if !agreed(&school, &s, &f) {
         return Redirect::to(&agreement_url(&code, &cart)).into_response();
     }
