@@ -170,6 +170,23 @@ async fn order_of(
     Ok((school, s, order))
 }
 
+/// `order_of` for a posted form: also refuses the form unless it carries the session's CSRF
+/// token.
+async fn posted_order(
+    state: &AppState,
+    code: &str,
+    no: &str,
+    session: Option<AnySession>,
+    lang: Lang,
+    csrf: &str,
+) -> Result<(School, SessionRow, OrderRow), Response> {
+    let (school, s, order) = order_of(state, code, no, session, lang).await?;
+    if !csrf_ok(&s, csrf) {
+        return Err(csrf_refused(lang));
+    }
+    Ok((school, s, order))
+}
+
 pub async fn order_page(
     State(state): State<AppState>,
     client: Client,
@@ -212,13 +229,10 @@ pub async fn pay_submit(
     session: Option<AnySession>,
     Form(f): Form<Pairs>,
 ) -> Response {
-    let (school, s, order) = match order_of(&state, &code, &no, session, client.lang).await {
+    let (school, s, order) = match posted_order(&state, &code, &no, session, client.lang, f.get("csrf")).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, f.get("csrf")) {
-        return csrf_refused(client.lang);
-    }
     match orders::pay(&state, &s, &no, f.get("channel"), None, &client).await {
         Ok(p) => match p.action {
             PayAction::Qr { .. } => Redirect::to(&format!("/s/{code}/orders/{no}#pay")).into_response(),
@@ -304,13 +318,10 @@ pub async fn cancel_submit(
     session: Option<AnySession>,
     Form(f): Form<Pairs>,
 ) -> Response {
-    let (school, s, order) = match order_of(&state, &code, &no, session, client.lang).await {
+    let (school, s, order) = match posted_order(&state, &code, &no, session, client.lang, f.get("csrf")).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, f.get("csrf")) {
-        return csrf_refused(client.lang);
-    }
     match orders::cancel(&state, &s, &no).await {
         Ok(_) => Redirect::to(&format!("/s/{code}/orders/{no}")).into_response(),
         Err(e) => order_view(&state, &school, &s, &client, &order, Some(&e)).await,
