@@ -56,32 +56,22 @@ impl Store {
         answer_hash: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let n = sqlx::query("UPDATE students SET security_question = $1, security_answer_hash = $2 WHERE school_id = $3 AND id = $4")
+        let q = sqlx::query("UPDATE students SET security_question = $1, security_answer_hash = $2 WHERE school_id = $3 AND id = $4")
             .bind(question)
             .bind(answer_hash)
             .bind(school_id)
-            .bind(student_id)
-            .execute(&mut *tx.tx)
-            .await?
-            .rows_affected();
-        if n != 1 {
-            return Err(StoreError::NotFound);
-        }
+            .bind(student_id);
+        update_one_student(&mut tx, q).await?;
         tx.commit().await
     }
 
     pub async fn set_security_email(&self, school_id: i64, student_id: i64, email: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let n = sqlx::query("UPDATE students SET security_email = $1 WHERE school_id = $2 AND id = $3")
+        let q = sqlx::query("UPDATE students SET security_email = $1 WHERE school_id = $2 AND id = $3")
             .bind(email)
             .bind(school_id)
-            .bind(student_id)
-            .execute(&mut *tx.tx)
-            .await?
-            .rows_affected();
-        if n != 1 {
-            return Err(StoreError::NotFound);
-        }
+            .bind(student_id);
+        update_one_student(&mut tx, q).await?;
         tx.commit().await
     }
 
@@ -216,31 +206,31 @@ async fn reset_password_in(
     password_hash: &str,
     at: i64,
 ) -> Result<(), StoreError> {
-    let n = sqlx::query("UPDATE students SET password_hash = $1, password_changed_at = $2 WHERE school_id = $3 AND id = $4")
+    let q = sqlx::query("UPDATE students SET password_hash = $1, password_changed_at = $2 WHERE school_id = $3 AND id = $4")
         .bind(password_hash)
         .bind(at)
         .bind(school_id)
-        .bind(student_id)
-        .execute(&mut *tx.tx)
-        .await?
-        .rows_affected();
-    if n != 1 {
+        .bind(student_id);
+    update_one_student(tx, q).await?;
+    for sql in [
+        // A reset ends ALL sessions: whoever had the account open must log in again.
+        "UPDATE sessions SET ended_at = $1 WHERE school_id = $2 AND student_id = $3 AND ended_at IS NULL",
+        // Earlier links and codes of the student stop working too.
+        "UPDATE recovery_tokens SET used_at = $1 WHERE school_id = $2 AND student_id = $3 AND used_at IS NULL",
+    ] {
+        sqlx::query(sql).bind(at).bind(school_id).bind(student_id).execute(&mut *tx.tx).await?;
+    }
+    Ok(())
+}
+
+/// Runs an UPDATE of one student's row; `NotFound` unless exactly one row changed.
+async fn update_one_student(
+    tx: &mut crate::WriteTx,
+    q: sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments>,
+) -> Result<(), StoreError> {
+    if q.execute(&mut *tx.tx).await?.rows_affected() != 1 {
         return Err(StoreError::NotFound);
     }
-    // A reset ends ALL sessions: whoever had the account open must log in again.
-    sqlx::query("UPDATE sessions SET ended_at = $1 WHERE school_id = $2 AND student_id = $3 AND ended_at IS NULL")
-        .bind(at)
-        .bind(school_id)
-        .bind(student_id)
-        .execute(&mut *tx.tx)
-        .await?;
-    // Earlier links and codes of the student stop working too.
-    sqlx::query("UPDATE recovery_tokens SET used_at = $1 WHERE school_id = $2 AND student_id = $3 AND used_at IS NULL")
-        .bind(at)
-        .bind(school_id)
-        .bind(student_id)
-        .execute(&mut *tx.tx)
-        .await?;
     Ok(())
 }
 
