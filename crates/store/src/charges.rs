@@ -1,6 +1,6 @@
 //! Periods, fee items, charges and the ledger. Paid amounts are always sums of ledger rows.
 
-use crate::db::{Store, StoreError, WriteTx, now};
+use crate::db::{Store, StoreError, WriteTx, map_rows, now};
 use campuspay_domain::{ChargeAmounts, Fen};
 use sqlx::Row;
 
@@ -183,37 +183,34 @@ impl Store {
         .bind(student_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(ChargeView {
-                    id: r.try_get("id")?,
-                    item_id: r.try_get("item_id")?,
-                    item_code: r.try_get("code")?,
-                    item_name: r.try_get("name")?,
-                    item_name_en: r.try_get("name_en")?,
-                    category: r.try_get("category")?,
-                    receipt_type: r.try_get("receipt_type")?,
-                    mandatory: flag(r.try_get("mandatory")?),
-                    parent_item_id: r.try_get("parent_id")?,
-                    parent_name: r.try_get("parent_name")?,
-                    instalments: flag(r.try_get("instalments")?),
-                    instalment_min: Fen(r.try_get("instalment_min_fen")?),
-                    window_start: r.try_get("window_start")?,
-                    window_end: r.try_get("window_end")?,
-                    collecting: flag(r.try_get("collecting")?),
-                    period_code: r.try_get("period_code")?,
-                    period_name: r.try_get("period_name")?,
-                    academic_year: r.try_get("academic_year")?,
-                    period_sort: r.try_get("period_sort")?,
-                    amounts: ChargeAmounts {
-                        total: Fen(r.try_get("total_fen")?),
-                        discount: Fen(r.try_get("discount_fen")?),
-                        balance_used: Fen(r.try_get("balance_used")?),
-                        paid: Fen(r.try_get("paid")?),
-                    },
-                })
+        map_rows(&rows, |r| {
+            Ok(ChargeView {
+                id: r.try_get("id")?,
+                item_id: r.try_get("item_id")?,
+                item_code: r.try_get("code")?,
+                item_name: r.try_get("name")?,
+                item_name_en: r.try_get("name_en")?,
+                category: r.try_get("category")?,
+                receipt_type: r.try_get("receipt_type")?,
+                mandatory: flag(r.try_get("mandatory")?),
+                parent_item_id: r.try_get("parent_id")?,
+                parent_name: r.try_get("parent_name")?,
+                instalments: flag(r.try_get("instalments")?),
+                instalment_min: Fen(r.try_get("instalment_min_fen")?),
+                window_start: r.try_get("window_start")?,
+                window_end: r.try_get("window_end")?,
+                collecting: flag(r.try_get("collecting")?),
+                period_code: r.try_get("period_code")?,
+                period_name: r.try_get("period_name")?,
+                academic_year: r.try_get("academic_year")?,
+                period_sort: r.try_get("period_sort")?,
+                amounts: ChargeAmounts {
+                    total: Fen(r.try_get("total_fen")?),
+                    discount: Fen(r.try_get("discount_fen")?),
+                    balance_used: Fen(r.try_get("balance_used")?),
+                    paid: Fen(r.try_get("paid")?),
+                },
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        })
     }
 }

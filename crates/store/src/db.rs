@@ -194,6 +194,14 @@ fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
 
+/// Maps fetched rows with `f`; the first row that does not fit is the error.
+pub(crate) fn map_rows<T>(
+    rows: &[sqlx::any::AnyRow],
+    f: impl FnMut(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+) -> Result<Vec<T>, StoreError> {
+    rows.iter().map(f).collect::<Result<_, sqlx::Error>>().map_err(StoreError::from)
+}
+
 /// Unix seconds now.
 pub fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)

@@ -1,7 +1,7 @@
 //! Money a provider received: settled once, recorded in the ledger; refunds; raw notifications.
 
 use crate::charges::{NewLedgerEntry, kind};
-use crate::db::{Store, StoreError, WriteTx, now};
+use crate::db::{Store, StoreError, WriteTx, map_rows, now};
 use campuspay_domain::Fen;
 use sqlx::Row;
 
@@ -205,24 +205,21 @@ impl Store {
         .bind(student_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(PaymentRecord {
-                    id: r.try_get("id")?,
-                    order_no: r.try_get("order_no")?,
-                    provider: r.try_get("provider")?,
-                    channel: r.try_get("channel")?,
-                    txn_id: r.try_get("txn_id")?,
-                    amount: Fen(r.try_get("amount_fen")?),
-                    disposition: r.try_get("disposition")?,
-                    reason: r.try_get("reason")?,
-                    paid_at: r.try_get("paid_at")?,
-                    created_at: r.try_get("created_at")?,
-                    refund_status: r.try_get("refund_status")?,
-                })
+        map_rows(&rows, |r| {
+            Ok(PaymentRecord {
+                id: r.try_get("id")?,
+                order_no: r.try_get("order_no")?,
+                provider: r.try_get("provider")?,
+                channel: r.try_get("channel")?,
+                txn_id: r.try_get("txn_id")?,
+                amount: Fen(r.try_get("amount_fen")?),
+                disposition: r.try_get("disposition")?,
+                reason: r.try_get("reason")?,
+                paid_at: r.try_get("paid_at")?,
+                created_at: r.try_get("created_at")?,
+                refund_status: r.try_get("refund_status")?,
             })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        })
     }
 
     /// Money that could not be applied (late, duplicate, mismatched), newest first, for the
@@ -243,23 +240,20 @@ impl Store {
         .bind(school_code.unwrap_or(""))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("code")?,
-                    r.try_get("student_no")?,
-                    r.try_get("order_no")?,
-                    r.try_get("provider")?,
-                    r.try_get("txn_id")?,
-                    Fen(r.try_get("amount_fen")?),
-                    r.try_get("disposition")?,
-                    r.try_get("reason")?,
-                    r.try_get("refund_status")?,
-                    r.try_get("created_at")?,
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(StoreError::from)
+        map_rows(&rows, |r| {
+            Ok((
+                r.try_get("code")?,
+                r.try_get("student_no")?,
+                r.try_get("order_no")?,
+                r.try_get("provider")?,
+                r.try_get("txn_id")?,
+                Fen(r.try_get("amount_fen")?),
+                r.try_get("disposition")?,
+                r.try_get("reason")?,
+                r.try_get("refund_status")?,
+                r.try_get("created_at")?,
+            ))
+        })
     }
 
     /// Keeps a notification exactly as it arrived; returns its id for the outcome.
