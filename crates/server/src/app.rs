@@ -166,7 +166,7 @@ fn is_cross_site(req: &Request) -> bool {
 
 /// Errors are built with both languages; this answers in the one the client asked for.
 async fn localize_errors(req: Request, next: Next) -> Response {
-    let lang = crate::web::lang_of(req.headers(), req.uri().query());
+    let lang = crate::web::request_lang(req.uri().path(), req.headers(), req.uri().query());
     let res = next.run(req).await;
     if lang == crate::i18n::Lang::Zh {
         return res;

@@ -31,8 +31,13 @@ impl FromRequestParts<AppState> for Client {
             .map(|s| s.trim().to_string());
         let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".into());
         let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        Ok(Client { ip, user_agent, lang: lang_of(&parts.headers, parts.uri.query()) })
+        Ok(Client { ip, user_agent, lang: request_lang(parts.uri.path(), &parts.headers, parts.uri.query()) })
     }
+}
+
+/// The API follows `Accept-Language`; pages only the user's own choice.
+pub fn request_lang(path: &str, headers: &HeaderMap, query: Option<&str>) -> Lang {
+    if path.starts_with("/api/") { lang_of(headers, query) } else { page_lang(headers, query) }
 }
 
 /// Pages are Chinese unless the user chose English (`?lang=en`, remembered in a cookie);
@@ -90,7 +95,7 @@ impl FromRequestParts<AppState> for AnySession {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let lang = lang_of(&parts.headers, parts.uri.query());
+        let lang = request_lang(parts.uri.path(), &parts.headers, parts.uri.query());
         let token = token_of(parts, state).ok_or_else(|| AppError::unauthorized().in_lang(lang))?;
         crate::services::auth::resolve_session(state, &token).await.map(AnySession).map_err(|e| e.in_lang(lang))
     }
@@ -114,7 +119,11 @@ impl FromRequestParts<AppState> for StudentSession {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let AnySession(s) = <AnySession as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
         if s.must_change_password {
-            return Err(crate::services::auth::password_change_required().in_lang(lang_of(&parts.headers, parts.uri.query())));
+            return Err(crate::services::auth::password_change_required().in_lang(request_lang(
+                parts.uri.path(),
+                &parts.headers,
+                parts.uri.query(),
+            )));
         }
         Ok(StudentSession(s))
     }

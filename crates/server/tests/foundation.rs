@@ -369,3 +369,28 @@ async fn failures_right_after_a_success_still_count(app: TestApp) {
     }
     assert_eq!(codes, ["invalid_credentials", "invalid_credentials", "invalid_credentials", "captcha_required"]);
 }
+
+on_both_databases!(pages_are_chinese_unless_the_student_chooses_english);
+
+async fn pages_are_chinese_unless_the_student_chooses_english(app: TestApp) {
+    // A browser set to English still gets Chinese pages (UI.md: Chinese first)...
+    let page = app.http.get(app.url("/")).header("accept-language", "en-US,en;q=0.9").send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("lang=\"zh-CN\"") && page.contains("选择学校"), "Chinese by default");
+    // ...until the student picks English, which is remembered.
+    let res = app.http.get(app.url("/?lang=en")).send().await.unwrap();
+    assert!(res.headers()["set-cookie"].to_str().unwrap().starts_with("lang=en"));
+    assert!(res.text().await.unwrap().contains("Choose your school"));
+    let page = app.http.get(app.url("/")).header("cookie", "lang=en").send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("lang=\"en\""));
+    // The API answers in the language the client asks for.
+    let res = app
+        .http
+        .post(app.url("/api/v1/student/login"))
+        .header("accept-language", "en")
+        .json(&json!({"school": "x", "login": "1", "password": "1"}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = res.json().await.unwrap();
+    assert!(v["error"]["message"].as_str().unwrap().starts_with("No such school"), "{v}");
+}
