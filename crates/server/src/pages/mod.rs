@@ -6,6 +6,7 @@ mod form;
 mod order;
 mod pay_views;
 mod records;
+mod security;
 mod views;
 
 use crate::AppState;
