@@ -416,13 +416,10 @@ async fn profile_submit(
     session: Option<AnySession>,
     Form(f): Form<ProfileForm>,
 ) -> Response {
-    let (school, s) = match page_session(&state, &code, session, client.lang, false).await {
+    let (school, s) = match posted_session(&state, &code, session, client.lang, &f.csrf).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if !csrf_ok(&s, &f.csrf) {
-        return csrf_refused(client.lang);
-    }
     let input = student::ProfileInput { phone: &f.phone, email: &f.email, postcode: &f.postcode, address: &f.address };
     match student::update_profile(&state, &s, &input).await {
         Ok(()) => Redirect::to(&format!("/s/{code}/profile?saved=1")).into_response(),
