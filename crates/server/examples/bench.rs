@@ -11,7 +11,6 @@
 
 use campuspay_channels::sandbox::Sandbox;
 use campuspay_domain::Fen;
-use campuspay_server::services::channels::Channels;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::charges::NewFeeItem;
 use campuspay_store::sessions::SessionRow;
@@ -139,7 +138,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             let id = store.insert_student(&mut tx, &student).await?;
             store.insert_charge(&mut tx, school.id, id, item, period, Fen(10_000 + i as i64), Fen::ZERO).await?;
-            let token = campuspay_server::crypto::random_token(32);
+            let token = campuspay_app::crypto::random_token(32);
             tokens.push((token.clone(), id));
         }
         tx.commit().await?;
@@ -148,7 +147,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = db_now();
         store
             .insert_session(&SessionRow {
-                token_hash: campuspay_server::crypto::sha256_hex(token.as_bytes()),
+                token_hash: campuspay_app::crypto::sha256_hex(token.as_bytes()),
                 school_id: school.id,
                 student_id: *student_id,
                 csrf_token: String::new(),
@@ -166,12 +165,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let origin = format!("http://{}", listener.local_addr()?);
     let sandbox = Sandbox::open(&dir.join("sandbox"))?.with_time_scale(0.01);
-    let channels = Channels::load(&store, Some((&sandbox, &origin))).await?;
+    let channels = campuspay_server::simulator::channels_with_sandbox(&store, &sandbox, &origin).await?;
     let state =
         AppState::new(store.clone(), Config { public_url: origin.clone(), ..Config::default() }).with_channels(channels, Some(sandbox));
     let router = app::router(state.clone());
     tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await });
-    let worker = campuspay_server::services::jobs::spawn_worker(state.clone());
+    let worker = campuspay_app::jobs::spawn_worker(state.ctx.clone());
     let http = reqwest::Client::new();
 
     let charge_of = |store: Store, student_id: i64, school_id: i64| async move {

@@ -1,12 +1,13 @@
 //! The application: configuration, shared state, the router and its middleware.
 
-use crate::crypto::Hasher;
-use crate::services::channels::Channels;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use campuspay_app::messaging::sms::AliyunSmsConfig;
+use campuspay_app::payment::channels::Channels;
+use campuspay_app::{Context, Settings};
 use campuspay_channels::sandbox::Sandbox;
 use campuspay_store::Store;
 use std::net::SocketAddr;
@@ -24,63 +25,69 @@ pub struct Config {
     pub public_url: String,
     /// Demo mode: `/demo/outbox` is mounted.
     pub demo: bool,
-    /// lettre SMTP URL (see `services::mail`); mail goes to the outbox without one.
+    /// lettre SMTP URL (see `campuspay_app::messaging::mail`); mail goes to the outbox without one.
     pub smtp_url: Option<String>,
     pub mail_from: String,
     /// Aliyun SMS account; SMS go to the outbox without one.
-    pub aliyun_sms: Option<crate::services::sms::AliyunSmsConfig>,
+    pub aliyun_sms: Option<AliyunSmsConfig>,
 }
 
 impl Default for Config {
     fn default() -> Self {
+        let s = Settings::default();
         Config {
             https: false,
             trust_proxy: false,
-            hash_permits: 2,
-            public_url: "http://127.0.0.1:8080".into(),
+            hash_permits: s.hash_permits,
+            public_url: s.public_url,
             demo: false,
-            smtp_url: None,
-            mail_from: "校园统一支付平台 <noreply@campuspay.localhost>".into(),
-            aliyun_sms: None,
+            smtp_url: s.smtp_url,
+            mail_from: s.mail_from,
+            aliyun_sms: s.aliyun_sms,
         }
     }
 }
 
+impl Config {
+    /// What the use cases need of it.
+    pub fn settings(&self) -> Settings {
+        Settings {
+            hash_permits: self.hash_permits,
+            public_url: self.public_url.clone(),
+            smtp_url: self.smtp_url.clone(),
+            mail_from: self.mail_from.clone(),
+            aliyun_sms: self.aliyun_sms.clone(),
+        }
+    }
+}
+
+/// What every handler has: the use cases' context (dereferenced to), the HTTP configuration
+/// and, in demo builds, the provider simulator to mount.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub hasher: Hasher,
+    pub ctx: Context,
     pub config: Arc<Config>,
-    pub channels: Arc<Channels>,
     /// The provider simulator, mounted in demo mode and tests.
     pub sandbox: Option<Sandbox>,
-    pub mailer: crate::services::mail::Mailer,
-    pub sms: crate::services::sms::SmsGateway,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.ctx
+    }
 }
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
-        let hasher = Hasher::new(config.hash_permits);
-        let mailer = crate::services::mail::Mailer::new(config.smtp_url.as_deref(), &config.mail_from).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "mail configuration refused; mail goes to the outbox");
-            crate::services::mail::Mailer::Outbox
-        });
-        let sms = match &config.aliyun_sms {
-            Some(c) => crate::services::sms::SmsGateway::Aliyun(crate::services::sms::AliyunSms::new(c.clone())),
-            None => crate::services::sms::SmsGateway::Outbox(store.clone()),
-        };
-        AppState { store, hasher, config: Arc::new(config), channels: Arc::new(Channels::default()), sandbox: None, mailer, sms }
+        AppState { ctx: Context::new(store, &config.settings()), config: Arc::new(config), sandbox: None }
     }
 
     pub fn with_channels(mut self, channels: Channels, sandbox: Option<Sandbox>) -> AppState {
-        self.channels = Arc::new(channels);
+        self.ctx = self.ctx.with_channels(channels);
         self.sandbox = sandbox;
         self
-    }
-
-    /// Base of links in mail, without a trailing slash.
-    pub fn public_url(&self) -> String {
-        self.config.public_url.trim_end_matches('/').to_string()
     }
 
     pub fn session_cookie_name(&self) -> &'static str {
@@ -105,7 +112,7 @@ pub fn router(state: AppState) -> Router {
 /// Serves on a bound listener until the process is stopped; the job worker runs beside it.
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     tracing::info!("campuspay listening on http://{}", listener.local_addr()?);
-    let worker = crate::services::jobs::spawn_worker(state.clone());
+    let worker = campuspay_app::jobs::spawn_worker(state.ctx.clone());
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
@@ -171,7 +178,7 @@ async fn localize_errors(req: Request, next: Next) -> Response {
     if lang == crate::i18n::Lang::Zh {
         return res;
     }
-    match res.extensions().get::<crate::error::AppError>() {
+    match res.extensions().get::<crate::error::HttpError>() {
         Some(e) if e.lang != lang => e.clone().in_lang(lang).into_response(),
         _ => res,
     }

@@ -374,7 +374,7 @@ async fn seed_accounts(store: &Store) -> Result<(), StoreError> {
             store.set_security_email(s.id, st.id, DEMO_SECURITY_EMAIL).await?;
         }
         if question {
-            let hash = crate::crypto::Hasher::new(1).hash(DEMO_SECURITY_ANSWER).await;
+            let hash = campuspay_app::crypto::Hasher::new(1).hash(DEMO_SECURITY_ANSWER).await;
             store.set_security_question(s.id, st.id, DEMO_SECURITY_QUESTION, &hash).await?;
         }
     }

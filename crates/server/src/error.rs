@@ -1,12 +1,31 @@
-//! The server's one error type: a status, a stable code, and a message in Chinese and English.
+//! The server's error answer: a status, a stable code, and a message in the client's language.
+//! [`status_of`] is the one place where a use case's [`ErrorKind`] becomes an HTTP status.
 
 use crate::i18n::Lang;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use campuspay_app::{Error, ErrorKind};
 use campuspay_store::StoreError;
 
+/// The HTTP status of each kind of refusal.
+pub fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::Locked => StatusCode::LOCKED,
+        ErrorKind::TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Refused => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 #[derive(Debug, Clone)]
-pub struct AppError {
+pub struct HttpError {
     pub status: StatusCode,
     pub code: &'static str,
     pub zh: String,
@@ -18,27 +37,23 @@ pub struct AppError {
     pub lang: Lang,
 }
 
-impl AppError {
-    pub fn new(status: StatusCode, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> AppError {
-        AppError { status, code, zh: zh.into(), en: en.into(), field: None, details: None, lang: Lang::Zh }
+impl HttpError {
+    /// For refusals that belong to HTTP itself (a wrong content type, a malformed body).
+    pub fn new(status: StatusCode, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> HttpError {
+        HttpError { status, code, zh: zh.into(), en: en.into(), field: None, details: None, lang: Lang::Zh }
     }
 
-    pub fn field(mut self, f: &'static str) -> AppError {
+    pub fn field(mut self, f: &'static str) -> HttpError {
         self.field = Some(f);
         self
     }
 
-    pub fn details(mut self, d: serde_json::Value) -> AppError {
-        self.details = Some(d);
-        self
-    }
-
-    pub fn with_code(mut self, code: &'static str) -> AppError {
+    pub fn with_code(mut self, code: &'static str) -> HttpError {
         self.code = code;
         self
     }
 
-    pub fn in_lang(mut self, lang: Lang) -> AppError {
+    pub fn in_lang(mut self, lang: Lang) -> HttpError {
         self.lang = lang;
         self
     }
@@ -47,49 +62,40 @@ impl AppError {
         lang.t(&self.zh, &self.en)
     }
 
-    pub fn bad_request(zh: impl Into<String>, en: impl Into<String>) -> AppError {
-        AppError::new(StatusCode::BAD_REQUEST, "invalid_input", zh, en)
+    pub fn bad_request(zh: impl Into<String>, en: impl Into<String>) -> HttpError {
+        Error::bad_request(zh, en).into()
     }
 
-    pub fn unauthorized() -> AppError {
-        AppError::new(StatusCode::UNAUTHORIZED, "not_logged_in", "请先登录", "Please log in")
+    pub fn unauthorized() -> HttpError {
+        Error::unauthorized().into()
     }
 
-    pub fn not_found() -> AppError {
-        AppError::new(StatusCode::NOT_FOUND, "not_found", "您访问的内容不存在", "Not found")
+    pub fn not_found() -> HttpError {
+        Error::not_found().into()
     }
 
-    pub fn unknown_school() -> AppError {
-        AppError::new(StatusCode::NOT_FOUND, "unknown_school", "学校不存在，请重新选择学校", "No such school; please choose again")
+    pub fn unknown_school() -> HttpError {
+        Error::unknown_school().into()
     }
 
-    pub fn internal() -> AppError {
-        AppError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "系统繁忙，请稍后再试；如已付款请勿重复支付",
-            "Something went wrong; please try again later. If you have paid, do not pay again",
-        )
+    pub fn internal() -> HttpError {
+        Error::internal().into()
     }
 }
 
-impl From<StoreError> for AppError {
-    fn from(e: StoreError) -> AppError {
-        match e {
-            StoreError::NotFound => AppError::not_found(),
-            StoreError::Conflict(what) => {
-                AppError::new(StatusCode::CONFLICT, "conflict", format!("数据冲突：{what}"), format!("Conflict: {what}"))
-            }
-            other => {
-                // Details go to the log, never to the client.
-                tracing::error!(error = %other, "store error");
-                AppError::internal()
-            }
-        }
+impl From<Error> for HttpError {
+    fn from(e: Error) -> HttpError {
+        HttpError { status: status_of(e.kind), code: e.code, zh: e.zh, en: e.en, field: e.field, details: e.details, lang: Lang::Zh }
     }
 }
 
-impl IntoResponse for AppError {
+impl From<StoreError> for HttpError {
+    fn from(e: StoreError) -> HttpError {
+        Error::from(e).into()
+    }
+}
+
+impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
         let mut body = serde_json::json!({"error": {"code": self.code, "message": self.message(self.lang)}});
         if let Some(f) = self.field {

@@ -1,16 +1,16 @@
-//! campuspay's server: pages for students, the `/api/v1` JSON API, and the demo seed.
+//! campuspay's server: HTTP only. Pages for students, the `/api/v1` JSON API, provider
+//! notifications, the demo seed and the CLI.
 //!
-//! Handlers are thin: they parse the request, call a service in `services`, and render.
+//! Handlers are thin: they parse the request, call a use case in `campuspay_app`, and render.
 
 pub mod api;
 pub mod app;
-pub mod crypto;
 pub mod demo;
 pub mod error;
-pub mod i18n;
 pub mod pages;
-pub mod services;
+pub mod simulator;
 pub mod web;
 
 pub use app::{AppState, Config};
-pub use error::AppError;
+pub use campuspay_app::i18n;
+pub use error::HttpError;

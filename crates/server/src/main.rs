@@ -1,7 +1,7 @@
 //! `campuspay`: the whole platform in one binary.
 
+use campuspay_app::payment::channels::Channels;
 use campuspay_channels::sandbox::Sandbox;
-use campuspay_server::services::channels::Channels;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;
 use clap::{Parser, Subcommand};
@@ -131,14 +131,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let defaults = Config::default();
             let mail_from = notify.mail_from.unwrap_or(defaults.mail_from.clone());
             // A wrong mail configuration stops the start, not the first password reset.
-            campuspay_server::services::mail::Mailer::new(notify.smtp_url.as_deref(), &mail_from)?;
+            campuspay_app::messaging::mail::Mailer::new(notify.smtp_url.as_deref(), &mail_from)?;
             let aliyun_sms = match (
                 notify.aliyun_sms_key_id,
                 notify.aliyun_sms_key_secret,
                 notify.aliyun_sms_sign_name,
                 notify.aliyun_sms_template,
             ) {
-                (Some(id), Some(secret), Some(sign), Some(template)) => Some(campuspay_server::services::sms::AliyunSmsConfig {
+                (Some(id), Some(secret), Some(sign), Some(template)) => Some(campuspay_app::messaging::sms::AliyunSmsConfig {
                     access_key_id: id,
                     access_key_secret: secret,
                     sign_name: sign,
@@ -161,7 +161,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let origin = format!("http://{}", listener.local_addr()?);
             let public_url = public_url.unwrap_or_else(|| origin.clone());
             let sandbox = if demo { Some(Sandbox::open(&data_dir.join("sandbox"))?) } else { None };
-            let channels = Channels::load(&store, sandbox.as_ref().map(|s| (s, origin.as_str()))).await?;
+            let channels = match &sandbox {
+                Some(sandbox) => campuspay_server::simulator::channels_with_sandbox(&store, sandbox, &origin).await?,
+                None => Channels::load(&store).await?,
+            };
             let config = Config { https, trust_proxy, demo, public_url, smtp_url: notify.smtp_url, mail_from, aliyun_sms, ..defaults };
             let state = AppState::new(store, config).with_channels(channels, sandbox);
             app::serve(state, listener).await?;
@@ -173,9 +176,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let store = Store::connect(&database_url).await?;
             store.migrate().await?;
             let date = date.unwrap_or_else(|| campuspay_domain::time::format_shanghai_date(campuspay_store::db_now() - 86_400));
-            let channels = Channels::load(&store, None).await?;
-            let state = AppState::new(store, Config::default()).with_channels(channels, None);
-            let r = campuspay_server::services::reconcile::reconcile_day(&state, &date).await.map_err(|e| e.zh)?;
+            let channels = Channels::load(&store).await?;
+            let ctx = campuspay_app::Context::new(store, &Config::default().settings()).with_channels(channels);
+            let r = campuspay_app::payment::reconcile::reconcile_day(&ctx, &date).await?;
             println!(
                 "{}: {} statements, {} payments, {} matched, {} settled now, {} unknown, {} failed",
                 r.date,

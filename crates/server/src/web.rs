@@ -1,7 +1,7 @@
 //! Request helpers shared by pages and API: client address, language, cookies, sessions.
 
 use crate::AppState;
-use crate::error::AppError;
+use crate::error::HttpError;
 use crate::i18n::Lang;
 use axum::extract::{ConnectInfo, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
@@ -9,12 +9,16 @@ use axum::http::{HeaderMap, header};
 use campuspay_store::sessions::SessionRow;
 use std::net::SocketAddr;
 
-/// Who is asking: address, user agent and language, for logs, throttling and messages.
+/// Who is asking (address, user agent, language), taken from the request for the use cases.
 #[derive(Debug, Clone)]
-pub struct Client {
-    pub ip: String,
-    pub user_agent: String,
-    pub lang: Lang,
+pub struct Client(pub campuspay_app::Client);
+
+impl std::ops::Deref for Client {
+    type Target = campuspay_app::Client;
+
+    fn deref(&self) -> &campuspay_app::Client {
+        &self.0
+    }
 }
 
 impl FromRequestParts<AppState> for Client {
@@ -31,7 +35,7 @@ impl FromRequestParts<AppState> for Client {
             .map(|s| s.trim().to_string());
         let ip = forwarded.or(peer).unwrap_or_else(|| "unknown".into());
         let user_agent = parts.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-        Ok(Client { ip, user_agent, lang: request_lang(parts.uri.path(), &parts.headers, parts.uri.query()) })
+        Ok(Client(campuspay_app::Client { ip, user_agent, lang: request_lang(parts.uri.path(), &parts.headers, parts.uri.query()) }))
     }
 }
 
@@ -92,17 +96,17 @@ pub struct AnySession(pub SessionRow);
 pub struct StudentSession(pub SessionRow);
 
 impl FromRequestParts<AppState> for AnySession {
-    type Rejection = AppError;
+    type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let lang = request_lang(parts.uri.path(), &parts.headers, parts.uri.query());
-        let token = token_of(parts, state).ok_or_else(|| AppError::unauthorized().in_lang(lang))?;
-        crate::services::auth::resolve_session(state, &token).await.map(AnySession).map_err(|e| e.in_lang(lang))
+        let token = token_of(parts, state).ok_or_else(|| HttpError::unauthorized().in_lang(lang))?;
+        campuspay_app::student::auth::resolve_session(state, &token).await.map(AnySession).map_err(|e| HttpError::from(e).in_lang(lang))
     }
 }
 
 impl OptionalFromRequestParts<AppState> for AnySession {
-    type Rejection = AppError;
+    type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, Self::Rejection> {
         match <AnySession as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
@@ -114,12 +118,12 @@ impl OptionalFromRequestParts<AppState> for AnySession {
 }
 
 impl FromRequestParts<AppState> for StudentSession {
-    type Rejection = AppError;
+    type Rejection = HttpError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let AnySession(s) = <AnySession as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
         if s.must_change_password {
-            return Err(crate::services::auth::password_change_required().in_lang(request_lang(
+            return Err(HttpError::from(campuspay_app::student::auth::password_change_required()).in_lang(request_lang(
                 parts.uri.path(),
                 &parts.headers,
                 parts.uri.query(),

@@ -319,7 +319,7 @@ async fn question_recovery_and_setting_the_question(app: TestApp) {
         let (s, v) = app.post_json("/api/v1/recovery/question", ask(login), None).await;
         assert_eq!(s, 200, "{v}");
         let q = v["question"].as_str().unwrap();
-        assert!(campuspay_server::services::recovery::QUESTIONS.contains(&q), "{q}");
+        assert!(campuspay_app::student::recovery::QUESTIONS.contains(&q), "{q}");
         let (_, again) = app.post_json("/api/v1/recovery/question", ask(login), None).await;
         assert_eq!(again["question"], q, "the made-up question does not change");
     }

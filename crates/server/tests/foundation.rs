@@ -139,7 +139,7 @@ async fn throttling_demands_a_captcha_then_locks_then_releases(app: TestApp) {
     // ...and the lock is released once the failures are older than the window.
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "UPDATE security_events SET at = at - {} WHERE login = '20230003'",
-        campuspay_server::services::auth::WINDOW_S + 1
+        campuspay_app::student::auth::WINDOW_S + 1
     )))
     .execute(app.store.pool())
     .await

@@ -456,13 +456,13 @@ async fn statements_find_what_nobody_told_us(app: TestApp) {
         .unwrap();
     assert_eq!(status, "unpaid");
     let today = campuspay_domain::time::format_shanghai_date(campuspay_store::db_now());
-    let report = campuspay_server::services::reconcile::reconcile_day(&app.state, &today).await.unwrap();
+    let report = campuspay_app::payment::reconcile::reconcile_day(&app.state, &today).await.unwrap();
     assert_eq!(report.settled_now.len(), 1, "{report:?}");
     assert!(report.failures.is_empty(), "{report:?}");
     assert_eq!(order_status(&app, &token, no).await, "paid");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments WHERE source = 'statement'").await, 1);
     // A second run finds everything in the books already.
-    let again = campuspay_server::services::reconcile::reconcile_day(&app.state, &today).await.unwrap();
+    let again = campuspay_app::payment::reconcile::reconcile_day(&app.state, &today).await.unwrap();
     assert!(again.settled_now.is_empty() && again.matched >= 1, "{again:?}");
     behaviour(&app, "alipay", json!({"notify": "normal"})).await;
     assert_books_balance(&app).await;

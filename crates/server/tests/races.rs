@@ -3,10 +3,11 @@
 
 mod common;
 
+use campuspay_app::payment::{orders, settle};
+use campuspay_app::student::auth;
 use campuspay_domain::Fen;
 use campuspay_domain::cart::CartRequest;
 use campuspay_domain::order::PaidSource;
-use campuspay_server::services::{auth, orders, settle};
 use campuspay_store::Backend;
 use common::TestApp;
 use serde_json::json;
@@ -81,7 +82,7 @@ async fn stale_cart_orders_a_charge_paid_meanwhile(app: TestApp) {
             "order {} (unpaid, {} fen) created for charge {charge_id} which is already paid by order {}; charge now: {x}",
             b.order_no, b.total.0, a["order_no"]
         ),
-        Err(e) => assert_eq!(e.status, 409, "refused as a conflict: {}", e.zh),
+        Err(e) => assert_eq!(campuspay_server::error::status_of(e.kind), 409, "refused as a conflict: {}", e.zh),
     }
     assert_eq!(x["arrears_fen"], 0);
 }
@@ -102,7 +103,7 @@ async fn concurrent_settles_of_one_order(app: TestApp) {
         let (st, att) = (app.state.clone(), attempt.clone());
         tasks.push(tokio::spawn(async move {
             let r = settle::settle_paid(&st, &att, &format!("REVIEWTXN{i}"), total, "", PaidSource::Notify).await;
-            (r.map_err(|e| format!("{} {}", e.status, e.zh)), t0.elapsed())
+            (r.map_err(|e| format!("{} {}", campuspay_server::error::status_of(e.kind), e.zh)), t0.elapsed())
         }));
     }
     tokio::time::sleep(Duration::from_millis(500)).await;

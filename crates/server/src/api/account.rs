@@ -2,12 +2,12 @@
 
 use super::ApiJson;
 use crate::AppState;
-use crate::error::AppError;
-use crate::services::recovery::{self, Captcha, NewPassword};
+use crate::error::HttpError;
 use crate::web::{Client, StudentSession};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use campuspay_app::student::recovery::{self, Captcha, NewPassword};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,7 +16,7 @@ pub struct SchoolQuery {
     school: String,
 }
 
-pub async fn methods(State(state): State<AppState>, Query(q): Query<SchoolQuery>) -> Result<Json<Value>, AppError> {
+pub async fn methods(State(state): State<AppState>, Query(q): Query<SchoolQuery>) -> Result<Json<Value>, HttpError> {
     let school = recovery::school(&state, &q.school).await?;
     let m = recovery::methods(&school);
     let mut list = Vec::new();
@@ -47,7 +47,7 @@ pub async fn request_email(
     State(state): State<AppState>,
     client: Client,
     ApiJson(b): ApiJson<RequestBody>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let r = recovery::RecoveryRequest {
         school: &b.school,
         login: &b.login,
@@ -70,7 +70,7 @@ pub async fn reset_with_link(
     State(state): State<AppState>,
     client: Client,
     ApiJson(b): ApiJson<LinkResetBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Value>, HttpError> {
     let pw = NewPassword { new: &b.new_password, confirm: b.confirm_password.as_deref() };
     recovery::reset_with_link(&state, &b.school, &b.token, &pw, &client).await?;
     Ok(Json(json!({"reset": true, "sessions_ended": true})))
@@ -80,7 +80,7 @@ pub async fn request_sms(
     State(state): State<AppState>,
     client: Client,
     ApiJson(b): ApiJson<RequestBody>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     let r = recovery::RecoveryRequest {
         school: &b.school,
         login: &b.login,
@@ -109,7 +109,7 @@ pub async fn reset_with_sms(
     State(state): State<AppState>,
     client: Client,
     ApiJson(b): ApiJson<CodeResetBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Value>, HttpError> {
     let r = recovery::CodeReset {
         school: &b.school,
         login: &b.login,
@@ -127,7 +127,7 @@ pub struct QuestionBody {
     login: String,
 }
 
-pub async fn question(State(state): State<AppState>, client: Client, ApiJson(b): ApiJson<QuestionBody>) -> Result<Json<Value>, AppError> {
+pub async fn question(State(state): State<AppState>, client: Client, ApiJson(b): ApiJson<QuestionBody>) -> Result<Json<Value>, HttpError> {
     let q = recovery::question_for(&state, &b.school, &b.login, &client).await?;
     Ok(Json(json!({"question": q})))
 }
@@ -147,7 +147,7 @@ pub async fn reset_with_answer(
     State(state): State<AppState>,
     client: Client,
     ApiJson(b): ApiJson<AnswerResetBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Value>, HttpError> {
     let r = recovery::AnswerReset {
         school: &b.school,
         login: &b.login,
@@ -159,8 +159,8 @@ pub async fn reset_with_answer(
     Ok(Json(json!({"reset": true, "sessions_ended": true})))
 }
 
-pub async fn security(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
-    let (school, st) = crate::services::student::school_and_student(&state, &s).await?;
+pub async fn security(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
+    let (school, st) = campuspay_app::student::profile::school_and_student(&state, &s).await?;
     let (question, _) = state.store.security_question(school.id, st.id).await?;
     let m = recovery::methods(&school);
     Ok(Json(json!({
@@ -182,7 +182,7 @@ pub async fn set_security_email(
     client: Client,
     StudentSession(s): StudentSession,
     ApiJson(b): ApiJson<SecurityEmailBody>,
-) -> Result<StatusCode, AppError> {
+) -> Result<StatusCode, HttpError> {
     recovery::set_security_email(&state, &s, &b.password, &b.security_email, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -199,7 +199,7 @@ pub async fn set_security_question(
     client: Client,
     StudentSession(s): StudentSession,
     ApiJson(b): ApiJson<SecurityQuestionBody>,
-) -> Result<StatusCode, AppError> {
+) -> Result<StatusCode, HttpError> {
     recovery::set_security_question(&state, &s, &b.password, &b.question, &b.answer, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -7,7 +7,7 @@ pub(crate) mod orders;
 mod student;
 
 use crate::AppState;
-use crate::error::AppError;
+use crate::error::HttpError;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -94,18 +94,18 @@ pub fn routes() -> Router<AppState> {
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
-    type Rejection = AppError;
+    type Rejection = HttpError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::new(
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(HttpError::new(
                 axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "json_required",
                 "请求须为 JSON（Content-Type: application/json）",
                 "The request body must be JSON (Content-Type: application/json)",
             )),
-            Err(e) => Err(AppError::bad_request(
+            Err(e) => Err(HttpError::bad_request(
                 format!("请求格式有误：{}", e.body_text().chars().take(200).collect::<String>()),
                 format!("Malformed request: {}", e.body_text().chars().take(200).collect::<String>()),
             )

@@ -2,13 +2,13 @@
 
 use super::ApiJson;
 use crate::AppState;
-use crate::error::AppError;
-use crate::services::channels::Method;
-use crate::services::orders::{self, Invoice, NewOrderInput};
+use crate::error::HttpError;
 use crate::web::{Client, StudentSession};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use campuspay_app::payment::channels::Method;
+use campuspay_app::payment::orders::{self, Invoice, NewOrderInput};
 use campuspay_channels::PayAction;
 use campuspay_domain::Fen;
 use campuspay_domain::cart::CartRequest;
@@ -63,9 +63,9 @@ pub async fn create(
     State(state): State<AppState>,
     StudentSession(s): StudentSession,
     ApiJson(b): ApiJson<NewOrderBody>,
-) -> Result<(StatusCode, Json<Value>), AppError> {
+) -> Result<(StatusCode, Json<Value>), HttpError> {
     if b.charges.len() > 50 {
-        return Err(AppError::bad_request("一次最多选择50个项目", "At most 50 items per order"));
+        return Err(HttpError::bad_request("一次最多选择50个项目", "At most 50 items per order"));
     }
     let input = NewOrderInput {
         lines: b.charges.iter().map(|l| CartRequest { charge_id: l.id, amount: l.amount_fen.map(Fen) }).collect(),
@@ -79,7 +79,7 @@ pub async fn create(
     Ok((if created.reused { StatusCode::OK } else { StatusCode::CREATED }, Json(body)))
 }
 
-pub async fn list(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
+pub async fn list(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
     let list = state.store.orders_of_student(s.school_id, s.student_id, 100).await?;
     Ok(Json(json!({"orders": list.iter().map(order_json).collect::<Vec<_>>()})))
 }
@@ -88,7 +88,7 @@ pub async fn show(
     State(state): State<AppState>,
     StudentSession(s): StudentSession,
     Path(no): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Value>, HttpError> {
     let order = orders::own_order(&state, &s, &no).await?;
     orders::watched(&state, &order).await?;
     let lines = state.store.order_lines(order.id).await?;
@@ -122,7 +122,7 @@ pub async fn pay(
     StudentSession(s): StudentSession,
     Path(no): Path<String>,
     ApiJson(b): ApiJson<PayBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Value>, HttpError> {
     let started = orders::pay(&state, &s, &no, &b.channel, b.openid.as_deref(), &client).await?;
     let mut body = json!({
         "order_no": started.order.order_no,
@@ -161,7 +161,7 @@ pub async fn cancel(
     State(state): State<AppState>,
     StudentSession(s): StudentSession,
     Path(no): Path<String>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Value>, HttpError> {
     let order = orders::cancel(&state, &s, &no).await?;
     Ok(Json(order_json(&order)))
 }
@@ -171,7 +171,7 @@ fn method_label(channel: &str) -> &'static str {
 }
 
 /// 缴费记录: the orders the student has paid, one record each.
-pub async fn payments(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
+pub async fn payments(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
     let records = state.store.payments_of_student(s.school_id, s.student_id).await?;
     let mut out = Vec::new();
     for r in records.iter().filter(|r| r.disposition == "applied") {
@@ -194,7 +194,7 @@ pub async fn payments(State(state): State<AppState>, StudentSession(s): StudentS
 }
 
 /// 银行交易记录: every transaction the channels reported, including money refunded or credited.
-pub async fn transactions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
+pub async fn transactions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
     let records = state.store.payments_of_student(s.school_id, s.student_id).await?;
     let balance = state.store.balance_of_student(s.school_id, s.student_id).await?;
     Ok(Json(json!({

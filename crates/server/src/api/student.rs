@@ -2,14 +2,14 @@
 
 use super::ApiJson;
 use crate::AppState;
-use crate::error::AppError;
-use crate::services::{auth, captcha, student};
+use crate::error::HttpError;
 use crate::web::{AnySession, Client, StudentSession};
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use campuspay_domain::{idcard, profile, time};
+use campuspay_app::student::{auth, captcha, profile};
+use campuspay_domain::{idcard, time};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ pub async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn schools(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+pub async fn schools(State(state): State<AppState>) -> Result<Json<Value>, HttpError> {
     let schools = state.store.schools().await?;
     Ok(Json(json!({
         "schools": schools.iter().map(|s| json!({
@@ -39,7 +39,7 @@ pub async fn schools(State(state): State<AppState>) -> Result<Json<Value>, AppEr
     })))
 }
 
-pub async fn captcha(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+pub async fn captcha(State(state): State<AppState>) -> Result<Json<Value>, HttpError> {
     let c = captcha::create(&state).await?;
     Ok(Json(json!({"captcha_id": c.id, "image": c.image, "expires_in_s": captcha::TTL_S})))
 }
@@ -53,7 +53,7 @@ pub struct LoginBody {
     captcha: Option<String>,
 }
 
-pub async fn login(State(state): State<AppState>, client: Client, ApiJson(b): ApiJson<LoginBody>) -> Result<Json<Value>, AppError> {
+pub async fn login(State(state): State<AppState>, client: Client, ApiJson(b): ApiJson<LoginBody>) -> Result<Json<Value>, HttpError> {
     let input = auth::LoginInput {
         school: &b.school,
         login: &b.login,
@@ -69,7 +69,7 @@ pub async fn login(State(state): State<AppState>, client: Client, ApiJson(b): Ap
     })))
 }
 
-pub async fn logout(State(state): State<AppState>, client: Client, AnySession(s): AnySession) -> Result<StatusCode, AppError> {
+pub async fn logout(State(state): State<AppState>, client: Client, AnySession(s): AnySession) -> Result<StatusCode, HttpError> {
     auth::logout(&state, &s, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -86,21 +86,21 @@ pub async fn change_password(
     client: Client,
     AnySession(s): AnySession,
     ApiJson(b): ApiJson<PasswordBody>,
-) -> Result<Json<Value>, AppError> {
+) -> Result<Json<Value>, HttpError> {
     let change = auth::PasswordChange { old: &b.old_password, new: &b.new_password, confirm: b.confirm_password.as_deref() };
     auth::change_password(&state, &s, &change, &client).await?;
     Ok(Json(json!({"changed": true, "other_sessions_ended": true})))
 }
 
-pub async fn me(State(state): State<AppState>, AnySession(s): AnySession) -> Result<Json<Value>, AppError> {
-    let (school, st) = student::school_and_student(&state, &s).await?;
+pub async fn me(State(state): State<AppState>, AnySession(s): AnySession) -> Result<Json<Value>, HttpError> {
+    let (school, st) = profile::school_and_student(&state, &s).await?;
     Ok(Json(json!({
         "school": {"code": school.code, "name": school.name},
         "student_no": st.student_no,
         "name": st.name,
         "gender": st.gender,
         "id_card": idcard::mask(&st.id_card),
-        "phone": profile::mask_phone(&st.phone),
+        "phone": campuspay_domain::profile::mask_phone(&st.phone),
         "email": st.email,
         "postcode": st.postcode,
         "address": st.address,
@@ -128,9 +128,9 @@ pub async fn update_profile(
     State(state): State<AppState>,
     StudentSession(s): StudentSession,
     ApiJson(b): ApiJson<ProfileBody>,
-) -> Result<StatusCode, AppError> {
-    let input = student::ProfileInput { phone: &b.phone, email: &b.email, postcode: &b.postcode, address: &b.address };
-    student::update_profile(&state, &s, &input).await?;
+) -> Result<StatusCode, HttpError> {
+    let input = profile::ProfileInput { phone: &b.phone, email: &b.email, postcode: &b.postcode, address: &b.address };
+    profile::update_profile(&state, &s, &input).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -143,8 +143,8 @@ pub async fn charges(
     State(state): State<AppState>,
     StudentSession(s): StudentSession,
     Query(q): Query<ChargesQuery>,
-) -> Result<Json<Value>, AppError> {
-    let o = student::overview(&state, &s).await?;
+) -> Result<Json<Value>, HttpError> {
+    let o = profile::overview(&state, &s).await?;
     let period = q.period.filter(|p| !p.is_empty());
     let list: Vec<Value> = o
         .charges
@@ -190,7 +190,7 @@ pub async fn charges(
     })))
 }
 
-pub async fn sessions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
+pub async fn sessions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
     let list = state.store.live_sessions(s.school_id, s.student_id).await?;
     Ok(Json(json!({
         "sessions": list.iter().map(|x| json!({
@@ -203,12 +203,12 @@ pub async fn sessions(State(state): State<AppState>, StudentSession(s): StudentS
     })))
 }
 
-pub async fn end_other_sessions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
+pub async fn end_other_sessions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
     let n = state.store.end_other_sessions(s.school_id, s.student_id, &s.token_hash).await?;
     Ok(Json(json!({"ended": n})))
 }
 
-pub async fn security_events(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, AppError> {
+pub async fn security_events(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
     let list = state.store.security_events_of_student(s.school_id, s.student_id, 50).await?;
     Ok(Json(json!({
         "events": list.iter().map(|e| json!({

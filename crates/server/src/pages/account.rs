@@ -5,16 +5,16 @@ use super::security;
 use super::views::CaptchaView;
 use super::{error_page, render, school_name, school_or_404};
 use crate::AppState;
-use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::services::captcha;
-use crate::services::recovery::{self, Captcha, NewPassword};
 use crate::web::Client;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
+use campuspay_app::Error;
+use campuspay_app::student::captcha;
+use campuspay_app::student::recovery::{self, Captcha, NewPassword};
 use campuspay_store::schools::School;
 use serde::Deserialize;
 
@@ -90,14 +90,14 @@ struct NoticePage {
     link_text: String,
 }
 
-pub(super) fn status(mut res: Response, e: Option<&AppError>) -> Response {
+pub(super) fn status(mut res: Response, e: Option<&Error>) -> Response {
     if let Some(e) = e {
-        *res.status_mut() = e.status;
+        *res.status_mut() = crate::error::status_of(e.kind);
     }
     res
 }
 
-async fn new_captcha(state: &AppState, needed: bool) -> Result<Option<CaptchaView>, AppError> {
+async fn new_captcha(state: &AppState, needed: bool) -> Result<Option<CaptchaView>, Error> {
     if !needed {
         return Ok(None);
     }
@@ -105,7 +105,7 @@ async fn new_captcha(state: &AppState, needed: bool) -> Result<Option<CaptchaVie
     Ok(Some(CaptchaView { id: c.id, image: c.image }))
 }
 
-async fn forgot_view(state: &AppState, school: &School, lang: Lang, login: &str, error: Option<&AppError>) -> Response {
+async fn forgot_view(state: &AppState, school: &School, lang: Lang, login: &str, error: Option<&Error>) -> Response {
     let m = recovery::methods(school);
     let needs = (m.email || m.sms.is_some())
         && match recovery::captcha_needed(state, school, login).await {
@@ -198,7 +198,7 @@ async fn forgot_email(State(state): State<AppState>, client: Client, Path(code):
     // Seed 001: the platform asks before it sends.
     if f.confirm.as_deref() != Some("1") {
         if login.is_empty() {
-            let e = AppError::bad_request("请输入学号", "Enter your student number").field("login");
+            let e = Error::bad_request("请输入学号", "Enter your student number").field("login");
             return forgot_view(&state, &school, lang, "", Some(&e)).await;
         }
         return render(&ConfirmPage {
@@ -235,7 +235,7 @@ async fn reset_view(
     login: Option<String>,
     ask_code: bool,
     question: Option<String>,
-    error: Option<&AppError>,
+    error: Option<&Error>,
 ) -> Response {
     let needs = match &login {
         Some(l) => {
@@ -366,7 +366,7 @@ async fn question_reset(State(state): State<AppState>, client: Client, Path(code
     }
 }
 
-fn link_invalid(school: &School, lang: Lang, e: &AppError) -> Response {
+fn link_invalid(school: &School, lang: Lang, e: &Error) -> Response {
     let mut res = notice(
         school,
         lang,
@@ -376,7 +376,7 @@ fn link_invalid(school: &School, lang: Lang, e: &AppError) -> Response {
         format!("/s/{}/forgot", school.code),
         lang.t("重新找回密码", "Start again"),
     );
-    *res.status_mut() = e.status;
+    *res.status_mut() = crate::error::status_of(e.kind);
     res
 }
 
@@ -409,7 +409,7 @@ async fn reset_submit(
     let pw = NewPassword { new: &f.new_password, confirm: Some(&f.confirm_password) };
     match recovery::reset_with_link(&state, &school.code, &token, &pw, &client).await {
         Ok(()) => reset_done(&school, lang),
-        Err(e) if e.code == "invalid_token" || e.status.as_u16() == 429 => link_invalid(&school, lang, &e),
+        Err(e) if e.code == "invalid_token" || crate::error::status_of(e.kind).as_u16() == 429 => link_invalid(&school, lang, &e),
         Err(e) => {
             let action = format!("/s/{}/reset/{token}", school.code);
             reset_view(&state, &school, lang, action, None, None, false, None, Some(&e)).await

@@ -6,15 +6,14 @@ use super::pay_views::{AgreementPage, ConfirmLine, ConfirmPage};
 use super::views::{AnnouncementView, ChargeRowView, HomePage};
 use super::{error_page, page_session, posted_session, render, school_name};
 use crate::AppState;
-use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::services::orders::{self, Invoice, NewOrderInput};
-use crate::services::student;
 use crate::web::{AnySession, Client};
 use axum::extract::{Form, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use campuspay_domain::profile;
+use campuspay_app::Error;
+use campuspay_app::payment::orders::{self, Invoice, NewOrderInput};
+use campuspay_app::student::profile;
 use campuspay_store::db_now as now;
 use campuspay_store::schools::School;
 use campuspay_store::sessions::SessionRow;
@@ -61,7 +60,7 @@ impl Choice {
     }
 
     /// The refusal of `cart`, with the cart rule's own fix applied where it has one.
-    pub fn refused(cart: &CartForm, e: &AppError, lang: Lang) -> Choice {
+    pub fn refused(cart: &CartForm, e: &Error, lang: Lang) -> Choice {
         let mut c = Choice::of(cart);
         c.error = Some(e.message(lang).to_string());
         let d = e.details.clone().unwrap_or(Value::Null);
@@ -102,7 +101,7 @@ impl Choice {
 
 /// The home page: the student, the arrears, and the unpaid charges as a form to pay them.
 pub async fn home_page(state: &AppState, school: &School, s: &SessionRow, lang: Lang, period: Option<String>, choice: Choice) -> Response {
-    let o = match student::overview(state, s).await {
+    let o = match profile::overview(state, s).await {
         Ok(o) => o,
         Err(e) => return error_page(&e, lang),
     };
@@ -145,12 +144,12 @@ pub async fn home_page(state: &AppState, school: &School, s: &SessionRow, lang: 
 }
 
 /// Back to the choose step with the refusal next to the items.
-async fn refuse_choice(state: &AppState, school: &School, s: &SessionRow, lang: Lang, cart: &CartForm, e: &AppError) -> Response {
-    if e.status.is_server_error() || e.status == StatusCode::FORBIDDEN {
+async fn refuse_choice(state: &AppState, school: &School, s: &SessionRow, lang: Lang, cart: &CartForm, e: &Error) -> Response {
+    if crate::error::status_of(e.kind).is_server_error() || crate::error::status_of(e.kind) == StatusCode::FORBIDDEN {
         return error_page(e, lang);
     }
     let mut res = home_page(state, school, s, lang, None, Choice::refused(cart, e, lang)).await;
-    *res.status_mut() = e.status;
+    *res.status_mut() = crate::error::status_of(e.kind);
     res
 }
 
@@ -291,7 +290,7 @@ async fn confirm_view(
     cart: &CartForm,
     agreed: &str,
     input: ConfirmInput,
-    error: Option<&AppError>,
+    error: Option<&Error>,
 ) -> Response {
     let requests = match cart.requests() {
         Ok(r) => r,
@@ -337,7 +336,7 @@ async fn confirm_view(
         ttl_hours: school.policy.order_ttl_minutes.div_ceil(60),
         ttl_minutes: school.policy.order_ttl_minutes,
         phone: input.phone.unwrap_or_else(|| p.overview.student.phone.clone()),
-        phone_masked: profile::mask_phone(&p.overview.student.phone),
+        phone_masked: campuspay_domain::profile::mask_phone(&p.overview.student.phone),
         company: input.invoice_kind == "company",
         invoice_title: input.invoice_title,
         invoice_tax_no: input.invoice_tax_no,
@@ -348,7 +347,7 @@ async fn confirm_view(
         error_field: error.and_then(|e| e.field).unwrap_or(""),
     });
     if let Some(e) = error {
-        *res.status_mut() = e.status;
+        *res.status_mut() = crate::error::status_of(e.kind);
     }
     res
 }

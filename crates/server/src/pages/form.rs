@@ -1,8 +1,7 @@
 //! Reading the pay forms: repeated fields (`charge=1&charge=2`), the cart they describe, and
 //! the signed timestamps that prove the agreement was shown long enough.
 
-use crate::error::AppError;
-use axum::http::StatusCode;
+use campuspay_app::Error;
 use campuspay_domain::Fen;
 use campuspay_domain::cart::CartRequest;
 use campuspay_store::sessions::SessionRow;
@@ -33,7 +32,7 @@ pub struct CartForm {
 /// A typed amount the page cannot read: shown next to that item's amount box.
 pub struct BadAmount {
     pub charge_id: i64,
-    pub error: Box<AppError>,
+    pub error: Box<Error>,
 }
 
 impl CartForm {
@@ -60,8 +59,8 @@ impl CartForm {
                         BadAmount {
                             charge_id: *id,
                             error: Box::new(
-                                AppError::new(
-                                    StatusCode::UNPROCESSABLE_ENTITY,
+                                Error::new(
+                                    campuspay_app::ErrorKind::Refused,
                                     "invalid_amount",
                                     "请输入正确的金额，例如 1000 或 1000.50",
                                     "Enter an amount such as 1000 or 1000.50",
@@ -118,5 +117,5 @@ pub fn stamp(s: &SessionRow, purpose: &str, t: i64) -> String {
 pub fn stamped_time(s: &SessionRow, purpose: &str, token: &str) -> Option<i64> {
     let (t, m) = token.split_once('.')?;
     let t: i64 = t.parse().ok()?;
-    crate::crypto::constant_time_eq(mac(s, purpose, t).as_bytes(), m.as_bytes()).then_some(t)
+    campuspay_app::crypto::constant_time_eq(mac(s, purpose, t).as_bytes(), m.as_bytes()).then_some(t)
 }

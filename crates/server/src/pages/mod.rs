@@ -10,9 +10,7 @@ mod security;
 mod views;
 
 use crate::AppState;
-use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::services::{auth, captcha, student};
 use crate::web::{AnySession, Client};
 use askama::Template;
 use axum::Router;
@@ -20,6 +18,8 @@ use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use campuspay_app::Error;
+use campuspay_app::student::{auth, captcha, profile};
 use campuspay_store::schools::School;
 use campuspay_store::sessions::SessionRow;
 use serde::Deserialize;
@@ -63,9 +63,9 @@ fn render<T: Template>(t: &T) -> Response {
 }
 
 /// An error page for a full-page request: the message in the user's language, and a way on.
-fn error_page(e: &AppError, lang: Lang) -> Response {
+fn error_page(e: &Error, lang: Lang) -> Response {
     let mut res = render(&ErrorPage { lang, message: e.message(lang).to_string() });
-    *res.status_mut() = e.status;
+    *res.status_mut() = crate::error::status_of(e.kind);
     res
 }
 
@@ -125,7 +125,7 @@ fn school_name(s: &School, lang: Lang) -> String {
 async fn school_or_404(state: &AppState, code: &str, lang: Lang) -> Result<School, Response> {
     match state.store.school_by_code(code).await {
         Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(error_page(&AppError::unknown_school(), lang)),
+        Ok(None) => Err(error_page(&Error::unknown_school(), lang)),
         Err(e) => Err(error_page(&e.into(), lang)),
     }
 }
@@ -164,7 +164,7 @@ fn landing(school: &School, s: &SessionRow) -> String {
     if s.must_change_password { format!("/s/{}/password", school.code) } else { format!("/s/{}/home", school.code) }
 }
 
-async fn login_form(state: &AppState, school: &School, lang: Lang, login: &str, error: Option<&AppError>) -> Response {
+async fn login_form(state: &AppState, school: &School, lang: Lang, login: &str, error: Option<&Error>) -> Response {
     let needs_captcha = match auth::captcha_needed(state, school, login).await {
         Ok(b) => b,
         Err(e) => return error_page(&e, lang),
@@ -192,7 +192,7 @@ async fn login_form(state: &AppState, school: &School, lang: Lang, login: &str, 
     };
     let mut res = render(&page);
     if let Some(e) = error {
-        *res.status_mut() = e.status;
+        *res.status_mut() = crate::error::status_of(e.kind);
     }
     res
 }
@@ -238,11 +238,16 @@ struct CsrfForm {
 }
 
 fn csrf_ok(s: &SessionRow, token: &str) -> bool {
-    crate::crypto::constant_time_eq(s.csrf_token.as_bytes(), token.as_bytes())
+    campuspay_app::crypto::constant_time_eq(s.csrf_token.as_bytes(), token.as_bytes())
 }
 
 fn csrf_refused(lang: Lang) -> Response {
-    let e = AppError::new(StatusCode::FORBIDDEN, "csrf", "页面已过期，请返回后重新提交", "This page has expired; go back and submit again");
+    let e = Error::new(
+        campuspay_app::ErrorKind::Forbidden,
+        "csrf",
+        "页面已过期，请返回后重新提交",
+        "This page has expired; go back and submit again",
+    );
     error_page(&e, lang)
 }
 
@@ -325,7 +330,7 @@ async fn password_page(State(state): State<AppState>, client: Client, Path(code)
     }
 }
 
-fn password_view(school: &School, s: &SessionRow, lang: Lang, error: Option<&AppError>) -> PasswordPage {
+fn password_view(school: &School, s: &SessionRow, lang: Lang, error: Option<&Error>) -> PasswordPage {
     PasswordPage {
         lang,
         code: school.code.clone(),
@@ -364,7 +369,7 @@ async fn password_submit(
         Ok(()) => Redirect::to(&format!("/s/{code}/home")).into_response(),
         Err(e) => {
             let mut res = render(&password_view(&school, &s, client.lang, Some(&e)));
-            *res.status_mut() = e.status;
+            *res.status_mut() = crate::error::status_of(e.kind);
             res
         }
     }
@@ -386,7 +391,7 @@ async fn profile_page(
         Ok(x) => x,
         Err(r) => return r,
     };
-    match student::school_and_student(&state, &s).await {
+    match profile::school_and_student(&state, &s).await {
         Ok((_, st)) => {
             let form = ProfileFormView {
                 phone: st.phone.clone(),
@@ -420,14 +425,14 @@ async fn profile_submit(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let input = student::ProfileInput { phone: &f.phone, email: &f.email, postcode: &f.postcode, address: &f.address };
-    match student::update_profile(&state, &s, &input).await {
+    let input = profile::ProfileInput { phone: &f.phone, email: &f.email, postcode: &f.postcode, address: &f.address };
+    match profile::update_profile(&state, &s, &input).await {
         Ok(()) => Redirect::to(&format!("/s/{code}/profile?saved=1")).into_response(),
-        Err(e) => match student::school_and_student(&state, &s).await {
+        Err(e) => match profile::school_and_student(&state, &s).await {
             Ok((_, st)) => {
                 let form = ProfileFormView { phone: f.phone, email: f.email, postcode: f.postcode, address: f.address };
                 let mut res = render(&ProfilePage::new(&school, &s, st, form, client.lang, false, Some(&e)));
-                *res.status_mut() = e.status;
+                *res.status_mut() = crate::error::status_of(e.kind);
                 res
             }
             Err(e) => error_page(&e, client.lang),

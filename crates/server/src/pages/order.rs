@@ -5,15 +5,15 @@ use super::form::Pairs;
 use super::pay_views::*;
 use super::{csrf_ok, csrf_refused, error_page, page_session, render, school_name};
 use crate::AppState;
-use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::services::channels::Method;
-use crate::services::orders;
 use crate::web::{AnySession, Client};
 use axum::Json;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use campuspay_app::Error;
+use campuspay_app::payment::channels::Method;
+use campuspay_app::payment::orders;
 use campuspay_channels::{PayAction, Provider};
 use campuspay_domain::policy::LatePayment;
 use campuspay_domain::{profile, time};
@@ -110,7 +110,7 @@ async fn order_view(
     s: &SessionRow,
     client: &Client,
     order: &OrderRow,
-    error: Option<&AppError>,
+    error: Option<&Error>,
 ) -> Response {
     let lang = client.lang;
     let (lines, attempts) = match (state.store.order_lines(order.id).await, state.store.attempts_of_order(order.id).await) {
@@ -152,7 +152,7 @@ async fn order_view(
         error: error.map(|e| e.message(lang).to_string()),
     });
     if let Some(e) = error {
-        *res.status_mut() = e.status;
+        *res.status_mut() = crate::error::status_of(e.kind);
     }
     res
 }
@@ -264,7 +264,7 @@ pub async fn pay_go(
     let lang = client.lang;
     // out_trade_no is the order number and a two-digit attempt number.
     let Some(no) = out_trade_no.get(..out_trade_no.len().saturating_sub(2)).filter(|n| !n.is_empty()) else {
-        return error_page(&AppError::not_found(), lang);
+        return error_page(&Error::not_found(), lang);
     };
     let (school, _, order) = match order_of(&state, &code, no, session, lang).await {
         Ok(x) => x,

@@ -5,12 +5,12 @@ use super::order::state_of;
 use super::pay_views::*;
 use super::{error_page, page_session, render, school_name};
 use crate::AppState;
-use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::services::channels::Method;
 use crate::web::{AnySession, Client};
 use axum::extract::{Path, State};
 use axum::response::Response;
+use campuspay_app::Error;
+use campuspay_app::payment::channels::Method;
 use campuspay_domain::time::format_shanghai;
 use campuspay_store::db_now as now;
 use campuspay_store::payments::PaymentRecord;
@@ -63,7 +63,7 @@ pub async fn records_page(
 
 type Records = (Vec<PaymentView>, Vec<OrderSummary>, Vec<TxnView>, campuspay_domain::Fen);
 
-async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang: Lang) -> Result<Records, AppError> {
+async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang: Lang) -> Result<Records, Error> {
     let records = state.store.payments_of_student(s.school_id, s.student_id).await?;
     let orders = state.store.orders_of_student(s.school_id, s.student_id, 50).await?;
     let mut payments = Vec::new();

@@ -4,14 +4,14 @@
 use super::account::status;
 use super::{error_page, page_session, posted_session, render, school_name};
 use crate::AppState;
-use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::services::recovery;
-use crate::services::student;
 use crate::web::{AnySession, Client};
 use askama::Template;
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
+use campuspay_app::Error;
+use campuspay_app::student::profile;
+use campuspay_app::student::recovery;
 use campuspay_domain::time;
 use campuspay_store::schools::School;
 use serde::Deserialize;
@@ -104,13 +104,13 @@ async fn security_view(
     school: &School,
     s: &campuspay_store::sessions::SessionRow,
     lang: Lang,
-    outcome: Result<Option<&str>, AppError>,
+    outcome: Result<Option<&str>, Error>,
 ) -> Response {
     let (saved, error) = match &outcome {
         Ok(saved) => (saved.map(str::to_string), None),
         Err(e) => (None, Some(e)),
     };
-    let st = match student::school_and_student(state, s).await {
+    let st = match profile::school_and_student(state, s).await {
         Ok((_, st)) => st,
         Err(e) => return error_page(&e, lang),
     };
@@ -282,7 +282,7 @@ pub(super) async fn outbox_page(State(state): State<AppState>, client: Client) -
             .map(|m| {
                 // Links in demo mail point at this server; offer them as relative links.
                 let link =
-                    m.body.split_whitespace().find(|w| w.starts_with(&base) && w.contains("/reset/")).map(|w| w[base.len()..].to_string());
+                    m.body.split_whitespace().find(|w| w.starts_with(base) && w.contains("/reset/")).map(|w| w[base.len()..].to_string());
                 OutboxView {
                     at: time::format_shanghai(m.created_at),
                     channel: m.channel,

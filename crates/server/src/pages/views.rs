@@ -1,9 +1,9 @@
 //! Template structs: what each page shows, already formatted (money as `¥3,000.00`).
 
-use crate::error::AppError;
 use crate::i18n::Lang;
-use crate::services::student::ChargeLine;
 use askama::Template;
+use campuspay_app::Error;
+use campuspay_app::student::profile::ChargeLine;
 use campuspay_domain::{ChargeState, idcard, profile, time};
 use campuspay_store::announcements::Announcement;
 use campuspay_store::schools::School;
@@ -198,7 +198,7 @@ impl ProfilePage {
         form: ProfileFormView,
         lang: Lang,
         saved: bool,
-        error: Option<&AppError>,
+        error: Option<&Error>,
     ) -> ProfilePage {
         ProfilePage {
             lang,

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use campuspay_channels::sandbox::Sandbox;
-use campuspay_server::services::channels::Channels;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;
 use serde_json::{Value, json};
@@ -55,7 +54,7 @@ impl Drop for TempDir {
 }
 
 fn unique() -> String {
-    campuspay_server::crypto::random_token(9).to_lowercase().replace(['-', '_'], "x")
+    campuspay_app::crypto::random_token(9).to_lowercase().replace(['-', '_'], "x")
 }
 
 impl TestApp {
@@ -102,8 +101,8 @@ impl TestApp {
         // Provider time runs 100 times faster: retries after 15 s come after 0.15 s.
         let sandbox = Sandbox::open(sandbox_keys()).unwrap().with_time_scale(0.01);
         let channels = match provider_origin {
-            None => Channels::load(&store, Some((&sandbox, &origin))).await.unwrap(),
-            Some(p) => Channels::load_with_notify(&store, &sandbox, p, &origin).await.unwrap(),
+            None => campuspay_server::simulator::channels_with_sandbox(&store, &sandbox, &origin).await.unwrap(),
+            Some(p) => campuspay_server::simulator::channels_via_sandbox(&store, &sandbox, p, &origin).await.unwrap(),
         };
         let mounted = provider_origin.is_none().then_some(sandbox);
         let mut config = Config { public_url: origin.clone(), ..Config::default() };
@@ -113,7 +112,7 @@ impl TestApp {
         let server = tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
-        let worker = campuspay_server::services::jobs::spawn_worker(state.clone());
+        let worker = campuspay_app::jobs::spawn_worker(state.ctx.clone());
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
         TestApp { base: origin, store, http, state, database_url: url.to_string(), tasks: vec![server, worker], _dir: dir }
     }

@@ -4,9 +4,9 @@
 //! which runs `domain::order::decide` inside one database transaction holding the order, and
 //! records the transaction under a unique (provider, txn id) key.
 
-use crate::AppState;
-use crate::error::AppError;
-use crate::services::channels::{Method, provider_str};
+use crate::Context;
+use crate::error::{Error, ErrorKind};
+use crate::payment::channels::{Method, provider_str};
 use campuspay_channels::ProviderStatus;
 use campuspay_domain::Fen;
 use campuspay_domain::order::{Effect, Order, OrderEvent, OrderState, PaidSource, TxnKey, decide};
@@ -43,8 +43,8 @@ fn source_str(s: PaidSource) -> &'static str {
     }
 }
 
-async fn domain_order(state: &AppState, tx: &mut WriteTx, order: &OrderRow) -> Result<(Order, BTreeSet<TxnKey>), AppError> {
-    let settled = state.store.settled_txns(tx, order.id).await?;
+async fn domain_order(ctx: &Context, tx: &mut WriteTx, order: &OrderRow) -> Result<(Order, BTreeSet<TxnKey>), Error> {
+    let settled = ctx.store.settled_txns(tx, order.id).await?;
     let paid_by = settled.iter().find(|(_, _, d)| d == "applied").map(|(p, t, _)| TxnKey { channel: p.clone(), txn_id: t.clone() });
     let keys = settled.into_iter().map(|(p, t, _)| TxnKey { channel: p, txn_id: t }).collect();
     Ok((Order { state: state_of(&order.status), amount: order.total, deadline: order.expires_at, paid_by }, keys))
@@ -52,21 +52,21 @@ async fn domain_order(state: &AppState, tx: &mut WriteTx, order: &OrderRow) -> R
 
 /// Settles one provider transaction for the attempt's order.
 pub async fn settle_paid(
-    state: &AppState,
+    ctx: &Context,
     attempt: &AttemptRow,
     txn_id: &str,
     amount: Fen,
     paid_at: &str,
     source: PaidSource,
-) -> Result<Settled, AppError> {
+) -> Result<Settled, Error> {
     let provider = provider_of(attempt);
-    let school = state.store.school_by_id(attempt.school_id).await?.ok_or_else(AppError::unknown_school)?;
-    let mut tx = state.store.write_tx().await?;
-    let order = state.store.lock_order(&mut tx, attempt.order_id).await?;
-    let (current, settled) = domain_order(state, &mut tx, &order).await?;
+    let school = ctx.store.school_by_id(attempt.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let mut tx = ctx.store.write_tx().await?;
+    let order = ctx.store.lock_order(&mut tx, attempt.order_id).await?;
+    let (current, settled) = domain_order(ctx, &mut tx, &order).await?;
     let txn = TxnKey { channel: provider.to_string(), txn_id: txn_id.to_string() };
     let outcome = decide(&current, &settled, &OrderEvent::ProviderPaid { txn: txn.clone(), amount, source }, school.policy.late_payment)
-        .map_err(|_| AppError::internal())?;
+        .map_err(|_| Error::internal())?;
     let mut result = Settled::Nothing;
     for effect in &outcome.effects {
         let (disposition, reason) = match effect {
@@ -74,10 +74,10 @@ pub async fn settle_paid(
             Effect::Refund { reason, .. } => ("refund", format!("{reason:?}")),
             Effect::Credit { reason, .. } => ("credit", format!("{reason:?}")),
             Effect::CloseOpenAttempts => {
-                for a in state.store.attempts_of_order_tx(&mut tx, order.id).await? {
+                for a in ctx.store.attempts_of_order_tx(&mut tx, order.id).await? {
                     if a.id != attempt.id && (a.status == "open" || a.status == "superseded") {
-                        state.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
-                        state.store.enqueue_job(&mut tx, "close_attempt", a.id, now()).await?;
+                        ctx.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
+                        ctx.store.enqueue_job(&mut tx, "close_attempt", a.id, now()).await?;
                     }
                 }
                 continue;
@@ -102,7 +102,7 @@ pub async fn settle_paid(
             reason: &reason,
             paid_at,
         };
-        let pp_id = match state.store.insert_provider_payment(&mut tx, &pp).await {
+        let pp_id = match ctx.store.insert_provider_payment(&mut tx, &pp).await {
             Ok(id) => id,
             // Settled meanwhile by another instance or request: nothing more to do.
             Err(StoreError::Conflict(_)) => return Ok(Settled::Duplicate),
@@ -119,29 +119,28 @@ pub async fn settle_paid(
         };
         match effect {
             Effect::ApplyPayment { .. } => {
-                for line in state.store.order_lines_tx(&mut tx, order.id).await? {
+                for line in ctx.store.order_lines_tx(&mut tx, order.id).await? {
                     // The balance's part of the line was written when the order was made.
-                    let cash = line.amount.checked_sub(line.balance).map_err(|_| AppError::internal())?;
+                    let cash = line.amount.checked_sub(line.balance).map_err(|_| Error::internal())?;
                     if cash.is_positive() {
-                        state.store.insert_ledger_entry(&mut tx, &entry(Some(line.charge_id), kind::PAYMENT, cash, "")).await?;
+                        ctx.store.insert_ledger_entry(&mut tx, &entry(Some(line.charge_id), kind::PAYMENT, cash, "")).await?;
                     }
                 }
-                state.store.end_order(&mut tx, order.id, "paid", true).await?;
-                state.store.set_attempt_status(&mut tx, attempt.id, "paid").await?;
+                ctx.store.end_order(&mut tx, order.id, "paid", true).await?;
+                ctx.store.set_attempt_status(&mut tx, attempt.id, "paid").await?;
                 result = Settled::Applied;
             }
             Effect::Refund { .. } => {
-                state
-                    .store
+                ctx.store
                     .insert_ledger_entry(&mut tx, &entry(None, kind::UNAPPLIED_RECEIPT, amount, "订单已关闭或已支付，款项将原路退回"))
                     .await?;
                 let refund_id =
-                    state.store.insert_refund(&mut tx, order.school_id, pp_id, &format!("RF{pp_id:010}"), amount, &reason).await?;
-                state.store.enqueue_job(&mut tx, "refund", refund_id, now()).await?;
+                    ctx.store.insert_refund(&mut tx, order.school_id, pp_id, &format!("RF{pp_id:010}"), amount, &reason).await?;
+                ctx.store.enqueue_job(&mut tx, "refund", refund_id, now()).await?;
                 result = Settled::Refunding;
             }
             Effect::Credit { .. } => {
-                state.store.insert_ledger_entry(&mut tx, &entry(None, kind::CREDIT, amount, "订单已关闭或已支付，款项已转入余额")).await?;
+                ctx.store.insert_ledger_entry(&mut tx, &entry(None, kind::CREDIT, amount, "订单已关闭或已支付，款项已转入余额")).await?;
                 result = Settled::Credited;
             }
             _ => {}
@@ -155,21 +154,21 @@ pub async fn settle_paid(
 }
 
 /// Asks the provider about an attempt and settles what it says was paid.
-pub async fn query_and_settle(state: &AppState, attempt: &AttemptRow) -> Result<Option<ProviderStatus>, AppError> {
-    let Some(channel) = state.channels.for_attempt(attempt) else {
+pub async fn query_and_settle(ctx: &Context, attempt: &AttemptRow) -> Result<Option<ProviderStatus>, Error> {
+    let Some(channel) = ctx.channels.for_attempt(attempt) else {
         return Ok(None);
     };
     let status = channel.query(&attempt.out_trade_no).await.map_err(|e| {
         tracing::warn!(error = %e, out_trade_no = attempt.out_trade_no, "provider query failed");
-        AppError::new(axum::http::StatusCode::BAD_GATEWAY, "channel_query_failed", "支付渠道查询失败", "The channel did not answer")
+        Error::new(ErrorKind::Upstream, "channel_query_failed", "支付渠道查询失败", "The channel did not answer")
     })?;
     match &status {
         ProviderStatus::Paid { transaction_id, amount, paid_at } => {
-            settle_paid(state, attempt, transaction_id, *amount, paid_at.as_deref().unwrap_or(""), PaidSource::Query).await?;
+            settle_paid(ctx, attempt, transaction_id, *amount, paid_at.as_deref().unwrap_or(""), PaidSource::Query).await?;
         }
         // Refunded at the provider before we ever settled it (e.g. from the merchant console):
         // the money went back to the payer, so it must not pay the order. Left for the office.
-        ProviderStatus::Refunded { transaction_id, amount } if !state.store.txn_settled(provider_of(attempt), transaction_id).await? => {
+        ProviderStatus::Refunded { transaction_id, amount } if !ctx.store.txn_settled(provider_of(attempt), transaction_id).await? => {
             tracing::warn!(
                 out_trade_no = attempt.out_trade_no,
                 transaction_id,
@@ -191,12 +190,12 @@ fn provider_of(a: &AttemptRow) -> &'static str {
 
 /// Closes an unpaid order (expiry or cancellation): first its attempts at the providers, so no
 /// more money can come; money that came meanwhile is settled before the order closes.
-pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> Result<(), AppError> {
-    let order = state.store.order_by_id(order_id).await?.ok_or_else(AppError::not_found)?;
+pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Result<(), Error> {
+    let order = ctx.store.order_by_id(order_id).await?.ok_or_else(Error::not_found)?;
     if order.status != "unpaid" {
         return match (&event, order.status.as_str()) {
-            (OrderEvent::Cancel, "paid" | "refunded") => Err(AppError::new(
-                axum::http::StatusCode::CONFLICT,
+            (OrderEvent::Cancel, "paid" | "refunded") => Err(Error::new(
+                ErrorKind::Conflict,
                 "order_paid",
                 "订单已支付，无法取消",
                 "The order is paid and can no longer be cancelled",
@@ -210,24 +209,24 @@ pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> R
         return Ok(());
     }
     let mut closed = Vec::new();
-    for a in state.store.attempts_of_order(order.id).await? {
+    for a in ctx.store.attempts_of_order(order.id).await? {
         if a.status != "open" && a.status != "superseded" {
             continue;
         }
-        close_attempt(state, &a).await?;
+        close_attempt(ctx, &a).await?;
         closed.push(a.id);
     }
-    let school = state.store.school_by_id(order.school_id).await?.ok_or_else(AppError::unknown_school)?;
-    let mut tx = state.store.write_tx().await?;
-    let locked = state.store.lock_order(&mut tx, order.id).await?;
-    let (current, settled) = domain_order(state, &mut tx, &locked).await?;
+    let school = ctx.store.school_by_id(order.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let mut tx = ctx.store.write_tx().await?;
+    let locked = ctx.store.lock_order(&mut tx, order.id).await?;
+    let (current, settled) = domain_order(ctx, &mut tx, &locked).await?;
     let outcome = decide(&current, &settled, &event, school.policy.late_payment)
-        .map_err(|e| AppError::new(axum::http::StatusCode::CONFLICT, "order_paid", e.to_string(), e.message_en()))?;
+        .map_err(|e| Error::new(ErrorKind::Conflict, "order_paid", e.to_string(), e.message_en()))?;
     if outcome.order.state != current.state {
         let status = outcome.order.state.as_str();
-        state.store.end_order(&mut tx, order.id, status, false).await?;
+        ctx.store.end_order(&mut tx, order.id, status, false).await?;
         // What the balance put in goes back to it.
-        for line in state.store.order_lines_tx(&mut tx, order.id).await?.iter().filter(|l| l.balance.is_positive()) {
+        for line in ctx.store.order_lines_tx(&mut tx, order.id).await?.iter().filter(|l| l.balance.is_positive()) {
             let back = NewLedgerEntry {
                 school_id: locked.school_id,
                 student_id: locked.student_id,
@@ -237,19 +236,19 @@ pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> R
                 reference: &locked.order_no,
                 memo: "订单关闭，余额退回",
             };
-            state.store.insert_ledger_entry(&mut tx, &back).await?;
+            ctx.store.insert_ledger_entry(&mut tx, &back).await?;
         }
-        for a in state.store.attempts_of_order_tx(&mut tx, order.id).await? {
+        for a in ctx.store.attempts_of_order_tx(&mut tx, order.id).await? {
             if a.status != "open" && a.status != "superseded" {
                 continue;
             }
             if closed.contains(&a.id) {
-                state.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+                ctx.store.set_attempt_status(&mut tx, a.id, "closed").await?;
             } else {
                 // Started after we closed the others (a payment racing the cancel): close it
                 // at its provider too, before anyone can pay it.
-                state.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
-                state.store.enqueue_job(&mut tx, "close_attempt", a.id, now()).await?;
+                ctx.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
+                ctx.store.enqueue_job(&mut tx, "close_attempt", a.id, now()).await?;
             }
         }
     }
@@ -259,44 +258,44 @@ pub async fn end_unpaid(state: &AppState, order_id: i64, event: OrderEvent) -> R
 
 /// Closes one attempt at its provider. A provider that refuses because the trade was paid is
 /// asked, and the payment settled: money is never left behind a closed attempt.
-pub async fn close_attempt(state: &AppState, a: &AttemptRow) -> Result<(), AppError> {
-    let Some(channel) = state.channels.for_attempt(a) else {
+pub async fn close_attempt(ctx: &Context, a: &AttemptRow) -> Result<(), Error> {
+    let Some(channel) = ctx.channels.for_attempt(a) else {
         return Ok(());
     };
     if a.action.is_empty() {
         if now() - a.created_at < CREATE_GRACE_S {
             // Its create may still be on the way to the provider: closing now could leave a
             // live trade behind. The caller tries again shortly.
-            return Err(AppError::new(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            return Err(Error::new(
+                ErrorKind::Unavailable,
                 "attempt_in_flight",
                 "支付渠道正在下单，请稍后再试",
                 "A payment is being started; try again in a moment",
             ));
         }
         // Its create failed long ago: nothing at the provider to close.
-        let mut tx = state.store.write_tx().await?;
-        state.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+        let mut tx = ctx.store.write_tx().await?;
+        ctx.store.set_attempt_status(&mut tx, a.id, "closed").await?;
         return Ok(tx.commit().await?);
     }
     match channel.close(&a.out_trade_no).await {
         Ok(()) => {
             // Paid just before the close? The query says.
-            query_and_settle(state, a).await?;
-            let fresh = state.store.attempt_by_id(a.id).await?;
+            query_and_settle(ctx, a).await?;
+            let fresh = ctx.store.attempt_by_id(a.id).await?;
             if fresh.is_some_and(|f| f.status != "paid") {
-                let mut tx = state.store.write_tx().await?;
-                state.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+                let mut tx = ctx.store.write_tx().await?;
+                ctx.store.set_attempt_status(&mut tx, a.id, "closed").await?;
                 tx.commit().await?;
             }
             Ok(())
         }
         Err(e) => {
             tracing::info!(error = %e, out_trade_no = a.out_trade_no, "close refused; asking the provider");
-            match query_and_settle(state, a).await? {
+            match query_and_settle(ctx, a).await? {
                 Some(ProviderStatus::Paid { .. }) | Some(ProviderStatus::Closed) | Some(ProviderStatus::NotFound) => Ok(()),
-                _ => Err(AppError::new(
-                    axum::http::StatusCode::BAD_GATEWAY,
+                _ => Err(Error::new(
+                    ErrorKind::Upstream,
                     "channel_close_failed",
                     "支付渠道关闭订单失败",
                     "The channel did not close the order",

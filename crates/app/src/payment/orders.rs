@@ -1,12 +1,12 @@
 //! Orders: choosing charges (cart rules), creating the order, paying it through a channel,
 //! following and cancelling it.
 
-use crate::AppState;
-use crate::error::AppError;
-use crate::services::channels::{Method, provider_str};
-use crate::services::student;
-use crate::web::Client;
-use axum::http::StatusCode;
+use crate::Client;
+use crate::Context;
+use crate::error::Error;
+use crate::error::ErrorKind;
+use crate::payment::channels::{Method, provider_str};
+use crate::student::profile::{Overview, overview};
 use campuspay_channels::{CreateOrder, PayAction};
 use campuspay_domain::cart::{CartContext, CartRequest, OwedCharge, ValidCart, validate_cart};
 use campuspay_domain::order::OrderEvent;
@@ -41,12 +41,12 @@ pub struct Created {
     pub reused: bool,
 }
 
-fn unprocessable(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> AppError {
-    AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, zh, en)
+fn unprocessable(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Refused, code, zh, en)
 }
 
 /// Every charge the student still owes, as the cart rules see them.
-pub fn owed_charges(o: &student::Overview) -> Vec<OwedCharge> {
+pub fn owed_charges(o: &Overview) -> Vec<OwedCharge> {
     let started = |parent: Option<i64>| {
         parent.is_some_and(|p| {
             o.charges.iter().any(|c| {
@@ -79,7 +79,7 @@ pub fn owed_charges(o: &student::Overview) -> Vec<OwedCharge> {
         .collect()
 }
 
-fn check_invoice(inv: &Option<Invoice>) -> Result<(String, String, String), AppError> {
+fn check_invoice(inv: &Option<Invoice>) -> Result<(String, String, String), Error> {
     match inv {
         None => Ok(("individual".into(), String::new(), String::new())),
         Some(i) if i.kind == "individual" => Ok(("individual".into(), i.title.trim().chars().take(100).collect(), String::new())),
@@ -101,12 +101,12 @@ fn check_invoice(inv: &Option<Invoice>) -> Result<(String, String, String), AppE
     }
 }
 
-fn new_order_no(format: &OrderNoFormat, t: i64, seq: i64) -> Result<String, AppError> {
+fn new_order_no(format: &OrderNoFormat, t: i64, seq: i64) -> Result<String, Error> {
     let random = crate::crypto::random_below(order_no::RANDOM_LIMIT);
     order_no::generate(format, t, u32::try_from(seq).unwrap_or(u32::MAX), random).map_err(|e| {
         tracing::error!(error = %e, "order number");
-        AppError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+        Error::new(
+            ErrorKind::Unavailable,
             "order_numbers_exhausted",
             "今日订单已达上限，请明日再试",
             "No more orders can be numbered today",
@@ -116,7 +116,7 @@ fn new_order_no(format: &OrderNoFormat, t: i64, seq: i64) -> Result<String, AppE
 
 /// The cart rules for `lines` at `t`; a refusal carries the rule's data in `details`
 /// (e.g. how to split the cart) for the page or client to offer a fix.
-fn check_cart(o: &student::Overview, lines: &[CartRequest], t: i64) -> Result<ValidCart, AppError> {
+fn check_cart(o: &Overview, lines: &[CartRequest], t: i64) -> Result<ValidCart, Error> {
     let owed = owed_charges(o);
     let ctx = CartContext { now: t, policy: &o.school.policy, phone: &o.student.phone, email: &o.student.email };
     validate_cart(&owed, lines, &ctx).map_err(|e| {
@@ -128,18 +128,18 @@ fn check_cart(o: &student::Overview, lines: &[CartRequest], t: i64) -> Result<Va
 /// What an order for `lines` would hold, checked by the same rules as [`create_order`] but
 /// not created: the confirm page shows it before the student submits.
 pub struct Preview {
-    pub overview: student::Overview,
+    pub overview: Overview,
     pub cart: ValidCart,
 }
 
-pub async fn preview(state: &AppState, session: &SessionRow, lines: &[CartRequest]) -> Result<Preview, AppError> {
-    let overview = student::overview(state, session).await?;
+pub async fn preview(ctx: &Context, session: &SessionRow, lines: &[CartRequest]) -> Result<Preview, Error> {
+    let overview = overview(ctx, session).await?;
     let cart = check_cart(&overview, lines, now())?;
     Ok(Preview { overview, cart })
 }
 
-pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrderInput) -> Result<Created, AppError> {
-    let o = student::overview(state, session).await?;
+pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderInput) -> Result<Created, Error> {
+    let o = overview(ctx, session).await?;
     let t = now();
     let phone = match &input.phone {
         Some(p) if !p.trim().is_empty() => {
@@ -156,11 +156,11 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
     let cart = check_cart(&o, &input.lines, t)?;
 
     if o.school.policy.reuse_unpaid_order {
-        for existing in state.store.orders_of_student(o.school.id, o.student.id, 20).await? {
+        for existing in ctx.store.orders_of_student(o.school.id, o.student.id, 20).await? {
             if existing.status != "unpaid" || existing.expires_at <= t {
                 continue;
             }
-            let lines = state.store.order_lines(existing.id).await?;
+            let lines = ctx.store.order_lines(existing.id).await?;
             let same = lines.len() == cart.lines.len()
                 && cart.lines.iter().all(|(c, a)| lines.iter().any(|l| l.charge_id == *c && l.amount == *a));
             if same {
@@ -171,21 +171,21 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
 
     let expires_at = t + i64::from(o.school.policy.order_ttl_minutes) * 60;
     for _ in 0..3 {
-        let mut tx = state.store.write_tx().await?;
+        let mut tx = ctx.store.write_tx().await?;
         let seq = match &o.school.policy.order_no {
             OrderNoFormat::DailySequence { .. } => {
-                let day = order_no::sequence_day(t).map_err(|_| AppError::internal())?;
-                state.store.next_order_sequence(&mut tx, o.school.id, &day).await?
+                let day = order_no::sequence_day(t).map_err(|_| Error::internal())?;
+                ctx.store.next_order_sequence(&mut tx, o.school.id, &day).await?
             }
             OrderNoFormat::TimestampRandom => 0,
         };
         let no = new_order_no(&o.school.policy.order_no, t, seq)?;
-        state.store.lock_student(&mut tx, o.student.id).await?;
+        ctx.store.lock_student(&mut tx, o.student.id).await?;
         let balance =
-            if input.use_balance { state.store.balance_in_tx(&mut tx, o.school.id, o.student.id).await?.max(Fen::ZERO) } else { Fen::ZERO };
+            if input.use_balance { ctx.store.balance_in_tx(&mut tx, o.school.id, o.student.id).await?.max(Fen::ZERO) } else { Fen::ZERO };
         let from_balance = balance.min(cart.total);
-        let cash = cart.total.checked_sub(from_balance).map_err(|_| AppError::internal())?;
-        let order_id = match state
+        let cash = cart.total.checked_sub(from_balance).map_err(|_| Error::internal())?;
+        let order_id = match ctx
             .store
             .insert_order(
                 &mut tx,
@@ -213,15 +213,15 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
         for (charge_id, amount) in &cart.lines {
             // The balance pays the first lines first.
             let part = balance_left.min(*amount);
-            balance_left = balance_left.checked_sub(part).map_err(|_| AppError::internal())?;
-            match state.store.insert_order_line(&mut tx, o.school.id, order_id, *charge_id, *amount, part).await {
+            balance_left = balance_left.checked_sub(part).map_err(|_| Error::internal())?;
+            match ctx.store.insert_order_line(&mut tx, o.school.id, order_id, *charge_id, *amount, part).await {
                 Ok(()) => {
                     // What was owed was read before this transaction: a payment that freed
                     // the charge from another order meanwhile must not be paid for twice.
-                    if state.store.charge_remaining_tx(&mut tx, *charge_id).await? < *amount {
+                    if ctx.store.charge_remaining_tx(&mut tx, *charge_id).await? < *amount {
                         drop(tx);
-                        return Err(AppError::new(
-                            StatusCode::CONFLICT,
+                        return Err(Error::new(
+                            ErrorKind::Conflict,
                             "charge_changed",
                             "所选项目刚刚已缴费或金额已变化，请刷新后重新选择，请勿重复缴费",
                             "An item was just paid or changed; refresh and choose again",
@@ -230,7 +230,7 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
                 }
                 Err(StoreError::Conflict(_)) => {
                     drop(tx);
-                    return Err(held(state, &o.school, *charge_id).await);
+                    return Err(held(ctx, &o.school, *charge_id).await);
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -244,28 +244,28 @@ pub async fn create_order(state: &AppState, session: &SessionRow, input: &NewOrd
                     reference: &no,
                     memo: "余额支付",
                 };
-                state.store.insert_ledger_entry(&mut tx, &entry).await?;
+                ctx.store.insert_ledger_entry(&mut tx, &entry).await?;
             }
         }
         if cash.is_positive() {
-            state.store.enqueue_job(&mut tx, "expire_order", order_id, expires_at).await?;
+            ctx.store.enqueue_job(&mut tx, "expire_order", order_id, expires_at).await?;
         } else {
             // The balance paid it all: nothing for a channel to collect.
-            state.store.end_order(&mut tx, order_id, "paid", true).await?;
+            ctx.store.end_order(&mut tx, order_id, "paid", true).await?;
         }
         tx.commit().await?;
-        let order = state.store.order_by_id(order_id).await?.ok_or_else(AppError::internal)?;
+        let order = ctx.store.order_by_id(order_id).await?.ok_or_else(Error::internal)?;
         return Ok(Created { order, reused: false });
     }
-    Err(AppError::internal())
+    Err(Error::internal())
 }
 
 /// The 409 for a charge that a live order holds: says which order, so the page can link it.
-async fn held(state: &AppState, school: &School, charge_id: i64) -> AppError {
-    let holder = state.store.live_order_holding(school.id, charge_id).await.ok().flatten();
+async fn held(ctx: &Context, school: &School, charge_id: i64) -> Error {
+    let holder = ctx.store.live_order_holding(school.id, charge_id).await.ok().flatten();
     let no = holder.map(|o| o.order_no).unwrap_or_default();
-    AppError::new(
-        StatusCode::CONFLICT,
+    Error::new(
+        ErrorKind::Conflict,
         "charge_in_live_order",
         format!("所选项目已在待支付订单 {no} 中，请先完成支付或取消该订单，请勿重复缴费"),
         format!("An item is already in unpaid order {no}; pay or cancel that order first"),
@@ -274,18 +274,18 @@ async fn held(state: &AppState, school: &School, charge_id: i64) -> AppError {
 }
 
 /// The student's own order, or 404: another student's order number opens nothing.
-pub async fn own_order(state: &AppState, session: &SessionRow, order_no: &str) -> Result<OrderRow, AppError> {
+pub async fn own_order(ctx: &Context, session: &SessionRow, order_no: &str) -> Result<OrderRow, Error> {
     if order_no.len() > 40 {
         return Err(order_not_found());
     }
-    match state.store.order_by_no(session.school_id, order_no).await? {
+    match ctx.store.order_by_no(session.school_id, order_no).await? {
         Some(o) if o.student_id == session.student_id => Ok(o),
         _ => Err(order_not_found()),
     }
 }
 
-fn order_not_found() -> AppError {
-    AppError::new(StatusCode::NOT_FOUND, "order_not_found", "订单不存在", "No such order")
+fn order_not_found() -> Error {
+    Error::new(ErrorKind::NotFound, "order_not_found", "订单不存在", "No such order")
 }
 
 pub struct PayStarted {
@@ -298,19 +298,19 @@ pub struct PayStarted {
 }
 
 pub async fn pay(
-    state: &AppState,
+    ctx: &Context,
     session: &SessionRow,
     order_no: &str,
     method_name: &str,
     openid: Option<&str>,
     client: &Client,
-) -> Result<PayStarted, AppError> {
-    let school = state.store.school_by_id(session.school_id).await?.ok_or_else(AppError::unknown_school)?;
-    let order = own_order(state, session, order_no).await?;
+) -> Result<PayStarted, Error> {
+    let school = ctx.store.school_by_id(session.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let order = own_order(ctx, session, order_no).await?;
     let t = now();
     if order.status != "unpaid" || order.expires_at <= t {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            ErrorKind::Conflict,
             "order_not_payable",
             "该订单已支付或已关闭，无需再次支付",
             "This order is paid or closed; nothing to pay",
@@ -320,9 +320,9 @@ pub async fn pay(
         unprocessable("channel_not_enabled", "该学校未开通此支付方式，请选择其他方式", "This school does not offer that payment method")
             .field("channel")
     })?;
-    let channel = state.channels.get(school.id, method).ok_or_else(|| {
-        AppError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+    let channel = ctx.channels.get(school.id, method).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Unavailable,
             "channel_unavailable",
             "该支付渠道暂不可用，请选择其他支付方式",
             "This payment channel is unavailable; choose another",
@@ -333,7 +333,7 @@ pub async fn pay(
     })?;
 
     // A double click, or the same channel chosen again: the same attempt, the same QR code.
-    let attempts = state.store.attempts_of_order(order.id).await?;
+    let attempts = ctx.store.attempts_of_order(order.id).await?;
     if let Some(a) = attempts.iter().find(|a| a.status == "open" && a.channel == method.as_str() && !a.action.is_empty())
         && let Ok(action) = serde_json::from_str::<PayAction>(&a.action)
     {
@@ -349,37 +349,37 @@ pub async fn pay(
     // A new channel: the old attempts are closed at their providers, so only one can take money.
     // Under the order's lock, so a cancel, an expiry, a payment or another tab cannot slip in
     // between the check and the new attempt.
-    let mut tx = state.store.write_tx().await?;
-    let locked = state.store.lock_order(&mut tx, order.id).await?;
+    let mut tx = ctx.store.write_tx().await?;
+    let locked = ctx.store.lock_order(&mut tx, order.id).await?;
     if locked.status != "unpaid" || locked.expires_at <= now() {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            ErrorKind::Conflict,
             "order_not_payable",
             "该订单已支付或已关闭，无需再次支付",
             "This order is paid or closed; nothing to pay",
         ));
     }
-    let attempts = state.store.attempts_of_order_tx(&mut tx, order.id).await?;
+    let attempts = ctx.store.attempts_of_order_tx(&mut tx, order.id).await?;
     for a in attempts.iter().filter(|a| a.status == "open") {
-        state.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
-        state.store.enqueue_job(&mut tx, "close_attempt", a.id, t).await?;
+        ctx.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
+        ctx.store.enqueue_job(&mut tx, "close_attempt", a.id, t).await?;
     }
-    let n = state.store.count_attempts(&mut tx, order.id).await? + 1;
+    let n = ctx.store.count_attempts(&mut tx, order.id).await? + 1;
     if n > 99 {
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            ErrorKind::Conflict,
             "too_many_attempts",
             "支付尝试次数过多，请取消订单后重新下单",
             "Too many payment attempts; cancel and order again",
         ));
     }
     let out_trade_no = format!("{}{n:02}", order.order_no);
-    let attempt_id = state.store.insert_attempt(&mut tx, school.id, order.id, method.as_str(), &out_trade_no).await?;
+    let attempt_id = ctx.store.insert_attempt(&mut tx, school.id, order.id, method.as_str(), &out_trade_no).await?;
     // Status within seconds even if the notification never comes: ask the provider soon.
-    state.store.enqueue_job(&mut tx, "query_attempt", attempt_id, t + 3).await?;
+    ctx.store.enqueue_job(&mut tx, "query_attempt", attempt_id, t + 3).await?;
     tx.commit().await?;
 
-    let lines = state.store.order_lines(order.id).await?;
+    let lines = ctx.store.order_lines(order.id).await?;
     let mut description: String = lines.iter().map(|l| l.item_name.as_str()).collect::<Vec<_>>().join("、");
     if description.len() > 120 {
         description = format!("{}等", &description[..description.floor_char_boundary(110)]);
@@ -390,30 +390,30 @@ pub async fn pay(
         amount: order.total,
         expires_at: Some(order.expires_at),
         flow,
-        return_url: Some(format!("{}/s/{}/orders/{}", state.config.public_url, school.code, order.order_no)),
+        return_url: Some(format!("{}/s/{}/orders/{}", ctx.public_url(), school.code, order.order_no)),
     };
     let action = channel.create(&create).await.map_err(|e| {
         tracing::warn!(error = %e, out_trade_no, provider = provider_str(method.provider()), "provider create failed");
-        AppError::new(
-            StatusCode::BAD_GATEWAY,
+        Error::new(
+            ErrorKind::Upstream,
             "channel_create_failed",
             "支付渠道暂时无法下单，请稍后再试或换一种支付方式",
             "The payment channel could not take the order; try again or use another method",
         )
     })?;
-    let stored = serde_json::to_string(&action).map_err(|_| AppError::internal())?;
+    let stored = serde_json::to_string(&action).map_err(|_| Error::internal())?;
     let reference = channel.order_reference(&out_trade_no).unwrap_or_default();
-    state.store.set_attempt_action(attempt_id, &stored, &reference).await?;
+    ctx.store.set_attempt_action(attempt_id, &stored, &reference).await?;
     // Cancelled, expired or switched while the provider was creating it: close it there now
     // (and again by job if that fails) rather than show a code for an order that is gone.
-    if let Some(a) = state.store.attempt_by_id(attempt_id).await?
+    if let Some(a) = ctx.store.attempt_by_id(attempt_id).await?
         && a.status != "open"
     {
-        let mut tx = state.store.write_tx().await?;
-        state.store.enqueue_job(&mut tx, "close_attempt", attempt_id, now()).await?;
+        let mut tx = ctx.store.write_tx().await?;
+        ctx.store.enqueue_job(&mut tx, "close_attempt", attempt_id, now()).await?;
         tx.commit().await?;
-        return Err(AppError::new(
-            StatusCode::CONFLICT,
+        return Err(Error::new(
+            ErrorKind::Conflict,
             "order_not_payable",
             "该订单已支付或已关闭，无需再次支付",
             "This order is paid or closed; nothing to pay",
@@ -423,18 +423,18 @@ pub async fn pay(
 }
 
 /// Someone is watching an unpaid order: bring its provider query forward.
-pub async fn watched(state: &AppState, order: &OrderRow) -> Result<(), AppError> {
+pub async fn watched(ctx: &Context, order: &OrderRow) -> Result<(), Error> {
     if order.status != "unpaid" {
         return Ok(());
     }
-    for a in state.store.attempts_of_order(order.id).await?.iter().filter(|a| a.status == "open") {
-        state.store.hurry_job("query_attempt", a.id, a.created_at + 3).await?;
+    for a in ctx.store.attempts_of_order(order.id).await?.iter().filter(|a| a.status == "open") {
+        ctx.store.hurry_job("query_attempt", a.id, a.created_at + 3).await?;
     }
     Ok(())
 }
 
-pub async fn cancel(state: &AppState, session: &SessionRow, order_no: &str) -> Result<OrderRow, AppError> {
-    let order = own_order(state, session, order_no).await?;
-    crate::services::settle::end_unpaid(state, order.id, OrderEvent::Cancel).await?;
-    state.store.order_by_id(order.id).await?.ok_or_else(AppError::internal)
+pub async fn cancel(ctx: &Context, session: &SessionRow, order_no: &str) -> Result<OrderRow, Error> {
+    let order = own_order(ctx, session, order_no).await?;
+    crate::payment::settle::end_unpaid(ctx, order.id, OrderEvent::Cancel).await?;
+    ctx.store.order_by_id(order.id).await?.ok_or_else(Error::internal)
 }

@@ -11,11 +11,11 @@
 //! after `CAPTCHA_AFTER`; never more than `HOURLY_CEILING` failures (logins and recoveries) of
 //! one account per hour.
 
-use crate::AppState;
+use crate::Client;
+use crate::Context;
 use crate::crypto::{constant_time_eq, random_below, random_token, sha256_hex};
-use crate::error::AppError;
-use crate::web::Client;
-use axum::http::StatusCode;
+use crate::error::Error;
+use crate::error::ErrorKind;
 use campuspay_domain::password::{self, PasswordContext};
 use campuspay_domain::policy::{LoginId, Recovery};
 use campuspay_domain::time;
@@ -51,34 +51,34 @@ pub const REQUEST_SENT_EN: &str =
 pub const SMS_SENT_ZH: &str = "如果该学号已登记手机号，验证码已发送到该手机，5分钟内有效。";
 pub const SMS_SENT_EN: &str = "If this student number has a registered phone, a code has been sent to it; it works for 5 minutes.";
 
-fn err(status: StatusCode, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> AppError {
-    AppError::new(status, code, zh, en)
+fn err(status: ErrorKind, code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> Error {
+    Error::new(status, code, zh, en)
 }
 
-fn not_offered() -> AppError {
+fn not_offered() -> Error {
     err(
-        StatusCode::NOT_FOUND,
+        ErrorKind::NotFound,
         "recovery_not_offered",
         "本校不提供此找回密码方式",
         "Your school does not offer this way to recover a password",
     )
 }
 
-fn invalid_link() -> AppError {
+fn invalid_link() -> Error {
     err(
-        StatusCode::BAD_REQUEST,
+        ErrorKind::Invalid,
         "invalid_token",
         "链接无效或已过期，请重新找回密码",
         "This link is invalid, used or expired; please start again",
     )
 }
 
-fn invalid_code() -> AppError {
-    err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_code", "验证码错误或已过期", "Wrong or expired code").field("code")
+fn invalid_code() -> Error {
+    err(ErrorKind::Refused, "invalid_code", "验证码错误或已过期", "Wrong or expired code").field("code")
 }
 
-fn wrong_answer() -> AppError {
-    err(StatusCode::UNPROCESSABLE_ENTITY, "wrong_answer", "密保答案错误", "Wrong answer").field("answer")
+fn wrong_answer() -> Error {
+    err(ErrorKind::Refused, "wrong_answer", "密保答案错误", "Wrong answer").field("answer")
 }
 
 /// What the school offers, for pages and `/api/v1/recovery/methods`.
@@ -102,17 +102,17 @@ pub fn methods(school: &School) -> Methods {
     }
 }
 
-pub async fn school(state: &AppState, code: &str) -> Result<School, AppError> {
-    state.store.school_by_code(code).await?.ok_or_else(AppError::unknown_school)
+pub async fn school(ctx: &Context, code: &str) -> Result<School, Error> {
+    ctx.store.school_by_code(code).await?.ok_or_else(Error::unknown_school)
 }
 
-fn clean_login(login: &str) -> Result<&str, AppError> {
+fn clean_login(login: &str) -> Result<&str, Error> {
     let login = login.trim();
     if login.is_empty() {
-        return Err(AppError::bad_request("请输入学号", "Enter your student number").field("login"));
+        return Err(Error::bad_request("请输入学号", "Enter your student number").field("login"));
     }
-    if login.chars().count() > crate::services::auth::MAX_LOGIN_LEN {
-        return Err(AppError::bad_request("学号有误", "Invalid student number").field("login"));
+    if login.chars().count() > crate::student::auth::MAX_LOGIN_LEN {
+        return Err(Error::bad_request("学号有误", "Invalid student number").field("login"));
     }
     Ok(login)
 }
@@ -124,20 +124,20 @@ pub struct Captcha<'a> {
 
 /// Limits every recovery step shares; returns the account's recent failures.
 async fn guard(
-    state: &AppState,
+    ctx: &Context,
     school: &School,
     login: &str,
     client: &Client,
     captcha: &Captcha<'_>,
     captcha_always: bool,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     let t = now();
-    let s = &state.store;
+    let s = &ctx.store;
     let ip = s.ip_events(&client.ip, event::RECOVERY_REQUESTED, t - WINDOW_S).await?
         + s.ip_events(&client.ip, event::RECOVERY_FAILED, t - WINDOW_S).await?;
     if ip >= IP_LIMIT {
         return Err(err(
-            StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::TooManyRequests,
             "too_many_attempts",
             "操作过于频繁，请15分钟后再试",
             "Too many attempts from your network; try again in 15 minutes",
@@ -150,7 +150,7 @@ async fn guard(
         let until = failures.first().copied().unwrap_or(t) + LOCK_S;
         let at = time::format_shanghai(until);
         return Err(err(
-            StatusCode::LOCKED,
+            ErrorKind::Locked,
             "recovery_locked",
             format!("错误次数过多，找回密码已临时锁定，请于 {at} 后再试，或联系学校财务处"),
             format!("Too many wrong attempts: password recovery is locked until {at} (Beijing time)"),
@@ -159,34 +159,26 @@ async fn guard(
     if captcha_always || failures.len() >= CAPTCHA_AFTER {
         let (id, answer) = (captcha.id.unwrap_or(""), captcha.answer.unwrap_or(""));
         if id.is_empty() || answer.trim().is_empty() {
-            return Err(err(StatusCode::UNAUTHORIZED, "captcha_required", "请输入验证码", "Enter the captcha").field("captcha"));
+            return Err(err(ErrorKind::Unauthenticated, "captcha_required", "请输入验证码", "Enter the captcha").field("captcha"));
         }
-        if !crate::services::captcha::check(state, id, answer).await? {
-            return Err(err(StatusCode::UNAUTHORIZED, "captcha_invalid", "验证码错误", "Wrong or expired captcha").field("captcha"));
+        if !crate::student::captcha::check(ctx, id, answer).await? {
+            return Err(err(ErrorKind::Unauthenticated, "captcha_invalid", "验证码错误", "Wrong or expired captcha").field("captcha"));
         }
     }
     Ok(())
 }
 
 /// Whether the next recovery step of this login needs a captcha (for pages to show one).
-pub async fn captcha_needed(state: &AppState, school: &School, login: &str) -> Result<bool, AppError> {
+pub async fn captcha_needed(ctx: &Context, school: &School, login: &str) -> Result<bool, Error> {
     if school.policy.captcha {
         return Ok(true);
     }
-    let f = state.store.login_events(school.id, login.trim(), event::RECOVERY_FAILED, now() - WINDOW_S).await?;
+    let f = ctx.store.login_events(school.id, login.trim(), event::RECOVERY_FAILED, now() - WINDOW_S).await?;
     Ok(f.len() >= CAPTCHA_AFTER)
 }
 
-async fn record(
-    state: &AppState,
-    school: &School,
-    student_id: Option<i64>,
-    login: &str,
-    kind: &str,
-    client: &Client,
-) -> Result<(), AppError> {
-    state
-        .store
+async fn record(ctx: &Context, school: &School, student_id: Option<i64>, login: &str, kind: &str, client: &Client) -> Result<(), Error> {
+    ctx.store
         .record_security_event(&NewSecurityEvent {
             school_id: school.id,
             student_id,
@@ -200,30 +192,30 @@ async fn record(
 }
 
 /// Records a failure, and a lockout when it is the one that locks.
-async fn failed(state: &AppState, school: &School, student_id: Option<i64>, login: &str, client: &Client) -> Result<(), AppError> {
-    let before = state.store.login_events(school.id, login, event::RECOVERY_FAILED, now() - WINDOW_S).await?.len();
-    record(state, school, student_id, login, event::RECOVERY_FAILED, client).await?;
+async fn failed(ctx: &Context, school: &School, student_id: Option<i64>, login: &str, client: &Client) -> Result<(), Error> {
+    let before = ctx.store.login_events(school.id, login, event::RECOVERY_FAILED, now() - WINDOW_S).await?.len();
+    record(ctx, school, student_id, login, event::RECOVERY_FAILED, client).await?;
     if before + 1 >= LOCK_AT {
-        record(state, school, student_id, login, event::RECOVERY_LOCKED, client).await?;
+        record(ctx, school, student_id, login, event::RECOVERY_LOCKED, client).await?;
     }
     Ok(())
 }
 
-async fn student_for(state: &AppState, school: &School, login: &str) -> Result<Option<Student>, AppError> {
+async fn student_for(ctx: &Context, school: &School, login: &str) -> Result<Option<Student>, Error> {
     let by_phone = school.policy.login_ids.contains(&LoginId::Phone);
-    Ok(state.store.student_for_login(school.id, login, by_phone).await?)
+    Ok(ctx.store.student_for_login(school.id, login, by_phone).await?)
 }
 
-fn check_new_password(school: &School, student: &Student, new: &str, confirm: Option<&str>) -> Result<(), AppError> {
+fn check_new_password(school: &School, student: &Student, new: &str, confirm: Option<&str>) -> Result<(), Error> {
     if let Some(c) = confirm
         && c != new
     {
-        return Err(err(StatusCode::UNPROCESSABLE_ENTITY, "password_mismatch", "新密码与确认密码要求一致", "The two new passwords differ")
+        return Err(err(ErrorKind::Refused, "password_mismatch", "新密码与确认密码要求一致", "The two new passwords differ")
             .field("confirm_password"));
     }
     let initial = school.policy.initial_password.for_id_card(&student.id_card);
     password::check_new(new, &PasswordContext { student_no: &student.student_no, id_card: &student.id_card, initial_password: &initial })
-        .map_err(|r| err(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", r.to_string(), r.message_en()).field("new_password"))
+        .map_err(|r| err(ErrorKind::Refused, "weak_password", r.to_string(), r.message_en()).field("new_password"))
 }
 
 pub struct RecoveryRequest<'a> {
@@ -234,25 +226,24 @@ pub struct RecoveryRequest<'a> {
 
 /// Sends a single-use reset link to the security e-mail, if the student has one. Answers the
 /// same whether or not the student number exists or has a security e-mail.
-pub async fn request_email(state: &AppState, r: &RecoveryRequest<'_>, client: &Client) -> Result<(), AppError> {
-    let school = school(state, r.school).await?;
+pub async fn request_email(ctx: &Context, r: &RecoveryRequest<'_>, client: &Client) -> Result<(), Error> {
+    let school = school(ctx, r.school).await?;
     if !methods(&school).email {
         return Err(not_offered());
     }
     let login = clean_login(r.login)?;
-    guard(state, &school, login, client, &r.captcha, school.policy.captcha).await?;
-    let recent = state.store.login_events(school.id, login, event::RECOVERY_REQUESTED, now() - WINDOW_S).await?;
+    guard(ctx, &school, login, client, &r.captcha, school.policy.captcha).await?;
+    let recent = ctx.store.login_events(school.id, login, event::RECOVERY_REQUESTED, now() - WINDOW_S).await?;
     if recent.len() >= REQUESTS_PER_WINDOW {
         return Err(too_many_requests());
     }
-    let student = student_for(state, &school, login).await?;
-    record(state, &school, student.as_ref().map(|s| s.id), login, event::RECOVERY_REQUESTED, client).await?;
+    let student = student_for(ctx, &school, login).await?;
+    record(ctx, &school, student.as_ref().map(|s| s.id), login, event::RECOVERY_REQUESTED, client).await?;
     let Some(student) = student.filter(|s| !s.security_email.is_empty()) else {
         return Ok(());
     };
     let token = random_token(32);
-    state
-        .store
+    ctx.store
         .insert_recovery_token(&NewRecoveryToken {
             token_hash: &sha256_hex(token.as_bytes()),
             school_id: school.id,
@@ -262,7 +253,7 @@ pub async fn request_email(state: &AppState, r: &RecoveryRequest<'_>, client: &C
             ttl_s: LINK_TTL_S,
         })
         .await?;
-    let link = format!("{}/s/{}/reset/{token}", state.public_url(), school.code);
+    let link = format!("{}/s/{}/reset/{token}", ctx.public_url(), school.code);
     let subject = format!("【{}】找回密码 / Reset your password", school.name);
     let body = format!(
         "{name}同学，您好：\n\n您正在找回{school}校园统一支付平台（学号 {no}）的登录密码。\
@@ -276,7 +267,7 @@ pub async fn request_email(state: &AppState, r: &RecoveryRequest<'_>, client: &C
         no = student.student_no,
     );
     // Sent in the background: the answer takes as long whether or not a mail goes out.
-    let (mailer, store, to) = (state.mailer.clone(), state.store.clone(), student.security_email.clone());
+    let (mailer, store, to) = (ctx.mailer.clone(), ctx.store.clone(), student.security_email.clone());
     tokio::spawn(async move {
         if let Err(e) = mailer.send(&store, &to, &subject, &body).await {
             tracing::error!(error = %e, "recovery mail not sent");
@@ -285,17 +276,17 @@ pub async fn request_email(state: &AppState, r: &RecoveryRequest<'_>, client: &C
     Ok(())
 }
 
-fn too_many_requests() -> AppError {
-    err(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", "请求过于频繁，请15分钟后再试", "Too many requests; try again in 15 minutes")
+fn too_many_requests() -> Error {
+    err(ErrorKind::TooManyRequests, "too_many_requests", "请求过于频繁，请15分钟后再试", "Too many requests; try again in 15 minutes")
 }
 
 /// The student a live link opens, for the reset page.
-pub async fn check_link(state: &AppState, school: &School, token: &str) -> Result<Student, AppError> {
+pub async fn check_link(ctx: &Context, school: &School, token: &str) -> Result<Student, Error> {
     if token.is_empty() || token.len() > 100 {
         return Err(invalid_link());
     }
-    let t = state.store.live_recovery_token(school.id, kind::EMAIL_LINK, &sha256_hex(token.as_bytes())).await?.ok_or_else(invalid_link)?;
-    state.store.student(school.id, t.student_id).await?.ok_or_else(invalid_link)
+    let t = ctx.store.live_recovery_token(school.id, kind::EMAIL_LINK, &sha256_hex(token.as_bytes())).await?.ok_or_else(invalid_link)?;
+    ctx.store.student(school.id, t.student_id).await?.ok_or_else(invalid_link)
 }
 
 pub struct NewPassword<'a> {
@@ -304,32 +295,26 @@ pub struct NewPassword<'a> {
 }
 
 /// Sets a new password with a link from the security e-mail; ends every session.
-pub async fn reset_with_link(
-    state: &AppState,
-    school_code: &str,
-    token: &str,
-    pw: &NewPassword<'_>,
-    client: &Client,
-) -> Result<(), AppError> {
-    let school = school(state, school_code).await?;
+pub async fn reset_with_link(ctx: &Context, school_code: &str, token: &str, pw: &NewPassword<'_>, client: &Client) -> Result<(), Error> {
+    let school = school(ctx, school_code).await?;
     // Links are guessed from an address, not an account: only the address limit applies.
-    guard(state, &school, "", client, &Captcha { id: None, answer: None }, false)
+    guard(ctx, &school, "", client, &Captcha { id: None, answer: None }, false)
         .await
         .map_err(|e| if e.code == "recovery_locked" { too_many_requests() } else { e })?;
-    let student = match check_link(state, &school, token).await {
+    let student = match check_link(ctx, &school, token).await {
         Ok(s) => s,
         Err(e) => {
-            record(state, &school, None, "", event::RECOVERY_FAILED, client).await?;
+            record(ctx, &school, None, "", event::RECOVERY_FAILED, client).await?;
             return Err(e);
         }
     };
     check_new_password(&school, &student, pw.new, pw.confirm)?;
-    let t = state.store.live_recovery_token(school.id, kind::EMAIL_LINK, &sha256_hex(token.as_bytes())).await?.ok_or_else(invalid_link)?;
-    let hash = state.hasher.hash(pw.new).await;
-    if !state.store.redeem_recovery_token(t.id, school.id, student.id, &hash).await? {
+    let t = ctx.store.live_recovery_token(school.id, kind::EMAIL_LINK, &sha256_hex(token.as_bytes())).await?.ok_or_else(invalid_link)?;
+    let hash = ctx.hasher.hash(pw.new).await;
+    if !ctx.store.redeem_recovery_token(t.id, school.id, student.id, &hash).await? {
         return Err(invalid_link());
     }
-    record(state, &school, Some(student.id), &student.student_no, event::PASSWORD_RESET, client).await
+    record(ctx, &school, Some(student.id), &student.student_no, event::PASSWORD_RESET, client).await
 }
 
 fn sms_code_hash(student_id: i64, code: &str) -> String {
@@ -344,21 +329,21 @@ fn shanghai_day_start(t: i64) -> i64 {
 
 /// Sends a 6-digit code to the student's phone: at most the school's daily limit per phone
 /// (and per student number typed), one a minute.
-pub async fn request_sms(state: &AppState, r: &RecoveryRequest<'_>, client: &Client) -> Result<(), AppError> {
-    let school = school(state, r.school).await?;
+pub async fn request_sms(ctx: &Context, r: &RecoveryRequest<'_>, client: &Client) -> Result<(), Error> {
+    let school = school(ctx, r.school).await?;
     let Some(daily_limit) = methods(&school).sms else {
         return Err(not_offered());
     };
     let login = clean_login(r.login)?;
-    guard(state, &school, login, client, &r.captcha, school.policy.captcha).await?;
+    guard(ctx, &school, login, client, &r.captcha, school.policy.captcha).await?;
     let t = now();
-    let today = state.store.login_events(school.id, login, event::RECOVERY_REQUESTED, shanghai_day_start(t)).await?;
+    let today = ctx.store.login_events(school.id, login, event::RECOVERY_REQUESTED, shanghai_day_start(t)).await?;
     if let Some(last) = today.first()
         && t - last < SMS_RESEND_S
     {
         let wait = SMS_RESEND_S - (t - last);
         return Err(err(
-            StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::TooManyRequests,
             "sms_too_soon",
             format!("验证码已发送，请{wait}秒后再重新获取"),
             format!("A code was just sent; you can ask for another in {wait} seconds"),
@@ -366,7 +351,7 @@ pub async fn request_sms(state: &AppState, r: &RecoveryRequest<'_>, client: &Cli
     }
     let daily_cap = || {
         err(
-            StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::TooManyRequests,
             "sms_daily_limit",
             format!("今日获取验证码次数已达上限（{daily_limit}次），请明天再试或联系学校财务处"),
             format!("You have had the {daily_limit} codes allowed today; please try again tomorrow"),
@@ -375,20 +360,19 @@ pub async fn request_sms(state: &AppState, r: &RecoveryRequest<'_>, client: &Cli
     if today.len() >= daily_limit as usize {
         return Err(daily_cap());
     }
-    let student = student_for(state, &school, login).await?;
+    let student = student_for(ctx, &school, login).await?;
     let phone = student.as_ref().map(|s| s.phone.clone()).unwrap_or_default();
     if !phone.is_empty()
-        && state.store.recovery_tokens_sent_to(kind::SMS_CODE, &phone, shanghai_day_start(t)).await?.len() >= daily_limit as usize
+        && ctx.store.recovery_tokens_sent_to(kind::SMS_CODE, &phone, shanghai_day_start(t)).await?.len() >= daily_limit as usize
     {
         return Err(daily_cap());
     }
-    record(state, &school, student.as_ref().map(|s| s.id), login, event::RECOVERY_REQUESTED, client).await?;
+    record(ctx, &school, student.as_ref().map(|s| s.id), login, event::RECOVERY_REQUESTED, client).await?;
     let Some(student) = student.filter(|s| !s.phone.is_empty()) else {
         return Ok(());
     };
     let code = format!("{:06}", random_below(1_000_000));
-    state
-        .store
+    ctx.store
         .insert_recovery_token(&NewRecoveryToken {
             token_hash: &sms_code_hash(student.id, &code),
             school_id: school.id,
@@ -399,7 +383,7 @@ pub async fn request_sms(state: &AppState, r: &RecoveryRequest<'_>, client: &Cli
         })
         .await?;
     let text = format!("【{}】您正在找回密码，验证码 {code}，5分钟内有效。如非本人操作请忽略，切勿告诉他人。", school.name);
-    let sms = state.sms.clone();
+    let sms = ctx.sms.clone();
     tokio::spawn(async move {
         if let Err(e) = sms.send_code(&phone, &code, &text).await {
             tracing::error!(error = %e, "recovery SMS not sent");
@@ -417,17 +401,17 @@ pub struct CodeReset<'a> {
 }
 
 /// Sets a new password with the SMS code; ends every session.
-pub async fn reset_with_sms(state: &AppState, r: &CodeReset<'_>, client: &Client) -> Result<(), AppError> {
-    let school = school(state, r.school).await?;
+pub async fn reset_with_sms(ctx: &Context, r: &CodeReset<'_>, client: &Client) -> Result<(), Error> {
+    let school = school(ctx, r.school).await?;
     if methods(&school).sms.is_none() {
         return Err(not_offered());
     }
     let login = clean_login(r.login)?;
-    guard(state, &school, login, client, &r.captcha, false).await?;
-    let student = student_for(state, &school, login).await?;
+    guard(ctx, &school, login, client, &r.captcha, false).await?;
+    let student = student_for(ctx, &school, login).await?;
     let code = r.code.trim();
     let token = match &student {
-        Some(s) => state.store.latest_live_recovery_token(school.id, s.id, kind::SMS_CODE).await?,
+        Some(s) => ctx.store.latest_live_recovery_token(school.id, s.id, kind::SMS_CODE).await?,
         None => None,
     };
     let ok = match (&student, &token) {
@@ -436,32 +420,32 @@ pub async fn reset_with_sms(state: &AppState, r: &CodeReset<'_>, client: &Client
     };
     if !ok {
         if let Some(t) = &token {
-            state.store.recovery_token_failed(t.id, SMS_CODE_ATTEMPTS).await?;
+            ctx.store.recovery_token_failed(t.id, SMS_CODE_ATTEMPTS).await?;
         }
-        failed(state, &school, student.as_ref().map(|s| s.id), login, client).await?;
+        failed(ctx, &school, student.as_ref().map(|s| s.id), login, client).await?;
         return Err(invalid_code());
     }
     let (student, token) = (student.expect("checked"), token.expect("checked"));
     check_new_password(&school, &student, r.password.new, r.password.confirm)?;
-    let hash = state.hasher.hash(r.password.new).await;
-    if !state.store.redeem_recovery_token(token.id, school.id, student.id, &hash).await? {
+    let hash = ctx.hasher.hash(r.password.new).await;
+    if !ctx.store.redeem_recovery_token(token.id, school.id, student.id, &hash).await? {
         return Err(invalid_code());
     }
-    record(state, &school, Some(student.id), login, event::PASSWORD_RESET, client).await
+    record(ctx, &school, Some(student.id), login, event::PASSWORD_RESET, client).await
 }
 
 /// The security question to show for a student number: the student's own, or for unknown
 /// numbers and students without one a made-up question that no answer opens.
-pub async fn question_for(state: &AppState, school_code: &str, login: &str, client: &Client) -> Result<String, AppError> {
-    let school = school(state, school_code).await?;
+pub async fn question_for(ctx: &Context, school_code: &str, login: &str, client: &Client) -> Result<String, Error> {
+    let school = school(ctx, school_code).await?;
     if !methods(&school).question {
         return Err(not_offered());
     }
     let login = clean_login(login)?;
-    guard(state, &school, login, client, &Captcha { id: None, answer: None }, false).await?;
-    let student = student_for(state, &school, login).await?;
+    guard(ctx, &school, login, client, &Captcha { id: None, answer: None }, false).await?;
+    let student = student_for(ctx, &school, login).await?;
     if let Some(s) = &student {
-        let (q, h) = state.store.security_question(school.id, s.id).await?;
+        let (q, h) = ctx.store.security_question(school.id, s.id).await?;
         if !q.is_empty() && h.is_some() {
             return Ok(q);
         }
@@ -485,96 +469,95 @@ pub struct AnswerReset<'a> {
 }
 
 /// Sets a new password after the right answer to the security question; ends every session.
-pub async fn reset_with_answer(state: &AppState, r: &AnswerReset<'_>, client: &Client) -> Result<(), AppError> {
-    let school = school(state, r.school).await?;
+pub async fn reset_with_answer(ctx: &Context, r: &AnswerReset<'_>, client: &Client) -> Result<(), Error> {
+    let school = school(ctx, r.school).await?;
     if !methods(&school).question {
         return Err(not_offered());
     }
     let login = clean_login(r.login)?;
-    guard(state, &school, login, client, &r.captcha, false).await?;
-    let student = student_for(state, &school, login).await?;
+    guard(ctx, &school, login, client, &r.captcha, false).await?;
+    let student = student_for(ctx, &school, login).await?;
     let hash = match &student {
-        Some(s) => state.store.security_question(school.id, s.id).await?.1,
+        Some(s) => ctx.store.security_question(school.id, s.id).await?.1,
         None => None,
     };
     let answer = normalize_answer(r.answer);
-    let ok = !answer.is_empty() && answer.len() <= MAX_FIELD && state.hasher.verify(&answer, hash.as_deref()).await;
+    let ok = !answer.is_empty() && answer.len() <= MAX_FIELD && ctx.hasher.verify(&answer, hash.as_deref()).await;
     if !ok {
-        failed(state, &school, student.as_ref().map(|s| s.id), login, client).await?;
+        failed(ctx, &school, student.as_ref().map(|s| s.id), login, client).await?;
         return Err(wrong_answer());
     }
     let student = student.expect("a right answer has a student");
     check_new_password(&school, &student, r.password.new, r.password.confirm)?;
-    let hash = state.hasher.hash(r.password.new).await;
-    state.store.reset_password(school.id, student.id, &hash).await?;
-    record(state, &school, Some(student.id), login, event::PASSWORD_RESET, client).await
+    let hash = ctx.hasher.hash(r.password.new).await;
+    ctx.store.reset_password(school.id, student.id, &hash).await?;
+    record(ctx, &school, Some(student.id), login, event::PASSWORD_RESET, client).await
 }
 
 /// Checks the password a student re-enters before changing security settings.
-async fn confirm_password(state: &AppState, school: &School, student: &Student, password: &str, client: &Client) -> Result<(), AppError> {
+async fn confirm_password(ctx: &Context, school: &School, student: &Student, password: &str, client: &Client) -> Result<(), Error> {
     let t = now();
-    let failures = state.store.login_events(school.id, &student.student_no, event::RECOVERY_FAILED, t - WINDOW_S).await?;
+    let failures = ctx.store.login_events(school.id, &student.student_no, event::RECOVERY_FAILED, t - WINDOW_S).await?;
     if failures.len() >= LOCK_AT {
         let at = time::format_shanghai(failures[0] + LOCK_S);
         return Err(err(
-            StatusCode::LOCKED,
+            ErrorKind::Locked,
             "recovery_locked",
             format!("错误次数过多，请于 {at} 后再试"),
             format!("Too many wrong attempts; try again after {at} (Beijing time)"),
         ));
     }
     let ok = match &student.password_hash {
-        Some(h) => password.len() <= crate::services::auth::MAX_PASSWORD_LEN && state.hasher.verify(password, Some(h)).await,
+        Some(h) => password.len() <= crate::student::auth::MAX_PASSWORD_LEN && ctx.hasher.verify(password, Some(h)).await,
         None => {
             let initial = school.policy.initial_password.for_id_card(&student.id_card);
             constant_time_eq(initial.as_bytes(), password.as_bytes())
         }
     };
     if !ok {
-        failed(state, school, Some(student.id), &student.student_no, client).await?;
-        return Err(err(StatusCode::UNPROCESSABLE_ENTITY, "password_wrong", "登录密码有误", "Wrong password").field("password"));
+        failed(ctx, school, Some(student.id), &student.student_no, client).await?;
+        return Err(err(ErrorKind::Refused, "password_wrong", "登录密码有误", "Wrong password").field("password"));
     }
     Ok(())
 }
 
-async fn session_student(state: &AppState, s: &SessionRow) -> Result<(School, Student), AppError> {
-    crate::services::student::school_and_student(state, s).await
+async fn session_student(ctx: &Context, s: &SessionRow) -> Result<(School, Student), Error> {
+    crate::student::profile::school_and_student(ctx, s).await
 }
 
-pub async fn set_security_email(state: &AppState, s: &SessionRow, password: &str, email: &str, client: &Client) -> Result<(), AppError> {
-    let (school, student) = session_student(state, s).await?;
+pub async fn set_security_email(ctx: &Context, s: &SessionRow, password: &str, email: &str, client: &Client) -> Result<(), Error> {
+    let (school, student) = session_student(ctx, s).await?;
     let email = email.trim();
     if !campuspay_domain::profile::valid_email(email) || email.is_empty() {
-        return Err(
-            err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_email", "邮箱格式有误", "Invalid e-mail address").field("security_email")
-        );
+        return Err(err(ErrorKind::Refused, "invalid_email", "邮箱格式有误", "Invalid e-mail address").field("security_email"));
     }
-    confirm_password(state, &school, &student, password, client).await?;
-    state.store.set_security_email(school.id, student.id, email).await?;
-    record(state, &school, Some(student.id), &student.student_no, event::SECURITY_EMAIL_SET, client).await
+    confirm_password(ctx, &school, &student, password, client).await?;
+    ctx.store.set_security_email(school.id, student.id, email).await?;
+    record(ctx, &school, Some(student.id), &student.student_no, event::SECURITY_EMAIL_SET, client).await
 }
 
 pub async fn set_security_question(
-    state: &AppState,
+    ctx: &Context,
     s: &SessionRow,
     password: &str,
     question: &str,
     answer: &str,
     client: &Client,
-) -> Result<(), AppError> {
-    let (school, student) = session_student(state, s).await?;
+) -> Result<(), Error> {
+    let (school, student) = session_student(ctx, s).await?;
     if !QUESTIONS.contains(&question) {
-        return Err(err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_question", "请选择密保问题", "Choose a question").field("question"));
+        return Err(err(ErrorKind::Refused, "invalid_question", "请选择密保问题", "Choose a question").field("question"));
     }
     let answer = normalize_answer(answer);
     if answer.chars().count() < 2 || answer.len() > MAX_FIELD {
-        return Err(err(StatusCode::UNPROCESSABLE_ENTITY, "invalid_answer", "密保答案至少2个字", "The answer needs at least 2 characters")
-            .field("answer"));
+        return Err(
+            err(ErrorKind::Refused, "invalid_answer", "密保答案至少2个字", "The answer needs at least 2 characters").field("answer")
+        );
     }
-    confirm_password(state, &school, &student, password, client).await?;
-    let hash = state.hasher.hash(&answer).await;
-    state.store.set_security_question(school.id, student.id, question, &hash).await?;
-    record(state, &school, Some(student.id), &student.student_no, event::SECURITY_QUESTION_SET, client).await
+    confirm_password(ctx, &school, &student, password, client).await?;
+    let hash = ctx.hasher.hash(&answer).await;
+    ctx.store.set_security_question(school.id, student.id, question, &hash).await?;
+    record(ctx, &school, Some(student.id), &student.student_no, event::SECURITY_QUESTION_SET, client).await
 }
 
 #[cfg(test)]

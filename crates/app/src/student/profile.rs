@@ -1,8 +1,8 @@
 //! What a student sees and may change: charges with arrears, and the profile.
 
-use crate::AppState;
-use crate::error::AppError;
-use axum::http::StatusCode;
+use crate::Context;
+use crate::error::Error;
+use crate::error::ErrorKind;
 use campuspay_domain::profile::ProfileEdit;
 use campuspay_domain::{ChargeState, Fen};
 use campuspay_store::charges::ChargeView;
@@ -33,20 +33,20 @@ pub struct Overview {
     pub periods: Vec<(String, String)>,
 }
 
-fn money_error(_: campuspay_domain::MoneyError) -> AppError {
+fn money_error(_: campuspay_domain::MoneyError) -> Error {
     tracing::error!("charge amounts overflow");
-    AppError::internal()
+    Error::internal()
 }
 
-pub async fn school_and_student(state: &AppState, session: &SessionRow) -> Result<(School, Student), AppError> {
-    let school = state.store.school_by_id(session.school_id).await?.ok_or_else(AppError::unknown_school)?;
-    let student = state.store.student(session.school_id, session.student_id).await?.ok_or_else(AppError::unauthorized)?;
+pub async fn school_and_student(ctx: &Context, session: &SessionRow) -> Result<(School, Student), Error> {
+    let school = ctx.store.school_by_id(session.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let student = ctx.store.student(session.school_id, session.student_id).await?.ok_or_else(Error::unauthorized)?;
     Ok((school, student))
 }
 
-pub async fn overview(state: &AppState, session: &SessionRow) -> Result<Overview, AppError> {
-    let (school, student) = school_and_student(state, session).await?;
-    let views = state.store.charges_of_student(school.id, student.id).await?;
+pub async fn overview(ctx: &Context, session: &SessionRow) -> Result<Overview, Error> {
+    let (school, student) = school_and_student(ctx, session).await?;
+    let views = ctx.store.charges_of_student(school.id, student.id).await?;
     let mut charges = Vec::with_capacity(views.len());
     for v in views {
         let a = v.amounts;
@@ -91,10 +91,9 @@ pub struct ProfileInput<'a> {
     pub address: &'a str,
 }
 
-pub async fn update_profile(state: &AppState, session: &SessionRow, p: &ProfileInput<'_>) -> Result<(), AppError> {
+pub async fn update_profile(ctx: &Context, session: &SessionRow, p: &ProfileInput<'_>) -> Result<(), Error> {
     let edit = ProfileEdit { phone: p.phone.trim(), email: p.email.trim(), postcode: p.postcode.trim(), address: p.address.trim() };
-    edit.validate()
-        .map_err(|e| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_profile", e.to_string(), e.message_en()).field(e.field()))?;
-    state.store.update_profile(session.school_id, session.student_id, edit.phone, edit.email, edit.postcode, edit.address).await?;
+    edit.validate().map_err(|e| Error::new(ErrorKind::Refused, "invalid_profile", e.to_string(), e.message_en()).field(e.field()))?;
+    ctx.store.update_profile(session.school_id, session.student_id, edit.phone, edit.email, edit.postcode, edit.address).await?;
     Ok(())
 }

@@ -1,6 +1,5 @@
 //! The payment channels each school has, and the API's channel names.
 
-use campuspay_channels::sandbox::Sandbox;
 use campuspay_channels::unionpay::UnionpayProduct;
 use campuspay_channels::{ChannelConfig, PayFlow, PaymentChannel, Provider};
 use campuspay_store::Store;
@@ -136,7 +135,7 @@ impl Adapter {
         }
     }
 
-    fn of_config(c: &ChannelConfig) -> Adapter {
+    pub fn of_config(c: &ChannelConfig) -> Adapter {
         match c {
             ChannelConfig::Wechatpay(_) => Adapter::Wechatpay,
             ChannelConfig::Alipay(_) => Adapter::Alipay,
@@ -166,26 +165,6 @@ pub fn parse_provider(s: &str) -> Option<Provider> {
 /// A built adapter, shared by every request of its school.
 pub type Channel = Arc<dyn PaymentChannel>;
 
-/// One school's adapters for the simulator at `provider_origin`, notifying `notify_origin`.
-fn sandbox_channels(
-    sandbox: &Sandbox,
-    school_code: &str,
-    provider_origin: &str,
-    notify_origin: &str,
-) -> Result<Vec<(Adapter, Channel)>, String> {
-    let notify = format!("{notify_origin}/notify");
-    let (mut w, mut a) = sandbox.merchant_configs(provider_origin, &notify);
-    w.notify_url = format!("{notify}/wechatpay/{school_code}");
-    a.notify_url = format!("{notify}/alipay/{school_code}");
-    let mut configs = vec![ChannelConfig::Wechatpay(w), ChannelConfig::Alipay(a)];
-    for product in [UnionpayProduct::Gateway, UnionpayProduct::Qr] {
-        let mut u = sandbox.unionpay_config(provider_origin, &notify, product);
-        u.notify_url = format!("{notify}/unionpay/{school_code}");
-        configs.push(ChannelConfig::Unionpay(u));
-    }
-    configs.iter().map(|c| Ok((Adapter::of_config(c), c.build().map_err(|e| e.to_string())?))).collect()
-}
-
 /// Built channel adapters per school and provider.
 #[derive(Default, Clone)]
 pub struct Channels {
@@ -193,40 +172,29 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// Loads the schools' merchant configurations; with a sandbox, every school without its own
-    /// configuration pays through the simulator (demo mode and tests).
-    pub async fn load(store: &Store, sandbox: Option<(&Sandbox, &str)>) -> Result<Channels, String> {
-        let mut map: HashMap<(i64, Adapter), Channel> = HashMap::new();
+    /// Loads the schools' own merchant configurations.
+    pub async fn load(store: &Store) -> Result<Channels, String> {
+        let mut channels = Channels::default();
         for (school_id, provider, config) in store.channel_configs().await.map_err(|e| e.to_string())? {
             let cfg: ChannelConfig = serde_json::from_str(&config).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
-            map.insert((school_id, Adapter::of_config(&cfg)), cfg.build().map_err(|e| format!("school {school_id} {provider}: {e}"))?);
+            channels.set(school_id, &cfg).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
         }
-        if let Some((sandbox, origin)) = sandbox {
-            for school in store.schools().await.map_err(|e| e.to_string())? {
-                for (p, channel) in sandbox_channels(sandbox, &school.code, origin, origin)? {
-                    // A school's own merchant configuration wins over the simulator.
-                    map.entry((school.id, p)).or_insert(channel);
-                }
-            }
-        }
-        Ok(Channels { map })
+        Ok(channels)
     }
 
-    /// Every school pays through a simulator mounted at `provider_origin`, with notifications
-    /// sent to `notify_origin` (a second instance of the platform, in tests).
-    pub async fn load_with_notify(
-        store: &Store,
-        sandbox: &Sandbox,
-        provider_origin: &str,
-        notify_origin: &str,
-    ) -> Result<Channels, String> {
-        let mut map: HashMap<(i64, Adapter), Channel> = HashMap::new();
-        for school in store.schools().await.map_err(|e| e.to_string())? {
-            for (p, channel) in sandbox_channels(sandbox, &school.code, provider_origin, notify_origin)? {
-                map.insert((school.id, p), channel);
-            }
+    /// Builds and uses `config` for its adapter at the school, replacing what was there.
+    pub fn set(&mut self, school_id: i64, config: &ChannelConfig) -> Result<(), String> {
+        self.map.insert((school_id, Adapter::of_config(config)), config.build().map_err(|e| e.to_string())?);
+        Ok(())
+    }
+
+    /// Uses `config` only where the school has no adapter of its own for it (the simulator in
+    /// demo mode: a school's own merchant configuration wins).
+    pub fn set_default(&mut self, school_id: i64, config: &ChannelConfig) -> Result<(), String> {
+        if !self.map.contains_key(&(school_id, Adapter::of_config(config))) {
+            self.set(school_id, config)?;
         }
-        Ok(Channels { map })
+        Ok(())
     }
 
     pub fn get(&self, school_id: i64, method: Method) -> Option<Channel> {

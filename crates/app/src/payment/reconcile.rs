@@ -2,10 +2,10 @@
 //! we never settled (notification lost, query never answered) is settled now, through the
 //! same `settle_paid` as a notification; what cannot be matched is reported for the office.
 
-use crate::AppState;
-use crate::error::AppError;
-use crate::services::channels::{Method, provider_str};
-use crate::services::settle::{self, Settled};
+use crate::Context;
+use crate::error::Error;
+use crate::payment::channels::{Method, provider_str};
+use crate::payment::settle::{self, Settled};
 use campuspay_channels::StatementKind;
 use campuspay_domain::order::PaidSource;
 use std::collections::HashSet;
@@ -29,11 +29,11 @@ pub struct Report {
     pub failures: Vec<(i64, String)>,
 }
 
-pub async fn reconcile_day(state: &AppState, date: &str) -> Result<Report, AppError> {
+pub async fn reconcile_day(ctx: &Context, date: &str) -> Result<Report, Error> {
     let mut report = Report { date: date.to_string(), ..Report::default() };
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let mut unknown: HashSet<String> = HashSet::new();
-    for (school_id, _adapter, channel) in state.channels.all() {
+    for (school_id, _adapter, channel) in ctx.channels.all() {
         let statement = match channel.statement(date).await {
             Ok(s) => s,
             Err(e) => {
@@ -53,7 +53,7 @@ pub async fn reconcile_day(state: &AppState, date: &str) -> Result<Report, AppEr
             }
             // A trade of ours, on this school's statement, through this provider; schools may
             // share a merchant (the demo does), and then each school settles its own trades.
-            let attempt = match state.store.attempt_by_out_trade_no(&line.out_trade_no).await? {
+            let attempt = match ctx.store.attempt_by_out_trade_no(&line.out_trade_no).await? {
                 Some(a) if a.school_id == school_id && Method::parse(&a.channel).is_some_and(|m| m.provider() == statement.provider) => a,
                 Some(_) => continue,
                 None => {
@@ -65,7 +65,7 @@ pub async fn reconcile_day(state: &AppState, date: &str) -> Result<Report, AppEr
             };
             seen.insert(key);
             report.payment_lines += 1;
-            if state.store.txn_settled(provider, &line.transaction_id).await? {
+            if ctx.store.txn_settled(provider, &line.transaction_id).await? {
                 report.matched += 1;
                 continue;
             }
@@ -73,13 +73,13 @@ pub async fn reconcile_day(state: &AppState, date: &str) -> Result<Report, AppEr
                 report.refunded_at_provider.push(line.out_trade_no.clone());
                 continue;
             }
-            match settle::settle_paid(state, &attempt, &line.transaction_id, line.amount, &line.time, PaidSource::Statement).await? {
+            match settle::settle_paid(ctx, &attempt, &line.transaction_id, line.amount, &line.time, PaidSource::Statement).await? {
                 Settled::Duplicate | Settled::Nothing => report.matched += 1,
                 _ => report.settled_now.push((line.out_trade_no.clone(), line.transaction_id.clone())),
             }
         }
     }
-    let mut tx = state.store.write_tx().await?;
+    let mut tx = ctx.store.write_tx().await?;
     let detail = format!(
         "{date}: {} statements, {} payments, {} matched, {} settled now, {} unknown, {} refunded at the provider, {} failed",
         report.statements,
@@ -90,7 +90,7 @@ pub async fn reconcile_day(state: &AppState, date: &str) -> Result<Report, AppEr
         report.refunded_at_provider.len(),
         report.failures.len()
     );
-    state.store.audit(&mut tx, None, "system", "reconcile", &detail).await?;
+    ctx.store.audit(&mut tx, None, "system", "reconcile", &detail).await?;
     tx.commit().await?;
     tracing::info!("{detail}");
     Ok(report)

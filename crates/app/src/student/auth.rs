@@ -6,11 +6,11 @@
 //! With at most `LOCK_AT` failures per `WINDOW_S`, an account sees at most 40 failed attempts
 //! an hour, well under OWASP ASVS 2.2.1's 100.
 
-use crate::AppState;
+use crate::Client;
+use crate::Context;
 use crate::crypto::{random_token, sha256_hex};
-use crate::error::AppError;
-use crate::web::Client;
-use axum::http::StatusCode;
+use crate::error::Error;
+use crate::error::ErrorKind;
 use campuspay_domain::password::{self, PasswordContext};
 use campuspay_domain::policy::LoginId;
 use campuspay_store::db_now as now;
@@ -41,56 +41,56 @@ pub struct LoginOutcome {
     pub session: SessionRow,
 }
 
-pub fn password_change_required() -> AppError {
-    AppError::new(
-        StatusCode::FORBIDDEN,
+pub fn password_change_required() -> Error {
+    Error::new(
+        ErrorKind::Forbidden,
         "password_change_required",
         "为了账户安全，请先修改初始密码或弱密码",
         "For your account's safety, please change your initial or weak password first",
     )
 }
 
-fn invalid_credentials() -> AppError {
-    AppError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "学号或密码有误", "Wrong student number or password")
+fn invalid_credentials() -> Error {
+    Error::new(ErrorKind::Unauthenticated, "invalid_credentials", "学号或密码有误", "Wrong student number or password")
 }
 
 /// Whether the next login of this account must carry a captcha.
-pub async fn captcha_needed(state: &AppState, school: &School, login: &str) -> Result<bool, AppError> {
+pub async fn captcha_needed(ctx: &Context, school: &School, login: &str) -> Result<bool, Error> {
     if school.policy.captcha {
         return Ok(true);
     }
-    let failures = state.store.login_failures(school.id, login, now() - WINDOW_S).await?;
+    let failures = ctx.store.login_failures(school.id, login, now() - WINDOW_S).await?;
     Ok(failures.len() >= CAPTCHA_AFTER)
 }
 
-pub async fn login(state: &AppState, input: &LoginInput<'_>, client: &Client) -> Result<LoginOutcome, AppError> {
+pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Result<LoginOutcome, Error> {
     let login = input.login.trim();
     if login.is_empty() || input.password.is_empty() {
-        return Err(AppError::bad_request("请输入学号和密码", "Enter your student number and password"));
+        return Err(Error::bad_request("请输入学号和密码", "Enter your student number and password"));
     }
     if login.chars().count() > MAX_LOGIN_LEN || input.password.len() > MAX_PASSWORD_LEN {
         return Err(invalid_credentials());
     }
-    let school = state.store.school_by_code(input.school).await?.ok_or_else(AppError::unknown_school)?;
+    let school = ctx.store.school_by_code(input.school).await?.ok_or_else(Error::unknown_school)?;
     let t = now();
 
-    if state.store.ip_failures(&client.ip, t - WINDOW_S).await? >= IP_LIMIT {
-        return Err(AppError::new(
-            StatusCode::TOO_MANY_REQUESTS,
+    if ctx.store.ip_failures(&client.ip, t - WINDOW_S).await? >= IP_LIMIT {
+        return Err(Error::new(
+            ErrorKind::TooManyRequests,
             "too_many_attempts",
             "登录失败次数过多，请15分钟后再试",
             "Too many failed logins from your network; try again in 15 minutes",
         ));
     }
-    let failures = state.store.login_failures(school.id, login, t - WINDOW_S).await?;
+    let failures = ctx.store.login_failures(school.id, login, t - WINDOW_S).await?;
     // ASVS 2.2.1: never more than 100 failed attempts (logins and recoveries) per account per
     // hour, whatever the window above allows.
-    let hourly = state.store.login_failures(school.id, login, t - 3600).await?.len()
-        + state.store.login_events(school.id, login, event::RECOVERY_FAILED, t - 3600).await?.len();
-    if hourly >= crate::services::recovery::HOURLY_CEILING {
+    let hourly = ctx.store.login_failures(school.id, login, t - 3600).await?.len()
+        + ctx.store.login_events(school.id, login, event::RECOVERY_FAILED, t - 3600).await?.len();
+    if hourly >= crate::student::recovery::HOURLY_CEILING {
         let at = campuspay_domain::time::format_shanghai(t + 3600);
-        return Err(AppError::new(
-            StatusCode::LOCKED,
+        return Err(Error::new(
+            ErrorKind::Locked,
             "account_locked",
             format!("失败次数过多，账户已临时锁定，请于 {at} 后再试，或联系学校财务处"),
             format!("Too many failed attempts: the account is locked until {at} (Beijing time)"),
@@ -99,8 +99,8 @@ pub async fn login(state: &AppState, input: &LoginInput<'_>, client: &Client) ->
     if failures.len() >= LOCK_AT {
         let until = failures[0] + LOCK_S;
         let at = campuspay_domain::time::format_shanghai(until);
-        return Err(AppError::new(
-            StatusCode::LOCKED,
+        return Err(Error::new(
+            ErrorKind::Locked,
             "account_locked",
             format!("登录失败次数过多，账户已临时锁定，请于 {at} 后再试，或联系学校财务处"),
             format!("Too many failed logins: the account is locked until {at} (Beijing time)"),
@@ -109,33 +109,33 @@ pub async fn login(state: &AppState, input: &LoginInput<'_>, client: &Client) ->
     if school.policy.captcha || failures.len() >= CAPTCHA_AFTER {
         let (id, answer) = (input.captcha_id.unwrap_or(""), input.captcha.unwrap_or(""));
         if id.is_empty() || answer.trim().is_empty() {
-            return Err(AppError::new(StatusCode::UNAUTHORIZED, "captcha_required", "请输入验证码", "Enter the captcha").field("captcha"));
+            return Err(Error::new(ErrorKind::Unauthenticated, "captcha_required", "请输入验证码", "Enter the captcha").field("captcha"));
         }
-        if !crate::services::captcha::check(state, id, answer).await? {
+        if !crate::student::captcha::check(ctx, id, answer).await? {
             return Err(
-                AppError::new(StatusCode::UNAUTHORIZED, "captcha_invalid", "验证码错误", "Wrong or expired captcha").field("captcha")
+                Error::new(ErrorKind::Unauthenticated, "captcha_invalid", "验证码错误", "Wrong or expired captcha").field("captcha")
             );
         }
     }
 
     let by_phone = school.policy.login_ids.contains(&LoginId::Phone);
-    let student = state.store.student_for_login(school.id, login, by_phone).await?;
+    let student = ctx.store.student_for_login(school.id, login, by_phone).await?;
     let initial = student.as_ref().map(|s| school.policy.initial_password.for_id_card(&s.id_card));
     let ok = match &student {
-        Some(s) if s.password_hash.is_some() => state.hasher.verify(input.password, s.password_hash.as_deref()).await,
+        Some(s) if s.password_hash.is_some() => ctx.hasher.verify(input.password, s.password_hash.as_deref()).await,
         Some(_) => {
             // The initial password is derived, not hashed; burn a hash's time all the same.
-            let _ = state.hasher.verify(input.password, None).await;
+            let _ = ctx.hasher.verify(input.password, None).await;
             initial.as_deref().is_some_and(|i| crate::crypto::constant_time_eq(i.as_bytes(), input.password.as_bytes()))
         }
-        None => state.hasher.verify(input.password, None).await,
+        None => ctx.hasher.verify(input.password, None).await,
     };
     let student_id = student.as_ref().map(|s| s.id);
     let ev = |kind| NewSecurityEvent { school_id: school.id, student_id, login, kind, ip: &client.ip, user_agent: &client.user_agent };
     if !ok {
-        state.store.record_security_event(&ev(event::LOGIN_FAILED)).await?;
+        ctx.store.record_security_event(&ev(event::LOGIN_FAILED)).await?;
         if failures.len() + 1 >= LOCK_AT {
-            state.store.record_security_event(&ev(event::LOCKED_OUT)).await?;
+            ctx.store.record_security_event(&ev(event::LOCKED_OUT)).await?;
         }
         return Err(invalid_credentials());
     }
@@ -143,8 +143,8 @@ pub async fn login(state: &AppState, input: &LoginInput<'_>, client: &Client) ->
     let uses_initial = student.password_hash.is_none();
     let must_change = (uses_initial && school.policy.force_change_initial)
         || (school.policy.force_change_weak && password::is_weak(input.password, &context(&student, initial.as_deref().unwrap_or(""))));
-    state.store.record_security_event(&ev(event::LOGIN_OK)).await?;
-    let (token, session) = new_session(state, &school, &student, must_change, client).await?;
+    ctx.store.record_security_event(&ev(event::LOGIN_OK)).await?;
+    let (token, session) = new_session(ctx, &school, &student, must_change, client).await?;
     Ok(LoginOutcome { token, must_change_password: must_change, session })
 }
 
@@ -154,12 +154,12 @@ fn context<'a>(s: &'a Student, initial: &'a str) -> PasswordContext<'a> {
 
 /// A fresh session id at every login (no fixation); only its hash is stored.
 async fn new_session(
-    state: &AppState,
+    ctx: &Context,
     school: &School,
     student: &Student,
     must_change: bool,
     client: &Client,
-) -> Result<(String, SessionRow), AppError> {
+) -> Result<(String, SessionRow), Error> {
     let token = random_token(32);
     let t = now();
     let row = SessionRow {
@@ -175,32 +175,31 @@ async fn new_session(
         user_agent: client.user_agent.chars().take(300).collect(),
         ip: client.ip.clone(),
     };
-    state.store.insert_session(&row).await?;
+    ctx.store.insert_session(&row).await?;
     Ok((token, row))
 }
 
-pub async fn resolve_session(state: &AppState, token: &str) -> Result<SessionRow, AppError> {
+pub async fn resolve_session(ctx: &Context, token: &str) -> Result<SessionRow, Error> {
     let expired = || {
-        AppError::new(StatusCode::UNAUTHORIZED, "session_expired", "登录已过期，请重新登录", "Your session has ended; please log in again")
+        Error::new(ErrorKind::Unauthenticated, "session_expired", "登录已过期，请重新登录", "Your session has ended; please log in again")
     };
     if token.is_empty() || token.len() > 100 {
         return Err(expired());
     }
     let hash = sha256_hex(token.as_bytes());
-    let s = state.store.open_session(&hash).await?.ok_or_else(expired)?;
+    let s = ctx.store.open_session(&hash).await?.ok_or_else(expired)?;
     let t = now();
     if !s.is_live_at(t) {
-        state.store.end_session(&hash).await?;
+        ctx.store.end_session(&hash).await?;
         return Err(expired());
     }
-    state.store.touch_session(&hash, t).await?;
+    ctx.store.touch_session(&hash, t).await?;
     Ok(s)
 }
 
-pub async fn logout(state: &AppState, session: &SessionRow, client: &Client) -> Result<(), AppError> {
-    state.store.end_session(&session.token_hash).await?;
-    state
-        .store
+pub async fn logout(ctx: &Context, session: &SessionRow, client: &Client) -> Result<(), Error> {
+    ctx.store.end_session(&session.token_hash).await?;
+    ctx.store
         .record_security_event(&NewSecurityEvent {
             school_id: session.school_id,
             student_id: Some(session.student_id),
@@ -221,8 +220,8 @@ pub struct PasswordChange<'a> {
 }
 
 /// Changes the password and ends every other session of the student.
-pub async fn change_password(state: &AppState, session: &SessionRow, change: &PasswordChange<'_>, client: &Client) -> Result<(), AppError> {
-    let unprocessable = |code, zh: &str, en: &str, field| AppError::new(StatusCode::UNPROCESSABLE_ENTITY, code, zh, en).field(field);
+pub async fn change_password(ctx: &Context, session: &SessionRow, change: &PasswordChange<'_>, client: &Client) -> Result<(), Error> {
+    let unprocessable = |code, zh: &str, en: &str, field| Error::new(ErrorKind::Refused, code, zh, en).field(field);
     if change.old.is_empty() {
         return Err(unprocessable("old_password_required", "请输入旧密码", "Enter your current password", "old_password"));
     }
@@ -231,11 +230,11 @@ pub async fn change_password(state: &AppState, session: &SessionRow, change: &Pa
     {
         return Err(unprocessable("password_mismatch", "新密码与确认密码要求一致", "The two new passwords differ", "confirm_password"));
     }
-    let school = state.store.school_by_id(session.school_id).await?.ok_or_else(AppError::unknown_school)?;
-    let student = state.store.student(session.school_id, session.student_id).await?.ok_or_else(AppError::unauthorized)?;
+    let school = ctx.store.school_by_id(session.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let student = ctx.store.student(session.school_id, session.student_id).await?.ok_or_else(Error::unauthorized)?;
     let initial = school.policy.initial_password.for_id_card(&student.id_card);
     let old_ok = match &student.password_hash {
-        Some(h) => change.old.len() <= MAX_PASSWORD_LEN && state.hasher.verify(change.old, Some(h)).await,
+        Some(h) => change.old.len() <= MAX_PASSWORD_LEN && ctx.hasher.verify(change.old, Some(h)).await,
         None => crate::crypto::constant_time_eq(initial.as_bytes(), change.old.as_bytes()),
     };
     if !old_ok {
@@ -249,13 +248,11 @@ pub async fn change_password(state: &AppState, session: &SessionRow, change: &Pa
             "new_password",
         ));
     }
-    password::check_new(change.new, &context(&student, &initial)).map_err(|r| {
-        AppError::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", r.to_string(), r.message_en()).field("new_password")
-    })?;
-    let hash = state.hasher.hash(change.new).await;
-    state.store.set_password(session.school_id, session.student_id, &hash, Some(&session.token_hash)).await?;
-    state
-        .store
+    password::check_new(change.new, &context(&student, &initial))
+        .map_err(|r| Error::new(ErrorKind::Refused, "weak_password", r.to_string(), r.message_en()).field("new_password"))?;
+    let hash = ctx.hasher.hash(change.new).await;
+    ctx.store.set_password(session.school_id, session.student_id, &hash, Some(&session.token_hash)).await?;
+    ctx.store
         .record_security_event(&NewSecurityEvent {
             school_id: session.school_id,
             student_id: Some(session.student_id),

@@ -1,8 +1,8 @@
 //! The background worker: provider queries, order expiry, closing superseded attempts,
 //! refunds. Jobs live in the database, so any instance may run them and none is lost.
 
-use crate::AppState;
-use crate::services::settle;
+use crate::Context;
+use crate::payment::settle;
 use campuspay_channels::{ProviderStatus, RefundRequest, RefundStatus};
 use campuspay_domain::order::OrderEvent;
 use campuspay_domain::time::shanghai_parts;
@@ -38,24 +38,24 @@ fn day_of_ref(r: i64) -> (i64, u32, u32) {
 
 /// Yesterday's statements are reconciled soon after start if nobody has yet; each run books
 /// the next day's, for 10:00 the day after it (when providers publish statements).
-async fn schedule_reconcile(state: &AppState) -> Result<(), crate::AppError> {
+async fn schedule_reconcile(ctx: &Context) -> Result<(), crate::Error> {
     let yesterday = day_ref(now() - 86_400);
-    if !state.store.has_job("reconcile", yesterday).await? {
-        let mut tx = state.store.write_tx().await?;
-        state.store.enqueue_job(&mut tx, "reconcile", yesterday, now() + 60).await?;
+    if !ctx.store.has_job("reconcile", yesterday).await? {
+        let mut tx = ctx.store.write_tx().await?;
+        ctx.store.enqueue_job(&mut tx, "reconcile", yesterday, now() + 60).await?;
         tx.commit().await?;
     }
     Ok(())
 }
 
-pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
+pub fn spawn_worker(ctx: Context) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        if let Err(e) = schedule_reconcile(&state).await {
+        if let Err(e) = schedule_reconcile(&ctx).await {
             tracing::error!(error = e.zh, "scheduling reconciliation");
         }
         loop {
-            match state.store.claim_job().await {
-                Ok(Some(job)) => run(&state, job).await,
+            match ctx.store.claim_job().await {
+                Ok(Some(job)) => run(&ctx, job).await,
                 Ok(None) => tokio::time::sleep(Duration::from_millis(250)).await,
                 Err(e) => {
                     tracing::error!(error = %e, "claiming a job");
@@ -71,24 +71,24 @@ enum Next {
     Again(i64, String),
 }
 
-async fn run(state: &AppState, job: Job) {
+async fn run(ctx: &Context, job: Job) {
     let next = match job.kind.as_str() {
-        "query_attempt" => query_attempt(state, &job).await,
-        "expire_order" => expire_order(state, &job).await,
-        "close_attempt" => close_attempt(state, &job).await,
-        "refund" => refund(state, &job).await,
-        "reconcile" => reconcile(state, &job).await,
+        "query_attempt" => query_attempt(ctx, &job).await,
+        "expire_order" => expire_order(ctx, &job).await,
+        "close_attempt" => close_attempt(ctx, &job).await,
+        "refund" => refund(ctx, &job).await,
+        "reconcile" => reconcile(ctx, &job).await,
         other => {
             tracing::error!(kind = other, "unknown job kind");
             Ok(Next::Done)
         }
     };
     let result = match next {
-        Ok(Next::Done) => state.store.finish_job(&job).await,
-        Ok(Next::Again(at, why)) => state.store.retry_job(&job, at, &why).await,
+        Ok(Next::Done) => ctx.store.finish_job(&job).await,
+        Ok(Next::Again(at, why)) => ctx.store.retry_job(&job, at, &why).await,
         Err(e) => {
             tracing::warn!(job = job.id, kind = job.kind, error = e.zh, "job failed; will retry");
-            state.store.retry_job(&job, now() + retry_backoff(job.attempts), &e.zh).await
+            ctx.store.retry_job(&job, now() + retry_backoff(job.attempts), &e.zh).await
         }
     };
     if let Err(e) = result {
@@ -96,15 +96,15 @@ async fn run(state: &AppState, job: Job) {
     }
 }
 
-type JobResult = Result<Next, crate::AppError>;
+type JobResult = Result<Next, crate::Error>;
 
-async fn query_attempt(state: &AppState, job: &Job) -> JobResult {
-    let Some(attempt) = state.store.attempt_by_id(job.ref_id).await? else { return Ok(Next::Done) };
-    let Some(order) = state.store.order_by_id(attempt.order_id).await? else { return Ok(Next::Done) };
+async fn query_attempt(ctx: &Context, job: &Job) -> JobResult {
+    let Some(attempt) = ctx.store.attempt_by_id(job.ref_id).await? else { return Ok(Next::Done) };
+    let Some(order) = ctx.store.order_by_id(attempt.order_id).await? else { return Ok(Next::Done) };
     if order.status != "unpaid" || !(attempt.status == "open" || attempt.status == "superseded") {
         return Ok(Next::Done);
     }
-    match settle::query_and_settle(state, &attempt).await? {
+    match settle::query_and_settle(ctx, &attempt).await? {
         Some(ProviderStatus::Paid { .. } | ProviderStatus::Refunded { .. } | ProviderStatus::Closed | ProviderStatus::Failed { .. })
         | None => Ok(Next::Done),
         // Not paid yet: ask again until the order's deadline (its expiry job takes over then).
@@ -113,25 +113,25 @@ async fn query_attempt(state: &AppState, job: &Job) -> JobResult {
     }
 }
 
-async fn reconcile(state: &AppState, job: &Job) -> JobResult {
+async fn reconcile(ctx: &Context, job: &Job) -> JobResult {
     let (y, m, d) = day_of_ref(job.ref_id);
-    let report = crate::services::reconcile::reconcile_day(state, &format!("{y:04}-{m:02}-{d:02}")).await?;
+    let report = crate::payment::reconcile::reconcile_day(ctx, &format!("{y:04}-{m:02}-{d:02}")).await?;
     if !report.failures.is_empty() && job.attempts < 12 {
         return Ok(Next::Again(now() + 1800, format!("{} statements unavailable", report.failures.len())));
     }
     let next_day = day_ref(campuspay_domain::time::shanghai_to_unix(y, m, d, 12, 0, 0).unwrap_or(now()) + 86_400);
     let (ny, nm, nd) = day_of_ref(next_day);
     let run_at = campuspay_domain::time::shanghai_to_unix(ny, nm, nd, 10, 0, 0).map(|t| t + 86_400).unwrap_or(now() + 86_400);
-    if !state.store.has_job("reconcile", next_day).await? {
-        let mut tx = state.store.write_tx().await?;
-        state.store.enqueue_job(&mut tx, "reconcile", next_day, run_at).await?;
+    if !ctx.store.has_job("reconcile", next_day).await? {
+        let mut tx = ctx.store.write_tx().await?;
+        ctx.store.enqueue_job(&mut tx, "reconcile", next_day, run_at).await?;
         tx.commit().await?;
     }
     Ok(Next::Done)
 }
 
-async fn expire_order(state: &AppState, job: &Job) -> JobResult {
-    let Some(order) = state.store.order_by_id(job.ref_id).await? else { return Ok(Next::Done) };
+async fn expire_order(ctx: &Context, job: &Job) -> JobResult {
+    let Some(order) = ctx.store.order_by_id(job.ref_id).await? else { return Ok(Next::Done) };
     if order.status != "unpaid" {
         return Ok(Next::Done);
     }
@@ -139,26 +139,26 @@ async fn expire_order(state: &AppState, job: &Job) -> JobResult {
     if t < order.expires_at {
         return Ok(Next::Again(order.expires_at, "not due".into()));
     }
-    settle::end_unpaid(state, order.id, OrderEvent::Expire { now: t }).await?;
+    settle::end_unpaid(ctx, order.id, OrderEvent::Expire { now: t }).await?;
     Ok(Next::Done)
 }
 
-async fn close_attempt(state: &AppState, job: &Job) -> JobResult {
-    let Some(attempt) = state.store.attempt_by_id(job.ref_id).await? else { return Ok(Next::Done) };
+async fn close_attempt(ctx: &Context, job: &Job) -> JobResult {
+    let Some(attempt) = ctx.store.attempt_by_id(job.ref_id).await? else { return Ok(Next::Done) };
     if attempt.status == "paid" || attempt.status == "closed" {
         return Ok(Next::Done);
     }
-    settle::close_attempt(state, &attempt).await?;
+    settle::close_attempt(ctx, &attempt).await?;
     Ok(Next::Done)
 }
 
-async fn refund(state: &AppState, job: &Job) -> JobResult {
-    let Some(r) = state.store.refund(job.ref_id).await? else { return Ok(Next::Done) };
+async fn refund(ctx: &Context, job: &Job) -> JobResult {
+    let Some(r) = ctx.store.refund(job.ref_id).await? else { return Ok(Next::Done) };
     if r.status == "success" || r.status == "failed" {
         return Ok(Next::Done);
     }
-    let Some(attempt) = state.store.attempt_by_id(r.attempt_id).await? else { return Ok(Next::Done) };
-    let Some(channel) = state.channels.for_attempt(&attempt) else {
+    let Some(attempt) = ctx.store.attempt_by_id(r.attempt_id).await? else { return Ok(Next::Done) };
+    let Some(channel) = ctx.channels.for_attempt(&attempt) else {
         return Ok(Next::Again(now() + 300, "channel not configured".into()));
     };
     let req = RefundRequest {
@@ -176,22 +176,22 @@ async fn refund(state: &AppState, job: &Job) -> JobResult {
     if let Some(reference) = channel.order_reference(&r.out_refund_no)
         && reference != r.reference
     {
-        state.store.set_refund_reference(r.id, &reference).await?;
+        ctx.store.set_refund_reference(r.id, &reference).await?;
     }
     match result {
         Ok(res) => match res.status {
             RefundStatus::Success => {
-                state.store.finish_refund(&r, "success").await?;
+                ctx.store.finish_refund(&r, "success").await?;
                 tracing::info!(out_refund_no = r.out_refund_no, amount = r.amount.0, "refund done");
                 Ok(Next::Done)
             }
             RefundStatus::Processing => {
-                state.store.set_refund_status(r.id, "processing").await?;
+                ctx.store.set_refund_status(r.id, "processing").await?;
                 Ok(Next::Again(now() + 30, "refund processing".into()))
             }
             // Needs a person: the finance office sees it among refunds that did not finish.
             RefundStatus::Closed | RefundStatus::Abnormal => {
-                state.store.finish_refund(&r, "failed").await?;
+                ctx.store.finish_refund(&r, "failed").await?;
                 tracing::error!(out_refund_no = r.out_refund_no, "refund failed at the provider; needs the finance office");
                 Ok(Next::Done)
             }

@@ -1,7 +1,7 @@
 //! Image captchas: single use, expiring after five minutes, answered case-insensitively.
 
-use crate::AppState;
-use crate::error::AppError;
+use crate::Context;
+use crate::error::Error;
 use campuspay_store::StoreError;
 
 pub const TTL_S: i64 = 300;
@@ -12,7 +12,7 @@ pub struct NewCaptcha {
     pub image: String,
 }
 
-pub async fn create(state: &AppState) -> Result<NewCaptcha, AppError> {
+pub async fn create(ctx: &Context) -> Result<NewCaptcha, Error> {
     let (answer, png_b64) = tokio::task::spawn_blocking(|| {
         let mut c = captcha::Captcha::new();
         // Letters that are easy to confuse (0/O, 1/l/I) are left out of the alphabet.
@@ -24,19 +24,19 @@ pub async fn create(state: &AppState) -> Result<NewCaptcha, AppError> {
         (c.chars_as_string(), c.as_base64())
     })
     .await
-    .map_err(|_| AppError::internal())?;
-    let png_b64 = png_b64.ok_or_else(AppError::internal)?;
+    .map_err(|_| Error::internal())?;
+    let png_b64 = png_b64.ok_or_else(Error::internal)?;
     let id = crate::crypto::random_token(16);
-    state.store.insert_captcha(&id, &answer.to_lowercase(), campuspay_store::db_now() + TTL_S).await?;
+    ctx.store.insert_captcha(&id, &answer.to_lowercase(), campuspay_store::db_now() + TTL_S).await?;
     Ok(NewCaptcha { id, image: format!("data:image/png;base64,{png_b64}") })
 }
 
 /// Uses up the captcha and says whether `answer` was right.
-pub async fn check(state: &AppState, id: &str, answer: &str) -> Result<bool, StoreError> {
+pub async fn check(ctx: &Context, id: &str, answer: &str) -> Result<bool, StoreError> {
     if id.is_empty() || id.len() > 64 {
         return Ok(false);
     }
-    Ok(match state.store.take_captcha(id).await? {
+    Ok(match ctx.store.take_captcha(id).await? {
         Some(expected) => crate::crypto::constant_time_eq(expected.as_bytes(), answer.trim().to_lowercase().as_bytes()),
         None => false,
     })

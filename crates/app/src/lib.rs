@@ -1,0 +1,23 @@
+//! campuspay's use cases, independent of HTTP: the server's handlers, the CLI and the job
+//! worker call these with a [`Context`].
+//!
+//! - [`student`]: login, sessions, passwords, account recovery, captcha, profile and arrears.
+//! - [`payment`]: the school's channels, orders, paying, settling notifications exactly once,
+//!   closing, reconciling statements.
+//! - [`messaging`]: mail (SMTP) and SMS (Aliyun), or the outbox.
+//! - [`jobs`]: the background work kept in the database.
+//!
+//! Every use case returns [`Error`]; the server maps its [`ErrorKind`] to a status in one place.
+
+pub mod context;
+pub mod crypto;
+pub mod error;
+pub mod i18n;
+pub mod jobs;
+pub mod messaging;
+pub mod payment;
+pub mod student;
+
+pub use context::{Client, Context, Settings};
+pub use error::{Error, ErrorKind, Result};
+pub use i18n::Lang;

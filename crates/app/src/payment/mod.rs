@@ -1,0 +1,8 @@
+//! Money coming in: the school's channels, orders, paying, provider notifications, settling
+//! exactly once, closing and expiring orders, and the daily reconciliation.
+
+pub mod channels;
+pub mod notify;
+pub mod orders;
+pub mod reconcile;
+pub mod settle;

@@ -1,0 +1,52 @@
+//! The provider simulator wired in as every demo school's channels (demo mode, tests, bench).
+
+use campuspay_app::payment::channels::Channels;
+use campuspay_channels::ChannelConfig;
+use campuspay_channels::sandbox::Sandbox;
+use campuspay_channels::unionpay::UnionpayProduct;
+use campuspay_store::Store;
+
+/// One school's merchant configurations at the simulator at `provider_origin`, notifying
+/// `notify_origin`.
+fn sandbox_configs(sandbox: &Sandbox, school_code: &str, provider_origin: &str, notify_origin: &str) -> Vec<ChannelConfig> {
+    let notify = format!("{notify_origin}/notify");
+    let (mut w, mut a) = sandbox.merchant_configs(provider_origin, &notify);
+    w.notify_url = format!("{notify}/wechatpay/{school_code}");
+    a.notify_url = format!("{notify}/alipay/{school_code}");
+    let mut configs = vec![ChannelConfig::Wechatpay(w), ChannelConfig::Alipay(a)];
+    for product in [UnionpayProduct::Gateway, UnionpayProduct::Qr] {
+        let mut u = sandbox.unionpay_config(provider_origin, &notify, product);
+        u.notify_url = format!("{notify}/unionpay/{school_code}");
+        configs.push(ChannelConfig::Unionpay(u));
+    }
+    configs
+}
+
+/// The schools' own merchant configurations; every school without its own pays through the
+/// simulator mounted at `origin`.
+pub async fn channels_with_sandbox(store: &Store, sandbox: &Sandbox, origin: &str) -> Result<Channels, String> {
+    let mut channels = Channels::load(store).await?;
+    for school in store.schools().await.map_err(|e| e.to_string())? {
+        for config in sandbox_configs(sandbox, &school.code, origin, origin) {
+            channels.set_default(school.id, &config)?;
+        }
+    }
+    Ok(channels)
+}
+
+/// Every school pays through a simulator at `provider_origin`, with notifications sent to
+/// `notify_origin` (a second instance of the platform, in tests).
+pub async fn channels_via_sandbox(
+    store: &Store,
+    sandbox: &Sandbox,
+    provider_origin: &str,
+    notify_origin: &str,
+) -> Result<Channels, String> {
+    let mut channels = Channels::default();
+    for school in store.schools().await.map_err(|e| e.to_string())? {
+        for config in sandbox_configs(sandbox, &school.code, provider_origin, notify_origin) {
+            channels.set(school.id, &config)?;
+        }
+    }
+    Ok(channels)
+}
