@@ -132,3 +132,48 @@ impl FromRequestParts<AppState> for StudentSession {
         Ok(StudentSession(s))
     }
 }
+
+/// A `Set-Cookie` value. Every cookie of ours is site-wide and `SameSite=Lax`; the session's
+/// is also `HttpOnly`, and `Secure` behind HTTPS (where its name has the `__Host-` prefix).
+pub struct SetCookie<'a> {
+    pub name: &'a str,
+    pub value: &'a str,
+    /// Seconds; `Some(0)` deletes it, `None` makes it last as long as the browser session.
+    pub max_age: Option<i64>,
+    pub http_only: bool,
+    pub secure: bool,
+}
+
+impl SetCookie<'_> {
+    pub fn header(&self) -> axum::http::HeaderValue {
+        let mut v = format!("{}={}; Path=/", self.name, self.value);
+        if let Some(age) = self.max_age {
+            v.push_str(&format!("; Max-Age={age}"));
+        }
+        if self.http_only {
+            v.push_str("; HttpOnly");
+        }
+        v.push_str("; SameSite=Lax");
+        if self.secure {
+            v.push_str("; Secure");
+        }
+        // Names are ours and values are URL-safe base64 or fixed words.
+        axum::http::HeaderValue::from_str(&v).expect("cookie names and values are plain ASCII")
+    }
+
+    /// The session cookie carrying `token` (empty with `Some(0)` to end it).
+    pub fn session<'a>(state: &'a AppState, token: &'a str, max_age: Option<i64>) -> SetCookie<'a> {
+        SetCookie { name: state.session_cookie_name(), value: token, max_age, http_only: true, secure: state.config.https }
+    }
+
+    /// The page language the user chose, remembered for a year.
+    pub fn lang(lang: Lang) -> SetCookie<'static> {
+        SetCookie {
+            name: "lang",
+            value: if lang.is_en() { "en" } else { "zh" },
+            max_age: Some(31_536_000),
+            http_only: false,
+            secure: false,
+        }
+    }
+}

@@ -212,6 +212,22 @@ pub async fn logout(ctx: &Context, session: &SessionRow, client: &Client) -> Res
     Ok(())
 }
 
+/// 退出其他设备: ends every other session of the student, and logs it. Returns how many ended.
+pub async fn end_other_sessions(ctx: &Context, session: &SessionRow, client: &Client) -> Result<u64, Error> {
+    let ended = ctx.store.end_other_sessions(session.school_id, session.student_id, &session.token_hash).await?;
+    ctx.store
+        .record_security_event(&NewSecurityEvent {
+            school_id: session.school_id,
+            student_id: Some(session.student_id),
+            login: "",
+            kind: event::SESSIONS_ENDED,
+            ip: &client.ip,
+            user_agent: &client.user_agent,
+        })
+        .await?;
+    Ok(ended)
+}
+
 pub struct PasswordChange<'a> {
     pub old: &'a str,
     pub new: &'a str,

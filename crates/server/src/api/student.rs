@@ -203,8 +203,12 @@ pub async fn sessions(State(state): State<AppState>, StudentSession(s): StudentS
     })))
 }
 
-pub async fn end_other_sessions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
-    let n = state.store.end_other_sessions(s.school_id, s.student_id, &s.token_hash).await?;
+pub async fn end_other_sessions(
+    State(state): State<AppState>,
+    client: Client,
+    StudentSession(s): StudentSession,
+) -> Result<Json<Value>, HttpError> {
+    let n = auth::end_other_sessions(&state, &s, &client).await?;
     Ok(Json(json!({"ended": n})))
 }
 

@@ -1,12 +1,12 @@
 //! Account pages: forgot password (by the school's policy), reset links, account security
 //! (sessions, security e-mail and question, security log), and the demo outbox.
 
+use super::extract::SchoolPage;
 use super::security;
 use super::views::CaptchaView;
-use super::{error_page, render, school_name, school_or_404};
+use super::{error_page, render, school_name};
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::web::Client;
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, State};
@@ -132,11 +132,8 @@ async fn forgot_view(state: &AppState, school: &School, lang: Lang, login: &str,
     status(render(&page), error)
 }
 
-async fn forgot_page(State(state): State<AppState>, client: Client, Path(code): Path<String>) -> Response {
-    match school_or_404(&state, &code, client.lang).await {
-        Ok(school) => forgot_view(&state, &school, client.lang, "", None).await,
-        Err(r) => r,
-    }
+async fn forgot_page(State(state): State<AppState>, page: SchoolPage) -> Response {
+    forgot_view(&state, &page.school, page.client.lang, "", None).await
 }
 
 fn notice(school: &School, lang: Lang, title: &str, message: &str, ok: bool, link: String, link_text: &str) -> Response {
@@ -188,12 +185,9 @@ fn recovery_request<'a>(school: &'a School, login: &'a str, f: &'a RequestForm) 
     }
 }
 
-async fn forgot_email(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<RequestForm>) -> Response {
+async fn forgot_email(State(state): State<AppState>, page: SchoolPage, Form(f): Form<RequestForm>) -> Response {
+    let SchoolPage { school, client } = page;
     let lang = client.lang;
-    let school = match school_or_404(&state, &code, lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let login = typed_login(&f.login);
     // Seed 001: the platform asks before it sends.
     if f.confirm.as_deref() != Some("1") {
@@ -264,12 +258,9 @@ async fn reset_view(
     status(render(&page), error)
 }
 
-async fn forgot_sms(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<RequestForm>) -> Response {
+async fn forgot_sms(State(state): State<AppState>, page: SchoolPage, Form(f): Form<RequestForm>) -> Response {
+    let SchoolPage { school, client } = page;
     let lang = client.lang;
-    let school = match school_or_404(&state, &code, lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let login = typed_login(&f.login);
     let r = recovery_request(&school, &login, &f);
     match recovery::request_sms(&state, &r, &client).await {
@@ -303,12 +294,9 @@ struct ResetForm {
     captcha: Option<String>,
 }
 
-async fn sms_reset(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<ResetForm>) -> Response {
+async fn sms_reset(State(state): State<AppState>, page: SchoolPage, Form(f): Form<ResetForm>) -> Response {
+    let SchoolPage { school, client } = page;
     let lang = client.lang;
-    let school = match school_or_404(&state, &code, lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let login = typed_login(f.login.as_deref().unwrap_or_default());
     let r = recovery::CodeReset {
         school: &school.code,
@@ -326,12 +314,9 @@ async fn sms_reset(State(state): State<AppState>, client: Client, Path(code): Pa
     }
 }
 
-async fn forgot_question(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<RequestForm>) -> Response {
+async fn forgot_question(State(state): State<AppState>, page: SchoolPage, Form(f): Form<RequestForm>) -> Response {
+    let SchoolPage { school, client } = page;
     let lang = client.lang;
-    let school = match school_or_404(&state, &code, lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let login = typed_login(&f.login);
     match recovery::question_for(&state, &school.code, &login, &client).await {
         Ok(q) => {
@@ -342,12 +327,9 @@ async fn forgot_question(State(state): State<AppState>, client: Client, Path(cod
     }
 }
 
-async fn question_reset(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<ResetForm>) -> Response {
+async fn question_reset(State(state): State<AppState>, page: SchoolPage, Form(f): Form<ResetForm>) -> Response {
+    let SchoolPage { school, client } = page;
     let lang = client.lang;
-    let school = match school_or_404(&state, &code, lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let login = typed_login(f.login.as_deref().unwrap_or_default());
     let r = recovery::AnswerReset {
         school: &school.code,
@@ -380,12 +362,9 @@ fn link_invalid(school: &School, lang: Lang, e: &Error) -> Response {
     res
 }
 
-async fn reset_page(State(state): State<AppState>, client: Client, Path((code, token)): Path<(String, String)>) -> Response {
+async fn reset_page(State(state): State<AppState>, page: SchoolPage, Path((_, token)): Path<(String, String)>) -> Response {
+    let SchoolPage { school, client } = page;
     let lang = client.lang;
-    let school = match school_or_404(&state, &code, lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     match recovery::check_link(&state, &school, &token).await {
         Ok(_) => {
             let action = format!("/s/{}/reset/{token}", school.code);
@@ -397,15 +376,12 @@ async fn reset_page(State(state): State<AppState>, client: Client, Path((code, t
 
 async fn reset_submit(
     State(state): State<AppState>,
-    client: Client,
-    Path((code, token)): Path<(String, String)>,
+    page: SchoolPage,
+    Path((_, token)): Path<(String, String)>,
     Form(f): Form<ResetForm>,
 ) -> Response {
+    let SchoolPage { school, client } = page;
     let lang = client.lang;
-    let school = match school_or_404(&state, &code, lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let pw = NewPassword { new: &f.new_password, confirm: Some(&f.confirm_password) };
     match recovery::reset_with_link(&state, &school.code, &token, &pw, &client).await {
         Ok(()) => reset_done(&school, lang),

@@ -1,14 +1,14 @@
 //! Paying, first half: choose items on the home page, read the agreement (001), confirm
 //! (000, 004) and create the order through `services::orders`.
 
+use super::extract::{Posted, StudentForm, StudentPage};
 use super::form::{CartForm, Pairs, stamp, stamped_time};
 use super::pay_views::{AgreementPage, ConfirmLine, ConfirmPage};
 use super::views::{AnnouncementView, ChargeRowView, HomePage};
-use super::{error_page, page_session, posted_session, render, school_name};
+use super::{error_page, render, school_name};
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::web::{AnySession, Client};
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use campuspay_app::Error;
@@ -163,17 +163,9 @@ fn agreement_url(code: &str, cart: &CartForm) -> String {
 }
 
 /// GET: the agreement, with the time it was served stamped into its form.
-pub async fn agreement_page(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Query(q): Query<Pairs>,
-) -> Response {
-    let (school, s) = match page_session(&state, &code, session, client.lang, false).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn agreement_page(page: StudentPage, Query(q): Query<Pairs>) -> Response {
+    let StudentPage { school, session: s, client } = page;
+    let code = &school.code;
     let cart = CartForm::from_pairs(&q);
     if school.policy.agreement.is_none() {
         return Redirect::to(&format!("/s/{code}/pay/confirm?{}", cart.query())).into_response();
@@ -204,37 +196,16 @@ fn agreement_view(school: &School, s: &SessionRow, lang: Lang, cart: &CartForm, 
     }
 }
 
-/// The school, session and cart of a posted cart form whose CSRF token checks out.
-async fn posted_cart(
-    state: &AppState,
-    code: &str,
-    session: Option<AnySession>,
-    lang: Lang,
-    f: &Pairs,
-) -> Result<(School, SessionRow, CartForm), Response> {
-    let (school, s) = posted_session(state, code, session, lang, f.get("csrf")).await?;
-    Ok((school, s, CartForm::from_pairs(f)))
-}
-
 /// POST 同意: refused unless the agreement was on screen for its whole countdown.
-pub async fn agree_submit(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let lang = client.lang;
-    let (school, s, cart) = match posted_cart(&state, &code, session, lang, &f).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn agree_submit(posted: StudentForm<Pairs>) -> Response {
+    let Posted { page: StudentPage { school, session: s, client }, form: f } = posted;
+    let (lang, code, cart) = (client.lang, &school.code, CartForm::from_pairs(&f));
     let Some(countdown) = school.policy.agreement.as_ref().map(|a| i64::from(a.countdown_s)) else {
         return Redirect::to(&format!("/s/{code}/pay/confirm?{}", cart.query())).into_response();
     };
     let Some(shown) = stamped_time(&s, "shown", f.get("shown")) else {
         // No genuine stamp: serve the agreement afresh, and its countdown starts now.
-        return Redirect::to(&agreement_url(&code, &cart)).into_response();
+        return Redirect::to(&agreement_url(code, &cart)).into_response();
     };
     let waited = now() - shown;
     if waited < countdown {
@@ -263,20 +234,12 @@ pub struct ConfirmInput {
 }
 
 /// GET: the chosen items, amounts and total, the payee, the e-receipt phone and the invoice.
-pub async fn confirm_page(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Query(q): Query<Pairs>,
-) -> Response {
-    let (school, s) = match page_session(&state, &code, session, client.lang, false).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn confirm_page(State(state): State<AppState>, page: StudentPage, Query(q): Query<Pairs>) -> Response {
+    let StudentPage { school, session: s, client } = page;
+    let code = &school.code;
     let cart = CartForm::from_pairs(&q);
     if !agreed(&school, &s, &q) {
-        return Redirect::to(&agreement_url(&code, &cart)).into_response();
+        return Redirect::to(&agreement_url(code, &cart)).into_response();
     }
     confirm_view(&state, &school, &s, client.lang, &cart, q.get("agreed"), ConfirmInput::default(), None).await
 }
@@ -353,20 +316,11 @@ async fn confirm_view(
 }
 
 /// POST 提交订单 → `orders::create_order` → the order page.
-pub async fn create_submit(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let lang = client.lang;
-    let (school, s, cart) = match posted_cart(&state, &code, session, lang, &f).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn create_submit(State(state): State<AppState>, posted: StudentForm<Pairs>) -> Response {
+    let Posted { page: StudentPage { school, session: s, client }, form: f } = posted;
+    let (lang, code, cart) = (client.lang, &school.code, CartForm::from_pairs(&f));
     if !agreed(&school, &s, &f) {
-        return Redirect::to(&agreement_url(&code, &cart)).into_response();
+        return Redirect::to(&agreement_url(code, &cart)).into_response();
     }
     let input = ConfirmInput {
         phone: Some(f.get("phone").trim().chars().take(20).collect()),

@@ -22,6 +22,12 @@ impl Pairs {
     }
 }
 
+impl super::extract::CsrfForm for Pairs {
+    fn csrf(&self) -> &str {
+        self.get("csrf")
+    }
+}
+
 /// The items a student chose and the amounts typed for them, as the form sent them.
 #[derive(Debug, Default, Clone)]
 pub struct CartForm {

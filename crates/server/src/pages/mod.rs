@@ -2,6 +2,7 @@
 
 pub(crate) mod account;
 mod choose;
+mod extract;
 mod form;
 mod order;
 mod pay_views;
@@ -11,17 +12,18 @@ mod views;
 
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::web::{AnySession, Client};
+use crate::web::{AnySession, Client, SetCookie};
 use askama::Template;
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use campuspay_app::Error;
 use campuspay_app::student::{auth, captcha, profile};
 use campuspay_store::schools::School;
 use campuspay_store::sessions::SessionRow;
+use extract::{AnyStudentForm, AnyStudentPage, CsrfForm, MaybeStudentPage, Posted, SchoolPage, StudentForm, StudentPage};
 use serde::Deserialize;
 use std::collections::BTreeSet;
 use views::*;
@@ -64,18 +66,19 @@ fn render<T: Template>(t: &T) -> Response {
 
 /// An error page for a full-page request: the message in the user's language, and a way on.
 fn error_page(e: &Error, lang: Lang) -> Response {
-    let mut res = render(&ErrorPage { lang, message: e.message(lang).to_string() });
-    *res.status_mut() = crate::error::status_of(e.kind);
+    message_page(crate::error::status_of(e.kind), e.message(lang), lang)
+}
+
+fn message_page(status: StatusCode, message: &str, lang: Lang) -> Response {
+    let mut res = render(&ErrorPage { lang, message: message.to_string() });
+    *res.status_mut() = status;
     res
 }
 
 /// Remembers a `?lang=` choice for later pages.
 fn with_lang_cookie(mut res: Response, query: &LangQuery) -> Response {
     if let Some(l) = &query.lang {
-        let v = if Lang::from_tag(l).is_en() { "en" } else { "zh" };
-        if let Ok(h) = HeaderValue::from_str(&format!("lang={v}; Path=/; Max-Age=31536000; SameSite=Lax")) {
-            res.headers_mut().append(header::SET_COOKIE, h);
-        }
+        res.headers_mut().append(header::SET_COOKIE, SetCookie::lang(Lang::from_tag(l)).header());
     }
     res
 }
@@ -122,37 +125,15 @@ fn school_name(s: &School, lang: Lang) -> String {
     if lang.is_en() && !s.name_en.is_empty() { s.name_en.clone() } else { s.name.clone() }
 }
 
-async fn school_or_404(state: &AppState, code: &str, lang: Lang) -> Result<School, Response> {
-    match state.store.school_by_code(code).await {
-        Ok(Some(s)) => Ok(s),
-        Ok(None) => Err(error_page(&Error::unknown_school(), lang)),
-        Err(e) => Err(error_page(&e.into(), lang)),
-    }
-}
-
-/// The session for pages of this school; another school's session counts as none.
-fn session_for(school: &School, s: Option<AnySession>) -> Option<SessionRow> {
-    s.map(|AnySession(s)| s).filter(|s| s.school_id == school.id)
-}
-
 #[derive(Deserialize)]
 struct LoginQuery {
     login: Option<String>,
     lang: Option<String>,
 }
 
-async fn login_page(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    Query(q): Query<LoginQuery>,
-    session: Option<AnySession>,
-) -> Response {
-    let school = match school_or_404(&state, &code, client.lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    if let Some(s) = session_for(&school, session) {
+async fn login_page(State(state): State<AppState>, page: MaybeStudentPage, Query(q): Query<LoginQuery>) -> Response {
+    let MaybeStudentPage { school, session, client } = page;
+    if let Some(s) = session {
         return Redirect::to(&landing(&school, &s)).into_response();
     }
     let login = q.login.unwrap_or_default().chars().take(32).collect::<String>();
@@ -205,11 +186,8 @@ struct LoginForm {
     captcha: Option<String>,
 }
 
-async fn login_submit(State(state): State<AppState>, client: Client, Path(code): Path<String>, Form(f): Form<LoginForm>) -> Response {
-    let school = match school_or_404(&state, &code, client.lang).await {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn login_submit(State(state): State<AppState>, page: SchoolPage, Form(f): Form<LoginForm>) -> Response {
+    let SchoolPage { school, client } = page;
     let input = auth::LoginInput {
         school: &school.code,
         login: &f.login,
@@ -220,9 +198,7 @@ async fn login_submit(State(state): State<AppState>, client: Client, Path(code):
     match auth::login(&state, &input, &client).await {
         Ok(out) => {
             let mut res = Redirect::to(&landing(&school, &out.session)).into_response();
-            let secure = if state.config.https { "; Secure" } else { "" };
-            let cookie = format!("{}={}; Path=/; HttpOnly; SameSite=Lax{secure}", state.session_cookie_name(), out.token);
-            res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&cookie).expect("token is URL-safe base64"));
+            res.headers_mut().append(header::SET_COOKIE, SetCookie::session(&state, &out.token, None).header());
             res
         }
         Err(e) => {
@@ -233,7 +209,7 @@ async fn login_submit(State(state): State<AppState>, client: Client, Path(code):
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
+struct CsrfOnly {
     csrf: String,
 }
 
@@ -256,7 +232,7 @@ async fn logout(
     client: Client,
     Path(code): Path<String>,
     session: Option<AnySession>,
-    Form(f): Form<CsrfForm>,
+    Form(f): Form<CsrfOnly>,
 ) -> Response {
     if let Some(AnySession(s)) = session {
         if !csrf_ok(&s, &f.csrf) {
@@ -267,67 +243,19 @@ async fn logout(
         }
     }
     let mut res = Redirect::to(&format!("/s/{code}/")).into_response();
-    let clear = format!("{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax", state.session_cookie_name());
-    res.headers_mut().append(header::SET_COOKIE, HeaderValue::from_str(&clear).expect("static cookie"));
+    res.headers_mut().append(header::SET_COOKIE, SetCookie::session(&state, "", Some(0)).header());
     res
 }
 
-/// Resolves the page's school and a session of it, or says where to go instead.
-async fn page_session(
-    state: &AppState,
-    code: &str,
-    session: Option<AnySession>,
-    lang: Lang,
-    allow_forced: bool,
-) -> Result<(School, SessionRow), Response> {
-    let school = school_or_404(state, code, lang).await?;
-    let Some(s) = session_for(&school, session) else {
-        return Err(Redirect::to(&format!("/s/{code}/")).into_response());
-    };
-    if s.must_change_password && !allow_forced {
-        return Err(Redirect::to(&format!("/s/{code}/password")).into_response());
-    }
-    Ok((school, s))
-}
-
-/// `page_session` for a posted form: also refuses the form unless it carries the session's
-/// CSRF token.
-async fn posted_session(
-    state: &AppState,
-    code: &str,
-    session: Option<AnySession>,
-    lang: Lang,
-    csrf: &str,
-) -> Result<(School, SessionRow), Response> {
-    let (school, s) = page_session(state, code, session, lang, false).await?;
-    if !csrf_ok(&s, csrf) {
-        return Err(csrf_refused(lang));
-    }
-    Ok((school, s))
-}
-
 /// The home page; a cart in the query (from 返回修改) comes back ticked.
-async fn home(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    Query(q): Query<form::Pairs>,
-    session: Option<AnySession>,
-) -> Response {
-    let (school, s) = match page_session(&state, &code, session, client.lang, false).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn home(State(state): State<AppState>, page: StudentPage, Query(q): Query<form::Pairs>) -> Response {
     let period = Some(q.get("period").to_string()).filter(|p| !p.is_empty());
     let choice = choose::Choice::of(&form::CartForm::from_pairs(&q));
-    choose::home_page(&state, &school, &s, client.lang, period, choice).await
+    choose::home_page(&state, &page.school, &page.session, page.client.lang, period, choice).await
 }
 
-async fn password_page(State(state): State<AppState>, client: Client, Path(code): Path<String>, session: Option<AnySession>) -> Response {
-    match page_session(&state, &code, session, client.lang, true).await {
-        Ok((school, s)) => render(&password_view(&school, &s, client.lang, None)),
-        Err(r) => r,
-    }
+async fn password_page(page: AnyStudentPage) -> Response {
+    render(&password_view(&page.school, &page.session, page.client.lang, None))
 }
 
 fn password_view(school: &School, s: &SessionRow, lang: Lang, error: Option<&Error>) -> PasswordPage {
@@ -350,20 +278,15 @@ struct PasswordForm {
     confirm_password: String,
 }
 
-async fn password_submit(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Form(f): Form<PasswordForm>,
-) -> Response {
-    let (school, s) = match page_session(&state, &code, session, client.lang, true).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    if !csrf_ok(&s, &f.csrf) {
-        return csrf_refused(client.lang);
+impl CsrfForm for PasswordForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
     }
+}
+
+async fn password_submit(State(state): State<AppState>, posted: AnyStudentForm<PasswordForm>) -> Response {
+    let Posted { page: AnyStudentPage { school, session: s, client }, form: f } = posted;
+    let code = &school.code;
     let change = auth::PasswordChange { old: &f.old_password, new: &f.new_password, confirm: Some(&f.confirm_password) };
     match auth::change_password(&state, &s, &change, &client).await {
         Ok(()) => Redirect::to(&format!("/s/{code}/home")).into_response(),
@@ -380,17 +303,8 @@ struct ProfileQuery {
     saved: Option<String>,
 }
 
-async fn profile_page(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    Query(q): Query<ProfileQuery>,
-    session: Option<AnySession>,
-) -> Response {
-    let (school, s) = match page_session(&state, &code, session, client.lang, false).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+async fn profile_page(State(state): State<AppState>, page: StudentPage, Query(q): Query<ProfileQuery>) -> Response {
+    let StudentPage { school, session: s, client } = page;
     match profile::school_and_student(&state, &s).await {
         Ok((_, st)) => {
             let form = ProfileFormView {
@@ -414,17 +328,15 @@ struct ProfileForm {
     address: String,
 }
 
-async fn profile_submit(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Form(f): Form<ProfileForm>,
-) -> Response {
-    let (school, s) = match posted_session(&state, &code, session, client.lang, &f.csrf).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+impl CsrfForm for ProfileForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn profile_submit(State(state): State<AppState>, posted: StudentForm<ProfileForm>) -> Response {
+    let Posted { page: StudentPage { school, session: s, client }, form: f } = posted;
+    let code = &school.code;
     let input = profile::ProfileInput { phone: &f.phone, email: &f.email, postcode: &f.postcode, address: &f.address };
     match profile::update_profile(&state, &s, &input).await {
         Ok(()) => Redirect::to(&format!("/s/{code}/profile?saved=1")).into_response(),

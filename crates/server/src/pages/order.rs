@@ -1,14 +1,15 @@
 //! Paying, second half: the order page that follows its order, choosing a channel
 //! (`services::orders::pay`), the hop to the provider, cancelling, and the help page.
 
+use super::extract::{Posted, StudentForm, StudentPage};
 use super::form::Pairs;
 use super::pay_views::*;
-use super::{csrf_ok, csrf_refused, error_page, page_session, render, school_name};
+use super::{error_page, render, school_name};
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::web::{AnySession, Client};
+use crate::web::Client;
 use axum::Json;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use campuspay_app::Error;
@@ -157,83 +158,49 @@ async fn order_view(
     res
 }
 
-/// The student's school, session and own order, or the page to show instead.
-async fn order_of(
-    state: &AppState,
-    code: &str,
-    no: &str,
-    session: Option<AnySession>,
-    lang: Lang,
-) -> Result<(School, SessionRow, OrderRow), Response> {
-    let (school, s) = page_session(state, code, session, lang, false).await?;
-    let order = orders::own_order(state, &s, no).await.map_err(|e| error_page(&e, lang))?;
-    Ok((school, s, order))
-}
-
-/// `order_of` for a posted form: also refuses the form unless it carries the session's CSRF
-/// token.
-async fn posted_order(
-    state: &AppState,
-    code: &str,
-    no: &str,
-    session: Option<AnySession>,
-    lang: Lang,
-    csrf: &str,
-) -> Result<(School, SessionRow, OrderRow), Response> {
-    let (school, s, order) = order_of(state, code, no, session, lang).await?;
-    if !csrf_ok(&s, csrf) {
-        return Err(csrf_refused(lang));
-    }
-    Ok((school, s, order))
+/// The student's own order of that number, or the page to show instead.
+async fn order_of(state: &AppState, page: &StudentPage, no: &str) -> Result<OrderRow, Response> {
+    orders::own_order(state, &page.session, no).await.map_err(|e| error_page(&e, page.client.lang))
 }
 
 pub async fn order_page(
     State(state): State<AppState>,
-    client: Client,
-    Path((code, no)): Path<(String, String)>,
-    session: Option<AnySession>,
-) -> Response {
-    let (school, s, order) = match order_of(&state, &code, &no, session, client.lang).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    page: StudentPage,
+    Path((_, no)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    let order = order_of(&state, &page, &no).await?;
     if let Err(e) = orders::watched(&state, &order).await {
         tracing::warn!(error = %e.zh, "hurrying the provider query");
     }
-    order_view(&state, &school, &s, &client, &order, None).await
+    Ok(order_view(&state, &page.school, &page.session, &page.client, &order, None).await)
 }
 
 /// The state the order page polls (`pay.js`); asking also hurries the provider query.
 pub async fn order_state(
     State(state): State<AppState>,
-    client: Client,
-    Path((code, no)): Path<(String, String)>,
-    session: Option<AnySession>,
-) -> Response {
-    let (_, _, order) = match order_of(&state, &code, &no, session, client.lang).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let _ = orders::watched(&state, &order).await;
-    let attempts = state.store.attempts_of_order(order.id).await.unwrap_or_default();
-    let st = state_of(&order, &attempts, now(), client.lang);
-    ([(header::CACHE_CONTROL, "no-store")], Json(json!({"state": st.key, "label": st.label}))).into_response()
+    page: StudentPage,
+    Path((_, no)): Path<(String, String)>,
+) -> Result<Response, Response> {
+    let order = order_of(&state, &page, &no).await?;
+    if let Err(e) = orders::watched(&state, &order).await {
+        tracing::warn!(error = %e.zh, "hurrying the provider query");
+    }
+    let attempts = state.store.attempts_of_order(order.id).await.map_err(|e| error_page(&e.into(), page.client.lang))?;
+    let st = state_of(&order, &attempts, now(), page.client.lang);
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"state": st.key, "label": st.label}))).into_response())
 }
 
 /// POST a channel → `orders::pay`: a QR code shows on the order page; a provider page is
 /// opened from our own hop page, whose CSP may name the provider's form target.
 pub async fn pay_submit(
     State(state): State<AppState>,
-    client: Client,
     Path((code, no)): Path<(String, String)>,
-    session: Option<AnySession>,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let (school, s, order) = match posted_order(&state, &code, &no, session, client.lang, f.get("csrf")).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match orders::pay(&state, &s, &no, f.get("channel"), None, &client).await {
+    posted: StudentForm<Pairs>,
+) -> Result<Response, Response> {
+    let Posted { page, form: f } = posted;
+    let order = order_of(&state, &page, &no).await?;
+    let StudentPage { school, session: s, client } = page;
+    Ok(match orders::pay(&state, &s, &no, f.get("channel"), None, &client).await {
         Ok(p) => match p.action {
             PayAction::Qr { .. } => Redirect::to(&format!("/s/{code}/orders/{no}#pay")).into_response(),
             _ => Redirect::to(&format!("/s/{code}/pay/{}", p.out_trade_no)).into_response(),
@@ -242,7 +209,7 @@ pub async fn pay_submit(
             let order = orders::own_order(&state, &s, &no).await.unwrap_or(order);
             order_view(&state, &school, &s, &client, &order, Some(&e)).await
         }
-    }
+    })
 }
 
 /// `scheme://host[:port]` of a URL, if it is a plain one fit for a CSP header.
@@ -257,24 +224,21 @@ fn origin_of(url: &str) -> Option<String> {
 /// button without scripts), or a link to the Alipay/WeChat page.
 pub async fn pay_go(
     State(state): State<AppState>,
-    client: Client,
+    page: StudentPage,
     Path((code, out_trade_no)): Path<(String, String)>,
-    session: Option<AnySession>,
-) -> Response {
-    let lang = client.lang;
+) -> Result<Response, Response> {
+    let lang = page.client.lang;
     // out_trade_no is the order number and a two-digit attempt number.
     let Some(no) = out_trade_no.get(..out_trade_no.len().saturating_sub(2)).filter(|n| !n.is_empty()) else {
-        return error_page(&Error::not_found(), lang);
+        return Err(error_page(&Error::not_found(), lang));
     };
-    let (school, _, order) = match order_of(&state, &code, no, session, lang).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    let order = order_of(&state, &page, no).await?;
+    let school = page.school;
     let back = Redirect::to(&format!("/s/{code}/orders/{no}")).into_response();
-    let attempts = state.store.attempts_of_order(order.id).await.unwrap_or_default();
-    let Some(a) = attempts.iter().find(|a| a.out_trade_no == out_trade_no && a.status == "open") else { return back };
+    let attempts = state.store.attempts_of_order(order.id).await.map_err(|e| error_page(&e.into(), lang))?;
+    let Some(a) = attempts.iter().find(|a| a.out_trade_no == out_trade_no && a.status == "open") else { return Ok(back) };
     if order.status != "unpaid" {
-        return back;
+        return Ok(back);
     }
     let mut page = PayGoPage {
         lang,
@@ -296,7 +260,7 @@ pub async fn pay_go(
             page.fields = fields.into_iter().collect();
         }
         Ok(PayAction::Redirect { url }) => page.url = Some(url),
-        _ => return back,
+        _ => return Ok(back),
     }
     let mut res = render(&page);
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -308,38 +272,25 @@ pub async fn pay_go(
     {
         res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
-    res
+    Ok(res)
 }
 
 pub async fn cancel_submit(
     State(state): State<AppState>,
-    client: Client,
     Path((code, no)): Path<(String, String)>,
-    session: Option<AnySession>,
-    Form(f): Form<Pairs>,
-) -> Response {
-    let (school, s, order) = match posted_order(&state, &code, &no, session, client.lang, f.get("csrf")).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    match orders::cancel(&state, &s, &no).await {
+    posted: StudentForm<Pairs>,
+) -> Result<Response, Response> {
+    let page = posted.page;
+    let order = order_of(&state, &page, &no).await?;
+    Ok(match orders::cancel(&state, &page.session, &no).await {
         Ok(_) => Redirect::to(&format!("/s/{code}/orders/{no}")).into_response(),
-        Err(e) => order_view(&state, &school, &s, &client, &order, Some(&e)).await,
-    }
+        Err(e) => order_view(&state, &page.school, &page.session, &page.client, &order, Some(&e)).await,
+    })
 }
 
 /// 支付遇到问题 (001): what the platform does by itself, and whom to call.
-pub async fn help_page(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Query(q): Query<Pairs>,
-) -> Response {
-    let (school, s) = match page_session(&state, &code, session, client.lang, false).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+pub async fn help_page(page: StudentPage, Query(q): Query<Pairs>) -> Response {
+    let StudentPage { school, session: s, client } = page;
     let order_no =
         Some(q.get("order")).filter(|n| !n.is_empty() && n.len() <= 40 && n.bytes().all(|b| b.is_ascii_alphanumeric())).map(str::to_string);
     let mut res = render(&HelpPage {

@@ -1,13 +1,13 @@
 //! After paying: 缴费记录 (paid orders with their items), the student's orders, and 银行交易记录
 //! (every channel transaction, refunds and credits included) with the balance (000, 004).
 
+use super::extract::StudentPage;
 use super::order::state_of;
 use super::pay_views::*;
-use super::{error_page, page_session, render, school_name};
+use super::{error_page, render, school_name};
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::web::{AnySession, Client};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::Response;
 use campuspay_app::Error;
 use campuspay_app::payment::channels::Method;
@@ -34,17 +34,9 @@ fn outcome(r: &PaymentRecord, lang: Lang) -> (String, &'static str) {
     }
 }
 
-pub async fn records_page(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-) -> Response {
+pub async fn records_page(State(state): State<AppState>, page: StudentPage) -> Response {
+    let StudentPage { school, session: s, client } = page;
     let lang = client.lang;
-    let (school, s) = match page_session(&state, &code, session, lang, false).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     match build(&state, &s, lang).await {
         Ok((payments, orders, txns, balance)) => render(&RecordsPage {
             lang,

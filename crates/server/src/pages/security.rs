@@ -2,12 +2,13 @@
 //! security log; in demo mode, the mail and SMS that would have been sent.
 
 use super::account::status;
-use super::{error_page, page_session, posted_session, render, school_name};
+use super::extract::{CsrfForm, Posted, StudentForm, StudentPage};
+use super::{error_page, render, school_name};
 use crate::AppState;
 use crate::i18n::Lang;
-use crate::web::{AnySession, Client};
+use crate::web::Client;
 use askama::Template;
-use axum::extract::{Form, Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use campuspay_app::Error;
 use campuspay_app::student::profile;
@@ -159,16 +160,8 @@ async fn security_view(
     status(render(&page), error)
 }
 
-pub(super) async fn security_page(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-) -> Response {
-    match page_session(&state, &code, session, client.lang, false).await {
-        Ok((school, s)) => security_view(&state, &school, &s, client.lang, Ok(None)).await,
-        Err(r) => r,
-    }
+pub(super) async fn security_page(State(state): State<AppState>, page: StudentPage) -> Response {
+    security_view(&state, &page.school, &page.session, page.client.lang, Ok(None)).await
 }
 
 #[derive(Deserialize)]
@@ -180,36 +173,24 @@ pub(super) struct SecurityForm {
     answer: Option<String>,
 }
 
-pub(super) async fn security_email(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Form(f): Form<SecurityForm>,
-) -> Response {
+impl CsrfForm for SecurityForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+pub(super) async fn security_email(State(state): State<AppState>, posted: StudentForm<SecurityForm>) -> Response {
+    let Posted { page: StudentPage { school, session: s, client }, form: f } = posted;
     let lang = client.lang;
-    let (school, s) = match posted_session(&state, &code, session, lang, &f.csrf).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let r =
         recovery::set_security_email(&state, &s, f.password.as_deref().unwrap_or(""), f.security_email.as_deref().unwrap_or(""), &client)
             .await;
     security_view(&state, &school, &s, lang, r.map(|()| Some(lang.t("密保邮箱已保存。", "Security e-mail saved.")))).await
 }
 
-pub(super) async fn security_question(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Form(f): Form<SecurityForm>,
-) -> Response {
+pub(super) async fn security_question(State(state): State<AppState>, posted: StudentForm<SecurityForm>) -> Response {
+    let Posted { page: StudentPage { school, session: s, client }, form: f } = posted;
     let lang = client.lang;
-    let (school, s) = match posted_session(&state, &code, session, lang, &f.csrf).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
     let r = recovery::set_security_question(
         &state,
         &s,
@@ -222,32 +203,11 @@ pub(super) async fn security_question(
     security_view(&state, &school, &s, lang, r.map(|()| Some(lang.t("密保问题已保存。", "Security question saved.")))).await
 }
 
-pub(super) async fn end_others(
-    State(state): State<AppState>,
-    client: Client,
-    Path(code): Path<String>,
-    session: Option<AnySession>,
-    Form(f): Form<SecurityForm>,
-) -> Response {
-    let lang = client.lang;
-    let (_, s) = match posted_session(&state, &code, session, lang, &f.csrf).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let ended = state.store.end_other_sessions(s.school_id, s.student_id, &s.token_hash).await;
-    let logged = state
-        .store
-        .record_security_event(&campuspay_store::security::NewSecurityEvent {
-            school_id: s.school_id,
-            student_id: Some(s.student_id),
-            login: "",
-            kind: campuspay_store::security::event::SESSIONS_ENDED,
-            ip: &client.ip,
-            user_agent: &client.user_agent,
-        })
-        .await;
-    if let Err(e) = ended.and(logged) {
-        return error_page(&e.into(), lang);
+pub(super) async fn end_others(State(state): State<AppState>, posted: StudentForm<SecurityForm>) -> Response {
+    let Posted { page: StudentPage { school, session: s, client }, .. } = posted;
+    let (lang, code) = (client.lang, &school.code);
+    if let Err(e) = campuspay_app::student::auth::end_other_sessions(&state, &s, &client).await {
+        return error_page(&e, lang);
     }
     Redirect::to(&format!("/s/{code}/security")).into_response()
 }
