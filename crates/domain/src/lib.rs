@@ -7,6 +7,7 @@ pub mod cart;
 pub mod charge;
 pub mod idcard;
 pub mod money;
+pub mod office;
 pub mod order;
 pub mod order_no;
 pub mod password;
