@@ -5,6 +5,7 @@
 //! - [`payment`]: the school's channels, orders, paying, settling notifications exactly once,
 //!   closing, reconciling statements.
 //! - [`messaging`]: mail (SMTP) and SMS (Aliyun), or the outbox.
+//! - [`office`]: the finance office: staff, permissions, audit.
 //! - [`jobs`]: the background work kept in the database.
 //!
 //! Every use case returns [`Error`]; the server maps its [`ErrorKind`] to a status in one place.
@@ -15,6 +16,7 @@ pub mod error;
 pub mod i18n;
 pub mod jobs;
 pub mod messaging;
+pub mod office;
 pub mod payment;
 pub mod student;
 

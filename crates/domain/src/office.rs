@@ -224,6 +224,89 @@ impl FromStr for Role {
     }
 }
 
+/// What an office action did, as the audit log names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuditAction {
+    StaffLogin,
+    StaffLogout,
+    StaffAdded,
+    ImportCommitted,
+    ChargesIssued,
+    WaiverGranted,
+    DeferralGranted,
+    ChargeCancelled,
+    AdjustmentApproved,
+    AdjustmentRejected,
+    OfflinePaymentRecorded,
+    StudentPasswordReset,
+    StudentUnlocked,
+    StudentEdited,
+    AnnouncementSaved,
+    SchoolCreated,
+    SchoolPolicyChanged,
+    MerchantConfigured,
+}
+
+impl AuditAction {
+    pub const ALL: [AuditAction; 18] = [
+        AuditAction::StaffLogin,
+        AuditAction::StaffLogout,
+        AuditAction::StaffAdded,
+        AuditAction::ImportCommitted,
+        AuditAction::ChargesIssued,
+        AuditAction::WaiverGranted,
+        AuditAction::DeferralGranted,
+        AuditAction::ChargeCancelled,
+        AuditAction::AdjustmentApproved,
+        AuditAction::AdjustmentRejected,
+        AuditAction::OfflinePaymentRecorded,
+        AuditAction::StudentPasswordReset,
+        AuditAction::StudentUnlocked,
+        AuditAction::StudentEdited,
+        AuditAction::AnnouncementSaved,
+        AuditAction::SchoolCreated,
+        AuditAction::SchoolPolicyChanged,
+        AuditAction::MerchantConfigured,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::StaffLogin => "staff.login",
+            AuditAction::StaffLogout => "staff.logout",
+            AuditAction::StaffAdded => "staff.added",
+            AuditAction::ImportCommitted => "import.committed",
+            AuditAction::ChargesIssued => "charges.issued",
+            AuditAction::WaiverGranted => "charge.waiver",
+            AuditAction::DeferralGranted => "charge.deferral",
+            AuditAction::ChargeCancelled => "charge.cancelled",
+            AuditAction::AdjustmentApproved => "adjustment.approved",
+            AuditAction::AdjustmentRejected => "adjustment.rejected",
+            AuditAction::OfflinePaymentRecorded => "payment.offline",
+            AuditAction::StudentPasswordReset => "student.password_reset",
+            AuditAction::StudentUnlocked => "student.unlocked",
+            AuditAction::StudentEdited => "student.edited",
+            AuditAction::AnnouncementSaved => "announcement.saved",
+            AuditAction::SchoolCreated => "school.created",
+            AuditAction::SchoolPolicyChanged => "school.policy",
+            AuditAction::MerchantConfigured => "school.merchant",
+        }
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AuditAction {
+    type Err = UnknownValue;
+
+    fn from_str(s: &str) -> Result<AuditAction, UnknownValue> {
+        AuditAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| UnknownValue { what: "audit action", value: s.into() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +322,9 @@ mod tests {
         assert!("Accountant".parse::<Role>().is_err());
         assert!("refunding".parse::<Permission>().is_err());
         assert!("".parse::<Role>().is_err());
+        for a in AuditAction::ALL {
+            assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
+        }
     }
 
     #[test]
