@@ -230,6 +230,7 @@ pub enum AuditAction {
     StaffLogin,
     StaffLogout,
     StaffAdded,
+    StaffPasswordChanged,
     ImportCommitted,
     ChargesIssued,
     WaiverGranted,
@@ -248,10 +249,11 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         AuditAction::StaffLogin,
         AuditAction::StaffLogout,
         AuditAction::StaffAdded,
+        AuditAction::StaffPasswordChanged,
         AuditAction::ImportCommitted,
         AuditAction::ChargesIssued,
         AuditAction::WaiverGranted,
@@ -274,6 +276,7 @@ impl AuditAction {
             AuditAction::StaffLogin => "staff.login",
             AuditAction::StaffLogout => "staff.logout",
             AuditAction::StaffAdded => "staff.added",
+            AuditAction::StaffPasswordChanged => "staff.password_changed",
             AuditAction::ImportCommitted => "import.committed",
             AuditAction::ChargesIssued => "charges.issued",
             AuditAction::WaiverGranted => "charge.waiver",

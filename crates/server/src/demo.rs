@@ -3,10 +3,12 @@
 //! (ID card 37020220000101111X, never logged in, owing items in two years), a fully paid
 //! student `20230002` and a student with a discount `20230003`.
 
+use campuspay_domain::office::Role;
 use campuspay_domain::policy::*;
 use campuspay_domain::{Fen, SchoolPolicy, idcard};
 use campuspay_store::charges::{NewFeeItem, NewLedgerEntry, kind};
 use campuspay_store::schools::NewSchool;
+use campuspay_store::staff::NewStaff;
 use campuspay_store::students::NewStudent;
 use campuspay_store::{Store, StoreError, db_now};
 
@@ -353,7 +355,46 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
     }
     tx.commit().await?;
     seed_accounts(store).await?;
+    seed_staff(store).await?;
     Ok(true)
+}
+
+/// Every demo school's finance office (login, name, role, password) and the platform's
+/// operator, listed in the README.
+pub const DEMO_STAFF: [(&str, &str, Role, &str); 4] = [
+    ("admin", "校管理员", Role::SchoolAdmin, "Admin#2026"),
+    ("finance", "财务人员", Role::Accountant, "Finance#2026"),
+    ("cashier", "收费员", Role::Cashier, "Cashier#2026"),
+    ("auditor", "审计", Role::Auditor, "Auditor#2026"),
+];
+pub const DEMO_PLATFORM: (&str, &str) = ("platform", "Platform#2026");
+
+async fn seed_staff(store: &Store) -> Result<(), StoreError> {
+    // One hash per password, shared by the schools: seeding stays fast enough for every test.
+    let hasher = campuspay_app::crypto::Hasher::new(1);
+    let mut hashes = Vec::new();
+    for (_, _, _, password) in DEMO_STAFF {
+        hashes.push(hasher.hash(password).await);
+    }
+    let platform_hash = hasher.hash(DEMO_PLATFORM.1).await;
+    let mut tx = store.write_tx().await?;
+    for school in store.schools().await? {
+        for ((login, name, role, _), hash) in DEMO_STAFF.iter().zip(&hashes) {
+            let new =
+                NewStaff { school_id: Some(school.id), login, name, role: role.as_str(), password_hash: hash, must_change_password: false };
+            store.insert_staff(&mut tx, &new).await?;
+        }
+    }
+    let platform = NewStaff {
+        school_id: None,
+        login: DEMO_PLATFORM.0,
+        name: "平台管理员",
+        role: Role::PlatformAdmin.as_str(),
+        password_hash: &platform_hash,
+        must_change_password: false,
+    };
+    store.insert_staff(&mut tx, &platform).await?;
+    tx.commit().await
 }
 
 /// ejt's `20230002` has a security e-mail and lut's `20230002` a security question, so that

@@ -7,6 +7,7 @@ pub mod api;
 pub mod app;
 pub mod demo;
 pub mod error;
+pub mod office;
 pub mod pages;
 pub mod simulator;
 pub mod web;

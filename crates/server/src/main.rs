@@ -77,8 +77,34 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         time_scale: f64,
     },
+    /// The finance offices' staff: `campuspay staff add --school C --login L --role R`.
+    Staff {
+        #[command(subcommand)]
+        action: StaffCommand,
+    },
     /// Apply database migrations and list them.
     Migrate {
+        #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
+        database_url: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum StaffCommand {
+    /// Add a staff member; prints a one-time password to be changed at first login.
+    Add {
+        /// The school's code, or `platform` for a platform operator.
+        #[arg(long)]
+        school: String,
+        #[arg(long)]
+        login: String,
+        /// school_admin (校管理员), accountant (财务人员), cashier (收费员), auditor (审计),
+        /// platform_admin (平台管理员).
+        #[arg(long)]
+        role: String,
+        /// The person's name, as the audit log shows it.
+        #[arg(long, default_value = "")]
+        name: String,
         #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
         database_url: String,
     },
@@ -223,6 +249,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     let _ = tokio::signal::ctrl_c().await;
                 })
                 .await?;
+        }
+        Command::Staff { action: StaffCommand::Add { school, login, role, name, database_url } } => {
+            let role: campuspay_domain::office::Role =
+                role.parse().map_err(|_| format!("unknown role {role:?}: school_admin, accountant, cashier, auditor or platform_admin"))?;
+            let store = Store::connect(&database_url).await?;
+            store.migrate().await?;
+            let ctx = campuspay_app::Context::new(store, &Config::default().settings());
+            let name = if name.is_empty() { login.clone() } else { name };
+            let (_, password) = campuspay_app::office::auth::add_staff(&ctx, None, &school, &login, &name, role).await?;
+            println!("{school}/{login} ({}): one-time password {password}", role.label_zh());
+            println!("it must be changed at the first login");
         }
         Command::Migrate { database_url } => {
             let store = Store::connect(&database_url).await?;

@@ -16,6 +16,8 @@ pub mod recovery;
 pub mod schools;
 pub mod security;
 pub mod sessions;
+pub mod staff;
 pub mod students;
+pub mod throttle;
 
 pub use db::{Backend, Store, StoreError, WriteTx, now as db_now};

@@ -3,6 +3,8 @@
 //! member's own school, and writes its audit row with [`audit`] in the same transaction as
 //! its change.
 
+pub mod auth;
+
 use crate::{Client, Error, ErrorKind};
 use campuspay_domain::office::{AuditAction, Permission, Role};
 use campuspay_store::WriteTx;
@@ -16,6 +18,8 @@ pub struct Staff {
     pub login: String,
     pub name: String,
     pub role: Role,
+    /// A one-time password is in use: nothing but the password change until it is changed.
+    pub must_change_password: bool,
 }
 
 impl Staff {

@@ -1,0 +1,124 @@
+//! The finance office's staff over real HTTP, on SQLite and on PostgreSQL: logins by role,
+//! one-time passwords, throttling that holds under concurrency, sessions, the audit trail.
+
+mod common;
+
+use common::TestApp;
+use serde_json::{Value, json};
+
+on_both_databases!(
+    demo_staff_log_in_with_their_roles_and_permissions,
+    staff_of_one_school_are_not_staff_of_another,
+    concurrent_wrong_passwords_check_at_most_the_limit,
+    a_one_time_password_opens_nothing_but_its_change,
+    logout_ends_the_session_and_both_are_audited,
+);
+
+async fn staff_login(app: &TestApp, school: &str, login: &str, password: &str) -> (u16, Value) {
+    app.post_json("/api/v1/office/login", json!({"school": school, "login": login, "password": password}), None).await
+}
+
+async fn demo_staff_log_in_with_their_roles_and_permissions(app: TestApp) {
+    for (login, role, password) in [
+        ("admin", "school_admin", "Admin#2026"),
+        ("finance", "accountant", "Finance#2026"),
+        ("cashier", "cashier", "Cashier#2026"),
+        ("auditor", "auditor", "Auditor#2026"),
+    ] {
+        let (status, v) = staff_login(&app, "lut", login, password).await;
+        assert_eq!(status, 200, "{login}: {v}");
+        assert_eq!(v["role"], role);
+        assert_eq!(v["school"], "lut");
+        assert!(v["token"].as_str().unwrap().len() > 30);
+        let perms: Vec<&str> = v["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap()).collect();
+        let expected: Vec<&str> =
+            role.parse::<campuspay_domain::office::Role>().unwrap().permissions().iter().map(|p| p.as_str()).collect();
+        assert_eq!(perms, expected, "{login}");
+        let (s, me) = app.get_json("/api/v1/office/me", v["token"].as_str()).await;
+        assert_eq!((s, me["role"].as_str()), (200, Some(role)));
+    }
+    let (status, v) = staff_login(&app, "platform", "platform", "Platform#2026").await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!((v["role"].as_str(), v["school"].is_null()), (Some("platform_admin"), true));
+    assert_eq!(v["permissions"], json!(["manage_platform"]));
+    // A student's token is no staff token, and a staff token is no student's.
+    let student = app.session("qdou", "20230001").await;
+    assert_eq!(app.get_json("/api/v1/office/me", Some(&student)).await.0, 401);
+    let (_, fin) = staff_login(&app, "qdou", "finance", "Finance#2026").await;
+    assert_eq!(app.get_json("/api/v1/student/me", fin["token"].as_str()).await.0, 401);
+}
+
+async fn staff_of_one_school_are_not_staff_of_another(app: TestApp) {
+    // The same login and password exist at every demo school; each belongs to its own.
+    let (_, a) = staff_login(&app, "qdou", "finance", "Finance#2026").await;
+    assert_eq!(a["school"], "qdou");
+    assert_eq!(staff_login(&app, "nosuch", "finance", "Finance#2026").await.0, 401);
+    assert_eq!(staff_login(&app, "platform", "finance", "Finance#2026").await.0, 401);
+    assert_eq!(staff_login(&app, "qdou", "platform", "Platform#2026").await.0, 401);
+    let (status, v) = staff_login(&app, "qdou", "finance", "wrong").await;
+    assert_eq!((status, v["error"]["code"].as_str()), (401, Some("invalid_credentials")));
+}
+
+async fn concurrent_wrong_passwords_check_at_most_the_limit(app: TestApp) {
+    let limit = campuspay_app::office::auth::LOCK_AT as usize;
+    // Every request is in flight before any is answered.
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (http, url) = (app.http.clone(), app.url("/api/v1/office/login"));
+        set.spawn(async move {
+            let body = json!({"school": "ejt", "login": "cashier", "password": format!("Wrong#{i}")});
+            http.post(url).json(&body).send().await.unwrap().status().as_u16()
+        });
+    }
+    let answers = set.join_all().await;
+    let checked = answers.iter().filter(|s| **s == 401).count();
+    let locked = answers.iter().filter(|s| **s == 423).count();
+    assert!(checked <= limit, "{checked} passwords were checked, more than {limit}: {answers:?}");
+    assert_eq!(checked + locked, 40, "{answers:?}");
+    // Locked now, even with the right password; other accounts are untouched.
+    assert_eq!(staff_login(&app, "ejt", "cashier", "Cashier#2026").await.0, 423);
+    assert_eq!(staff_login(&app, "ejt", "finance", "Finance#2026").await.0, 200);
+}
+
+async fn a_one_time_password_opens_nothing_but_its_change(app: TestApp) {
+    let ctx = &app.state.ctx;
+    let (_, once) =
+        campuspay_app::office::auth::add_staff(ctx, None, "czie", "newcashier", "新收费员", campuspay_domain::office::Role::Cashier)
+            .await
+            .unwrap();
+    let (status, v) = staff_login(&app, "czie", "newcashier", &once).await;
+    assert_eq!((status, v["must_change_password"].as_bool()), (200, Some(true)), "{v}");
+    let token = v["token"].as_str().unwrap();
+    // The same login again is refused, at the same school.
+    let again = campuspay_app::office::auth::add_staff(ctx, None, "czie", "newcashier", "x", campuspay_domain::office::Role::Cashier).await;
+    assert_eq!(again.unwrap_err().code, "login_taken");
+    let (s, v) =
+        app.post_json("/api/v1/office/password", json!({"old_password": "nope", "new_password": "Counter#2026x"}), Some(token)).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("password_wrong")));
+    let (s, v) = app.post_json("/api/v1/office/password", json!({"old_password": once, "new_password": "123"}), Some(token)).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("weak_password")));
+    let (s, _) =
+        app.post_json("/api/v1/office/password", json!({"old_password": once, "new_password": "Counter#2026x"}), Some(token)).await;
+    assert_eq!(s, 204);
+    let (_, me) = app.get_json("/api/v1/office/me", Some(token)).await;
+    assert_eq!(me["must_change_password"], false);
+    assert_eq!(staff_login(&app, "czie", "newcashier", &once).await.0, 401);
+    assert_eq!(staff_login(&app, "czie", "newcashier", "Counter#2026x").await.0, 200);
+}
+
+async fn logout_ends_the_session_and_both_are_audited(app: TestApp) {
+    let (_, v) = staff_login(&app, "cqjzc", "auditor", "Auditor#2026").await;
+    let token = v["token"].as_str().unwrap();
+    assert_eq!(app.post_json("/api/v1/office/logout", json!({}), Some(token)).await.0, 204);
+    assert_eq!(app.get_json("/api/v1/office/me", Some(token)).await.0, 401);
+    let school = app.store.school_by_code("cqjzc").await.unwrap().unwrap().id;
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT actor, action, detail FROM audit_log WHERE school_id = $1 AND action LIKE 'staff.%' ORDER BY id")
+            .bind(school)
+            .fetch_all(app.store.pool())
+            .await
+            .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    assert_eq!(actions, ["staff.login", "staff.logout"]);
+    assert!(rows.iter().all(|r| r.0 == "auditor" && r.2.contains("\"role\":\"auditor\"") && r.2.contains("\"ip\"")), "{rows:?}");
+}

@@ -1,0 +1,43 @@
+-- The finance office: staff of a school (or the platform's operator), their sessions, and
+-- the attempt counters that throttle logins atomically.
+
+CREATE TABLE staff (
+    id {id},
+    -- NULL for the platform's operator, who belongs to no school.
+    school_id BIGINT REFERENCES schools (id),
+    login TEXT NOT NULL,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('school_admin', 'accountant', 'cashier', 'auditor', 'platform_admin')),
+    password_hash TEXT NOT NULL,
+    -- Base32 TOTP secret once the second factor is set up.
+    totp_secret TEXT,
+    must_change_password BIGINT NOT NULL DEFAULT 0,
+    disabled BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    CHECK ((role = 'platform_admin') = (school_id IS NULL))
+);
+-- One login per school, and one among the platform's operators.
+CREATE UNIQUE INDEX staff_login ON staff (COALESCE(school_id, 0), login);
+
+CREATE TABLE staff_sessions (
+    token_hash TEXT PRIMARY KEY,
+    staff_id BIGINT NOT NULL REFERENCES staff (id),
+    csrf_token TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    last_seen_at BIGINT NOT NULL,
+    idle_timeout_s BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    ended_at BIGINT,
+    ip TEXT NOT NULL,
+    user_agent TEXT NOT NULL
+);
+CREATE INDEX staff_sessions_by_staff ON staff_sessions (staff_id);
+
+-- Attempts counted before they are checked: a login reserves its attempt here (one row
+-- update under the database's own locking) before the password is verified, so no number
+-- of concurrent requests or instances can check more passwords than the limit.
+CREATE TABLE throttle_counters (
+    key TEXT PRIMARY KEY,
+    window_start BIGINT NOT NULL,
+    attempts BIGINT NOT NULL
+);
