@@ -5,8 +5,8 @@
 use super::sign::{self, Params};
 use super::*;
 use crate::RefundStatus;
+use crate::crypto::{GeneratedKeyPair, generate_rsa_2048};
 use crate::sandbox::alipay::AlipayProviderSide;
-use crate::sandbox::{GeneratedKeyPair, generate_rsa_2048};
 use campuspay_domain::Fen;
 use std::sync::OnceLock;
 

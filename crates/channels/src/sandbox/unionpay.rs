@@ -112,8 +112,8 @@ pub fn self_signed_cert(signer: &RsaSigner, public_pem: &str, serial: u64, cn: &
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::generate_rsa_2048;
     use crate::crypto::x509_parts;
-    use crate::sandbox::generate_rsa_2048;
 
     #[test]
     fn the_certificate_parses_and_carries_the_key_and_serial() {

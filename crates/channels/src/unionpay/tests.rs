@@ -3,8 +3,8 @@
 
 use super::*;
 use crate::crypto::RsaVerifier;
+use crate::crypto::{GeneratedKeyPair, generate_rsa_2048};
 use crate::sandbox::unionpay::{UnionpayProviderSide, self_signed_cert};
-use crate::sandbox::{GeneratedKeyPair, generate_rsa_2048};
 use campuspay_domain::Fen;
 use std::sync::OnceLock;
 

@@ -1,7 +1,7 @@
 use super::*;
 use crate::crypto::RsaVerifier;
+use crate::crypto::{GeneratedKeyPair, generate_rsa_2048};
 use crate::sandbox::wechat::WechatProviderSide;
-use crate::sandbox::{GeneratedKeyPair, generate_rsa_2048};
 use crate::{PayFlow, RefundStatus};
 use campuspay_domain::Fen;
 use std::sync::OnceLock;
