@@ -9,8 +9,8 @@
 //! Everything runs on this machine: the server on 127.0.0.1 port 0, the provider simulator
 //! mounted in it, and a bounded number of requests.
 
-use campuspay_channels::sandbox::Sandbox;
 use campuspay_domain::Fen;
+use campuspay_sandbox::Sandbox;
 use campuspay_server::services::channels::Channels;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::charges::NewFeeItem;

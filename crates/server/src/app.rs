@@ -7,7 +7,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use campuspay_channels::sandbox::Sandbox;
+use campuspay_sandbox::Sandbox;
 use campuspay_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;

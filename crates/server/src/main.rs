@@ -1,6 +1,6 @@
 //! `campuspay`: the whole platform in one binary.
 
-use campuspay_channels::sandbox::Sandbox;
+use campuspay_sandbox::Sandbox;
 use campuspay_server::services::channels::Channels;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;

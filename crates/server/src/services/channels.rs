@@ -1,8 +1,8 @@
 //! The payment channels each school has, and the API's channel names.
 
-use campuspay_channels::sandbox::Sandbox;
 use campuspay_channels::unionpay::UnionpayProduct;
 use campuspay_channels::{ChannelConfig, PayFlow, PaymentChannel, Provider};
+use campuspay_sandbox::Sandbox;
 use campuspay_store::Store;
 use campuspay_store::orders::AttemptRow;
 use std::collections::HashMap;

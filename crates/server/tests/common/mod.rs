@@ -1,7 +1,7 @@
 //! A real campuspay on port 0 with a fresh database, SQLite or PostgreSQL.
 #![allow(dead_code)]
 
-use campuspay_channels::sandbox::Sandbox;
+use campuspay_sandbox::Sandbox;
 use campuspay_server::services::channels::Channels;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;

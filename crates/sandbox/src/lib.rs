@@ -1,12 +1,15 @@
-//! The provider side of the WeChat Pay, Alipay and UnionPay ACP protocols, for the simulator and the tests:
-//! verify *our* requests with our public key, sign answers and notifications with the
-//! provider's private key, encrypt WeChat notification resources; and on top of them the HTTP
-//! simulator [`Sandbox`]: an axum router under `/sandbox/…` with its own keys, a trade ledger,
-//! a cashier page and switches for late, lost, duplicate, reordered and forged notifications.
+//! campuspay's payment provider simulator: the provider side of the WeChat Pay, Alipay and
+//! UnionPay ACP protocols that `campuspay-channels` speaks as a merchant. Verify *our* requests
+//! with our public key, sign answers and notifications with the provider's private key, encrypt
+//! WeChat notification resources; and on top of them the HTTP simulator [`Sandbox`]: an axum
+//! router under `/sandbox/…` with its own keys, a trade ledger, a cashier page and switches for
+//! late, lost, duplicate, reordered and forged notifications.
+//!
+//! It is a crate of its own so that production `channels` carries no simulator and no axum.
 //!
 //! Mounting it in the main server and paying through the real adapters:
 //! ```no_run
-//! # use campuspay_channels::sandbox::Sandbox;
+//! # use campuspay_sandbox::Sandbox;
 //! # use campuspay_channels::{wechatpay::WechatPay, alipay::Alipay};
 //! # fn main() -> Result<(), campuspay_channels::ChannelError> {
 //! let sandbox = Sandbox::open(std::path::Path::new("data/sandbox"))?;
@@ -41,7 +44,7 @@ pub use ledger::{Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMod
 pub use notify::{ALIPAY_RETRY_S, UNIONPAY_RETRY_S, WECHAT_RETRY_S};
 pub use server::{PayOutcome, Sandbox};
 
-pub use crate::crypto::{GeneratedKeyPair, generate_rsa_2048};
+pub use campuspay_channels::crypto::{GeneratedKeyPair, generate_rsa_2048};
 
 #[cfg(test)]
 mod tests;
