@@ -5,7 +5,9 @@
 //! router under `/sandbox/…` with its own keys, a trade ledger, a cashier page and switches for
 //! late, lost, duplicate, reordered and forged notifications.
 //!
-//! It is a crate of its own so that production `channels` carries no simulator and no axum.
+//! It is a crate of its own so that production `channels` carries no simulator and no axum; the
+//! server mounts it only when built with its `demo` feature (on by default), for `serve --demo`,
+//! `campuspay sandbox` and the tests.
 //!
 //! Mounting it in the main server and paying through the real adapters:
 //! ```no_run

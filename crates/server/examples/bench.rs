@@ -166,9 +166,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let origin = format!("http://{}", listener.local_addr()?);
     let sandbox = Sandbox::open(&dir.join("sandbox"))?.with_time_scale(0.01);
-    let channels = Channels::load(&store, Some((&sandbox, &origin))).await?;
-    let state =
-        AppState::new(store.clone(), Config { public_url: origin.clone(), ..Config::default() }).with_channels(channels, Some(sandbox));
+    let channels = Channels::load(&store).await?.with_sandbox(&store, &sandbox, &origin).await?;
+    let state = AppState::new(store.clone(), Config { public_url: origin.clone(), ..Config::default() })
+        .with_channels(channels)
+        .with_sandbox(Some(sandbox));
     let router = app::router(state.clone());
     tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await });
     let worker = campuspay_server::services::jobs::spawn_worker(state.clone());

@@ -7,6 +7,7 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+#[cfg(feature = "demo")]
 use campuspay_sandbox::Sandbox;
 use campuspay_store::Store;
 use std::net::SocketAddr;
@@ -53,6 +54,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub channels: Arc<Channels>,
     /// The provider simulator, mounted in demo mode and tests.
+    #[cfg(feature = "demo")]
     pub sandbox: Option<Sandbox>,
     pub mailer: crate::services::mail::Mailer,
     pub sms: crate::services::sms::SmsGateway,
@@ -69,11 +71,26 @@ impl AppState {
             Some(c) => crate::services::sms::SmsGateway::Aliyun(crate::services::sms::AliyunSms::new(c.clone())),
             None => crate::services::sms::SmsGateway::Outbox(store.clone()),
         };
-        AppState { store, hasher, config: Arc::new(config), channels: Arc::new(Channels::default()), sandbox: None, mailer, sms }
+        AppState {
+            store,
+            hasher,
+            config: Arc::new(config),
+            channels: Arc::new(Channels::default()),
+            #[cfg(feature = "demo")]
+            sandbox: None,
+            mailer,
+            sms,
+        }
     }
 
-    pub fn with_channels(mut self, channels: Channels, sandbox: Option<Sandbox>) -> AppState {
+    pub fn with_channels(mut self, channels: Channels) -> AppState {
         self.channels = Arc::new(channels);
+        self
+    }
+
+    /// The provider simulator to mount at `/sandbox/…` (demo mode and tests).
+    #[cfg(feature = "demo")]
+    pub fn with_sandbox(mut self, sandbox: Option<Sandbox>) -> AppState {
         self.sandbox = sandbox;
         self
     }
@@ -89,7 +106,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let sandbox = state.sandbox.as_ref().map(Sandbox::router).unwrap_or_default();
+    let sandbox = simulator_routes(&state);
     Router::new()
         .merge(crate::api::routes())
         .merge(crate::pages::routes())
@@ -100,6 +117,18 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
         .merge(sandbox)
+}
+
+/// The provider simulator's routes under `/sandbox/…`, when one is mounted.
+#[cfg(feature = "demo")]
+fn simulator_routes(state: &AppState) -> Router {
+    state.sandbox.as_ref().map(Sandbox::router).unwrap_or_default()
+}
+
+/// Built without the `demo` feature, there is no simulator to mount.
+#[cfg(not(feature = "demo"))]
+fn simulator_routes(_: &AppState) -> Router {
+    Router::new()
 }
 
 /// Serves on a bound listener until the process is stopped; the job worker runs beside it.

@@ -2,6 +2,7 @@
 
 use campuspay_channels::unionpay::UnionpayProduct;
 use campuspay_channels::{ChannelConfig, PayFlow, PaymentChannel, Provider};
+#[cfg(feature = "demo")]
 use campuspay_sandbox::Sandbox;
 use campuspay_store::Store;
 use campuspay_store::orders::AttemptRow;
@@ -167,6 +168,7 @@ pub fn parse_provider(s: &str) -> Option<Provider> {
 pub type Channel = Arc<dyn PaymentChannel>;
 
 /// One school's adapters for the simulator at `provider_origin`, notifying `notify_origin`.
+#[cfg(feature = "demo")]
 fn sandbox_channels(
     sandbox: &Sandbox,
     school_code: &str,
@@ -193,27 +195,32 @@ pub struct Channels {
 }
 
 impl Channels {
-    /// Loads the schools' merchant configurations; with a sandbox, every school without its own
-    /// configuration pays through the simulator (demo mode and tests).
-    pub async fn load(store: &Store, sandbox: Option<(&Sandbox, &str)>) -> Result<Channels, String> {
+    /// Loads the schools' merchant configurations.
+    pub async fn load(store: &Store) -> Result<Channels, String> {
         let mut map: HashMap<(i64, Adapter), Channel> = HashMap::new();
         for (school_id, provider, config) in store.channel_configs().await.map_err(|e| e.to_string())? {
             let cfg: ChannelConfig = serde_json::from_str(&config).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
             map.insert((school_id, Adapter::of_config(&cfg)), cfg.build().map_err(|e| format!("school {school_id} {provider}: {e}"))?);
         }
-        if let Some((sandbox, origin)) = sandbox {
-            for school in store.schools().await.map_err(|e| e.to_string())? {
-                for (p, channel) in sandbox_channels(sandbox, &school.code, origin, origin)? {
-                    // A school's own merchant configuration wins over the simulator.
-                    map.entry((school.id, p)).or_insert(channel);
-                }
+        Ok(Channels { map })
+    }
+
+    /// Every school without its own configuration pays through the simulator mounted at
+    /// `origin` (demo mode and tests).
+    #[cfg(feature = "demo")]
+    pub async fn with_sandbox(mut self, store: &Store, sandbox: &Sandbox, origin: &str) -> Result<Channels, String> {
+        for school in store.schools().await.map_err(|e| e.to_string())? {
+            for (p, channel) in sandbox_channels(sandbox, &school.code, origin, origin)? {
+                // A school's own merchant configuration wins over the simulator.
+                self.map.entry((school.id, p)).or_insert(channel);
             }
         }
-        Ok(Channels { map })
+        Ok(self)
     }
 
     /// Every school pays through a simulator mounted at `provider_origin`, with notifications
     /// sent to `notify_origin` (a second instance of the platform, in tests).
+    #[cfg(feature = "demo")]
     pub async fn load_with_notify(
         store: &Store,
         sandbox: &Sandbox,

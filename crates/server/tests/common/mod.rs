@@ -102,13 +102,13 @@ impl TestApp {
         // Provider time runs 100 times faster: retries after 15 s come after 0.15 s.
         let sandbox = Sandbox::open(sandbox_keys()).unwrap().with_time_scale(0.01);
         let channels = match provider_origin {
-            None => Channels::load(&store, Some((&sandbox, &origin))).await.unwrap(),
+            None => Channels::load(&store).await.unwrap().with_sandbox(&store, &sandbox, &origin).await.unwrap(),
             Some(p) => Channels::load_with_notify(&store, &sandbox, p, &origin).await.unwrap(),
         };
         let mounted = provider_origin.is_none().then_some(sandbox);
         let mut config = Config { public_url: origin.clone(), ..Config::default() };
         configure(&mut config);
-        let state = AppState::new(store.clone(), config).with_channels(channels, mounted);
+        let state = AppState::new(store.clone(), config).with_channels(channels).with_sandbox(mounted);
         let router = app::router(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
