@@ -1,11 +1,13 @@
 //! The crypto both providers need, on aws-lc-rs only: PEM/DER keys, SHA256withRSA (RSA-2048,
-//! PKCS#1 v1.5) signatures in Base64, AES-256-GCM, random nonces, and the two facts we read from
-//! an X.509 certificate (its serial number and its public key).
+//! PKCS#1 v1.5) signatures in Base64, AES-256-GCM, random nonces, RSA-2048 key generation, and
+//! the two facts we read from an X.509 certificate (its serial number and its public key).
 
 use crate::ChannelError;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-use aws_lc_rs::signature::{self, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::rsa::{KeyPair, KeySize};
+use aws_lc_rs::signature::{self, KeyPair as _, RsaKeyPair, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 
@@ -175,6 +177,30 @@ pub fn x509_parts(cert_der: &[u8]) -> Result<X509Parts, ChannelError> {
     }
     let spki = before[..before.len() - after.len()].to_vec();
     Ok(X509Parts { serial_hex, spki })
+}
+
+/// A fresh RSA-2048 key pair as PEM: PKCS#8 private key and SPKI public key.
+#[derive(Clone)]
+pub struct GeneratedKeyPair {
+    pub private_pkcs8_pem: String,
+    pub public_spki_pem: String,
+}
+
+impl std::fmt::Debug for GeneratedKeyPair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedKeyPair").field("public_spki_pem", &self.public_spki_pem).finish_non_exhaustive()
+    }
+}
+
+/// Generates an RSA-2048 key pair (a merchant's or, in the sandbox and tests, a provider's).
+pub fn generate_rsa_2048() -> Result<GeneratedKeyPair, ChannelError> {
+    let kp = KeyPair::generate(KeySize::Rsa2048).map_err(|_| ChannelError::Crypto("生成 RSA 密钥失败"))?;
+    let private: Pkcs8V1Der = kp.as_der().map_err(|_| ChannelError::Crypto("导出私钥失败"))?;
+    let public: PublicKeyX509Der = kp.public_key().as_der().map_err(|_| ChannelError::Crypto("导出公钥失败"))?;
+    Ok(GeneratedKeyPair {
+        private_pkcs8_pem: der_to_pem("PRIVATE KEY", private.as_ref()),
+        public_spki_pem: der_to_pem("PUBLIC KEY", public.as_ref()),
+    })
 }
 
 /// `len` random characters from `[0-9A-Za-z]`, for request and AES nonces.

@@ -1,7 +1,7 @@
 //! The only I/O of the crate: sending a [`PreparedRequest`] and handing back the raw response.
 //!
-//! Plain HTTP works out of the box (the sandbox). Real providers are HTTPS: build with the
-//! crate feature `tls` (reqwest + rustls on aws-lc-rs).
+//! Real providers are HTTPS: the crate depends on reqwest with rustls (on aws-lc-rs) itself, so
+//! it needs no other crate to enable TLS. Plain HTTP works too (the sandbox).
 
 use crate::ChannelError;
 use reqwest::header::HeaderMap;

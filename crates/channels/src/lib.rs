@@ -5,7 +5,6 @@
 //! - [`alipay`]: Alipay OpenAPI (precreate QR, page pay, wap pay), RSA2.
 //! - [`unionpay`]: UnionPay ACP 5.1.0, two products: the online gateway (an auto-submitting
 //!   form, [`PayAction::Form`]) and UnionPay QR (主扫, [`PayAction::Qr`]); RSA-SHA256.
-//! - [`sandbox`]: the provider side of those same protocols, for the simulator and the tests.
 //! - [`statement`]: the typed day statement (对账单) every provider's file is parsed into.
 //!
 //! **Dispatch.** The trait is object-safe: the async operations return [`BoxFuture`] (a pinned,
@@ -14,15 +13,15 @@
 //! crate free of `async-trait`.
 //!
 //! **Sans-IO core.** Each provider builds a [`PreparedRequest`] and parses the raw response in
-//! pure functions; the only I/O is [`http::send`]. Tests drive the pure halves against the
-//! sandbox's signer without a network.
+//! pure functions; the only I/O is [`http::send`]. The provider side of each protocol lives in
+//! the `campuspay-sandbox` crate, whose tests drive these pure halves against it without a
+//! network (and its simulator over HTTP).
 //!
 //! Channels are stateless: the caller persists orders, refunds and notices.
 
 pub mod alipay;
 pub mod crypto;
 pub mod http;
-pub mod sandbox;
 pub mod statement;
 pub mod unionpay;
 pub mod wechatpay;

@@ -9,8 +9,8 @@
 //! Everything runs on this machine: the server on 127.0.0.1 port 0, the provider simulator
 //! mounted in it, and a bounded number of requests.
 
-use campuspay_channels::sandbox::Sandbox;
 use campuspay_domain::Fen;
+use campuspay_sandbox::Sandbox;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::charges::NewFeeItem;
 use campuspay_store::sessions::SessionRow;
@@ -166,8 +166,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let origin = format!("http://{}", listener.local_addr()?);
     let sandbox = Sandbox::open(&dir.join("sandbox"))?.with_time_scale(0.01);
     let channels = campuspay_server::simulator::channels_with_sandbox(&store, &sandbox, &origin).await?;
-    let state =
-        AppState::new(store.clone(), Config { public_url: origin.clone(), ..Config::default() }).with_channels(channels, Some(sandbox));
+    let state = AppState::new(store.clone(), Config { public_url: origin.clone(), ..Config::default() })
+        .with_channels(channels)
+        .with_sandbox(Some(sandbox));
     let router = app::router(state.clone());
     tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await });
     let worker = campuspay_app::jobs::spawn_worker(state.ctx.clone());

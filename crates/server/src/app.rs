@@ -8,7 +8,8 @@ use axum::response::{IntoResponse, Response};
 use campuspay_app::messaging::sms::AliyunSmsConfig;
 use campuspay_app::payment::channels::Channels;
 use campuspay_app::{Context, Settings};
-use campuspay_channels::sandbox::Sandbox;
+#[cfg(feature = "demo")]
+use campuspay_sandbox::Sandbox;
 use campuspay_store::Store;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,6 +69,7 @@ pub struct AppState {
     pub ctx: Context,
     pub config: Arc<Config>,
     /// The provider simulator, mounted in demo mode and tests.
+    #[cfg(feature = "demo")]
     pub sandbox: Option<Sandbox>,
 }
 
@@ -81,11 +83,22 @@ impl std::ops::Deref for AppState {
 
 impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
-        AppState { ctx: Context::new(store, &config.settings()), config: Arc::new(config), sandbox: None }
+        AppState {
+            ctx: Context::new(store, &config.settings()),
+            config: Arc::new(config),
+            #[cfg(feature = "demo")]
+            sandbox: None,
+        }
     }
 
-    pub fn with_channels(mut self, channels: Channels, sandbox: Option<Sandbox>) -> AppState {
+    pub fn with_channels(mut self, channels: Channels) -> AppState {
         self.ctx = self.ctx.with_channels(channels);
+        self
+    }
+
+    /// The provider simulator to mount at `/sandbox/…` (demo mode and tests).
+    #[cfg(feature = "demo")]
+    pub fn with_sandbox(mut self, sandbox: Option<Sandbox>) -> AppState {
         self.sandbox = sandbox;
         self
     }
@@ -96,7 +109,7 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
-    let sandbox = state.sandbox.as_ref().map(Sandbox::router).unwrap_or_default();
+    let sandbox = simulator_routes(&state);
     Router::new()
         .merge(crate::api::routes())
         .merge(crate::pages::routes())
@@ -108,6 +121,18 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
         .merge(sandbox)
+}
+
+/// The provider simulator's routes under `/sandbox/…`, when one is mounted.
+#[cfg(feature = "demo")]
+fn simulator_routes(state: &AppState) -> Router {
+    state.sandbox.as_ref().map(Sandbox::router).unwrap_or_default()
+}
+
+/// Built without the `demo` feature, there is no simulator to mount.
+#[cfg(not(feature = "demo"))]
+fn simulator_routes(_: &AppState) -> Router {
+    Router::new()
 }
 
 /// Serves on a bound listener until the process is stopped; the job worker runs beside it.

@@ -9,6 +9,7 @@ pub mod demo;
 pub mod error;
 pub mod office;
 pub mod pages;
+#[cfg(feature = "demo")]
 pub mod simulator;
 pub mod web;
 

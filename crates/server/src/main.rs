@@ -1,7 +1,8 @@
 //! `campuspay`: the whole platform in one binary.
 
 use campuspay_app::payment::channels::Channels;
-use campuspay_channels::sandbox::Sandbox;
+#[cfg(feature = "demo")]
+use campuspay_sandbox::Sandbox;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;
 use clap::{Parser, Subcommand};
@@ -149,6 +150,10 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         Command::Serve { demo, listen, database_url, https, trust_proxy, public_url, data_dir, notify } => {
+            #[cfg(not(feature = "demo"))]
+            if demo {
+                return Err(WITHOUT_DEMO.into());
+            }
             let store = Store::connect(&database_url).await?;
             store.migrate().await?;
             if demo && demo::seed_if_empty(&store).await? {
@@ -186,15 +191,13 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(listen).await?;
             let origin = format!("http://{}", listener.local_addr()?);
             let public_url = public_url.unwrap_or_else(|| origin.clone());
-            let sandbox = if demo { Some(Sandbox::open(&data_dir.join("sandbox"))?) } else { None };
-            let channels = match &sandbox {
-                Some(sandbox) => campuspay_server::simulator::channels_with_sandbox(&store, sandbox, &origin).await?,
-                None => Channels::load(&store).await?,
-            };
+            let channels = Channels::load(&store).await?;
             let config = Config { https, trust_proxy, demo, public_url, smtp_url: notify.smtp_url, mail_from, aliyun_sms, ..defaults };
-            let state = AppState::new(store, config).with_channels(channels, sandbox);
+            let state = AppState::new(store, config).with_channels(channels);
+            let state = if demo { mount_simulator(state, &data_dir, &origin).await? } else { state };
             app::serve(state, listener).await?;
         }
+        #[cfg(feature = "demo")]
         Command::SandboxCredentials { data_dir } => {
             println!("{}", Sandbox::open(&data_dir.join("sandbox"))?.credentials_json());
         }
@@ -240,6 +243,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             println!("{} 笔", rows.len());
         }
+        #[cfg(feature = "demo")]
         Command::Sandbox { listen, data_dir, time_scale } => {
             let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_time_scale(time_scale);
             let listener = tokio::net::TcpListener::bind(listen).await?;
@@ -261,6 +265,8 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("{school}/{login} ({}): one-time password {password}", role.label_zh());
             println!("it must be changed at the first login");
         }
+        #[cfg(not(feature = "demo"))]
+        Command::Sandbox { .. } | Command::SandboxCredentials { .. } => return Err(WITHOUT_DEMO.into()),
         Command::Migrate { database_url } => {
             let store = Store::connect(&database_url).await?;
             store.migrate().await?;
@@ -271,3 +277,25 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     }
     Ok(())
 }
+
+/// `serve --demo`: the provider simulator kept in `data_dir`, mounted at `/sandbox/…`, and every
+/// school without its own merchant configuration paying through it.
+#[cfg(feature = "demo")]
+async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &str) -> Result<AppState, Box<dyn std::error::Error>> {
+    let sandbox = Sandbox::open(&data_dir.join("sandbox"))?;
+    let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, &sandbox, origin).await?;
+    Ok(state.with_channels(channels).with_sandbox(Some(sandbox)))
+}
+
+/// Built without the `demo` feature: `serve --demo` is refused before it gets here.
+#[cfg(not(feature = "demo"))]
+async fn mount_simulator(_: AppState, _: &std::path::Path, _: &str) -> Result<AppState, Box<dyn std::error::Error>> {
+    Err(WITHOUT_DEMO.into())
+}
+
+/// What `serve --demo`, `sandbox` and `sandbox-credentials` answer in a build without the
+/// provider simulator.
+#[cfg(not(feature = "demo"))]
+const WITHOUT_DEMO: &str = "this binary was built without the `demo` feature, so it has no provider simulator: \
+                            `serve --demo`, `sandbox` and `sandbox-credentials` need a build with default features \
+                            (or `--features demo`)";

@@ -2,8 +2,8 @@
 
 use campuspay_app::payment::channels::Channels;
 use campuspay_channels::ChannelConfig;
-use campuspay_channels::sandbox::Sandbox;
 use campuspay_channels::unionpay::UnionpayProduct;
+use campuspay_sandbox::Sandbox;
 use campuspay_store::Store;
 
 /// One school's merchant configurations at the simulator at `provider_origin`, notifying

@@ -1,7 +1,7 @@
 //! A real campuspay on port 0 with a fresh database, SQLite or PostgreSQL.
 #![allow(dead_code)]
 
-use campuspay_channels::sandbox::Sandbox;
+use campuspay_sandbox::Sandbox;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;
 use serde_json::{Value, json};
@@ -107,7 +107,7 @@ impl TestApp {
         let mounted = provider_origin.is_none().then_some(sandbox);
         let mut config = Config { public_url: origin.clone(), ..Config::default() };
         configure(&mut config);
-        let state = AppState::new(store.clone(), config).with_channels(channels, mounted);
+        let state = AppState::new(store.clone(), config).with_channels(channels).with_sandbox(mounted);
         let router = app::router(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();

@@ -4,10 +4,10 @@
 use super::Sandbox;
 use super::ledger::{Behaviour, NoticeKind, NotifyAttempt, NotifyMode, Trade};
 use super::{alipay_api, unionpay_api, wechat_api};
-use crate::crypto::{aes_256_gcm_seal, random_nonce, unix_now};
-use crate::wechatpay::api::rfc3339_shanghai;
-use crate::wechatpay::sign::HEADER_SIGNATURE;
-use crate::{ChannelError, HeaderMap, Provider};
+use campuspay_channels::crypto::{aes_256_gcm_seal, random_nonce, unix_now};
+use campuspay_channels::wechatpay::api::rfc3339_shanghai;
+use campuspay_channels::wechatpay::sign::HEADER_SIGNATURE;
+use campuspay_channels::{ChannelError, HeaderMap, Provider};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 /// WeChat Pay's published retry intervals after the first attempt (15s/15s/30s/3m/10m/20m/30m/
@@ -139,14 +139,14 @@ fn wechat_notice(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &st
 /// the trade's creation.
 fn alipay_notice(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &str) -> Result<Outgoing, ChannelError> {
     let mut params = alipay_api::notify_params(sb, t, kind == NoticeKind::Stale, notification_id);
-    crate::alipay::sign::sign_notify(&sb.inner.alipay.alipay_signer, &mut params)?;
+    campuspay_channels::alipay::sign::sign_notify(&sb.inner.alipay.alipay_signer, &mut params)?;
     if kind == NoticeKind::Forged {
         let bad = sb.inner.alipay.alipay_signer.sign_b64(b"forged by the sandbox")?;
         params.insert("sign".into(), bad);
     }
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=utf-8"));
-    Ok(Outgoing { headers, body: crate::alipay::sign::encode_form(&params) })
+    Ok(Outgoing { headers, body: campuspay_channels::alipay::sign::encode_form(&params) })
 }
 
 /// Sends one notification; returns the HTTP status and whether it counts as acknowledged

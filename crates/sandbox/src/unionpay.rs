@@ -1,9 +1,9 @@
 //! UnionPay's side: check a merchant's ACP request, sign answers and back notifications with
 //! the simulated UnionPay key, and hand out that key as an X.509 certificate (`signPubKeyCert`).
 
-use crate::ChannelError;
-use crate::crypto::{RsaSigner, RsaVerifier, b64_decode, der_to_pem, pem_to_der};
-use crate::unionpay::sign::{self, Params, SIGN_PUB_KEY_CERT};
+use campuspay_channels::ChannelError;
+use campuspay_channels::crypto::{RsaSigner, RsaVerifier, b64_decode, der_to_pem, pem_to_der};
+use campuspay_channels::unionpay::sign::{self, Params, SIGN_PUB_KEY_CERT};
 
 pub struct UnionpayProviderSide {
     /// The simulated UnionPay signing key and its certificate (PEM).
@@ -112,8 +112,8 @@ pub fn self_signed_cert(signer: &RsaSigner, public_pem: &str, serial: u64, cn: &
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::x509_parts;
-    use crate::sandbox::generate_rsa_2048;
+    use campuspay_channels::crypto::generate_rsa_2048;
+    use campuspay_channels::crypto::x509_parts;
 
     #[test]
     fn the_certificate_parses_and_carries_the_key_and_serial() {

@@ -6,18 +6,18 @@
 use super::Sandbox;
 use super::ledger::{Refund, Trade, TradeState};
 use super::server::{cashier_url, html_escape, public_url};
-use crate::Provider;
-use crate::alipay::api::{CLOSE, PAGE_PAY, PRECREATE, QUERY, REFUND, WAP_PAY};
-use crate::alipay::bill::DOWNLOAD_URL_QUERY;
-use crate::alipay::sign::{self, Params};
-use crate::crypto::unix_now;
-use crate::{ChannelError, alipay::api::yuan};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use campuspay_channels::Provider;
+use campuspay_channels::alipay::api::{CLOSE, PAGE_PAY, PRECREATE, QUERY, REFUND, WAP_PAY};
+use campuspay_channels::alipay::bill::DOWNLOAD_URL_QUERY;
+use campuspay_channels::alipay::sign::{self, Params};
+use campuspay_channels::crypto::unix_now;
+use campuspay_channels::{ChannelError, alipay::api::yuan};
 use campuspay_domain::time::format_shanghai;
 use serde_json::{Value, json};
 

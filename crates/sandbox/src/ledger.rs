@@ -1,7 +1,7 @@
 //! The simulator's in-memory trade ledger and its behaviour switches.
 
 use super::keys::random_digits;
-use crate::Provider;
+use campuspay_channels::Provider;
 use campuspay_domain::Fen;
 use campuspay_domain::time::shanghai_parts;
 use serde::{Deserialize, Serialize};

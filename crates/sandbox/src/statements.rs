@@ -5,12 +5,12 @@
 
 use super::Sandbox;
 use super::ledger::{Refund, Trade, TradeState};
-use crate::alipay::bill::{DetailRow, render_detail};
-use crate::crypto::{random_nonce, unix_now};
-use crate::statement::{check_date, encode_gbk, zip_archive};
-use crate::unionpay::bill::{field, render_zm_line};
-use crate::wechatpay::bill::{RenderLine, render};
-use crate::{ChannelError, Provider};
+use campuspay_channels::alipay::bill::{DetailRow, render_detail};
+use campuspay_channels::crypto::{random_nonce, unix_now};
+use campuspay_channels::statement::{check_date, encode_gbk, zip_archive};
+use campuspay_channels::unionpay::bill::{field, render_zm_line};
+use campuspay_channels::wechatpay::bill::{RenderLine, render};
+use campuspay_channels::{ChannelError, Provider};
 use campuspay_domain::time::{format_shanghai, format_shanghai_date, shanghai_parts};
 
 /// One line of a day: a trade's payment (`refund: None`) or one of its refunds.
@@ -196,7 +196,7 @@ impl Sandbox {
             paid_at: Some(paid_at),
             refunds: Vec::new(),
             notifications: Vec::new(),
-            txn_time: (p == Provider::Unionpay).then(|| crate::unionpay::sign::txn_time(paid_at - 30)),
+            txn_time: (p == Provider::Unionpay).then(|| campuspay_channels::unionpay::sign::txn_time(paid_at - 30)),
             expires_at: None,
         });
         id

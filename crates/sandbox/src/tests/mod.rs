@@ -2,17 +2,17 @@
 //! notify server on another, the real adapters in between.
 
 use super::*;
-use crate::alipay::Alipay;
-use crate::crypto::unix_now;
-use crate::unionpay::{Unionpay, UnionpayProduct};
-use crate::wechatpay::WechatPay;
-use crate::{
-    ChannelError, CreateOrder, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus, RefundRequest, RefundStatus,
-};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use campuspay_channels::alipay::Alipay;
+use campuspay_channels::crypto::unix_now;
+use campuspay_channels::unionpay::{Unionpay, UnionpayProduct};
+use campuspay_channels::wechatpay::WechatPay;
+use campuspay_channels::{
+    ChannelError, CreateOrder, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus, RefundRequest, RefundStatus,
+};
 use campuspay_domain::Fen;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};

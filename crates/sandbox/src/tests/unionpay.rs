@@ -13,7 +13,7 @@ impl Env {
         self.http
             .post(action)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body(crate::unionpay::sign::encode_form(&fields))
+            .body(campuspay_channels::unionpay::sign::encode_form(&fields))
             .send()
             .await
             .unwrap()
@@ -71,7 +71,7 @@ async fn tampered_forms_and_foreign_keys_are_refused() {
         .http
         .post(&action)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(crate::unionpay::sign::encode_form(&fields))
+        .body(campuspay_channels::unionpay::sign::encode_form(&fields))
         .send()
         .await
         .unwrap();

@@ -1,10 +1,10 @@
 //! WeChat Pay's side: check a merchant's `Authorization`, sign answers and notifications.
 
-use crate::crypto::{RsaSigner, RsaVerifier, aes_256_gcm_seal, random_nonce};
-use crate::wechatpay::sign::{
+use campuspay_channels::crypto::{RsaSigner, RsaVerifier, aes_256_gcm_seal, random_nonce};
+use campuspay_channels::wechatpay::sign::{
     AuthorizationParts, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIMESTAMP, request_message, response_message,
 };
-use crate::{ChannelError, HeaderMap, MAX_CLOCK_SKEW_S};
+use campuspay_channels::{ChannelError, HeaderMap, MAX_CLOCK_SKEW_S};
 use reqwest::header::HeaderValue;
 
 /// One simulated WeChat Pay platform for one merchant.
@@ -67,7 +67,7 @@ impl WechatProviderSide {
         let ciphertext = aes_256_gcm_seal(self.apiv3_key.as_bytes(), &nonce, associated_data, transaction_json.as_bytes())?;
         let body = serde_json::json!({
             "id": random_nonce(32),
-            "create_time": crate::wechatpay::api::rfc3339_shanghai(timestamp),
+            "create_time": campuspay_channels::wechatpay::api::rfc3339_shanghai(timestamp),
             "resource_type": "encrypt-resource",
             "event_type": event_type,
             "summary": "支付成功",

@@ -2,7 +2,7 @@
 //! and parse each provider's file.
 
 use super::*;
-use crate::{Statement, StatementKind};
+use campuspay_channels::{Statement, StatementKind};
 use campuspay_domain::time::{format_shanghai_date, shanghai_to_unix};
 
 const ALL: [Provider; 3] = [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay];
@@ -69,7 +69,7 @@ async fn a_trade_paid_on_a_past_day_and_never_heard_of_is_on_that_days_statement
     // day must be recent, as real reconciliation days are.
     let yesterday = format_shanghai_date(unix_now() - 86_400);
     let today = format_shanghai_date(unix_now());
-    let (y, m, d) = crate::statement::check_date(&yesterday).unwrap();
+    let (y, m, d) = campuspay_channels::statement::check_date(&yesterday).unwrap();
     let at = shanghai_to_unix(y, m, d, 23, 59, 58).unwrap();
     for p in ALL {
         let no = "SILENT000001";

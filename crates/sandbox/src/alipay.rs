@@ -1,8 +1,8 @@
 //! Alipay's side: check an application's request signature, sign answers and notifications.
 
-use crate::ChannelError;
-use crate::alipay::sign::{self, Params};
-use crate::crypto::{RsaSigner, RsaVerifier};
+use campuspay_channels::ChannelError;
+use campuspay_channels::alipay::sign::{self, Params};
+use campuspay_channels::crypto::{RsaSigner, RsaVerifier};
 
 pub struct AlipayProviderSide {
     /// 支付宝私钥 (the simulated Alipay's own key).

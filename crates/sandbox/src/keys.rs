@@ -3,11 +3,11 @@
 //! files + `sandbox.json`), reused on later starts so configs and SDKs pointed at it keep working.
 
 use super::{GeneratedKeyPair, generate_rsa_2048};
-use crate::ChannelError;
-use crate::alipay::AlipayConfig;
-use crate::crypto::{RsaSigner, random_nonce};
-use crate::unionpay::{UnionpayConfig, UnionpayProduct};
-use crate::wechatpay::{PlatformKey, WechatPayConfig};
+use campuspay_channels::ChannelError;
+use campuspay_channels::alipay::AlipayConfig;
+use campuspay_channels::crypto::{RsaSigner, random_nonce};
+use campuspay_channels::unionpay::{UnionpayConfig, UnionpayProduct};
+use campuspay_channels::wechatpay::{PlatformKey, WechatPayConfig};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -282,7 +282,7 @@ impl SandboxKeys {
             },
             "unionpay": {
                 "base_path": "/sandbox/unionpay",
-                "version": crate::unionpay::sign::VERSION,
+                "version": campuspay_channels::unionpay::sign::VERSION,
                 "sign_method": "01",
                 "mer_id": self.unionpay.ids.mer_id,
                 "cert_id": self.unionpay.ids.merchant_cert_id,

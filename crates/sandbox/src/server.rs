@@ -8,16 +8,16 @@ use super::ledger::{Behaviour, BehaviourPatch, Ledger, Trade, TradeState};
 use super::unionpay::UnionpayProviderSide;
 use super::wechat::WechatProviderSide;
 use super::{alipay_api, notify, unionpay_api, wechat_api};
-use crate::alipay::AlipayConfig;
-use crate::crypto::{RsaSigner, RsaVerifier, unix_now};
-use crate::unionpay::{UnionpayConfig, UnionpayProduct};
-use crate::wechatpay::WechatPayConfig;
-use crate::{ChannelError, Provider};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
+use campuspay_channels::alipay::AlipayConfig;
+use campuspay_channels::crypto::{RsaSigner, RsaVerifier, unix_now};
+use campuspay_channels::unionpay::{UnionpayConfig, UnionpayProduct};
+use campuspay_channels::wechatpay::WechatPayConfig;
+use campuspay_channels::{ChannelError, Provider};
 use serde_json::json;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -110,7 +110,7 @@ impl Sandbox {
                 statement_files: Mutex::default(),
                 behaviour: Mutex::default(),
                 time_scale_bits: AtomicU64::new(1.0f64.to_bits()),
-                client: crate::http::client(),
+                client: campuspay_channels::http::client(),
             }),
         })
     }
