@@ -223,11 +223,11 @@ macro_rules! on_both_databases {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$name(super::common::TestApp::spawn(super::common::Db::Sqlite).await).await
+                super::$name($crate::common::TestApp::spawn($crate::common::Db::Sqlite).await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                super::$name(super::common::TestApp::spawn(super::common::Db::Postgres).await).await
+                super::$name($crate::common::TestApp::spawn($crate::common::Db::Postgres).await).await
             }
         }
     )*};

@@ -2,7 +2,7 @@
 //! on SQLite and PostgreSQL: every channel, every behaviour of the provider, races, forged
 //! and late notifications. Nothing may be lost or counted twice.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use serde_json::{Value, json};
