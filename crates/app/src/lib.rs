@@ -5,10 +5,12 @@
 //! - [`payment`]: the school's channels, orders, paying, settling notifications exactly once,
 //!   closing, reconciling statements.
 //! - [`messaging`]: mail (SMTP) and SMS (Aliyun), or the outbox.
-//! - [`jobs`]: the background work kept in the database.
+//! - [`jobs`]: the background work kept in the database: a typed [`jobs::Job`], run by
+//!   [`jobs::Runner`] with a concurrency limit per queue.
 //!
 //! Every use case returns [`Error`]; the server maps its [`ErrorKind`] to a status in one place.
 
+pub mod clock;
 pub mod context;
 pub mod crypto;
 pub mod error;
@@ -18,6 +20,7 @@ pub mod messaging;
 pub mod payment;
 pub mod student;
 
+pub use clock::Clock;
 pub use context::{Client, Context, Settings};
 pub use error::{Error, ErrorKind, Result};
 pub use i18n::Lang;

@@ -232,4 +232,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0003_payments.sqlite.sql"),
         postgres: include_str!("migrations/0003_payments.postgres.sql"),
     },
+    Migration { version: 4, name: "jobs", sql: include_str!("migrations/0004_jobs.sql"), sqlite: "", postgres: "" },
 ];

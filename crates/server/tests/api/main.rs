@@ -9,3 +9,4 @@ mod foundation;
 mod pages_pay;
 mod payments;
 mod races;
+mod workers;
