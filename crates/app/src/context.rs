@@ -1,5 +1,6 @@
-//! What every use case works with: the store, the channels, the hasher, mail and SMS.
+//! What every use case works with: the store, the channels, the hasher, mail, SMS and the clock.
 
+use crate::clock::Clock;
 use crate::crypto::Hasher;
 use crate::i18n::Lang;
 use crate::messaging::mail::Mailer;
@@ -42,6 +43,8 @@ pub struct Context {
     pub channels: Arc<Channels>,
     pub mailer: Mailer,
     pub sms: SmsGateway,
+    /// What jobs are scheduled, claimed and found due by; tests move it forward.
+    pub clock: Clock,
     public_url: Arc<str>,
 }
 
@@ -57,11 +60,16 @@ impl Context {
             None => SmsGateway::Outbox(store.clone()),
         };
         let public_url = settings.public_url.trim_end_matches('/').into();
-        Context { store, hasher, channels: Arc::new(Channels::default()), mailer, sms, public_url }
+        Context { store, hasher, channels: Arc::new(Channels::default()), mailer, sms, clock: Clock::default(), public_url }
     }
 
     pub fn with_channels(mut self, channels: Channels) -> Context {
         self.channels = Arc::new(channels);
+        self
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Context {
+        self.clock = clock;
         self
     }
 

@@ -6,10 +6,12 @@
 //!   closing, reconciling statements.
 //! - [`messaging`]: mail (SMTP) and SMS (Aliyun), or the outbox.
 //! - [`office`]: the finance office: staff, permissions, audit.
-//! - [`jobs`]: the background work kept in the database.
+//! - [`jobs`]: the background work kept in the database: a typed [`jobs::Job`], run by
+//!   [`jobs::Runner`] with a concurrency limit per queue.
 //!
 //! Every use case returns [`Error`]; the server maps its [`ErrorKind`] to a status in one place.
 
+pub mod clock;
 pub mod context;
 pub mod crypto;
 pub mod error;
@@ -20,6 +22,7 @@ pub mod office;
 pub mod payment;
 pub mod student;
 
+pub use clock::Clock;
 pub use context::{Client, Context, Settings};
 pub use error::{Error, ErrorKind, Result};
 pub use i18n::Lang;

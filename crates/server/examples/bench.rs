@@ -171,7 +171,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_sandbox(Some(sandbox));
     let router = app::router(state.clone());
     tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await });
-    let worker = campuspay_app::jobs::spawn_worker(state.ctx.clone());
+    let worker = campuspay_app::jobs::Runner::new(state.ctx.clone()).spawn();
     let http = reqwest::Client::new();
 
     let charge_of = |store: Store, student_id: i64, school_id: i64| async move {
@@ -259,7 +259,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("notify → shown paid", wall, lat, commits);
     let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provider_payments").fetch_one(store.pool()).await?;
     println!("settled payments: {applied} (each once)");
-    worker.abort();
+    worker.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

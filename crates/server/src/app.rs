@@ -135,17 +135,53 @@ fn simulator_routes(_: &AppState) -> Router {
     Router::new()
 }
 
-/// Serves on a bound listener until the process is stopped; the job worker runs beside it.
-pub async fn serve(state: AppState, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// Serves on a bound listener until Ctrl-C or SIGTERM; with `worker`, the job runner runs
+/// beside it. On the signal, both stop taking new work and finish what they started (the
+/// runner for at most its grace period).
+pub async fn serve(state: AppState, listener: tokio::net::TcpListener, worker: bool) -> std::io::Result<()> {
     tracing::info!("campuspay listening on http://{}", listener.local_addr()?);
-    let worker = campuspay_app::jobs::spawn_worker(state.ctx.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let runner = worker.then(|| tokio::spawn(campuspay_app::jobs::Runner::new(state.ctx.clone()).run(until_stopped(stopped.clone()))));
+    if !worker {
+        tracing::info!("no job runner here (--no-worker): run `campuspay worker` on the same database");
+    }
     axum::serve(listener, router(state).into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(until_stopped(stopped))
         .await?;
-    worker.abort();
+    if let Some(runner) = runner {
+        let _ = runner.await;
+    }
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM (what systemd, Docker and Kubernetes send to stop a process).
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops campuspay");
+                std::future::pending::<()>().await
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    tracing::info!("stop signal received");
 }
 
 /// Headers every response carries (CSP without inline scripts, no framing, no sniffing).

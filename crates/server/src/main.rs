@@ -40,8 +40,34 @@ enum Command {
         /// Where the provider simulator keeps its keys (demo mode).
         #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
+        /// HTTP only: run no background jobs here (run `campuspay worker` on the same database).
+        #[arg(long)]
+        no_worker: bool,
         #[command(flatten)]
         notify: Box<Notify>,
+    },
+    /// Run background jobs only (provider queries, expiries, closes, refunds, reconciliation),
+    /// beside instances started with `serve --no-worker` on the same database. Stops on Ctrl-C
+    /// or SIGTERM after the jobs it is running finish.
+    Worker {
+        /// Pay through the provider simulator of a `serve --demo` at --public-url, as it does.
+        #[arg(long)]
+        demo: bool,
+        #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
+        database_url: String,
+        /// Where the `serve` instances are reached (the simulator and its notifications, in
+        /// demo mode).
+        #[arg(long, env = "CAMPUSPAY_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+        /// Where the provider simulator keeps its keys (demo mode): the same as `serve`'s.
+        #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// Jobs calling payment providers at once.
+        #[arg(long, default_value_t = campuspay_app::jobs::Limits::default().provider)]
+        provider_jobs: usize,
+        /// Jobs on our own books (expiries) at once.
+        #[arg(long, default_value_t = campuspay_app::jobs::Limits::default().local)]
+        local_jobs: usize,
     },
     /// Print the provider simulator's merchant credentials (ids, key files, API keys) as JSON,
     /// to point any WeChat Pay, Alipay or UnionPay SDK at `serve --demo`'s /sandbox.
@@ -149,7 +175,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Serve { demo, listen, database_url, https, trust_proxy, public_url, data_dir, notify } => {
+        Command::Serve { demo, listen, database_url, https, trust_proxy, public_url, data_dir, no_worker, notify } => {
             #[cfg(not(feature = "demo"))]
             if demo {
                 return Err(WITHOUT_DEMO.into());
@@ -195,7 +221,23 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let config = Config { https, trust_proxy, demo, public_url, smtp_url: notify.smtp_url, mail_from, aliyun_sms, ..defaults };
             let state = AppState::new(store, config).with_channels(channels);
             let state = if demo { mount_simulator(state, &data_dir, &origin).await? } else { state };
-            app::serve(state, listener).await?;
+            app::serve(state, listener, !no_worker).await?;
+        }
+        Command::Worker { demo, database_url, public_url, data_dir, provider_jobs, local_jobs } => {
+            #[cfg(not(feature = "demo"))]
+            if demo {
+                return Err(WITHOUT_DEMO.into());
+            }
+            let store = Store::connect(&database_url).await?;
+            store.migrate().await?;
+            // The same channels as `serve` builds: a demo school's merchants are the simulator
+            // mounted by `serve --demo`, which this process reaches over HTTP like any provider.
+            let public_url = public_url.trim_end_matches('/').to_string();
+            let channels = worker_channels(&store, demo, &data_dir, &public_url).await?;
+            let settings = campuspay_app::Settings { public_url, ..Config::default().settings() };
+            let ctx = campuspay_app::Context::new(store, &settings).with_channels(channels);
+            let limits = campuspay_app::jobs::Limits { provider: provider_jobs, local: local_jobs };
+            campuspay_app::jobs::Runner::new(ctx).limits(limits).run(app::shutdown_signal()).await;
         }
         #[cfg(feature = "demo")]
         Command::SandboxCredentials { data_dir } => {
@@ -285,6 +327,26 @@ async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &s
     let sandbox = Sandbox::open(&data_dir.join("sandbox"))?;
     let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, &sandbox, origin).await?;
     Ok(state.with_channels(channels).with_sandbox(Some(sandbox)))
+}
+
+/// The channels a worker uses: with `--demo`, the simulator of the `serve --demo` at `public_url`.
+#[cfg(feature = "demo")]
+async fn worker_channels(
+    store: &Store,
+    demo: bool,
+    data_dir: &std::path::Path,
+    public_url: &str,
+) -> Result<Channels, Box<dyn std::error::Error>> {
+    if !demo {
+        return Ok(Channels::load(store).await?);
+    }
+    let sandbox = Sandbox::open(&data_dir.join("sandbox"))?;
+    Ok(campuspay_server::simulator::channels_with_sandbox(store, &sandbox, public_url).await?)
+}
+
+#[cfg(not(feature = "demo"))]
+async fn worker_channels(store: &Store, _: bool, _: &std::path::Path, _: &str) -> Result<Channels, Box<dyn std::error::Error>> {
+    Ok(Channels::load(store).await?)
 }
 
 /// Built without the `demo` feature: `serve --demo` is refused before it gets here.

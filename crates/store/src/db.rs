@@ -232,5 +232,6 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0003_payments.sqlite.sql"),
         postgres: include_str!("migrations/0003_payments.postgres.sql"),
     },
+    Migration { version: 4, name: "jobs", sql: include_str!("migrations/0004_jobs.sql"), sqlite: "", postgres: "" },
     Migration { version: 10, name: "office", sql: include_str!("migrations/0010_office.sql"), sqlite: "", postgres: "" },
 ];

@@ -1,59 +1,90 @@
 //! The job queue: background work any instance may claim. A claim is a lease: a job whose
 //! instance died is claimed again when its lease runs out, so no job is lost.
+//!
+//! The store keeps a job as its kind, its JSON payload and its queue, as text: what they
+//! mean is `campuspay_app::jobs::Job`'s mapping, the only place that names a kind. Every
+//! instant is passed in by the caller, whose clock tests can move.
 
-use crate::db::{Backend, Store, StoreError, WriteTx, now};
+use crate::db::{Backend, Store, StoreError, WriteTx, map_rows};
+use sqlx::Row;
 
+/// A claimed job, as stored.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub struct JobRow {
     pub id: i64,
     pub kind: String,
-    pub ref_id: i64,
+    pub payload: String,
     /// How many times it has been claimed, this time included.
     pub attempts: i64,
+}
+
+/// A job that has not finished, for tests and the office's view.
+#[derive(Debug, Clone)]
+pub struct PendingJob {
+    pub id: i64,
+    pub kind: String,
+    pub payload: String,
+    pub run_at: i64,
+    pub attempts: i64,
+    pub failed: bool,
+    pub last_error: String,
 }
 
 pub const LEASE_S: i64 = 60;
 
 impl Store {
-    pub async fn enqueue_job(&self, tx: &mut WriteTx, kind: &str, ref_id: i64, run_at: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO jobs (kind, ref_id, run_at, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(kind)
-            .bind(ref_id)
-            .bind(run_at)
-            .bind(now())
-            .execute(&mut *tx.tx)
-            .await?;
-        Ok(())
+    /// Queues a job unless the same one (kind and payload) is pending already; returns whether
+    /// it was queued. The partial unique index `jobs_pending_once` decides, so two instances
+    /// racing to queue the same job queue it once.
+    pub async fn enqueue_job(
+        &self,
+        tx: &mut WriteTx,
+        kind: &str,
+        payload: &str,
+        queue: &str,
+        run_at: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("INSERT INTO jobs (kind, payload, queue, run_at, created_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING")
+                .bind(kind)
+                .bind(payload)
+                .bind(queue)
+                .bind(run_at)
+                .bind(now)
+                .execute(&mut *tx.tx)
+                .await?;
+        Ok(done.rows_affected() == 1)
     }
 
-    /// Claims the most overdue job, if any. PostgreSQL instances skip each other's locked rows;
-    /// on SQLite the single writer makes the claim atomic.
-    pub async fn claim_job(&self) -> Result<Option<Job>, StoreError> {
-        let t = now();
+    /// Claims the most overdue job of `queue`, if any. PostgreSQL instances skip each other's
+    /// locked rows; on SQLite the single writer makes the claim atomic.
+    pub async fn claim_job(&self, queue: &str, now: i64) -> Result<Option<JobRow>, StoreError> {
         let sql = match self.backend() {
             Backend::Postgres => {
                 "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id = (SELECT id FROM jobs \
-                 WHERE done_at IS NULL AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
-                 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, kind, ref_id, attempts"
+                 WHERE done_at IS NULL AND queue = $3 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+                 ORDER BY run_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING id, kind, payload, attempts"
             }
             Backend::Sqlite => {
                 "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id = (SELECT id FROM jobs \
-                 WHERE done_at IS NULL AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
-                 ORDER BY run_at, id LIMIT 1) RETURNING id, kind, ref_id, attempts"
+                 WHERE done_at IS NULL AND queue = $3 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+                 ORDER BY run_at, id LIMIT 1) RETURNING id, kind, payload, attempts"
             }
         };
         let mut tx = self.write_tx().await?;
-        let row: Option<(i64, String, i64, i64)> = sqlx::query_as(sql).bind(t).bind(LEASE_S).fetch_optional(&mut *tx.tx).await?;
+        let row: Option<(i64, String, String, i64)> =
+            sqlx::query_as(sql).bind(now).bind(LEASE_S).bind(queue).fetch_optional(&mut *tx.tx).await?;
         tx.commit().await?;
-        Ok(row.map(|(id, kind, ref_id, attempts)| Job { id, kind, ref_id, attempts }))
+        Ok(row.map(|(id, kind, payload, attempts)| JobRow { id, kind, payload, attempts }))
     }
 
     /// Marks a job done, if this claim (`attempts`) still holds it: a run that outlived its
     /// lease does not overwrite the outcome of the run that took over.
-    pub async fn finish_job(&self, job: &Job) -> Result<(), StoreError> {
+    pub async fn finish_job(&self, job: &JobRow, now: i64) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE jobs SET done_at = $1, locked_until = NULL WHERE id = $2 AND attempts = $3")
-            .bind(now())
+        sqlx::query("UPDATE jobs SET done_at = $1, locked_until = NULL, failed = 0 WHERE id = $2 AND attempts = $3")
+            .bind(now)
             .bind(job.id)
             .bind(job.attempts)
             .execute(&mut *tx.tx)
@@ -61,12 +92,14 @@ impl Store {
         tx.commit().await
     }
 
-    /// Puts a claimed job back, to run again at `run_at`.
-    pub async fn retry_job(&self, job: &Job, run_at: i64, error: &str) -> Result<(), StoreError> {
+    /// Puts a claimed job back, to run again at `run_at`: `failed` when its run ended in an
+    /// error, not when it only has to look again later (a payment not made yet).
+    pub async fn retry_job(&self, job: &JobRow, run_at: i64, note: &str, failed: bool) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2 WHERE id = $3 AND attempts = $4")
+        sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, last_error = $2, failed = $3 WHERE id = $4 AND attempts = $5")
             .bind(run_at)
-            .bind(&error[..error.floor_char_boundary(500)])
+            .bind(&note[..note.floor_char_boundary(500)])
+            .bind(i64::from(failed))
             .bind(job.id)
             .bind(job.attempts)
             .execute(&mut *tx.tx)
@@ -74,32 +107,59 @@ impl Store {
         tx.commit().await
     }
 
-    /// Brings a pending job of this kind and reference forward to now (a student is watching).
-    pub async fn hurry_job(&self, kind: &str, ref_id: i64, not_before: i64) -> Result<(), StoreError> {
+    /// Brings a pending, unclaimed job forward to `now` (a student is watching), once
+    /// `now >= not_before`.
+    pub async fn hurry_job(&self, kind: &str, payload: &str, now: i64, not_before: i64) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
-            "UPDATE jobs SET run_at = $1 WHERE kind = $2 AND ref_id = $3 AND done_at IS NULL AND locked_until IS NULL AND run_at > $1 AND $1 >= $4",
+            "UPDATE jobs SET run_at = $1 WHERE kind = $2 AND payload = $3 AND done_at IS NULL AND locked_until IS NULL \
+             AND run_at > $1 AND $1 >= $4",
         )
-        .bind(now())
+        .bind(now)
         .bind(kind)
-        .bind(ref_id)
+        .bind(payload)
         .bind(not_before)
         .execute(&mut *tx.tx)
         .await?;
         tx.commit().await
     }
 
-    pub async fn has_job(&self, kind: &str, ref_id: i64) -> Result<bool, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND ref_id = $2")
+    /// Whether this job was ever queued, pending or done.
+    pub async fn has_job(&self, kind: &str, payload: &str) -> Result<bool, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND payload = $2")
             .bind(kind)
-            .bind(ref_id)
+            .bind(payload)
             .fetch_one(&self.pool)
             .await?;
         Ok(n > 0)
     }
 
-    /// Jobs not done yet (for tests and the office's view).
-    pub async fn pending_jobs(&self) -> Result<i64, StoreError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE done_at IS NULL").fetch_one(&self.pool).await?)
+    /// How many times this job ran to completion.
+    pub async fn done_jobs(&self, kind: &str, payload: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE kind = $1 AND payload = $2 AND done_at IS NOT NULL")
+            .bind(kind)
+            .bind(payload)
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Jobs not done yet, oldest first (for tests and the office's view).
+    pub async fn pending_jobs(&self) -> Result<Vec<PendingJob>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, kind, payload, run_at, attempts, failed, last_error FROM jobs WHERE done_at IS NULL ORDER BY run_at, id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        map_rows(&rows, |r| {
+            Ok(PendingJob {
+                id: r.try_get(0)?,
+                kind: r.try_get(1)?,
+                payload: r.try_get(2)?,
+                run_at: r.try_get(3)?,
+                attempts: r.try_get(4)?,
+                failed: r.try_get::<i64, _>(5)? != 0,
+                last_error: r.try_get(6)?,
+            })
+        })
     }
 }

@@ -5,6 +5,7 @@ use crate::Client;
 use crate::Context;
 use crate::error::Error;
 use crate::error::ErrorKind;
+use crate::jobs::{self, Job};
 use crate::payment::channels::{Method, provider_str};
 use crate::student::profile::{Overview, overview};
 use campuspay_channels::{CreateOrder, PayAction};
@@ -248,7 +249,7 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
             }
         }
         if cash.is_positive() {
-            ctx.store.enqueue_job(&mut tx, "expire_order", order_id, expires_at).await?;
+            jobs::enqueue_at(ctx, &mut tx, &Job::ExpireOrder { order_id }, expires_at).await?;
         } else {
             // The balance paid it all: nothing for a channel to collect.
             ctx.store.end_order(&mut tx, order_id, "paid", true).await?;
@@ -362,7 +363,7 @@ pub async fn pay(
     let attempts = ctx.store.attempts_of_order_tx(&mut tx, order.id).await?;
     for a in attempts.iter().filter(|a| a.status == "open") {
         ctx.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
-        ctx.store.enqueue_job(&mut tx, "close_attempt", a.id, t).await?;
+        jobs::enqueue(ctx, &mut tx, &Job::CloseAttempt { attempt_id: a.id }).await?;
     }
     let n = ctx.store.count_attempts(&mut tx, order.id).await? + 1;
     if n > 99 {
@@ -376,7 +377,7 @@ pub async fn pay(
     let out_trade_no = format!("{}{n:02}", order.order_no);
     let attempt_id = ctx.store.insert_attempt(&mut tx, school.id, order.id, method.as_str(), &out_trade_no).await?;
     // Status within seconds even if the notification never comes: ask the provider soon.
-    ctx.store.enqueue_job(&mut tx, "query_attempt", attempt_id, t + 3).await?;
+    jobs::enqueue_in(ctx, &mut tx, &Job::QueryAttempt { attempt_id }, 3).await?;
     tx.commit().await?;
 
     let lines = ctx.store.order_lines(order.id).await?;
@@ -410,7 +411,7 @@ pub async fn pay(
         && a.status != "open"
     {
         let mut tx = ctx.store.write_tx().await?;
-        ctx.store.enqueue_job(&mut tx, "close_attempt", attempt_id, now()).await?;
+        jobs::enqueue(ctx, &mut tx, &Job::CloseAttempt { attempt_id }).await?;
         tx.commit().await?;
         return Err(Error::new(
             ErrorKind::Conflict,
@@ -428,7 +429,7 @@ pub async fn watched(ctx: &Context, order: &OrderRow) -> Result<(), Error> {
         return Ok(());
     }
     for a in ctx.store.attempts_of_order(order.id).await?.iter().filter(|a| a.status == "open") {
-        ctx.store.hurry_job("query_attempt", a.id, a.created_at + 3).await?;
+        jobs::hurry(ctx, &Job::QueryAttempt { attempt_id: a.id }, a.created_at + 3).await?;
     }
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 use crate::Context;
 use crate::error::{Error, ErrorKind};
+use crate::jobs::{self, Job};
 use crate::payment::channels::{Method, provider_str};
 use campuspay_channels::ProviderStatus;
 use campuspay_domain::Fen;
@@ -77,7 +78,7 @@ pub async fn settle_paid(
                 for a in ctx.store.attempts_of_order_tx(&mut tx, order.id).await? {
                     if a.id != attempt.id && (a.status == "open" || a.status == "superseded") {
                         ctx.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
-                        ctx.store.enqueue_job(&mut tx, "close_attempt", a.id, now()).await?;
+                        jobs::enqueue(ctx, &mut tx, &Job::CloseAttempt { attempt_id: a.id }).await?;
                     }
                 }
                 continue;
@@ -136,7 +137,7 @@ pub async fn settle_paid(
                     .await?;
                 let refund_id =
                     ctx.store.insert_refund(&mut tx, order.school_id, pp_id, &format!("RF{pp_id:010}"), amount, &reason).await?;
-                ctx.store.enqueue_job(&mut tx, "refund", refund_id, now()).await?;
+                jobs::enqueue(ctx, &mut tx, &Job::Refund { refund_id }).await?;
                 result = Settled::Refunding;
             }
             Effect::Credit { .. } => {
@@ -248,7 +249,7 @@ pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Resu
                 // Started after we closed the others (a payment racing the cancel): close it
                 // at its provider too, before anyone can pay it.
                 ctx.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
-                ctx.store.enqueue_job(&mut tx, "close_attempt", a.id, now()).await?;
+                jobs::enqueue(ctx, &mut tx, &Job::CloseAttempt { attempt_id: a.id }).await?;
             }
         }
     }

@@ -3,7 +3,7 @@
 //! that expire, are reused or altered, the SMS daily cap, lockout and its release, the
 //! 100-per-hour ceiling, sessions ended by change and reset, schools kept apart, floods.
 
-mod common;
+use crate::common;
 
 use base64::Engine;
 use common::{Db, TestApp};

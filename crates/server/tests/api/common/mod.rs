@@ -1,6 +1,9 @@
-//! A real campuspay on port 0 with a fresh database, SQLite or PostgreSQL.
+//! A real campuspay on port 0 with a fresh database, SQLite or PostgreSQL. It runs no job
+//! runner: a test runs the jobs that are due with `run_pending_jobs()`, moving the app's
+//! clock forward to make later ones due, and fails if a job is left failed.
 #![allow(dead_code)]
 
+use campuspay_app::clock::{Clock, OffsetClock};
 use campuspay_sandbox::Sandbox;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;
@@ -22,7 +25,11 @@ pub struct TestApp {
     pub state: AppState,
     /// The database URL, for a second instance on the same database.
     pub database_url: String,
+    /// The jobs' clock (shared with a second instance): `advance` it to make jobs due.
+    pub clock: OffsetClock,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Whether dropping the app checks that no job was left failed (once per database).
+    check_jobs: bool,
     _dir: Option<TempDir>,
 }
 
@@ -30,6 +37,17 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
+        }
+        // Like crates.io's test apps: a test whose background work failed fails, even if it
+        // never looked. Not while already panicking (that would abort the test binary).
+        if self.check_jobs
+            && !std::thread::panicking()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+            && rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            let ctx = self.state.ctx.clone();
+            let failed = tokio::task::block_in_place(|| rt.block_on(campuspay_app::jobs::failed(&ctx))).expect("reading jobs");
+            assert!(failed.is_empty(), "jobs left failed:\n{}", failed.join("\n"));
         }
     }
 }
@@ -57,6 +75,36 @@ fn unique() -> String {
     campuspay_app::crypto::random_token(9).to_lowercase().replace(['-', '_'], "x")
 }
 
+/// A fresh, empty database: a SQLite file in a temporary folder, or a new PostgreSQL
+/// database on the server at `CAMPUSPAY_TEST_DATABASE_URL`.
+pub async fn fresh_database(db: Db) -> (String, Option<TempDir>) {
+    match db {
+        Db::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("campuspay-test-{}", unique()));
+            std::fs::create_dir_all(&dir).unwrap();
+            (format!("sqlite://{}/campuspay.db", dir.display()), Some(TempDir(dir)))
+        }
+        Db::Postgres => {
+            let base = std::env::var("CAMPUSPAY_TEST_DATABASE_URL").expect(
+                "CAMPUSPAY_TEST_DATABASE_URL is not set: the PostgreSQL half of the suite needs it \
+                 (run scripts/test, which sets it to the local server)",
+            );
+            let admin = Store::connect(&base).await.expect("PostgreSQL at CAMPUSPAY_TEST_DATABASE_URL is unreachable");
+            let name = format!("cp_test_{}", unique());
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin.pool()).await.unwrap();
+            let (prefix, _) = base.rsplit_once('/').expect("a database URL ends in /dbname");
+            (format!("{prefix}/{name}"), None)
+        }
+    }
+}
+
+/// A temporary folder for a test's files.
+pub fn temp_dir() -> TempDir {
+    let dir = std::env::temp_dir().join(format!("campuspay-test-{}", unique()));
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
 impl TestApp {
     pub async fn spawn(db: Db) -> TestApp {
         TestApp::spawn_with(db, |_| {}).await
@@ -64,34 +112,45 @@ impl TestApp {
 
     /// Like `spawn`, with the configuration changed by `configure` (e.g. an SMTP server).
     pub async fn spawn_with(db: Db, configure: impl FnOnce(&mut Config)) -> TestApp {
-        let (url, dir) = match db {
-            Db::Sqlite => {
-                let dir = std::env::temp_dir().join(format!("campuspay-test-{}", unique()));
-                std::fs::create_dir_all(&dir).unwrap();
-                (format!("sqlite://{}/campuspay.db", dir.display()), Some(TempDir(dir)))
-            }
-            Db::Postgres => {
-                let base = std::env::var("CAMPUSPAY_TEST_DATABASE_URL").expect(
-                    "CAMPUSPAY_TEST_DATABASE_URL is not set: the PostgreSQL half of the suite needs it \
-                     (run scripts/test, which sets it to the local server)",
-                );
-                let admin = Store::connect(&base).await.expect("PostgreSQL at CAMPUSPAY_TEST_DATABASE_URL is unreachable");
-                let name = format!("cp_test_{}", unique());
-                sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin.pool()).await.unwrap();
-                let (prefix, _) = base.rsplit_once('/').expect("a database URL ends in /dbname");
-                (format!("{prefix}/{name}"), None)
-            }
-        };
-        Self::start(&url, None, dir, configure).await
+        let (url, dir) = fresh_database(db).await;
+        Self::start(&url, None, dir, configure, OffsetClock::default()).await
     }
 
     /// A second instance on this one's database, paying through this one's simulator (one
-    /// provider, two merchants' servers), with its own job worker.
+    /// provider, two merchants' servers), on the same clock.
     pub async fn second_instance(&self) -> TestApp {
-        Self::start(&self.database_url, Some(&self.base), None, |_| {}).await
+        let mut b = Self::start(&self.database_url, Some(&self.base), None, |_| {}, self.clock.clone()).await;
+        // The first instance checks the shared database's jobs.
+        b.check_jobs = false;
+        b
     }
 
-    async fn start(url: &str, provider_origin: Option<&str>, dir: Option<TempDir>, configure: impl FnOnce(&mut Config)) -> TestApp {
+    /// Drives a campuspay that runs elsewhere (another process) at `base` on `database_url`:
+    /// the same helpers, with this process's own view of the database.
+    pub async fn attach(base: &str, database_url: &str) -> TestApp {
+        let store = Store::connect(database_url).await.unwrap();
+        let state = AppState::new(store.clone(), Config { public_url: base.to_string(), ..Config::default() });
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestApp {
+            base: base.to_string(),
+            store,
+            http,
+            state,
+            database_url: database_url.to_string(),
+            clock: OffsetClock::default(),
+            tasks: Vec::new(),
+            check_jobs: true,
+            _dir: None,
+        }
+    }
+
+    async fn start(
+        url: &str,
+        provider_origin: Option<&str>,
+        dir: Option<TempDir>,
+        configure: impl FnOnce(&mut Config),
+        clock: OffsetClock,
+    ) -> TestApp {
         let store = Store::connect(url).await.unwrap();
         store.migrate().await.unwrap();
         demo::seed_if_empty(&store).await.unwrap();
@@ -107,18 +166,30 @@ impl TestApp {
         let mounted = provider_origin.is_none().then_some(sandbox);
         let mut config = Config { public_url: origin.clone(), ..Config::default() };
         configure(&mut config);
-        let state = AppState::new(store.clone(), config).with_channels(channels).with_sandbox(mounted);
+        let mut state = AppState::new(store.clone(), config).with_channels(channels).with_sandbox(mounted);
+        state.ctx = state.ctx.with_clock(Clock::new(clock.clone()));
         let router = app::router(state.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
-        let worker = campuspay_app::jobs::spawn_worker(state.ctx.clone());
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestApp { base: origin, store, http, state, database_url: url.to_string(), tasks: vec![server, worker], _dir: dir }
+        TestApp { base: origin, store, http, state, database_url: url.to_string(), clock, tasks: vec![server], check_jobs: true, _dir: dir }
     }
 
-    /// Stops this instance at once, as a killed process would: its requests and jobs end
-    /// mid-way.
+    /// Runs every job due by the app's clock until none is, then fails the test if any job
+    /// is left failed; returns how many ran.
+    pub async fn run_pending_jobs(&self) -> usize {
+        let ran = campuspay_app::jobs::run_pending(&self.state.ctx).await.expect("running jobs");
+        self.assert_no_failed_jobs().await;
+        ran
+    }
+
+    pub async fn assert_no_failed_jobs(&self) {
+        let failed = campuspay_app::jobs::failed(&self.state.ctx).await.unwrap();
+        assert!(failed.is_empty(), "jobs left failed:\n{}", failed.join("\n"));
+    }
+
+    /// Stops this instance at once, as a killed process would: its requests end mid-way.
     pub fn kill(&mut self) {
         for t in self.tasks.drain(..) {
             t.abort();
@@ -223,11 +294,11 @@ macro_rules! on_both_databases {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$name(super::common::TestApp::spawn(super::common::Db::Sqlite).await).await
+                super::$name($crate::common::TestApp::spawn($crate::common::Db::Sqlite).await).await
             }
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                super::$name(super::common::TestApp::spawn(super::common::Db::Postgres).await).await
+                super::$name($crate::common::TestApp::spawn($crate::common::Db::Postgres).await).await
             }
         }
     )*};

@@ -1,9 +1,7 @@
 //! The finance office's staff over real HTTP, on SQLite and on PostgreSQL: logins by role,
 //! one-time passwords, throttling that holds under concurrency, sessions, the audit trail.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use serde_json::{Value, json};
 
 on_both_databases!(

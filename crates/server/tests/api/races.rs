@@ -1,7 +1,7 @@
 //! Races on the money path, found in review: a cart checked against data older than the
 //! transaction that orders it, and many deliveries of news for one order at once.
 
-mod common;
+use crate::common;
 
 use campuspay_app::payment::{orders, settle};
 use campuspay_app::student::auth;

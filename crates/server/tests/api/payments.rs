@@ -2,8 +2,9 @@
 //! on SQLite and PostgreSQL: every channel, every behaviour of the provider, races, forged
 //! and late notifications. Nothing may be lost or counted twice.
 
-mod common;
+use crate::common;
 
+use campuspay_app::jobs::{self, Job, Queue};
 use common::TestApp;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -22,7 +23,7 @@ on_both_databases!(
     two_instances_apply_each_payment_once,
 );
 
-fn provider_of(channel: &str) -> &'static str {
+pub(crate) fn provider_of(channel: &str) -> &'static str {
     match channel.split('_').next() {
         Some("wechat") => "wechatpay",
         Some("alipay") => "alipay",
@@ -30,13 +31,13 @@ fn provider_of(channel: &str) -> &'static str {
     }
 }
 
-async fn owed(app: &TestApp, token: &str) -> Vec<Value> {
+pub(crate) async fn owed(app: &TestApp, token: &str) -> Vec<Value> {
     let (_, c) = app.get_json("/api/v1/student/charges", Some(token)).await;
     c["charges"].as_array().unwrap().iter().filter(|c| c["arrears_fen"].as_i64().unwrap() > 0).cloned().collect()
 }
 
 /// An order for the first owed charge the cart rules accept on its own.
-async fn new_order(app: &TestApp, token: &str) -> (Value, Value) {
+pub(crate) async fn new_order(app: &TestApp, token: &str) -> (Value, Value) {
     for c in owed(app, token).await {
         let (status, o) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": c["id"]}]}), Some(token)).await;
         if status == 201 {
@@ -46,7 +47,7 @@ async fn new_order(app: &TestApp, token: &str) -> (Value, Value) {
     panic!("no single owed charge could be ordered");
 }
 
-async fn pay(app: &TestApp, token: &str, order_no: &str, channel: &str) -> Value {
+pub(crate) async fn pay(app: &TestApp, token: &str, order_no: &str, channel: &str) -> Value {
     let body = json!({"channel": channel, "openid": "oSandboxPayer0001"});
     let (status, p) = app.post_json(&format!("/api/v1/student/orders/{order_no}/pay"), body, Some(token)).await;
     assert_eq!(status, 200, "pay {channel}: {p}");
@@ -65,16 +66,16 @@ async fn pay(app: &TestApp, token: &str, order_no: &str, channel: &str) -> Value
     p
 }
 
-async fn provider_pays(app: &TestApp, channel: &str, out_trade_no: &str) -> u16 {
+pub(crate) async fn provider_pays(app: &TestApp, channel: &str, out_trade_no: &str) -> u16 {
     app.http.post(app.url(&format!("/sandbox/{}/orders/{out_trade_no}/pay", provider_of(channel)))).send().await.unwrap().status().as_u16()
 }
 
-async fn behaviour(app: &TestApp, provider: &str, b: Value) {
+pub(crate) async fn behaviour(app: &TestApp, provider: &str, b: Value) {
     let res = app.http.put(app.url(&format!("/sandbox/{provider}/behaviour"))).json(&b).send().await.unwrap();
     assert!(res.status().is_success());
 }
 
-async fn order_status(app: &TestApp, token: &str, order_no: &str) -> String {
+pub(crate) async fn order_status(app: &TestApp, token: &str, order_no: &str) -> String {
     app.get_json(&format!("/api/v1/student/orders/{order_no}"), Some(token)).await.1["status"].as_str().unwrap().to_string()
 }
 
@@ -89,8 +90,15 @@ async fn wait_for(app: &TestApp, token: &str, order_no: &str, want: &str, within
     None
 }
 
-async fn count(app: &TestApp, sql: &'static str) -> i64 {
+pub(crate) async fn count(app: &TestApp, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(app.store.pool()).await.unwrap()
+}
+
+/// Moves the jobs' clock past the order's deadline as it was made (its expiry job's time).
+async fn past_deadline(app: &TestApp, order_no: &str) {
+    let due: i64 =
+        sqlx::query_scalar("SELECT expires_at FROM orders WHERE order_no = $1").bind(order_no).fetch_one(app.store.pool()).await.unwrap();
+    app.clock.advance((due - app.state.ctx.clock.now() + 1).max(0));
 }
 
 /// Money is never created or lost: every charge's paid amount equals its ledger rows, and
@@ -172,6 +180,9 @@ async fn lost_or_forged_notifications_are_made_good_by_query(app: TestApp) {
         let no = o["order_no"].as_str().unwrap();
         let p = pay(&app, &token, no, channel).await;
         provider_pays(&app, channel, p["out_trade_no"].as_str().unwrap()).await;
+        // The provider query is due 3 s after paying started.
+        app.clock.advance(3);
+        app.run_pending_jobs().await;
         let took = wait_for(&app, &token, no, "paid", Duration::from_secs(12)).await;
         assert!(took.is_some(), "{mode}: shown paid by querying the provider");
         behaviour(&app, provider_of(channel), json!({"notify": "normal"})).await;
@@ -188,7 +199,9 @@ async fn a_declined_payment_leaves_the_order_unpaid(app: TestApp) {
     let no = o["order_no"].as_str().unwrap();
     let p = pay(&app, &token, no, "wechat_native").await;
     assert_eq!(provider_pays(&app, "wechat_native", p["out_trade_no"].as_str().unwrap()).await, 402);
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    // The provider query comes and finds nothing paid.
+    app.clock.advance(3);
+    assert!(app.run_pending_jobs().await >= 1);
     assert_eq!(order_status(&app, &token, no).await, "unpaid");
     behaviour(&app, "wechatpay", json!({"decline": false})).await;
     // The student tries again and it goes through.
@@ -278,6 +291,7 @@ async fn switching_channel_closes_the_old_trade(app: TestApp) {
     let t0 = Instant::now();
     let old = first["out_trade_no"].as_str().unwrap();
     loop {
+        app.run_pending_jobs().await;
         let trade: Value = app.http.get(app.url(&format!("/sandbox/wechatpay/orders/{old}"))).send().await.unwrap().json().await.unwrap();
         if trade.to_string().contains("closed") {
             break;
@@ -314,6 +328,8 @@ async fn money_after_close_is_refunded_or_credited(app: TestApp) {
         behaviour(&app, "wechatpay", json!({"accept_after_close": false})).await;
         let t0 = Instant::now();
         loop {
+            // The notification settles (not applied) and queues the refund; run it.
+            app.run_pending_jobs().await;
             let (_, t) = app.get_json("/api/v1/student/transactions", Some(&token)).await;
             let txs = t["transactions"].as_array().unwrap();
             let done = txs
@@ -372,8 +388,8 @@ async fn expired_orders_close_and_free_their_charges(app: TestApp) {
     let (charge, o) = new_order(&app, &token).await;
     let no = o["order_no"].as_str().unwrap();
     pay(&app, &token, no, "wechat_native").await;
-    sqlx::query("UPDATE orders SET expires_at = 1 WHERE order_no = $1").bind(no).execute(app.store.pool()).await.unwrap();
-    sqlx::query("UPDATE jobs SET run_at = 1 WHERE kind = 'expire_order'").execute(app.store.pool()).await.unwrap();
+    past_deadline(&app, no).await;
+    app.run_pending_jobs().await;
     assert!(wait_for(&app, &token, no, "closed", Duration::from_secs(5)).await.is_some());
     let (status, v) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": charge["id"]}]}), Some(&token)).await;
     assert_eq!(status, 201, "the charge is free again: {v}");
@@ -416,24 +432,24 @@ async fn two_instances_apply_each_payment_once(app: TestApp) {
         assert_eq!(order_status(&b, &token, no).await, "paid");
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments").await, 3);
-    // Instance b claims a job and dies before finishing it; a runs it once the lease is gone.
+    // Instance b claims the due expiries and dies before finishing them; a runs them once the
+    // lease is gone.
     let (_, o) = new_order(&app, &token).await;
     let no = o["order_no"].as_str().unwrap().to_string();
-    sqlx::query("UPDATE orders SET expires_at = 1 WHERE order_no = $1").bind(&no).execute(app.store.pool()).await.unwrap();
-    app.state.store.hurry_job("expire_order", 0, 0).await.unwrap();
-    sqlx::query("UPDATE jobs SET run_at = 1, locked_until = 9999999999 WHERE kind = 'expire_order' AND done_at IS NULL")
-        .execute(app.store.pool())
-        .await
-        .unwrap();
+    past_deadline(&app, &no).await;
+    let mut claimed = 0;
+    while jobs::claim(&b.state.ctx, Queue::Local).await.unwrap().is_some() {
+        claimed += 1;
+    }
+    assert!(claimed >= 1, "b holds the expiry");
     b.kill();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.run_pending_jobs().await;
     assert_eq!(order_status(&app, &token, &no).await, "unpaid", "the job is held by the dead instance's lease");
-    sqlx::query("UPDATE jobs SET locked_until = 1 WHERE kind = 'expire_order' AND done_at IS NULL")
-        .execute(app.store.pool())
-        .await
-        .unwrap();
+    app.clock.advance(campuspay_store::jobs::LEASE_S + 1);
+    app.run_pending_jobs().await;
     assert!(wait_for(&app, &token, &no, "closed", Duration::from_secs(5)).await.is_some(), "no job lost");
-    assert_eq!(count(&app, "SELECT COUNT(*) FROM jobs WHERE kind = 'expire_order' AND done_at IS NOT NULL AND ref_id = (SELECT id FROM orders WHERE status = 'closed')").await, 1);
+    let closed: i64 = sqlx::query_scalar("SELECT id FROM orders WHERE status = 'closed'").fetch_one(app.store.pool()).await.unwrap();
+    assert_eq!(jobs::times_done(&app.state.ctx, &Job::ExpireOrder { order_id: closed }).await.unwrap(), 1);
     assert_books_balance(&app).await;
 }
 
@@ -445,8 +461,7 @@ async fn statements_find_what_nobody_told_us(app: TestApp) {
     let no = o["order_no"].as_str().unwrap();
     behaviour(&app, "alipay", json!({"notify": "lost"})).await;
     let p = pay(&app, &token, no, "alipay_qr").await;
-    // No notification, and no query either: as if both failed all day.
-    sqlx::query("UPDATE jobs SET done_at = 1 WHERE kind = 'query_attempt'").execute(app.store.pool()).await.unwrap();
+    // No notification, and no query either (no job is run): as if both failed all day.
     provider_pays(&app, "alipay_qr", p["out_trade_no"].as_str().unwrap()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let status = sqlx::query_scalar::<_, String>("SELECT status FROM orders WHERE order_no = $1")

@@ -1,7 +1,7 @@
 //! The student pay pages end to end over HTTP, on SQLite and PostgreSQL: choose → (agreement)
 //! → confirm → order page → pay by QR through the simulator → the order page says 缴费成功.
 
-mod common;
+use crate::common;
 
 use common::TestApp;
 use serde_json::Value;

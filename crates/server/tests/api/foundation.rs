@@ -1,7 +1,7 @@
 //! The foundation journey over real HTTP, on SQLite and on PostgreSQL: five schools, their
 //! login rules, forced changes, throttling, isolation between schools, arrears, bad input.
 
-mod common;
+use crate::common;
 
 use common::{NEW_PASSWORD, SCHOOLS, TestApp, initial_password};
 use serde_json::{Value, json};

@@ -1,0 +1,221 @@
+//! Background work: provider queries, order expiry, closing superseded attempts, refunds,
+//! reconciliation. Jobs live in the database, so any instance may run them and none is lost.
+//!
+//! A [`Job`] is stored as its kind and its JSON payload; [`Job::encode`] and [`Job::decode`]
+//! are the one mapping between the two, and decoding refuses what it does not know. The
+//! payload is also the job's key: the same job is not queued twice while one is pending.
+//! Each job belongs to a [`Queue`]; the [`Runner`] runs each queue with its own concurrency
+//! limit, so a provider that takes 20 s to answer never holds back an expiry.
+
+mod run;
+mod runner;
+
+pub use runner::{Limits, Runner, RunnerHandle};
+
+use crate::{Context, Error};
+use campuspay_store::{StoreError, WriteTx};
+use serde::{Deserialize, Serialize};
+
+/// One piece of background work and what it works on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "payload", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Job {
+    /// Ask the provider whether an attempt was paid (no notification yet).
+    QueryAttempt { attempt_id: i64 },
+    /// Close an unpaid order at its deadline.
+    ExpireOrder { order_id: i64 },
+    /// Close a superseded or cancelled attempt at its provider.
+    CloseAttempt { attempt_id: i64 },
+    /// Send money that could not pay its order back through the provider.
+    Refund { refund_id: i64 },
+    /// Reconcile one Shanghai day's statements, `yyyy-mm-dd`.
+    Reconcile { date: String },
+}
+
+/// Which runner takes a job: each queue has its own concurrency limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Queue {
+    /// Calls to payment providers, which may each take up to their timeout.
+    Provider,
+    /// Work on our own books that must not wait behind a provider (expiries).
+    Local,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 2] = [Queue::Provider, Queue::Local];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Provider => "provider",
+            Queue::Local => "local",
+        }
+    }
+}
+
+/// A stored job that does not decode: a kind this build does not know, or a payload that
+/// does not fit its kind. Never turned into some default job.
+#[derive(Debug, thiserror::Error)]
+#[error("undecodable job {kind}: {reason}")]
+pub struct DecodeError {
+    pub kind: String,
+    pub reason: String,
+}
+
+impl Job {
+    pub fn queue(&self) -> Queue {
+        match self {
+            // Expiring closes the order's attempts at their providers too, but each call is
+            // bounded by its timeout and expiries must not queue behind slow queries.
+            Job::ExpireOrder { .. } => Queue::Local,
+            Job::QueryAttempt { .. } | Job::CloseAttempt { .. } | Job::Refund { .. } | Job::Reconcile { .. } => Queue::Provider,
+        }
+    }
+
+    /// The kind and the JSON payload to store.
+    pub fn encode(&self) -> (String, String) {
+        // An adjacently tagged enum of integers and strings always serializes.
+        let serde_json::Value::Object(mut v) = serde_json::to_value(self).unwrap_or_default() else {
+            unreachable!("a Job serializes to an object")
+        };
+        let kind = match v.remove("kind") {
+            Some(serde_json::Value::String(k)) => k,
+            _ => unreachable!("a Job has a string tag"),
+        };
+        (kind, v.remove("payload").unwrap_or_default().to_string())
+    }
+
+    /// The job a stored kind and payload stand for; anything unknown is an error.
+    pub fn decode(kind: &str, payload: &str) -> Result<Job, DecodeError> {
+        let fail = |reason: String| DecodeError { kind: kind.to_string(), reason };
+        let payload: serde_json::Value = serde_json::from_str(payload).map_err(|e| fail(e.to_string()))?;
+        let job: Job = serde_json::from_value(serde_json::json!({"kind": kind, "payload": payload})).map_err(|e| fail(e.to_string()))?;
+        if let Job::Reconcile { date } = &job
+            && run::parse_date(date).is_none()
+        {
+            return Err(fail(format!("not a date: {date}")));
+        }
+        Ok(job)
+    }
+}
+
+/// Queues `job` to run at `run_at` (unix seconds) in the caller's transaction, unless the
+/// same job is pending already.
+pub async fn enqueue_at(ctx: &Context, tx: &mut WriteTx, job: &Job, run_at: i64) -> Result<(), StoreError> {
+    let (kind, payload) = job.encode();
+    ctx.store.enqueue_job(tx, &kind, &payload, job.queue().as_str(), run_at, ctx.clock.now()).await?;
+    Ok(())
+}
+
+/// Queues `job` to run `secs` from now (by the context's clock).
+pub async fn enqueue_in(ctx: &Context, tx: &mut WriteTx, job: &Job, secs: i64) -> Result<(), StoreError> {
+    enqueue_at(ctx, tx, job, ctx.clock.now() + secs).await
+}
+
+/// Queues `job` to run as soon as a runner is free.
+pub async fn enqueue(ctx: &Context, tx: &mut WriteTx, job: &Job) -> Result<(), StoreError> {
+    enqueue_in(ctx, tx, job, 0).await
+}
+
+/// Brings `job` forward to now if it is pending and not running, once `not_before` is past.
+pub async fn hurry(ctx: &Context, job: &Job, not_before: i64) -> Result<(), StoreError> {
+    let (kind, payload) = job.encode();
+    ctx.store.hurry_job(&kind, &payload, ctx.clock.now(), not_before).await
+}
+
+/// Whether `job` was ever queued (pending or done).
+pub async fn was_queued(ctx: &Context, job: &Job) -> Result<bool, StoreError> {
+    let (kind, payload) = job.encode();
+    ctx.store.has_job(&kind, &payload).await
+}
+
+/// How many times `job` ran to completion.
+pub async fn times_done(ctx: &Context, job: &Job) -> Result<i64, StoreError> {
+    let (kind, payload) = job.encode();
+    ctx.store.done_jobs(&kind, &payload).await
+}
+
+/// A job this instance holds under a lease until it records the outcome.
+#[derive(Debug)]
+pub struct Claimed {
+    row: campuspay_store::jobs::JobRow,
+    /// `Err` when the stored job does not decode; running it records the failure.
+    pub job: Result<Job, String>,
+}
+
+/// Claims the most overdue job of `queue`, if one is due by the context's clock.
+pub async fn claim(ctx: &Context, queue: Queue) -> Result<Option<Claimed>, StoreError> {
+    let row = ctx.store.claim_job(queue.as_str(), ctx.clock.now()).await?;
+    Ok(row.map(|row| {
+        let job = Job::decode(&row.kind, &row.payload).map_err(|e| e.to_string());
+        Claimed { row, job }
+    }))
+}
+
+/// Runs every job that is due now, one after the other, until none is due; returns how many
+/// ran. For tests and one-off runs: a server uses the [`Runner`].
+pub async fn run_pending(ctx: &Context) -> Result<usize, StoreError> {
+    let mut ran = 0;
+    // A job that keeps coming back due at once would loop forever: the bound makes it visible.
+    while ran < 10_000 {
+        let mut any = false;
+        for queue in Queue::ALL {
+            if let Some(claimed) = claim(ctx, queue).await? {
+                run::run(ctx, claimed).await;
+                ran += 1;
+                any = true;
+            }
+        }
+        if !any {
+            return Ok(ran);
+        }
+    }
+    Err(StoreError::Corrupt(format!("jobs still due after {ran} runs")))
+}
+
+/// Jobs whose last run ended in an error, with that error (they will be retried).
+pub async fn failed(ctx: &Context) -> Result<Vec<String>, StoreError> {
+    Ok(ctx
+        .store
+        .pending_jobs()
+        .await?
+        .into_iter()
+        .filter(|j| j.failed)
+        .map(|j| format!("job {} {} {} (attempt {}): {}", j.id, j.kind, j.payload, j.attempts, j.last_error))
+        .collect())
+}
+
+/// Schedules yesterday's reconciliation soon after start if nobody has yet.
+pub async fn schedule_reconcile(ctx: &Context) -> Result<(), Error> {
+    run::schedule_reconcile(ctx).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip_through_their_stored_form() {
+        let jobs = [
+            Job::QueryAttempt { attempt_id: 7 },
+            Job::ExpireOrder { order_id: 8 },
+            Job::CloseAttempt { attempt_id: 9 },
+            Job::Refund { refund_id: 10 },
+            Job::Reconcile { date: "2026-11-30".into() },
+        ];
+        for job in jobs {
+            let (kind, payload) = job.encode();
+            assert_eq!(Job::decode(&kind, &payload).unwrap(), job);
+        }
+        assert_eq!(Job::QueryAttempt { attempt_id: 7 }.encode(), ("query_attempt".into(), r#"{"attempt_id":7}"#.into()));
+    }
+
+    #[test]
+    fn unknown_kinds_and_payloads_are_refused() {
+        assert!(Job::decode("send_receipt", r#"{"order_id":1}"#).is_err(), "unknown kind");
+        assert!(Job::decode("expire_order", r#"{"attempt_id":1}"#).is_err(), "payload of another kind");
+        assert!(Job::decode("expire_order", r#"{"order_id":1,"extra":2}"#).is_err(), "unknown field");
+        assert!(Job::decode("expire_order", "{}").is_err(), "missing field");
+        assert!(Job::decode("reconcile", r#"{"date":"20261130"}"#).is_err(), "not a date");
+        assert!(Job::decode("expire_order", "not json").is_err());
+    }
+}

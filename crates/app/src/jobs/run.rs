@@ -1,0 +1,191 @@
+//! What each job does, and how its outcome is recorded.
+
+use super::{Claimed, Job};
+use crate::Context;
+use crate::payment::settle;
+use campuspay_channels::{ProviderStatus, RefundRequest, RefundStatus};
+use campuspay_domain::order::OrderEvent;
+use campuspay_domain::time::{format_shanghai_date, shanghai_to_unix};
+
+/// Seconds until the next query of an unpaid attempt: quick while a student is likely
+/// watching, then backing off.
+fn query_backoff(attempts: i64) -> i64 {
+    match attempts {
+        0..=4 => 3,
+        5..=8 => 5,
+        9..=12 => 15,
+        13..=20 => 60,
+        _ => 300,
+    }
+}
+
+fn retry_backoff(attempts: i64) -> i64 {
+    (1i64 << attempts.clamp(0, 8)).min(300)
+}
+
+/// `(y, m, d)` of a `yyyy-mm-dd` date.
+pub(super) fn parse_date(date: &str) -> Option<(i64, u32, u32)> {
+    let mut parts = date.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    shanghai_to_unix(y, m, d, 0, 0, 0).map(|_| (y, m, d))
+}
+
+/// Yesterday's statements are reconciled soon after start if nobody has yet; each run books
+/// the next day's, for 10:00 the day after it (when providers publish statements).
+pub(super) async fn schedule_reconcile(ctx: &Context) -> Result<(), crate::Error> {
+    let now = ctx.clock.now();
+    let yesterday = Job::Reconcile { date: format_shanghai_date(now - 86_400) };
+    if !super::was_queued(ctx, &yesterday).await? {
+        let mut tx = ctx.store.write_tx().await?;
+        super::enqueue_at(ctx, &mut tx, &yesterday, now + 60).await?;
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+enum Next {
+    Done,
+    Again(i64, String),
+}
+
+/// Runs one claimed job and records what came of it: done, again later, or failed (retried
+/// with backoff). A job that does not decode is failed, never guessed at.
+pub(super) async fn run(ctx: &Context, claimed: Claimed) {
+    let Claimed { row, job } = claimed;
+    let next = match &job {
+        Ok(job) => match job {
+            Job::QueryAttempt { attempt_id } => query_attempt(ctx, *attempt_id, row.attempts).await,
+            Job::ExpireOrder { order_id } => expire_order(ctx, *order_id).await,
+            Job::CloseAttempt { attempt_id } => close_attempt(ctx, *attempt_id).await,
+            Job::Refund { refund_id } => refund(ctx, *refund_id, row.attempts).await,
+            Job::Reconcile { date } => reconcile(ctx, date, row.attempts).await,
+        },
+        Err(e) => Err(crate::Error::new(crate::ErrorKind::Internal, "undecodable_job", e.clone(), e.clone())),
+    };
+    let now = ctx.clock.now();
+    let result = match next {
+        Ok(Next::Done) => ctx.store.finish_job(&row, now).await,
+        Ok(Next::Again(at, why)) => ctx.store.retry_job(&row, at, &why, false).await,
+        Err(e) => {
+            tracing::warn!(job = row.id, kind = row.kind, payload = row.payload, error = e.zh, "job failed; will retry");
+            ctx.store.retry_job(&row, now + retry_backoff(row.attempts), &e.zh, true).await
+        }
+    };
+    if let Err(e) = result {
+        tracing::error!(error = %e, job = row.id, "recording a job's outcome");
+    }
+}
+
+type JobResult = Result<Next, crate::Error>;
+
+async fn query_attempt(ctx: &Context, attempt_id: i64, attempts: i64) -> JobResult {
+    let Some(attempt) = ctx.store.attempt_by_id(attempt_id).await? else { return Ok(Next::Done) };
+    let Some(order) = ctx.store.order_by_id(attempt.order_id).await? else { return Ok(Next::Done) };
+    if order.status != "unpaid" || !(attempt.status == "open" || attempt.status == "superseded") {
+        return Ok(Next::Done);
+    }
+    match settle::query_and_settle(ctx, &attempt).await? {
+        Some(ProviderStatus::Paid { .. } | ProviderStatus::Refunded { .. } | ProviderStatus::Closed | ProviderStatus::Failed { .. })
+        | None => Ok(Next::Done),
+        // Not paid yet: ask again until the order's deadline (its expiry job takes over then).
+        Some(_) if ctx.clock.now() > order.expires_at => Ok(Next::Done),
+        Some(_) => Ok(Next::Again(ctx.clock.now() + query_backoff(attempts), "not paid yet".into())),
+    }
+}
+
+async fn reconcile(ctx: &Context, date: &str, attempts: i64) -> JobResult {
+    let report = crate::payment::reconcile::reconcile_day(ctx, date).await?;
+    if !report.failures.is_empty() && attempts < 12 {
+        return Ok(Next::Again(ctx.clock.now() + 1800, format!("{} statements unavailable", report.failures.len())));
+    }
+    // Decoding checked the date; noon of the next day is in the next day whatever the zone.
+    let (y, m, d) = parse_date(date).unwrap_or_default();
+    let noon = shanghai_to_unix(y, m, d, 12, 0, 0).unwrap_or(ctx.clock.now());
+    let next_day = format_shanghai_date(noon + 86_400);
+    // Statements of a day are published the morning after it: 10:00 of the day after next_day.
+    let run_at = parse_date(&next_day)
+        .and_then(|(ny, nm, nd)| shanghai_to_unix(ny, nm, nd, 10, 0, 0))
+        .map(|t| t + 86_400)
+        .unwrap_or(ctx.clock.now() + 86_400);
+    let next = Job::Reconcile { date: next_day };
+    if !super::was_queued(ctx, &next).await? {
+        let mut tx = ctx.store.write_tx().await?;
+        super::enqueue_at(ctx, &mut tx, &next, run_at).await?;
+        tx.commit().await?;
+    }
+    Ok(Next::Done)
+}
+
+async fn expire_order(ctx: &Context, order_id: i64) -> JobResult {
+    let Some(order) = ctx.store.order_by_id(order_id).await? else { return Ok(Next::Done) };
+    if order.status != "unpaid" {
+        return Ok(Next::Done);
+    }
+    let t = ctx.clock.now();
+    if t < order.expires_at {
+        return Ok(Next::Again(order.expires_at, "not due".into()));
+    }
+    settle::end_unpaid(ctx, order.id, OrderEvent::Expire { now: t }).await?;
+    Ok(Next::Done)
+}
+
+async fn close_attempt(ctx: &Context, attempt_id: i64) -> JobResult {
+    let Some(attempt) = ctx.store.attempt_by_id(attempt_id).await? else { return Ok(Next::Done) };
+    if attempt.status == "paid" || attempt.status == "closed" {
+        return Ok(Next::Done);
+    }
+    settle::close_attempt(ctx, &attempt).await?;
+    Ok(Next::Done)
+}
+
+async fn refund(ctx: &Context, refund_id: i64, attempts: i64) -> JobResult {
+    let Some(r) = ctx.store.refund(refund_id).await? else { return Ok(Next::Done) };
+    if r.status == "success" || r.status == "failed" {
+        return Ok(Next::Done);
+    }
+    let Some(attempt) = ctx.store.attempt_by_id(r.attempt_id).await? else { return Ok(Next::Done) };
+    let Some(channel) = ctx.channels.for_attempt(&attempt) else {
+        return Ok(Next::Again(ctx.clock.now() + 300, "channel not configured".into()));
+    };
+    let req = RefundRequest {
+        out_trade_no: r.out_trade_no.clone(),
+        out_refund_no: r.out_refund_no.clone(),
+        refund: r.amount,
+        total: r.amount,
+        reason: Some("订单已关闭或重复支付，原路退回".into()),
+    };
+    if !r.reference.is_empty() {
+        // Another instance, or this one before a restart, sent it: the provider finds it by this.
+        channel.restore_order_reference(&r.out_refund_no, &r.reference);
+    }
+    let result = channel.refund(&req).await;
+    if let Some(reference) = channel.order_reference(&r.out_refund_no)
+        && reference != r.reference
+    {
+        ctx.store.set_refund_reference(r.id, &reference).await?;
+    }
+    match result {
+        Ok(res) => match res.status {
+            RefundStatus::Success => {
+                ctx.store.finish_refund(&r, "success").await?;
+                tracing::info!(out_refund_no = r.out_refund_no, amount = r.amount.0, "refund done");
+                Ok(Next::Done)
+            }
+            RefundStatus::Processing => {
+                ctx.store.set_refund_status(r.id, "processing").await?;
+                Ok(Next::Again(ctx.clock.now() + 30, "refund processing".into()))
+            }
+            // Needs a person: the finance office sees it among refunds that did not finish.
+            RefundStatus::Closed | RefundStatus::Abnormal => {
+                ctx.store.finish_refund(&r, "failed").await?;
+                tracing::error!(out_refund_no = r.out_refund_no, "refund failed at the provider; needs the finance office");
+                Ok(Next::Done)
+            }
+        },
+        Err(e) => Ok(Next::Again(ctx.clock.now() + retry_backoff(attempts), e.to_string())),
+    }
+}

@@ -1,0 +1,13 @@
+//! The integration suite, one test binary (one link, not five): a real campuspay on port 0
+//! over HTTP, every test on SQLite and on PostgreSQL (`CAMPUSPAY_TEST_DATABASE_URL`).
+
+#[macro_use]
+mod common;
+
+mod accounts;
+mod foundation;
+mod office;
+mod pages_pay;
+mod payments;
+mod races;
+mod workers;
