@@ -206,11 +206,13 @@ async fn reset_password_in(
     password_hash: &str,
     at: i64,
 ) -> Result<(), StoreError> {
-    let q = sqlx::query("UPDATE students SET password_hash = $1, password_changed_at = $2 WHERE school_id = $3 AND id = $4")
-        .bind(password_hash)
-        .bind(at)
-        .bind(school_id)
-        .bind(student_id);
+    let q = sqlx::query(
+        "UPDATE students SET password_hash = $1, password_changed_at = $2, force_password_change = 0 WHERE school_id = $3 AND id = $4",
+    )
+    .bind(password_hash)
+    .bind(at)
+    .bind(school_id)
+    .bind(student_id);
     update_one_student(tx, q).await?;
     for sql in [
         // A reset ends ALL sessions: whoever had the account open must log in again.

@@ -24,6 +24,8 @@ pub struct Student {
     /// `None` while the initial password is in force.
     pub password_hash: Option<String>,
     pub security_email: String,
+    /// The office reset the password: the next login must change it.
+    pub force_password_change: bool,
 }
 
 /// A student as imported or seeded; the password starts as the policy's initial one.
@@ -45,7 +47,7 @@ pub struct NewStudent<'a> {
 macro_rules! columns {
     () => {
         "id, school_id, student_no, name, gender, id_card, phone, email, postcode, address, department, \
-                       major, level, class_name, enrol_year, password_hash, security_email"
+                       major, level, class_name, enrol_year, password_hash, security_email, force_password_change"
     };
 }
 
@@ -68,6 +70,7 @@ fn student(r: &AnyRow) -> Result<Student, sqlx::Error> {
         enrol_year: r.try_get("enrol_year")?,
         password_hash: r.try_get("password_hash")?,
         security_email: r.try_get("security_email")?,
+        force_password_change: r.try_get::<i64, _>("force_password_change")? != 0,
     })
 }
 
@@ -159,14 +162,16 @@ impl Store {
     pub async fn set_password(&self, school_id: i64, id: i64, hash: &str, keep_session: Option<&str>) -> Result<(), StoreError> {
         let at = now();
         let mut tx = self.write_tx().await?;
-        let n = sqlx::query("UPDATE students SET password_hash = $1, password_changed_at = $2 WHERE school_id = $3 AND id = $4")
-            .bind(hash)
-            .bind(at)
-            .bind(school_id)
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE students SET password_hash = $1, password_changed_at = $2, force_password_change = 0 WHERE school_id = $3 AND id = $4",
+        )
+        .bind(hash)
+        .bind(at)
+        .bind(school_id)
+        .bind(id)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
         if n != 1 {
             return Err(StoreError::NotFound);
         }
@@ -180,5 +185,30 @@ impl Store {
             sqlx::query("UPDATE sessions SET must_change_password = 0 WHERE token_hash = $1").bind(keep).execute(&mut *tx.tx).await?;
         }
         tx.commit().await
+    }
+
+    /// The office's reset: back to the school's initial-password rule, a change forced at the
+    /// next login, every session and recovery link or code of the student ended.
+    pub async fn reset_to_initial_password(&self, tx: &mut WriteTx, school_id: i64, student_id: i64) -> Result<(), StoreError> {
+        let at = now();
+        let n = sqlx::query(
+            "UPDATE students SET password_hash = NULL, password_changed_at = $1, force_password_change = 1 WHERE school_id = $2 AND id = $3",
+        )
+        .bind(at)
+        .bind(school_id)
+        .bind(student_id)
+        .execute(&mut *tx.tx)
+        .await?
+        .rows_affected();
+        if n != 1 {
+            return Err(StoreError::NotFound);
+        }
+        for sql in [
+            "UPDATE sessions SET ended_at = $1 WHERE school_id = $2 AND student_id = $3 AND ended_at IS NULL",
+            "UPDATE recovery_tokens SET used_at = $1 WHERE school_id = $2 AND student_id = $3 AND used_at IS NULL",
+        ] {
+            sqlx::query(sql).bind(at).bind(school_id).bind(student_id).execute(&mut *tx.tx).await?;
+        }
+        Ok(())
     }
 }

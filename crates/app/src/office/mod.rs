@@ -3,7 +3,9 @@
 //! member's own school, and writes its audit row with [`audit`] in the same transaction as
 //! its change.
 
+pub mod audit_log;
 pub mod auth;
+pub mod students;
 
 use crate::{Client, Error, ErrorKind};
 use campuspay_domain::office::{AuditAction, Permission, Role};

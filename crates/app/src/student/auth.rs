@@ -141,7 +141,8 @@ pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Re
     }
     let student = student.expect("a verified login has a student");
     let uses_initial = student.password_hash.is_none();
-    let must_change = (uses_initial && school.policy.force_change_initial)
+    let must_change = student.force_password_change
+        || (uses_initial && school.policy.force_change_initial)
         || (school.policy.force_change_weak && password::is_weak(input.password, &context(&student, initial.as_deref().unwrap_or(""))));
     ctx.store.record_security_event(&ev(event::LOGIN_OK)).await?;
     let (token, session) = new_session(ctx, &school, &student, must_change, client).await?;

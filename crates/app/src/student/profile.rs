@@ -46,6 +46,12 @@ pub async fn school_and_student(ctx: &Context, session: &SessionRow) -> Result<(
 
 pub async fn overview(ctx: &Context, session: &SessionRow) -> Result<Overview, Error> {
     let (school, student) = school_and_student(ctx, session).await?;
+    overview_of(ctx, school, student).await
+}
+
+/// What the student owes and has paid, as the student's home page and the office's counter
+/// both show it.
+pub async fn overview_of(ctx: &Context, school: School, student: Student) -> Result<Overview, Error> {
     let views = ctx.store.charges_of_student(school.id, student.id).await?;
     let mut charges = Vec::with_capacity(views.len());
     for v in views {

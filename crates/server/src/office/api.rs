@@ -5,12 +5,26 @@ use crate::AppState;
 use crate::api::ApiJson;
 use crate::error::HttpError;
 use crate::web::Client;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use campuspay_app::office::{Staff, auth};
+use campuspay_app::office::{Staff, audit_log, auth, students};
+use campuspay_domain::office::Permission;
+use campuspay_domain::time::format_shanghai;
 use serde::{Deserialize, Serialize};
+
+/// Every office route and the permission its use case checks (`None`: any logged-in staff).
+/// The permission walk test visits each with every role; keep it in step with `routes()`.
+pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
+    ("POST", "/api/v1/office/login", None),
+    ("POST", "/api/v1/office/logout", None),
+    ("GET", "/api/v1/office/me", None),
+    ("POST", "/api/v1/office/password", None),
+    ("GET", "/api/v1/office/students/{student_no}", Some(Permission::ViewStudents)),
+    ("POST", "/api/v1/office/students/{student_no}/reset-password", Some(Permission::ManageStudentAccounts)),
+    ("GET", "/api/v1/office/audit", Some(Permission::ViewAudit)),
+];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -18,6 +32,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/office/logout", post(logout))
         .route("/api/v1/office/me", get(me))
         .route("/api/v1/office/password", post(change_password))
+        .route("/api/v1/office/students/{student_no}", get(student_file))
+        .route("/api/v1/office/students/{student_no}/reset-password", post(reset_password))
+        .route("/api/v1/office/audit", get(audit))
 }
 
 #[derive(Deserialize)]
@@ -94,4 +111,213 @@ async fn change_password(
 ) -> Result<StatusCode, HttpError> {
     auth::change_password(&state, &s.staff, &s.session, &b.old_password, &b.new_password, &client).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+pub struct StudentInfo {
+    student_no: String,
+    name: String,
+    gender: String,
+    id_card: String,
+    phone: String,
+    email: String,
+    department: String,
+    major: String,
+    level: String,
+    class_name: String,
+    enrol_year: i64,
+}
+
+#[derive(Serialize)]
+pub struct ChargeInfo {
+    id: i64,
+    item: String,
+    item_code: String,
+    period: String,
+    period_name: String,
+    total_fen: i64,
+    discount_fen: i64,
+    payable_fen: i64,
+    paid_fen: i64,
+    arrears_fen: i64,
+    state: &'static str,
+    state_label: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct OrderInfo {
+    order_no: String,
+    total_fen: i64,
+    status: String,
+    created_at: String,
+}
+
+#[derive(Serialize)]
+pub struct PaymentInfo {
+    order_no: String,
+    channel: String,
+    txn_id: String,
+    amount_fen: i64,
+    disposition: String,
+    at: String,
+}
+
+#[derive(Serialize)]
+pub struct LedgerInfo {
+    id: i64,
+    charge_id: Option<i64>,
+    kind: String,
+    amount_fen: i64,
+    reference: String,
+    memo: String,
+    at: String,
+}
+
+/// The counter's view of one student (`GET /api/v1/office/students/{student_no}`).
+#[derive(Serialize)]
+pub struct StudentFileView {
+    student: StudentInfo,
+    charges: Vec<ChargeInfo>,
+    total_arrears_fen: i64,
+    balance_fen: i64,
+    orders: Vec<OrderInfo>,
+    payments: Vec<PaymentInfo>,
+    ledger: Vec<LedgerInfo>,
+}
+
+async fn student_file(State(state): State<AppState>, s: StaffSession, Path(no): Path<String>) -> Result<Json<StudentFileView>, HttpError> {
+    let f = students::file(&state, &s.staff, &no).await?;
+    let st = &f.overview.student;
+    Ok(Json(StudentFileView {
+        student: StudentInfo {
+            student_no: st.student_no.clone(),
+            name: st.name.clone(),
+            gender: st.gender.clone(),
+            id_card: st.id_card.clone(),
+            phone: st.phone.clone(),
+            email: st.email.clone(),
+            department: st.department.clone(),
+            major: st.major.clone(),
+            level: st.level.clone(),
+            class_name: st.class_name.clone(),
+            enrol_year: st.enrol_year,
+        },
+        charges: f
+            .overview
+            .charges
+            .iter()
+            .map(|c| ChargeInfo {
+                id: c.view.id,
+                item: c.view.item_name.clone(),
+                item_code: c.view.item_code.clone(),
+                period: c.view.period_code.clone(),
+                period_name: c.view.period_name.clone(),
+                total_fen: c.view.amounts.total.0,
+                discount_fen: c.view.amounts.discount.0,
+                payable_fen: c.payable.0,
+                paid_fen: c.view.amounts.paid.0,
+                arrears_fen: c.arrears.0,
+                state: c.state.as_str(),
+                state_label: c.state.label_zh(),
+            })
+            .collect(),
+        total_arrears_fen: f.overview.total_arrears.0,
+        balance_fen: f.balance.0,
+        orders: f
+            .orders
+            .iter()
+            .map(|o| OrderInfo {
+                order_no: o.order_no.clone(),
+                total_fen: o.total.0,
+                status: o.status.to_string(),
+                created_at: format_shanghai(o.created_at),
+            })
+            .collect(),
+        payments: f
+            .payments
+            .iter()
+            .map(|p| PaymentInfo {
+                order_no: p.order_no.clone(),
+                channel: p.channel.to_string(),
+                txn_id: p.txn_id.clone(),
+                amount_fen: p.amount.0,
+                disposition: p.disposition.to_string(),
+                at: format_shanghai(p.created_at),
+            })
+            .collect(),
+        ledger: f
+            .ledger
+            .iter()
+            .map(|l| LedgerInfo {
+                id: l.id,
+                charge_id: l.charge_id,
+                kind: l.kind.to_string(),
+                amount_fen: l.amount.0,
+                reference: l.reference.clone(),
+                memo: l.memo.clone(),
+                at: format_shanghai(l.created_at),
+            })
+            .collect(),
+    }))
+}
+
+async fn reset_password(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    Path(no): Path<String>,
+) -> Result<StatusCode, HttpError> {
+    students::reset_password(&state, &s.staff, &client, &no).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    /// Unix seconds.
+    since: Option<i64>,
+    until: Option<i64>,
+    before_id: Option<i64>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct AuditEntry {
+    id: i64,
+    actor: String,
+    action: String,
+    /// What the action recorded: role, subject, before/after, IP, user agent.
+    detail: serde_json::Value,
+    at: String,
+}
+
+#[derive(Serialize)]
+pub struct AuditPage {
+    entries: Vec<AuditEntry>,
+}
+
+async fn audit(State(state): State<AppState>, s: StaffSession, Query(q): Query<AuditQuery>) -> Result<Json<AuditPage>, HttpError> {
+    let filter = campuspay_store::office::AuditFilter {
+        actor: q.actor,
+        action: q.action,
+        since: q.since,
+        until: q.until,
+        before_id: q.before_id,
+        limit: q.limit.unwrap_or(100),
+    };
+    let rows = audit_log::search(&state, &s.staff, &filter).await?;
+    Ok(Json(AuditPage {
+        entries: rows
+            .into_iter()
+            .map(|r| AuditEntry {
+                id: r.id,
+                actor: r.actor,
+                action: r.action,
+                // Rows written before details were JSON keep their text.
+                detail: serde_json::from_str(&r.detail).unwrap_or(serde_json::Value::String(r.detail)),
+                at: format_shanghai(r.at),
+            })
+            .collect(),
+    }))
 }

@@ -4,6 +4,8 @@
 
 mod api;
 
+pub use api::ROUTES;
+
 use crate::AppState;
 use crate::error::HttpError;
 use crate::web::{cookie, request_lang};

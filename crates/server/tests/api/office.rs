@@ -10,6 +10,9 @@ on_both_databases!(
     concurrent_wrong_passwords_check_at_most_the_limit,
     a_one_time_password_opens_nothing_but_its_change,
     logout_ends_the_session_and_both_are_audited,
+    every_office_route_refuses_a_role_without_its_permission,
+    the_counter_sees_its_own_students_only,
+    a_reset_password_ends_sessions_and_forces_a_change,
 );
 
 async fn staff_login(app: &TestApp, school: &str, login: &str, password: &str) -> (u16, Value) {
@@ -119,4 +122,98 @@ async fn logout_ends_the_session_and_both_are_audited(app: TestApp) {
     let actions: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
     assert_eq!(actions, ["staff.login", "staff.logout"]);
     assert!(rows.iter().all(|r| r.0 == "auditor" && r.2.contains("\"role\":\"auditor\"") && r.2.contains("\"ip\"")), "{rows:?}");
+}
+
+/// A table-driven walk of every office route with every role: a role without the route's
+/// permission gets 403 `forbidden` and changes nothing; a role with it gets past the check.
+async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) {
+    use campuspay_domain::office::Role;
+    let logins = [
+        ("qdou", "admin", "Admin#2026", Role::SchoolAdmin),
+        ("qdou", "finance", "Finance#2026", Role::Accountant),
+        ("qdou", "cashier", "Cashier#2026", Role::Cashier),
+        ("qdou", "auditor", "Auditor#2026", Role::Auditor),
+        ("platform", "platform", "Platform#2026", Role::PlatformAdmin),
+    ];
+    let mut walked = 0;
+    for (school, login, password, role) in logins {
+        let (_, v) = staff_login(&app, school, login, password).await;
+        let token = v["token"].as_str().unwrap().to_string();
+        for (method, path, permission) in campuspay_server::office::ROUTES {
+            let Some(p) = permission else { continue };
+            // A student of qdou that no other call of this walk touches.
+            let url = app.url(&path.replace("{student_no}", "20230003"));
+            let req = match *method {
+                "GET" => app.http.get(url),
+                _ => app.http.post(url).json(&json!({})),
+            };
+            let res = req.bearer_auth(&token).send().await.unwrap();
+            let status = res.status().as_u16();
+            let body: Value = res.json().await.unwrap_or(Value::Null);
+            if role.can(*p) {
+                assert_ne!(status, 403, "{role:?} has {p:?} but {method} {path} refused it: {body}");
+            } else {
+                assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{role:?} lacks {p:?}: {method} {path}");
+            }
+            walked += 1;
+        }
+    }
+    assert!(walked >= 15, "the walk visited {walked} route × role pairs");
+    // The refusals changed nothing: 20230003's password was reset only by the roles allowed to.
+    let (_, auditor) = staff_login(&app, "qdou", "auditor", "Auditor#2026").await;
+    let (_, log) = app.get_json("/api/v1/office/audit?action=student.password_reset", auditor["token"].as_str()).await;
+    let actors: Vec<&str> = log["entries"].as_array().unwrap().iter().map(|e| e["actor"].as_str().unwrap()).collect();
+    let mut allowed: Vec<&str> =
+        logins.iter().filter(|l| l.3.can(campuspay_domain::office::Permission::ManageStudentAccounts)).map(|l| l.1).collect();
+    allowed.reverse();
+    assert_eq!(actors, allowed);
+}
+
+async fn the_counter_sees_its_own_students_only(app: TestApp) {
+    let (_, cashier) = staff_login(&app, "lut", "cashier", "Cashier#2026").await;
+    let token = cashier["token"].as_str();
+    let (s, f) = app.get_json("/api/v1/office/students/20230002", token).await;
+    assert_eq!(s, 200, "{f}");
+    assert_eq!(f["student"]["name"], "李华");
+    // Everything paid offline: the ledger explains every fen of it.
+    let paid: i64 = f["charges"].as_array().unwrap().iter().map(|c| c["paid_fen"].as_i64().unwrap()).sum();
+    let ledger: i64 =
+        f["ledger"].as_array().unwrap().iter().filter(|l| l["kind"] == "offline_payment").map(|l| l["amount_fen"].as_i64().unwrap()).sum();
+    assert!(paid > 0 && paid == ledger, "paid {paid}, ledger {ledger}");
+    assert_eq!(f["total_arrears_fen"], 0);
+    // Another school's number, or none at all, is simply not found.
+    let (_, other) = staff_login(&app, "qdou", "cashier", "Cashier#2026").await;
+    let (s, v) = app.get_json("/api/v1/office/students/nosuch", token).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (404, Some("student_not_found")));
+    let (s, _) = app.get_json("/api/v1/office/students/20230002", other["token"].as_str()).await;
+    assert_eq!(s, 200, "qdou's own 20230002 is qdou's");
+    let lut = app.store.school_by_code("lut").await.unwrap().unwrap().id;
+    let lut_only = app.store.student_by_no(lut, "20230002").await.unwrap().unwrap();
+    let (_, qdou_view) = app.get_json("/api/v1/office/students/20230002", other["token"].as_str()).await;
+    assert_ne!(qdou_view["student"]["phone"], lut_only.phone, "qdou's staff saw lut's student");
+}
+
+async fn a_reset_password_ends_sessions_and_forces_a_change(app: TestApp) {
+    // qdou does not force a change of the initial password; after an office reset it must.
+    let student = app.session("qdou", "20230001").await;
+    let (s, _) = app
+        .post_json("/api/v1/student/password", json!({"old_password": "01111X", "new_password": "Campus#Pay2026!"}), Some(&student))
+        .await;
+    assert_eq!(s, 200);
+    let (_, fin) = staff_login(&app, "qdou", "finance", "Finance#2026").await;
+    let (s, _) = app.post_json("/api/v1/office/students/20230001/reset-password", json!({}), fin["token"].as_str()).await;
+    assert_eq!(s, 204);
+    assert_eq!(app.get_json("/api/v1/student/charges", Some(&student)).await.0, 401, "the session survived the reset");
+    assert_eq!(app.login("qdou", "20230001", "Campus#Pay2026!").await.0, 401);
+    let (s, v) = app.login("qdou", "20230001", "01111X").await;
+    assert_eq!((s, v["must_change_password"].as_bool()), (200, Some(true)), "{v}");
+    let (s, v) = app.post_json("/api/v1/office/students/nosuch/reset-password", json!({}), fin["token"].as_str()).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (404, Some("student_not_found")));
+    let (_, auditor) = staff_login(&app, "qdou", "auditor", "Auditor#2026").await;
+    let (_, log) = app.get_json("/api/v1/office/audit?action=student.password_reset", auditor["token"].as_str()).await;
+    let e = &log["entries"][0];
+    assert_eq!(
+        (e["actor"].as_str(), e["detail"]["subject"].as_str(), e["detail"]["role"].as_str()),
+        (Some("finance"), Some("student:20230001"), Some("accountant"))
+    );
 }

@@ -41,3 +41,7 @@ CREATE TABLE throttle_counters (
     window_start BIGINT NOT NULL,
     attempts BIGINT NOT NULL
 );
+
+-- Set when the office resets a student's password to the school's initial rule: the next
+-- login must choose a new one, whatever the school's policy says about initial passwords.
+ALTER TABLE students ADD COLUMN force_password_change BIGINT NOT NULL DEFAULT 0;

@@ -1,0 +1,93 @@
+//! What the finance office reads: a student's ledger, the audit log.
+
+use crate::db::{Store, StoreError, map_rows};
+use campuspay_domain::Fen;
+use sqlx::Row;
+
+/// One row of a student's ledger, as the counter shows it.
+#[derive(Debug, Clone)]
+pub struct LedgerRow {
+    pub id: i64,
+    pub charge_id: Option<i64>,
+    pub kind: String,
+    pub amount: Fen,
+    pub reference: String,
+    pub memo: String,
+    pub created_at: i64,
+}
+
+/// One row of the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditRow {
+    pub id: i64,
+    pub actor: String,
+    pub action: String,
+    pub detail: String,
+    pub at: i64,
+}
+
+/// Which audit rows to list; every bound is optional.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    /// Rows older than this id (for paging back), newest first.
+    pub before_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// The student's ledger, oldest first: every movement of their money.
+    pub async fn ledger_of_student(&self, school_id: i64, student_id: i64) -> Result<Vec<LedgerRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, charge_id, kind, amount_fen, reference, memo, created_at FROM ledger_entries \
+             WHERE school_id = $1 AND student_id = $2 ORDER BY id",
+        )
+        .bind(school_id)
+        .bind(student_id)
+        .fetch_all(self.pool())
+        .await?;
+        map_rows(&rows, |r| {
+            Ok(LedgerRow {
+                id: r.try_get("id")?,
+                charge_id: r.try_get("charge_id")?,
+                kind: r.try_get("kind")?,
+                amount: Fen(r.try_get("amount_fen")?),
+                reference: r.try_get("reference")?,
+                memo: r.try_get("memo")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+    }
+
+    /// A school's audit rows, newest first. `school_id = None` lists the platform's own.
+    pub async fn audit_rows(&self, school_id: Option<i64>, f: &AuditFilter) -> Result<Vec<AuditRow>, StoreError> {
+        // Unset bounds are bound as values that filter nothing, so the SQL stays one string.
+        let rows = sqlx::query(
+            "SELECT id, actor, action, detail, at FROM audit_log \
+             WHERE COALESCE(school_id, 0) = $1 AND ($2 = '' OR actor = $2) AND ($3 = '' OR action = $3) \
+               AND at >= $4 AND at <= $5 AND id < $6 \
+             ORDER BY id DESC LIMIT $7",
+        )
+        .bind(school_id.unwrap_or(0))
+        .bind(f.actor.clone().unwrap_or_default())
+        .bind(f.action.clone().unwrap_or_default())
+        .bind(f.since.unwrap_or(0))
+        .bind(f.until.unwrap_or(i64::MAX))
+        .bind(f.before_id.unwrap_or(i64::MAX))
+        .bind(f.limit.clamp(1, 1000))
+        .fetch_all(self.pool())
+        .await?;
+        map_rows(&rows, |r| {
+            Ok(AuditRow {
+                id: r.try_get("id")?,
+                actor: r.try_get("actor")?,
+                action: r.try_get("action")?,
+                detail: r.try_get("detail")?,
+                at: r.try_get("at")?,
+            })
+        })
+    }
+}
