@@ -5,7 +5,7 @@ use crate::Client;
 use crate::Context;
 use crate::error::Error;
 use crate::error::ErrorKind;
-use crate::payment::channels::{Method, provider_str};
+use crate::payment::channels::{Method, MethodExt, provider_str};
 use crate::student::profile::{Overview, overview};
 use campuspay_channels::{CreateOrder, PayAction};
 use campuspay_domain::cart::{CartContext, CartRequest, OwedCharge, ValidCart, validate_cart};
