@@ -3,9 +3,10 @@
 //! (ID card 37020220000101111X, never logged in, owing items in two years), a fully paid
 //! student `20230002` and a student with a discount `20230003`.
 
+use campuspay_domain::LedgerKind;
 use campuspay_domain::policy::*;
 use campuspay_domain::{Fen, SchoolPolicy, idcard};
-use campuspay_store::charges::{NewFeeItem, NewLedgerEntry, kind};
+use campuspay_store::charges::{NewFeeItem, NewLedgerEntry};
 use campuspay_store::schools::NewSchool;
 use campuspay_store::students::NewStudent;
 use campuspay_store::{Store, StoreError, db_now};
@@ -336,7 +337,7 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
                                 school_id,
                                 student_id,
                                 charge_id: Some(charge_id),
-                                kind: kind::OFFLINE_PAYMENT,
+                                kind: LedgerKind::OfflinePayment,
                                 amount: total,
                                 reference: &format!("DEMO-{}-{charge_id}", d.code),
                                 memo: "演示数据：线下已缴",

@@ -358,9 +358,13 @@ async fn money_after_close_is_refunded_or_credited(app: TestApp) {
     assert_eq!(t["balance_fen"].as_i64().unwrap(), left);
     // The finance office sees both (campuspay late-payments), and each school only its own.
     let all = app.store.unapplied_payments(None).await.unwrap();
-    assert_eq!(all.iter().map(|r| (r.0.as_str(), r.6.as_str())).collect::<Vec<_>>().len(), 2);
-    assert!(all.iter().any(|r| r.0 == "qdou" && r.6 == "refund" && r.8.as_deref() == Some("success")));
-    assert!(all.iter().any(|r| r.0 == "lut" && r.6 == "credit"));
+    assert_eq!(all.iter().map(|r| (r.school_code.as_str(), r.disposition.as_str())).collect::<Vec<_>>().len(), 2);
+    assert!(
+        all.iter().any(|r| r.school_code == "qdou"
+            && r.disposition.as_str() == "refund"
+            && r.refund_status.map(|s| s.as_str()) == Some("success"))
+    );
+    assert!(all.iter().any(|r| r.school_code == "lut" && r.disposition.as_str() == "credit"));
     assert_eq!(app.store.unapplied_payments(Some("lut")).await.unwrap().len(), 1);
     // The refund went back through the provider, and the ledger shows it leaving.
     assert_eq!(count(&app, "SELECT COUNT(*) FROM ledger_entries WHERE kind = 'refund' AND amount_fen < 0").await, 1);

@@ -18,4 +18,4 @@ pub mod security;
 pub mod sessions;
 pub mod students;
 
-pub use db::{Backend, Store, StoreError, WriteTx, now as db_now};
+pub use db::{Backend, On, Store, StoreError, WriteTx, now as db_now};

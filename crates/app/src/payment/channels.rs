@@ -88,7 +88,8 @@ impl Channels {
     /// Loads the schools' own merchant configurations.
     pub async fn load(store: &Store) -> Result<Channels, String> {
         let mut channels = Channels::default();
-        for (school_id, provider, config) in store.channel_configs().await.map_err(|e| e.to_string())? {
+        for row in store.channel_configs().await.map_err(|e| e.to_string())? {
+            let (school_id, provider, config) = (row.school_id, row.provider, row.config);
             let cfg: ChannelConfig = serde_json::from_str(&config).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
             channels.set(school_id, &cfg).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
         }
@@ -116,7 +117,7 @@ impl Channels {
 
     /// The adapter of an attempt, told what it needs to find the trade again.
     pub fn for_attempt(&self, a: &AttemptRow) -> Option<Channel> {
-        let channel = self.get(a.school_id, Method::parse(&a.channel)?)?;
+        let channel = self.get(a.school_id, a.channel)?;
         if !a.reference.is_empty() {
             channel.restore_order_reference(&a.out_trade_no, &a.reference);
         }
