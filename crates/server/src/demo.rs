@@ -372,11 +372,11 @@ async fn seed_accounts(store: &Store) -> Result<(), StoreError> {
             continue;
         };
         if email {
-            store.set_security_email(s.id, st.id, DEMO_SECURITY_EMAIL).await?;
+            store.write(async |tx| store.set_security_email(tx, s.id, st.id, DEMO_SECURITY_EMAIL).await).await?;
         }
         if question {
             let hash = campuspay_app::crypto::Hasher::new(1).hash(DEMO_SECURITY_ANSWER).await;
-            store.set_security_question(s.id, st.id, DEMO_SECURITY_QUESTION, &hash).await?;
+            store.write(async |tx| store.set_security_question(tx, s.id, st.id, DEMO_SECURITY_QUESTION, &hash).await).await?;
         }
     }
     Ok(())

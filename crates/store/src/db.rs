@@ -154,6 +154,16 @@ impl Store {
         Ok(WriteTx { tx, _guard: guard })
     }
 
+    /// Runs `f` in a write transaction and commits it if `f` succeeds: for a use case whose
+    /// whole write is one store call. Store methods never open their own, so a use case that
+    /// needs several writes at once takes one `write_tx` and passes it to each.
+    pub async fn write<T>(&self, f: impl AsyncFnOnce(&mut WriteTx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let v = f(&mut tx).await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
     /// Applies the migrations not applied yet, each in its own transaction.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;

@@ -130,8 +130,10 @@ impl Store {
         .map_err(|e| StoreError::from_write(e, "student number"))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_profile(
         &self,
+        tx: &mut WriteTx,
         school_id: i64,
         id: i64,
         phone: &str,
@@ -139,7 +141,6 @@ impl Store {
         postcode: &str,
         address: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
         let n = sqlx::query("UPDATE students SET phone = $1, email = $2, postcode = $3, address = $4 WHERE school_id = $5 AND id = $6")
             .bind(phone)
             .bind(email)
@@ -150,15 +151,20 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?
             .rows_affected();
-        tx.commit().await?;
         if n == 1 { Ok(()) } else { Err(StoreError::NotFound) }
     }
 
     /// Sets a new password hash and ends every session of the student but `keep_session`, in
     /// one transaction: no window in which an old session outlives the change.
-    pub async fn set_password(&self, school_id: i64, id: i64, hash: &str, keep_session: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_password(
+        &self,
+        tx: &mut WriteTx,
+        school_id: i64,
+        id: i64,
+        hash: &str,
+        keep_session: Option<&str>,
+    ) -> Result<(), StoreError> {
         let at = now();
-        let mut tx = self.write_tx().await?;
         let n = sqlx::query("UPDATE students SET password_hash = $1, password_changed_at = $2 WHERE school_id = $3 AND id = $4")
             .bind(hash)
             .bind(at)
@@ -179,6 +185,6 @@ impl Store {
         if let Some(keep) = keep_session {
             sqlx::query("UPDATE sessions SET must_change_password = 0 WHERE token_hash = $1").bind(keep).execute(&mut *tx.tx).await?;
         }
-        tx.commit().await
+        Ok(())
     }
 }

@@ -235,17 +235,15 @@ pub(super) async fn end_others(
         Err(r) => return r,
     };
     let ended = state.store.end_other_sessions(s.school_id, s.student_id, &s.token_hash).await;
-    let logged = state
-        .store
-        .record_security_event(&campuspay_store::security::NewSecurityEvent {
-            school_id: s.school_id,
-            student_id: Some(s.student_id),
-            login: "",
-            kind: campuspay_store::security::event::SESSIONS_ENDED,
-            ip: &client.ip,
-            user_agent: &client.user_agent,
-        })
-        .await;
+    let event = campuspay_store::security::NewSecurityEvent {
+        school_id: s.school_id,
+        student_id: Some(s.student_id),
+        login: "",
+        kind: campuspay_store::security::event::SESSIONS_ENDED,
+        ip: &client.ip,
+        user_agent: &client.user_agent,
+    };
+    let logged = state.store.write(async |tx| state.store.record_security_event(tx, &event).await).await;
     if let Err(e) = ended.and(logged) {
         return error_page(&e.into(), lang);
     }
