@@ -78,15 +78,8 @@ impl ChannelError {
     }
 }
 
-/// Which provider protocol a channel speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Provider {
-    Wechatpay,
-    Alipay,
-    /// UnionPay ACP (online gateway and QR share one protocol, keys and notify format).
-    Unionpay,
-}
+/// Which provider protocol a channel speaks; it lives in the domain so the store can keep it.
+pub use campuspay_domain::payment::Provider;
 
 /// How the student will pay, chosen by the page from the device.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

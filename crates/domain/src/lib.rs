@@ -6,15 +6,20 @@
 pub mod cart;
 pub mod charge;
 pub mod idcard;
+pub mod ledger;
 pub mod money;
+mod names;
 pub mod office;
 pub mod order;
 pub mod order_no;
 pub mod password;
+pub mod payment;
 pub mod policy;
 pub mod profile;
 pub mod time;
 
 pub use charge::{ChargeAmounts, ChargeState};
+pub use ledger::LedgerKind;
 pub use money::{Fen, MoneyError};
+pub use names::UnknownName;
 pub use policy::SchoolPolicy;

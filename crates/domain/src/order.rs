@@ -8,6 +8,7 @@
 //! transaction key as the last line of defence against two concurrent deliveries.
 
 use crate::money::Fen;
+use crate::names::text_enum;
 use crate::policy::LatePayment;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -32,17 +33,18 @@ pub enum OrderState {
     Refunded,
 }
 
-impl OrderState {
-    pub const ALL: [OrderState; 5] = [Self::Unpaid, Self::Paid, Self::Closed, Self::Cancelled, Self::Refunded];
+text_enum!(OrderState {
+    Unpaid => "unpaid",
+    Paid => "paid",
+    Closed => "closed",
+    Cancelled => "cancelled",
+    Refunded => "refunded",
+});
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Unpaid => "unpaid",
-            Self::Paid => "paid",
-            Self::Closed => "closed",
-            Self::Cancelled => "cancelled",
-            Self::Refunded => "refunded",
-        }
+impl OrderState {
+    /// The states an order may reach `to` from: what a guarded update accepts as current.
+    pub fn predecessors(to: OrderState) -> Vec<OrderState> {
+        OrderState::ALL.into_iter().filter(|&from| can_transition(from, to)).collect()
     }
 
     pub fn label_zh(self) -> &'static str {
@@ -90,9 +92,68 @@ pub enum AttemptState {
     Paid,
 }
 
+text_enum!(AttemptState {
+    Open => "open",
+    Superseded => "superseded",
+    Closed => "closed",
+    Paid => "paid",
+});
+
+impl AttemptState {
+    /// The states an attempt may reach `to` from: what a guarded update accepts as current.
+    pub fn predecessors(to: AttemptState) -> Vec<AttemptState> {
+        AttemptState::ALL.into_iter().filter(|&from| attempt_can_transition(from, to)).collect()
+    }
+
+    /// Whether the channel may still take money for the attempt (a close is still owed).
+    pub fn may_take_money(self) -> bool {
+        matches!(self, AttemptState::Open | AttemptState::Superseded)
+    }
+}
+
 pub fn attempt_can_transition(from: AttemptState, to: AttemptState) -> bool {
     use AttemptState::*;
     matches!((from, to), (Open, Superseded | Closed | Paid) | (Superseded, Closed | Paid) | (Closed, Paid))
+}
+
+/// A refund sent back through a channel (late or duplicate money).
+///
+/// * `Pending` — recorded, not yet accepted by the provider.
+/// * `Processing` — the provider accepted it and has not finished (asked again later).
+/// * `Success` — the money is back with the payer; the `refund` ledger row is written then.
+/// * `Failed` — the provider refused or closed it: for the finance office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundState {
+    Pending,
+    Processing,
+    Success,
+    Failed,
+}
+
+text_enum!(RefundState {
+    Pending => "pending",
+    Processing => "processing",
+    Success => "success",
+    Failed => "failed",
+});
+
+impl RefundState {
+    pub fn is_final(self) -> bool {
+        matches!(self, RefundState::Success | RefundState::Failed)
+    }
+
+    /// The states a refund may reach `to` from: what a guarded update accepts as current.
+    pub fn predecessors(to: RefundState) -> Vec<RefundState> {
+        RefundState::ALL.into_iter().filter(|&from| refund_can_transition(from, to)).collect()
+    }
+}
+
+/// Legal refund transitions: forward only, and never out of an end. `Processing` may be
+/// reported again (the provider still has not finished), which changes nothing.
+pub fn refund_can_transition(from: RefundState, to: RefundState) -> bool {
+    use RefundState::*;
+    matches!((from, to), (Pending, Processing | Success | Failed) | (Processing, Processing | Success | Failed))
 }
 
 /// A provider transaction: the channel and its own transaction id (WeChat `transaction_id`,
@@ -127,6 +188,12 @@ pub enum PaidSource {
     Statement,
 }
 
+text_enum!(PaidSource {
+    Notify => "notify",
+    Query => "query",
+    Statement => "statement",
+});
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OrderEvent {
     /// The channel says it received `amount` in transaction `txn` for this order.
@@ -149,6 +216,32 @@ pub enum LateReason {
     /// The amount differs from the order's; an order is paid whole or not at all.
     AmountMismatch,
 }
+
+text_enum!(LateReason {
+    OrderClosed => "order_closed",
+    OrderCancelled => "order_cancelled",
+    AlreadyPaid => "already_paid",
+    OrderRefunded => "order_refunded",
+    AmountMismatch => "amount_mismatch",
+});
+
+/// What a settled provider transaction's money did (`provider_payments.disposition`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Paid the order.
+    Applied,
+    /// Sent back through the channel.
+    Refund,
+    /// Put on the student's balance.
+    Credit,
+}
+
+text_enum!(Disposition {
+    Applied => "applied",
+    Refund => "refund",
+    Credit => "credit",
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -192,6 +285,17 @@ pub enum Effect {
 }
 
 impl Effect {
+    /// What the money of this effect does, and why when it is not applied; `None` for the
+    /// effects that move no money.
+    pub fn disposition(&self) -> Option<(Disposition, Option<LateReason>)> {
+        match self {
+            Effect::ApplyPayment { .. } => Some((Disposition::Applied, None)),
+            Effect::Refund { reason, .. } => Some((Disposition::Refund, Some(*reason))),
+            Effect::Credit { reason, .. } => Some((Disposition::Credit, Some(*reason))),
+            Effect::CloseOpenAttempts | Effect::Ignore { .. } => None,
+        }
+    }
+
     /// The transaction and amount this effect settles, if it moves money.
     pub fn settles(&self) -> Option<(&TxnKey, Fen)> {
         match self {

@@ -3,10 +3,11 @@
 //! (ID card 37020220000101111X, never logged in, owing items in two years), a fully paid
 //! student `20230002` and a student with a discount `20230003`.
 
+use campuspay_domain::LedgerKind;
 use campuspay_domain::office::Role;
 use campuspay_domain::policy::*;
 use campuspay_domain::{Fen, SchoolPolicy, idcard};
-use campuspay_store::charges::{NewFeeItem, NewLedgerEntry, kind};
+use campuspay_store::charges::{NewFeeItem, NewLedgerEntry};
 use campuspay_store::schools::NewSchool;
 use campuspay_store::staff::NewStaff;
 use campuspay_store::students::NewStudent;
@@ -338,7 +339,7 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
                                 school_id,
                                 student_id,
                                 charge_id: Some(charge_id),
-                                kind: kind::OFFLINE_PAYMENT,
+                                kind: LedgerKind::OfflinePayment,
                                 amount: total,
                                 reference: &format!("DEMO-{}-{charge_id}", d.code),
                                 memo: "演示数据：线下已缴",
@@ -412,11 +413,11 @@ async fn seed_accounts(store: &Store) -> Result<(), StoreError> {
             continue;
         };
         if email {
-            store.set_security_email(s.id, st.id, DEMO_SECURITY_EMAIL).await?;
+            store.write(async |tx| store.set_security_email(tx, s.id, st.id, DEMO_SECURITY_EMAIL).await).await?;
         }
         if question {
             let hash = campuspay_app::crypto::Hasher::new(1).hash(DEMO_SECURITY_ANSWER).await;
-            store.set_security_question(s.id, st.id, DEMO_SECURITY_QUESTION, &hash).await?;
+            store.write(async |tx| store.set_security_question(tx, s.id, st.id, DEMO_SECURITY_QUESTION, &hash).await).await?;
         }
     }
     Ok(())

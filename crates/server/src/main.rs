@@ -1,6 +1,7 @@
 //! `campuspay`: the whole platform in one binary.
 
 use campuspay_app::payment::channels::Channels;
+use campuspay_domain::order::Disposition;
 #[cfg(feature = "demo")]
 use campuspay_sandbox::Sandbox;
 use campuspay_server::{AppState, Config, app, demo};
@@ -275,12 +276,19 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             store.migrate().await?;
             let rows = store.unapplied_payments(school.as_deref()).await?;
             println!("学校\t学号\t订单号\t渠道\t交易流水号\t金额\t处理\t原因\t退款状态\t时间");
-            for (code, no, order, provider, txn, amount, disposition, reason, refund, at) in &rows {
-                let what = if disposition == "refund" { "原路退款" } else { "转入余额" };
+            for p in &rows {
+                let what = if p.disposition == Disposition::Refund { "原路退款" } else { "转入余额" };
                 println!(
-                    "{code}\t{no}\t{order}\t{provider}\t{txn}\t{amount}\t{what}\t{reason}\t{}\t{}",
-                    refund.as_deref().unwrap_or("-"),
-                    campuspay_domain::time::format_shanghai(*at)
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{what}\t{}\t{}\t{}",
+                    p.school_code,
+                    p.student_no,
+                    p.order_no,
+                    p.provider,
+                    p.txn_id,
+                    p.amount,
+                    p.reason.map_or("", |r| r.as_str()),
+                    p.refund_status.map_or("-", |r| r.as_str()),
+                    campuspay_domain::time::format_shanghai(p.created_at)
                 );
             }
             println!("{} 笔", rows.len());

@@ -1,7 +1,7 @@
 //! Periods, fee items, charges and the ledger. Paid amounts are always sums of ledger rows.
 
 use crate::db::{Store, StoreError, WriteTx, map_rows, now};
-use campuspay_domain::{ChargeAmounts, Fen};
+use campuspay_domain::{ChargeAmounts, Fen, LedgerKind};
 use sqlx::Row;
 
 /// One charge with its item and period, and its ledger sums.
@@ -45,22 +45,11 @@ pub struct NewFeeItem<'a> {
     pub sort: i64,
 }
 
-/// Ledger entry kinds; amounts on a charge add up to what it has been paid.
-pub mod kind {
-    pub const PAYMENT: &str = "payment";
-    pub const OFFLINE_PAYMENT: &str = "offline_payment";
-    pub const BALANCE_USE: &str = "balance_use";
-    pub const REFUND: &str = "refund";
-    pub const CREDIT: &str = "credit";
-    /// Money received for an order that could not take it, until it is refunded.
-    pub const UNAPPLIED_RECEIPT: &str = "unapplied_receipt";
-}
-
 pub struct NewLedgerEntry<'a> {
     pub school_id: i64,
     pub student_id: i64,
     pub charge_id: Option<i64>,
-    pub kind: &'a str,
+    pub kind: LedgerKind,
     pub amount: Fen,
     pub reference: &'a str,
     pub memo: &'a str,
@@ -151,7 +140,7 @@ impl Store {
         .bind(e.school_id)
         .bind(e.student_id)
         .bind(e.charge_id)
-        .bind(e.kind)
+        .bind(e.kind.as_str())
         .bind(e.amount.0)
         .bind(e.reference)
         .bind(e.memo)
@@ -167,12 +156,9 @@ impl Store {
             "SELECT c.id, f.id AS item_id, f.code, f.name, f.name_en, f.category, f.receipt_type, f.mandatory, f.parent_id, \
                     pf.name AS parent_name, f.instalments, f.instalment_min_fen, f.window_start, f.window_end, f.collecting, \
                     p.code AS period_code, p.name AS period_name, p.academic_year, p.sort AS period_sort, \
-                    c.total_fen, c.discount_fen, \
-                    CAST(COALESCE((SELECT SUM(l.amount_fen) FROM ledger_entries l \
-                                   WHERE l.charge_id = c.id AND l.kind = 'balance_use'), 0) AS BIGINT) AS balance_used, \
-                    CAST(COALESCE((SELECT SUM(l.amount_fen) FROM ledger_entries l \
-                                   WHERE l.charge_id = c.id AND l.kind IN ('payment', 'offline_payment', 'refund')), 0) AS BIGINT) AS paid \
+                    c.total_fen, c.discount_fen, s.balance_used_fen AS balance_used, s.paid_fen AS paid \
              FROM charges c \
+             JOIN charge_sums s ON s.charge_id = c.id \
              JOIN fee_items f ON f.id = c.fee_item_id \
              LEFT JOIN fee_items pf ON pf.id = f.parent_id \
              JOIN periods p ON p.id = c.period_id \

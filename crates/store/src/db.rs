@@ -9,7 +9,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database: {0}")]
-    Db(#[from] sqlx::Error),
+    Db(sqlx::Error),
     /// A unique constraint refused the write: the named thing exists already.
     #[error("already exists: {0}")]
     Conflict(String),
@@ -17,6 +17,26 @@ pub enum StoreError {
     NotFound,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// A stored word this build does not know (a state added by a newer version, a typo in a
+    /// hand edit). Refused rather than read as some default: an unknown order status must
+    /// never be taken for `unpaid`.
+    #[error("cannot decode stored value: {0}")]
+    Decode(String),
+    /// A guarded state change found the row in a state the transition does not start from:
+    /// someone else moved it first. The caller decides whether that is fine or a conflict.
+    #[error("stale state: {0}")]
+    Stale(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> StoreError {
+        match e {
+            sqlx::Error::ColumnDecode { index, source } if source.is::<campuspay_domain::UnknownName>() => {
+                StoreError::Decode(format!("{index}: {source}"))
+            }
+            e => StoreError::Db(e),
+        }
+    }
 }
 
 impl StoreError {
@@ -134,6 +154,16 @@ impl Store {
         Ok(WriteTx { tx, _guard: guard })
     }
 
+    /// Runs `f` in a write transaction and commits it if `f` succeeds: for a use case whose
+    /// whole write is one store call. Store methods never open their own, so a use case that
+    /// needs several writes at once takes one `write_tx` and passes it to each.
+    pub async fn write<T>(&self, f: impl AsyncFnOnce(&mut WriteTx) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let v = f(&mut tx).await?;
+        tx.commit().await?;
+        Ok(v)
+    }
+
     /// Applies the migrations not applied yet, each in its own transaction.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
@@ -194,6 +224,60 @@ fn sqlite_path(url: &str) -> Option<String> {
     (!path.is_empty() && path != ":memory:").then(|| path.to_string())
 }
 
+/// Where a read runs: on the pool, or inside the caller's write transaction — which must see
+/// its own uncommitted rows and, on SQLite, must not wait for a second connection behind its
+/// own write lock. One function per read serves both, instead of `_tx` twins.
+pub enum On<'a> {
+    Pool,
+    Tx(&'a mut WriteTx),
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
+
+impl Store {
+    pub(crate) async fn fetch_all(&self, on: On<'_>, q: AnyQuery<'_>) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        Ok(match on {
+            On::Pool => q.fetch_all(&self.pool).await?,
+            On::Tx(tx) => q.fetch_all(&mut *tx.tx).await?,
+        })
+    }
+
+    pub(crate) async fn fetch_one(&self, on: On<'_>, q: AnyQuery<'_>) -> Result<sqlx::any::AnyRow, StoreError> {
+        Ok(match on {
+            On::Pool => q.fetch_one(&self.pool).await?,
+            On::Tx(tx) => q.fetch_one(&mut *tx.tx).await?,
+        })
+    }
+}
+
+/// Reads a stored word as its enum; an unknown word is `sqlx::Error::Decode` (which
+/// `StoreError::from` turns into [`StoreError::Decode`]), never a default.
+pub(crate) fn word<T>(r: &sqlx::any::AnyRow, column: &str) -> Result<T, sqlx::Error>
+where
+    T: FromStr<Err = campuspay_domain::UnknownName>,
+{
+    let s: String = sqlx::Row::try_get(r, column)?;
+    s.parse().map_err(|e: campuspay_domain::UnknownName| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
+}
+
+/// `word` for a column that may be NULL.
+pub(crate) fn word_opt<T>(r: &sqlx::any::AnyRow, column: &str) -> Result<Option<T>, sqlx::Error>
+where
+    T: FromStr<Err = campuspay_domain::UnknownName>,
+{
+    let s: Option<String> = sqlx::Row::try_get(r, column)?;
+    s.map(|s| {
+        s.parse().map_err(|e: campuspay_domain::UnknownName| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
+    })
+    .transpose()
+}
+
+/// `$first, $first+1, …` for `n` bound values: the `IN (…)` list of a guarded update, whose
+/// length comes from the domain's transition rules.
+pub(crate) fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Maps fetched rows with `f`; the first row that does not fit is the error.
 pub(crate) fn map_rows<T>(
     rows: &[sqlx::any::AnyRow],
@@ -233,5 +317,6 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("migrations/0003_payments.postgres.sql"),
     },
     Migration { version: 4, name: "jobs", sql: include_str!("migrations/0004_jobs.sql"), sqlite: "", postgres: "" },
+    Migration { version: 5, name: "states", sql: include_str!("migrations/0005_states.sql"), sqlite: "", postgres: "" },
     Migration { version: 10, name: "office", sql: include_str!("migrations/0010_office.sql"), sqlite: "", postgres: "" },
 ];

@@ -21,4 +21,4 @@ pub mod staff;
 pub mod students;
 pub mod throttle;
 
-pub use db::{Backend, Store, StoreError, WriteTx, now as db_now};
+pub use db::{Backend, On, Store, StoreError, WriteTx, now as db_now};

@@ -1,7 +1,9 @@
 //! Orders, their lines and payment attempts.
 
-use crate::db::{Backend, Store, StoreError, WriteTx, now};
+use crate::db::{Backend, On, Store, StoreError, WriteTx, map_rows, now, placeholders, word};
 use campuspay_domain::Fen;
+use campuspay_domain::order::{AttemptState, OrderState};
+use campuspay_domain::payment::{Method, Provider};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -14,7 +16,7 @@ pub struct OrderRow {
     pub total: Fen,
     /// Paid from the student's balance (余额), on top of `total`.
     pub balance: Fen,
-    pub status: String,
+    pub status: OrderState,
     pub phone: String,
     pub invoice_kind: String,
     pub invoice_title: String,
@@ -54,12 +56,21 @@ pub struct AttemptRow {
     pub id: i64,
     pub school_id: i64,
     pub order_id: i64,
-    pub channel: String,
+    pub channel: Method,
     pub out_trade_no: String,
-    pub status: String,
+    pub status: AttemptState,
     pub action: String,
     pub reference: String,
     pub created_at: i64,
+}
+
+/// One school's merchant configuration for one provider.
+#[derive(Debug, Clone)]
+pub struct ChannelConfigRow {
+    pub school_id: i64,
+    pub provider: Provider,
+    /// JSON of `campuspay_channels::ChannelConfig`.
+    pub config: String,
 }
 
 macro_rules! order_columns {
@@ -83,7 +94,7 @@ fn order(r: &AnyRow) -> Result<OrderRow, sqlx::Error> {
         order_no: r.try_get("order_no")?,
         total: Fen(r.try_get("total_fen")?),
         balance: Fen(r.try_get("balance_fen")?),
-        status: r.try_get("status")?,
+        status: word(r, "status")?,
         phone: r.try_get("phone")?,
         invoice_kind: r.try_get("invoice_kind")?,
         invoice_title: r.try_get("invoice_title")?,
@@ -115,9 +126,9 @@ fn attempt(r: &AnyRow) -> Result<AttemptRow, sqlx::Error> {
         id: r.try_get("id")?,
         school_id: r.try_get("school_id")?,
         order_id: r.try_get("order_id")?,
-        channel: r.try_get("channel")?,
+        channel: word(r, "channel")?,
         out_trade_no: r.try_get("out_trade_no")?,
-        status: r.try_get("status")?,
+        status: word(r, "status")?,
         action: r.try_get("action")?,
         reference: r.try_get("reference")?,
         created_at: r.try_get("created_at")?,
@@ -140,7 +151,7 @@ impl Store {
     pub async fn insert_order(&self, tx: &mut WriteTx, o: &NewOrder<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO orders (school_id, student_id, order_no, total_fen, balance_fen, status, phone, invoice_kind, invoice_title, \
-             invoice_tax_no, created_at, expires_at) VALUES ($1, $2, $3, $4, $11, 'unpaid', $5, $6, $7, $8, $9, $10) RETURNING id",
+             invoice_tax_no, created_at, expires_at) VALUES ($1, $2, $3, $4, $11, $12, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(o.school_id)
         .bind(o.student_id)
@@ -153,6 +164,7 @@ impl Store {
         .bind(now())
         .bind(o.expires_at)
         .bind(o.balance.0)
+        .bind(OrderState::Unpaid.as_str())
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(|e| StoreError::from_write(e, "order number"))
@@ -237,27 +249,30 @@ impl Store {
         Ok(rows.iter().map(order).collect::<Result<_, _>>()?)
     }
 
-    pub async fn order_lines(&self, order_id: i64) -> Result<Vec<OrderLine>, StoreError> {
-        let rows = sqlx::query(ORDER_LINES_SQL).bind(order_id).fetch_all(&self.pool).await?;
-        rows.iter().map(order_line).collect::<Result<_, sqlx::Error>>().map_err(StoreError::from)
+    /// The order's lines; `On::Tx` inside a transaction that holds the order.
+    pub async fn order_lines(&self, on: On<'_>, order_id: i64) -> Result<Vec<OrderLine>, StoreError> {
+        let rows = self.fetch_all(on, sqlx::query(ORDER_LINES_SQL).bind(order_id)).await?;
+        map_rows(&rows, order_line)
     }
 
-    /// `order_lines` inside a transaction: no second connection while it holds one.
-    pub async fn order_lines_tx(&self, tx: &mut WriteTx, order_id: i64) -> Result<Vec<OrderLine>, StoreError> {
-        let rows = sqlx::query(ORDER_LINES_SQL).bind(order_id).fetch_all(&mut *tx.tx).await?;
-        rows.iter().map(order_line).collect::<Result<_, sqlx::Error>>().map_err(StoreError::from)
-    }
-
-    /// Moves an order out of `unpaid` and frees its charges for other orders.
-    pub async fn end_order(&self, tx: &mut WriteTx, id: i64, status: &str, paid: bool) -> Result<(), StoreError> {
+    /// Moves an order to `to` (the domain's transitions say from where; in practice out of
+    /// `unpaid`) and frees its charges for other orders. `Stale` when the order is no longer
+    /// in a state `to` may follow: nothing is changed then.
+    pub async fn end_order(&self, tx: &mut WriteTx, id: i64, to: OrderState) -> Result<(), StoreError> {
         let t = now();
-        sqlx::query("UPDATE orders SET status = $1, paid_at = $2, ended_at = $3 WHERE id = $4")
-            .bind(status)
-            .bind(paid.then_some(t))
-            .bind((!paid).then_some(t))
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await?;
+        let paid = to == OrderState::Paid;
+        let from = OrderState::predecessors(to);
+        let sql = format!(
+            "UPDATE orders SET status = $1, paid_at = $2, ended_at = $3 WHERE id = $4 AND status IN ({})",
+            placeholders(5, from.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to.as_str()).bind(paid.then_some(t)).bind((!paid).then_some(t)).bind(id);
+        for f in &from {
+            q = q.bind(f.as_str());
+        }
+        if q.execute(&mut *tx.tx).await?.rows_affected() != 1 {
+            return Err(StoreError::Stale(format!("order {id} cannot become {to}")));
+        }
         sqlx::query("UPDATE order_lines SET live = 0 WHERE order_id = $1").bind(id).execute(&mut *tx.tx).await?;
         Ok(())
     }
@@ -267,68 +282,67 @@ impl Store {
         tx: &mut WriteTx,
         school_id: i64,
         order_id: i64,
-        channel: &str,
+        channel: Method,
         out_trade_no: &str,
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO pay_attempts (school_id, order_id, channel, out_trade_no, status, created_at) \
-             VALUES ($1, $2, $3, $4, 'open', $5) RETURNING id",
+             VALUES ($1, $2, $3, $4, $6, $5) RETURNING id",
         )
         .bind(school_id)
         .bind(order_id)
-        .bind(channel)
+        .bind(channel.as_str())
         .bind(out_trade_no)
         .bind(now())
+        .bind(AttemptState::Open.as_str())
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(|e| StoreError::from_write(e, "provider trade number"))
     }
 
-    pub async fn set_attempt_action(&self, id: i64, action: &str, reference: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    /// Keeps what the provider answered to the create (the QR code, the redirect, …).
+    pub async fn set_attempt_action(&self, tx: &mut WriteTx, id: i64, action: &str, reference: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE pay_attempts SET action = $1, reference = $2 WHERE id = $3")
             .bind(action)
             .bind(reference)
             .bind(id)
             .execute(&mut *tx.tx)
             .await?;
-        tx.commit().await
-    }
-
-    pub async fn set_attempt_status(&self, tx: &mut WriteTx, id: i64, status: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE pay_attempts SET status = $1 WHERE id = $2").bind(status).bind(id).execute(&mut *tx.tx).await?;
         Ok(())
     }
 
-    pub async fn attempts_of_order(&self, order_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE order_id = $1 ORDER BY id"))
-            .bind(order_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(attempt).collect::<Result<_, _>>()?)
+    /// Moves an attempt to `to` if the domain allows it from the attempt's current state;
+    /// `Stale` (and no change) when it does not, e.g. closing an attempt that was paid.
+    pub async fn set_attempt_status(&self, tx: &mut WriteTx, id: i64, to: AttemptState) -> Result<(), StoreError> {
+        let from = AttemptState::predecessors(to);
+        let sql = format!("UPDATE pay_attempts SET status = $1 WHERE id = $2 AND status IN ({})", placeholders(3, from.len()));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to.as_str()).bind(id);
+        for f in &from {
+            q = q.bind(f.as_str());
+        }
+        if q.execute(&mut *tx.tx).await?.rows_affected() != 1 {
+            return Err(StoreError::Stale(format!("attempt {id} cannot become {to}")));
+        }
+        Ok(())
     }
 
-    /// `attempts_of_order` inside a transaction (after `lock_order`, it sees every attempt).
-    pub async fn attempts_of_order_tx(&self, tx: &mut WriteTx, order_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
-        let rows = sqlx::query(concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE order_id = $1 ORDER BY id"))
-            .bind(order_id)
-            .fetch_all(&mut *tx.tx)
+    /// The order's attempts, oldest first; `On::Tx` after `lock_order` sees every attempt.
+    pub async fn attempts_of_order(&self, on: On<'_>, order_id: i64) -> Result<Vec<AttemptRow>, StoreError> {
+        let rows = self
+            .fetch_all(
+                on,
+                sqlx::query(concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE order_id = $1 ORDER BY id")).bind(order_id),
+            )
             .await?;
-        Ok(rows.iter().map(attempt).collect::<Result<_, _>>()?)
+        map_rows(&rows, attempt)
     }
 
-    /// What is still owed on a charge, read inside the transaction that is about to order it:
-    /// a payment committed since the caller last looked is counted.
-    pub async fn charge_remaining_tx(&self, tx: &mut WriteTx, charge_id: i64) -> Result<Fen, StoreError> {
-        let v: i64 = sqlx::query_scalar(
-            "SELECT CAST(c.total_fen - c.discount_fen - COALESCE((SELECT SUM(l.amount_fen) FROM ledger_entries l \
-             WHERE l.charge_id = c.id AND l.kind IN ('payment', 'offline_payment', 'refund', 'balance_use')), 0) AS BIGINT) \
-             FROM charges c WHERE c.id = $1",
-        )
-        .bind(charge_id)
-        .fetch_one(&mut *tx.tx)
-        .await?;
-        Ok(Fen(v))
+    /// What is still owed on a charge (the `charge_sums` view, the one definition of it). Read
+    /// `On::Tx` inside the transaction that is about to order it, a payment committed since the
+    /// caller last looked is counted.
+    pub async fn charge_remaining(&self, on: On<'_>, charge_id: i64) -> Result<Fen, StoreError> {
+        let row = self.fetch_one(on, sqlx::query("SELECT owed_fen FROM charge_sums WHERE charge_id = $1").bind(charge_id)).await?;
+        Ok(Fen(row.try_get("owed_fen")?))
     }
 
     pub async fn attempt_by_id(&self, id: i64) -> Result<Option<AttemptRow>, StoreError> {
@@ -360,22 +374,24 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM pay_attempts WHERE order_id = $1").bind(order_id).fetch_one(&mut *tx.tx).await?)
     }
 
-    pub async fn channel_configs(&self) -> Result<Vec<(i64, String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT school_id, provider, config FROM school_channels").fetch_all(&self.pool).await?)
+    pub async fn channel_configs(&self) -> Result<Vec<ChannelConfigRow>, StoreError> {
+        let rows = sqlx::query("SELECT school_id, provider, config FROM school_channels").fetch_all(&self.pool).await?;
+        map_rows(&rows, |r| {
+            Ok(ChannelConfigRow { school_id: r.try_get("school_id")?, provider: word(r, "provider")?, config: r.try_get("config")? })
+        })
     }
 
-    pub async fn set_channel_config(&self, school_id: i64, provider: &str, config: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    pub async fn set_channel_config(&self, tx: &mut WriteTx, school_id: i64, provider: Provider, config: &str) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO school_channels (school_id, provider, config, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (school_id, provider) DO UPDATE SET config = excluded.config, updated_at = excluded.updated_at",
         )
         .bind(school_id)
-        .bind(provider)
+        .bind(provider.as_str())
         .bind(config)
         .bind(now())
         .execute(&mut *tx.tx)
         .await?;
-        tx.commit().await
+        Ok(())
     }
 }

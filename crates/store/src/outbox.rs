@@ -1,7 +1,7 @@
 //! The demo outbox: mail and SMS written here instead of being delivered (demo mode, or no
 //! mail server configured). `/demo/outbox` lists it in demo mode only.
 
-use crate::db::{Store, StoreError, now};
+use crate::db::{Store, StoreError, WriteTx, now};
 
 #[derive(Debug, Clone)]
 pub struct OutboxMessage {
@@ -15,8 +15,14 @@ pub struct OutboxMessage {
 }
 
 impl Store {
-    pub async fn insert_outbox(&self, channel: &str, recipient: &str, subject: &str, body: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    pub async fn insert_outbox(
+        &self,
+        tx: &mut WriteTx,
+        channel: &str,
+        recipient: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query("INSERT INTO outbox (channel, recipient, subject, body, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(channel)
             .bind(recipient)
@@ -25,7 +31,7 @@ impl Store {
             .bind(now())
             .execute(&mut *tx.tx)
             .await?;
-        tx.commit().await
+        Ok(())
     }
 
     /// Newest first.

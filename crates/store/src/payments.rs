@@ -1,22 +1,64 @@
 //! Money a provider received: settled once, recorded in the ledger; refunds; raw notifications.
 
-use crate::charges::{NewLedgerEntry, kind};
-use crate::db::{Store, StoreError, WriteTx, map_rows, now};
-use campuspay_domain::Fen;
+use crate::db::{On, Store, StoreError, WriteTx, map_rows, now, placeholders, word, word_opt};
+use campuspay_domain::order::{Disposition, LateReason, PaidSource, RefundState};
+use campuspay_domain::payment::{Method, Provider};
+use campuspay_domain::{Fen, LedgerKind};
 use sqlx::Row;
+use sqlx::any::AnyRow;
 
 pub struct NewProviderPayment<'a> {
     pub school_id: i64,
     pub order_id: i64,
     pub attempt_id: Option<i64>,
-    pub provider: &'a str,
-    pub channel: &'a str,
+    pub provider: Provider,
+    pub channel: Method,
     pub txn_id: &'a str,
     pub amount: Fen,
-    pub source: &'a str,
-    pub disposition: &'a str,
-    pub reason: &'a str,
+    pub source: PaidSource,
+    pub disposition: Disposition,
+    /// Why the money was not applied; `None` when it was.
+    pub reason: Option<LateReason>,
     pub paid_at: &'a str,
+}
+
+/// A transaction already settled for an order.
+#[derive(Debug, Clone)]
+pub struct SettledTxn {
+    pub provider: Provider,
+    pub txn_id: String,
+    pub disposition: Disposition,
+}
+
+/// Money that could not be applied (late, duplicate, mismatched), for the finance office.
+#[derive(Debug, Clone)]
+pub struct UnappliedPayment {
+    pub school_code: String,
+    pub student_no: String,
+    pub order_no: String,
+    pub provider: Provider,
+    pub txn_id: String,
+    pub amount: Fen,
+    /// What happened to it (refund or credit).
+    pub disposition: Disposition,
+    pub reason: Option<LateReason>,
+    /// The state of its latest refund, if it has one.
+    pub refund_status: Option<RefundState>,
+    pub created_at: i64,
+}
+
+/// `provider_payments.reason`: empty when applied. Rows written before migration 4 hold the
+/// variant's Rust name (`OrderClosed`), and that table is append-only (its triggers refuse
+/// the UPDATE a migration would need), so both spellings are read; anything else is refused.
+fn late_reason(r: &AnyRow) -> Result<Option<LateReason>, sqlx::Error> {
+    let s: String = r.try_get("reason")?;
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if let Some(old) = LateReason::ALL.into_iter().find(|v| format!("{v:?}") == s) {
+        return Ok(Some(old));
+    }
+    word(r, "reason").map(Some)
 }
 
 /// A payment as the student's records show it (缴费记录 / 银行交易记录).
@@ -24,15 +66,15 @@ pub struct NewProviderPayment<'a> {
 pub struct PaymentRecord {
     pub id: i64,
     pub order_no: String,
-    pub provider: String,
-    pub channel: String,
+    pub provider: Provider,
+    pub channel: Method,
     pub txn_id: String,
     pub amount: Fen,
-    pub disposition: String,
-    pub reason: String,
+    pub disposition: Disposition,
+    pub reason: Option<LateReason>,
     pub paid_at: String,
     pub created_at: i64,
-    pub refund_status: Option<String>,
+    pub refund_status: Option<RefundState>,
 }
 
 #[derive(Debug, Clone)]
@@ -42,10 +84,10 @@ pub struct RefundRow {
     pub provider_payment_id: i64,
     pub out_refund_no: String,
     pub amount: Fen,
-    pub status: String,
+    pub status: RefundState,
     pub out_trade_no: String,
     pub order_total: Fen,
-    pub provider: String,
+    pub provider: Provider,
     pub student_id: i64,
     pub txn_id: String,
     pub attempt_id: i64,
@@ -53,12 +95,15 @@ pub struct RefundRow {
 }
 
 impl Store {
-    /// (provider, txn id) of every transaction already settled for the order.
-    pub async fn settled_txns(&self, tx: &mut WriteTx, order_id: i64) -> Result<Vec<(String, String, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT provider, txn_id, disposition FROM provider_payments WHERE order_id = $1")
+    /// Every transaction already settled for the order.
+    pub async fn settled_txns(&self, tx: &mut WriteTx, order_id: i64) -> Result<Vec<SettledTxn>, StoreError> {
+        let rows = sqlx::query("SELECT provider, txn_id, disposition FROM provider_payments WHERE order_id = $1")
             .bind(order_id)
             .fetch_all(&mut *tx.tx)
-            .await?)
+            .await?;
+        map_rows(&rows, |r| {
+            Ok(SettledTxn { provider: word(r, "provider")?, txn_id: r.try_get("txn_id")?, disposition: word(r, "disposition")? })
+        })
     }
 
     /// Records a settled transaction; `Conflict` when it was settled already (any order).
@@ -70,13 +115,13 @@ impl Store {
         .bind(p.school_id)
         .bind(p.order_id)
         .bind(p.attempt_id)
-        .bind(p.provider)
-        .bind(p.channel)
+        .bind(p.provider.as_str())
+        .bind(p.channel.as_str())
         .bind(p.txn_id)
         .bind(p.amount.0)
-        .bind(p.source)
-        .bind(p.disposition)
-        .bind(p.reason)
+        .bind(p.source.as_str())
+        .bind(p.disposition.as_str())
+        .bind(p.reason.map_or("", LateReason::as_str))
         .bind(p.paid_at)
         .bind(now())
         .fetch_one(&mut *tx.tx)
@@ -85,9 +130,9 @@ impl Store {
     }
 
     /// Whether this provider transaction has been settled (for any order).
-    pub async fn txn_settled(&self, provider: &str, txn_id: &str) -> Result<bool, StoreError> {
+    pub async fn txn_settled(&self, provider: Provider, txn_id: &str) -> Result<bool, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provider_payments WHERE provider = $1 AND txn_id = $2")
-            .bind(provider)
+            .bind(provider.as_str())
             .bind(txn_id)
             .fetch_one(&self.pool)
             .await?;
@@ -101,18 +146,19 @@ impl Store {
         provider_payment_id: i64,
         out_refund_no: &str,
         amount: Fen,
-        reason: &str,
+        reason: LateReason,
     ) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO refunds (school_id, provider_payment_id, out_refund_no, amount_fen, status, reason, created_at) \
-             VALUES ($1, $2, $3, $4, 'pending', $5, $6) RETURNING id",
+             VALUES ($1, $2, $3, $4, $7, $5, $6) RETURNING id",
         )
         .bind(school_id)
         .bind(provider_payment_id)
         .bind(out_refund_no)
         .bind(amount.0)
-        .bind(reason)
+        .bind(reason.as_str())
         .bind(now())
+        .bind(RefundState::Pending.as_str())
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(|e| StoreError::from_write(e, "refund number"))
@@ -135,10 +181,10 @@ impl Store {
                 provider_payment_id: r.try_get("provider_payment_id")?,
                 out_refund_no: r.try_get("out_refund_no")?,
                 amount: Fen(r.try_get("amount_fen")?),
-                status: r.try_get("status")?,
+                status: word(&r, "status")?,
                 out_trade_no: r.try_get("out_trade_no")?,
                 order_total: Fen(r.try_get("total_fen")?),
-                provider: r.try_get("provider")?,
+                provider: word(&r, "provider")?,
                 student_id: r.try_get("student_id")?,
                 txn_id: r.try_get("txn_id")?,
                 attempt_id: r.try_get("attempt_id")?,
@@ -149,48 +195,28 @@ impl Store {
         .map_err(|e: sqlx::Error| StoreError::from(e))
     }
 
-    /// Marks a refund done and writes the money leaving, in one transaction.
-    pub async fn finish_refund(&self, r: &RefundRow, status: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        let n = sqlx::query("UPDATE refunds SET status = $1, finished_at = $2 WHERE id = $3 AND status NOT IN ('success', 'failed')")
-            .bind(status)
-            .bind(now())
-            .bind(r.id)
-            .execute(&mut *tx.tx)
-            .await?
-            .rows_affected();
-        if n == 1 && status == "success" {
-            self.insert_ledger_entry(
-                &mut tx,
-                &NewLedgerEntry {
-                    school_id: r.school_id,
-                    student_id: r.student_id,
-                    charge_id: None,
-                    kind: kind::REFUND,
-                    amount: Fen(-r.amount.0),
-                    reference: &r.out_refund_no,
-                    memo: "退款已退回原支付账户",
-                },
-            )
-            .await?;
+    /// Moves a refund to `to` if the domain allows it from its current state (an end also
+    /// stamps `finished_at`); `Stale`, and no change, when another run finished it first.
+    /// The caller writes the money leaving (a `refund` ledger row) in the same transaction.
+    pub async fn set_refund_status(&self, tx: &mut WriteTx, id: i64, to: RefundState) -> Result<(), StoreError> {
+        let from = RefundState::predecessors(to);
+        let sql = format!(
+            "UPDATE refunds SET status = $1, finished_at = COALESCE($2, finished_at) WHERE id = $3 AND status IN ({})",
+            placeholders(4, from.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to.as_str()).bind(to.is_final().then(now)).bind(id);
+        for f in &from {
+            q = q.bind(f.as_str());
         }
-        tx.commit().await
+        if q.execute(&mut *tx.tx).await?.rows_affected() != 1 {
+            return Err(StoreError::Stale(format!("refund {id} cannot become {to}")));
+        }
+        Ok(())
     }
 
-    pub async fn set_refund_reference(&self, id: i64, reference: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    pub async fn set_refund_reference(&self, tx: &mut WriteTx, id: i64, reference: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE refunds SET reference = $1 WHERE id = $2").bind(reference).bind(id).execute(&mut *tx.tx).await?;
-        tx.commit().await
-    }
-
-    pub async fn set_refund_status(&self, id: i64, status: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE refunds SET status = $1 WHERE id = $2 AND status NOT IN ('success', 'failed')")
-            .bind(status)
-            .bind(id)
-            .execute(&mut *tx.tx)
-            .await?;
-        tx.commit().await
+        Ok(())
     }
 
     /// Every settled transaction of a student, newest first, with its refund's state.
@@ -209,57 +235,59 @@ impl Store {
             Ok(PaymentRecord {
                 id: r.try_get("id")?,
                 order_no: r.try_get("order_no")?,
-                provider: r.try_get("provider")?,
-                channel: r.try_get("channel")?,
+                provider: word(r, "provider")?,
+                channel: word(r, "channel")?,
                 txn_id: r.try_get("txn_id")?,
                 amount: Fen(r.try_get("amount_fen")?),
-                disposition: r.try_get("disposition")?,
-                reason: r.try_get("reason")?,
+                disposition: word(r, "disposition")?,
+                reason: late_reason(r)?,
                 paid_at: r.try_get("paid_at")?,
                 created_at: r.try_get("created_at")?,
-                refund_status: r.try_get("refund_status")?,
+                refund_status: word_opt(r, "refund_status")?,
             })
         })
     }
 
-    /// Money that could not be applied (late, duplicate, mismatched), newest first, for the
-    /// finance office: (school code, student no, order no, provider, txn id, amount, what
-    /// happened to it, why, refund state, when).
-    #[allow(clippy::type_complexity)]
-    pub async fn unapplied_payments(
-        &self,
-        school_code: Option<&str>,
-    ) -> Result<Vec<(String, String, String, String, String, Fen, String, String, Option<String>, i64)>, StoreError> {
+    /// Money that could not be applied (late, duplicate, mismatched), newest first, of one
+    /// school or of all.
+    pub async fn unapplied_payments(&self, school_code: Option<&str>) -> Result<Vec<UnappliedPayment>, StoreError> {
         let rows = sqlx::query(
             "SELECT s.code, st.student_no, o.order_no, p.provider, p.txn_id, p.amount_fen, p.disposition, p.reason, p.created_at, \
                     (SELECT r.status FROM refunds r WHERE r.provider_payment_id = p.id ORDER BY r.id DESC LIMIT 1) AS refund_status \
              FROM provider_payments p JOIN orders o ON o.id = p.order_id JOIN schools s ON s.id = p.school_id \
              JOIN students st ON st.id = o.student_id \
-             WHERE p.disposition <> 'applied' AND ($1 = '' OR s.code = $1) ORDER BY p.created_at DESC, p.id DESC",
+             WHERE p.disposition <> $2 AND ($1 = '' OR s.code = $1) ORDER BY p.created_at DESC, p.id DESC",
         )
         .bind(school_code.unwrap_or(""))
+        .bind(Disposition::Applied.as_str())
         .fetch_all(&self.pool)
         .await?;
         map_rows(&rows, |r| {
-            Ok((
-                r.try_get("code")?,
-                r.try_get("student_no")?,
-                r.try_get("order_no")?,
-                r.try_get("provider")?,
-                r.try_get("txn_id")?,
-                Fen(r.try_get("amount_fen")?),
-                r.try_get("disposition")?,
-                r.try_get("reason")?,
-                r.try_get("refund_status")?,
-                r.try_get("created_at")?,
-            ))
+            Ok(UnappliedPayment {
+                school_code: r.try_get("code")?,
+                student_no: r.try_get("student_no")?,
+                order_no: r.try_get("order_no")?,
+                provider: word(r, "provider")?,
+                txn_id: r.try_get("txn_id")?,
+                amount: Fen(r.try_get("amount_fen")?),
+                disposition: word(r, "disposition")?,
+                reason: late_reason(r)?,
+                refund_status: word_opt(r, "refund_status")?,
+                created_at: r.try_get("created_at")?,
+            })
         })
     }
 
     /// Keeps a notification exactly as it arrived; returns its id for the outcome.
-    pub async fn record_notification(&self, provider: &str, school_code: &str, headers: &str, body: &str) -> Result<i64, StoreError> {
-        let mut tx = self.write_tx().await?;
-        let id = sqlx::query_scalar(
+    pub async fn record_notification(
+        &self,
+        tx: &mut WriteTx,
+        provider: &str,
+        school_code: &str,
+        headers: &str,
+        body: &str,
+    ) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
             "INSERT INTO notifications (provider, school_code, headers, body, received_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(provider)
@@ -268,29 +296,25 @@ impl Store {
         .bind(body)
         .bind(now())
         .fetch_one(&mut *tx.tx)
-        .await?;
-        tx.commit().await?;
-        Ok(id)
+        .await?)
     }
 
-    pub async fn set_notification_outcome(&self, id: i64, outcome: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    pub async fn set_notification_outcome(&self, tx: &mut WriteTx, id: i64, outcome: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE notifications SET outcome = $1 WHERE id = $2").bind(outcome).bind(id).execute(&mut *tx.tx).await?;
-        tx.commit().await
+        Ok(())
     }
 
-    /// The student's balance (余额): credits minus what the balance has paid.
-    pub async fn balance_of_student(&self, school_id: i64, student_id: i64) -> Result<Fen, StoreError> {
-        let v: i64 = sqlx::query_scalar(BALANCE_SQL).bind(school_id).bind(student_id).fetch_one(&self.pool).await?;
-        Ok(Fen(v))
-    }
-
-    /// The balance as the transaction sees it (after `lock_student`).
-    pub async fn balance_in_tx(&self, tx: &mut WriteTx, school_id: i64, student_id: i64) -> Result<Fen, StoreError> {
-        let v: i64 = sqlx::query_scalar(BALANCE_SQL).bind(school_id).bind(student_id).fetch_one(&mut *tx.tx).await?;
-        Ok(Fen(v))
+    /// The student's balance (余额): credits minus what the balance has paid. `On::Tx` after
+    /// `lock_student`, so two orders cannot spend the same balance.
+    pub async fn balance(&self, on: On<'_>, school_id: i64, student_id: i64) -> Result<Fen, StoreError> {
+        let q = sqlx::query(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN kind = $3 THEN amount_fen WHEN kind = $4 THEN -amount_fen ELSE 0 END), 0) AS BIGINT) \
+             AS balance FROM ledger_entries WHERE school_id = $1 AND student_id = $2",
+        )
+        .bind(school_id)
+        .bind(student_id)
+        .bind(LedgerKind::Credit.as_str())
+        .bind(LedgerKind::BalanceUse.as_str());
+        Ok(Fen(self.fetch_one(on, q).await?.try_get("balance")?))
     }
 }
-
-const BALANCE_SQL: &str = "SELECT CAST(COALESCE(SUM(CASE WHEN kind = 'credit' THEN amount_fen WHEN kind = 'balance_use' THEN -amount_fen ELSE 0 END), 0) AS BIGINT) \
-     FROM ledger_entries WHERE school_id = $1 AND student_id = $2";

@@ -3,7 +3,7 @@
 //! Links and codes are stored as SHA-256 hashes only; redeeming one marks it used, sets the
 //! new password and ends every session of the student in one transaction.
 
-use crate::db::{Store, StoreError, now};
+use crate::db::{Store, StoreError, WriteTx, now};
 
 pub mod kind {
     pub const EMAIL_LINK: &str = "email_link";
@@ -50,35 +50,33 @@ impl Store {
 
     pub async fn set_security_question(
         &self,
+        tx: &mut WriteTx,
         school_id: i64,
         student_id: i64,
         question: &str,
         answer_hash: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
         let q = sqlx::query("UPDATE students SET security_question = $1, security_answer_hash = $2 WHERE school_id = $3 AND id = $4")
             .bind(question)
             .bind(answer_hash)
             .bind(school_id)
             .bind(student_id);
-        update_one_student(&mut tx, q).await?;
-        tx.commit().await
+        update_one_student(tx, q).await?;
+        Ok(())
     }
 
-    pub async fn set_security_email(&self, school_id: i64, student_id: i64, email: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    pub async fn set_security_email(&self, tx: &mut WriteTx, school_id: i64, student_id: i64, email: &str) -> Result<(), StoreError> {
         let q = sqlx::query("UPDATE students SET security_email = $1 WHERE school_id = $2 AND id = $3")
             .bind(email)
             .bind(school_id)
             .bind(student_id);
-        update_one_student(&mut tx, q).await?;
-        tx.commit().await
+        update_one_student(tx, q).await?;
+        Ok(())
     }
 
     /// Stores a new recovery secret; earlier live ones of the same kind stop working.
-    pub async fn insert_recovery_token(&self, t: &NewRecoveryToken<'_>) -> Result<(), StoreError> {
+    pub async fn insert_recovery_token(&self, tx: &mut WriteTx, t: &NewRecoveryToken<'_>) -> Result<(), StoreError> {
         let at = now();
-        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE recovery_tokens SET used_at = $1 WHERE school_id = $2 AND student_id = $3 AND kind = $4 AND used_at IS NULL")
             .bind(at)
             .bind(t.school_id)
@@ -96,7 +94,7 @@ impl Store {
             .bind(at + t.ttl_s)
             .execute(&mut *tx.tx)
             .await?;
-        tx.commit().await
+        Ok(())
     }
 
     /// A live link of this school by the hash of its secret.
@@ -136,8 +134,7 @@ impl Store {
     }
 
     /// Counts a wrong guess at a secret; at `max_attempts` it stops working.
-    pub async fn recovery_token_failed(&self, id: i64, max_attempts: i64) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    pub async fn recovery_token_failed(&self, tx: &mut WriteTx, id: i64, max_attempts: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE recovery_tokens SET attempts = attempts + 1 WHERE id = $1").bind(id).execute(&mut *tx.tx).await?;
         sqlx::query("UPDATE recovery_tokens SET used_at = $1 WHERE id = $2 AND attempts >= $3 AND used_at IS NULL")
             .bind(now())
@@ -145,7 +142,7 @@ impl Store {
             .bind(max_attempts)
             .execute(&mut *tx.tx)
             .await?;
-        tx.commit().await
+        Ok(())
     }
 
     /// Secrets of a kind sent to one address/phone since `since` (the SMS daily cap).
@@ -165,13 +162,13 @@ impl Store {
     /// expired): nothing changed.
     pub async fn redeem_recovery_token(
         &self,
+        tx: &mut WriteTx,
         token_id: i64,
         school_id: i64,
         student_id: i64,
         password_hash: &str,
     ) -> Result<bool, StoreError> {
         let at = now();
-        let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE recovery_tokens SET used_at = $1 WHERE id = $2 AND school_id = $3 AND student_id = $4 AND used_at IS NULL AND expires_at > $1",
         )
@@ -185,17 +182,15 @@ impl Store {
         if n != 1 {
             return Ok(false);
         }
-        reset_password_in(&mut tx, school_id, student_id, password_hash, at).await?;
-        tx.commit().await?;
+        reset_password_in(tx, school_id, student_id, password_hash, at).await?;
         Ok(true)
     }
 
     /// Sets a new password after a recovery that needs no stored secret (a security question
     /// answered): ends every session of the student.
-    pub async fn reset_password(&self, school_id: i64, student_id: i64, password_hash: &str) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
-        reset_password_in(&mut tx, school_id, student_id, password_hash, now()).await?;
-        tx.commit().await
+    pub async fn reset_password(&self, tx: &mut WriteTx, school_id: i64, student_id: i64, password_hash: &str) -> Result<(), StoreError> {
+        reset_password_in(tx, school_id, student_id, password_hash, now()).await?;
+        Ok(())
     }
 }
 

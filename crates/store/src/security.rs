@@ -1,6 +1,6 @@
 //! The security log and what login throttling reads from it; image captchas.
 
-use crate::db::{Store, StoreError, now};
+use crate::db::{Store, StoreError, WriteTx, now};
 use sqlx::Row;
 
 /// Kinds of security events.
@@ -39,8 +39,7 @@ pub struct NewSecurityEvent<'a> {
 }
 
 impl Store {
-    pub async fn record_security_event(&self, e: &NewSecurityEvent<'_>) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    pub async fn record_security_event(&self, tx: &mut WriteTx, e: &NewSecurityEvent<'_>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO security_events (school_id, student_id, login, kind, ip, user_agent, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -53,7 +52,7 @@ impl Store {
         .bind(now())
         .execute(&mut *tx.tx)
         .await?;
-        tx.commit().await
+        Ok(())
     }
 
     /// Times of the failed logins of one account since `since` and since its last success,
@@ -111,8 +110,7 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    pub async fn insert_captcha(&self, id: &str, answer: &str, expires_at: i64) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
+    pub async fn insert_captcha(&self, tx: &mut WriteTx, id: &str, answer: &str, expires_at: i64) -> Result<(), StoreError> {
         // Expired captchas are worthless; sweeping them here keeps the table small.
         sqlx::query("DELETE FROM captchas WHERE expires_at < $1").bind(now()).execute(&mut *tx.tx).await?;
         sqlx::query("INSERT INTO captchas (id, answer, expires_at) VALUES ($1, $2, $3)")
@@ -121,15 +119,13 @@ impl Store {
             .bind(expires_at)
             .execute(&mut *tx.tx)
             .await?;
-        tx.commit().await
+        Ok(())
     }
 
     /// Takes a captcha out (single use): its answer if it existed and had not expired.
-    pub async fn take_captcha(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let mut tx = self.write_tx().await?;
+    pub async fn take_captcha(&self, tx: &mut WriteTx, id: &str) -> Result<Option<String>, StoreError> {
         let row: Option<(String, i64)> =
             sqlx::query_as("DELETE FROM captchas WHERE id = $1 RETURNING answer, expires_at").bind(id).fetch_optional(&mut *tx.tx).await?;
-        tx.commit().await?;
         Ok(row.and_then(|(answer, exp)| (exp >= now()).then_some(answer)))
     }
 

@@ -133,8 +133,10 @@ impl Store {
         .map_err(|e| StoreError::from_write(e, "student number"))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn update_profile(
         &self,
+        tx: &mut WriteTx,
         school_id: i64,
         id: i64,
         phone: &str,
@@ -142,7 +144,6 @@ impl Store {
         postcode: &str,
         address: &str,
     ) -> Result<(), StoreError> {
-        let mut tx = self.write_tx().await?;
         let n = sqlx::query("UPDATE students SET phone = $1, email = $2, postcode = $3, address = $4 WHERE school_id = $5 AND id = $6")
             .bind(phone)
             .bind(email)
@@ -153,15 +154,20 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?
             .rows_affected();
-        tx.commit().await?;
         if n == 1 { Ok(()) } else { Err(StoreError::NotFound) }
     }
 
     /// Sets a new password hash and ends every session of the student but `keep_session`, in
     /// one transaction: no window in which an old session outlives the change.
-    pub async fn set_password(&self, school_id: i64, id: i64, hash: &str, keep_session: Option<&str>) -> Result<(), StoreError> {
+    pub async fn set_password(
+        &self,
+        tx: &mut WriteTx,
+        school_id: i64,
+        id: i64,
+        hash: &str,
+        keep_session: Option<&str>,
+    ) -> Result<(), StoreError> {
         let at = now();
-        let mut tx = self.write_tx().await?;
         let n = sqlx::query(
             "UPDATE students SET password_hash = $1, password_changed_at = $2, force_password_change = 0 WHERE school_id = $3 AND id = $4",
         )
@@ -184,7 +190,7 @@ impl Store {
         if let Some(keep) = keep_session {
             sqlx::query("UPDATE sessions SET must_change_password = 0 WHERE token_hash = $1").bind(keep).execute(&mut *tx.tx).await?;
         }
-        tx.commit().await
+        Ok(())
     }
 
     /// The office's reset: back to the school's initial-password rule, a change forced at the

@@ -4,8 +4,12 @@ use super::{Claimed, Job};
 use crate::Context;
 use crate::payment::settle;
 use campuspay_channels::{ProviderStatus, RefundRequest, RefundStatus};
-use campuspay_domain::order::OrderEvent;
+use campuspay_domain::order::{OrderEvent, OrderState, RefundState};
 use campuspay_domain::time::{format_shanghai_date, shanghai_to_unix};
+use campuspay_domain::{Fen, LedgerKind};
+use campuspay_store::StoreError;
+use campuspay_store::charges::NewLedgerEntry;
+use campuspay_store::payments::RefundRow;
 
 /// Seconds until the next query of an unpaid attempt: quick while a student is likely
 /// watching, then backing off.
@@ -85,7 +89,7 @@ type JobResult = Result<Next, crate::Error>;
 async fn query_attempt(ctx: &Context, attempt_id: i64, attempts: i64) -> JobResult {
     let Some(attempt) = ctx.store.attempt_by_id(attempt_id).await? else { return Ok(Next::Done) };
     let Some(order) = ctx.store.order_by_id(attempt.order_id).await? else { return Ok(Next::Done) };
-    if order.status != "unpaid" || !(attempt.status == "open" || attempt.status == "superseded") {
+    if order.status != OrderState::Unpaid || !attempt.status.may_take_money() {
         return Ok(Next::Done);
     }
     match settle::query_and_settle(ctx, &attempt).await? {
@@ -122,7 +126,7 @@ async fn reconcile(ctx: &Context, date: &str, attempts: i64) -> JobResult {
 
 async fn expire_order(ctx: &Context, order_id: i64) -> JobResult {
     let Some(order) = ctx.store.order_by_id(order_id).await? else { return Ok(Next::Done) };
-    if order.status != "unpaid" {
+    if order.status != OrderState::Unpaid {
         return Ok(Next::Done);
     }
     let t = ctx.clock.now();
@@ -135,7 +139,7 @@ async fn expire_order(ctx: &Context, order_id: i64) -> JobResult {
 
 async fn close_attempt(ctx: &Context, attempt_id: i64) -> JobResult {
     let Some(attempt) = ctx.store.attempt_by_id(attempt_id).await? else { return Ok(Next::Done) };
-    if attempt.status == "paid" || attempt.status == "closed" {
+    if !attempt.status.may_take_money() {
         return Ok(Next::Done);
     }
     settle::close_attempt(ctx, &attempt).await?;
@@ -144,7 +148,7 @@ async fn close_attempt(ctx: &Context, attempt_id: i64) -> JobResult {
 
 async fn refund(ctx: &Context, refund_id: i64, attempts: i64) -> JobResult {
     let Some(r) = ctx.store.refund(refund_id).await? else { return Ok(Next::Done) };
-    if r.status == "success" || r.status == "failed" {
+    if r.status.is_final() {
         return Ok(Next::Done);
     }
     let Some(attempt) = ctx.store.attempt_by_id(r.attempt_id).await? else { return Ok(Next::Done) };
@@ -166,26 +170,53 @@ async fn refund(ctx: &Context, refund_id: i64, attempts: i64) -> JobResult {
     if let Some(reference) = channel.order_reference(&r.out_refund_no)
         && reference != r.reference
     {
-        ctx.store.set_refund_reference(r.id, &reference).await?;
+        let mut tx = ctx.store.write_tx().await?;
+        ctx.store.set_refund_reference(&mut tx, r.id, &reference).await?;
+        tx.commit().await?;
     }
     match result {
         Ok(res) => match res.status {
             RefundStatus::Success => {
-                ctx.store.finish_refund(&r, "success").await?;
+                finish_refund(ctx, &r, RefundState::Success).await?;
                 tracing::info!(out_refund_no = r.out_refund_no, amount = r.amount.0, "refund done");
                 Ok(Next::Done)
             }
             RefundStatus::Processing => {
-                ctx.store.set_refund_status(r.id, "processing").await?;
+                finish_refund(ctx, &r, RefundState::Processing).await?;
                 Ok(Next::Again(ctx.clock.now() + 30, "refund processing".into()))
             }
             // Needs a person: the finance office sees it among refunds that did not finish.
             RefundStatus::Closed | RefundStatus::Abnormal => {
-                ctx.store.finish_refund(&r, "failed").await?;
+                finish_refund(ctx, &r, RefundState::Failed).await?;
                 tracing::error!(out_refund_no = r.out_refund_no, "refund failed at the provider; needs the finance office");
                 Ok(Next::Done)
             }
         },
         Err(e) => Ok(Next::Again(ctx.clock.now() + retry_backoff(attempts), e.to_string())),
     }
+}
+
+/// Records what the provider said of a refund; a success also writes the money leaving, in
+/// the same transaction. A refund another run finished first is `Stale`: nothing is written,
+/// so the money leaves the books once however often the job runs.
+async fn finish_refund(ctx: &crate::Context, r: &RefundRow, to: RefundState) -> Result<(), crate::Error> {
+    let mut tx = ctx.store.write_tx().await?;
+    match ctx.store.set_refund_status(&mut tx, r.id, to).await {
+        Ok(()) => {}
+        Err(StoreError::Stale(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    if to == RefundState::Success {
+        let entry = NewLedgerEntry {
+            school_id: r.school_id,
+            student_id: r.student_id,
+            charge_id: None,
+            kind: LedgerKind::Refund,
+            amount: Fen(-r.amount.0),
+            reference: &r.out_refund_no,
+            memo: "退款已退回原支付账户",
+        };
+        ctx.store.insert_ledger_entry(&mut tx, &entry).await?;
+    }
+    Ok(tx.commit().await?)
 }

@@ -43,7 +43,9 @@ impl Mailer {
 
     pub async fn send(&self, store: &Store, to: &str, subject: &str, body: &str) -> Result<(), String> {
         match self {
-            Mailer::Outbox => store.insert_outbox("email", to, subject, body).await.map_err(|e| e.to_string()),
+            Mailer::Outbox => {
+                store.write(async |tx| store.insert_outbox(tx, "email", to, subject, body).await).await.map_err(|e| e.to_string())
+            }
             Mailer::Smtp { transport, from } => {
                 let to: Mailbox = to.parse().map_err(|e| format!("recipient: {e}"))?;
                 let msg = Message::builder()

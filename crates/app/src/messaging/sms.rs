@@ -127,7 +127,9 @@ impl SmsGateway {
     pub async fn send_code(&self, phone: &str, code: &str, text: &str) -> Result<(), String> {
         match self {
             SmsGateway::Aliyun(a) => a.send_code(phone, code).await,
-            SmsGateway::Outbox(store) => store.insert_outbox("sms", phone, "", text).await.map_err(|e| e.to_string()),
+            SmsGateway::Outbox(store) => {
+                store.write(async |tx| store.insert_outbox(tx, "sms", phone, "", text).await).await.map_err(|e| e.to_string())
+            }
         }
     }
 }

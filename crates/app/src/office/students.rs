@@ -44,7 +44,7 @@ pub async fn file(ctx: &Context, staff: &Staff, student_no: &str) -> Result<Stud
         orders: ctx.store.orders_of_student(school_id, student_id, 50).await?,
         payments: ctx.store.payments_of_student(school_id, student_id).await?,
         ledger: ctx.store.ledger_of_student(school_id, student_id).await?,
-        balance: ctx.store.balance_of_student(school_id, student_id).await?,
+        balance: ctx.store.balance(campuspay_store::On::Pool, school_id, student_id).await?,
     })
 }
 

@@ -7,86 +7,19 @@ use campuspay_store::orders::AttemptRow;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// How a student pays, as the API names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    WechatNative,
-    WechatH5,
-    WechatJsapi,
-    AlipayPage,
-    AlipayWap,
-    AlipayQr,
-    UnionpayGateway,
-    UnionpayQr,
+/// How a student pays; it lives in the domain so the store can keep it on attempts.
+pub use campuspay_domain::payment::Method;
+
+/// What the app knows of a method beyond the domain: its adapter and its channel flow.
+pub trait MethodExt {
+    fn adapter(self) -> Adapter;
+    fn flow(self, client_ip: &str, openid: Option<&str>) -> Option<PayFlow>;
 }
 
-impl Method {
-    pub const ALL: [Method; 8] = [
-        Method::WechatNative,
-        Method::WechatH5,
-        Method::WechatJsapi,
-        Method::AlipayPage,
-        Method::AlipayWap,
-        Method::AlipayQr,
-        Method::UnionpayGateway,
-        Method::UnionpayQr,
-    ];
-
-    pub fn parse(s: &str) -> Option<Method> {
-        Method::ALL.into_iter().find(|m| m.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::WechatNative => "wechat_native",
-            Method::WechatH5 => "wechat_h5",
-            Method::WechatJsapi => "wechat_jsapi",
-            Method::AlipayPage => "alipay_page",
-            Method::AlipayWap => "alipay_wap",
-            Method::AlipayQr => "alipay_qr",
-            Method::UnionpayGateway => "unionpay_gateway",
-            Method::UnionpayQr => "unionpay_qr",
-        }
-    }
-
-    pub fn label_zh(self) -> &'static str {
-        match self {
-            Method::WechatNative => "微信扫码支付",
-            Method::WechatH5 => "微信支付（手机浏览器）",
-            Method::WechatJsapi => "微信支付（微信内）",
-            Method::AlipayPage => "支付宝网页支付",
-            Method::AlipayWap => "支付宝（手机浏览器）",
-            Method::AlipayQr => "支付宝扫码支付",
-            Method::UnionpayGateway => "银联在线支付",
-            Method::UnionpayQr => "银联二维码支付",
-        }
-    }
-
-    pub fn label_en(self) -> &'static str {
-        match self {
-            Method::WechatNative => "WeChat Pay (scan)",
-            Method::WechatH5 => "WeChat Pay (phone browser)",
-            Method::WechatJsapi => "WeChat Pay (in WeChat)",
-            Method::AlipayPage => "Alipay (web)",
-            Method::AlipayWap => "Alipay (phone browser)",
-            Method::AlipayQr => "Alipay (scan)",
-            Method::UnionpayGateway => "UnionPay online",
-            Method::UnionpayQr => "UnionPay QR",
-        }
-    }
-
-    /// The provider protocol behind the method.
-    pub fn provider(self) -> Provider {
-        match self {
-            Method::WechatNative | Method::WechatH5 | Method::WechatJsapi => Provider::Wechatpay,
-            Method::AlipayPage | Method::AlipayWap | Method::AlipayQr => Provider::Alipay,
-            Method::UnionpayGateway | Method::UnionpayQr => Provider::Unionpay,
-        }
-    }
-
+impl MethodExt for Method {
     /// Which configured adapter serves the method: one per provider, except UnionPay, whose
     /// gateway and QR products are separate merchant products with separate configurations.
-    pub fn adapter(self) -> Adapter {
+    fn adapter(self) -> Adapter {
         match self.provider() {
             Provider::Wechatpay => Adapter::Wechatpay,
             Provider::Alipay => Adapter::Alipay,
@@ -95,25 +28,13 @@ impl Method {
         }
     }
 
-    pub fn flow(self, client_ip: &str, openid: Option<&str>) -> Option<PayFlow> {
+    fn flow(self, client_ip: &str, openid: Option<&str>) -> Option<PayFlow> {
         Some(match self {
             Method::WechatNative | Method::AlipayQr | Method::UnionpayQr => PayFlow::Qr,
             Method::AlipayPage | Method::UnionpayGateway => PayFlow::Page,
             Method::WechatH5 | Method::AlipayWap => PayFlow::Mobile { client_ip: client_ip.to_string() },
             Method::WechatJsapi => PayFlow::InApp { openid: openid?.to_string() },
         })
-    }
-
-    /// Inside WeChat's browser Alipay cannot open, and inside Alipay's WeChat Pay cannot (004).
-    pub fn usable_in(self, user_agent: &str) -> bool {
-        let ua = user_agent.to_ascii_lowercase();
-        let in_wechat = ua.contains("micromessenger");
-        let in_alipay = ua.contains("alipayclient");
-        match self.provider() {
-            Provider::Alipay => !in_wechat,
-            Provider::Wechatpay => !in_alipay && (self != Method::WechatJsapi || in_wechat),
-            Provider::Unionpay => true,
-        }
     }
 }
 
@@ -145,21 +66,13 @@ impl Adapter {
     }
 }
 
+/// The provider's word (`Provider::as_str`), kept for the callers that name it so.
 pub fn provider_str(p: Provider) -> &'static str {
-    match p {
-        Provider::Wechatpay => "wechatpay",
-        Provider::Alipay => "alipay",
-        Provider::Unionpay => "unionpay",
-    }
+    p.as_str()
 }
 
 pub fn parse_provider(s: &str) -> Option<Provider> {
-    match s {
-        "wechatpay" => Some(Provider::Wechatpay),
-        "alipay" => Some(Provider::Alipay),
-        "unionpay" => Some(Provider::Unionpay),
-        _ => None,
-    }
+    s.parse().ok()
 }
 
 /// A built adapter, shared by every request of its school.
@@ -175,7 +88,8 @@ impl Channels {
     /// Loads the schools' own merchant configurations.
     pub async fn load(store: &Store) -> Result<Channels, String> {
         let mut channels = Channels::default();
-        for (school_id, provider, config) in store.channel_configs().await.map_err(|e| e.to_string())? {
+        for row in store.channel_configs().await.map_err(|e| e.to_string())? {
+            let (school_id, provider, config) = (row.school_id, row.provider, row.config);
             let cfg: ChannelConfig = serde_json::from_str(&config).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
             channels.set(school_id, &cfg).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
         }
@@ -203,7 +117,7 @@ impl Channels {
 
     /// The adapter of an attempt, told what it needs to find the trade again.
     pub fn for_attempt(&self, a: &AttemptRow) -> Option<Channel> {
-        let channel = self.get(a.school_id, Method::parse(&a.channel)?)?;
+        let channel = self.get(a.school_id, a.channel)?;
         if !a.reference.is_empty() {
             channel.restore_order_reference(&a.out_trade_no, &a.reference);
         }

@@ -46,7 +46,12 @@ fn headers_text(h: &HeaderMap) -> String {
 /// Records what became of a notification. A failure here loses no money (the notification
 /// and its settlement are already stored or refused), so it is logged rather than answered.
 async fn record_outcome(ctx: &Context, record: i64, outcome: &str) {
-    if let Err(e) = ctx.store.set_notification_outcome(record, outcome).await {
+    let result = async {
+        let mut tx = ctx.store.write_tx().await?;
+        ctx.store.set_notification_outcome(&mut tx, record, outcome).await?;
+        tx.commit().await
+    };
+    if let Err(e) = result.await {
         tracing::error!(error = %e, record, outcome, "recording a notification's outcome");
     }
 }
@@ -55,11 +60,15 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
     let Some(provider) = parse_provider(n.provider) else {
         return Answer::UnknownProvider;
     };
-    let record = match ctx
-        .store
-        .record_notification(n.provider, n.school.unwrap_or(""), &headers_text(n.headers), &String::from_utf8_lossy(n.body))
-        .await
-    {
+    let kept = async {
+        let mut tx = ctx.store.write_tx().await?;
+        let id = ctx
+            .store
+            .record_notification(&mut tx, n.provider, n.school.unwrap_or(""), &headers_text(n.headers), &String::from_utf8_lossy(n.body))
+            .await?;
+        tx.commit().await.map(|()| id)
+    };
+    let record = match kept.await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = %e, "keeping a notification");
@@ -138,7 +147,7 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
     match settle::settle_paid(ctx, &attempt, &notice.transaction_id, notice.amount, &paid_at, PaidSource::Notify).await {
         Ok(result) => {
             let outcome = match result {
-                Settled::Applied => "applied",
+                Settled::Applied => campuspay_domain::order::Disposition::Applied.as_str(),
                 Settled::Refunding => "late: refunding",
                 Settled::Credited => "late: credited",
                 Settled::Duplicate => "duplicate",

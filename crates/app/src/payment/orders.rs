@@ -6,14 +6,15 @@ use crate::Context;
 use crate::error::Error;
 use crate::error::ErrorKind;
 use crate::jobs::{self, Job};
-use crate::payment::channels::{Method, provider_str};
+use crate::payment::channels::{Method, MethodExt, provider_str};
 use crate::student::profile::{Overview, overview};
 use campuspay_channels::{CreateOrder, PayAction};
 use campuspay_domain::cart::{CartContext, CartRequest, OwedCharge, ValidCart, validate_cart};
-use campuspay_domain::order::OrderEvent;
+use campuspay_domain::order::{AttemptState, OrderEvent, OrderState};
 use campuspay_domain::policy::OrderNoFormat;
-use campuspay_domain::{Fen, order_no, profile};
-use campuspay_store::charges::{NewLedgerEntry, kind};
+use campuspay_domain::{Fen, LedgerKind, order_no, profile};
+use campuspay_store::On;
+use campuspay_store::charges::NewLedgerEntry;
 use campuspay_store::orders::{NewOrder, OrderRow};
 use campuspay_store::schools::School;
 use campuspay_store::sessions::SessionRow;
@@ -158,10 +159,10 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
 
     if o.school.policy.reuse_unpaid_order {
         for existing in ctx.store.orders_of_student(o.school.id, o.student.id, 20).await? {
-            if existing.status != "unpaid" || existing.expires_at <= t {
+            if existing.status != OrderState::Unpaid || existing.expires_at <= t {
                 continue;
             }
-            let lines = ctx.store.order_lines(existing.id).await?;
+            let lines = ctx.store.order_lines(On::Pool, existing.id).await?;
             let same = lines.len() == cart.lines.len()
                 && cart.lines.iter().all(|(c, a)| lines.iter().any(|l| l.charge_id == *c && l.amount == *a));
             if same {
@@ -183,7 +184,7 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
         let no = new_order_no(&o.school.policy.order_no, t, seq)?;
         ctx.store.lock_student(&mut tx, o.student.id).await?;
         let balance =
-            if input.use_balance { ctx.store.balance_in_tx(&mut tx, o.school.id, o.student.id).await?.max(Fen::ZERO) } else { Fen::ZERO };
+            if input.use_balance { ctx.store.balance(On::Tx(&mut tx), o.school.id, o.student.id).await?.max(Fen::ZERO) } else { Fen::ZERO };
         let from_balance = balance.min(cart.total);
         let cash = cart.total.checked_sub(from_balance).map_err(|_| Error::internal())?;
         let order_id = match ctx
@@ -219,7 +220,7 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
                 Ok(()) => {
                     // What was owed was read before this transaction: a payment that freed
                     // the charge from another order meanwhile must not be paid for twice.
-                    if ctx.store.charge_remaining_tx(&mut tx, *charge_id).await? < *amount {
+                    if ctx.store.charge_remaining(On::Tx(&mut tx), *charge_id).await? < *amount {
                         drop(tx);
                         return Err(Error::new(
                             ErrorKind::Conflict,
@@ -240,7 +241,7 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
                     school_id: o.school.id,
                     student_id: o.student.id,
                     charge_id: Some(*charge_id),
-                    kind: kind::BALANCE_USE,
+                    kind: LedgerKind::BalanceUse,
                     amount: part,
                     reference: &no,
                     memo: "余额支付",
@@ -252,7 +253,8 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
             jobs::enqueue_at(ctx, &mut tx, &Job::ExpireOrder { order_id }, expires_at).await?;
         } else {
             // The balance paid it all: nothing for a channel to collect.
-            ctx.store.end_order(&mut tx, order_id, "paid", true).await?;
+            // Created unpaid in this transaction: never stale.
+            ctx.store.end_order(&mut tx, order_id, OrderState::Paid).await?;
         }
         tx.commit().await?;
         let order = ctx.store.order_by_id(order_id).await?.ok_or_else(Error::internal)?;
@@ -309,7 +311,7 @@ pub async fn pay(
     let school = ctx.store.school_by_id(session.school_id).await?.ok_or_else(Error::unknown_school)?;
     let order = own_order(ctx, session, order_no).await?;
     let t = now();
-    if order.status != "unpaid" || order.expires_at <= t {
+    if order.status != OrderState::Unpaid || order.expires_at <= t {
         return Err(Error::new(
             ErrorKind::Conflict,
             "order_not_payable",
@@ -334,8 +336,8 @@ pub async fn pay(
     })?;
 
     // A double click, or the same channel chosen again: the same attempt, the same QR code.
-    let attempts = ctx.store.attempts_of_order(order.id).await?;
-    if let Some(a) = attempts.iter().find(|a| a.status == "open" && a.channel == method.as_str() && !a.action.is_empty())
+    let attempts = ctx.store.attempts_of_order(On::Pool, order.id).await?;
+    if let Some(a) = attempts.iter().find(|a| a.status == AttemptState::Open && a.channel == method && !a.action.is_empty())
         && let Ok(action) = serde_json::from_str::<PayAction>(&a.action)
     {
         return Ok(PayStarted {
@@ -352,7 +354,7 @@ pub async fn pay(
     // between the check and the new attempt.
     let mut tx = ctx.store.write_tx().await?;
     let locked = ctx.store.lock_order(&mut tx, order.id).await?;
-    if locked.status != "unpaid" || locked.expires_at <= now() {
+    if locked.status != OrderState::Unpaid || locked.expires_at <= now() {
         return Err(Error::new(
             ErrorKind::Conflict,
             "order_not_payable",
@@ -360,10 +362,9 @@ pub async fn pay(
             "This order is paid or closed; nothing to pay",
         ));
     }
-    let attempts = ctx.store.attempts_of_order_tx(&mut tx, order.id).await?;
-    for a in attempts.iter().filter(|a| a.status == "open") {
-        ctx.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
-        jobs::enqueue(ctx, &mut tx, &Job::CloseAttempt { attempt_id: a.id }).await?;
+    let attempts = ctx.store.attempts_of_order(On::Tx(&mut tx), order.id).await?;
+    for a in attempts.iter().filter(|a| a.status == AttemptState::Open) {
+        crate::payment::settle::supersede(ctx, &mut tx, a).await?;
     }
     let n = ctx.store.count_attempts(&mut tx, order.id).await? + 1;
     if n > 99 {
@@ -375,12 +376,12 @@ pub async fn pay(
         ));
     }
     let out_trade_no = format!("{}{n:02}", order.order_no);
-    let attempt_id = ctx.store.insert_attempt(&mut tx, school.id, order.id, method.as_str(), &out_trade_no).await?;
+    let attempt_id = ctx.store.insert_attempt(&mut tx, school.id, order.id, method, &out_trade_no).await?;
     // Status within seconds even if the notification never comes: ask the provider soon.
     jobs::enqueue_in(ctx, &mut tx, &Job::QueryAttempt { attempt_id }, 3).await?;
     tx.commit().await?;
 
-    let lines = ctx.store.order_lines(order.id).await?;
+    let lines = ctx.store.order_lines(On::Pool, order.id).await?;
     let mut description: String = lines.iter().map(|l| l.item_name.as_str()).collect::<Vec<_>>().join("、");
     if description.len() > 120 {
         description = format!("{}等", &description[..description.floor_char_boundary(110)]);
@@ -404,11 +405,13 @@ pub async fn pay(
     })?;
     let stored = serde_json::to_string(&action).map_err(|_| Error::internal())?;
     let reference = channel.order_reference(&out_trade_no).unwrap_or_default();
-    ctx.store.set_attempt_action(attempt_id, &stored, &reference).await?;
+    let mut tx = ctx.store.write_tx().await?;
+    ctx.store.set_attempt_action(&mut tx, attempt_id, &stored, &reference).await?;
+    tx.commit().await?;
     // Cancelled, expired or switched while the provider was creating it: close it there now
     // (and again by job if that fails) rather than show a code for an order that is gone.
     if let Some(a) = ctx.store.attempt_by_id(attempt_id).await?
-        && a.status != "open"
+        && a.status != AttemptState::Open
     {
         let mut tx = ctx.store.write_tx().await?;
         jobs::enqueue(ctx, &mut tx, &Job::CloseAttempt { attempt_id }).await?;
@@ -425,10 +428,10 @@ pub async fn pay(
 
 /// Someone is watching an unpaid order: bring its provider query forward.
 pub async fn watched(ctx: &Context, order: &OrderRow) -> Result<(), Error> {
-    if order.status != "unpaid" {
+    if order.status != OrderState::Unpaid {
         return Ok(());
     }
-    for a in ctx.store.attempts_of_order(order.id).await?.iter().filter(|a| a.status == "open") {
+    for a in ctx.store.attempts_of_order(On::Pool, order.id).await?.iter().filter(|a| a.status == AttemptState::Open) {
         jobs::hurry(ctx, &Job::QueryAttempt { attempt_id: a.id }, a.created_at + 3).await?;
     }
     Ok(())

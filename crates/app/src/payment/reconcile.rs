@@ -4,7 +4,7 @@
 
 use crate::Context;
 use crate::error::Error;
-use crate::payment::channels::{Method, provider_str};
+use crate::payment::channels::provider_str;
 use crate::payment::settle::{self, Settled};
 use campuspay_channels::StatementKind;
 use campuspay_domain::order::PaidSource;
@@ -54,7 +54,7 @@ pub async fn reconcile_day(ctx: &Context, date: &str) -> Result<Report, Error> {
             // A trade of ours, on this school's statement, through this provider; schools may
             // share a merchant (the demo does), and then each school settles its own trades.
             let attempt = match ctx.store.attempt_by_out_trade_no(&line.out_trade_no).await? {
-                Some(a) if a.school_id == school_id && Method::parse(&a.channel).is_some_and(|m| m.provider() == statement.provider) => a,
+                Some(a) if a.school_id == school_id && a.channel.provider() == statement.provider => a,
                 Some(_) => continue,
                 None => {
                     if unknown.insert(line.out_trade_no.clone()) {
@@ -65,7 +65,7 @@ pub async fn reconcile_day(ctx: &Context, date: &str) -> Result<Report, Error> {
             };
             seen.insert(key);
             report.payment_lines += 1;
-            if ctx.store.txn_settled(provider, &line.transaction_id).await? {
+            if ctx.store.txn_settled(statement.provider, &line.transaction_id).await? {
                 report.matched += 1;
                 continue;
             }

@@ -7,14 +7,13 @@
 use crate::Context;
 use crate::error::{Error, ErrorKind};
 use crate::jobs::{self, Job};
-use crate::payment::channels::{Method, provider_str};
 use campuspay_channels::ProviderStatus;
-use campuspay_domain::Fen;
-use campuspay_domain::order::{Effect, Order, OrderEvent, OrderState, PaidSource, TxnKey, decide};
-use campuspay_store::charges::{NewLedgerEntry, kind};
+use campuspay_domain::order::{AttemptState, Disposition, Effect, Order, OrderEvent, OrderState, PaidSource, TxnKey, decide};
+use campuspay_domain::{Fen, LedgerKind};
+use campuspay_store::charges::NewLedgerEntry;
 use campuspay_store::orders::{AttemptRow, OrderRow};
 use campuspay_store::payments::NewProviderPayment;
-use campuspay_store::{StoreError, WriteTx, db_now as now};
+use campuspay_store::{On, StoreError, WriteTx, db_now as now};
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,29 +25,13 @@ pub enum Settled {
     Nothing,
 }
 
-fn state_of(s: &str) -> OrderState {
-    match s {
-        "paid" => OrderState::Paid,
-        "closed" => OrderState::Closed,
-        "cancelled" => OrderState::Cancelled,
-        "refunded" => OrderState::Refunded,
-        _ => OrderState::Unpaid,
-    }
-}
-
-fn source_str(s: PaidSource) -> &'static str {
-    match s {
-        PaidSource::Notify => "notify",
-        PaidSource::Query => "query",
-        PaidSource::Statement => "statement",
-    }
-}
-
 async fn domain_order(ctx: &Context, tx: &mut WriteTx, order: &OrderRow) -> Result<(Order, BTreeSet<TxnKey>), Error> {
     let settled = ctx.store.settled_txns(tx, order.id).await?;
-    let paid_by = settled.iter().find(|(_, _, d)| d == "applied").map(|(p, t, _)| TxnKey { channel: p.clone(), txn_id: t.clone() });
-    let keys = settled.into_iter().map(|(p, t, _)| TxnKey { channel: p, txn_id: t }).collect();
-    Ok((Order { state: state_of(&order.status), amount: order.total, deadline: order.expires_at, paid_by }, keys))
+    let key = |s: &campuspay_store::payments::SettledTxn| TxnKey { channel: s.provider.to_string(), txn_id: s.txn_id.clone() };
+    let paid_by = settled.iter().find(|s| s.disposition == Disposition::Applied).map(key);
+    let keys = settled.iter().map(key).collect();
+    // The stored status was decoded strictly: an unknown one failed `lock_order` already.
+    Ok((Order { state: order.status, amount: order.total, deadline: order.expires_at, paid_by }, keys))
 }
 
 /// Settles one provider transaction for the attempt's order.
@@ -60,7 +43,7 @@ pub async fn settle_paid(
     paid_at: &str,
     source: PaidSource,
 ) -> Result<Settled, Error> {
-    let provider = provider_of(attempt);
+    let provider = attempt.channel.provider();
     let school = ctx.store.school_by_id(attempt.school_id).await?.ok_or_else(Error::unknown_school)?;
     let mut tx = ctx.store.write_tx().await?;
     let order = ctx.store.lock_order(&mut tx, attempt.order_id).await?;
@@ -71,14 +54,13 @@ pub async fn settle_paid(
     let mut result = Settled::Nothing;
     for effect in &outcome.effects {
         let (disposition, reason) = match effect {
-            Effect::ApplyPayment { .. } => ("applied", String::new()),
-            Effect::Refund { reason, .. } => ("refund", format!("{reason:?}")),
-            Effect::Credit { reason, .. } => ("credit", format!("{reason:?}")),
+            Effect::ApplyPayment { .. } | Effect::Refund { .. } | Effect::Credit { .. } => {
+                effect.disposition().ok_or_else(Error::internal)?
+            }
             Effect::CloseOpenAttempts => {
-                for a in ctx.store.attempts_of_order_tx(&mut tx, order.id).await? {
-                    if a.id != attempt.id && (a.status == "open" || a.status == "superseded") {
-                        ctx.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
-                        jobs::enqueue(ctx, &mut tx, &Job::CloseAttempt { attempt_id: a.id }).await?;
+                for a in ctx.store.attempts_of_order(On::Tx(&mut tx), order.id).await? {
+                    if a.id != attempt.id && a.status.may_take_money() {
+                        supersede(ctx, &mut tx, &a).await?;
                     }
                 }
                 continue;
@@ -95,12 +77,12 @@ pub async fn settle_paid(
             order_id: order.id,
             attempt_id: Some(attempt.id),
             provider,
-            channel: &attempt.channel,
+            channel: attempt.channel,
             txn_id,
             amount,
-            source: source_str(source),
+            source,
             disposition,
-            reason: &reason,
+            reason,
             paid_at,
         };
         let pp_id = match ctx.store.insert_provider_payment(&mut tx, &pp).await {
@@ -120,28 +102,36 @@ pub async fn settle_paid(
         };
         match effect {
             Effect::ApplyPayment { .. } => {
-                for line in ctx.store.order_lines_tx(&mut tx, order.id).await? {
+                for line in ctx.store.order_lines(On::Tx(&mut tx), order.id).await? {
                     // The balance's part of the line was written when the order was made.
                     let cash = line.amount.checked_sub(line.balance).map_err(|_| Error::internal())?;
                     if cash.is_positive() {
-                        ctx.store.insert_ledger_entry(&mut tx, &entry(Some(line.charge_id), kind::PAYMENT, cash, "")).await?;
+                        ctx.store.insert_ledger_entry(&mut tx, &entry(Some(line.charge_id), LedgerKind::Payment, cash, "")).await?;
                     }
                 }
-                ctx.store.end_order(&mut tx, order.id, "paid", true).await?;
-                ctx.store.set_attempt_status(&mut tx, attempt.id, "paid").await?;
+                // The order is locked and was unpaid, so it cannot be stale here. The attempt
+                // may be open, superseded or even closed (a close can race the payment): all
+                // may become paid. Already paid would mean the books disagree with themselves:
+                // `Stale` rolls everything back and no money moves.
+                ctx.store.end_order(&mut tx, order.id, OrderState::Paid).await?;
+                ctx.store.set_attempt_status(&mut tx, attempt.id, AttemptState::Paid).await?;
                 result = Settled::Applied;
             }
             Effect::Refund { .. } => {
                 ctx.store
-                    .insert_ledger_entry(&mut tx, &entry(None, kind::UNAPPLIED_RECEIPT, amount, "订单已关闭或已支付，款项将原路退回"))
+                    .insert_ledger_entry(&mut tx, &entry(None, LedgerKind::UnappliedReceipt, amount, "订单已关闭或已支付，款项将原路退回"))
                     .await?;
-                let refund_id =
-                    ctx.store.insert_refund(&mut tx, order.school_id, pp_id, &format!("RF{pp_id:010}"), amount, &reason).await?;
+                let refund_id = ctx
+                    .store
+                    .insert_refund(&mut tx, order.school_id, pp_id, &format!("RF{pp_id:010}"), amount, reason.ok_or_else(Error::internal)?)
+                    .await?;
                 jobs::enqueue(ctx, &mut tx, &Job::Refund { refund_id }).await?;
                 result = Settled::Refunding;
             }
             Effect::Credit { .. } => {
-                ctx.store.insert_ledger_entry(&mut tx, &entry(None, kind::CREDIT, amount, "订单已关闭或已支付，款项已转入余额")).await?;
+                ctx.store
+                    .insert_ledger_entry(&mut tx, &entry(None, LedgerKind::Credit, amount, "订单已关闭或已支付，款项已转入余额"))
+                    .await?;
                 result = Settled::Credited;
             }
             _ => {}
@@ -169,7 +159,9 @@ pub async fn query_and_settle(ctx: &Context, attempt: &AttemptRow) -> Result<Opt
         }
         // Refunded at the provider before we ever settled it (e.g. from the merchant console):
         // the money went back to the payer, so it must not pay the order. Left for the office.
-        ProviderStatus::Refunded { transaction_id, amount } if !ctx.store.txn_settled(provider_of(attempt), transaction_id).await? => {
+        ProviderStatus::Refunded { transaction_id, amount }
+            if !ctx.store.txn_settled(attempt.channel.provider(), transaction_id).await? =>
+        {
             tracing::warn!(
                 out_trade_no = attempt.out_trade_no,
                 transaction_id,
@@ -185,17 +177,37 @@ pub async fn query_and_settle(ctx: &Context, attempt: &AttemptRow) -> Result<Opt
 /// How long a provider create may take before an attempt without its answer counts as failed.
 pub const CREATE_GRACE_S: i64 = 60;
 
-fn provider_of(a: &AttemptRow) -> &'static str {
-    Method::parse(&a.channel).map(|m| provider_str(m.provider())).unwrap_or("unknown")
+/// Marks an open attempt superseded and books the job that closes it at its provider. One
+/// already superseded only gets the job again. One that moved meanwhile (a close or a payment
+/// that committed since it was read) is `Stale`: it needs no closing, so nothing is done.
+pub(crate) async fn supersede(ctx: &Context, tx: &mut WriteTx, a: &AttemptRow) -> Result<(), Error> {
+    if a.status == AttemptState::Open {
+        match ctx.store.set_attempt_status(tx, a.id, AttemptState::Superseded).await {
+            Ok(()) => {}
+            Err(StoreError::Stale(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    jobs::enqueue(ctx, tx, &Job::CloseAttempt { attempt_id: a.id }).await?;
+    Ok(())
+}
+
+/// Marks an attempt closed. Already closed, or paid meanwhile (the close raced a payment, which
+/// `Paid` records as a fact), is `Stale`, and fine: there is nothing left to close.
+async fn mark_closed(ctx: &Context, tx: &mut WriteTx, id: i64) -> Result<(), Error> {
+    match ctx.store.set_attempt_status(tx, id, AttemptState::Closed).await {
+        Ok(()) | Err(StoreError::Stale(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Closes an unpaid order (expiry or cancellation): first its attempts at the providers, so no
 /// more money can come; money that came meanwhile is settled before the order closes.
 pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Result<(), Error> {
     let order = ctx.store.order_by_id(order_id).await?.ok_or_else(Error::not_found)?;
-    if order.status != "unpaid" {
-        return match (&event, order.status.as_str()) {
-            (OrderEvent::Cancel, "paid" | "refunded") => Err(Error::new(
+    if order.status != OrderState::Unpaid {
+        return match (&event, order.status) {
+            (OrderEvent::Cancel, OrderState::Paid | OrderState::Refunded) => Err(Error::new(
                 ErrorKind::Conflict,
                 "order_paid",
                 "订单已支付，无法取消",
@@ -210,8 +222,8 @@ pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Resu
         return Ok(());
     }
     let mut closed = Vec::new();
-    for a in ctx.store.attempts_of_order(order.id).await? {
-        if a.status != "open" && a.status != "superseded" {
+    for a in ctx.store.attempts_of_order(On::Pool, order.id).await? {
+        if !a.status.may_take_money() {
             continue;
         }
         close_attempt(ctx, &a).await?;
@@ -224,32 +236,31 @@ pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Resu
     let outcome = decide(&current, &settled, &event, school.policy.late_payment)
         .map_err(|e| Error::new(ErrorKind::Conflict, "order_paid", e.to_string(), e.message_en()))?;
     if outcome.order.state != current.state {
-        let status = outcome.order.state.as_str();
-        ctx.store.end_order(&mut tx, order.id, status, false).await?;
+        // Locked and decided on under the lock: the order is still unpaid, never stale here.
+        ctx.store.end_order(&mut tx, order.id, outcome.order.state).await?;
         // What the balance put in goes back to it.
-        for line in ctx.store.order_lines_tx(&mut tx, order.id).await?.iter().filter(|l| l.balance.is_positive()) {
+        for line in ctx.store.order_lines(On::Tx(&mut tx), order.id).await?.iter().filter(|l| l.balance.is_positive()) {
             let back = NewLedgerEntry {
                 school_id: locked.school_id,
                 student_id: locked.student_id,
                 charge_id: Some(line.charge_id),
-                kind: kind::BALANCE_USE,
+                kind: LedgerKind::BalanceUse,
                 amount: Fen(-line.balance.0),
                 reference: &locked.order_no,
                 memo: "订单关闭，余额退回",
             };
             ctx.store.insert_ledger_entry(&mut tx, &back).await?;
         }
-        for a in ctx.store.attempts_of_order_tx(&mut tx, order.id).await? {
-            if a.status != "open" && a.status != "superseded" {
+        for a in ctx.store.attempts_of_order(On::Tx(&mut tx), order.id).await? {
+            if !a.status.may_take_money() {
                 continue;
             }
             if closed.contains(&a.id) {
-                ctx.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+                mark_closed(ctx, &mut tx, a.id).await?;
             } else {
                 // Started after we closed the others (a payment racing the cancel): close it
                 // at its provider too, before anyone can pay it.
-                ctx.store.set_attempt_status(&mut tx, a.id, "superseded").await?;
-                jobs::enqueue(ctx, &mut tx, &Job::CloseAttempt { attempt_id: a.id }).await?;
+                supersede(ctx, &mut tx, &a).await?;
             }
         }
     }
@@ -276,7 +287,7 @@ pub async fn close_attempt(ctx: &Context, a: &AttemptRow) -> Result<(), Error> {
         }
         // Its create failed long ago: nothing at the provider to close.
         let mut tx = ctx.store.write_tx().await?;
-        ctx.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+        mark_closed(ctx, &mut tx, a.id).await?;
         return Ok(tx.commit().await?);
     }
     match channel.close(&a.out_trade_no).await {
@@ -284,9 +295,9 @@ pub async fn close_attempt(ctx: &Context, a: &AttemptRow) -> Result<(), Error> {
             // Paid just before the close? The query says.
             query_and_settle(ctx, a).await?;
             let fresh = ctx.store.attempt_by_id(a.id).await?;
-            if fresh.is_some_and(|f| f.status != "paid") {
+            if fresh.is_some_and(|f| f.status != AttemptState::Paid) {
                 let mut tx = ctx.store.write_tx().await?;
-                ctx.store.set_attempt_status(&mut tx, a.id, "closed").await?;
+                mark_closed(ctx, &mut tx, a.id).await?;
                 tx.commit().await?;
             }
             Ok(())

@@ -133,9 +133,9 @@ pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Re
     let student_id = student.as_ref().map(|s| s.id);
     let ev = |kind| NewSecurityEvent { school_id: school.id, student_id, login, kind, ip: &client.ip, user_agent: &client.user_agent };
     if !ok {
-        ctx.store.record_security_event(&ev(event::LOGIN_FAILED)).await?;
+        ctx.store.write(async |tx| ctx.store.record_security_event(tx, &ev(event::LOGIN_FAILED)).await).await?;
         if failures.len() + 1 >= LOCK_AT {
-            ctx.store.record_security_event(&ev(event::LOCKED_OUT)).await?;
+            ctx.store.write(async |tx| ctx.store.record_security_event(tx, &ev(event::LOCKED_OUT)).await).await?;
         }
         return Err(invalid_credentials());
     }
@@ -144,7 +144,7 @@ pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Re
     let must_change = student.force_password_change
         || (uses_initial && school.policy.force_change_initial)
         || (school.policy.force_change_weak && password::is_weak(input.password, &context(&student, initial.as_deref().unwrap_or(""))));
-    ctx.store.record_security_event(&ev(event::LOGIN_OK)).await?;
+    ctx.store.write(async |tx| ctx.store.record_security_event(tx, &ev(event::LOGIN_OK)).await).await?;
     let (token, session) = new_session(ctx, &school, &student, must_change, client).await?;
     Ok(LoginOutcome { token, must_change_password: must_change, session })
 }
@@ -201,13 +201,20 @@ pub async fn resolve_session(ctx: &Context, token: &str) -> Result<SessionRow, E
 pub async fn logout(ctx: &Context, session: &SessionRow, client: &Client) -> Result<(), Error> {
     ctx.store.end_session(&session.token_hash).await?;
     ctx.store
-        .record_security_event(&NewSecurityEvent {
-            school_id: session.school_id,
-            student_id: Some(session.student_id),
-            login: "",
-            kind: event::LOGOUT,
-            ip: &client.ip,
-            user_agent: &client.user_agent,
+        .write(async |tx| {
+            ctx.store
+                .record_security_event(
+                    tx,
+                    &NewSecurityEvent {
+                        school_id: session.school_id,
+                        student_id: Some(session.student_id),
+                        login: "",
+                        kind: event::LOGOUT,
+                        ip: &client.ip,
+                        user_agent: &client.user_agent,
+                    },
+                )
+                .await
         })
         .await?;
     Ok(())
@@ -216,16 +223,15 @@ pub async fn logout(ctx: &Context, session: &SessionRow, client: &Client) -> Res
 /// 退出其他设备: ends every other session of the student, and logs it. Returns how many ended.
 pub async fn end_other_sessions(ctx: &Context, session: &SessionRow, client: &Client) -> Result<u64, Error> {
     let ended = ctx.store.end_other_sessions(session.school_id, session.student_id, &session.token_hash).await?;
-    ctx.store
-        .record_security_event(&NewSecurityEvent {
-            school_id: session.school_id,
-            student_id: Some(session.student_id),
-            login: "",
-            kind: event::SESSIONS_ENDED,
-            ip: &client.ip,
-            user_agent: &client.user_agent,
-        })
-        .await?;
+    let event = NewSecurityEvent {
+        school_id: session.school_id,
+        student_id: Some(session.student_id),
+        login: "",
+        kind: event::SESSIONS_ENDED,
+        ip: &client.ip,
+        user_agent: &client.user_agent,
+    };
+    ctx.store.write(async |tx| ctx.store.record_security_event(tx, &event).await).await?;
     Ok(ended)
 }
 
@@ -268,15 +274,24 @@ pub async fn change_password(ctx: &Context, session: &SessionRow, change: &Passw
     password::check_new(change.new, &context(&student, &initial))
         .map_err(|r| Error::new(ErrorKind::Refused, "weak_password", r.to_string(), r.message_en()).field("new_password"))?;
     let hash = ctx.hasher.hash(change.new).await;
-    ctx.store.set_password(session.school_id, session.student_id, &hash, Some(&session.token_hash)).await?;
     ctx.store
-        .record_security_event(&NewSecurityEvent {
-            school_id: session.school_id,
-            student_id: Some(session.student_id),
-            login: &student.student_no,
-            kind: event::PASSWORD_CHANGED,
-            ip: &client.ip,
-            user_agent: &client.user_agent,
+        .write(async |tx| ctx.store.set_password(tx, session.school_id, session.student_id, &hash, Some(&session.token_hash)).await)
+        .await?;
+    ctx.store
+        .write(async |tx| {
+            ctx.store
+                .record_security_event(
+                    tx,
+                    &NewSecurityEvent {
+                        school_id: session.school_id,
+                        student_id: Some(session.student_id),
+                        login: &student.student_no,
+                        kind: event::PASSWORD_CHANGED,
+                        ip: &client.ip,
+                        user_agent: &client.user_agent,
+                    },
+                )
+                .await
         })
         .await?;
     Ok(())

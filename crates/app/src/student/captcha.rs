@@ -27,7 +27,7 @@ pub async fn create(ctx: &Context) -> Result<NewCaptcha, Error> {
     .map_err(|_| Error::internal())?;
     let png_b64 = png_b64.ok_or_else(Error::internal)?;
     let id = crate::crypto::random_token(16);
-    ctx.store.insert_captcha(&id, &answer.to_lowercase(), campuspay_store::db_now() + TTL_S).await?;
+    ctx.store.write(async |tx| ctx.store.insert_captcha(tx, &id, &answer.to_lowercase(), campuspay_store::db_now() + TTL_S).await).await?;
     Ok(NewCaptcha { id, image: format!("data:image/png;base64,{png_b64}") })
 }
 
@@ -36,7 +36,7 @@ pub async fn check(ctx: &Context, id: &str, answer: &str) -> Result<bool, StoreE
     if id.is_empty() || id.len() > 64 {
         return Ok(false);
     }
-    Ok(match ctx.store.take_captcha(id).await? {
+    Ok(match ctx.store.write(async |tx| ctx.store.take_captcha(tx, id).await).await? {
         Some(expected) => crate::crypto::constant_time_eq(expected.as_bytes(), answer.trim().to_lowercase().as_bytes()),
         None => false,
     })

@@ -100,6 +100,10 @@ pub struct ProfileInput<'a> {
 pub async fn update_profile(ctx: &Context, session: &SessionRow, p: &ProfileInput<'_>) -> Result<(), Error> {
     let edit = ProfileEdit { phone: p.phone.trim(), email: p.email.trim(), postcode: p.postcode.trim(), address: p.address.trim() };
     edit.validate().map_err(|e| Error::new(ErrorKind::Refused, "invalid_profile", e.to_string(), e.message_en()).field(e.field()))?;
-    ctx.store.update_profile(session.school_id, session.student_id, edit.phone, edit.email, edit.postcode, edit.address).await?;
+    ctx.store
+        .write(async |tx| {
+            ctx.store.update_profile(tx, session.school_id, session.student_id, edit.phone, edit.email, edit.postcode, edit.address).await
+        })
+        .await?;
     Ok(())
 }

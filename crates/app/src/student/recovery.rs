@@ -179,13 +179,13 @@ pub async fn captcha_needed(ctx: &Context, school: &School, login: &str) -> Resu
 
 async fn record(ctx: &Context, school: &School, student_id: Option<i64>, login: &str, kind: &str, client: &Client) -> Result<(), Error> {
     ctx.store
-        .record_security_event(&NewSecurityEvent {
-            school_id: school.id,
-            student_id,
-            login,
-            kind,
-            ip: &client.ip,
-            user_agent: &client.user_agent,
+        .write(async |tx| {
+            ctx.store
+                .record_security_event(
+                    tx,
+                    &NewSecurityEvent { school_id: school.id, student_id, login, kind, ip: &client.ip, user_agent: &client.user_agent },
+                )
+                .await
         })
         .await?;
     Ok(())
@@ -244,13 +244,20 @@ pub async fn request_email(ctx: &Context, r: &RecoveryRequest<'_>, client: &Clie
     };
     let token = random_token(32);
     ctx.store
-        .insert_recovery_token(&NewRecoveryToken {
-            token_hash: &sha256_hex(token.as_bytes()),
-            school_id: school.id,
-            student_id: student.id,
-            kind: kind::EMAIL_LINK,
-            sent_to: &student.security_email,
-            ttl_s: LINK_TTL_S,
+        .write(async |tx| {
+            ctx.store
+                .insert_recovery_token(
+                    tx,
+                    &NewRecoveryToken {
+                        token_hash: &sha256_hex(token.as_bytes()),
+                        school_id: school.id,
+                        student_id: student.id,
+                        kind: kind::EMAIL_LINK,
+                        sent_to: &student.security_email,
+                        ttl_s: LINK_TTL_S,
+                    },
+                )
+                .await
         })
         .await?;
     let link = format!("{}/s/{}/reset/{token}", ctx.public_url(), school.code);
@@ -311,7 +318,7 @@ pub async fn reset_with_link(ctx: &Context, school_code: &str, token: &str, pw: 
     check_new_password(&school, &student, pw.new, pw.confirm)?;
     let t = ctx.store.live_recovery_token(school.id, kind::EMAIL_LINK, &sha256_hex(token.as_bytes())).await?.ok_or_else(invalid_link)?;
     let hash = ctx.hasher.hash(pw.new).await;
-    if !ctx.store.redeem_recovery_token(t.id, school.id, student.id, &hash).await? {
+    if !ctx.store.write(async |tx| ctx.store.redeem_recovery_token(tx, t.id, school.id, student.id, &hash).await).await? {
         return Err(invalid_link());
     }
     record(ctx, &school, Some(student.id), &student.student_no, event::PASSWORD_RESET, client).await
@@ -373,13 +380,20 @@ pub async fn request_sms(ctx: &Context, r: &RecoveryRequest<'_>, client: &Client
     };
     let code = format!("{:06}", random_below(1_000_000));
     ctx.store
-        .insert_recovery_token(&NewRecoveryToken {
-            token_hash: &sms_code_hash(student.id, &code),
-            school_id: school.id,
-            student_id: student.id,
-            kind: kind::SMS_CODE,
-            sent_to: &phone,
-            ttl_s: SMS_TTL_S,
+        .write(async |tx| {
+            ctx.store
+                .insert_recovery_token(
+                    tx,
+                    &NewRecoveryToken {
+                        token_hash: &sms_code_hash(student.id, &code),
+                        school_id: school.id,
+                        student_id: student.id,
+                        kind: kind::SMS_CODE,
+                        sent_to: &phone,
+                        ttl_s: SMS_TTL_S,
+                    },
+                )
+                .await
         })
         .await?;
     let text = format!("【{}】您正在找回密码，验证码 {code}，5分钟内有效。如非本人操作请忽略，切勿告诉他人。", school.name);
@@ -420,7 +434,7 @@ pub async fn reset_with_sms(ctx: &Context, r: &CodeReset<'_>, client: &Client) -
     };
     if !ok {
         if let Some(t) = &token {
-            ctx.store.recovery_token_failed(t.id, SMS_CODE_ATTEMPTS).await?;
+            ctx.store.write(async |tx| ctx.store.recovery_token_failed(tx, t.id, SMS_CODE_ATTEMPTS).await).await?;
         }
         failed(ctx, &school, student.as_ref().map(|s| s.id), login, client).await?;
         return Err(invalid_code());
@@ -428,7 +442,7 @@ pub async fn reset_with_sms(ctx: &Context, r: &CodeReset<'_>, client: &Client) -
     let (student, token) = (student.expect("checked"), token.expect("checked"));
     check_new_password(&school, &student, r.password.new, r.password.confirm)?;
     let hash = ctx.hasher.hash(r.password.new).await;
-    if !ctx.store.redeem_recovery_token(token.id, school.id, student.id, &hash).await? {
+    if !ctx.store.write(async |tx| ctx.store.redeem_recovery_token(tx, token.id, school.id, student.id, &hash).await).await? {
         return Err(invalid_code());
     }
     record(ctx, &school, Some(student.id), login, event::PASSWORD_RESET, client).await
@@ -490,7 +504,7 @@ pub async fn reset_with_answer(ctx: &Context, r: &AnswerReset<'_>, client: &Clie
     let student = student.expect("a right answer has a student");
     check_new_password(&school, &student, r.password.new, r.password.confirm)?;
     let hash = ctx.hasher.hash(r.password.new).await;
-    ctx.store.reset_password(school.id, student.id, &hash).await?;
+    ctx.store.write(async |tx| ctx.store.reset_password(tx, school.id, student.id, &hash).await).await?;
     record(ctx, &school, Some(student.id), login, event::PASSWORD_RESET, client).await
 }
 
@@ -532,7 +546,7 @@ pub async fn set_security_email(ctx: &Context, s: &SessionRow, password: &str, e
         return Err(err(ErrorKind::Refused, "invalid_email", "邮箱格式有误", "Invalid e-mail address").field("security_email"));
     }
     confirm_password(ctx, &school, &student, password, client).await?;
-    ctx.store.set_security_email(school.id, student.id, email).await?;
+    ctx.store.write(async |tx| ctx.store.set_security_email(tx, school.id, student.id, email).await).await?;
     record(ctx, &school, Some(student.id), &student.student_no, event::SECURITY_EMAIL_SET, client).await
 }
 
@@ -556,7 +570,7 @@ pub async fn set_security_question(
     }
     confirm_password(ctx, &school, &student, password, client).await?;
     let hash = ctx.hasher.hash(&answer).await;
-    ctx.store.set_security_question(school.id, student.id, question, &hash).await?;
+    ctx.store.write(async |tx| ctx.store.set_security_question(tx, school.id, student.id, question, &hash).await).await?;
     record(ctx, &school, Some(student.id), &student.student_no, event::SECURITY_QUESTION_SET, client).await
 }
 

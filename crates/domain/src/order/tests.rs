@@ -184,3 +184,42 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn words_round_trip_and_match_serde() {
+    fn check<T>(all: &[T])
+    where
+        T: Copy + std::fmt::Debug + PartialEq + std::str::FromStr + std::fmt::Display + Serialize,
+        <T as std::str::FromStr>::Err: std::fmt::Debug,
+    {
+        for v in all {
+            let word = v.to_string();
+            assert_eq!(word.parse::<T>().unwrap(), *v);
+            assert_eq!(serde_json::to_value(v).unwrap(), serde_json::Value::from(word));
+        }
+        // A state this build does not know is an error, never a default.
+        assert!("refunding".parse::<T>().is_err());
+        assert!("".parse::<T>().is_err());
+    }
+    check(&OrderState::ALL);
+    check(&AttemptState::ALL);
+    check(&RefundState::ALL);
+    check(&PaidSource::ALL);
+    check(&LateReason::ALL);
+    check(&Disposition::ALL);
+}
+
+#[test]
+fn refund_transitions_only_go_forward() {
+    use RefundState::*;
+    assert!(refund_can_transition(Pending, Success));
+    assert!(refund_can_transition(Processing, Failed));
+    for end in [Success, Failed] {
+        for to in RefundState::ALL {
+            assert!(!refund_can_transition(end, to), "{end:?} -> {to:?}");
+        }
+    }
+    assert_eq!(RefundState::predecessors(Success), vec![Pending, Processing]);
+    assert_eq!(OrderState::predecessors(OrderState::Paid), vec![OrderState::Unpaid]);
+    assert_eq!(AttemptState::predecessors(AttemptState::Paid), vec![AttemptState::Open, AttemptState::Superseded, AttemptState::Closed]);
+}

@@ -12,7 +12,9 @@ use campuspay_app::payment::orders::{self, Invoice, NewOrderInput};
 use campuspay_channels::PayAction;
 use campuspay_domain::Fen;
 use campuspay_domain::cart::CartRequest;
+use campuspay_domain::order::Disposition;
 use campuspay_domain::time::format_shanghai;
+use campuspay_store::On;
 use campuspay_store::orders::OrderRow;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -91,8 +93,8 @@ pub async fn show(
 ) -> Result<Json<Value>, HttpError> {
     let order = orders::own_order(&state, &s, &no).await?;
     orders::watched(&state, &order).await?;
-    let lines = state.store.order_lines(order.id).await?;
-    let attempts = state.store.attempts_of_order(order.id).await?;
+    let lines = state.store.order_lines(On::Pool, order.id).await?;
+    let attempts = state.store.attempts_of_order(On::Pool, order.id).await?;
     let mut body = order_json(&order);
     body["lines"] = lines
         .iter()
@@ -166,18 +168,18 @@ pub async fn cancel(
     Ok(Json(order_json(&order)))
 }
 
-fn method_label(channel: &str) -> &'static str {
-    Method::parse(channel).map(Method::label_zh).unwrap_or("")
+fn method_label(channel: &Method) -> &'static str {
+    channel.label_zh()
 }
 
 /// 缴费记录: the orders the student has paid, one record each.
 pub async fn payments(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
     let records = state.store.payments_of_student(s.school_id, s.student_id).await?;
     let mut out = Vec::new();
-    for r in records.iter().filter(|r| r.disposition == "applied") {
+    for r in records.iter().filter(|r| r.disposition == Disposition::Applied) {
         let order = state.store.order_by_no(s.school_id, &r.order_no).await?;
         let lines = match &order {
-            Some(o) => state.store.order_lines(o.id).await?,
+            Some(o) => state.store.order_lines(On::Pool, o.id).await?,
             None => Vec::new(),
         };
         out.push(json!({
@@ -196,7 +198,7 @@ pub async fn payments(State(state): State<AppState>, StudentSession(s): StudentS
 /// 银行交易记录: every transaction the channels reported, including money refunded or credited.
 pub async fn transactions(State(state): State<AppState>, StudentSession(s): StudentSession) -> Result<Json<Value>, HttpError> {
     let records = state.store.payments_of_student(s.school_id, s.student_id).await?;
-    let balance = state.store.balance_of_student(s.school_id, s.student_id).await?;
+    let balance = state.store.balance(On::Pool, s.school_id, s.student_id).await?;
     Ok(Json(json!({
         "balance_fen": balance.0,
         "transactions": records.iter().map(|r| json!({

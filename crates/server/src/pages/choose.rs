@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use campuspay_app::Error;
 use campuspay_app::payment::orders::{self, Invoice, NewOrderInput};
 use campuspay_app::student::profile;
+use campuspay_store::On;
 use campuspay_store::db_now as now;
 use campuspay_store::schools::School;
 use campuspay_store::sessions::SessionRow;
@@ -285,7 +286,7 @@ async fn confirm_view(
             })
         })
         .collect();
-    let balance = state.store.balance_of_student(s.school_id, s.student_id).await.unwrap_or_default();
+    let balance = state.store.balance(On::Pool, s.school_id, s.student_id).await.unwrap_or_default();
     let mut res = render(&ConfirmPage {
         balance: balance.is_positive().then(|| balance.min(p.cart.total).to_string()),
         use_balance: input.use_balance,

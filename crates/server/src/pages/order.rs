@@ -16,8 +16,10 @@ use campuspay_app::Error;
 use campuspay_app::payment::channels::Method;
 use campuspay_app::payment::orders;
 use campuspay_channels::{PayAction, Provider};
+use campuspay_domain::order::{AttemptState, OrderState};
 use campuspay_domain::policy::LatePayment;
 use campuspay_domain::{profile, time};
+use campuspay_store::On;
 use campuspay_store::db_now as now;
 use campuspay_store::orders::{AttemptRow, OrderRow};
 use campuspay_store::schools::School;
@@ -26,14 +28,16 @@ use serde_json::json;
 
 /// The order's state in words and colour; an open attempt is a payment being confirmed.
 pub fn state_of(order: &OrderRow, attempts: &[AttemptRow], t: i64, lang: Lang) -> StateView {
-    let (key, zh, en, class) = match order.status.as_str() {
-        "paid" => ("paid", "缴费成功", "Paid", "paid"),
-        "closed" => ("closed", "已关闭（超时未支付）", "Closed (not paid in time)", "waived"),
-        "cancelled" => ("cancelled", "已取消", "Cancelled", "waived"),
-        "refunded" => ("refunded", "已退款", "Refunded", "waived"),
-        _ if order.expires_at <= t => ("expired", "已超过付款期限", "Past its deadline", "waived"),
-        _ if attempts.iter().any(|a| a.status == "open") => ("waiting", "正在确认支付结果…", "Confirming your payment…", "partial"),
-        _ => ("unpaid", "待支付", "Awaiting payment", "unpaid"),
+    let (key, zh, en, class) = match order.status {
+        OrderState::Paid => ("paid", "缴费成功", "Paid", "paid"),
+        OrderState::Closed => ("closed", "已关闭（超时未支付）", "Closed (not paid in time)", "waived"),
+        OrderState::Cancelled => ("cancelled", "已取消", "Cancelled", "waived"),
+        OrderState::Refunded => ("refunded", "已退款", "Refunded", "waived"),
+        OrderState::Unpaid if order.expires_at <= t => ("expired", "已超过付款期限", "Past its deadline", "waived"),
+        OrderState::Unpaid if attempts.iter().any(|a| a.status == AttemptState::Open) => {
+            ("waiting", "正在确认支付结果…", "Confirming your payment…", "partial")
+        }
+        OrderState::Unpaid => ("unpaid", "待支付", "Awaiting payment", "unpaid"),
     };
     StateView { key, label: lang.t(zh, en), class }
 }
@@ -85,17 +89,17 @@ fn scan_hint(m: Option<Method>, lang: Lang) -> &'static str {
     }
 }
 
-fn label_of(channel: &str, lang: Lang) -> &'static str {
-    Method::parse(channel).map(|m| if lang.is_en() { m.label_en() } else { m.label_zh() }).unwrap_or("")
+fn label_of(m: &Method, lang: Lang) -> &'static str {
+    if lang.is_en() { m.label_en() } else { m.label_zh() }
 }
 
 /// The QR code of the order's open attempt, if it pays by scanning.
 fn open_qr(attempts: &[AttemptRow], lang: Lang) -> Option<QrView> {
-    let a = attempts.iter().rev().find(|a| a.status == "open")?;
+    let a = attempts.iter().rev().find(|a| a.status == AttemptState::Open)?;
     let PayAction::Qr { content } = serde_json::from_str::<PayAction>(&a.action).ok()? else { return None };
     let svg = crate::api::orders::qr_svg(&content)?;
     let svg = svg.split_once("?>").map(|(_, s)| s).unwrap_or(&svg);
-    let method = Method::parse(&a.channel);
+    let method = Some(a.channel);
     let hint = scan_hint(method, lang);
     Some(QrView {
         svg: svg.replacen("<svg ", &format!("<svg role=\"img\" aria-label=\"{hint}\" class=\"qr-svg\" "), 1),
@@ -114,14 +118,15 @@ async fn order_view(
     error: Option<&Error>,
 ) -> Response {
     let lang = client.lang;
-    let (lines, attempts) = match (state.store.order_lines(order.id).await, state.store.attempts_of_order(order.id).await) {
-        (Ok(l), Ok(a)) => (l, a),
-        (Err(e), _) | (_, Err(e)) => return error_page(&e.into(), lang),
-    };
+    let (lines, attempts) =
+        match (state.store.order_lines(On::Pool, order.id).await, state.store.attempts_of_order(On::Pool, order.id).await) {
+            (Ok(l), Ok(a)) => (l, a),
+            (Err(e), _) | (_, Err(e)) => return error_page(&e.into(), lang),
+        };
     let t = now();
     let st = state_of(order, &attempts, t, lang);
     let payable = matches!(st.key, "unpaid" | "waiting");
-    let paid_with = attempts.iter().find(|a| a.status == "paid").map(|a| label_of(&a.channel, lang));
+    let paid_with = attempts.iter().find(|a| a.status == AttemptState::Paid).map(|a| label_of(&a.channel, lang));
     let invoice = match order.invoice_kind.as_str() {
         "company" => format!("{}{}（{}）", lang.t("单位：", "Company: "), order.invoice_title, order.invoice_tax_no),
         _ if order.invoice_title.is_empty() => lang.t("个人", "Individual").to_string(),
@@ -185,7 +190,7 @@ pub async fn order_state(
     if let Err(e) = orders::watched(&state, &order).await {
         tracing::warn!(error = %e.zh, "hurrying the provider query");
     }
-    let attempts = state.store.attempts_of_order(order.id).await.map_err(|e| error_page(&e.into(), page.client.lang))?;
+    let attempts = state.store.attempts_of_order(On::Pool, order.id).await.map_err(|e| error_page(&e.into(), page.client.lang))?;
     let st = state_of(&order, &attempts, now(), page.client.lang);
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"state": st.key, "label": st.label}))).into_response())
 }
@@ -235,9 +240,9 @@ pub async fn pay_go(
     let order = order_of(&state, &page, no).await?;
     let school = page.school;
     let back = Redirect::to(&format!("/s/{code}/orders/{no}")).into_response();
-    let attempts = state.store.attempts_of_order(order.id).await.map_err(|e| error_page(&e.into(), lang))?;
-    let Some(a) = attempts.iter().find(|a| a.out_trade_no == out_trade_no && a.status == "open") else { return Ok(back) };
-    if order.status != "unpaid" {
+    let attempts = state.store.attempts_of_order(On::Pool, order.id).await.map_err(|e| error_page(&e.into(), lang))?;
+    let Some(a) = attempts.iter().find(|a| a.out_trade_no == out_trade_no && a.status == AttemptState::Open) else { return Ok(back) };
+    if order.status != OrderState::Unpaid {
         return Ok(back);
     }
     let mut page = PayGoPage {

@@ -11,26 +11,27 @@ use axum::extract::State;
 use axum::response::Response;
 use campuspay_app::Error;
 use campuspay_app::payment::channels::Method;
+use campuspay_domain::order::{Disposition, OrderState, RefundState};
 use campuspay_domain::time::format_shanghai;
+use campuspay_store::On;
 use campuspay_store::db_now as now;
 use campuspay_store::payments::PaymentRecord;
 
-fn channel_label(channel: &str, lang: Lang) -> &'static str {
-    Method::parse(channel).map(|m| if lang.is_en() { m.label_en() } else { m.label_zh() }).unwrap_or("")
+fn channel_label(m: &Method, lang: Lang) -> &'static str {
+    if lang.is_en() { m.label_en() } else { m.label_zh() }
 }
 
 /// What became of a provider transaction, in words and colour.
 fn outcome(r: &PaymentRecord, lang: Lang) -> (String, &'static str) {
-    let refund = match r.refund_status.as_deref() {
-        Some("success") => lang.t("已原路退回", "refunded"),
-        Some("failed") => lang.t("退款未成功，财务处将联系您", "refund failed; the finance office will contact you"),
-        _ => lang.t("退款处理中，将原路退回", "refund in progress"),
+    let refund = match r.refund_status {
+        Some(RefundState::Success) => lang.t("已原路退回", "refunded"),
+        Some(RefundState::Failed) => lang.t("退款未成功，财务处将联系您", "refund failed; the finance office will contact you"),
+        Some(RefundState::Pending | RefundState::Processing) | None => lang.t("退款处理中，将原路退回", "refund in progress"),
     };
-    match r.disposition.as_str() {
-        "applied" => (lang.t("已入账", "Applied to your charges").to_string(), "paid"),
-        "refund" => (format!("{}{refund}", lang.t("重复或逾期付款：", "Duplicate or late payment: ")), "partial"),
-        "credit" => (lang.t("重复或逾期付款：已转入余额", "Duplicate or late payment: kept as balance").to_string(), "partial"),
-        other => (other.to_string(), "waived"),
+    match r.disposition {
+        Disposition::Applied => (lang.t("已入账", "Applied to your charges").to_string(), "paid"),
+        Disposition::Refund => (format!("{}{refund}", lang.t("重复或逾期付款：", "Duplicate or late payment: ")), "partial"),
+        Disposition::Credit => (lang.t("重复或逾期付款：已转入余额", "Duplicate or late payment: kept as balance").to_string(), "partial"),
     }
 }
 
@@ -59,10 +60,10 @@ async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang
     let records = state.store.payments_of_student(s.school_id, s.student_id).await?;
     let orders = state.store.orders_of_student(s.school_id, s.student_id, 50).await?;
     let mut payments = Vec::new();
-    for r in records.iter().filter(|r| r.disposition == "applied") {
+    for r in records.iter().filter(|r| r.disposition == Disposition::Applied) {
         let order = orders.iter().find(|o| o.order_no == r.order_no);
         let items = match order {
-            Some(o) => state.store.order_lines(o.id).await?,
+            Some(o) => state.store.order_lines(On::Pool, o.id).await?,
             None => Vec::new(),
         };
         payments.push(PaymentView {
@@ -80,7 +81,7 @@ async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang
     let t = now();
     let mut summaries = Vec::new();
     for o in &orders {
-        let attempts = if o.status == "unpaid" { state.store.attempts_of_order(o.id).await? } else { Vec::new() };
+        let attempts = if o.status == OrderState::Unpaid { state.store.attempts_of_order(On::Pool, o.id).await? } else { Vec::new() };
         summaries.push(OrderSummary {
             order_no: o.order_no.clone(),
             total: o.total.to_string(),
@@ -103,6 +104,6 @@ async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang
             }
         })
         .collect();
-    let balance = state.store.balance_of_student(s.school_id, s.student_id).await?;
+    let balance = state.store.balance(On::Pool, s.school_id, s.student_id).await?;
     Ok((payments, summaries, txns, balance))
 }

@@ -21,6 +21,7 @@ on_both_databases!(
     expired_orders_close_and_free_their_charges,
     another_students_order_is_not_found,
     two_instances_apply_each_payment_once,
+    an_unknown_order_status_is_refused_not_taken_for_unpaid,
 );
 
 pub(crate) fn provider_of(channel: &str) -> &'static str {
@@ -374,9 +375,13 @@ async fn money_after_close_is_refunded_or_credited(app: TestApp) {
     assert_eq!(t["balance_fen"].as_i64().unwrap(), left);
     // The finance office sees both (campuspay late-payments), and each school only its own.
     let all = app.store.unapplied_payments(None).await.unwrap();
-    assert_eq!(all.iter().map(|r| (r.0.as_str(), r.6.as_str())).collect::<Vec<_>>().len(), 2);
-    assert!(all.iter().any(|r| r.0 == "qdou" && r.6 == "refund" && r.8.as_deref() == Some("success")));
-    assert!(all.iter().any(|r| r.0 == "lut" && r.6 == "credit"));
+    assert_eq!(all.iter().map(|r| (r.school_code.as_str(), r.disposition.as_str())).collect::<Vec<_>>().len(), 2);
+    assert!(
+        all.iter().any(|r| r.school_code == "qdou"
+            && r.disposition.as_str() == "refund"
+            && r.refund_status.map(|s| s.as_str()) == Some("success"))
+    );
+    assert!(all.iter().any(|r| r.school_code == "lut" && r.disposition.as_str() == "credit"));
     assert_eq!(app.store.unapplied_payments(Some("lut")).await.unwrap().len(), 1);
     // The refund went back through the provider, and the ledger shows it leaving.
     assert_eq!(count(&app, "SELECT COUNT(*) FROM ledger_entries WHERE kind = 'refund' AND amount_fen < 0").await, 1);
@@ -481,4 +486,37 @@ async fn statements_find_what_nobody_told_us(app: TestApp) {
     assert!(again.settled_now.is_empty() && again.matched >= 1, "{again:?}");
     behaviour(&app, "alipay", json!({"notify": "normal"})).await;
     assert_books_balance(&app).await;
+}
+
+/// A status this build does not know (a future `refunding`, a hand edit) is refused wherever
+/// it is read, never taken for `unpaid`: settling money for such an order fails and moves
+/// nothing, and the provider's notification is left for it to retry.
+async fn an_unknown_order_status_is_refused_not_taken_for_unpaid(app: TestApp) {
+    use campuspay_domain::{Fen, order::PaidSource};
+    use campuspay_store::StoreError;
+    let token = app.session("qdou", "20230001").await;
+    let (_, order) = new_order(&app, &token).await;
+    let no = order["order_no"].as_str().unwrap().to_string();
+    let total = Fen(order["total_fen"].as_i64().unwrap());
+    let p = pay(&app, &token, &no, "wechat_native").await;
+    let out_trade_no = p["out_trade_no"].as_str().unwrap().to_string();
+    let attempt = app.store.attempt_by_out_trade_no(&out_trade_no).await.unwrap().unwrap();
+    sqlx::query("UPDATE orders SET status = 'refunding' WHERE order_no = $1").bind(&no).execute(app.store.pool()).await.unwrap();
+    let ledger = count(&app, "SELECT COUNT(*) FROM ledger_entries").await;
+    let settled = count(&app, "SELECT COUNT(*) FROM provider_payments").await;
+
+    assert!(matches!(app.store.order_by_id(attempt.order_id).await, Err(StoreError::Decode(_))));
+    let paid = campuspay_app::payment::settle::settle_paid(&app.state.ctx, &attempt, "4200009999", total, "", PaidSource::Notify).await;
+    assert!(paid.is_err(), "settling an order in an unknown state must fail: {paid:?}");
+    // The provider's own notification (and the query job) end the same way.
+    assert_eq!(provider_pays(&app, "wechat_native", &out_trade_no).await, 200);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, _) = app.get_json(&format!("/api/v1/student/orders/{no}"), Some(&token)).await;
+    assert_eq!(status, 500, "the order is not shown as anything it is not");
+
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM ledger_entries").await, ledger, "no money moved");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments").await, settled, "nothing settled");
+    let stored: String =
+        sqlx::query_scalar("SELECT status FROM orders WHERE order_no = $1").bind(&no).fetch_one(app.store.pool()).await.unwrap();
+    assert_eq!(stored, "refunding", "the order was left as it was");
 }
