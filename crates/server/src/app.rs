@@ -113,7 +113,6 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(crate::api::routes())
         .merge(crate::pages::routes())
-        .merge(crate::office::routes())
         .merge(crate::pages::account::routes(state.config.demo))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))

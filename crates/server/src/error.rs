@@ -6,6 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use campuspay_app::{Error, ErrorKind};
 use campuspay_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// The HTTP status of each kind of refusal.
 pub fn status_of(kind: ErrorKind) -> StatusCode {
@@ -95,17 +97,39 @@ impl From<StoreError> for HttpError {
     }
 }
 
+/// Every error answer of the API: `{"error":{"code","message"}}`.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable, e.g. `invalid_credentials`.
+    pub code: &'static str,
+    /// In Chinese, or English where `Accept-Language` asks for it.
+    pub message: String,
+    /// The request field the error is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<&'static str>,
+    /// Data that helps the client offer a fix, e.g. how to split a cart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
 impl IntoResponse for HttpError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({"error": {"code": self.code, "message": self.message(self.lang)}});
-        if let Some(f) = self.field {
-            body["error"]["field"] = f.into();
-        }
-        if let Some(d) = &self.details {
-            body["error"]["details"] = d.clone();
-        }
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code,
+                message: self.message(self.lang).to_string(),
+                field: self.field,
+                details: self.details.clone(),
+            },
+        };
         let status = self.status;
-        let mut res = (status, axum::Json(body)).into_response();
+        let mut res = (status, crate::api::ApiJson(body)).into_response();
         // Kept so that `app::localize_errors` can answer in the language the client asked for.
         res.extensions_mut().insert(self);
         res

@@ -4,6 +4,11 @@ use crate::db::{Store, StoreError, now};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+/// How stale `last_seen_at` may get before a request records activity again. Idle timeouts
+/// are therefore measured with this granularity: a session may end up to this long before
+/// `idle_timeout_s` after the student's very last request, never later.
+pub const TOUCH_EVERY_S: i64 = 60;
+
 #[derive(Debug, Clone)]
 pub struct SessionRow {
     pub token_hash: String,
@@ -23,6 +28,12 @@ impl SessionRow {
     /// Alive: not ended, within its absolute lifetime and its idle timeout.
     pub fn is_live_at(&self, t: i64) -> bool {
         t < self.expires_at && t < self.last_seen_at + self.idle_timeout_s
+    }
+
+    /// Whether a request at `t` should record activity: only once `last_seen_at` is
+    /// [`TOUCH_EVERY_S`] old, so most authenticated requests open no write transaction.
+    pub fn needs_touch_at(&self, t: i64) -> bool {
+        t - self.last_seen_at >= TOUCH_EVERY_S
     }
 }
 
@@ -77,13 +88,14 @@ impl Store {
         Ok(row.as_ref().map(session).transpose()?)
     }
 
-    /// Records activity; written at most once a minute per session to spare the database.
+    /// Records activity; written at most once every [`TOUCH_EVERY_S`] per session to spare the
+    /// database (the `last_seen_at` guard also keeps two racing requests from both writing).
     pub async fn touch_session(&self, token_hash: &str, at: i64) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at < $3")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2 AND last_seen_at <= $3")
             .bind(at)
             .bind(token_hash)
-            .bind(at - 60)
+            .bind(at - TOUCH_EVERY_S)
             .execute(&mut *tx.tx)
             .await?;
         tx.commit().await
@@ -132,5 +144,36 @@ impl Store {
         .await?;
         let all: Vec<SessionRow> = rows.iter().map(session).collect::<Result<_, _>>()?;
         Ok(all.into_iter().filter(|s| s.is_live_at(t)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(last_seen_at: i64) -> SessionRow {
+        SessionRow {
+            token_hash: String::new(),
+            school_id: 1,
+            student_id: 1,
+            csrf_token: String::new(),
+            must_change_password: false,
+            created_at: 0,
+            last_seen_at,
+            idle_timeout_s: 15 * 60,
+            expires_at: 24 * 3600,
+            user_agent: String::new(),
+            ip: String::new(),
+        }
+    }
+
+    #[test]
+    fn activity_is_recorded_once_a_minute_and_idle_sessions_still_expire() {
+        let s = row(1000);
+        assert!(!s.needs_touch_at(1000 + TOUCH_EVERY_S - 1), "a fresh session is not written");
+        assert!(s.needs_touch_at(1000 + TOUCH_EVERY_S));
+        // The idle timeout still counts from last_seen_at: the lag is at most a minute.
+        assert!(s.is_live_at(1000 + 15 * 60 - 1));
+        assert!(!s.is_live_at(1000 + 15 * 60), "idle past the policy's timeout: ended");
     }
 }

@@ -194,7 +194,12 @@ pub async fn resolve_session(ctx: &Context, token: &str) -> Result<SessionRow, E
         ctx.store.end_session(&hash).await?;
         return Err(expired());
     }
-    ctx.store.touch_session(&hash, t).await?;
+    // Writing on every request would make each page view a SQLite write transaction (one
+    // writer at a time): only a `last_seen_at` a minute old is refreshed, which is all the
+    // idle timeout needs (see `TOUCH_EVERY_S` for the granularity this gives it).
+    if s.needs_touch_at(t) {
+        ctx.store.touch_session(&hash, t).await?;
+    }
     Ok(s)
 }
 

@@ -1,4 +1,9 @@
 //! `/api/v1`: the JSON API, described by `/api/v1/openapi.json`.
+//!
+//! Every route is registered through `utoipa_axum`'s `routes!`, which mounts a handler at the
+//! path of its `#[utoipa::path]` and adds that description to the document: the router and
+//! the document are one list, so neither can name a route the other lacks. Request and
+//! response bodies are the typed structs the handlers use, deriving `ToSchema`.
 
 mod account;
 mod notify;
@@ -11,86 +16,69 @@ use crate::error::HttpError;
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
-use axum::routing::{get, post, put};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-
-/// Every path the API serves; the OpenAPI document must describe each (a test checks).
-pub const ROUTES: &[&str] = &[
-    "/healthz",
-    "/api/v1/openapi.json",
-    "/api/v1/schools",
-    "/api/v1/captcha",
-    "/api/v1/student/login",
-    "/api/v1/student/logout",
-    "/api/v1/student/password",
-    "/api/v1/student/me",
-    "/api/v1/student/profile",
-    "/api/v1/student/charges",
-    "/api/v1/student/sessions",
-    "/api/v1/student/sessions/end-others",
-    "/api/v1/student/security-events",
-    "/api/v1/student/orders",
-    "/api/v1/student/orders/{order_no}",
-    "/api/v1/student/orders/{order_no}/pay",
-    "/api/v1/student/orders/{order_no}/cancel",
-    "/api/v1/student/payments",
-    "/api/v1/student/transactions",
-    "/notify/{provider}",
-    "/notify/{provider}/{school}",
-    "/api/v1/student/security",
-    "/api/v1/student/security-email",
-    "/api/v1/student/security-question",
-    "/api/v1/recovery/methods",
-    "/api/v1/recovery/email",
-    "/api/v1/recovery/reset",
-    "/api/v1/recovery/sms",
-    "/api/v1/recovery/sms/reset",
-    "/api/v1/recovery/question",
-    "/api/v1/recovery/question/reset",
-];
+use std::sync::LazyLock;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use orders::qr_svg;
 
+/// The API's routes with their descriptions. Add a route here, with `routes!`, and nowhere
+/// else: that is what keeps the document complete.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(student::healthz))
+        .routes(routes!(openapi::document))
+        .routes(routes!(student::schools))
+        .routes(routes!(student::captcha))
+        .routes(routes!(student::login))
+        .routes(routes!(student::logout))
+        .routes(routes!(student::change_password))
+        .routes(routes!(student::me))
+        .routes(routes!(student::update_profile))
+        .routes(routes!(student::charges))
+        .routes(routes!(student::sessions))
+        .routes(routes!(student::end_other_sessions))
+        .routes(routes!(student::security_events))
+        .routes(routes!(orders::create, orders::list))
+        .routes(routes!(orders::show))
+        .routes(routes!(orders::pay))
+        .routes(routes!(orders::cancel))
+        .routes(routes!(orders::payments))
+        .routes(routes!(orders::transactions))
+        .routes(routes!(notify::without_school))
+        .routes(routes!(notify::with_school))
+        .routes(routes!(account::security))
+        .routes(routes!(account::set_security_email))
+        .routes(routes!(account::set_security_question))
+        .routes(routes!(account::methods))
+        .routes(routes!(account::request_email))
+        .routes(routes!(account::reset_with_link))
+        .routes(routes!(account::request_sms))
+        .routes(routes!(account::reset_with_sms))
+        .routes(routes!(account::question))
+        .routes(routes!(account::reset_with_answer))
+        .merge(crate::office::api())
+}
+
+/// The OpenAPI document, built once: it is the same for every request.
+static DOCUMENT: LazyLock<serde_json::Value> = LazyLock::new(|| {
+    let (_, doc) = api().split_for_parts();
+    openapi::finish(doc)
+});
+
+/// The OpenAPI 3.1 document served at `/api/v1/openapi.json`.
 pub fn openapi_spec() -> serde_json::Value {
-    openapi::spec()
+    DOCUMENT.clone()
 }
 
 pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(student::healthz))
-        .route("/api/v1/openapi.json", get(openapi::document))
-        .route("/api/v1/schools", get(student::schools))
-        .route("/api/v1/captcha", get(student::captcha))
-        .route("/api/v1/student/login", post(student::login))
-        .route("/api/v1/student/logout", post(student::logout))
-        .route("/api/v1/student/password", post(student::change_password))
-        .route("/api/v1/student/me", get(student::me))
-        .route("/api/v1/student/profile", put(student::update_profile))
-        .route("/api/v1/student/charges", get(student::charges))
-        .route("/api/v1/student/sessions", get(student::sessions))
-        .route("/api/v1/student/sessions/end-others", post(student::end_other_sessions))
-        .route("/api/v1/student/security-events", get(student::security_events))
-        .route("/api/v1/student/orders", post(orders::create).get(orders::list))
-        .route("/api/v1/student/orders/{order_no}", get(orders::show))
-        .route("/api/v1/student/orders/{order_no}/pay", post(orders::pay))
-        .route("/api/v1/student/orders/{order_no}/cancel", post(orders::cancel))
-        .route("/api/v1/student/payments", get(orders::payments))
-        .route("/api/v1/student/transactions", get(orders::transactions))
-        .route("/notify/{provider}", post(notify::without_school))
-        .route("/notify/{provider}/{school}", post(notify::with_school))
-        .route("/api/v1/student/security", get(account::security))
-        .route("/api/v1/student/security-email", put(account::set_security_email))
-        .route("/api/v1/student/security-question", put(account::set_security_question))
-        .route("/api/v1/recovery/methods", get(account::methods))
-        .route("/api/v1/recovery/email", post(account::request_email))
-        .route("/api/v1/recovery/reset", post(account::reset_with_link))
-        .route("/api/v1/recovery/sms", post(account::request_sms))
-        .route("/api/v1/recovery/sms/reset", post(account::reset_with_sms))
-        .route("/api/v1/recovery/question", post(account::question))
-        .route("/api/v1/recovery/question/reset", post(account::reset_with_answer))
+    api().split_for_parts().0
 }
 
-/// JSON body whose rejection is our error shape, in Chinese first.
+/// JSON body whose rejection is our error shape, in Chinese first; as a response, a typed body.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
@@ -110,6 +98,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 format!("Malformed request: {}", e.body_text().chars().take(200).collect::<String>()),
             )
             .with_code("malformed_json")),
+        }
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiJson<T> {
+    /// Written through `serde_json::Value`, whose objects keep their keys sorted: that is the
+    /// order the API has always answered in (its bodies were `json!` values), so typed bodies
+    /// change no byte on the wire, whatever the order their fields are declared in.
+    fn into_response(self) -> Response {
+        match serde_json::to_value(&self.0) {
+            Ok(v) => axum::Json(v).into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "response body did not serialize");
+                HttpError::internal().into_response()
+            }
         }
     }
 }

@@ -20,6 +20,14 @@ fn respond(answer: Answer) -> Response {
     }
 }
 
+/// Provider notification for one school's merchant.
+#[utoipa::path(post, path = "/notify/{provider}/{school}", params(("provider" = String, Path), ("school" = String, Path)), responses(
+    (status = 200, description = "accepted (provider's own acknowledgement)"),
+    (status = 401, description = "signature refused"),
+    (status = 404, description = "unknown provider or no such merchant"),
+    (status = 500, description = "not accepted; the provider retries"),
+    (status = 503, description = "busy; the provider retries"),
+))]
 pub async fn with_school(
     State(state): State<AppState>,
     Path((provider, school)): Path<(String, String)>,
@@ -29,6 +37,15 @@ pub async fn with_school(
     respond(notify::receive(&state, &Incoming { provider: &provider, school: Some(&school), headers: &headers, body: &body }).await)
 }
 
+/// Provider notification (WeChat Pay v3 JSON, Alipay form); verified against every school's
+/// merchant of that provider.
+#[utoipa::path(post, path = "/notify/{provider}", params(("provider" = String, Path, description = "`wechatpay` or `alipay`")), responses(
+    (status = 200, description = "accepted (provider's own acknowledgement)"),
+    (status = 401, description = "signature refused"),
+    (status = 404, description = "unknown provider or no such merchant"),
+    (status = 500, description = "not accepted; the provider retries"),
+    (status = 503, description = "busy; the provider retries"),
+))]
 pub async fn without_school(State(state): State<AppState>, Path(provider): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     respond(notify::receive(&state, &Incoming { provider: &provider, school: None, headers: &headers, body: &body }).await)
 }

@@ -3,19 +3,21 @@
 use super::StaffSession;
 use crate::AppState;
 use crate::api::ApiJson;
+use crate::error::ErrorBody;
 use crate::error::HttpError;
 use crate::web::Client;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use campuspay_app::office::{Staff, audit_log, auth, students};
 use campuspay_domain::office::Permission;
 use campuspay_domain::time::format_shanghai;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Every office route and the permission its use case checks (`None`: any logged-in staff).
-/// The permission walk test visits each with every role; keep it in step with `routes()`.
+/// The permission walk test visits each with every role; a test keeps it equal to the routes of `api()`.
 pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/login", None),
     ("POST", "/api/v1/office/logout", None),
@@ -26,18 +28,19 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/api/v1/office/audit", Some(Permission::ViewAudit)),
 ];
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/office/login", post(login))
-        .route("/api/v1/office/logout", post(logout))
-        .route("/api/v1/office/me", get(me))
-        .route("/api/v1/office/password", post(change_password))
-        .route("/api/v1/office/students/{student_no}", get(student_file))
-        .route("/api/v1/office/students/{student_no}/reset-password", post(reset_password))
-        .route("/api/v1/office/audit", get(audit))
+/// The office's routes with their descriptions, merged into the API's document.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(student_file))
+        .routes(routes!(reset_password))
+        .routes(routes!(audit))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
     /// The school's code, or `platform` for the platform's operators.
     school: String,
@@ -46,7 +49,7 @@ pub struct LoginBody {
 }
 
 /// Who is logged in, and what they may do.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StaffView {
     login: String,
     name: String,
@@ -59,7 +62,7 @@ pub struct StaffView {
     must_change_password: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LoginAnswer {
     token: String,
     #[serde(flatten)]
@@ -82,27 +85,47 @@ async fn view(state: &AppState, staff: &Staff) -> Result<StaffView, HttpError> {
     })
 }
 
-async fn login(State(state): State<AppState>, client: Client, ApiJson(b): ApiJson<LoginBody>) -> Result<Json<LoginAnswer>, HttpError> {
+/// Log in as staff of a school's finance office (`school`: its code, or `platform`).
+///
+/// 10 wrong passwords of one account lock it for 15 minutes; each attempt is counted before
+/// the password is checked, however many arrive at once.
+#[utoipa::path(post, path = "/api/v1/office/login", tag = "office", request_body = LoginBody, responses(
+    (status = 200, description = "登录成功", body = LoginAnswer),
+    (status = 400, description = "请求格式有误", body = ErrorBody),
+    (status = 401, description = "账号或密码有误", body = ErrorBody),
+    (status = 423, description = "账号已锁定", body = ErrorBody),
+    (status = 429, description = "尝试次数过多", body = ErrorBody),
+))]
+async fn login(State(state): State<AppState>, client: Client, ApiJson(b): ApiJson<LoginBody>) -> Result<ApiJson<LoginAnswer>, HttpError> {
     let input = auth::StaffLoginInput { school: &b.school, login: &b.login, password: &b.password };
     let out = auth::login(&state, &input, &client).await?;
-    Ok(Json(LoginAnswer { token: out.token, staff: view(&state, &out.staff).await? }))
+    Ok(ApiJson(LoginAnswer { token: out.token, staff: view(&state, &out.staff).await? }))
 }
 
+/// End this staff session.
+#[utoipa::path(post, path = "/api/v1/office/logout", tag = "office", security(("bearer" = [])), responses((status = 204, description = "已退出")))]
 async fn logout(State(state): State<AppState>, client: Client, s: StaffSession) -> Result<StatusCode, HttpError> {
     auth::logout(&state, &s.staff, &s.session, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(state): State<AppState>, s: StaffSession) -> Result<Json<StaffView>, HttpError> {
-    Ok(Json(view(&state, &s.staff).await?))
+/// Who is logged in, their role and permissions.
+#[utoipa::path(get, path = "/api/v1/office/me", tag = "office", security(("bearer" = [])), responses((status = 200, description = "当前人员", body = StaffView)))]
+async fn me(State(state): State<AppState>, s: StaffSession) -> Result<ApiJson<StaffView>, HttpError> {
+    Ok(ApiJson(view(&state, &s.staff).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordBody {
     old_password: String,
     new_password: String,
 }
 
+/// Change one's own password (a one-time password first of all); other sessions end.
+#[utoipa::path(post, path = "/api/v1/office/password", tag = "office", security(("bearer" = [])), request_body = PasswordBody, responses(
+    (status = 204, description = "已修改"),
+    (status = 422, description = "原密码有误或新密码太弱", body = ErrorBody),
+))]
 async fn change_password(
     State(state): State<AppState>,
     client: Client,
@@ -113,7 +136,7 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StudentInfo {
     student_no: String,
     name: String,
@@ -128,7 +151,7 @@ pub struct StudentInfo {
     enrol_year: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ChargeInfo {
     id: i64,
     item: String,
@@ -144,7 +167,7 @@ pub struct ChargeInfo {
     state_label: &'static str,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct OrderInfo {
     order_no: String,
     total_fen: i64,
@@ -152,7 +175,7 @@ pub struct OrderInfo {
     created_at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct PaymentInfo {
     order_no: String,
     channel: String,
@@ -162,7 +185,7 @@ pub struct PaymentInfo {
     at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct LedgerInfo {
     id: i64,
     charge_id: Option<i64>,
@@ -174,7 +197,7 @@ pub struct LedgerInfo {
 }
 
 /// The counter's view of one student (`GET /api/v1/office/students/{student_no}`).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct StudentFileView {
     student: StudentInfo,
     charges: Vec<ChargeInfo>,
@@ -185,10 +208,21 @@ pub struct StudentFileView {
     ledger: Vec<LedgerInfo>,
 }
 
-async fn student_file(State(state): State<AppState>, s: StaffSession, Path(no): Path<String>) -> Result<Json<StudentFileView>, HttpError> {
+/// The counter's view of a student of the staff member's school (`view_students`).
+#[utoipa::path(get, path = "/api/v1/office/students/{student_no}", tag = "office", security(("bearer" = [])),
+    params(("student_no" = String, Path, description = "学号")), responses(
+    (status = 200, description = "学生信息、应收、订单、缴费和流水", body = StudentFileView),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 404, description = "本校没有该学号的学生", body = ErrorBody),
+))]
+async fn student_file(
+    State(state): State<AppState>,
+    s: StaffSession,
+    Path(no): Path<String>,
+) -> Result<ApiJson<StudentFileView>, HttpError> {
     let f = students::file(&state, &s.staff, &no).await?;
     let st = &f.overview.student;
-    Ok(Json(StudentFileView {
+    Ok(ApiJson(StudentFileView {
         student: StudentInfo {
             student_no: st.student_no.clone(),
             name: st.name.clone(),
@@ -261,6 +295,14 @@ async fn student_file(State(state): State<AppState>, s: StaffSession, Path(no): 
     }))
 }
 
+/// Reset a student's password to the school's initial rule (`manage_student_accounts`): a
+/// change is forced at the next login and every session ends.
+#[utoipa::path(post, path = "/api/v1/office/students/{student_no}/reset-password", tag = "office", security(("bearer" = [])),
+    params(("student_no" = String, Path, description = "学号")), responses(
+    (status = 204, description = "已重置"),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 404, description = "本校没有该学号的学生", body = ErrorBody),
+))]
 async fn reset_password(
     State(state): State<AppState>,
     client: Client,
@@ -271,7 +313,7 @@ async fn reset_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 pub struct AuditQuery {
     actor: Option<String>,
     action: Option<String>,
@@ -282,22 +324,28 @@ pub struct AuditQuery {
     limit: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AuditEntry {
     id: i64,
     actor: String,
     action: String,
     /// What the action recorded: role, subject, before/after, IP, user agent.
+    #[schema(value_type = Object)]
     detail: serde_json::Value,
     at: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct AuditPage {
     entries: Vec<AuditEntry>,
 }
 
-async fn audit(State(state): State<AppState>, s: StaffSession, Query(q): Query<AuditQuery>) -> Result<Json<AuditPage>, HttpError> {
+/// The school's audit log, newest first (`view_audit`).
+#[utoipa::path(get, path = "/api/v1/office/audit", tag = "office", security(("bearer" = [])), params(AuditQuery), responses(
+    (status = 200, description = "审计日志", body = AuditPage),
+    (status = 403, description = "没有权限", body = ErrorBody),
+))]
+async fn audit(State(state): State<AppState>, s: StaffSession, Query(q): Query<AuditQuery>) -> Result<ApiJson<AuditPage>, HttpError> {
     let filter = campuspay_store::office::AuditFilter {
         actor: q.actor,
         action: q.action,
@@ -307,7 +355,7 @@ async fn audit(State(state): State<AppState>, s: StaffSession, Query(q): Query<A
         limit: q.limit.unwrap_or(100),
     };
     let rows = audit_log::search(&state, &s.staff, &filter).await?;
-    Ok(Json(AuditPage {
+    Ok(ApiJson(AuditPage {
         entries: rows
             .into_iter()
             .map(|r| AuditEntry {

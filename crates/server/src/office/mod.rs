@@ -9,7 +9,6 @@ pub use api::ROUTES;
 use crate::AppState;
 use crate::error::HttpError;
 use crate::web::{cookie, request_lang};
-use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
@@ -17,9 +16,7 @@ use campuspay_app::office::Staff;
 use campuspay_app::office::auth;
 use campuspay_store::staff::StaffSessionRow;
 
-pub fn routes() -> Router<AppState> {
-    api::routes()
-}
+pub use api::api;
 
 /// The name of the office's session cookie (pages), beside the students' one.
 pub fn cookie_name(state: &AppState) -> &'static str {

@@ -217,3 +217,28 @@ async fn a_reset_password_ends_sessions_and_forces_a_change(app: TestApp) {
         (Some("finance"), Some("student:20230001"), Some("accountant"))
     );
 }
+
+/// The permission table the walk above uses names exactly the office routes the server
+/// serves and documents: a new route cannot escape the walk.
+#[test]
+fn the_permission_table_names_every_office_route() {
+    let doc = campuspay_server::api::openapi_spec();
+    let mut documented: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| path.starts_with("/api/v1/office/"))
+        .flat_map(|(path, ops)| {
+            ops.as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| ["get", "post", "put", "delete", "patch"].contains(&m.as_str()))
+                .map(move |m| (m.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let mut table: Vec<(String, String)> =
+        campuspay_server::office::ROUTES.iter().map(|(m, p, _)| (m.to_string(), p.to_string())).collect();
+    documented.sort();
+    table.sort();
+    assert_eq!(documented, table);
+}
