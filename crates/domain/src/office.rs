@@ -310,6 +310,51 @@ impl FromStr for AuditAction {
     }
 }
 
+/// How money reached the counter (线下缴费).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OfflineMethod {
+    /// 现金
+    Cash,
+    /// POS 刷卡
+    Pos,
+    /// 银行转账 / 汇款
+    BankTransfer,
+}
+
+impl OfflineMethod {
+    pub const ALL: [OfflineMethod; 3] = [OfflineMethod::Cash, OfflineMethod::Pos, OfflineMethod::BankTransfer];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OfflineMethod::Cash => "cash",
+            OfflineMethod::Pos => "pos",
+            OfflineMethod::BankTransfer => "bank_transfer",
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            OfflineMethod::Cash => "现金",
+            OfflineMethod::Pos => "POS刷卡",
+            OfflineMethod::BankTransfer => "银行转账",
+        }
+    }
+}
+
+impl fmt::Display for OfflineMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for OfflineMethod {
+    type Err = UnknownValue;
+
+    fn from_str(s: &str) -> Result<OfflineMethod, UnknownValue> {
+        OfflineMethod::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| UnknownValue { what: "offline method", value: s.into() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -325,6 +370,10 @@ mod tests {
         assert!("Accountant".parse::<Role>().is_err());
         assert!("refunding".parse::<Permission>().is_err());
         assert!("".parse::<Role>().is_err());
+        for m in OfflineMethod::ALL {
+            assert_eq!(m.as_str().parse::<OfflineMethod>(), Ok(m));
+        }
+        assert!("alipay".parse::<OfflineMethod>().is_err());
         for a in AuditAction::ALL {
             assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
         }

@@ -91,3 +91,79 @@ impl Store {
         })
     }
 }
+
+/// One receipt of money at the counter.
+#[derive(Debug, Clone)]
+pub struct OfflinePaymentRow {
+    pub id: i64,
+    pub student_id: i64,
+    pub method: String,
+    pub reference: String,
+    pub total: Fen,
+    pub staff_id: i64,
+    pub created_at: i64,
+}
+
+pub struct NewOfflinePayment<'a> {
+    pub school_id: i64,
+    pub student_id: i64,
+    pub method: &'a str,
+    pub reference: &'a str,
+    pub total: Fen,
+    pub staff_id: i64,
+}
+
+impl Store {
+    /// Records the receipt; the same method and reference at the school again is a `Conflict`.
+    pub async fn insert_offline_payment(&self, tx: &mut crate::WriteTx, p: &NewOfflinePayment<'_>) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO offline_payments (school_id, student_id, method, reference, total_fen, staff_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(p.school_id)
+        .bind(p.student_id)
+        .bind(p.method)
+        .bind(p.reference)
+        .bind(p.total.0)
+        .bind(p.staff_id)
+        .bind(crate::db::now())
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, "offline payment reference"))
+    }
+
+    pub async fn offline_payment_by_reference(
+        &self,
+        school_id: i64,
+        method: &str,
+        reference: &str,
+    ) -> Result<Option<OfflinePaymentRow>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, student_id, method, reference, total_fen, staff_id, created_at FROM offline_payments \
+             WHERE school_id = $1 AND method = $2 AND reference = $3",
+        )
+        .bind(school_id)
+        .bind(method)
+        .bind(reference)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(OfflinePaymentRow {
+                id: r.try_get("id")?,
+                student_id: r.try_get("student_id")?,
+                method: r.try_get("method")?,
+                reference: r.try_get("reference")?,
+                total: Fen(r.try_get("total_fen")?),
+                staff_id: r.try_get("staff_id")?,
+                created_at: r.try_get("created_at")?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| StoreError::from(e))
+    }
+
+    /// The charge's student and school, for checking that a line names the student's own charge.
+    pub async fn charge_owner(&self, charge_id: i64) -> Result<Option<(i64, i64)>, StoreError> {
+        Ok(sqlx::query_as("SELECT school_id, student_id FROM charges WHERE id = $1").bind(charge_id).fetch_optional(self.pool()).await?)
+    }
+}

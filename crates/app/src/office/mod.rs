@@ -5,6 +5,7 @@
 
 pub mod audit_log;
 pub mod auth;
+pub mod payments;
 pub mod students;
 
 use crate::{Client, Error, ErrorKind};

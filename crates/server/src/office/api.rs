@@ -8,7 +8,7 @@ use crate::error::HttpError;
 use crate::web::Client;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use campuspay_app::office::{Staff, audit_log, auth, students};
+use campuspay_app::office::{Staff, audit_log, auth, payments, students};
 use campuspay_domain::office::Permission;
 use campuspay_domain::time::format_shanghai;
 use serde::{Deserialize, Serialize};
@@ -26,6 +26,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/api/v1/office/students/{student_no}", Some(Permission::ViewStudents)),
     ("POST", "/api/v1/office/students/{student_no}/reset-password", Some(Permission::ManageStudentAccounts)),
     ("GET", "/api/v1/office/audit", Some(Permission::ViewAudit)),
+    ("POST", "/api/v1/office/offline-payments", Some(Permission::RecordOfflinePayments)),
 ];
 
 /// The office's routes with their descriptions, merged into the API's document.
@@ -38,6 +39,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(student_file))
         .routes(routes!(reset_password))
         .routes(routes!(audit))
+        .routes(routes!(offline_payment))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -368,4 +370,49 @@ async fn audit(State(state): State<AppState>, s: StaffSession, Query(q): Query<A
             })
             .collect(),
     }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OfflineLineBody {
+    charge_id: i64,
+    amount_fen: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OfflinePaymentBody {
+    student_no: String,
+    lines: Vec<OfflineLineBody>,
+    /// `cash`, `pos` or `bank_transfer`.
+    method: String,
+    /// The receipt book's, POS slip's or bank's reference; the same one twice is one payment.
+    reference: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OfflinePaymentAnswer {
+    id: i64,
+    total_fen: i64,
+    /// This exact payment had been recorded before (a double submit): nothing new was written.
+    already_recorded: bool,
+}
+
+/// Record money taken at the counter against the student's charges (`record_offline_payments`).
+#[utoipa::path(post, path = "/api/v1/office/offline-payments", tag = "office", security(("bearer" = [])), request_body = OfflinePaymentBody, responses(
+    (status = 200, description = "已登记（或此前已登记过同一笔）", body = OfflinePaymentAnswer),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 404, description = "本校没有该学生或该收费项目", body = ErrorBody),
+    (status = 409, description = "该项目在待支付的在线订单中，或凭证号已用于另一笔收款", body = ErrorBody),
+    (status = 422, description = "金额、方式或凭证号有误", body = ErrorBody),
+))]
+async fn offline_payment(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    ApiJson(b): ApiJson<OfflinePaymentBody>,
+) -> Result<ApiJson<OfflinePaymentAnswer>, HttpError> {
+    let lines: Vec<payments::OfflineLine> =
+        b.lines.iter().map(|l| payments::OfflineLine { charge_id: l.charge_id, amount: campuspay_domain::Fen(l.amount_fen) }).collect();
+    let input = payments::OfflinePaymentInput { student_no: &b.student_no, lines: &lines, method: &b.method, reference: &b.reference };
+    let done = payments::record(&state, &s.staff, &client, &input).await?;
+    Ok(ApiJson(OfflinePaymentAnswer { id: done.id, total_fen: done.total.0, already_recorded: done.already_recorded }))
 }

@@ -13,6 +13,7 @@ on_both_databases!(
     every_office_route_refuses_a_role_without_its_permission,
     the_counter_sees_its_own_students_only,
     a_reset_password_ends_sessions_and_forces_a_change,
+    cash_at_the_counter_shows_on_the_student_page_once,
 );
 
 async fn staff_login(app: &TestApp, school: &str, login: &str, password: &str) -> (u16, Value) {
@@ -143,9 +144,14 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
             let Some(p) = permission else { continue };
             // A student of qdou that no other call of this walk touches.
             let url = app.url(&path.replace("{student_no}", "20230003"));
+            // A well-formed body, so that only the permission can refuse it.
+            let body = match *path {
+                "/api/v1/office/offline-payments" => json!({"student_no": "20230003", "lines": [], "method": "cash", "reference": "WALK"}),
+                _ => json!({}),
+            };
             let req = match *method {
                 "GET" => app.http.get(url),
-                _ => app.http.post(url).json(&json!({})),
+                _ => app.http.post(url).json(&body),
             };
             let res = req.bearer_auth(&token).send().await.unwrap();
             let status = res.status().as_u16();
@@ -216,6 +222,65 @@ async fn a_reset_password_ends_sessions_and_forces_a_change(app: TestApp) {
         (e["actor"].as_str(), e["detail"]["subject"].as_str(), e["detail"]["role"].as_str()),
         (Some("finance"), Some("student:20230001"), Some("accountant"))
     );
+}
+
+async fn cash_at_the_counter_shows_on_the_student_page_once(app: TestApp) {
+    let student = app.session("qdou", "20230001").await;
+    let (_, list) = app.get_json("/api/v1/student/charges", Some(&student)).await;
+    let owed: Vec<&Value> = list["charges"].as_array().unwrap().iter().filter(|c| c["arrears_fen"].as_i64().unwrap() > 0).collect();
+    let (a, b) = (owed[0], owed[1]);
+    let (_, cashier) = staff_login(&app, "qdou", "cashier", "Cashier#2026").await;
+    let token = cashier["token"].as_str();
+    let pay = |lines: Value, method: &str, reference: &str| json!({"student_no": "20230001", "lines": lines, "method": method, "reference": reference});
+    let lines = json!([{"charge_id": a["id"], "amount_fen": a["arrears_fen"]}, {"charge_id": b["id"], "amount_fen": 100}]);
+    // Bad input changes nothing.
+    for (body, code) in [
+        (pay(lines.clone(), "alipay", "R1"), "invalid_method"),
+        (pay(lines.clone(), "cash", ""), "invalid_reference"),
+        (pay(json!([]), "cash", "R1"), "no_lines"),
+        (pay(json!([{"charge_id": a["id"], "amount_fen": 0}]), "cash", "R1"), "invalid_amount"),
+        (pay(json!([{"charge_id": a["id"], "amount_fen": a["arrears_fen"].as_i64().unwrap() + 1}]), "cash", "R1"), "amount_over_owed"),
+        (pay(json!([{"charge_id": 999999, "amount_fen": 1}]), "cash", "R1"), "charge_not_found"),
+    ] {
+        let (s, v) = app.post_json("/api/v1/office/offline-payments", body, token).await;
+        assert_eq!(v["error"]["code"], code, "{s} {v}");
+    }
+    // Two clicks at once: one payment.
+    let body = pay(lines.clone(), "cash", "SJ-2026-0001");
+    let (first, second) = tokio::join!(
+        app.post_json("/api/v1/office/offline-payments", body.clone(), token),
+        app.post_json("/api/v1/office/offline-payments", body.clone(), token)
+    );
+    assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");
+    assert_eq!(first.1["id"], second.1["id"]);
+    assert_eq!(
+        [first.1["already_recorded"].as_bool(), second.1["already_recorded"].as_bool()].iter().filter(|x| **x == Some(true)).count(),
+        1
+    );
+    // The student sees it at once.
+    let (_, after) = app.get_json("/api/v1/student/charges", Some(&student)).await;
+    let find = |id: &Value| after["charges"].as_array().unwrap().iter().find(|c| c["id"] == *id).unwrap().clone();
+    assert_eq!(find(&a["id"])["arrears_fen"], 0);
+    assert_eq!(find(&b["id"])["paid_fen"].as_i64().unwrap(), b["paid_fen"].as_i64().unwrap() + 100);
+    // The same reference for other money is refused.
+    let (s, v) = app
+        .post_json("/api/v1/office/offline-payments", pay(json!([{"charge_id": b["id"], "amount_fen": 1}]), "cash", "SJ-2026-0001"), token)
+        .await;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("reference_used")));
+    // A charge held by the student's unpaid online order cannot be paid at the counter.
+    let (s, order) = app.post_json("/api/v1/student/orders", json!({"charges": [{"id": b["id"]}]}), Some(&student)).await;
+    assert!(s == 200 || s == 201, "{s} {order}");
+    let (s, v) = app
+        .post_json("/api/v1/office/offline-payments", pay(json!([{"charge_id": b["id"], "amount_fen": 1}]), "pos", "POS-7"), token)
+        .await;
+    assert_eq!((s, v["error"]["code"].as_str()), (409, Some("charge_in_order")));
+    // The ledger and the audit log say it once.
+    let (_, file) = app.get_json("/api/v1/office/students/20230001", token).await;
+    let rows: Vec<&Value> = file["ledger"].as_array().unwrap().iter().filter(|l| l["reference"] == "SJ-2026-0001").collect();
+    assert_eq!(rows.len(), 2);
+    let (_, auditor) = staff_login(&app, "qdou", "auditor", "Auditor#2026").await;
+    let (_, log) = app.get_json("/api/v1/office/audit?action=payment.offline", auditor["token"].as_str()).await;
+    assert_eq!(log["entries"].as_array().unwrap().len(), 1);
 }
 
 /// The permission table the walk above uses names exactly the office routes the server

@@ -45,3 +45,18 @@ CREATE TABLE throttle_counters (
 -- Set when the office resets a student's password to the school's initial rule: the next
 -- login must choose a new one, whatever the school's policy says about initial passwords.
 ALTER TABLE students ADD COLUMN force_password_change BIGINT NOT NULL DEFAULT 0;
+
+-- Money taken at the counter. One row per receipt of money; its lines are `offline_payment`
+-- ledger entries carrying the same reference. The same method and reference twice at a
+-- school is one payment (a double click, a re-sent form), never two.
+CREATE TABLE offline_payments (
+    id {id},
+    school_id BIGINT NOT NULL REFERENCES schools (id),
+    student_id BIGINT NOT NULL REFERENCES students (id),
+    method TEXT NOT NULL CHECK (method IN ('cash', 'pos', 'bank_transfer')),
+    reference TEXT NOT NULL,
+    total_fen BIGINT NOT NULL CHECK (total_fen > 0),
+    staff_id BIGINT NOT NULL REFERENCES staff (id),
+    created_at BIGINT NOT NULL,
+    UNIQUE (school_id, method, reference)
+);
