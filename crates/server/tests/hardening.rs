@@ -14,6 +14,7 @@ on_both_databases!(
     an_sms_code_burst_checks_no_more_codes_than_the_limit,
     failures_count_per_student_however_the_login_is_typed,
     a_busy_address_gets_a_captcha_not_a_refusal,
+    every_response_carries_the_security_headers,
 );
 
 /// Sends every body at once to `/api/v1/...{path}`, alternating between the instances given;
@@ -130,4 +131,17 @@ async fn a_busy_address_gets_a_captcha_not_a_refusal(app: TestApp) {
     let (s, v) = app.login("cqjzc", "20230001", "111111").await;
     assert_eq!(s, 200, "a right password with a captcha logs in: {v}");
     assert!(started.elapsed() >= std::time::Duration::from_secs(1), "and is slowed down");
+}
+
+/// Item 9: unknown paths (404), the API, pages and the simulator's pages all carry the
+/// security headers.
+async fn every_response_carries_the_security_headers(app: TestApp) {
+    for path in ["/no/such/page", "/api/v1/no-such-route", "/s/qdou/login", "/api/v1/captcha", "/sandbox/wechatpay/cashier/NOSUCHTRADE"] {
+        let res = app.http.get(app.url(path)).send().await.unwrap();
+        let h = res.headers();
+        let csp = h.get("content-security-policy").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+        assert!(csp.contains("frame-ancestors 'none'"), "{path} ({}): CSP {csp:?}", res.status());
+        assert_eq!(h.get("x-content-type-options").map(|v| v.to_str().unwrap()), Some("nosniff"), "{path}");
+        assert_eq!(h.get("x-frame-options").map(|v| v.to_str().unwrap()), Some("DENY"), "{path}");
+    }
 }
