@@ -233,8 +233,27 @@ impl Sandbox {
                     ),
                 );
         }
-        r.with_state(self.clone())
+        r.with_state(self.clone()).layer(axum::middleware::map_response(page_headers))
     }
+}
+
+/// The simulator's pages are pages like ours (served beside them in demo mode, or alone by
+/// `campuspay sandbox`): no framing, no sniffing, and a CSP that allows only their one inline
+/// style and posting to themselves.
+async fn page_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+            ),
+        );
+    }
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, header::HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, header::HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, header::HeaderValue::from_static("same-origin"));
+    res
 }
 
 /// Where the browser should go for `out_trade_no`'s cashier, from the request that created it

@@ -116,10 +116,12 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::account::routes(state.config.demo))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
-        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .with_state(state)
+        .with_state(state.clone())
         .merge(sandbox)
+        // Last, over the merged router and its fallback: every response carries the headers,
+        // unknown paths (404) and the simulator's pages too (which set their own CSP).
+        .layer(middleware::from_fn_with_state(state, security_headers))
 }
 
 /// The provider simulator's routes under `/sandbox/…`, when one is mounted.

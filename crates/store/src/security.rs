@@ -38,6 +38,16 @@ pub struct NewSecurityEvent<'a> {
     pub user_agent: &'a str,
 }
 
+/// Whose attempts are counted.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    /// A known student, however the login was typed (student number or phone): their events,
+    /// and events typed as their student number that name no student.
+    Student { id: i64, student_no: &'a str },
+    /// What was typed, for logins that name no student (and for recovery, which counts by it).
+    Login(&'a str),
+}
+
 impl Store {
     pub async fn record_security_event(&self, tx: &mut WriteTx, e: &NewSecurityEvent<'_>) -> Result<(), StoreError> {
         sqlx::query(
@@ -53,6 +63,41 @@ impl Store {
         .execute(&mut *tx.tx)
         .await?;
         Ok(())
+    }
+
+    /// Times of `kind` events of one account since `since`, newest first, read inside `tx`
+    /// (which holds the account's attempts, see [`Store::hold_attempt`]). Failed logins count
+    /// only after the account's last successful login.
+    pub async fn account_events(
+        &self,
+        tx: &mut WriteTx,
+        school_id: i64,
+        who: Subject<'_>,
+        kind: &str,
+        since: i64,
+    ) -> Result<Vec<i64>, StoreError> {
+        account_events(&mut tx.tx, school_id, who, kind, since).await
+    }
+
+    /// [`Store::account_events`] outside a transaction, for showing a form (not for deciding).
+    pub async fn account_events_now(&self, school_id: i64, who: Subject<'_>, kind: &str, since: i64) -> Result<Vec<i64>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        account_events(&mut conn, school_id, who, kind, since).await
+    }
+
+    /// Events of the given kinds from one address since `since`, across schools, read inside `tx`.
+    pub async fn address_events(&self, tx: &mut WriteTx, ip: &str, kinds: &[&str], since: i64) -> Result<i64, StoreError> {
+        let mut n = 0;
+        for kind in kinds {
+            let c: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM security_events WHERE ip = $1 AND kind = $2 AND at >= $3")
+                .bind(ip)
+                .bind(*kind)
+                .bind(since)
+                .fetch_one(&mut *tx.tx)
+                .await?;
+            n += c;
+        }
+        Ok(n)
     }
 
     /// Times of the failed logins of one account since `since` and since its last success,
@@ -133,4 +178,41 @@ impl Store {
     pub async fn peek_captcha(&self, id: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT answer FROM captchas WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
     }
+}
+
+async fn account_events(
+    conn: &mut sqlx::AnyConnection,
+    school_id: i64,
+    who: Subject<'_>,
+    kind: &str,
+    since: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let whose = match who {
+        Subject::Student { .. } => "school_id = $1 AND (student_id = $2 OR (student_id IS NULL AND login = $3))",
+        // `$2 = $2`: both shapes take the same parameters.
+        Subject::Login(_) => "school_id = $1 AND login = $3 AND $2 = $2",
+    };
+    let (id, login) = match who {
+        Subject::Student { id, student_no } => (id, student_no),
+        Subject::Login(l) => (0, l),
+    };
+    // Ordered by id, not time: a failure in the same second as the last success still counts.
+    let after: i64 = if kind == event::LOGIN_FAILED {
+        let sql = format!("SELECT CAST(MAX(id) AS BIGINT) FROM security_events WHERE {whose} AND kind = 'login_ok'");
+        let last: Option<i64> =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(school_id).bind(id).bind(login).fetch_one(&mut *conn).await?;
+        last.unwrap_or(0)
+    } else {
+        0
+    };
+    let sql = format!("SELECT at FROM security_events WHERE {whose} AND kind = $4 AND at >= $5 AND id > $6 ORDER BY id DESC");
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(school_id)
+        .bind(id)
+        .bind(login)
+        .bind(kind)
+        .bind(since)
+        .bind(after)
+        .fetch_all(&mut *conn)
+        .await?)
 }

@@ -6,7 +6,7 @@
 //! A success [`Store::clear_attempts`] the key; failures simply stay counted until the window
 //! passes.
 
-use crate::db::{Store, StoreError};
+use crate::db::{Store, StoreError, WriteTx};
 
 /// What a reservation says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,5 +61,42 @@ impl Store {
         let mut tx = self.write_tx().await?;
         sqlx::query("DELETE FROM throttle_counters WHERE key = $1").bind(key).execute(&mut *tx.tx).await?;
         tx.commit().await
+    }
+}
+
+/// Rows of `throttle_counters` that count attempts in flight rather than attempts made, so
+/// that their keys never meet [`Store::reserve_attempt`]'s.
+const IN_FLIGHT: &str = "inflight:";
+
+impl Store {
+    /// Counts one more attempt in flight on `key` and returns how many others are in flight.
+    ///
+    /// The upsert takes the key's row lock (SQLite: the write lock) until `tx` ends, so a
+    /// caller that reads the attempts already decided inside the same `tx` sees, together with
+    /// the returned number, every attempt that could still fail: none slips between the read
+    /// and the check. Attempts held longer than `lease_s` are forgotten (their instance died).
+    pub async fn hold_attempt(&self, tx: &mut WriteTx, key: &str, lease_s: i64, now: i64) -> Result<i64, StoreError> {
+        let held: i64 = sqlx::query_scalar(
+            "INSERT INTO throttle_counters (key, window_start, attempts) VALUES ($1, $2, 1) \
+             ON CONFLICT (key) DO UPDATE SET \
+               attempts = CASE WHEN throttle_counters.window_start <= $3 THEN 1 ELSE throttle_counters.attempts + 1 END, \
+               window_start = $2 \
+             RETURNING attempts",
+        )
+        .bind(format!("{IN_FLIGHT}{key}"))
+        .bind(now)
+        .bind(now - lease_s)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        Ok(held - 1)
+    }
+
+    /// Ends one attempt held on `key`; the caller records its outcome in the same `tx`.
+    pub async fn release_attempt(&self, tx: &mut WriteTx, key: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE throttle_counters SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0")
+            .bind(format!("{IN_FLIGHT}{key}"))
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(())
     }
 }

@@ -1,11 +1,15 @@
 //! Logging in, sessions and passwords.
 //!
-//! Throttling reads the security log in the database, so limits hold across instances:
-//! after `CAPTCHA_AFTER` failures an account needs a captcha even where the school has it off;
-//! after `LOCK_AT` it is locked for `LOCK_S`; one address may fail `IP_LIMIT` times per window.
+//! Throttling counts the security log in the database plus the attempts in flight
+//! (`super::throttle`), so limits hold under any concurrency and across instances. Failures
+//! count per student, however the login was typed: after `CAPTCHA_AFTER` an account needs a
+//! captcha even where the school has it off; after `LOCK_AT` it is locked for `LOCK_S`. An
+//! address that failed `IP_LIMIT` times in a window needs a captcha and is slowed down, but a
+//! right password still logs in: a whole campus may share one address.
 //! With at most `LOCK_AT` failures per `WINDOW_S`, an account sees at most 40 failed attempts
 //! an hour, well under OWASP ASVS 2.2.1's 100.
 
+use super::throttle::Held;
 use crate::Client;
 use crate::Context;
 use crate::crypto::{random_token, sha256_hex};
@@ -15,15 +19,20 @@ use campuspay_domain::password::{self, PasswordContext};
 use campuspay_domain::policy::LoginId;
 use campuspay_store::db_now as now;
 use campuspay_store::schools::School;
-use campuspay_store::security::{NewSecurityEvent, event};
+use campuspay_store::security::{NewSecurityEvent, Subject, event};
 use campuspay_store::sessions::SessionRow;
 use campuspay_store::students::Student;
+use std::time::Duration;
 
 pub const WINDOW_S: i64 = 15 * 60;
 pub const CAPTCHA_AFTER: usize = 3;
 pub const LOCK_AT: usize = 10;
 pub const LOCK_S: i64 = 15 * 60;
+/// Failures from one address per window before its logins need a captcha and slow down.
 pub const IP_LIMIT: i64 = 50;
+/// The pause of a login from an address over `IP_LIMIT`: enough to make guessing slow, short
+/// enough for a student behind the same NAT.
+pub const SLOW_DOWN: Duration = Duration::from_secs(1);
 pub const MAX_LOGIN_LEN: usize = 32;
 pub const MAX_PASSWORD_LEN: usize = 128;
 
@@ -50,17 +59,101 @@ pub fn password_change_required() -> Error {
     )
 }
 
+fn captcha_required() -> Error {
+    Error::new(ErrorKind::Unauthenticated, "captcha_required", "请输入验证码", "Enter the captcha").field("captcha")
+}
+
 fn invalid_credentials() -> Error {
     Error::new(ErrorKind::Unauthenticated, "invalid_credentials", "学号或密码有误", "Wrong student number or password")
 }
 
-/// Whether the next login of this account must carry a captcha.
+/// Whose failures a login counts: the student's whatever was typed (student number or phone,
+/// issue 13 item 4), or what was typed when it names no student.
+fn subject<'a>(student: Option<&'a Student>, login: &'a str) -> Subject<'a> {
+    match student {
+        Some(s) => Subject::Student { id: s.id, student_no: &s.student_no },
+        None => Subject::Login(login),
+    }
+}
+
+fn account_key(school: &School, who: Subject<'_>) -> String {
+    match who {
+        Subject::Student { id, .. } => format!("login:{}:{id}", school.id),
+        Subject::Login(l) => format!("login:{}:?{l}", school.id),
+    }
+}
+
+/// Whether the next login of this account must carry a captcha (for pages to show one).
 pub async fn captcha_needed(ctx: &Context, school: &School, login: &str) -> Result<bool, Error> {
     if school.policy.captcha {
         return Ok(true);
     }
-    let failures = ctx.store.login_failures(school.id, login, now() - WINDOW_S).await?;
+    let login = login.trim();
+    let by_phone = school.policy.login_ids.contains(&LoginId::Phone);
+    let student = ctx.store.student_for_login(school.id, login, by_phone).await?;
+    let failures = ctx.store.account_events_now(school.id, subject(student.as_ref(), login), event::LOGIN_FAILED, now() - WINDOW_S).await?;
     Ok(failures.len() >= CAPTCHA_AFTER)
+}
+
+fn locked_until(until: i64) -> Error {
+    let at = campuspay_domain::time::format_shanghai(until);
+    Error::new(
+        ErrorKind::Locked,
+        "account_locked",
+        format!("登录失败次数过多，账户已临时锁定，请于 {at} 后再试，或联系学校财务处"),
+        format!("Too many failed logins: the account is locked until {at} (Beijing time)"),
+    )
+}
+
+/// What the limits say about one attempt, decided while it is held.
+struct Gate {
+    held: Held,
+    captcha_due: bool,
+    /// The address has failed too often: a captcha and a pause, never a refusal (a whole
+    /// campus may share one address).
+    slow_down: bool,
+}
+
+/// Holds the attempt on the address and the account, and applies the limits to the failures
+/// recorded plus the attempts in flight.
+async fn gate(ctx: &Context, school: &School, who: Subject<'_>, input: &LoginInput<'_>, client: &Client) -> Result<Gate, Error> {
+    let t = now();
+    let mut tx = ctx.store.write_tx().await?;
+    let keys = vec![format!("login-ip:{}", client.ip), account_key(school, who)];
+    let (held, busy) = Held::take(ctx, &mut tx, keys).await?;
+    let (ip_busy, busy) = (busy[0], busy[1] as usize);
+    let ip_failed = ctx.store.address_events(&mut tx, &client.ip, &[event::LOGIN_FAILED], t - WINDOW_S).await?;
+    let failures = ctx.store.account_events(&mut tx, school.id, who, event::LOGIN_FAILED, t - WINDOW_S).await?;
+    // ASVS 2.2.1: never more than 100 failed attempts (logins and recoveries) per account per
+    // hour, whatever the window above allows.
+    let hourly = ctx.store.account_events(&mut tx, school.id, who, event::LOGIN_FAILED, t - 3600).await?.len()
+        + ctx.store.account_events(&mut tx, school.id, who, event::RECOVERY_FAILED, t - 3600).await?.len();
+    let refused = if hourly + busy >= crate::student::recovery::HOURLY_CEILING {
+        let at = campuspay_domain::time::format_shanghai(t + 3600);
+        Some(Error::new(
+            ErrorKind::Locked,
+            "account_locked",
+            format!("失败次数过多，账户已临时锁定，请于 {at} 后再试，或联系学校财务处"),
+            format!("Too many failed attempts: the account is locked until {at} (Beijing time)"),
+        ))
+    } else if failures.len() + busy >= LOCK_AT {
+        // Locked until 15 minutes after the last failure (or now, if they are all in flight).
+        Some(locked_until(failures.first().copied().unwrap_or(t) + LOCK_S))
+    } else {
+        None
+    };
+    let slow_down = ip_failed + ip_busy >= IP_LIMIT;
+    let captcha_due = school.policy.captcha || failures.len() + busy >= CAPTCHA_AFTER || slow_down;
+    // An attempt without the captcha it owes is refused here, so it never counts as in flight.
+    let no_captcha = input.captcha_id.unwrap_or("").is_empty() || input.captcha.unwrap_or("").trim().is_empty();
+    let refused = refused.or_else(|| (captcha_due && no_captcha).then(captcha_required));
+    if let Some(e) = refused {
+        held.release_in(ctx, &mut tx).await?;
+        tx.commit().await?;
+        return Err(e);
+    }
+    tx.commit().await?;
+    Ok(Gate { held, captcha_due, slow_down })
 }
 
 pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Result<LoginOutcome, Error> {
@@ -72,56 +165,60 @@ pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Re
         return Err(invalid_credentials());
     }
     let school = ctx.store.school_by_code(input.school).await?.ok_or_else(Error::unknown_school)?;
-    let t = now();
-
-    if ctx.store.ip_failures(&client.ip, t - WINDOW_S).await? >= IP_LIMIT {
-        return Err(Error::new(
-            ErrorKind::TooManyRequests,
-            "too_many_attempts",
-            "登录失败次数过多，请15分钟后再试",
-            "Too many failed logins from your network; try again in 15 minutes",
-        ));
-    }
-    let failures = ctx.store.login_failures(school.id, login, t - WINDOW_S).await?;
-    // ASVS 2.2.1: never more than 100 failed attempts (logins and recoveries) per account per
-    // hour, whatever the window above allows.
-    let hourly = ctx.store.login_failures(school.id, login, t - 3600).await?.len()
-        + ctx.store.login_events(school.id, login, event::RECOVERY_FAILED, t - 3600).await?.len();
-    if hourly >= crate::student::recovery::HOURLY_CEILING {
-        let at = campuspay_domain::time::format_shanghai(t + 3600);
-        return Err(Error::new(
-            ErrorKind::Locked,
-            "account_locked",
-            format!("失败次数过多，账户已临时锁定，请于 {at} 后再试，或联系学校财务处"),
-            format!("Too many failed attempts: the account is locked until {at} (Beijing time)"),
-        ));
-    }
-    if failures.len() >= LOCK_AT {
-        let until = failures[0] + LOCK_S;
-        let at = campuspay_domain::time::format_shanghai(until);
-        return Err(Error::new(
-            ErrorKind::Locked,
-            "account_locked",
-            format!("登录失败次数过多，账户已临时锁定，请于 {at} 后再试，或联系学校财务处"),
-            format!("Too many failed logins: the account is locked until {at} (Beijing time)"),
-        ));
-    }
-    if school.policy.captcha || failures.len() >= CAPTCHA_AFTER {
-        let (id, answer) = (input.captcha_id.unwrap_or(""), input.captcha.unwrap_or(""));
-        if id.is_empty() || answer.trim().is_empty() {
-            return Err(Error::new(ErrorKind::Unauthenticated, "captcha_required", "请输入验证码", "Enter the captcha").field("captcha"));
+    let by_phone = school.policy.login_ids.contains(&LoginId::Phone);
+    let student = ctx.store.student_for_login(school.id, login, by_phone).await?;
+    let who = subject(student.as_ref(), login);
+    let gate = gate(ctx, &school, who, input, client).await?;
+    let checked = check(ctx, &school, student.as_ref(), input, &gate).await;
+    let student_id = student.as_ref().map(|s| s.id);
+    let ev = |kind| NewSecurityEvent { school_id: school.id, student_id, login, kind, ip: &client.ip, user_agent: &client.user_agent };
+    let ok = match checked {
+        Ok(ok) => ok,
+        Err(e) => {
+            // Nothing was checked (no captcha, or the database failed): only let go.
+            gate.held.finish(ctx, &[]).await?;
+            return Err(e);
         }
+    };
+    if !ok {
+        let mut tx = ctx.store.write_tx().await?;
+        gate.held.release_in(ctx, &mut tx).await?;
+        ctx.store.record_security_event(&mut tx, &ev(event::LOGIN_FAILED)).await?;
+        // Counted after this failure, in the transaction that let go of it: exactly one
+        // failure is the one that locks.
+        let failures = ctx.store.account_events(&mut tx, school.id, who, event::LOGIN_FAILED, now() - WINDOW_S).await?;
+        if failures.len() == LOCK_AT {
+            ctx.store.record_security_event(&mut tx, &ev(event::LOCKED_OUT)).await?;
+        }
+        tx.commit().await?;
+        return Err(invalid_credentials());
+    }
+    gate.held.finish(ctx, &[ev(event::LOGIN_OK)]).await?;
+    let student = student.expect("a verified login has a student");
+    let initial = school.policy.initial_password.for_id_card(&student.id_card);
+    let uses_initial = student.password_hash.is_none();
+    let must_change = student.force_password_change
+        || (uses_initial && school.policy.force_change_initial)
+        || (school.policy.force_change_weak && password::is_weak(input.password, &context(&student, &initial)));
+    let (token, session) = new_session(ctx, &school, &student, must_change, client).await?;
+    Ok(LoginOutcome { token, must_change_password: must_change, session })
+}
+
+/// The captcha when one is due, then the password; `Ok(false)` is a wrong password.
+async fn check(ctx: &Context, school: &School, student: Option<&Student>, input: &LoginInput<'_>, gate: &Gate) -> Result<bool, Error> {
+    if gate.captcha_due {
+        let (id, answer) = (input.captcha_id.unwrap_or(""), input.captcha.unwrap_or(""));
         if !crate::student::captcha::check(ctx, id, answer).await? {
             return Err(
                 Error::new(ErrorKind::Unauthenticated, "captcha_invalid", "验证码错误", "Wrong or expired captcha").field("captcha")
             );
         }
     }
-
-    let by_phone = school.policy.login_ids.contains(&LoginId::Phone);
-    let student = ctx.store.student_for_login(school.id, login, by_phone).await?;
-    let initial = student.as_ref().map(|s| school.policy.initial_password.for_id_card(&s.id_card));
-    let ok = match &student {
+    if gate.slow_down {
+        tokio::time::sleep(SLOW_DOWN).await;
+    }
+    let initial = student.map(|s| school.policy.initial_password.for_id_card(&s.id_card));
+    Ok(match student {
         Some(s) if s.password_hash.is_some() => ctx.hasher.verify(input.password, s.password_hash.as_deref()).await,
         Some(_) => {
             // The initial password is derived, not hashed; burn a hash's time all the same.
@@ -129,24 +226,7 @@ pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Re
             initial.as_deref().is_some_and(|i| crate::crypto::constant_time_eq(i.as_bytes(), input.password.as_bytes()))
         }
         None => ctx.hasher.verify(input.password, None).await,
-    };
-    let student_id = student.as_ref().map(|s| s.id);
-    let ev = |kind| NewSecurityEvent { school_id: school.id, student_id, login, kind, ip: &client.ip, user_agent: &client.user_agent };
-    if !ok {
-        ctx.store.write(async |tx| ctx.store.record_security_event(tx, &ev(event::LOGIN_FAILED)).await).await?;
-        if failures.len() + 1 >= LOCK_AT {
-            ctx.store.write(async |tx| ctx.store.record_security_event(tx, &ev(event::LOCKED_OUT)).await).await?;
-        }
-        return Err(invalid_credentials());
-    }
-    let student = student.expect("a verified login has a student");
-    let uses_initial = student.password_hash.is_none();
-    let must_change = student.force_password_change
-        || (uses_initial && school.policy.force_change_initial)
-        || (school.policy.force_change_weak && password::is_weak(input.password, &context(&student, initial.as_deref().unwrap_or(""))));
-    ctx.store.write(async |tx| ctx.store.record_security_event(tx, &ev(event::LOGIN_OK)).await).await?;
-    let (token, session) = new_session(ctx, &school, &student, must_change, client).await?;
-    Ok(LoginOutcome { token, must_change_password: must_change, session })
+    })
 }
 
 fn context<'a>(s: &'a Student, initial: &'a str) -> PasswordContext<'a> {

@@ -5,3 +5,5 @@ pub mod auth;
 pub mod captcha;
 pub mod profile;
 pub mod recovery;
+mod recovery_limits;
+mod throttle;

@@ -6,11 +6,14 @@
 //! the same for every number, a question is shown for every number (a made-up one for unknown
 //! numbers and for students without one), and limits count by what was typed, not by who it is.
 //!
-//! Throttling, like login's, reads the security log: per address `IP_LIMIT` recovery events per
-//! `WINDOW_S`; per account `LOCK_AT` wrong answers/codes lock recovery for `LOCK_S`, a captcha
-//! after `CAPTCHA_AFTER`; never more than `HOURLY_CEILING` failures (logins and recoveries) of
-//! one account per hour.
+//! Throttling, like login's, counts the security log plus the steps in flight
+//! (`super::recovery_limits`): per address `IP_LIMIT` recovery events per `WINDOW_S`; per
+//! account `LOCK_AT` wrong answers/codes lock recovery for `LOCK_S`, a captcha after
+//! `CAPTCHA_AFTER`; never more than `HOURLY_CEILING` failures (logins and recoveries) of one
+//! account per hour.
 
+use super::recovery_limits::{Guard, guard};
+use super::throttle::Held;
 use crate::Client;
 use crate::Context;
 use crate::crypto::{constant_time_eq, random_below, random_token, sha256_hex};
@@ -22,7 +25,7 @@ use campuspay_domain::time;
 use campuspay_store::db_now as now;
 use campuspay_store::recovery::{NewRecoveryToken, kind};
 use campuspay_store::schools::School;
-use campuspay_store::security::{NewSecurityEvent, event};
+use campuspay_store::security::{NewSecurityEvent, Subject, event};
 use campuspay_store::sessions::SessionRow;
 use campuspay_store::students::Student;
 
@@ -122,52 +125,6 @@ pub struct Captcha<'a> {
     pub answer: Option<&'a str>,
 }
 
-/// Limits every recovery step shares; returns the account's recent failures.
-async fn guard(
-    ctx: &Context,
-    school: &School,
-    login: &str,
-    client: &Client,
-    captcha: &Captcha<'_>,
-    captcha_always: bool,
-) -> Result<(), Error> {
-    let t = now();
-    let s = &ctx.store;
-    let ip = s.ip_events(&client.ip, event::RECOVERY_REQUESTED, t - WINDOW_S).await?
-        + s.ip_events(&client.ip, event::RECOVERY_FAILED, t - WINDOW_S).await?;
-    if ip >= IP_LIMIT {
-        return Err(err(
-            ErrorKind::TooManyRequests,
-            "too_many_attempts",
-            "操作过于频繁，请15分钟后再试",
-            "Too many attempts from your network; try again in 15 minutes",
-        ));
-    }
-    let hour = s.login_events(school.id, login, event::RECOVERY_FAILED, t - 3600).await?.len()
-        + s.login_failures(school.id, login, t - 3600).await?.len();
-    let failures = s.login_events(school.id, login, event::RECOVERY_FAILED, t - WINDOW_S).await?;
-    if failures.len() >= LOCK_AT || hour >= HOURLY_CEILING {
-        let until = failures.first().copied().unwrap_or(t) + LOCK_S;
-        let at = time::format_shanghai(until);
-        return Err(err(
-            ErrorKind::Locked,
-            "recovery_locked",
-            format!("错误次数过多，找回密码已临时锁定，请于 {at} 后再试，或联系学校财务处"),
-            format!("Too many wrong attempts: password recovery is locked until {at} (Beijing time)"),
-        ));
-    }
-    if captcha_always || failures.len() >= CAPTCHA_AFTER {
-        let (id, answer) = (captcha.id.unwrap_or(""), captcha.answer.unwrap_or(""));
-        if id.is_empty() || answer.trim().is_empty() {
-            return Err(err(ErrorKind::Unauthenticated, "captcha_required", "请输入验证码", "Enter the captcha").field("captcha"));
-        }
-        if !crate::student::captcha::check(ctx, id, answer).await? {
-            return Err(err(ErrorKind::Unauthenticated, "captcha_invalid", "验证码错误", "Wrong or expired captcha").field("captcha"));
-        }
-    }
-    Ok(())
-}
-
 /// Whether the next recovery step of this login needs a captcha (for pages to show one).
 pub async fn captcha_needed(ctx: &Context, school: &School, login: &str) -> Result<bool, Error> {
     if school.policy.captcha {
@@ -188,16 +145,6 @@ async fn record(ctx: &Context, school: &School, student_id: Option<i64>, login: 
                 .await
         })
         .await?;
-    Ok(())
-}
-
-/// Records a failure, and a lockout when it is the one that locks.
-async fn failed(ctx: &Context, school: &School, student_id: Option<i64>, login: &str, client: &Client) -> Result<(), Error> {
-    let before = ctx.store.login_events(school.id, login, event::RECOVERY_FAILED, now() - WINDOW_S).await?.len();
-    record(ctx, school, student_id, login, event::RECOVERY_FAILED, client).await?;
-    if before + 1 >= LOCK_AT {
-        record(ctx, school, student_id, login, event::RECOVERY_LOCKED, client).await?;
-    }
     Ok(())
 }
 
@@ -232,13 +179,18 @@ pub async fn request_email(ctx: &Context, r: &RecoveryRequest<'_>, client: &Clie
         return Err(not_offered());
     }
     let login = clean_login(r.login)?;
-    guard(ctx, &school, login, client, &r.captcha, school.policy.captcha).await?;
-    let recent = ctx.store.login_events(school.id, login, event::RECOVERY_REQUESTED, now() - WINDOW_S).await?;
-    if recent.len() >= REQUESTS_PER_WINDOW {
+    let g = guard(ctx, &school, login, client, &r.captcha, school.policy.captcha, now()).await?;
+    let done = request_email_held(ctx, &school, login, &g).await;
+    g.finish(ctx, client).await?;
+    done
+}
+
+async fn request_email_held(ctx: &Context, school: &School, login: &str, g: &Guard) -> Result<(), Error> {
+    if g.requested.len() + g.busy >= REQUESTS_PER_WINDOW {
         return Err(too_many_requests());
     }
-    let student = student_for(ctx, &school, login).await?;
-    record(ctx, &school, student.as_ref().map(|s| s.id), login, event::RECOVERY_REQUESTED, client).await?;
+    let student = student_for(ctx, school, login).await?;
+    g.note(student.as_ref().map(|s| s.id), login, event::RECOVERY_REQUESTED);
     let Some(student) = student.filter(|s| !s.security_email.is_empty()) else {
         return Ok(());
     };
@@ -305,23 +257,30 @@ pub struct NewPassword<'a> {
 pub async fn reset_with_link(ctx: &Context, school_code: &str, token: &str, pw: &NewPassword<'_>, client: &Client) -> Result<(), Error> {
     let school = school(ctx, school_code).await?;
     // Links are guessed from an address, not an account: only the address limit applies.
-    guard(ctx, &school, "", client, &Captcha { id: None, answer: None }, false)
+    let g = guard(ctx, &school, "", client, &Captcha { id: None, answer: None }, false, now())
         .await
         .map_err(|e| if e.code == "recovery_locked" { too_many_requests() } else { e })?;
-    let student = match check_link(ctx, &school, token).await {
+    let done = reset_with_link_held(ctx, &school, token, pw, &g).await;
+    g.finish(ctx, client).await?;
+    done
+}
+
+async fn reset_with_link_held(ctx: &Context, school: &School, token: &str, pw: &NewPassword<'_>, g: &Guard) -> Result<(), Error> {
+    let student = match check_link(ctx, school, token).await {
         Ok(s) => s,
         Err(e) => {
-            record(ctx, &school, None, "", event::RECOVERY_FAILED, client).await?;
+            g.note(None, "", event::RECOVERY_FAILED);
             return Err(e);
         }
     };
-    check_new_password(&school, &student, pw.new, pw.confirm)?;
+    check_new_password(school, &student, pw.new, pw.confirm)?;
     let t = ctx.store.live_recovery_token(school.id, kind::EMAIL_LINK, &sha256_hex(token.as_bytes())).await?.ok_or_else(invalid_link)?;
     let hash = ctx.hasher.hash(pw.new).await;
     if !ctx.store.write(async |tx| ctx.store.redeem_recovery_token(tx, t.id, school.id, student.id, &hash).await).await? {
         return Err(invalid_link());
     }
-    record(ctx, &school, Some(student.id), &student.student_no, event::PASSWORD_RESET, client).await
+    g.note(Some(student.id), &student.student_no, event::PASSWORD_RESET);
+    Ok(())
 }
 
 fn sms_code_hash(student_id: i64, code: &str) -> String {
@@ -342,10 +301,18 @@ pub async fn request_sms(ctx: &Context, r: &RecoveryRequest<'_>, client: &Client
         return Err(not_offered());
     };
     let login = clean_login(r.login)?;
-    guard(ctx, &school, login, client, &r.captcha, school.policy.captcha).await?;
+    let g = guard(ctx, &school, login, client, &r.captcha, school.policy.captcha, shanghai_day_start(now())).await?;
+    let done = request_sms_held(ctx, &school, login, daily_limit, &g).await;
+    g.finish(ctx, client).await?;
+    done
+}
+
+async fn request_sms_held(ctx: &Context, school: &School, login: &str, daily_limit: u32, g: &Guard) -> Result<(), Error> {
     let t = now();
-    let today = ctx.store.login_events(school.id, login, event::RECOVERY_REQUESTED, shanghai_day_start(t)).await?;
-    if let Some(last) = today.first()
+    let today = &g.requested_today;
+    // A request in flight is as good as one just sent: one code a minute, whatever the burst.
+    let last = if g.busy > 0 { Some(t) } else { today.first().copied() };
+    if let Some(last) = last
         && t - last < SMS_RESEND_S
     {
         let wait = SMS_RESEND_S - (t - last);
@@ -364,17 +331,17 @@ pub async fn request_sms(ctx: &Context, r: &RecoveryRequest<'_>, client: &Client
             format!("You have had the {daily_limit} codes allowed today; please try again tomorrow"),
         )
     };
-    if today.len() >= daily_limit as usize {
+    if today.len() + g.busy >= daily_limit as usize {
         return Err(daily_cap());
     }
-    let student = student_for(ctx, &school, login).await?;
+    let student = student_for(ctx, school, login).await?;
     let phone = student.as_ref().map(|s| s.phone.clone()).unwrap_or_default();
     if !phone.is_empty()
         && ctx.store.recovery_tokens_sent_to(kind::SMS_CODE, &phone, shanghai_day_start(t)).await?.len() >= daily_limit as usize
     {
         return Err(daily_cap());
     }
-    record(ctx, &school, student.as_ref().map(|s| s.id), login, event::RECOVERY_REQUESTED, client).await?;
+    g.note(student.as_ref().map(|s| s.id), login, event::RECOVERY_REQUESTED);
     let Some(student) = student.filter(|s| !s.phone.is_empty()) else {
         return Ok(());
     };
@@ -421,8 +388,14 @@ pub async fn reset_with_sms(ctx: &Context, r: &CodeReset<'_>, client: &Client) -
         return Err(not_offered());
     }
     let login = clean_login(r.login)?;
-    guard(ctx, &school, login, client, &r.captcha, false).await?;
-    let student = student_for(ctx, &school, login).await?;
+    let g = guard(ctx, &school, login, client, &r.captcha, false, now()).await?;
+    let done = reset_with_sms_held(ctx, &school, login, r, &g).await;
+    g.finish(ctx, client).await?;
+    done
+}
+
+async fn reset_with_sms_held(ctx: &Context, school: &School, login: &str, r: &CodeReset<'_>, g: &Guard) -> Result<(), Error> {
+    let student = student_for(ctx, school, login).await?;
     let code = r.code.trim();
     let token = match &student {
         Some(s) => ctx.store.latest_live_recovery_token(school.id, s.id, kind::SMS_CODE).await?,
@@ -436,16 +409,17 @@ pub async fn reset_with_sms(ctx: &Context, r: &CodeReset<'_>, client: &Client) -
         if let Some(t) = &token {
             ctx.store.write(async |tx| ctx.store.recovery_token_failed(tx, t.id, SMS_CODE_ATTEMPTS).await).await?;
         }
-        failed(ctx, &school, student.as_ref().map(|s| s.id), login, client).await?;
+        g.note(student.as_ref().map(|s| s.id), login, event::RECOVERY_FAILED);
         return Err(invalid_code());
     }
     let (student, token) = (student.expect("checked"), token.expect("checked"));
-    check_new_password(&school, &student, r.password.new, r.password.confirm)?;
+    check_new_password(school, &student, r.password.new, r.password.confirm)?;
     let hash = ctx.hasher.hash(r.password.new).await;
     if !ctx.store.write(async |tx| ctx.store.redeem_recovery_token(tx, token.id, school.id, student.id, &hash).await).await? {
         return Err(invalid_code());
     }
-    record(ctx, &school, Some(student.id), login, event::PASSWORD_RESET, client).await
+    g.note(Some(student.id), login, event::PASSWORD_RESET);
+    Ok(())
 }
 
 /// The security question to show for a student number: the student's own, or for unknown
@@ -456,7 +430,8 @@ pub async fn question_for(ctx: &Context, school_code: &str, login: &str, client:
         return Err(not_offered());
     }
     let login = clean_login(login)?;
-    guard(ctx, &school, login, client, &Captcha { id: None, answer: None }, false).await?;
+    let g = guard(ctx, &school, login, client, &Captcha { id: None, answer: None }, false, now()).await?;
+    g.finish(ctx, client).await?;
     let student = student_for(ctx, &school, login).await?;
     if let Some(s) = &student {
         let (q, h) = ctx.store.security_question(school.id, s.id).await?;
@@ -489,8 +464,14 @@ pub async fn reset_with_answer(ctx: &Context, r: &AnswerReset<'_>, client: &Clie
         return Err(not_offered());
     }
     let login = clean_login(r.login)?;
-    guard(ctx, &school, login, client, &r.captcha, false).await?;
-    let student = student_for(ctx, &school, login).await?;
+    let g = guard(ctx, &school, login, client, &r.captcha, false, now()).await?;
+    let done = reset_with_answer_held(ctx, &school, login, r, &g).await;
+    g.finish(ctx, client).await?;
+    done
+}
+
+async fn reset_with_answer_held(ctx: &Context, school: &School, login: &str, r: &AnswerReset<'_>, g: &Guard) -> Result<(), Error> {
+    let student = student_for(ctx, school, login).await?;
     let hash = match &student {
         Some(s) => ctx.store.security_question(school.id, s.id).await?.1,
         None => None,
@@ -498,22 +479,57 @@ pub async fn reset_with_answer(ctx: &Context, r: &AnswerReset<'_>, client: &Clie
     let answer = normalize_answer(r.answer);
     let ok = !answer.is_empty() && answer.len() <= MAX_FIELD && ctx.hasher.verify(&answer, hash.as_deref()).await;
     if !ok {
-        failed(ctx, &school, student.as_ref().map(|s| s.id), login, client).await?;
+        g.note(student.as_ref().map(|s| s.id), login, event::RECOVERY_FAILED);
         return Err(wrong_answer());
     }
     let student = student.expect("a right answer has a student");
-    check_new_password(&school, &student, r.password.new, r.password.confirm)?;
+    check_new_password(school, &student, r.password.new, r.password.confirm)?;
     let hash = ctx.hasher.hash(r.password.new).await;
     ctx.store.write(async |tx| ctx.store.reset_password(tx, school.id, student.id, &hash).await).await?;
-    record(ctx, &school, Some(student.id), login, event::PASSWORD_RESET, client).await
+    g.note(Some(student.id), login, event::PASSWORD_RESET);
+    Ok(())
 }
 
 /// Checks the password a student re-enters before changing security settings.
 async fn confirm_password(ctx: &Context, school: &School, student: &Student, password: &str, client: &Client) -> Result<(), Error> {
     let t = now();
-    let failures = ctx.store.login_events(school.id, &student.student_no, event::RECOVERY_FAILED, t - WINDOW_S).await?;
-    if failures.len() >= LOCK_AT {
-        let at = time::format_shanghai(failures[0] + LOCK_S);
+    // Held like a recovery step of this student number (the same key), without its captcha.
+    let mut tx = ctx.store.write_tx().await?;
+    let key = format!("recovery:{}:{}", school.id, student.student_no);
+    let (held, busy) = Held::take(ctx, &mut tx, vec![key]).await?;
+    let who = Subject::Login(&student.student_no);
+    let failures = ctx.store.account_events(&mut tx, school.id, who, event::RECOVERY_FAILED, t - WINDOW_S).await?;
+    tx.commit().await?;
+    let ok = if failures.len() + busy[0] as usize >= LOCK_AT {
+        None
+    } else {
+        Some(match &student.password_hash {
+            Some(h) => password.len() <= crate::student::auth::MAX_PASSWORD_LEN && ctx.hasher.verify(password, Some(h)).await,
+            None => {
+                let initial = school.policy.initial_password.for_id_card(&student.id_card);
+                constant_time_eq(initial.as_bytes(), password.as_bytes())
+            }
+        })
+    };
+    let ev = |kind| NewSecurityEvent {
+        school_id: school.id,
+        student_id: Some(student.id),
+        login: &student.student_no,
+        kind,
+        ip: &client.ip,
+        user_agent: &client.user_agent,
+    };
+    let mut tx = ctx.store.write_tx().await?;
+    held.release_in(ctx, &mut tx).await?;
+    if ok == Some(false) {
+        ctx.store.record_security_event(&mut tx, &ev(event::RECOVERY_FAILED)).await?;
+        if failures.len() + 1 == LOCK_AT {
+            ctx.store.record_security_event(&mut tx, &ev(event::RECOVERY_LOCKED)).await?;
+        }
+    }
+    tx.commit().await?;
+    if ok.is_none() {
+        let at = time::format_shanghai(failures.first().copied().unwrap_or(t) + LOCK_S);
         return Err(err(
             ErrorKind::Locked,
             "recovery_locked",
@@ -521,15 +537,7 @@ async fn confirm_password(ctx: &Context, school: &School, student: &Student, pas
             format!("Too many wrong attempts; try again after {at} (Beijing time)"),
         ));
     }
-    let ok = match &student.password_hash {
-        Some(h) => password.len() <= crate::student::auth::MAX_PASSWORD_LEN && ctx.hasher.verify(password, Some(h)).await,
-        None => {
-            let initial = school.policy.initial_password.for_id_card(&student.id_card);
-            constant_time_eq(initial.as_bytes(), password.as_bytes())
-        }
-    };
-    if !ok {
-        failed(ctx, school, Some(student.id), &student.student_no, client).await?;
+    if ok == Some(false) {
         return Err(err(ErrorKind::Refused, "password_wrong", "登录密码有误", "Wrong password").field("password"));
     }
     Ok(())

@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod foundation;
+mod hardening;
 mod office;
 mod pages_pay;
 mod payments;
