@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::web::no_store_when_private))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state)
         .merge(sandbox)
