@@ -225,6 +225,7 @@ fn origin_of(url: &str) -> Option<String> {
 pub async fn pay_go(
     State(state): State<AppState>,
     page: StudentPage,
+    headers: axum::http::HeaderMap,
     Path((code, out_trade_no)): Path<(String, String)>,
 ) -> Result<Response, Response> {
     let lang = page.client.lang;
@@ -258,6 +259,19 @@ pub async fn pay_go(
             form_origin = origin_of(&action);
             page.form_action = Some(action);
             page.fields = fields.into_iter().collect();
+        }
+        Ok(PayAction::Redirect { url }) if a.channel == Method::WechatH5.as_str() => {
+            // WeChat's H5 page returns to the merchant only through a `redirect_url` the
+            // merchant appends (Alipay's return_url is in the signed request instead).
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| origin_of(&format!("http://{h}")).is_some());
+            page.url = Some(match host {
+                Some(h) => {
+                    let scheme = if state.config.https { "https" } else { "http" };
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    format!("{url}{sep}redirect_url={}", super::form::encode(&format!("{scheme}://{h}/s/{code}/orders/{no}")))
+                }
+                None => url,
+            });
         }
         Ok(PayAction::Redirect { url }) => page.url = Some(url),
         _ => return Ok(back),
