@@ -135,7 +135,7 @@ fn schools() -> Vec<DemoSchool> {
                 vec![Recovery::Email],
                 true,
                 seq("EJ", "EJTDM"),
-                &["wechat_native", "alipay_page", "alipay_qr", "unionpay_gateway"],
+                &["wechat_native", "alipay_page", "alipay_wap", "alipay_qr", "unionpay_gateway"],
                 "E缴通演示学院",
             )
         },
@@ -232,7 +232,7 @@ fn schools() -> Vec<DemoSchool> {
                 ],
                 false,
                 seq("XF", "LUTAU"),
-                &["alipay_qr", "wechat_native", "unionpay_gateway"],
+                &["alipay_qr", "alipay_wap", "wechat_native", "wechat_h5", "unionpay_gateway"],
                 "甘肃省财政厅",
             )
         },

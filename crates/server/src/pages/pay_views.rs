@@ -107,6 +107,8 @@ pub struct OrderPage {
     pub qr: Option<QrView>,
     pub methods: Vec<MethodView>,
     pub can_pay: bool,
+    /// Opened in WeChat's browser, where paying in WeChat itself waits for its login (#11).
+    pub in_wechat: bool,
     pub phone_masked: String,
     pub invoice: String,
     pub error: Option<String>,
