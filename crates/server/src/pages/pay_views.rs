@@ -161,6 +161,16 @@ pub struct PaymentView {
     pub paid_at: String,
 }
 
+/// Money in or back other than an order's online payment: offline, balance, refunds.
+pub struct LedgerView {
+    pub way: &'static str,
+    pub item: String,
+    pub amount: String,
+    pub negative: bool,
+    pub reference: String,
+    pub at: String,
+}
+
 pub struct OrderSummary {
     pub order_no: String,
     pub total: String,
@@ -186,6 +196,7 @@ pub struct RecordsPage {
     pub school_name: String,
     pub csrf: String,
     pub payments: Vec<PaymentView>,
+    pub other: Vec<LedgerView>,
     pub orders: Vec<OrderSummary>,
     pub txns: Vec<TxnView>,
     pub balance: String,

@@ -38,7 +38,8 @@ pub async fn records_page(State(state): State<AppState>, page: StudentPage) -> R
     let StudentPage { school, session: s, client } = page;
     let lang = client.lang;
     match build(&state, &s, lang).await {
-        Ok((payments, orders, txns, balance)) => render(&RecordsPage {
+        Ok(((payments, other), orders, txns, balance)) => render(&RecordsPage {
+            other,
             lang,
             code: school.code.clone(),
             school_name: school_name(&school, lang),
@@ -53,7 +54,32 @@ pub async fn records_page(State(state): State<AppState>, page: StudentPage) -> R
     }
 }
 
-type Records = (Vec<PaymentView>, Vec<OrderSummary>, Vec<TxnView>, campuspay_domain::Fen);
+type Records = ((Vec<PaymentView>, Vec<LedgerView>), Vec<OrderSummary>, Vec<TxnView>, campuspay_domain::Fen);
+
+/// The ledger's other ways in and back (20230002 paid everything at the counter and saw
+/// 暂无缴费记录): each with its item, amount and reference.
+fn other_records(rows: &[campuspay_store::ledger::LedgerRecord], lang: Lang) -> Vec<LedgerView> {
+    rows.iter()
+        .map(|r| LedgerView {
+            way: match r.kind.as_str() {
+                "offline_payment" => lang.t("线下缴费", "Paid at the office"),
+                "balance_use" => lang.t("余额抵扣", "Paid from balance"),
+                "refund" => lang.t("退款（原路退回）", "Refunded"),
+                "credit" => lang.t("转入余额", "Kept as balance"),
+                _ => "",
+            },
+            item: match (&r.item_name, &r.period_name) {
+                (Some(i), Some(p)) => format!("{i} {p}"),
+                (Some(i), None) => i.clone(),
+                _ => r.memo.clone(),
+            },
+            amount: r.amount.to_string(),
+            negative: r.amount.0 < 0,
+            reference: r.reference.clone(),
+            at: format_shanghai(r.created_at),
+        })
+        .collect()
+}
 
 async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang: Lang) -> Result<Records, Error> {
     let records = state.store.payments_of_student(s.school_id, s.student_id).await?;
@@ -104,5 +130,6 @@ async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang
         })
         .collect();
     let balance = state.store.balance_of_student(s.school_id, s.student_id).await?;
-    Ok((payments, summaries, txns, balance))
+    let other = other_records(&state.store.ledger_records_of_student(s.school_id, s.student_id).await?, lang);
+    Ok(((payments, other), summaries, txns, balance))
 }
