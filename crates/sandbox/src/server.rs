@@ -9,7 +9,7 @@ use super::unionpay::UnionpayProviderSide;
 use super::wechat::WechatProviderSide;
 use super::{alipay_api, notify, unionpay_api, wechat_api};
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
@@ -220,10 +220,13 @@ impl Sandbox {
         for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay] {
             let name = provider_name(p);
             r = r
-                .route(&format!("/sandbox/{name}/cashier/{{no}}"), get(move |s: State<Sandbox>, no: Path<String>| cashier(p, s, no)))
+                .route(
+                    &format!("/sandbox/{name}/cashier/{{no}}"),
+                    get(move |s: State<Sandbox>, no: Path<String>, q: Query<ReturnTo>| cashier(p, s, no, q)),
+                )
                 .route(
                     &format!("/sandbox/{name}/orders/{{no}}/pay"),
-                    post(move |s: State<Sandbox>, no: Path<String>, h: HeaderMap| pay_endpoint(p, s, no, h)),
+                    post(move |s: State<Sandbox>, no: Path<String>, h: HeaderMap, q: Query<ReturnTo>| pay_endpoint(p, s, no, h, q)),
                 )
                 .route(&format!("/sandbox/{name}/orders/{{no}}"), get(move |s: State<Sandbox>, no: Path<String>| trade_endpoint(p, s, no)))
                 .route(
@@ -302,7 +305,27 @@ fn cashier_title(p: Provider) -> &'static str {
     }
 }
 
-async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>) -> Response {
+/// WeChat's H5 page takes the merchant's way back as `redirect_url` on its address (the
+/// merchant appends it to `h5_url`); the cashier carries it to the result page, whose
+/// 返回商户 link is the only way back a phone browser has after 支付成功.
+#[derive(serde::Deserialize, Default)]
+pub(super) struct ReturnTo {
+    redirect_url: Option<String>,
+}
+
+impl ReturnTo {
+    fn url(&self) -> Option<&str> {
+        self.redirect_url.as_deref().filter(|u| u.starts_with("http://") || u.starts_with("https://"))
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}
+
+async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>, Query(back): Query<ReturnTo>) -> Response {
     let Some(t) = sb.trade(p, &no) else {
         return (StatusCode::NOT_FOUND, page(cashier_title(p), "<p>订单不存在。</p>")).into_response();
     };
@@ -317,21 +340,29 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>)
         TradeState::Paid => "<p>该订单已支付。</p>".to_string(),
         TradeState::Closed if !late_money_allowed => "<p>该订单已关闭。</p>".to_string(),
         TradeState::NotPaid | TradeState::Closed => format!(
-            "<form method=\"post\" action=\"../orders/{}/pay\"><button type=\"submit\">支付</button></form>",
-            html_escape(&t.out_trade_no)
+            "<form method=\"post\" action=\"../orders/{}/pay{}\"><button type=\"submit\">支付</button></form>",
+            html_escape(&t.out_trade_no),
+            back.url().map(|u| format!("?redirect_url={}", percent_encode(u))).unwrap_or_default()
         ),
     };
     let body = format!(
-        "<p>收款方：{}</p><p>商品：{}</p><p>订单号：{}</p><p class=\"amount\">¥{}</p>{action}",
+        "<p>收款方：{}</p><p>商品：{}</p><p>订单号：{}</p><p class=\"amount\">{}</p>{action}",
         html_escape(&payee),
         html_escape(&t.description),
         html_escape(&t.out_trade_no),
-        t.amount.to_yuan_string()
+        // `¥2,400.00`, as a cashier writes it (Fen's Display groups thousands).
+        t.amount
     );
     page(cashier_title(p), &body).into_response()
 }
 
-async fn pay_endpoint(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>, headers: HeaderMap) -> Response {
+async fn pay_endpoint(
+    p: Provider,
+    State(sb): State<Sandbox>,
+    Path(no): Path<String>,
+    headers: HeaderMap,
+    Query(back_to): Query<ReturnTo>,
+) -> Response {
     let outcome = sb.pay(p, &no);
     let (status, result, message) = match &outcome {
         PayOutcome::Paid { .. } => (StatusCode::OK, "paid", "支付成功"),
@@ -349,6 +380,7 @@ async fn pay_endpoint(p: Provider, State(sb): State<Sandbox>, Path(no): Path<Str
         let back = sb
             .trade(p, &no)
             .and_then(|t| t.return_url)
+            .or_else(|| back_to.url().map(str::to_string))
             .map(|u| format!("<p><a href=\"{}\">返回商户</a></p>", html_escape(&u)))
             .unwrap_or_default();
         let body = format!("<p>{message}</p>{back}");

@@ -116,6 +116,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::account::routes(state.config.demo))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::web::no_store_when_private))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone())
         .merge(sandbox)

@@ -136,7 +136,7 @@ fn schools() -> Vec<DemoSchool> {
                 vec![Recovery::Email],
                 true,
                 seq("EJ", "EJTDM"),
-                &["wechat_native", "alipay_page", "alipay_qr", "unionpay_gateway"],
+                &["wechat_native", "alipay_page", "alipay_wap", "alipay_qr", "unionpay_gateway"],
                 "E缴通演示学院",
             )
         },
@@ -233,7 +233,7 @@ fn schools() -> Vec<DemoSchool> {
                 ],
                 false,
                 seq("XF", "LUTAU"),
-                &["alipay_qr", "wechat_native", "unionpay_gateway"],
+                &["alipay_qr", "alipay_wap", "wechat_native", "wechat_h5", "unionpay_gateway"],
                 "甘肃省财政厅",
             )
         },
@@ -429,5 +429,34 @@ mod tests {
     fn demo_id_card_is_valid() {
         assert!(campuspay_domain::idcard::is_valid(super::DEMO_ID_CARD));
         assert_eq!(campuspay_domain::idcard::with_check_char(super::STUDENTS[0].3).as_deref(), Some(super::DEMO_ID_CARD));
+    }
+
+    /// The README's demo table is what people log in with: every 18-character ID card in it
+    /// must be a seeded student's, with its real check character (it once gave 20230003's
+    /// as `…083621`), and every seeded student's ID card must be in it.
+    #[test]
+    fn readme_demo_id_cards_are_the_seeds() {
+        let readme = include_str!("../../../README.md");
+        let seeded: Vec<String> =
+            super::STUDENTS.iter().map(|s| campuspay_domain::idcard::with_check_char(s.3).expect("17 digits")).collect();
+        let chars: Vec<char> = readme.chars().collect();
+        let mut found = Vec::new();
+        for (i, w) in chars.windows(18).enumerate() {
+            let before = i.checked_sub(1).map(|j| chars[j]);
+            let after = chars.get(i + 18);
+            let edge = |c: Option<&char>| c.is_none_or(|c| !c.is_ascii_alphanumeric());
+            if w[..17].iter().all(char::is_ascii_digit) && (w[17].is_ascii_digit() || w[17] == 'X') && edge(before.as_ref()) && edge(after)
+            {
+                found.push(w.iter().collect::<String>());
+            }
+        }
+        assert!(!found.is_empty(), "the README lists no ID cards");
+        for id in &found {
+            assert!(campuspay_domain::idcard::is_valid(id), "README: {id} has a wrong check character");
+            assert!(seeded.contains(id), "README: {id} is no seeded student's ID card");
+        }
+        for id in &seeded {
+            assert!(found.contains(id), "README: the seeded ID card {id} is missing");
+        }
     }
 }

@@ -177,3 +177,24 @@ impl SetCookie<'_> {
         }
     }
 }
+
+/// Marks every response to someone logged in `Cache-Control: no-store`: a response that read a
+/// session (the request carried a session cookie or a bearer token) or set one. Without it the
+/// browser keeps the page, and Back after 退出登录 shows the student's name and arrears to the
+/// next person at the machine. A response that chose its own caching (the stylesheet) keeps it.
+/// Student and office pages, and the API, share this one rule (a layer in `app::router`).
+pub async fn no_store_when_private(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let h = req.headers();
+    let private_request = h.contains_key(header::AUTHORIZATION)
+        || [state.session_cookie_name(), crate::office::cookie_name(&state)].iter().any(|n| cookie(h, n).is_some_and(|v| !v.is_empty()));
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if (private_request || h.contains_key(header::SET_COOKIE)) && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    }
+    res
+}

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod charges;
 mod db;
 pub mod jobs;
+pub mod ledger;
 pub mod office;
 pub mod orders;
 pub mod outbox;

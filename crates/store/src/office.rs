@@ -1,7 +1,7 @@
 //! What the finance office reads: a student's ledger, the audit log.
 
-use crate::db::{Store, StoreError, map_rows};
-use campuspay_domain::Fen;
+use crate::db::{Store, StoreError, map_rows, word};
+use campuspay_domain::{Fen, LedgerKind};
 use sqlx::Row;
 
 /// One row of a student's ledger, as the counter shows it.
@@ -9,7 +9,7 @@ use sqlx::Row;
 pub struct LedgerRow {
     pub id: i64,
     pub charge_id: Option<i64>,
-    pub kind: String,
+    pub kind: LedgerKind,
     pub amount: Fen,
     pub reference: String,
     pub memo: String,
@@ -53,7 +53,7 @@ impl Store {
             Ok(LedgerRow {
                 id: r.try_get("id")?,
                 charge_id: r.try_get("charge_id")?,
-                kind: r.try_get("kind")?,
+                kind: word(r, "kind")?,
                 amount: Fen(r.try_get("amount_fen")?),
                 reference: r.try_get("reference")?,
                 memo: r.try_get("memo")?,

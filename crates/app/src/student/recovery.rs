@@ -101,8 +101,24 @@ pub fn methods(school: &School) -> Methods {
             Recovery::Sms { daily_limit } => Some(*daily_limit),
             _ => None,
         }),
-        contact: p.contact_office_text().map(|t| if p.contact.is_empty() { t.to_string() } else { format!("{t}（{}）", p.contact) }),
+        contact: office_contact(p),
     }
+}
+
+/// "Contact the office" as one line with its numbers once: the school's text, and its numbers
+/// (`policy.contact`) after it unless the text already gives every one of them (lut's text
+/// does; qdou's says 联系…办公室 and the number is only in `contact`).
+pub fn office_contact(p: &campuspay_domain::policy::SchoolPolicy) -> Option<String> {
+    let text = p.contact_office_text()?;
+    let numbers = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_ascii_digit() && c != '-')
+            .filter(|n| n.chars().filter(char::is_ascii_digit).count() >= 5)
+            .map(str::to_string)
+            .collect()
+    };
+    let given = numbers(text);
+    let missing = numbers(&p.contact).iter().any(|n| !given.contains(n));
+    Some(if p.contact.is_empty() || !missing { text.to_string() } else { format!("{text}（{}）", p.contact) })
 }
 
 pub async fn school(ctx: &Context, code: &str) -> Result<School, Error> {

@@ -33,6 +33,10 @@ pub struct Choice {
     pub held_order: Option<String>,
     /// The rule's suggestion, already applied to the ticks: "已为您勾选…".
     pub suggestion: Option<String>,
+    /// The refusal is fixed on 个人信息 (czie: phone and e-mail before paying): link it.
+    pub profile_link: bool,
+    /// Items of the cart were paid meanwhile (Back after paying): link 缴费记录.
+    pub records_link: bool,
 }
 
 impl Choice {
@@ -70,6 +74,7 @@ impl Choice {
             v.as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("、")).unwrap_or_default()
         };
         c.error_charge = d["charge_id"].as_i64();
+        c.profile_link = d["code"] == "profile_incomplete";
         if let Some(no) = d["order_no"].as_str().filter(|n| !n.is_empty()) {
             c.held_order = Some(no.to_string());
         }
@@ -115,6 +120,11 @@ pub async fn home_page(state: &AppState, school: &School, s: &SessionRow, lang: 
         .map(|c| ChargeRowView::new(c, lang, t))
         .collect();
     let (unpaid, paid): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| r.owing);
+    let mut choice = choice;
+    // A refusal about an item the page does not list would show nowhere: show it on top.
+    if choice.error_charge.is_some_and(|id| !unpaid.iter().any(|r| r.id == id)) {
+        choice.error_charge = None;
+    }
     let announcements = state.store.announcements(school.id, 3).await.unwrap_or_default();
     let refused = choice.error.is_some();
     let mut res = render(&HomePage {
@@ -137,6 +147,7 @@ pub async fn home_page(state: &AppState, school: &School, s: &SessionRow, lang: 
         paid,
         announcements: announcements.iter().map(AnnouncementView::from).collect(),
         choice,
+        hours: school.policy.opening_hours.map(|h| (h.label(), h.is_open_at(campuspay_domain::time::shanghai_minute_of_day(t)))),
     });
     if refused {
         *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
@@ -149,9 +160,117 @@ async fn refuse_choice(state: &AppState, school: &School, s: &SessionRow, lang: 
     if crate::error::status_of(e.kind).is_server_error() || crate::error::status_of(e.kind) == StatusCode::FORBIDDEN {
         return error_page(e, lang);
     }
-    let mut res = home_page(state, school, s, lang, None, Choice::refused(cart, e, lang)).await;
-    *res.status_mut() = crate::error::status_of(e.kind);
+    let choice = match profile::overview(state, s).await {
+        Ok(o) => match paid_meanwhile(&o, cart, lang) {
+            Some(c) => c,
+            None => refine(state, s, &o, cart, e, lang).await,
+        },
+        Err(_) => Choice::refused(cart, e, lang),
+    };
+    let status = if choice.records_link { StatusCode::CONFLICT } else { crate::error::status_of(e.kind) };
+    let mut res = home_page(state, school, s, lang, None, choice).await;
+    *res.status_mut() = status;
     res
+}
+
+/// Items of the cart that no longer owe anything (paid in another tab, or Back after paying
+/// brought the old confirm page): say so and keep only what is still owed ticked, instead
+/// of a refusal tied to a row the page no longer lists.
+fn paid_meanwhile(o: &profile::Overview, cart: &CartForm, lang: Lang) -> Option<Choice> {
+    let owed = |id: &i64| o.charges.iter().any(|c| c.view.id == *id && c.arrears.is_positive());
+    let gone: Vec<String> = cart
+        .lines
+        .iter()
+        .filter(|(id, _)| !owed(id))
+        .filter_map(|(id, _)| o.charges.iter().find(|c| c.view.id == *id))
+        .map(|c| item_name(c, lang))
+        .collect();
+    if gone.is_empty() {
+        return None;
+    }
+    let kept = CartForm { lines: cart.lines.iter().filter(|(id, _)| owed(id)).cloned().collect() };
+    let mut c = Choice::of(&kept);
+    c.error = Some(if lang.is_en() {
+        format!("Already paid: {}. Nothing more to pay for these; see your payment records.", gone.join(", "))
+    } else {
+        format!("这些项目已缴清：{}，无需再缴。可在缴费记录中查看。", gone.join("、"))
+    });
+    c.records_link = true;
+    Some(c)
+}
+
+fn item_name(c: &profile::ChargeLine, lang: Lang) -> String {
+    let name = if lang.is_en() && !c.view.item_name_en.is_empty() { &c.view.item_name_en } else { &c.view.item_name };
+    format!("{name}（{}）", c.view.period_name)
+}
+
+/// The refusal with its fix applied, checked until the fixed cart is accepted: following a
+/// suggestion must never be refused again (cqjzc ticked 学费、住宿费、提档费 beside an optional
+/// 体检费, and 去缴费 was refused again for receipt types). Mandatory items first means paying
+/// only mandatory items, so the optional ones are unticked. The note says what was done.
+async fn refine(state: &AppState, s: &SessionRow, o: &profile::Overview, cart: &CartForm, e: &Error, lang: Lang) -> Choice {
+    const FIXABLE: [&str; 3] = ["mandatory_first", "finish_parent_first", "mixed_receipt_types"];
+    let code = |e: &Error| e.details.as_ref().and_then(|d| d["code"].as_str().map(str::to_string)).unwrap_or_default();
+    let mut c = Choice::refused(cart, e, lang);
+    if !FIXABLE.contains(&code(e).as_str()) {
+        return c;
+    }
+    let mandatory = |id: &i64| o.charges.iter().any(|ch| ch.view.id == *id && ch.view.mandatory);
+    if code(e) == "mandatory_first" {
+        c.selected.retain(mandatory);
+    }
+    for _ in 0..3 {
+        let next = CartForm { lines: c.selected.iter().map(|id| (*id, c.amounts.get(id).cloned().unwrap_or_default())).collect() };
+        let Ok(requests) = next.requests() else { break };
+        match orders::preview(state, s, &requests).await {
+            Ok(_) => break,
+            Err(e2) if FIXABLE.contains(&code(&e2).as_str()) => {
+                let mut again = Choice::refused(&next, &e2, lang);
+                if code(&e2) == "mandatory_first" {
+                    again.selected.retain(mandatory);
+                }
+                c.selected = again.selected;
+            }
+            Err(_) => break,
+        }
+    }
+    let name_of = |id: &i64| o.charges.iter().find(|ch| ch.view.id == *id).map(|ch| item_name(ch, lang));
+    let before: Vec<i64> = cart.lines.iter().map(|(id, _)| *id).collect();
+    let added: Vec<String> = c.selected.iter().filter(|id| !before.contains(id)).filter_map(name_of).collect();
+    let removed: Vec<String> = before.iter().filter(|id| !c.selected.contains(id)).filter_map(name_of).collect();
+    let sep = lang.t("、", ", ");
+    let mut note = Vec::new();
+    if !added.is_empty() {
+        note.push(format!("{}{}", lang.t("已为您勾选：", "We ticked: "), added.join(sep)));
+    }
+    if !removed.is_empty() {
+        note.push(format!(
+            "{}{}{}",
+            lang.t("已取消勾选：", "We unticked: "),
+            removed.join(sep),
+            lang.t("（可在之后单独缴纳）", " (pay them afterwards)")
+        ));
+    }
+    c.amounts.retain(|id, _| c.selected.contains(id));
+    c.suggestion = (!note.is_empty())
+        .then(|| format!("{}{}", note.join(lang.t("；", "; ")), lang.t("。请核对后点“去缴费”。", ". Check and press Pay.")));
+    c
+}
+
+/// The cart checked before anything else of paying: an empty or refused cart is told so at
+/// once, not after ejt's 10-second agreement.
+async fn cart_refusal(state: &AppState, school: &School, s: &SessionRow, lang: Lang, cart: &CartForm) -> Option<Response> {
+    let err = match cart.requests() {
+        Ok(requests) => orders::preview(state, s, &requests).await.err()?,
+        Err(bad) => {
+            let mut c = Choice::refused(cart, &bad.error, lang);
+            c.error_charge = Some(bad.charge_id);
+            let mut res = home_page(state, school, s, lang, None, c).await;
+            *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+            return Some(res);
+        }
+    };
+    Some(refuse_choice(state, school, s, lang, cart, &err).await)
 }
 
 /// The agreement must have been agreed to (001) before the confirm step and the order.
@@ -164,10 +283,13 @@ fn agreement_url(code: &str, cart: &CartForm) -> String {
 }
 
 /// GET: the agreement, with the time it was served stamped into its form.
-pub async fn agreement_page(page: StudentPage, Query(q): Query<Pairs>) -> Response {
+pub async fn agreement_page(State(state): State<AppState>, page: StudentPage, Query(q): Query<Pairs>) -> Response {
     let StudentPage { school, session: s, client } = page;
     let code = &school.code;
     let cart = CartForm::from_pairs(&q);
+    if let Some(refused) = cart_refusal(&state, &school, &s, client.lang, &cart).await {
+        return refused;
+    }
     if school.policy.agreement.is_none() {
         return Redirect::to(&format!("/s/{code}/pay/confirm?{}", cart.query())).into_response();
     }
@@ -240,6 +362,9 @@ pub async fn confirm_page(State(state): State<AppState>, page: StudentPage, Quer
     let code = &school.code;
     let cart = CartForm::from_pairs(&q);
     if !agreed(&school, &s, &q) {
+        if let Some(refused) = cart_refusal(&state, &school, &s, client.lang, &cart).await {
+            return refused;
+        }
         return Redirect::to(&agreement_url(code, &cart)).into_response();
     }
     confirm_view(&state, &school, &s, client.lang, &cart, q.get("agreed"), ConfirmInput::default(), None).await

@@ -168,7 +168,7 @@ async fn login_form(state: &AppState, school: &School, lang: Lang, login: &str, 
         login: login.to_string(),
         error: error.map(|e| e.message(lang).to_string()),
         captcha: captcha.map(|c| CaptchaView { id: c.id, image: c.image }),
-        contact: school.policy.contact_office_text().map(str::to_string),
+        contact: campuspay_app::student::recovery::office_contact(&school.policy),
         announcements: announcements.iter().map(AnnouncementView::from).collect(),
     };
     let mut res = render(&page);

@@ -42,41 +42,94 @@ pub fn state_of(order: &OrderRow, attempts: &[AttemptRow], t: i64, lang: Lang) -
     StateView { key, label: lang.t(zh, en), class }
 }
 
-fn is_phone(user_agent: &str) -> bool {
-    let ua = user_agent.to_ascii_lowercase();
-    ["mobile", "android", "iphone", "ipad", "micromessenger", "alipayclient"].iter().any(|k| ua.contains(k))
+/// Where the order page is open: what decides which methods can work there.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Device {
+    Pc,
+    /// A phone's own browser.
+    Phone,
+    /// WeChat's built-in browser.
+    Wechat,
+    /// Alipay's app.
+    Alipay,
 }
 
-/// The school's enabled methods this browser can use: QR codes first on a PC, the phone
-/// pages first on a phone; WeChat's in-app pay needs a WeChat login the pages do not have.
+impl Device {
+    pub fn of(user_agent: &str) -> Device {
+        let ua = user_agent.to_ascii_lowercase();
+        if ua.contains("micromessenger") {
+            Device::Wechat
+        } else if ua.contains("alipayclient") {
+            Device::Alipay
+        } else if ["mobile", "android", "iphone", "ipad"].iter().any(|k| ua.contains(k)) {
+            Device::Phone
+        } else {
+            Device::Pc
+        }
+    }
+
+    /// The rank of `m` here, best first, or `None` where it cannot work: a PC scans QR codes or
+    /// opens a web cashier (H5/WAP pages refuse PCs); a phone browser pays on the provider's
+    /// phone page; WeChat refuses WeChat H5 in its own browser and opens no Alipay page, and its
+    /// in-app JSAPI needs the WeChat login (OAuth) that the protocols issue (#11) brings, so there
+    /// the UnionPay gateway works; Alipay's app pays with Alipay. On a phone a QR code is last:
+    /// it is for scanning with another phone.
+    fn rank(self, m: Method) -> Option<u8> {
+        let qr = matches!(m, Method::WechatNative | Method::AlipayQr | Method::UnionpayQr);
+        let usable = match self {
+            Device::Pc => !matches!(m, Method::WechatH5 | Method::AlipayWap | Method::WechatJsapi),
+            Device::Phone => m != Method::WechatJsapi,
+            Device::Wechat => matches!(m, Method::UnionpayGateway | Method::WechatNative | Method::UnionpayQr),
+            Device::Alipay => m.provider() != Provider::Wechatpay,
+        };
+        if !usable {
+            return None;
+        }
+        Some(match (self, m) {
+            (Device::Pc, _) if qr => 0,
+            (Device::Pc, _) => 1,
+            (_, Method::WechatH5 | Method::AlipayWap) => 0,
+            (_, Method::UnionpayGateway) => 1,
+            (_, _) if qr => 3,
+            _ => 2,
+        })
+    }
+
+    pub fn is_phone(self) -> bool {
+        self != Device::Pc
+    }
+}
+
+/// The school's enabled methods that work on this device and in this app, best first, with
+/// the QR codes on a phone offered as "pay with another phone".
 pub fn methods_for(state: &AppState, school: &School, user_agent: &str, lang: Lang) -> Vec<MethodView> {
-    let phone = is_phone(user_agent);
-    let rank = |m: Method| match m {
-        Method::WechatNative | Method::AlipayQr | Method::UnionpayQr => u8::from(phone) * 2,
-        Method::AlipayPage | Method::UnionpayGateway => 1,
-        _ => u8::from(!phone) * 2,
-    };
-    let mut ms: Vec<Method> = school
+    let device = Device::of(user_agent);
+    let mut ms: Vec<(u8, Method)> = school
         .policy
         .channels
         .iter()
         .filter_map(|c| Method::parse(c))
-        .filter(|m| *m != Method::WechatJsapi && m.usable_in(user_agent) && state.channels.get(school.id, *m).is_some())
+        .filter(|m| m.usable_in(user_agent) && state.channels.get(school.id, *m).is_some())
+        .filter_map(|m| device.rank(m).map(|r| (r, m)))
         .collect();
-    ms.sort_by_key(|m| rank(*m));
+    ms.sort_by_key(|(r, _)| *r);
     ms.iter()
         .enumerate()
-        .map(|(i, m)| MethodView {
-            name: m.as_str(),
-            label: if lang.is_en() { m.label_en() } else { m.label_zh() },
-            hint: match m {
-                Method::WechatNative | Method::AlipayQr | Method::UnionpayQr => {
-                    lang.t("显示二维码，用手机扫码支付", "Shows a code to scan with your phone")
-                }
-                Method::AlipayPage | Method::UnionpayGateway => lang.t("跳转到支付页面", "Opens the payment page"),
-                _ => lang.t("在手机上跳转支付", "Pays in your phone's app or browser"),
-            },
-            checked: i == 0,
+        .map(|(i, (_, m))| {
+            let qr = matches!(m, Method::WechatNative | Method::AlipayQr | Method::UnionpayQr);
+            MethodView {
+                name: m.as_str(),
+                label: if lang.is_en() { m.label_en() } else { m.label_zh() },
+                hint: match m {
+                    _ if qr && device.is_phone() => {
+                        lang.t("用另一部手机扫码支付：本页显示二维码", "Pay with another phone: this page shows a code to scan")
+                    }
+                    _ if qr => lang.t("显示二维码，用手机扫码支付", "Shows a code to scan with your phone"),
+                    Method::AlipayPage | Method::UnionpayGateway => lang.t("跳转到支付页面", "Opens the payment page"),
+                    _ => lang.t("在手机上跳转支付", "Pays in your phone's app or browser"),
+                },
+                checked: i == 0,
+            }
         })
         .collect()
 }
@@ -153,6 +206,7 @@ async fn order_view(
         qr: if payable { open_qr(&attempts, lang) } else { None },
         methods: if payable { methods_for(state, school, &client.user_agent, lang) } else { Vec::new() },
         can_pay: payable,
+        in_wechat: Device::of(&client.user_agent) == Device::Wechat,
         phone_masked: profile::mask_phone(&order.phone),
         invoice,
         error: error.map(|e| e.message(lang).to_string()),
@@ -230,6 +284,7 @@ fn origin_of(url: &str) -> Option<String> {
 pub async fn pay_go(
     State(state): State<AppState>,
     page: StudentPage,
+    headers: axum::http::HeaderMap,
     Path((code, out_trade_no)): Path<(String, String)>,
 ) -> Result<Response, Response> {
     let lang = page.client.lang;
@@ -263,6 +318,19 @@ pub async fn pay_go(
             form_origin = origin_of(&action);
             page.form_action = Some(action);
             page.fields = fields.into_iter().collect();
+        }
+        Ok(PayAction::Redirect { url }) if a.channel == Method::WechatH5 => {
+            // WeChat's H5 page returns to the merchant only through a `redirect_url` the
+            // merchant appends (Alipay's return_url is in the signed request instead).
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).filter(|h| origin_of(&format!("http://{h}")).is_some());
+            page.url = Some(match host {
+                Some(h) => {
+                    let scheme = if state.config.https { "https" } else { "http" };
+                    let sep = if url.contains('?') { '&' } else { '?' };
+                    format!("{url}{sep}redirect_url={}", super::form::encode(&format!("{scheme}://{h}/s/{code}/orders/{no}")))
+                }
+                None => url,
+            });
         }
         Ok(PayAction::Redirect { url }) => page.url = Some(url),
         _ => return Ok(back),

@@ -107,6 +107,8 @@ pub struct OrderPage {
     pub qr: Option<QrView>,
     pub methods: Vec<MethodView>,
     pub can_pay: bool,
+    /// Opened in WeChat's browser, where paying in WeChat itself waits for its login (#11).
+    pub in_wechat: bool,
     pub phone_masked: String,
     pub invoice: String,
     pub error: Option<String>,
@@ -159,6 +161,16 @@ pub struct PaymentView {
     pub paid_at: String,
 }
 
+/// Money in or back other than an order's online payment: offline, balance, refunds.
+pub struct LedgerView {
+    pub way: &'static str,
+    pub item: String,
+    pub amount: String,
+    pub negative: bool,
+    pub reference: String,
+    pub at: String,
+}
+
 pub struct OrderSummary {
     pub order_no: String,
     pub total: String,
@@ -184,6 +196,7 @@ pub struct RecordsPage {
     pub school_name: String,
     pub csrf: String,
     pub payments: Vec<PaymentView>,
+    pub other: Vec<LedgerView>,
     pub orders: Vec<OrderSummary>,
     pub txns: Vec<TxnView>,
     pub balance: String,

@@ -11,6 +11,7 @@ use axum::extract::State;
 use axum::response::Response;
 use campuspay_app::Error;
 use campuspay_app::payment::channels::Method;
+use campuspay_domain::LedgerKind;
 use campuspay_domain::order::{Disposition, OrderState, RefundState};
 use campuspay_domain::time::format_shanghai;
 use campuspay_store::On;
@@ -39,7 +40,8 @@ pub async fn records_page(State(state): State<AppState>, page: StudentPage) -> R
     let StudentPage { school, session: s, client } = page;
     let lang = client.lang;
     match build(&state, &s, lang).await {
-        Ok((payments, orders, txns, balance)) => render(&RecordsPage {
+        Ok(((payments, other), orders, txns, balance)) => render(&RecordsPage {
+            other,
             lang,
             code: school.code.clone(),
             school_name: school_name(&school, lang),
@@ -54,7 +56,33 @@ pub async fn records_page(State(state): State<AppState>, page: StudentPage) -> R
     }
 }
 
-type Records = (Vec<PaymentView>, Vec<OrderSummary>, Vec<TxnView>, campuspay_domain::Fen);
+type Records = ((Vec<PaymentView>, Vec<LedgerView>), Vec<OrderSummary>, Vec<TxnView>, campuspay_domain::Fen);
+
+/// The ledger's other ways in and back (20230002 paid everything at the counter and saw
+/// 暂无缴费记录): each with its item, amount and reference.
+fn other_records(rows: &[campuspay_store::ledger::LedgerRecord], lang: Lang) -> Vec<LedgerView> {
+    rows.iter()
+        .map(|r| LedgerView {
+            way: match r.kind {
+                LedgerKind::OfflinePayment => lang.t("线下缴费", "Paid at the office"),
+                LedgerKind::BalanceUse => lang.t("余额抵扣", "Paid from balance"),
+                LedgerKind::Refund => lang.t("退款（原路退回）", "Refunded"),
+                LedgerKind::Credit => lang.t("转入余额", "Kept as balance"),
+                // Not selected by the query: online payments are listed per order.
+                LedgerKind::Payment | LedgerKind::UnappliedReceipt => "",
+            },
+            item: match (&r.item_name, &r.period_name) {
+                (Some(i), Some(p)) => format!("{i} {p}"),
+                (Some(i), None) => i.clone(),
+                _ => r.memo.clone(),
+            },
+            amount: r.amount.to_string(),
+            negative: r.amount.0 < 0,
+            reference: r.reference.clone(),
+            at: format_shanghai(r.created_at),
+        })
+        .collect()
+}
 
 async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang: Lang) -> Result<Records, Error> {
     let records = state.store.payments_of_student(s.school_id, s.student_id).await?;
@@ -105,5 +133,6 @@ async fn build(state: &AppState, s: &campuspay_store::sessions::SessionRow, lang
         })
         .collect();
     let balance = state.store.balance(On::Pool, s.school_id, s.student_id).await?;
-    Ok((payments, summaries, txns, balance))
+    let other = other_records(&state.store.ledger_records_of_student(s.school_id, s.student_id).await?, lang);
+    Ok(((payments, other), summaries, txns, balance))
 }

@@ -162,6 +162,9 @@ pub struct HomePage {
     pub announcements: Vec<AnnouncementView>,
     /// What the student chose last time and why it was refused, when it was.
     pub choice: crate::pages::choose::Choice,
+    /// The school's paying hours (czie 08:00–22:00) and whether they are open now: shown
+    /// before the student chooses, not only after 去缴费.
+    pub hours: Option<(String, bool)>,
 }
 
 pub struct ProfileFormView {
