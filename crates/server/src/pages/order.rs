@@ -28,18 +28,18 @@ use serde_json::json;
 
 /// The order's state in words and colour; an open attempt is a payment being confirmed.
 pub fn state_of(order: &OrderRow, attempts: &[AttemptRow], t: i64, lang: Lang) -> StateView {
-    let (key, zh, en, class) = match order.status {
-        OrderState::Paid => ("paid", "缴费成功", "Paid", "paid"),
-        OrderState::Closed => ("closed", "已关闭（超时未支付）", "Closed (not paid in time)", "waived"),
-        OrderState::Cancelled => ("cancelled", "已取消", "Cancelled", "waived"),
-        OrderState::Refunded => ("refunded", "已退款", "Refunded", "waived"),
-        OrderState::Unpaid if order.expires_at <= t => ("expired", "已超过付款期限", "Past its deadline", "waived"),
+    let (shown, zh, en, class) = match order.status {
+        OrderState::Paid => (Shown::Paid, "缴费成功", "Paid", "paid"),
+        OrderState::Closed => (Shown::Closed, "已关闭（超时未支付）", "Closed (not paid in time)", "waived"),
+        OrderState::Cancelled => (Shown::Cancelled, "已取消", "Cancelled", "waived"),
+        OrderState::Refunded => (Shown::Refunded, "已退款", "Refunded", "waived"),
+        OrderState::Unpaid if order.expires_at <= t => (Shown::Expired, "已超过付款期限", "Past its deadline", "waived"),
         OrderState::Unpaid if attempts.iter().any(|a| a.status == AttemptState::Open) => {
-            ("waiting", "正在确认支付结果…", "Confirming your payment…", "partial")
+            (Shown::Waiting, "正在确认支付结果…", "Confirming your payment…", "partial")
         }
-        OrderState::Unpaid => ("unpaid", "待支付", "Awaiting payment", "unpaid"),
+        OrderState::Unpaid => (Shown::Unpaid, "待支付", "Awaiting payment", "unpaid"),
     };
-    StateView { key, label: lang.t(zh, en), class }
+    StateView { shown, label: lang.t(zh, en), class }
 }
 
 /// Where the order page is open: what decides which methods can work there.
@@ -178,7 +178,7 @@ async fn order_view(
         };
     let t = now();
     let st = state_of(order, &attempts, t, lang);
-    let payable = matches!(st.key, "unpaid" | "waiting");
+    let payable = matches!(st.shown, Shown::Unpaid | Shown::Waiting);
     let paid_with = attempts.iter().find(|a| a.status == AttemptState::Paid).map(|a| label_of(&a.channel, lang));
     let invoice = match order.invoice_kind.as_str() {
         "company" => format!("{}{}（{}）", lang.t("单位：", "Company: "), order.invoice_title, order.invoice_tax_no),
@@ -195,7 +195,7 @@ async fn order_view(
         payee: school.policy.payee.clone(),
         created: time::format_shanghai(order.created_at),
         deadline: time::format_shanghai(order.expires_at),
-        poll: matches!(st.key, "unpaid" | "waiting" | "expired"),
+        poll: matches!(st.shown, Shown::Unpaid | Shown::Waiting | Shown::Expired),
         state: st,
         paid_at: order.paid_at.map(time::format_shanghai),
         paid_with,
@@ -246,7 +246,7 @@ pub async fn order_state(
     }
     let attempts = state.store.attempts_of_order(On::Pool, order.id).await.map_err(|e| error_page(&e.into(), page.client.lang))?;
     let st = state_of(&order, &attempts, now(), page.client.lang);
-    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"state": st.key, "label": st.label}))).into_response())
+    Ok(([(header::CACHE_CONTROL, "no-store")], Json(json!({"state": st.key(), "label": st.label}))).into_response())
 }
 
 /// POST a channel → `orders::pay`: a QR code shows on the order page; a provider page is

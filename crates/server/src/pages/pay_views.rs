@@ -83,9 +83,51 @@ pub struct MethodView {
 
 /// An order's state for people: words, a colour class, and a key the poll compares.
 pub struct StateView {
-    pub key: &'static str,
+    pub shown: Shown,
     pub label: &'static str,
     pub class: &'static str,
+}
+
+/// What the order page shows of an order: its stored state, or, while it is unpaid, whether
+/// it is past its deadline or a payment is being confirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    Paid,
+    Closed,
+    Cancelled,
+    Refunded,
+    Expired,
+    Waiting,
+    Unpaid,
+}
+
+impl Shown {
+    /// The word `pay.js` and the page's CSS know it by.
+    pub fn key(self) -> &'static str {
+        match self {
+            Shown::Paid => "paid",
+            Shown::Closed => "closed",
+            Shown::Cancelled => "cancelled",
+            Shown::Refunded => "refunded",
+            Shown::Expired => "expired",
+            Shown::Waiting => "waiting",
+            Shown::Unpaid => "unpaid",
+        }
+    }
+}
+
+impl StateView {
+    pub fn key(&self) -> &'static str {
+        self.shown.key()
+    }
+
+    pub fn paid(&self) -> bool {
+        self.shown == Shown::Paid
+    }
+
+    pub fn expired(&self) -> bool {
+        self.shown == Shown::Expired
+    }
 }
 
 #[derive(Template)]
@@ -118,7 +160,7 @@ pub struct OrderPage {
 
 impl OrderPage {
     pub fn waiting(&self) -> bool {
-        self.state.key == "waiting"
+        self.state.shown == Shown::Waiting
     }
 }
 
