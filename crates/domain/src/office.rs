@@ -5,8 +5,7 @@
 //! office use case names the one permission it needs; the check is in `app`, whatever the
 //! entry (page, API, CLI).
 
-use std::fmt;
-use std::str::FromStr;
+use crate::names::text_enum;
 
 /// Something an office user may do. Stored and sent as its snake_case name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,45 +42,25 @@ pub enum Permission {
     ManagePlatform,
 }
 
+text_enum!(Permission {
+    ViewStudents => "view_students",
+    EditStudents => "edit_students",
+    ManageStudentAccounts => "manage_student_accounts",
+    ManageFeeStandards => "manage_fee_standards",
+    IssueCharges => "issue_charges",
+    AdjustCharges => "adjust_charges",
+    ApproveAdjustments => "approve_adjustments",
+    RecordOfflinePayments => "record_offline_payments",
+    Refund => "refund",
+    ViewReports => "view_reports",
+    ManageAnnouncements => "manage_announcements",
+    ViewAudit => "view_audit",
+    ManageStaff => "manage_staff",
+    ManageSchool => "manage_school",
+    ManagePlatform => "manage_platform",
+});
+
 impl Permission {
-    pub const ALL: [Permission; 15] = [
-        Permission::ViewStudents,
-        Permission::EditStudents,
-        Permission::ManageStudentAccounts,
-        Permission::ManageFeeStandards,
-        Permission::IssueCharges,
-        Permission::AdjustCharges,
-        Permission::ApproveAdjustments,
-        Permission::RecordOfflinePayments,
-        Permission::Refund,
-        Permission::ViewReports,
-        Permission::ManageAnnouncements,
-        Permission::ViewAudit,
-        Permission::ManageStaff,
-        Permission::ManageSchool,
-        Permission::ManagePlatform,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::ViewStudents => "view_students",
-            Permission::EditStudents => "edit_students",
-            Permission::ManageStudentAccounts => "manage_student_accounts",
-            Permission::ManageFeeStandards => "manage_fee_standards",
-            Permission::IssueCharges => "issue_charges",
-            Permission::AdjustCharges => "adjust_charges",
-            Permission::ApproveAdjustments => "approve_adjustments",
-            Permission::RecordOfflinePayments => "record_offline_payments",
-            Permission::Refund => "refund",
-            Permission::ViewReports => "view_reports",
-            Permission::ManageAnnouncements => "manage_announcements",
-            Permission::ViewAudit => "view_audit",
-            Permission::ManageStaff => "manage_staff",
-            Permission::ManageSchool => "manage_school",
-            Permission::ManagePlatform => "manage_platform",
-        }
-    }
-
     /// What the office sees in the staff list and in a refusal.
     pub fn label_zh(self) -> &'static str {
         match self {
@@ -104,28 +83,6 @@ impl Permission {
     }
 }
 
-impl fmt::Display for Permission {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A value that names none of a closed vocabulary's members.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what}: {value:?}")]
-pub struct UnknownValue {
-    pub what: &'static str,
-    pub value: String,
-}
-
-impl FromStr for Permission {
-    type Err = UnknownValue;
-
-    fn from_str(s: &str) -> Result<Permission, UnknownValue> {
-        Permission::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| UnknownValue { what: "permission", value: s.into() })
-    }
-}
-
 /// A member of a school's finance office, or the platform's operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -141,19 +98,15 @@ pub enum Role {
     PlatformAdmin,
 }
 
+text_enum!(Role {
+    SchoolAdmin => "school_admin",
+    Accountant => "accountant",
+    Cashier => "cashier",
+    Auditor => "auditor",
+    PlatformAdmin => "platform_admin",
+});
+
 impl Role {
-    pub const ALL: [Role; 5] = [Role::SchoolAdmin, Role::Accountant, Role::Cashier, Role::Auditor, Role::PlatformAdmin];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::SchoolAdmin => "school_admin",
-            Role::Accountant => "accountant",
-            Role::Cashier => "cashier",
-            Role::Auditor => "auditor",
-            Role::PlatformAdmin => "platform_admin",
-        }
-    }
-
     pub fn label_zh(self) -> &'static str {
         match self {
             Role::SchoolAdmin => "校管理员",
@@ -210,20 +163,6 @@ impl Role {
     }
 }
 
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = UnknownValue;
-
-    fn from_str(s: &str) -> Result<Role, UnknownValue> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| UnknownValue { what: "role", value: s.into() })
-    }
-}
-
 /// What an office action did, as the audit log names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuditAction {
@@ -248,67 +187,27 @@ pub enum AuditAction {
     MerchantConfigured,
 }
 
-impl AuditAction {
-    pub const ALL: [AuditAction; 19] = [
-        AuditAction::StaffLogin,
-        AuditAction::StaffLogout,
-        AuditAction::StaffAdded,
-        AuditAction::StaffPasswordChanged,
-        AuditAction::ImportCommitted,
-        AuditAction::ChargesIssued,
-        AuditAction::WaiverGranted,
-        AuditAction::DeferralGranted,
-        AuditAction::ChargeCancelled,
-        AuditAction::AdjustmentApproved,
-        AuditAction::AdjustmentRejected,
-        AuditAction::OfflinePaymentRecorded,
-        AuditAction::StudentPasswordReset,
-        AuditAction::StudentUnlocked,
-        AuditAction::StudentEdited,
-        AuditAction::AnnouncementSaved,
-        AuditAction::SchoolCreated,
-        AuditAction::SchoolPolicyChanged,
-        AuditAction::MerchantConfigured,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditAction::StaffLogin => "staff.login",
-            AuditAction::StaffLogout => "staff.logout",
-            AuditAction::StaffAdded => "staff.added",
-            AuditAction::StaffPasswordChanged => "staff.password_changed",
-            AuditAction::ImportCommitted => "import.committed",
-            AuditAction::ChargesIssued => "charges.issued",
-            AuditAction::WaiverGranted => "charge.waiver",
-            AuditAction::DeferralGranted => "charge.deferral",
-            AuditAction::ChargeCancelled => "charge.cancelled",
-            AuditAction::AdjustmentApproved => "adjustment.approved",
-            AuditAction::AdjustmentRejected => "adjustment.rejected",
-            AuditAction::OfflinePaymentRecorded => "payment.offline",
-            AuditAction::StudentPasswordReset => "student.password_reset",
-            AuditAction::StudentUnlocked => "student.unlocked",
-            AuditAction::StudentEdited => "student.edited",
-            AuditAction::AnnouncementSaved => "announcement.saved",
-            AuditAction::SchoolCreated => "school.created",
-            AuditAction::SchoolPolicyChanged => "school.policy",
-            AuditAction::MerchantConfigured => "school.merchant",
-        }
-    }
-}
-
-impl fmt::Display for AuditAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for AuditAction {
-    type Err = UnknownValue;
-
-    fn from_str(s: &str) -> Result<AuditAction, UnknownValue> {
-        AuditAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| UnknownValue { what: "audit action", value: s.into() })
-    }
-}
+text_enum!(AuditAction {
+    StaffLogin => "staff.login",
+    StaffLogout => "staff.logout",
+    StaffAdded => "staff.added",
+    StaffPasswordChanged => "staff.password_changed",
+    ImportCommitted => "import.committed",
+    ChargesIssued => "charges.issued",
+    WaiverGranted => "charge.waiver",
+    DeferralGranted => "charge.deferral",
+    ChargeCancelled => "charge.cancelled",
+    AdjustmentApproved => "adjustment.approved",
+    AdjustmentRejected => "adjustment.rejected",
+    OfflinePaymentRecorded => "payment.offline",
+    StudentPasswordReset => "student.password_reset",
+    StudentUnlocked => "student.unlocked",
+    StudentEdited => "student.edited",
+    AnnouncementSaved => "announcement.saved",
+    SchoolCreated => "school.created",
+    SchoolPolicyChanged => "school.policy",
+    MerchantConfigured => "school.merchant",
+});
 
 /// How money reached the counter (线下缴费).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -321,37 +220,19 @@ pub enum OfflineMethod {
     BankTransfer,
 }
 
+text_enum!(OfflineMethod {
+    Cash => "cash",
+    Pos => "pos",
+    BankTransfer => "bank_transfer",
+});
+
 impl OfflineMethod {
-    pub const ALL: [OfflineMethod; 3] = [OfflineMethod::Cash, OfflineMethod::Pos, OfflineMethod::BankTransfer];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OfflineMethod::Cash => "cash",
-            OfflineMethod::Pos => "pos",
-            OfflineMethod::BankTransfer => "bank_transfer",
-        }
-    }
-
     pub fn label_zh(self) -> &'static str {
         match self {
             OfflineMethod::Cash => "现金",
             OfflineMethod::Pos => "POS刷卡",
             OfflineMethod::BankTransfer => "银行转账",
         }
-    }
-}
-
-impl fmt::Display for OfflineMethod {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for OfflineMethod {
-    type Err = UnknownValue;
-
-    fn from_str(s: &str) -> Result<OfflineMethod, UnknownValue> {
-        OfflineMethod::ALL.into_iter().find(|m| m.as_str() == s).ok_or_else(|| UnknownValue { what: "offline method", value: s.into() })
     }
 }
 
