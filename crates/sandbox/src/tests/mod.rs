@@ -214,7 +214,7 @@ async fn create_cashier_pay_notify_query_for_both_providers() {
         assert!(qr.ends_with(&format!("/sandbox/{}/cashier/{no}", name(p))), "{qr}");
         assert_eq!(e.chan(p).query(&no).await.unwrap(), ProviderStatus::NotPaid);
         let page = e.http.get(&qr).send().await.unwrap().text().await.unwrap();
-        assert!(page.contains("¥1234.56") && page.contains("支付") && page.contains("2024学年学费"));
+        assert!(page.contains("¥1,234.56") && page.contains("支付") && page.contains("2024学年学费"));
         assert!(page.contains(&format!("../orders/{no}/pay")));
 
         let (status, paid) = e.pay(p, &no).await;

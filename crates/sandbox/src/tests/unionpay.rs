@@ -38,7 +38,7 @@ async fn gateway_form_cashier_pay_back_notification_query() {
     let cashier = r.headers()["location"].to_str().unwrap().to_string();
     assert!(cashier.ends_with(&format!("/sandbox/unionpay/cashier/{no}")));
     let page = e.http.get(&cashier).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("¥1234.56") && page.contains("银联"));
+    assert!(page.contains("¥1,234.56") && page.contains("银联"));
     assert_eq!(e.unionpay_gateway.query(no).await.unwrap(), ProviderStatus::Paying);
     let t = e.sandbox.trade(U, no).unwrap();
     assert_eq!(t.return_url.as_deref(), Some("http://127.0.0.1:1/return"));
