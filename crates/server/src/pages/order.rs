@@ -37,7 +37,7 @@ pub fn state_of(order: &OrderRow, attempts: &[AttemptRow], t: i64, lang: Lang) -
         OrderState::Unpaid if attempts.iter().any(|a| a.status == AttemptState::Open) => {
             (Shown::Waiting, "正在确认支付结果…", "Confirming your payment…", "partial")
         }
-        OrderState::Unpaid => (Shown::Unpaid, "待支付", "Awaiting payment", "unpaid"),
+        OrderState::Unpaid => (Shown::Unpaid, "待支付", "Awaiting payment", "owing"),
     };
     StateView { shown, label: lang.t(zh, en), class }
 }

@@ -111,7 +111,7 @@ impl Shown {
             Shown::Refunded => "refunded",
             Shown::Expired => "expired",
             Shown::Waiting => "waiting",
-            Shown::Unpaid => "unpaid",
+            Shown::Unpaid => "awaiting",
         }
     }
 }

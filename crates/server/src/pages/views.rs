@@ -124,7 +124,7 @@ impl ChargeRowView {
             paid: v.amounts.paid.to_string(),
             state_label: if lang.is_en() { c.state.label_en() } else { c.state.label_zh() },
             state_class: match c.state {
-                ChargeState::Unpaid => "unpaid",
+                ChargeState::Unpaid => "owing",
                 ChargeState::Partial => "partial",
                 ChargeState::Paid => "paid",
                 ChargeState::Waived => "waived",
