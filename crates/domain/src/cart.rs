@@ -45,6 +45,9 @@ pub struct OwedCharge {
     pub window: Option<(i64, i64)>,
     /// The item is 收费中 rather than 停止收费 (004).
     pub collecting: bool,
+    /// 缓缴: the office deferred this charge until this moment (unix seconds, the end of the
+    /// deferral's last day); until then it does not hold back the others.
+    pub deferred_until: Option<i64>,
 }
 
 impl OwedCharge {
@@ -298,14 +301,23 @@ fn check_line(c: &OwedCharge, amount: Option<Fen>, now: i64) -> Result<Fen, Cart
 
 /// Mandatory first (002): a cart with an optional line is refused while a mandatory charge with
 /// arrears is not in the cart. Mandatory charges that cannot be paid now (stopped, outside their
-/// window) do not block, or an office stopping one item would lock the student out of all others.
+/// window) do not block, or an office stopping one item would lock the student out of all others;
+/// nor do charges the office deferred (缓缴, the green channel), until the deferral ends.
 fn check_mandatory_first(owed: &[OwedCharge], lines: &[(&OwedCharge, Fen)], now: i64) -> Result<(), CartError> {
     if lines.iter().all(|(c, _)| c.mandatory) {
         return Ok(());
     }
     let in_cart: BTreeSet<i64> = lines.iter().map(|(c, _)| c.charge_id).collect();
-    let missing: Vec<&OwedCharge> =
-        owed.iter().filter(|c| c.mandatory && c.left.is_positive() && c.payable_at(now) && !in_cart.contains(&c.charge_id)).collect();
+    let missing: Vec<&OwedCharge> = owed
+        .iter()
+        .filter(|c| {
+            c.mandatory
+                && c.deferred_until.is_none_or(|t| now >= t)
+                && c.left.is_positive()
+                && c.payable_at(now)
+                && !in_cart.contains(&c.charge_id)
+        })
+        .collect();
     if missing.is_empty() {
         return Ok(());
     }

@@ -19,6 +19,11 @@ pub enum LedgerKind {
     Credit,
     /// Money received for an order that could not take it, until it is refunded.
     UnappliedReceipt,
+    /// Part of a charge the office waived (减免): lowers what is owed; no money moved.
+    Waiver,
+    /// What was left of a wrongly issued charge when the office cancelled it (撤销): the
+    /// charge is no longer owed; no money moved.
+    Cancellation,
 }
 
 text_enum!(LedgerKind {
@@ -28,6 +33,8 @@ text_enum!(LedgerKind {
     Refund => "refund",
     Credit => "credit",
     UnappliedReceipt => "unapplied_receipt",
+    Waiver => "waiver",
+    Cancellation => "cancellation",
 });
 
 #[cfg(test)]

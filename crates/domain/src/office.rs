@@ -175,6 +175,7 @@ pub enum AuditAction {
     WaiverGranted,
     DeferralGranted,
     ChargeCancelled,
+    AdjustmentRequested,
     AdjustmentApproved,
     AdjustmentRejected,
     OfflinePaymentRecorded,
@@ -182,6 +183,9 @@ pub enum AuditAction {
     StudentUnlocked,
     StudentEdited,
     AnnouncementSaved,
+    ImportPreviewed,
+    FeeItemSaved,
+    PeriodSaved,
     SchoolCreated,
     SchoolPolicyChanged,
     MerchantConfigured,
@@ -197,6 +201,7 @@ text_enum!(AuditAction {
     WaiverGranted => "charge.waiver",
     DeferralGranted => "charge.deferral",
     ChargeCancelled => "charge.cancelled",
+    AdjustmentRequested => "adjustment.requested",
     AdjustmentApproved => "adjustment.approved",
     AdjustmentRejected => "adjustment.rejected",
     OfflinePaymentRecorded => "payment.offline",
@@ -204,6 +209,9 @@ text_enum!(AuditAction {
     StudentUnlocked => "student.unlocked",
     StudentEdited => "student.edited",
     AnnouncementSaved => "announcement.saved",
+    ImportPreviewed => "import.previewed",
+    FeeItemSaved => "fee_item.saved",
+    PeriodSaved => "period.saved",
     SchoolCreated => "school.created",
     SchoolPolicyChanged => "school.policy",
     MerchantConfigured => "school.merchant",
@@ -236,6 +244,115 @@ impl OfflineMethod {
     }
 }
 
+/// A change to an issued charge, kept as history (never an edit of the charge).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AdjustmentKind {
+    /// 减免: part or all of the charge is not owed any more; a `waiver` ledger entry.
+    Waiver,
+    /// 缓缴 (green channel): the student may pay later; mandatory-first no longer blocks them
+    /// for this charge. No money moves.
+    Deferral,
+    /// 撤销: a wrongly issued, unpaid charge is withdrawn; a `cancellation` ledger entry.
+    Cancellation,
+}
+
+text_enum!(AdjustmentKind {
+    Waiver => "waiver",
+    Deferral => "deferral",
+    Cancellation => "cancellation",
+});
+
+impl AdjustmentKind {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            AdjustmentKind::Waiver => "减免",
+            AdjustmentKind::Deferral => "缓缴",
+            AdjustmentKind::Cancellation => "撤销",
+        }
+    }
+
+    /// Whether the kind lowers what is owed, so a school's approval threshold applies to it.
+    pub fn moves_money(self) -> bool {
+        matches!(self, AdjustmentKind::Waiver | AdjustmentKind::Cancellation)
+    }
+}
+
+/// Where an adjustment stands. Derived from the adjustment and its decision rows (both
+/// insert-only): `Applied` needed no approval; `Pending` waits for a second person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AdjustmentStatus {
+    Applied,
+    Pending,
+    Approved,
+    Rejected,
+}
+
+text_enum!(AdjustmentStatus {
+    Applied => "applied",
+    Pending => "pending",
+    Approved => "approved",
+    Rejected => "rejected",
+});
+
+impl AdjustmentStatus {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            AdjustmentStatus::Applied => "已生效",
+            AdjustmentStatus::Pending => "待复核",
+            AdjustmentStatus::Approved => "已复核生效",
+            AdjustmentStatus::Rejected => "已驳回",
+        }
+    }
+
+    /// Whether the adjustment is in force (its ledger entry written, its deferral shown).
+    pub fn in_force(self) -> bool {
+        matches!(self, AdjustmentStatus::Applied | AdjustmentStatus::Approved)
+    }
+
+    /// The one transition: a pending adjustment is approved or rejected, once.
+    pub fn decide(self, approve: bool) -> Option<AdjustmentStatus> {
+        match self {
+            AdjustmentStatus::Pending => Some(if approve { AdjustmentStatus::Approved } else { AdjustmentStatus::Rejected }),
+            _ => None,
+        }
+    }
+}
+
+/// What an uploaded file loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImportKind {
+    /// 学生名单
+    Students,
+    /// 收费标准
+    FeeStandards,
+}
+
+text_enum!(ImportKind {
+    Students => "students",
+    FeeStandards => "fee_standards",
+});
+
+impl ImportKind {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ImportKind::Students => "学生名单",
+            ImportKind::FeeStandards => "收费标准",
+        }
+    }
+}
+
+/// Where an upload stands: previewed (nothing written yet) or committed (written, once).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ImportStatus {
+    Preview,
+    Committed,
+}
+
+text_enum!(ImportStatus {
+    Preview => "preview",
+    Committed => "committed",
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -258,6 +375,13 @@ mod tests {
         for a in AuditAction::ALL {
             assert_eq!(a.as_str().parse::<AuditAction>(), Ok(a));
         }
+        for k in AdjustmentKind::ALL {
+            assert_eq!(k.as_str().parse::<AdjustmentKind>(), Ok(k));
+        }
+        for k in ImportKind::ALL {
+            assert_eq!(k.as_str().parse::<ImportKind>(), Ok(k));
+        }
+        assert!("Waiver".parse::<AdjustmentKind>().is_err());
     }
 
     #[test]
@@ -278,6 +402,18 @@ mod tests {
         assert!(!Role::Cashier.can(Permission::IssueCharges) && !Role::Cashier.can(Permission::Refund));
         assert!(Role::ALL.iter().filter(|r| r.can(Permission::ManagePlatform)).eq([Role::PlatformAdmin].iter()));
         assert!(!Role::SchoolAdmin.moves_money() && Role::Cashier.moves_money() && Role::Accountant.moves_money());
+    }
+
+    #[test]
+    fn only_a_pending_adjustment_is_decided_and_only_once() {
+        use AdjustmentStatus::*;
+        assert_eq!(Pending.decide(true), Some(Approved));
+        assert_eq!(Pending.decide(false), Some(Rejected));
+        for s in [Applied, Approved, Rejected] {
+            assert_eq!(s.decide(true), None);
+            assert_eq!(s.decide(false), None);
+        }
+        assert!(Applied.in_force() && Approved.in_force() && !Pending.in_force() && !Rejected.in_force());
     }
 
     #[test]

@@ -153,8 +153,18 @@ pub struct SchoolPolicy {
     /// Finance office phone numbers shown on help pages.
     #[serde(default)]
     pub contact: String,
+    /// Waivers and cancellations above this many fen wait for a second person's approval
+    /// (maker–checker, 002: 收费业务员 applies, 财务处 approves); at or below it they apply at once.
+    #[serde(default = "default_approval_threshold")]
+    pub approval_threshold_fen: i64,
+    /// Staff whose role moves money must confirm each login with a TOTP code.
+    #[serde(default)]
+    pub staff_totp_required: bool,
 }
 
+fn default_approval_threshold() -> i64 {
+    100_000
+}
 fn default_idle() -> u32 {
     30
 }

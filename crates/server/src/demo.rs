@@ -77,6 +77,9 @@ fn policy(
         session_absolute_hours: 12,
         late_payment: LatePayment::Refund,
         contact: String::new(),
+        // ¥1,000: a waiver of a whole tuition fee needs a second person, a small one does not.
+        approval_threshold_fen: 100_000,
+        staff_totp_required: false,
     }
 }
 

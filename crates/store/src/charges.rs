@@ -26,7 +26,10 @@ pub struct ChargeView {
     pub period_name: String,
     pub academic_year: String,
     pub period_sort: i64,
+    /// `discount` holds the issued discount plus what the office waived since.
     pub amounts: ChargeAmounts,
+    /// 缓缴: the office deferred the charge until this date (YYYY-MM-DD).
+    pub deferred_until: Option<String>,
 }
 
 pub struct NewFeeItem<'a> {
@@ -156,13 +159,16 @@ impl Store {
             "SELECT c.id, f.id AS item_id, f.code, f.name, f.name_en, f.category, f.receipt_type, f.mandatory, f.parent_id, \
                     pf.name AS parent_name, f.instalments, f.instalment_min_fen, f.window_start, f.window_end, f.collecting, \
                     p.code AS period_code, p.name AS period_name, p.academic_year, p.sort AS period_sort, \
-                    c.total_fen, c.discount_fen, s.balance_used_fen AS balance_used, s.paid_fen AS paid \
+                    c.total_fen, c.discount_fen + s.waived_fen AS discount_fen, s.balance_used_fen AS balance_used, s.paid_fen AS paid, \
+                    (SELECT MAX(a.defer_until) FROM adjustments a \
+                     LEFT JOIN adjustment_decisions d ON d.adjustment_id = a.id \
+                     WHERE a.charge_id = c.id AND a.kind = 'deferral' AND (a.needs_approval = 0 OR d.approved = 1)) AS deferred_until \
              FROM charges c \
              JOIN charge_sums s ON s.charge_id = c.id \
              JOIN fee_items f ON f.id = c.fee_item_id \
              LEFT JOIN fee_items pf ON pf.id = f.parent_id \
              JOIN periods p ON p.id = c.period_id \
-             WHERE c.school_id = $1 AND c.student_id = $2 \
+             WHERE c.school_id = $1 AND c.student_id = $2 AND s.cancelled_fen = 0 \
              ORDER BY p.sort DESC, f.sort, c.id",
         )
         .bind(school_id)
@@ -196,6 +202,7 @@ impl Store {
                     balance_used: Fen(r.try_get("balance_used")?),
                     paid: Fen(r.try_get("paid")?),
                 },
+                deferred_until: r.try_get("deferred_until")?,
             })
         })
     }

@@ -248,6 +248,13 @@ impl Store {
             On::Tx(tx) => q.fetch_one(&mut *tx.tx).await?,
         })
     }
+
+    pub(crate) async fn fetch_optional(&self, on: On<'_>, q: AnyQuery<'_>) -> Result<Option<sqlx::any::AnyRow>, StoreError> {
+        Ok(match on {
+            On::Pool => q.fetch_optional(&self.pool).await?,
+            On::Tx(tx) => q.fetch_optional(&mut *tx.tx).await?,
+        })
+    }
 }
 
 /// Reads a stored word as its enum; an unknown word is `sqlx::Error::Decode` (which
@@ -319,4 +326,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 4, name: "jobs", sql: include_str!("migrations/0004_jobs.sql"), sqlite: "", postgres: "" },
     Migration { version: 5, name: "states", sql: include_str!("migrations/0005_states.sql"), sqlite: "", postgres: "" },
     Migration { version: 10, name: "office", sql: include_str!("migrations/0010_office.sql"), sqlite: "", postgres: "" },
+    Migration {
+        version: 11,
+        name: "office_data",
+        sql: include_str!("migrations/0011_office_data.sql"),
+        sqlite: include_str!("migrations/0011_office_data.sqlite.sql"),
+        postgres: include_str!("migrations/0011_office_data.postgres.sql"),
+    },
 ];

@@ -29,7 +29,7 @@ impl Store {
              LEFT JOIN fee_items f ON f.id = c.fee_item_id \
              LEFT JOIN periods p ON p.id = c.period_id \
              WHERE l.school_id = $1 AND l.student_id = $2 \
-               AND l.kind IN ('offline_payment', 'balance_use', 'refund', 'credit') \
+               AND l.kind IN ('offline_payment', 'balance_use', 'refund', 'credit', 'waiver', 'cancellation') \
              ORDER BY l.created_at DESC, l.id DESC LIMIT 200",
         )
         .bind(school_id)

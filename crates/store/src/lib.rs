@@ -4,10 +4,14 @@
 //! accept, so there is a single code path to test. Instants are unix seconds (`BIGINT`) and
 //! flags are `BIGINT` 0/1, the types both backends and the `Any` driver share.
 
+pub mod adjustments;
 pub mod announcements;
 pub mod audit;
+pub mod catalog;
+pub mod charge_runs;
 pub mod charges;
 mod db;
+pub mod imports;
 pub mod jobs;
 pub mod ledger;
 pub mod office;

@@ -76,9 +76,17 @@ pub fn owed_charges(o: &Overview) -> Vec<OwedCharge> {
                 parent_started: started(v.parent_item_id),
                 window: v.window_start.zip(v.window_end),
                 collecting: v.collecting,
+                deferred_until: v.deferred_until.as_deref().and_then(end_of_day),
             }
         })
         .collect()
+}
+
+/// The end of a `YYYY-MM-DD` day in Shanghai, as unix seconds.
+fn end_of_day(date: &str) -> Option<i64> {
+    let mut parts = date.splitn(3, '-').map(|p| p.parse::<u32>().ok());
+    let (y, m, d) = (parts.next()??, parts.next()??, parts.next()??);
+    campuspay_domain::time::shanghai_to_unix(i64::from(y), m, d, 0, 0, 0).map(|start| start + 86_400)
 }
 
 fn check_invoice(inv: &Option<Invoice>) -> Result<(String, String, String), Error> {

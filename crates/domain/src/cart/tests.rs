@@ -46,6 +46,7 @@ fn charge(id: i64, name: &str, left: i64) -> OwedCharge {
         parent_started: false,
         window: None,
         collecting: true,
+        deferred_until: None,
     }
 }
 
@@ -187,6 +188,11 @@ fn mandatory_before_optional() {
     // A mandatory charge that cannot be paid now does not lock the optional ones.
     let stopped = [OwedCharge { collecting: false, ..owed[0].clone() }, owed[2].clone()];
     assert!(run(&stopped, &[full(3)]).is_ok());
+    // Nor does one the office deferred (缓缴), until the deferral ends.
+    let deferred = [OwedCharge { deferred_until: Some(noon() + 3600), ..owed[0].clone() }, owed[2].clone()];
+    assert!(run(&deferred, &[full(3)]).is_ok());
+    let lapsed = [OwedCharge { deferred_until: Some(noon()), ..owed[0].clone() }, owed[2].clone()];
+    assert!(matches!(run(&lapsed, &[full(3)]), Err(CartError::MandatoryFirst { charge_ids, .. }) if charge_ids == [1]));
 }
 
 #[test]

@@ -296,6 +296,8 @@ pub struct Charge {
     instalment_min_fen: i64,
     collection_window: Option<CollectionWindow>,
     collecting: bool,
+    /// 缓缴: the school deferred this charge until this day (YYYY-MM-DD).
+    deferred_until: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -349,6 +351,7 @@ pub async fn charges(
                     _ => None,
                 },
                 collecting: v.collecting,
+                deferred_until: v.deferred_until.clone(),
             }
         })
         .collect();

@@ -68,6 +68,8 @@ fn other_records(rows: &[campuspay_store::ledger::LedgerRecord], lang: Lang) -> 
                 LedgerKind::BalanceUse => lang.t("余额抵扣", "Paid from balance"),
                 LedgerKind::Refund => lang.t("退款（原路退回）", "Refunded"),
                 LedgerKind::Credit => lang.t("转入余额", "Kept as balance"),
+                LedgerKind::Waiver => lang.t("学校减免", "Waived by the school"),
+                LedgerKind::Cancellation => lang.t("学校撤销（不再收取）", "Withdrawn by the school"),
                 // Not selected by the query: online payments are listed per order.
                 LedgerKind::Payment | LedgerKind::UnappliedReceipt => "",
             },

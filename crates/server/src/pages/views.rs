@@ -100,6 +100,8 @@ pub struct ChargeRowView {
     pub min: String,
     /// Collecting and inside its window: it can be chosen (004 停止 items are shown, not chosen).
     pub selectable: bool,
+    /// 缓缴: the school deferred it until this day.
+    pub deferred_until: Option<String>,
 }
 
 impl ChargeRowView {
@@ -135,6 +137,7 @@ impl ChargeRowView {
             },
             collecting: v.collecting,
             owing: c.arrears.is_positive(),
+            deferred_until: v.deferred_until.clone().filter(|_| c.arrears.is_positive()),
         }
     }
 }
