@@ -3,8 +3,12 @@
 //! member's own school, and writes its audit row with [`audit`] in the same transaction as
 //! its change.
 
+pub mod adjustments;
 pub mod audit_log;
 pub mod auth;
+pub mod catalog;
+pub mod charge_runs;
+pub mod imports;
 pub mod payments;
 pub mod students;
 

@@ -27,6 +27,23 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/students/{student_no}/reset-password", Some(Permission::ManageStudentAccounts)),
     ("GET", "/api/v1/office/audit", Some(Permission::ViewAudit)),
     ("POST", "/api/v1/office/offline-payments", Some(Permission::RecordOfflinePayments)),
+    ("GET", "/api/v1/office/fee-items", Some(Permission::ViewStudents)),
+    ("POST", "/api/v1/office/fee-items", Some(Permission::ManageFeeStandards)),
+    ("GET", "/api/v1/office/periods", Some(Permission::ViewStudents)),
+    ("POST", "/api/v1/office/periods", Some(Permission::ManageFeeStandards)),
+    ("GET", "/api/v1/office/fee-standards", Some(Permission::ViewStudents)),
+    ("POST", "/api/v1/office/charge-runs", Some(Permission::IssueCharges)),
+    ("POST", "/api/v1/office/charges/{id}/waivers", Some(Permission::AdjustCharges)),
+    ("POST", "/api/v1/office/charges/{id}/deferrals", Some(Permission::AdjustCharges)),
+    ("POST", "/api/v1/office/charges/{id}/cancellation", Some(Permission::AdjustCharges)),
+    ("GET", "/api/v1/office/adjustments", Some(Permission::ViewStudents)),
+    ("POST", "/api/v1/office/adjustments/{id}/approve", Some(Permission::ApproveAdjustments)),
+    ("POST", "/api/v1/office/adjustments/{id}/reject", Some(Permission::ApproveAdjustments)),
+    // Imports check the permission of their kind: `edit_students` for rosters.
+    ("POST", "/api/v1/office/imports", Some(Permission::EditStudents)),
+    ("GET", "/api/v1/office/imports/{id}", Some(Permission::EditStudents)),
+    ("POST", "/api/v1/office/imports/{id}/commit", Some(Permission::EditStudents)),
+    ("GET", "/api/v1/office/imports/templates/{kind}", Some(Permission::EditStudents)),
 ];
 
 /// The office's routes with their descriptions, merged into the API's document.
@@ -40,6 +57,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(reset_password))
         .routes(routes!(audit))
         .routes(routes!(offline_payment))
+        .merge(super::charges::api())
+        .merge(super::imports::api())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -3,6 +3,8 @@
 //! checks are in the use cases, whatever the entry.
 
 mod api;
+mod charges;
+mod imports;
 
 pub use api::ROUTES;
 

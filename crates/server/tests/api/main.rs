@@ -8,6 +8,7 @@ mod accounts;
 mod foundation;
 mod hardening;
 mod office;
+mod office_data;
 mod pages_pay;
 mod payments;
 mod races;

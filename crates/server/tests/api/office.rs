@@ -143,10 +143,17 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
         for (method, path, permission) in campuspay_server::office::ROUTES {
             let Some(p) = permission else { continue };
             // A student of qdou that no other call of this walk touches.
-            let url = app.url(&path.replace("{student_no}", "20230003"));
+            // Ids that exist nowhere: a role with the permission is answered 404, never 403.
+            let url = app.url(&path.replace("{student_no}", "20230003").replace("{id}", "987654").replace("{kind}", "students"));
             // A well-formed body, so that only the permission can refuse it.
             let body = match *path {
                 "/api/v1/office/offline-payments" => json!({"student_no": "20230003", "lines": [], "method": "cash", "reference": "WALK"}),
+                "/api/v1/office/fee-items" => json!({"code": "WALK", "name": "巡检"}),
+                "/api/v1/office/periods" => json!({"code": "WALK", "name": "巡检", "academic_year": "2099-2100"}),
+                "/api/v1/office/charge-runs" => json!({"fee_item": 987654, "period": "WALK", "dry_run": true}),
+                "/api/v1/office/charges/{id}/waivers" => json!({"amount_fen": 1, "reason": "巡检"}),
+                "/api/v1/office/charges/{id}/deferrals" => json!({"until": "2099-01-01", "reason": "巡检"}),
+                "/api/v1/office/charges/{id}/cancellation" => json!({"reason": "巡检"}),
                 _ => json!({}),
             };
             let req = match *method {
