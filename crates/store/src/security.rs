@@ -19,6 +19,8 @@ pub mod event {
     pub const PASSWORD_RESET: &str = "password_reset";
     pub const SECURITY_EMAIL_SET: &str = "security_email_set";
     pub const SECURITY_QUESTION_SET: &str = "security_question_set";
+    /// The office unlocked the account: failures before it no longer count.
+    pub const UNLOCKED: &str = "unlocked";
 }
 
 #[derive(Debug, Clone)]
@@ -67,7 +69,7 @@ impl Store {
 
     /// Times of `kind` events of one account since `since`, newest first, read inside `tx`
     /// (which holds the account's attempts, see [`Store::hold_attempt`]). Failed logins count
-    /// only after the account's last successful login.
+    /// only after the account's last successful login or office unlock.
     pub async fn account_events(
         &self,
         tx: &mut WriteTx,
@@ -197,8 +199,15 @@ async fn account_events(
         Subject::Login(l) => (0, l),
     };
     // Ordered by id, not time: a failure in the same second as the last success still counts.
-    let after: i64 = if kind == event::LOGIN_FAILED {
-        let sql = format!("SELECT CAST(MAX(id) AS BIGINT) FROM security_events WHERE {whose} AND kind = 'login_ok'");
+    // Failed logins count after the last success or office unlock; failed recoveries after
+    // the last unlock.
+    let resets = match kind {
+        event::LOGIN_FAILED => Some("kind IN ('login_ok', 'unlocked')"),
+        event::RECOVERY_FAILED => Some("kind = 'unlocked'"),
+        _ => None,
+    };
+    let after: i64 = if let Some(resets) = resets {
+        let sql = format!("SELECT CAST(MAX(id) AS BIGINT) FROM security_events WHERE {whose} AND {resets}");
         let last: Option<i64> =
             sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(school_id).bind(id).bind(login).fetch_one(&mut *conn).await?;
         last.unwrap_or(0)

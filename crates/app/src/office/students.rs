@@ -66,3 +66,51 @@ pub async fn reset_password(ctx: &Context, staff: &Staff, client: &Client, stude
     tx.commit().await?;
     Ok(())
 }
+
+/// Lifts a lockout now (`manage_student_accounts`): failures before it no longer count
+/// towards the limits, which stay in force for what comes after.
+pub async fn unlock(ctx: &Context, staff: &Staff, client: &Client, student_no: &str) -> Result<(), Error> {
+    staff.require(Permission::ManageStudentAccounts)?;
+    let student = student_of(ctx, staff, student_no).await?;
+    let mut tx = ctx.store.write_tx().await?;
+    let event = campuspay_store::security::NewSecurityEvent {
+        school_id: student.school_id,
+        student_id: Some(student.id),
+        login: &student.student_no,
+        kind: campuspay_store::security::event::UNLOCKED,
+        ip: &client.ip,
+        user_agent: &client.user_agent,
+    };
+    ctx.store.record_security_event(&mut tx, &event).await?;
+    let subject = format!("student:{}", student.student_no);
+    let what = Audited { action: AuditAction::StudentUnlocked, subject: &subject, before: None, after: None };
+    audit(ctx, &mut tx, staff, client, &what).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Corrects a student's phone and e-mail (`edit_students`), e.g. when the student can no
+/// longer receive codes at the old number. Empty clears a field.
+pub async fn edit_contact(ctx: &Context, staff: &Staff, client: &Client, student_no: &str, phone: &str, email: &str) -> Result<(), Error> {
+    staff.require(Permission::EditStudents)?;
+    let (phone, email) = (phone.trim(), email.trim());
+    if !phone.is_empty() && !campuspay_domain::profile::valid_phone(phone) {
+        return Err(Error::new(ErrorKind::Refused, "invalid_phone", "手机号应为11位数字", "A mobile number has 11 digits").field("phone"));
+    }
+    if !email.is_empty() && !campuspay_domain::profile::valid_email(email) {
+        return Err(Error::new(ErrorKind::Refused, "invalid_email", "邮箱格式不正确", "The e-mail address is malformed").field("email"));
+    }
+    let student = student_of(ctx, staff, student_no).await?;
+    let mut tx = ctx.store.write_tx().await?;
+    ctx.store.update_profile(&mut tx, student.school_id, student.id, phone, email, &student.postcode, &student.address).await?;
+    let subject = format!("student:{}", student.student_no);
+    let what = Audited {
+        action: AuditAction::StudentEdited,
+        subject: &subject,
+        before: Some(serde_json::json!({"phone": student.phone, "email": student.email})),
+        after: Some(serde_json::json!({"phone": phone, "email": email})),
+    };
+    audit(ctx, &mut tx, staff, client, &what).await?;
+    tx.commit().await?;
+    Ok(())
+}

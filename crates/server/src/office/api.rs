@@ -25,6 +25,8 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/password", None),
     ("GET", "/api/v1/office/students/{student_no}", Some(Permission::ViewStudents)),
     ("POST", "/api/v1/office/students/{student_no}/reset-password", Some(Permission::ManageStudentAccounts)),
+    ("POST", "/api/v1/office/students/{student_no}/unlock", Some(Permission::ManageStudentAccounts)),
+    ("POST", "/api/v1/office/students/{student_no}/contact", Some(Permission::EditStudents)),
     ("GET", "/api/v1/office/audit", Some(Permission::ViewAudit)),
     ("POST", "/api/v1/office/offline-payments", Some(Permission::RecordOfflinePayments)),
     ("GET", "/api/v1/office/fee-items", Some(Permission::ViewStudents)),
@@ -55,6 +57,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(student_file))
         .routes(routes!(reset_password))
+        .routes(routes!(unlock))
+        .routes(routes!(edit_contact))
         .routes(routes!(audit))
         .routes(routes!(offline_payment))
         .merge(super::charges::api())
@@ -331,6 +335,45 @@ async fn reset_password(
     Path(no): Path<String>,
 ) -> Result<StatusCode, HttpError> {
     students::reset_password(&state, &s.staff, &client, &no).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Unlock a student's account locked by failed logins (`manage_student_accounts`).
+#[utoipa::path(post, path = "/api/v1/office/students/{student_no}/unlock", tag = "office", security(("bearer" = [])),
+    params(("student_no" = String, Path, description = "学号")), responses(
+    (status = 204, description = "已解锁"),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 404, description = "本校没有该学号的学生", body = ErrorBody),
+))]
+async fn unlock(State(state): State<AppState>, client: Client, s: StaffSession, Path(no): Path<String>) -> Result<StatusCode, HttpError> {
+    students::unlock(&state, &s.staff, &client, &no).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ContactBody {
+    #[serde(default)]
+    phone: String,
+    #[serde(default)]
+    email: String,
+}
+
+/// Correct a student's phone and e-mail (`edit_students`); empty clears.
+#[utoipa::path(post, path = "/api/v1/office/students/{student_no}/contact", tag = "office", security(("bearer" = [])),
+    params(("student_no" = String, Path, description = "学号")), request_body = ContactBody, responses(
+    (status = 204, description = "已修改"),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 404, description = "本校没有该学号的学生", body = ErrorBody),
+    (status = 422, description = "手机号或邮箱格式有误", body = ErrorBody),
+))]
+async fn edit_contact(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    Path(no): Path<String>,
+    ApiJson(b): ApiJson<ContactBody>,
+) -> Result<StatusCode, HttpError> {
+    students::edit_contact(&state, &s.staff, &client, &no, &b.phone, &b.email).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,6 +13,7 @@ on_both_databases!(
     a_large_waiver_waits_for_a_second_person,
     deferral_and_cancellation_are_history_not_edits,
     one_school_never_reaches_another_schools_charges,
+    the_counter_unlocks_an_account_and_corrects_its_contact,
 );
 
 const HEAD: [&str; 11] = ["学号", "姓名", "性别", "身份证号", "院系", "专业", "层次", "年级", "班级", "手机号", "邮箱"];
@@ -449,4 +450,44 @@ async fn one_school_never_reaches_another_schools_charges(app: TestApp) {
     let ids = |v: &Value| v.as_array().unwrap().iter().map(|i| i["id"].as_i64().unwrap()).collect::<Vec<_>>();
     assert!(ids(&lut_items).iter().all(|i| !ids(&qdou_items).contains(i)));
     assert_eq!(charge_of(&app, &fin, &nos[0], item).await["payable_fen"].as_i64(), Some(20_000));
+}
+
+async fn the_counter_unlocks_an_account_and_corrects_its_contact(app: TestApp) {
+    let qdou = app.store.school_by_code("qdou").await.unwrap().unwrap().id;
+    let student = app.store.student_by_no(qdou, "20230001").await.unwrap().unwrap();
+    let t = campuspay_store::db_now();
+    for i in 0..10 {
+        sqlx::query("INSERT INTO security_events (school_id, student_id, login, kind, ip, at) VALUES ($1, $2, '20230001', 'login_failed', '10.9.9.9', $3)")
+            .bind(qdou)
+            .bind(student.id)
+            .bind(t - i)
+            .execute(app.store.pool())
+            .await
+            .unwrap();
+    }
+    let password = app.initial_password_of("qdou", "20230001").await;
+    let (s, v) = app.login("qdou", "20230001", &password).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (423, Some("account_locked")), "{v}");
+    let cashier = token(&app, "qdou", "cashier", "Cashier#2026").await;
+    let (s, _) = app.post_json("/api/v1/office/students/20230001/unlock", json!({}), Some(&cashier)).await;
+    assert_eq!(s, 204);
+    let (s, v) = app.login("qdou", "20230001", &password).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(audited(&app, "qdou", "student.unlocked").await, 1);
+    // Contact data: by those who edit students, checked, audited with before and after.
+    let (s, _) =
+        app.post_json("/api/v1/office/students/20230001/contact", json!({"phone": "13812345678", "email": "a@b.cn"}), Some(&cashier)).await;
+    assert_eq!(s, 403, "a cashier does not edit students");
+    let fin = token(&app, "qdou", "finance", "Finance#2026").await;
+    let (s, v) = app.post_json("/api/v1/office/students/20230001/contact", json!({"phone": "1381234", "email": ""}), Some(&fin)).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (422, Some("invalid_phone")), "{v}");
+    let (s, _) = app
+        .post_json("/api/v1/office/students/20230001/contact", json!({"phone": "13812345678", "email": "new@example.cn"}), Some(&fin))
+        .await;
+    assert_eq!(s, 204);
+    let after = app.store.student_by_no(qdou, "20230001").await.unwrap().unwrap();
+    assert_eq!((after.phone.as_str(), after.email.as_str()), ("13812345678", "new@example.cn"));
+    let auditor = token(&app, "qdou", "auditor", "Auditor#2026").await;
+    let (_, log) = app.get_json("/api/v1/office/audit?action=student.edited", Some(&auditor)).await;
+    assert_eq!(log["entries"][0]["detail"]["before"]["phone"], student.phone.as_str(), "{log}");
 }

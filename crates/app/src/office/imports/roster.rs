@@ -4,6 +4,7 @@ use super::{RowError, cell, columns_of};
 use crate::{Context, Error};
 use campuspay_documents::Table;
 use campuspay_domain::idcard;
+use campuspay_domain::profile::{valid_email, valid_phone};
 use campuspay_store::WriteTx;
 use campuspay_store::imports::RosterStudent;
 use std::collections::HashMap;
@@ -85,8 +86,7 @@ pub(super) async fn check(ctx: &Context, school_id: i64, table: &Table) -> Resul
             ok = false;
         }
         let phone = cell(cells, phone_c);
-        let mobile = phone.len() == 11 && phone.starts_with('1') && phone.bytes().all(|b| b.is_ascii_digit());
-        if !phone.is_empty() && !mobile {
+        if !phone.is_empty() && !valid_phone(phone) {
             bad("手机号", "手机号应为11位数字".into());
             ok = false;
         }
@@ -118,16 +118,6 @@ pub(super) async fn check(ctx: &Context, school_id: i64, table: &Table) -> Resul
     }
     let n = valid.len() as i64;
     Ok((serde_json::to_string(&valid).map_err(|_| Error::internal())?, n, errors))
-}
-
-fn valid_email(e: &str) -> bool {
-    let Some((local, domain)) = e.split_once('@') else { return false };
-    !local.is_empty()
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && e.len() <= 100
-        && !e.contains(char::is_whitespace)
 }
 
 pub(super) fn count(payload: &str) -> Result<i64, Error> {
