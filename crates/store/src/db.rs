@@ -333,4 +333,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0011_office_data.sqlite.sql"),
         postgres: include_str!("migrations/0011_office_data.postgres.sql"),
     },
+    Migration { version: 12, name: "announcements", sql: include_str!("migrations/0012_announcements.sql"), sqlite: "", postgres: "" },
 ];

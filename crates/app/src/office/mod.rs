@@ -4,6 +4,7 @@
 //! its change.
 
 pub mod adjustments;
+pub mod announcements;
 pub mod audit_log;
 pub mod auth;
 pub mod catalog;

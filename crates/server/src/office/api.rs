@@ -41,6 +41,10 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/api/v1/office/adjustments", Some(Permission::ViewStudents)),
     ("POST", "/api/v1/office/adjustments/{id}/approve", Some(Permission::ApproveAdjustments)),
     ("POST", "/api/v1/office/adjustments/{id}/reject", Some(Permission::ApproveAdjustments)),
+    ("GET", "/api/v1/office/announcements", Some(Permission::ManageAnnouncements)),
+    ("POST", "/api/v1/office/announcements", Some(Permission::ManageAnnouncements)),
+    ("POST", "/api/v1/office/announcements/{id}", Some(Permission::ManageAnnouncements)),
+    ("POST", "/api/v1/office/announcements/{id}/expire", Some(Permission::ManageAnnouncements)),
     // Imports check the permission of their kind: `edit_students` for rosters.
     ("POST", "/api/v1/office/imports", Some(Permission::EditStudents)),
     ("GET", "/api/v1/office/imports/{id}", Some(Permission::EditStudents)),
@@ -63,6 +67,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(offline_payment))
         .merge(super::charges::api())
         .merge(super::imports::api())
+        .merge(super::announcements::api())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -2,6 +2,7 @@
 //! Handlers parse, call one use case in `campuspay_app::office`, and answer; the permission
 //! checks are in the use cases, whatever the entry.
 
+mod announcements;
 mod api;
 mod charges;
 mod imports;
