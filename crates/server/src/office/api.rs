@@ -28,6 +28,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/students/{student_no}/unlock", Some(Permission::ManageStudentAccounts)),
     ("POST", "/api/v1/office/students/{student_no}/contact", Some(Permission::EditStudents)),
     ("GET", "/api/v1/office/audit", Some(Permission::ViewAudit)),
+    ("GET", "/api/v1/office/audit/export", Some(Permission::ViewAudit)),
     ("POST", "/api/v1/office/offline-payments", Some(Permission::RecordOfflinePayments)),
     ("GET", "/api/v1/office/fee-items", Some(Permission::ViewStudents)),
     ("POST", "/api/v1/office/fee-items", Some(Permission::ManageFeeStandards)),
@@ -64,6 +65,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(unlock))
         .routes(routes!(edit_contact))
         .routes(routes!(audit))
+        .routes(routes!(audit_export))
         .routes(routes!(offline_payment))
         .merge(super::charges::api())
         .merge(super::imports::api())
@@ -393,6 +395,60 @@ pub struct AuditQuery {
     limit: Option<i64>,
 }
 
+#[derive(Deserialize, IntoParams)]
+pub struct ExportQuery {
+    actor: Option<String>,
+    action: Option<String>,
+    /// Unix seconds.
+    since: Option<i64>,
+    until: Option<i64>,
+    /// `xlsx` (default) or `csv` (UTF-8 with BOM).
+    #[serde(default)]
+    format: String,
+}
+
+/// The audit log as a file, newest first, at most 100,000 rows (`view_audit`); the export
+/// is itself audited.
+#[utoipa::path(get, path = "/api/v1/office/audit/export", tag = "office", security(("bearer" = [])), params(ExportQuery), responses(
+    (status = 200, description = "审计日志文件", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    (status = 403, description = "没有权限", body = ErrorBody),
+))]
+async fn audit_export(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    Query(q): Query<ExportQuery>,
+) -> Result<axum::response::Response, HttpError> {
+    use axum::response::IntoResponse;
+    let format = audit_log::ExportFormat::parse(&q.format)?;
+    let filter = filter_of(AuditQuery { actor: q.actor, action: q.action, since: q.since, until: q.until, before_id: None, limit: None });
+    let file = audit_log::export(&state, &s.staff, &client, &filter, format).await?;
+    let (mime, ext) = match format {
+        audit_log::ExportFormat::Csv => ("text/csv; charset=utf-8", "csv"),
+        audit_log::ExportFormat::Xlsx => ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "xlsx"),
+    };
+    let name = format!("audit-{}.{ext}", campuspay_domain::time::format_shanghai_date(state.clock.now()));
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, mime.to_string()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        file.bytes,
+    )
+        .into_response())
+}
+
+fn filter_of(q: AuditQuery) -> campuspay_store::office::AuditFilter {
+    campuspay_store::office::AuditFilter {
+        actor: q.actor,
+        action: q.action,
+        since: q.since,
+        until: q.until,
+        before_id: q.before_id,
+        limit: q.limit.unwrap_or(100),
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct AuditEntry {
     id: i64,
@@ -415,14 +471,7 @@ pub struct AuditPage {
     (status = 403, description = "没有权限", body = ErrorBody),
 ))]
 async fn audit(State(state): State<AppState>, s: StaffSession, Query(q): Query<AuditQuery>) -> Result<ApiJson<AuditPage>, HttpError> {
-    let filter = campuspay_store::office::AuditFilter {
-        actor: q.actor,
-        action: q.action,
-        since: q.since,
-        until: q.until,
-        before_id: q.before_id,
-        limit: q.limit.unwrap_or(100),
-    };
+    let filter = filter_of(q);
     let rows = audit_log::search(&state, &s.staff, &filter).await?;
     Ok(ApiJson(AuditPage {
         entries: rows

@@ -15,6 +15,7 @@ on_both_databases!(
     one_school_never_reaches_another_schools_charges,
     the_counter_unlocks_an_account_and_corrects_its_contact,
     announcements_show_from_publication_until_expiry,
+    the_audit_log_exports_as_real_files,
 );
 
 const HEAD: [&str; 11] = ["学号", "姓名", "性别", "身份证号", "院系", "专业", "层次", "年级", "班级", "手机号", "邮箱"];
@@ -537,4 +538,39 @@ async fn announcements_show_from_publication_until_expiry(app: TestApp) {
     let cashier = token(&app, "czie", "cashier", "Cashier#2026").await;
     assert_eq!(app.post_json("/api/v1/office/announcements", json!({"title": "x", "body": "y"}), Some(&cashier)).await.0, 403);
     assert_eq!(audited(&app, "czie", "announcement.saved").await, 3);
+}
+
+async fn the_audit_log_exports_as_real_files(app: TestApp) {
+    // Something to export: a few logins and a password reset at ejt.
+    let fin = token(&app, "ejt", "finance", "Finance#2026").await;
+    let (s, _) = app.post_json("/api/v1/office/students/20230001/reset-password", json!({}), Some(&fin)).await;
+    assert_eq!(s, 204);
+    let auditor = token(&app, "ejt", "auditor", "Auditor#2026").await;
+    let get = |q: &'static str, t: String| {
+        let req = app.http.get(app.url(&format!("/api/v1/office/audit/export{q}"))).bearer_auth(t);
+        async move {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            let kind = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            (status, kind, res.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (s, kind, xlsx) = get("", auditor.clone()).await;
+    assert_eq!(s, 200);
+    assert!(kind.contains("spreadsheetml"), "{kind}");
+    let t = campuspay_documents::read_table("audit.xlsx", &xlsx).unwrap();
+    assert_eq!(t.header[2], "操作人");
+    let actions: Vec<&str> = t.rows.iter().map(|(_, r)| r[4].as_str()).collect();
+    assert!(actions.contains(&"student.password_reset") && actions.contains(&"staff.login"), "{actions:?}");
+    let reset = t.rows.iter().find(|(_, r)| r[4] == "student.password_reset").unwrap();
+    assert_eq!((reset.1[2].as_str(), reset.1[3].as_str(), reset.1[5].as_str()), ("finance", "accountant", "student:20230001"));
+    let (s, kind, csv) = get("?format=csv&action=student.password_reset", auditor.clone()).await;
+    assert_eq!(s, 200);
+    assert!(kind.starts_with("text/csv"), "{kind}");
+    let t = campuspay_documents::read_table("audit.csv", &csv).unwrap();
+    assert_eq!(t.rows.len(), 1, "{t:?}");
+    // Only the auditor's permission exports; the export is itself on the record.
+    assert_eq!(get("", fin).await.0, 403);
+    assert_eq!(get("?format=pdf", auditor).await.0, 422);
+    assert_eq!(audited(&app, "ejt", "audit.exported").await, 2);
 }
