@@ -39,7 +39,7 @@ struct DemoSchool {
     region: &'static str,
     policy: SchoolPolicy,
     /// (code, name, academic year)
-    periods: [(&'static str, &'static str, &'static str); 2],
+    periods: Vec<(&'static str, &'static str, &'static str)>,
     items: Vec<Item>,
     /// (item code, period index, yuan) owed by 20230001
     owed: Vec<(&'static str, usize, i64)>,
@@ -107,7 +107,7 @@ fn schools() -> Vec<DemoSchool> {
                 "青岛开放大学",
             )
         },
-        periods: [("2024秋", "2024年秋季学期", "2024-2025"), ("2025春", "2025年春季学期", "2024-2025")],
+        periods: vec![("2024秋", "2024年秋季学期", "2024-2025"), ("2025春", "2025年春季学期", "2024-2025")],
         items: vec![
             item("XF", "学费", "Tuition", "tuition", "非税收入票据"),
             item("ZKF", "正考费用", "Exam fee", "exam", "非税收入票据"),
@@ -143,7 +143,7 @@ fn schools() -> Vec<DemoSchool> {
                 "E缴通演示学院",
             )
         },
-        periods: [("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
+        periods: vec![("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
         items: vec![
             Item { instalment_min_yuan: Some(1000), ..item("XF", "学费", "Tuition", "tuition", "非税收入票据") },
             item("ZSF", "住宿费", "Accommodation", "accommodation", "非税收入票据"),
@@ -171,7 +171,7 @@ fn schools() -> Vec<DemoSchool> {
             &["unionpay_gateway", "wechat_native", "wechat_h5"],
             "重庆建筑工程职业学院",
         ),
-        periods: [("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
+        periods: vec![("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
         items: vec![
             Item { mandatory: true, ..item("XF", "学费", "Tuition", "tuition", "非税收入票据") },
             Item { mandatory: true, ..item("ZSF", "住宿费", "Accommodation", "accommodation", "非税收入票据") },
@@ -204,7 +204,7 @@ fn schools() -> Vec<DemoSchool> {
                 "常州工程职业技术学院",
             )
         },
-        periods: [("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
+        periods: vec![("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
         items: vec![
             item("XF", "学费", "Tuition", "tuition", "非税收入票据"),
             item("ZSF", "住宿费", "Accommodation", "accommodation", "非税收入票据"),
@@ -240,7 +240,12 @@ fn schools() -> Vec<DemoSchool> {
                 "甘肃省财政厅",
             )
         },
-        periods: [("2023-2024", "2023-2024学年", "2023-2024"), ("2024-2025", "2024-2025学年", "2024-2025")],
+        // 2025-2026 has no charges yet: the demo's new term, for demo/lut-fee-standards-2025-2026.xlsx.
+        periods: vec![
+            ("2023-2024", "2023-2024学年", "2023-2024"),
+            ("2024-2025", "2024-2025学年", "2024-2025"),
+            ("2025-2026", "2025-2026学年", "2025-2026"),
+        ],
         items: vec![
             Item { window: Some((-60, 120, true)), ..item("XF2024", "学费（2024级）", "Tuition", "tuition", "非税收入票据") },
             Item {
@@ -248,6 +253,8 @@ fn schools() -> Vec<DemoSchool> {
                 ..item("XF2023", "学费（2023级补缴）", "Tuition (arrears)", "tuition", "非税收入票据")
             },
             Item { window: Some((-60, 120, true)), ..item("KSF", "考试费", "Exam fee", "exam", "非税收入票据") },
+            Item { mandatory: true, ..item("XF", "学费", "Tuition", "tuition", "非税收入票据") },
+            item("JCF", "教材费", "Textbooks", "textbook", "非税收入票据"),
         ],
         owed: vec![("XF2024", 1, 3200), ("XF2023", 0, 3200), ("KSF", 1, 150)],
         announcements: vec![

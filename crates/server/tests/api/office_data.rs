@@ -16,6 +16,7 @@ on_both_databases!(
     the_counter_unlocks_an_account_and_corrects_its_contact,
     announcements_show_from_publication_until_expiry,
     the_audit_log_exports_as_real_files,
+    the_demo_files_load_a_new_term,
 );
 
 const HEAD: [&str; 11] = ["学号", "姓名", "性别", "身份证号", "院系", "专业", "层次", "年级", "班级", "手机号", "邮箱"];
@@ -573,4 +574,31 @@ async fn the_audit_log_exports_as_real_files(app: TestApp) {
     assert_eq!(get("", fin).await.0, 403);
     assert_eq!(get("?format=pdf", auditor).await.0, 422);
     assert_eq!(audited(&app, "ejt", "audit.exported").await, 2);
+}
+
+/// `demo/`'s roster and standards, as the README tells a newcomer to try them.
+async fn the_demo_files_load_a_new_term(app: TestApp) {
+    let fin = token(&app, "lut", "finance", "Finance#2026").await;
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo");
+    let roster = std::fs::read(demo.join("lut-roster-2026.xlsx")).unwrap();
+    let (s, p) = upload(&app, &fin, "students", "lut-roster-2026.xlsx", roster).await;
+    assert_eq!((s, p["valid"].as_i64(), p["errors"].as_array().map(Vec::len)), (200, Some(2000), Some(0)), "{p}");
+    let (_, c) = app.post_json(&format!("/api/v1/office/imports/{}/commit", p["id"]), json!({}), Some(&fin)).await;
+    assert_eq!(c["created"].as_i64(), Some(2000), "{c}");
+    let standards = std::fs::read(demo.join("lut-fee-standards-2025-2026.xlsx")).unwrap();
+    let (s, p) = upload(&app, &fin, "fee_standards", "standards.xlsx", standards).await;
+    assert_eq!((s, p["valid"].as_i64(), p["errors"].as_array().map(Vec::len)), (200, Some(7), Some(0)), "{p}");
+    app.post_json(&format!("/api/v1/office/imports/{}/commit", p["id"]), json!({}), Some(&fin)).await;
+    let (_, items) = app.get_json("/api/v1/office/fee-items", Some(&fin)).await;
+    let tuition = items.as_array().unwrap().iter().find(|i| i["code"] == "XF").unwrap()["id"].as_i64().unwrap();
+    let (s, run) = app
+        .post_json(
+            "/api/v1/office/charge-runs",
+            json!({"fee_item": tuition, "period": "2025-2026", "filter": {"grade": "2026"}}),
+            Some(&fin),
+        )
+        .await;
+    // Six majors in turn: two at ¥3,200, two at ¥3,600, two at ¥2,800 (by major and level).
+    let expected = (0..2000).map(|i| [320_000, 320_000, 360_000, 360_000, 280_000, 280_000][i % 6]).sum::<i64>();
+    assert_eq!((s, run["students"].as_i64(), run["total_fen"].as_i64()), (200, Some(2000), Some(expected)), "{run}");
 }
