@@ -3,7 +3,10 @@
 //! A new school is a row with one of these (as JSON), never a release. Each field names the
 //! seed manual it comes from in `shared/SPEC.md` §1.
 
+mod validate;
+
 use serde::{Deserialize, Serialize};
+pub use validate::PolicyProblem;
 
 /// What a student types in the login box.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,7 +23,8 @@ const BATCH: usize = 500;
 /// The process's peak resident set (VmHWM), in MB.
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok());
+    let kb =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok());
     kb.unwrap_or(0.0) / 1024.0
 }
 
@@ -75,7 +76,16 @@ async fn raw_bulk_rate(store: &Store) -> Result<f64, Box<dyn std::error::Error>>
         let mut sql = String::from("INSERT INTO bench_bulk (a, b, c, d, e, f) VALUES ");
         for (k, _) in chunk.iter().enumerate() {
             let b = k * 6;
-            sql.push_str(&format!("{}(${}, ${}, ${}, ${}, ${}, ${})", if k > 0 { ", " } else { "" }, b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
+            sql.push_str(&format!(
+                "{}(${}, ${}, ${}, ${}, ${}, ${})",
+                if k > 0 { ", " } else { "" },
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6
+            ));
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for i in chunk {
@@ -130,11 +140,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = roster();
     println!("{:<34} {:>8.1} MB", "roster file", file.len() as f64 / 1e6);
     reset_peak_rss();
-    let login = post(&http, format!("{origin}/api/v1/office/login"), "", json!({"school": "lut", "login": "finance", "password": "Finance#2026"})).await;
+    let login =
+        post(&http, format!("{origin}/api/v1/office/login"), "", json!({"school": "lut", "login": "finance", "password": "Finance#2026"}))
+            .await;
     let token = login["token"].as_str().expect("token").to_string();
 
     let t0 = Instant::now();
-    let form = reqwest::multipart::Form::new().text("kind", "students").part("file", reqwest::multipart::Part::bytes(file).file_name("roster.xlsx"));
+    let form = reqwest::multipart::Form::new()
+        .text("kind", "students")
+        .part("file", reqwest::multipart::Part::bytes(file).file_name("roster.xlsx"));
     let res = http.post(format!("{origin}/api/v1/office/imports")).bearer_auth(&token).multipart(form).send().await?;
     let preview: Value = res.json().await?;
     let parse = t0.elapsed();
@@ -145,26 +159,56 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     assert_eq!(done["created"].as_i64(), Some(STUDENTS as i64));
     let total = t0.elapsed().as_secs_f64();
     let rate = STUDENTS as f64 / total;
-    println!("{:<34} {:>8} rows {:>10.0} rows/s  ({:.1} s: preview {:.1} s, commit {:.1} s)", "import students (upload→commit)", STUDENTS, rate, total, parse.as_secs_f64(), commit.as_secs_f64());
-    println!("{:<34} {:>8} rows {:>10.0} rows/s  ratio to raw {:.2}", "  commit alone", STUDENTS, STUDENTS as f64 / commit.as_secs_f64(), STUDENTS as f64 / commit.as_secs_f64() / raw);
+    println!(
+        "{:<34} {:>8} rows {:>10.0} rows/s  ({:.1} s: preview {:.1} s, commit {:.1} s)",
+        "import students (upload→commit)",
+        STUDENTS,
+        rate,
+        total,
+        parse.as_secs_f64(),
+        commit.as_secs_f64()
+    );
+    println!(
+        "{:<34} {:>8} rows {:>10.0} rows/s  ratio to raw {:.2}",
+        "  commit alone",
+        STUDENTS,
+        STUDENTS as f64 / commit.as_secs_f64(),
+        STUDENTS as f64 / commit.as_secs_f64() / raw
+    );
 
     let mut items = Vec::new();
     for k in 0..ITEMS {
-        let v = post(&http, format!("{origin}/api/v1/office/fee-items"), &token, json!({"code": format!("BENCH{k}"), "name": format!("压测项目{k}")})).await;
+        let v = post(
+            &http,
+            format!("{origin}/api/v1/office/fee-items"),
+            &token,
+            json!({"code": format!("BENCH{k}"), "name": format!("压测项目{k}")}),
+        )
+        .await;
         items.push(v["id"].as_i64().expect("item id"));
     }
     let t2 = Instant::now();
     let mut issued = 0;
     for (k, item) in items.iter().enumerate() {
         let run = json!({"fee_item": item, "period": "2025-2026", "amount_fen": 10_000 + k as i64, "filter": {"grade": "2030"}});
-        let req = http.post(format!("{origin}/api/v1/office/charge-runs")).bearer_auth(&token).header("Idempotency-Key", format!("bench-{k}")).json(&run);
+        let req = http
+            .post(format!("{origin}/api/v1/office/charge-runs"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", format!("bench-{k}"))
+            .json(&run);
         let v: Value = req.send().await?.json().await?;
         issued += v["students"].as_i64().unwrap_or(0);
     }
     let runs = t2.elapsed().as_secs_f64();
     assert_eq!(issued, (STUDENTS * ITEMS) as i64);
     let charge_rate = issued as f64 / runs;
-    println!("{:<34} {:>8} rows {:>10.0} rows/s  ({runs:.1} s)  ratio to raw {:.2} (goal ≥ 0.50)", "charge runs (10 × 50,000)", issued, charge_rate, charge_rate / raw);
+    println!(
+        "{:<34} {:>8} rows {:>10.0} rows/s  ({runs:.1} s)  ratio to raw {:.2} (goal ≥ 0.50)",
+        "charge runs (10 × 50,000)",
+        issued,
+        charge_rate,
+        charge_rate / raw
+    );
     println!("{:<34} {:>8.0} MB (goal ≤ 300 MB)", "peak RSS during import and runs", peak_rss_mb());
 
     drop(store);

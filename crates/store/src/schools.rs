@@ -75,4 +75,16 @@ impl Store {
         .await
         .map_err(|e| StoreError::from_write(e, "school code"))
     }
+
+    /// Replaces the school's policy (validated by the caller).
+    pub async fn update_policy(&self, tx: &mut crate::WriteTx, school_id: i64, policy: &SchoolPolicy) -> Result<(), StoreError> {
+        let policy = serde_json::to_string(policy).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let n = sqlx::query("UPDATE schools SET policy = $1 WHERE id = $2")
+            .bind(policy)
+            .bind(school_id)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        if n == 1 { Ok(()) } else { Err(StoreError::NotFound) }
+    }
 }

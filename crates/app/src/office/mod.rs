@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod charge_runs;
 pub mod imports;
 pub mod payments;
+pub mod schools;
 pub mod students;
 
 use crate::{Client, Error, ErrorKind};

@@ -46,6 +46,10 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/announcements", Some(Permission::ManageAnnouncements)),
     ("POST", "/api/v1/office/announcements/{id}", Some(Permission::ManageAnnouncements)),
     ("POST", "/api/v1/office/announcements/{id}/expire", Some(Permission::ManageAnnouncements)),
+    ("GET", "/api/v1/office/schools", Some(Permission::ManagePlatform)),
+    ("POST", "/api/v1/office/schools", Some(Permission::ManagePlatform)),
+    ("GET", "/api/v1/office/school/policy", Some(Permission::ManageSchool)),
+    ("POST", "/api/v1/office/school/policy", Some(Permission::ManageSchool)),
     // Imports check the permission of their kind: `edit_students` for rosters.
     ("POST", "/api/v1/office/imports", Some(Permission::EditStudents)),
     ("GET", "/api/v1/office/imports/{id}", Some(Permission::EditStudents)),
@@ -70,6 +74,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::charges::api())
         .merge(super::imports::api())
         .merge(super::announcements::api())
+        .merge(super::schools::api())
 }
 
 #[derive(Deserialize, ToSchema)]

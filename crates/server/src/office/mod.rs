@@ -6,6 +6,7 @@ mod announcements;
 mod api;
 mod charges;
 mod imports;
+mod schools;
 
 pub use api::ROUTES;
 

@@ -17,6 +17,7 @@ on_both_databases!(
     announcements_show_from_publication_until_expiry,
     the_audit_log_exports_as_real_files,
     the_demo_files_load_a_new_term,
+    the_platform_creates_a_school_and_its_admin_keeps_the_policy,
 );
 
 const HEAD: [&str; 11] = ["学号", "姓名", "性别", "身份证号", "院系", "专业", "层次", "年级", "班级", "手机号", "邮箱"];
@@ -601,4 +602,53 @@ async fn the_demo_files_load_a_new_term(app: TestApp) {
     // Six majors in turn: two at ¥3,200, two at ¥3,600, two at ¥2,800 (by major and level).
     let expected = (0..2000).map(|i| [320_000, 320_000, 360_000, 360_000, 280_000, 280_000][i % 6]).sum::<i64>();
     assert_eq!((s, run["students"].as_i64(), run["total_fen"].as_i64()), (200, Some(2000), Some(expected)), "{run}");
+}
+
+async fn the_platform_creates_a_school_and_its_admin_keeps_the_policy(app: TestApp) {
+    let lut_admin = token(&app, "lut", "admin", "Admin#2026").await;
+    let (s, lut) = app.get_json("/api/v1/office/school/policy", Some(&lut_admin)).await;
+    assert_eq!(s, 200, "{lut}");
+    // Every demo policy passes the checks a new one must pass: saved unchanged, nothing audited.
+    assert_eq!(app.post_json("/api/v1/office/school/policy", lut["policy"].clone(), Some(&lut_admin)).await.0, 204);
+    assert_eq!(audited(&app, "lut", "school.policy").await, 0);
+    let platform = token(&app, "platform", "platform", "Platform#2026").await;
+    let mut policy = lut["policy"].clone();
+    policy["payee"] = json!("新校区大学");
+    policy["channels"] = json!(["alipay_qr", "bitcoin"]);
+    let body = json!({"code": "newu", "name": "新校区大学", "region": "甘肃省", "policy": policy, "admin_login": "root"});
+    let (s, v) = app.post_json("/api/v1/office/schools", body.clone(), Some(&platform)).await;
+    assert_eq!((s, v["error"]["code"].as_str(), v["error"]["field"].as_str()), (422, Some("invalid_policy"), Some("channels")), "{v}");
+    assert!(app.store.school_by_code("newu").await.unwrap().is_none(), "a refused school was saved");
+    let mut good = body.clone();
+    good["policy"]["channels"] = json!(["alipay_qr"]);
+    let (s, created) = app.post_json("/api/v1/office/schools", good.clone(), Some(&platform)).await;
+    assert_eq!(s, 200, "{created}");
+    assert_eq!(app.post_json("/api/v1/office/schools", good, Some(&platform)).await.0, 409);
+    // Its admin logs in with the one-time password, changes it, and keeps the policy.
+    let once = created["admin_one_time_password"].as_str().unwrap();
+    let t = token(&app, "newu", "root", once).await;
+    assert_eq!(
+        app.post_json("/api/v1/office/password", json!({"old_password": once, "new_password": "Newu#Admin2026"}), Some(&t)).await.0,
+        204
+    );
+    let admin = token(&app, "newu", "root", "Newu#Admin2026").await;
+    let (_, mine) = app.get_json("/api/v1/office/school/policy", Some(&admin)).await;
+    assert_eq!(mine["code"], "newu");
+    let mut changed = mine["policy"].clone();
+    changed["approval_threshold_fen"] = json!(50_000);
+    changed["order_ttl_minutes"] = json!(0);
+    let (s, v) = app.post_json("/api/v1/office/school/policy", changed.clone(), Some(&admin)).await;
+    assert_eq!((s, v["error"]["details"]["problems"][0]["field"].as_str()), (422, Some("order_ttl_minutes")), "{v}");
+    changed["order_ttl_minutes"] = json!(60);
+    assert_eq!(app.post_json("/api/v1/office/school/policy", changed, Some(&admin)).await.0, 204);
+    let saved = app.store.school_by_code("newu").await.unwrap().unwrap().policy;
+    assert_eq!((saved.approval_threshold_fen, saved.order_ttl_minutes), (50_000, 60));
+    // The school's login page is there; its staff are its own; the platform's log has the creation.
+    assert_eq!(app.http.get(app.url("/s/newu/")).send().await.unwrap().status().as_u16(), 200);
+    let lut_fin = token(&app, "lut", "finance", "Finance#2026").await;
+    assert_eq!(app.get_json("/api/v1/office/school/policy", Some(&lut_fin)).await.0, 403);
+    assert_eq!(app.get_json("/api/v1/office/schools", Some(&lut_admin)).await.0, 403);
+    let auditor = token(&app, "newu", "root", "Newu#Admin2026").await;
+    let (_, log) = app.get_json("/api/v1/office/audit?action=school.policy", Some(&auditor)).await;
+    assert_eq!(log["entries"].as_array().unwrap().len(), 1, "{log}");
 }
