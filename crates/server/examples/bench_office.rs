@@ -31,7 +31,8 @@ fn peak_rss_mb() -> f64 {
 /// The process's resident set now (VmRSS), in MB.
 fn rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok());
+    let kb =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok());
     kb.unwrap_or(0.0) / 1024.0
 }
 
@@ -219,7 +220,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         charge_rate,
         charge_rate / raw
     );
-    println!("{:<34} {:>8.0} MB (goal ≤ 300 MB; {baseline:.0} MB held before the import)", "peak RSS during import and runs", peak_rss_mb());
+    println!(
+        "{:<34} {:>8.0} MB (goal ≤ 300 MB; {baseline:.0} MB held before the import)",
+        "peak RSS during import and runs",
+        peak_rss_mb()
+    );
 
     drop(store);
     if let Some((admin, name)) = cleanup {

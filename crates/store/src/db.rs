@@ -334,4 +334,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: include_str!("migrations/0011_office_data.postgres.sql"),
     },
     Migration { version: 12, name: "announcements", sql: include_str!("migrations/0012_announcements.sql"), sqlite: "", postgres: "" },
+    Migration { version: 13, name: "totp", sql: include_str!("migrations/0013_totp.sql"), sqlite: "", postgres: "" },
 ];

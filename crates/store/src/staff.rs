@@ -14,6 +14,10 @@ pub struct StaffRow {
     pub role: String,
     pub password_hash: String,
     pub totp_secret: Option<String>,
+    /// A secret being set up, until a code confirms it.
+    pub totp_pending: Option<String>,
+    /// The last TOTP step a code was accepted for.
+    pub totp_last_step: i64,
     pub must_change_password: bool,
     pub disabled: bool,
     pub created_at: i64,
@@ -28,6 +32,8 @@ fn staff(r: &AnyRow) -> Result<StaffRow, sqlx::Error> {
         role: r.try_get("role")?,
         password_hash: r.try_get("password_hash")?,
         totp_secret: r.try_get("totp_secret")?,
+        totp_pending: r.try_get("totp_pending")?,
+        totp_last_step: r.try_get("totp_last_step")?,
         must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
         disabled: r.try_get::<i64, _>("disabled")? != 0,
         created_at: r.try_get("created_at")?,
@@ -36,7 +42,7 @@ fn staff(r: &AnyRow) -> Result<StaffRow, sqlx::Error> {
 
 macro_rules! staff_columns {
     () => {
-        "id, school_id, login, name, role, password_hash, totp_secret, must_change_password, disabled, created_at"
+        "id, school_id, login, name, role, password_hash, totp_secret, totp_pending, totp_last_step, must_change_password, disabled, created_at"
     };
 }
 
@@ -195,5 +201,32 @@ impl Store {
             .execute(&mut *tx.tx)
             .await?;
         Ok(())
+    }
+
+    pub async fn set_totp_pending(&self, tx: &mut WriteTx, staff_id: i64, secret: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE staff SET totp_pending = $1 WHERE id = $2").bind(secret).bind(staff_id).execute(&mut *tx.tx).await?;
+        Ok(())
+    }
+
+    pub async fn enable_totp(&self, tx: &mut WriteTx, staff_id: i64, secret: &str, step: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE staff SET totp_secret = $1, totp_pending = NULL, totp_last_step = $2 WHERE id = $3")
+            .bind(secret)
+            .bind(step)
+            .bind(staff_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Takes a TOTP step for a login: only if no code of this or a later step was used, so
+    /// two requests with one code (or a replay) log in once.
+    pub async fn use_totp_step(&self, tx: &mut WriteTx, staff_id: i64, step: i64) -> Result<bool, StoreError> {
+        let n = sqlx::query("UPDATE staff SET totp_last_step = $1 WHERE id = $2 AND totp_last_step < $1")
+            .bind(step)
+            .bind(staff_id)
+            .execute(&mut *tx.tx)
+            .await?
+            .rows_affected();
+        Ok(n == 1)
     }
 }

@@ -32,6 +32,8 @@ pub struct StaffLoginInput<'a> {
     pub school: &'a str,
     pub login: &'a str,
     pub password: &'a str,
+    /// The authenticator app's code, for staff with a second factor.
+    pub totp: Option<&'a str>,
 }
 
 pub struct StaffLogin {
@@ -62,7 +64,17 @@ pub fn staff_of(row: &StaffRow) -> Result<Staff, Error> {
         name: row.name.clone(),
         role,
         must_change_password: row.must_change_password,
+        must_enrol_totp: false,
     })
+}
+
+/// Whether the school's policy asks this staff member for a second factor they have not set up.
+async fn owes_totp(ctx: &Context, row: &StaffRow, staff: &Staff) -> Result<bool, Error> {
+    if row.totp_secret.is_some() || !staff.role.moves_money() {
+        return Ok(false);
+    }
+    let Some(school_id) = staff.school_id else { return Ok(false) };
+    Ok(ctx.store.school_by_id(school_id).await?.is_some_and(|s| s.policy.staff_totp_required))
 }
 
 /// The school id a login names: `None` for the platform.
@@ -110,8 +122,16 @@ pub async fn login(ctx: &Context, input: &StaffLoginInput<'_>, client: &Client) 
     let Some(row) = usable.filter(|_| ok) else {
         return Err(invalid_credentials());
     };
-    ctx.store.clear_attempts(&key).await?;
-    let staff = staff_of(row)?;
+    // The second factor, when set up: the attempt stays counted until it is right too.
+    let step = match &row.totp_secret {
+        Some(secret) => {
+            let code = input.totp.map(str::trim).filter(|c| !c.is_empty()).ok_or_else(super::totp::totp_required)?;
+            Some(super::totp::matching_step(secret, code, ctx.clock.now()).ok_or_else(super::totp::totp_invalid)?)
+        }
+        None => None,
+    };
+    let mut staff = staff_of(row)?;
+    staff.must_enrol_totp = owes_totp(ctx, row, &staff).await?;
     let token = random_token(32);
     let session = StaffSessionRow {
         token_hash: sha256_hex(token.as_bytes()),
@@ -125,10 +145,17 @@ pub async fn login(ctx: &Context, input: &StaffLoginInput<'_>, client: &Client) 
         user_agent: client.user_agent.clone(),
     };
     let mut tx = ctx.store.write_tx().await?;
+    // One code logs in once, however many requests carry it.
+    if let Some(step) = step
+        && !ctx.store.use_totp_step(&mut tx, staff.id, step).await?
+    {
+        return Err(super::totp::totp_invalid());
+    }
     ctx.store.insert_staff_session(&mut tx, &session).await?;
     let subject = format!("staff:{}", staff.login);
     audit(ctx, &mut tx, &staff, client, &Audited { action: AuditAction::StaffLogin, subject: &subject, before: None, after: None }).await?;
     tx.commit().await?;
+    ctx.store.clear_attempts(&key).await?;
     Ok(StaffLogin { token, staff, session })
 }
 
@@ -153,7 +180,9 @@ pub async fn resolve(ctx: &Context, token: &str) -> Result<(Staff, StaffSessionR
     if t - session.last_seen_at >= TOUCH_EVERY_S {
         ctx.store.touch_staff_session(&hash, t).await?;
     }
-    Ok((staff_of(&row)?, session))
+    let mut staff = staff_of(&row)?;
+    staff.must_enrol_totp = owes_totp(ctx, &row, &staff).await?;
+    Ok((staff, session))
 }
 
 pub async fn logout(ctx: &Context, staff: &Staff, session: &StaffSessionRow, client: &Client) -> Result<(), Error> {
@@ -273,6 +302,16 @@ pub async fn change_password(
 }
 
 /// Refused to a staff member who must first replace a one-time password.
+/// The school requires a second factor of this role: set it up first.
+pub fn totp_enrolment_required() -> Error {
+    Error::new(
+        ErrorKind::Forbidden,
+        "totp_enrolment_required",
+        "学校要求收费和财务人员使用动态验证码，请先完成设置",
+        "Your school requires a second factor for your role; set it up first",
+    )
+}
+
 pub fn password_change_required() -> Error {
     Error::new(ErrorKind::Forbidden, "password_change_required", "请先修改初始密码", "Please change your one-time password first")
 }

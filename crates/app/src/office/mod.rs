@@ -13,6 +13,7 @@ pub mod imports;
 pub mod payments;
 pub mod schools;
 pub mod students;
+pub mod totp;
 
 use crate::{Client, Error, ErrorKind};
 use campuspay_domain::office::{AuditAction, Permission, Role};
@@ -29,6 +30,9 @@ pub struct Staff {
     pub role: Role,
     /// A one-time password is in use: nothing but the password change until it is changed.
     pub must_change_password: bool,
+    /// The school's policy asks this role for a second factor and none is set up yet:
+    /// nothing but setting it up until it is.
+    pub must_enrol_totp: bool,
 }
 
 impl Staff {

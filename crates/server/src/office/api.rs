@@ -23,6 +23,8 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/logout", None),
     ("GET", "/api/v1/office/me", None),
     ("POST", "/api/v1/office/password", None),
+    ("POST", "/api/v1/office/totp/setup", None),
+    ("POST", "/api/v1/office/totp/confirm", None),
     ("GET", "/api/v1/office/students/{student_no}", Some(Permission::ViewStudents)),
     ("POST", "/api/v1/office/students/{student_no}/reset-password", Some(Permission::ManageStudentAccounts)),
     ("POST", "/api/v1/office/students/{student_no}/unlock", Some(Permission::ManageStudentAccounts)),
@@ -64,6 +66,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(me))
         .routes(routes!(change_password))
+        .routes(routes!(totp_setup))
+        .routes(routes!(totp_confirm))
         .routes(routes!(student_file))
         .routes(routes!(reset_password))
         .routes(routes!(unlock))
@@ -83,6 +87,9 @@ pub struct LoginBody {
     school: String,
     login: String,
     password: String,
+    /// The 6-digit code of the authenticator app, for staff who set up a second factor.
+    #[serde(default)]
+    totp: Option<String>,
 }
 
 /// Who is logged in, and what they may do.
@@ -97,6 +104,9 @@ pub struct StaffView {
     school: Option<String>,
     /// A one-time password is in use: change it first (`POST /api/v1/office/password`).
     must_change_password: bool,
+    /// The school requires a second factor for this role: set it up first
+    /// (`POST /api/v1/office/totp/setup`, then `…/totp/confirm`).
+    must_enrol_totp: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -119,6 +129,7 @@ async fn view(state: &AppState, staff: &Staff) -> Result<StaffView, HttpError> {
         permissions: staff.role.permissions().iter().map(|p| p.as_str()).collect(),
         school,
         must_change_password: staff.must_change_password,
+        must_enrol_totp: staff.must_enrol_totp,
     })
 }
 
@@ -134,7 +145,7 @@ async fn view(state: &AppState, staff: &Staff) -> Result<StaffView, HttpError> {
     (status = 429, description = "尝试次数过多", body = ErrorBody),
 ))]
 async fn login(State(state): State<AppState>, client: Client, ApiJson(b): ApiJson<LoginBody>) -> Result<ApiJson<LoginAnswer>, HttpError> {
-    let input = auth::StaffLoginInput { school: &b.school, login: &b.login, password: &b.password };
+    let input = auth::StaffLoginInput { school: &b.school, login: &b.login, password: &b.password, totp: b.totp.as_deref() };
     let out = auth::login(&state, &input, &client).await?;
     Ok(ApiJson(LoginAnswer { token: out.token, staff: view(&state, &out.staff).await? }))
 }
@@ -170,6 +181,45 @@ async fn change_password(
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> Result<StatusCode, HttpError> {
     auth::change_password(&state, &s.staff, &s.session, &b.old_password, &b.new_password, &client).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotpSetup {
+    /// Base32, for typing into the app by hand.
+    secret: String,
+    /// `otpauth://totp/…`, for the app's QR code.
+    uri: String,
+}
+
+/// Start setting up a second factor: a new secret for an authenticator app, in force once a
+/// code confirms it.
+#[utoipa::path(post, path = "/api/v1/office/totp/setup", tag = "office", security(("bearer" = [])), responses(
+    (status = 200, description = "新的密钥", body = TotpSetup),
+))]
+async fn totp_setup(State(state): State<AppState>, s: StaffSession) -> Result<ApiJson<TotpSetup>, HttpError> {
+    let e = campuspay_app::office::totp::setup(&state, &s.staff).await?;
+    Ok(ApiJson(TotpSetup { secret: e.secret, uri: e.uri }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TotpConfirmBody {
+    code: String,
+}
+
+/// Confirm the second factor with a code from the app; every later login asks for a code.
+#[utoipa::path(post, path = "/api/v1/office/totp/confirm", tag = "office", security(("bearer" = [])), request_body = TotpConfirmBody, responses(
+    (status = 204, description = "已启用"),
+    (status = 401, description = "验证码不正确", body = ErrorBody),
+    (status = 422, description = "尚未开始设置", body = ErrorBody),
+))]
+async fn totp_confirm(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    ApiJson(b): ApiJson<TotpConfirmBody>,
+) -> Result<StatusCode, HttpError> {
+    campuspay_app::office::totp::confirm(&state, &s.staff, &client, &b.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

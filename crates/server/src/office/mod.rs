@@ -50,6 +50,11 @@ impl FromRequestParts<AppState> for StaffSession {
         if staff.must_change_password && !allowed {
             return Err(HttpError::from(auth::password_change_required()).in_lang(lang));
         }
+        // A second factor the school requires opens nothing but its own set-up.
+        let setting_up = allowed || parts.uri.path().starts_with("/api/v1/office/totp/");
+        if staff.must_enrol_totp && !setting_up {
+            return Err(HttpError::from(auth::totp_enrolment_required()).in_lang(lang));
+        }
         Ok(StaffSession { staff, session })
     }
 }

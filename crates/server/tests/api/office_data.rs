@@ -18,6 +18,7 @@ on_both_databases!(
     the_audit_log_exports_as_real_files,
     the_demo_files_load_a_new_term,
     the_platform_creates_a_school_and_its_admin_keeps_the_policy,
+    a_school_can_require_a_second_factor_for_money_roles,
 );
 
 const HEAD: [&str; 11] = ["学号", "姓名", "性别", "身份证号", "院系", "专业", "层次", "年级", "班级", "手机号", "邮箱"];
@@ -651,4 +652,45 @@ async fn the_platform_creates_a_school_and_its_admin_keeps_the_policy(app: TestA
     let auditor = token(&app, "newu", "root", "Newu#Admin2026").await;
     let (_, log) = app.get_json("/api/v1/office/audit?action=school.policy", Some(&auditor)).await;
     assert_eq!(log["entries"].as_array().unwrap().len(), 1, "{log}");
+}
+
+async fn a_school_can_require_a_second_factor_for_money_roles(app: TestApp) {
+    use campuspay_app::office::totp;
+    let admin = token(&app, "czie", "admin", "Admin#2026").await;
+    let (_, mine) = app.get_json("/api/v1/office/school/policy", Some(&admin)).await;
+    let mut policy = mine["policy"].clone();
+    policy["staff_totp_required"] = json!(true);
+    assert_eq!(app.post_json("/api/v1/office/school/policy", policy, Some(&admin)).await.0, 204);
+    // The cashier moves money: logged in, but nothing opens until the second factor is set up.
+    let (s, v) =
+        app.post_json("/api/v1/office/login", json!({"school": "czie", "login": "cashier", "password": "Cashier#2026"}), None).await;
+    assert_eq!((s, v["must_enrol_totp"].as_bool()), (200, Some(true)), "{v}");
+    let t = v["token"].as_str().unwrap().to_string();
+    let (s, v) = app.get_json("/api/v1/office/students/20230001", Some(&t)).await;
+    assert_eq!((s, v["error"]["code"].as_str()), (403, Some("totp_enrolment_required")), "{v}");
+    // The auditor moves no money: not asked.
+    let (_, v) =
+        app.post_json("/api/v1/office/login", json!({"school": "czie", "login": "auditor", "password": "Auditor#2026"}), None).await;
+    assert_eq!(v["must_enrol_totp"], false);
+    let (s, setup) = app.post_json("/api/v1/office/totp/setup", json!({}), Some(&t)).await;
+    assert_eq!(s, 200, "{setup}");
+    assert!(setup["uri"].as_str().unwrap().starts_with("otpauth://totp/campuspay:czie%2Fcashier?secret="), "{setup}");
+    let secret = totp::unbase32(setup["secret"].as_str().unwrap()).unwrap();
+    let step = app.state.ctx.clock.now() / totp::STEP_S;
+    let code = |s: i64| totp::hotp(&secret, s as u64, 6);
+    let (s, _) = app.post_json("/api/v1/office/totp/confirm", json!({"code": "000000"}), Some(&t)).await;
+    assert_eq!(s, 401);
+    assert_eq!(app.post_json("/api/v1/office/totp/confirm", json!({"code": code(step)}), Some(&t)).await.0, 204);
+    assert_eq!(app.get_json("/api/v1/office/students/20230001", Some(&t)).await.0, 200);
+    // From now on a login needs a code: missing, wrong, the one already used — refused.
+    let login = |totp: Option<String>| {
+        app.post_json("/api/v1/office/login", json!({"school": "czie", "login": "cashier", "password": "Cashier#2026", "totp": totp}), None)
+    };
+    assert_eq!(login(None).await.1["error"]["code"], "totp_required");
+    assert_eq!(login(Some("123456".into())).await.1["error"]["code"], "totp_invalid");
+    assert_eq!(login(Some(code(step))).await.1["error"]["code"], "totp_invalid", "a used code logged in again");
+    let (s, v) = login(Some(code(step + 1))).await;
+    assert_eq!((s, v["must_enrol_totp"].as_bool()), (200, Some(false)), "{v}");
+    assert_eq!(login(Some(code(step + 1))).await.0, 401, "a replayed code logged in");
+    assert_eq!(audited(&app, "czie", "staff.totp_enabled").await, 1);
 }
