@@ -8,8 +8,10 @@ pub mod audit_log;
 pub mod auth;
 pub mod catalog;
 pub mod charge_runs;
+pub mod dashboard;
 pub mod imports;
 pub mod payments;
+pub mod search;
 pub mod students;
 
 use crate::{Client, Error, ErrorKind};
