@@ -23,6 +23,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/logout", None),
     ("GET", "/api/v1/office/me", None),
     ("POST", "/api/v1/office/password", None),
+    ("GET", "/api/v1/office/students", Some(Permission::ViewStudents)),
     ("GET", "/api/v1/office/students/{student_no}", Some(Permission::ViewStudents)),
     ("POST", "/api/v1/office/students/{student_no}/reset-password", Some(Permission::ManageStudentAccounts)),
     ("GET", "/api/v1/office/audit", Some(Permission::ViewAudit)),
@@ -59,6 +60,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(offline_payment))
         .merge(super::charges::api())
         .merge(super::imports::api())
+        .merge(super::search::api())
 }
 
 #[derive(Deserialize, ToSchema)]
