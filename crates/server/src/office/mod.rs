@@ -5,6 +5,8 @@
 mod api;
 mod charges;
 mod imports;
+pub(crate) mod pages;
+mod search;
 
 pub use api::ROUTES;
 
