@@ -211,6 +211,19 @@ test('b. an accountant imports a roster (.xlsx) with one bad row, commits it and
     await page.goto(`${server.base}/office/students?q=20269002`);
     assert.match(await page.locator('#charges').textContent(), /考试费[\s\S]*¥200\.00[\s\S]*未缴/);
     await step('new-student');
+    // A 50-yuan 减免 of it, from the counter's small form.
+    const adjust = page.locator('details.adjust', { hasText: '考试费' });
+    await adjust.locator('summary').click();
+    await adjust.locator('input[name="amount"]').fill('50.001');
+    await adjust.locator('form[action$="/waiver"] input[name="reason"]').fill('家庭经济困难');
+    await adjust.locator('form[action$="/waiver"] button').click();
+    assert.match(await page.locator('details.adjust[open] .alert.error').textContent(), /最多两位小数/);
+    await step('waiver-error');
+    await page.locator('details.adjust[open] input[name="amount"]').fill('50');
+    await page.locator('details.adjust[open] form[action$="/waiver"] input[name="reason"]').fill('家庭经济困难');
+    await Promise.all([page.waitForURL((u) => u.search.startsWith('?done=')), page.locator('details.adjust[open] form[action$="/waiver"] button').click()]);
+    assert.match(await page.locator('#notice').textContent(), /减免已生效|复核/);
+    await step('waiver-done');
     await page.goto(`${server.base}/office/adjustments`);
     await step('adjustments');
     assertNoPageErrors();

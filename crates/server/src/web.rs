@@ -133,8 +133,9 @@ impl FromRequestParts<AppState> for StudentSession {
     }
 }
 
-/// A `Set-Cookie` value. Every cookie of ours is site-wide and `SameSite=Lax`; the session's
-/// is also `HttpOnly`, and `Secure` behind HTTPS (where its name has the `__Host-` prefix).
+/// A `Set-Cookie` value. Every cookie of ours is site-wide and `SameSite=Lax` (the office's
+/// `Strict`); the sessions' are also `HttpOnly`, and `Secure` behind HTTPS (where their names
+/// have the `__Host-` prefix).
 pub struct SetCookie<'a> {
     pub name: &'a str,
     pub value: &'a str,

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use campuspay_app::office::audit_log;
 use campuspay_app::{Error, ErrorKind};
-use campuspay_domain::office::AuditAction;
+use campuspay_domain::office::{AuditAction, Role};
 use campuspay_domain::time::{format_shanghai, parse_shanghai};
 use campuspay_store::office::AuditFilter;
 use serde::Deserialize;
@@ -115,7 +115,8 @@ pub async fn audit_page(State(state): State<AppState>, page: OfficePage, Query(q
                 actor: r.actor.clone(),
                 action: r.action.clone(),
                 subject: text("subject"),
-                role: text("role"),
+                // The role's Chinese name; a word this build does not know is shown as stored.
+                role: text("role").parse::<Role>().map(|r| r.label_zh().to_string()).unwrap_or_else(|_| text("role")),
                 ip: text("ip"),
                 detail: if d.is_object() { summary(&d) } else { r.detail.clone() },
             }

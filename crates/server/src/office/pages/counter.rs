@@ -177,6 +177,8 @@ async fn show(
         })
         .collect();
     let role = page.staff.role;
+    // An empty field is a dash, not a blank that looks like a rendering fault.
+    let or_dash = |v: String| if v.is_empty() { "—".to_string() } else { v };
     let view = CounterPage {
         shell: page.shell(format!("收费台 · {} {}", st.student_no, st.name), "students"),
         no: st.student_no.clone(),
@@ -186,7 +188,7 @@ async fn show(
             ("姓名", st.name.clone()),
             ("性别", st.gender.clone()),
             ("身份证号", idcard::mask(&st.id_card)),
-            ("手机号", mask_phone(&st.phone)),
+            ("手机号", or_dash(mask_phone(&st.phone))),
             ("院系", st.department.clone()),
             ("专业", st.major.clone()),
             ("层次", st.level.clone()),
