@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::api::routes())
         .merge(crate::pages::routes())
         .merge(crate::pages::account::routes(state.config.demo))
+        .merge(crate::office::pages::routes())
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
         .layer(middleware::from_fn_with_state(state.clone(), crate::web::no_store_when_private))

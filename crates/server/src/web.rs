@@ -133,8 +133,9 @@ impl FromRequestParts<AppState> for StudentSession {
     }
 }
 
-/// A `Set-Cookie` value. Every cookie of ours is site-wide and `SameSite=Lax`; the session's
-/// is also `HttpOnly`, and `Secure` behind HTTPS (where its name has the `__Host-` prefix).
+/// A `Set-Cookie` value. Every cookie of ours is site-wide and `SameSite=Lax` (the office's
+/// `Strict`); the sessions' are also `HttpOnly`, and `Secure` behind HTTPS (where their names
+/// have the `__Host-` prefix).
 pub struct SetCookie<'a> {
     pub name: &'a str,
     pub value: &'a str,
@@ -142,6 +143,9 @@ pub struct SetCookie<'a> {
     pub max_age: Option<i64>,
     pub http_only: bool,
     pub secure: bool,
+    /// `SameSite=Strict` instead of `Lax`: the office's cookie, which no link from elsewhere
+    /// (a mail, another site) should carry into a page that moves money.
+    pub strict: bool,
 }
 
 impl SetCookie<'_> {
@@ -153,7 +157,7 @@ impl SetCookie<'_> {
         if self.http_only {
             v.push_str("; HttpOnly");
         }
-        v.push_str("; SameSite=Lax");
+        v.push_str(if self.strict { "; SameSite=Strict" } else { "; SameSite=Lax" });
         if self.secure {
             v.push_str("; Secure");
         }
@@ -163,7 +167,19 @@ impl SetCookie<'_> {
 
     /// The session cookie carrying `token` (empty with `Some(0)` to end it).
     pub fn session<'a>(state: &'a AppState, token: &'a str, max_age: Option<i64>) -> SetCookie<'a> {
-        SetCookie { name: state.session_cookie_name(), value: token, max_age, http_only: true, secure: state.config.https }
+        SetCookie { name: state.session_cookie_name(), value: token, max_age, http_only: true, secure: state.config.https, strict: false }
+    }
+
+    /// The finance office's session cookie (pages), `HttpOnly` and `SameSite=Strict`.
+    pub fn office<'a>(state: &'a AppState, token: &'a str, max_age: Option<i64>) -> SetCookie<'a> {
+        SetCookie {
+            name: crate::office::cookie_name(state),
+            value: token,
+            max_age,
+            http_only: true,
+            secure: state.config.https,
+            strict: true,
+        }
     }
 
     /// The page language the user chose, remembered for a year.
@@ -174,6 +190,7 @@ impl SetCookie<'_> {
             max_age: Some(31_536_000),
             http_only: false,
             secure: false,
+            strict: false,
         }
     }
 }

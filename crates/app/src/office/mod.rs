@@ -9,9 +9,11 @@ pub mod audit_log;
 pub mod auth;
 pub mod catalog;
 pub mod charge_runs;
+pub mod dashboard;
 pub mod imports;
 pub mod payments;
 pub mod schools;
+pub mod search;
 pub mod students;
 pub mod totp;
 

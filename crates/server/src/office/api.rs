@@ -25,6 +25,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/password", None),
     ("POST", "/api/v1/office/totp/setup", None),
     ("POST", "/api/v1/office/totp/confirm", None),
+    ("GET", "/api/v1/office/students", Some(Permission::ViewStudents)),
     ("GET", "/api/v1/office/students/{student_no}", Some(Permission::ViewStudents)),
     ("POST", "/api/v1/office/students/{student_no}/reset-password", Some(Permission::ManageStudentAccounts)),
     ("POST", "/api/v1/office/students/{student_no}/unlock", Some(Permission::ManageStudentAccounts)),
@@ -79,6 +80,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::imports::api())
         .merge(super::announcements::api())
         .merge(super::schools::api())
+        .merge(super::search::api())
 }
 
 #[derive(Deserialize, ToSchema)]

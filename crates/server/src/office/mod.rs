@@ -6,7 +6,9 @@ mod announcements;
 mod api;
 mod charges;
 mod imports;
+pub(crate) mod pages;
 mod schools;
+mod search;
 
 pub use api::ROUTES;
 

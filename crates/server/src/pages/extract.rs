@@ -167,3 +167,43 @@ where
         Ok(Posted { page, form })
     }
 }
+
+/// What a form posted from an office page needs of that page: the staff session's CSRF token,
+/// and the page to show when the form does not carry it (the office's own 403 page).
+pub trait StaffFormPage {
+    fn csrf_token(&self) -> &str;
+    fn csrf_refused(&self) -> Response;
+}
+
+/// The office's twin of [`Posted`]: a form posted from an office page `P`, refused (403,
+/// nothing done) unless its `csrf` field is the staff session's token. The office cookie is
+/// `SameSite=Strict` and `app::guard_forms` refuses cross-site posts; this is the third lock,
+/// for a browser that sends neither `Sec-Fetch-Site` nor `Origin`.
+pub struct OfficePosted<P, T> {
+    pub page: P,
+    pub form: T,
+}
+
+impl<P, T> FromRequest<AppState> for OfficePosted<P, T>
+where
+    P: FromRequestParts<AppState, Rejection = Response> + StaffFormPage + Send,
+    T: DeserializeOwned + CsrfForm + Send,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let page = P::from_request_parts(&mut parts, state).await?;
+        let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state).await.map_err(IntoResponse::into_response)?;
+        if !staff_csrf_ok(page.csrf_token(), form.csrf()) {
+            return Err(page.csrf_refused());
+        }
+        Ok(OfficePosted { page, form })
+    }
+}
+
+/// Whether a posted token is the staff session's, compared in constant time; an empty token
+/// (a form without the field) never is.
+pub fn staff_csrf_ok(expected: &str, posted: &str) -> bool {
+    !posted.is_empty() && campuspay_app::crypto::constant_time_eq(expected.as_bytes(), posted.as_bytes())
+}

@@ -2,8 +2,8 @@
 
 pub(crate) mod account;
 mod choose;
-mod extract;
-mod form;
+pub(crate) mod extract;
+pub(crate) mod form;
 mod order;
 mod pay_views;
 mod records;
