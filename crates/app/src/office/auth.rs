@@ -315,3 +315,9 @@ pub fn totp_enrolment_required() -> Error {
 pub fn password_change_required() -> Error {
     Error::new(ErrorKind::Forbidden, "password_change_required", "请先修改初始密码", "Please change your one-time password first")
 }
+
+/// The school's staff (`manage_staff`).
+pub async fn staff_list(ctx: &Context, staff: &Staff) -> Result<Vec<StaffRow>, Error> {
+    staff.require(Permission::ManageStaff)?;
+    Ok(ctx.store.staff_of_school(staff.school()?).await?)
+}

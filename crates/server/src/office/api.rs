@@ -49,6 +49,8 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/announcements", Some(Permission::ManageAnnouncements)),
     ("POST", "/api/v1/office/announcements/{id}", Some(Permission::ManageAnnouncements)),
     ("POST", "/api/v1/office/announcements/{id}/expire", Some(Permission::ManageAnnouncements)),
+    ("GET", "/api/v1/office/staff", Some(Permission::ManageStaff)),
+    ("POST", "/api/v1/office/staff", Some(Permission::ManageStaff)),
     ("GET", "/api/v1/office/schools", Some(Permission::ManagePlatform)),
     ("POST", "/api/v1/office/schools", Some(Permission::ManagePlatform)),
     ("GET", "/api/v1/office/school/policy", Some(Permission::ManageSchool)),
@@ -80,6 +82,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::imports::api())
         .merge(super::announcements::api())
         .merge(super::schools::api())
+        .merge(super::staff::api())
         .merge(super::search::api())
 }
 

@@ -9,6 +9,7 @@ mod imports;
 pub(crate) mod pages;
 mod schools;
 mod search;
+mod staff;
 
 pub use api::ROUTES;
 

@@ -156,6 +156,7 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
                 "/api/v1/office/charges/{id}/cancellation" => json!({"reason": "巡检"}),
                 "/api/v1/office/announcements" | "/api/v1/office/announcements/{id}" => json!({"title": "巡检", "body": "巡检"}),
                 "/api/v1/office/schools" => json!({"code": "walk", "name": "巡检", "region": "巡检", "policy": {}}),
+                "/api/v1/office/staff" => json!({"login": "walk", "name": "巡检", "role": "nosuch"}),
                 _ => json!({}),
             };
             let req = match *method {

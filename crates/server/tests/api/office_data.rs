@@ -19,6 +19,7 @@ on_both_databases!(
     the_demo_files_load_a_new_term,
     the_platform_creates_a_school_and_its_admin_keeps_the_policy,
     a_school_can_require_a_second_factor_for_money_roles,
+    a_school_admin_adds_the_office_staff,
 );
 
 const HEAD: [&str; 11] = ["学号", "姓名", "性别", "身份证号", "院系", "专业", "层次", "年级", "班级", "手机号", "邮箱"];
@@ -693,4 +694,29 @@ async fn a_school_can_require_a_second_factor_for_money_roles(app: TestApp) {
     assert_eq!((s, v["must_enrol_totp"].as_bool()), (200, Some(false)), "{v}");
     assert_eq!(login(Some(code(step + 1))).await.0, 401, "a replayed code logged in");
     assert_eq!(audited(&app, "czie", "staff.totp_enabled").await, 1);
+}
+
+async fn a_school_admin_adds_the_office_staff(app: TestApp) {
+    let admin = token(&app, "ejt", "admin", "Admin#2026").await;
+    let (s, v) = app.post_json("/api/v1/office/staff", json!({"login": "wang", "name": "王老师", "role": "cashier"}), Some(&admin)).await;
+    assert_eq!(s, 200, "{v}");
+    let (s, l) =
+        app.post_json("/api/v1/office/login", json!({"school": "ejt", "login": "wang", "password": v["one_time_password"]}), None).await;
+    assert_eq!((s, l["must_change_password"].as_bool(), l["role"].as_str()), (200, Some(true), Some("cashier")), "{l}");
+    for (body, code) in [
+        (json!({"login": "wang", "name": "重复", "role": "cashier"}), "login_taken"),
+        (json!({"login": "boss", "name": "x", "role": "platform_admin"}), "forbidden"),
+        (json!({"login": "x", "name": "x", "role": "janitor"}), "invalid_role"),
+    ] {
+        let (_, v) = app.post_json("/api/v1/office/staff", body, Some(&admin)).await;
+        assert_eq!(v["error"]["code"], code, "{v}");
+    }
+    let (_, list) = app.get_json("/api/v1/office/staff", Some(&admin)).await;
+    let logins: Vec<&str> = list["staff"].as_array().unwrap().iter().map(|m| m["login"].as_str().unwrap()).collect();
+    assert!(logins.contains(&"wang") && logins.contains(&"finance") && logins.len() == 5, "{list}");
+    // Only the school's own: another school's admin does not see them.
+    let other = token(&app, "lut", "admin", "Admin#2026").await;
+    let (_, theirs) = app.get_json("/api/v1/office/staff", Some(&other)).await;
+    assert!(!theirs.to_string().contains("王老师"));
+    assert_eq!(audited(&app, "ejt", "staff.added").await, 1);
 }
