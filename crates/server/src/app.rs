@@ -68,6 +68,8 @@ impl Config {
 pub struct AppState {
     pub ctx: Context,
     pub config: Arc<Config>,
+    /// Sources of refused provider notifications, to answer a flood 429 (`api::notify`).
+    pub refused_sources: Arc<crate::api::notify::RefusedSources>,
     /// The provider simulator, mounted in demo mode and tests.
     #[cfg(feature = "demo")]
     pub sandbox: Option<Sandbox>,
@@ -86,6 +88,7 @@ impl AppState {
         AppState {
             ctx: Context::new(store, &config.settings()),
             config: Arc::new(config),
+            refused_sources: Arc::default(),
             #[cfg(feature = "demo")]
             sandbox: None,
         }
@@ -115,12 +118,15 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::routes())
         .merge(crate::pages::account::routes(state.config.demo))
         .merge(crate::office::pages::routes())
+        .layer(middleware::from_fn(crate::boundary::refuse_control_characters))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
         .layer(middleware::from_fn_with_state(state.clone(), crate::web::no_store_when_private))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone())
         .merge(sandbox)
+        // Over the fallback too: an unknown API path answers in the API's error shape.
+        .layer(middleware::from_fn(crate::boundary::api_error_shape))
         // Last, over the merged router and its fallback: every response carries the headers,
         // unknown paths (404) and the simulator's pages too (which set their own CSP).
         .layer(middleware::from_fn_with_state(state, security_headers))

@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod app;
+pub mod boundary;
 pub mod demo;
 pub mod error;
 pub mod office;

@@ -7,6 +7,7 @@ mod common;
 mod accounts;
 mod foundation;
 mod hardening;
+mod hardening_boundaries;
 mod office;
 mod office_data;
 mod office_pages;
