@@ -92,4 +92,26 @@ async fn worker_runs_the_jobs_of_a_server_without_one(db: Db) {
     };
     assert!(status.success(), "worker exit: {status}");
     behaviour(&app, "alipay", serde_json::json!({"notify": "normal"})).await;
+
+    // Issue 13 item 15: `reconcile` on the demo database reads the simulator's statements as
+    // the worker does, and without --demo it says why it has none instead of exiting 0.
+    let today = campuspay_domain::time::format_shanghai_date(campuspay_store::db_now());
+    let run = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_campuspay"))
+            .args(["reconcile", "--date", &today, "--database-url", &url, "--data-dir"])
+            .arg(&data.0)
+            .args(extra)
+            .env("RUST_LOG", "error")
+            .output()
+            .expect("running campuspay reconcile");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, out, err) = run(&["--demo", "--public-url", &base]);
+    assert!(ok, "reconcile --demo: {out} {err}");
+    let statements: usize = out.split(" statements").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(statements > 0, "statements were read: {out}");
+    assert!(!out.contains(" 0 matched"), "the paid trade is on the statement and matched: {out}");
+    let (ok, out, err) = run(&[]);
+    assert!(!ok, "without --demo there is nothing to read, and it says so: {out}");
+    assert!(err.contains("--demo"), "{err}");
 }
