@@ -355,7 +355,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 /// school without its own merchant configuration paying through it.
 #[cfg(feature = "demo")]
 async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &str) -> Result<AppState, Box<dyn std::error::Error>> {
-    let sandbox = Sandbox::open(&data_dir.join("sandbox"))?;
+    // One journal per database: every `serve --demo` on it (sharing --data-dir, as they share
+    // the simulator's keys) sees the same trades, and a new database starts with none.
+    let journal = campuspay_server::simulator::journal_path(&data_dir.join("sandbox"), &state.store.installation_id().await?);
+    let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_journal(&journal)?;
     let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, &sandbox, origin).await?;
     Ok(state.with_channels(channels).with_sandbox(Some(sandbox)))
 }
