@@ -3,6 +3,7 @@
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordVerifier, Version};
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
@@ -25,11 +26,19 @@ type Memory = Vec<Block>;
 #[derive(Clone)]
 pub struct Hasher {
     permits: Arc<Semaphore>,
+    /// Logins hashing or waiting to ([`Hasher::try_verify`]), and how many may: past that a
+    /// login is told at once to come back, instead of timing out in a queue.
+    in_line: Arc<AtomicUsize>,
+    max_in_line: usize,
     memory: Arc<Mutex<Vec<Memory>>>,
     /// A real hash of a random password, verified against when there is no hash to check, so
     /// an unknown account or an initial password takes as long as a wrong one.
     dummy: Arc<str>,
 }
+
+/// Too many logins are hashing or waiting to: come back in a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
 
 /// A permit's memory, returned to the pool when dropped (also if the hash panicked).
 struct Lease {
@@ -88,7 +97,31 @@ impl Hasher {
         let dummy = hash_in(&mut memory, random_token(16).as_bytes());
         let mut pool = vec![memory];
         pool.resize_with(permits, new_memory);
-        Hasher { permits: Arc::new(Semaphore::new(permits)), memory: Arc::new(Mutex::new(pool)), dummy: dummy.into() }
+        Hasher {
+            permits: Arc::new(Semaphore::new(permits)),
+            in_line: Arc::default(),
+            // ~30 ms a hash per core: 16 in line per permit wait about half a second.
+            max_in_line: permits * 16,
+            memory: Arc::new(Mutex::new(pool)),
+            dummy: dummy.into(),
+        }
+    }
+
+    /// [`Hasher::verify`] for logins, which come in floods: `Err(Busy)` at once when the line
+    /// of hashes is full.
+    pub async fn try_verify(&self, password: &str, phc: Option<&str>) -> Result<bool, Busy> {
+        if self.in_line.fetch_add(1, Ordering::AcqRel) >= self.max_in_line {
+            self.in_line.fetch_sub(1, Ordering::AcqRel);
+            return Err(Busy);
+        }
+        struct Leave<'a>(&'a AtomicUsize);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::AcqRel);
+            }
+        }
+        let _leave = Leave(&self.in_line);
+        Ok(self.verify(password, phc).await)
     }
 
     /// Holding a permit, the memory that goes with it (there are as many as permits).

@@ -14,4 +14,5 @@ mod office_pages;
 mod pages_pay;
 mod payments;
 mod races;
+mod rush;
 mod workers;
