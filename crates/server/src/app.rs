@@ -70,6 +70,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Sources of refused provider notifications, to answer a flood 429 (`api::notify`).
     pub refused_sources: Arc<crate::api::notify::RefusedSources>,
+    /// This instance's request figures, served at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The provider simulator, mounted in demo mode and tests.
     #[cfg(feature = "demo")]
     pub sandbox: Option<Sandbox>,
@@ -89,6 +91,7 @@ impl AppState {
             ctx: Context::new(store, &config.settings()),
             config: Arc::new(config),
             refused_sources: Arc::default(),
+            metrics: Arc::default(),
             #[cfg(feature = "demo")]
             sandbox: None,
         }
@@ -118,6 +121,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::routes())
         .merge(crate::pages::account::routes(state.config.demo))
         .merge(crate::office::pages::routes())
+        .route("/metrics", axum::routing::get(crate::metrics::metrics))
         .layer(middleware::from_fn(crate::boundary::refuse_control_characters))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
@@ -129,7 +133,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(crate::boundary::api_error_shape))
         // Last, over the merged router and its fallback: every response carries the headers,
         // unknown paths (404) and the simulator's pages too (which set their own CSP).
-        .layer(middleware::from_fn_with_state(state, security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(middleware::from_fn_with_state(state, crate::metrics::observe))
 }
 
 /// The provider simulator's routes under `/sandbox/…`, when one is mounted.

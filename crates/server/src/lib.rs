@@ -8,6 +8,7 @@ pub mod app;
 pub mod boundary;
 pub mod demo;
 pub mod error;
+pub mod metrics;
 pub mod office;
 pub mod pages;
 #[cfg(feature = "demo")]

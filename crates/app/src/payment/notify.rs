@@ -100,6 +100,7 @@ async fn keep(ctx: &Context, n: &Incoming<'_>, body: &[u8], outcome: &str) -> Re
     tx.commit().await.map(|()| id)
 }
 
+#[tracing::instrument(name = "notify", skip_all, fields(provider = n.provider, school = n.school))]
 pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
     let Some(provider) = parse_provider(n.provider) else {
         return Answer::UnknownProvider;

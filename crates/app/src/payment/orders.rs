@@ -148,6 +148,7 @@ pub async fn preview(ctx: &Context, session: &SessionRow, lines: &[CartRequest])
     Ok(Preview { overview, cart })
 }
 
+#[tracing::instrument(name = "create_order", skip_all, fields(student = session.student_id))]
 pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderInput) -> Result<Created, Error> {
     let o = overview(ctx, session).await?;
     let t = now();
@@ -308,6 +309,7 @@ pub struct PayStarted {
     pub order: OrderRow,
 }
 
+#[tracing::instrument(name = "pay", skip_all, fields(order_no = order_no, method = method_name))]
 pub async fn pay(
     ctx: &Context,
     session: &SessionRow,
@@ -449,6 +451,7 @@ pub async fn watched(ctx: &Context, order: &OrderRow) -> Result<(), Error> {
     Ok(())
 }
 
+#[tracing::instrument(name = "cancel_order", skip_all, fields(order_no = order_no))]
 pub async fn cancel(ctx: &Context, session: &SessionRow, order_no: &str) -> Result<OrderRow, Error> {
     let order = own_order(ctx, session, order_no).await?;
     crate::payment::settle::end_unpaid(ctx, order.id, OrderEvent::Cancel).await?;

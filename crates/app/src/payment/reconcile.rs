@@ -29,6 +29,7 @@ pub struct Report {
     pub failures: Vec<(i64, String)>,
 }
 
+#[tracing::instrument(name = "reconcile_day", skip(ctx))]
 pub async fn reconcile_day(ctx: &Context, date: &str) -> Result<Report, Error> {
     let mut report = Report { date: date.to_string(), ..Report::default() };
     let mut seen: HashSet<(String, String)> = HashSet::new();

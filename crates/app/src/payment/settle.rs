@@ -35,6 +35,7 @@ async fn domain_order(ctx: &Context, tx: &mut WriteTx, order: &OrderRow) -> Resu
 }
 
 /// Settles one provider transaction for the attempt's order.
+#[tracing::instrument(name = "settle_paid", skip_all, fields(out_trade_no = attempt.out_trade_no, txn_id = txn_id, amount = amount.0, ?source))]
 pub async fn settle_paid(
     ctx: &Context,
     attempt: &AttemptRow,
@@ -215,6 +216,7 @@ async fn mark_closed(ctx: &Context, tx: &mut WriteTx, id: i64) -> Result<(), Err
 
 /// Closes an unpaid order (expiry or cancellation): first its attempts at the providers, so no
 /// more money can come; money that came meanwhile is settled before the order closes.
+#[tracing::instrument(name = "end_unpaid", skip(ctx))]
 pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Result<(), Error> {
     let order = ctx.store.order_by_id(order_id).await?.ok_or_else(Error::not_found)?;
     if order.status != OrderState::Unpaid {

@@ -156,6 +156,7 @@ async fn gate(ctx: &Context, school: &School, who: Subject<'_>, input: &LoginInp
     Ok(Gate { held, captcha_due, slow_down })
 }
 
+#[tracing::instrument(name = "student_login", skip_all, fields(school = input.school))]
 pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Result<LoginOutcome, Error> {
     let login = input.login.trim();
     if login.is_empty() || input.password.is_empty() {

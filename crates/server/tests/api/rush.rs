@@ -44,3 +44,42 @@ async fn login_flood_sqlite() {
 async fn login_flood_postgres() {
     a_login_flood_beyond_the_hashing_line_is_told_to_come_back(Db::Postgres).await
 }
+
+/// Item 4: `/metrics` counts requests by route template and status with their latency, and
+/// reads payments, orders and jobs from the books; each response carries a request id; only
+/// loopback may read it.
+async fn metrics_count_requests_and_the_books(db: Db) {
+    let app = TestApp::spawn_with(db, |c| c.trust_proxy = true).await;
+    let token = app.session("qdou", "20230001").await;
+    let (_, o) = crate::payments::new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap();
+    let p = crate::payments::pay(&app, &token, no, "alipay_qr").await;
+    crate::payments::provider_pays(&app, "alipay_qr", p["out_trade_no"].as_str().unwrap()).await;
+    let res = app.http.get(app.url(&format!("/api/v1/student/orders/{no}"))).bearer_auth(&token).send().await.unwrap();
+    assert!(res.headers().get("x-request-id").is_some_and(|v| v.len() >= 12), "a request id on the response");
+    let text = app.http.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let has = |needle: &str| text.lines().any(|l| l.starts_with(needle));
+    assert!(
+        has("campuspay_http_requests_total{method=\"POST\",route=\"/api/v1/student/login\",status=\"200\"}"),
+        "logins counted by route and status:\n{text}"
+    );
+    assert!(has("campuspay_http_requests_total{method=\"GET\",route=\"/api/v1/student/orders/{order_no}\",status=\"200\"}"), "{text}");
+    assert!(!text.contains(no), "raw paths never become labels");
+    assert!(has("campuspay_http_request_duration_seconds_bucket{route=\"/api/v1/student/login\",le=\"+Inf\"}"), "{text}");
+    assert!(has("campuspay_orders{status="), "{text}");
+    assert!(has("campuspay_jobs{kind="), "{text}");
+    assert!(has("campuspay_db_connections{state=\"idle\"}"), "{text}");
+    assert!(has("campuspay_up 1"), "{text}");
+    let outside = app.http.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(outside.status().as_u16(), 404, "not for the public");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_sqlite() {
+    metrics_count_requests_and_the_books(Db::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_postgres() {
+    metrics_count_requests_and_the_books(Db::Postgres).await
+}
