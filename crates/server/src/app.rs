@@ -31,6 +31,8 @@ pub struct Config {
     pub mail_from: String,
     /// Aliyun SMS account; SMS go to the outbox without one.
     pub aliyun_sms: Option<AliyunSmsConfig>,
+    /// Requests in flight per class of expensive request, and the requests' deadline.
+    pub route_limits: crate::limits::RouteLimits,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             smtp_url: s.smtp_url,
             mail_from: s.mail_from,
             aliyun_sms: s.aliyun_sms,
+            route_limits: crate::limits::RouteLimits::default(),
         }
     }
 }
@@ -72,6 +75,8 @@ pub struct AppState {
     pub refused_sources: Arc<crate::api::notify::RefusedSources>,
     /// This instance's request figures, served at `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The bounds of each class of expensive request (`limits`).
+    pub gates: Arc<crate::limits::Gates>,
     /// The provider simulator, mounted in demo mode and tests.
     #[cfg(feature = "demo")]
     pub sandbox: Option<Sandbox>,
@@ -89,9 +94,10 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         AppState {
             ctx: Context::new(store, &config.settings()),
-            config: Arc::new(config),
             refused_sources: Arc::default(),
             metrics: Arc::default(),
+            gates: Arc::new(crate::limits::Gates::new(config.route_limits)),
+            config: Arc::new(config),
             #[cfg(feature = "demo")]
             sandbox: None,
         }
@@ -123,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::office::pages::routes())
         .route("/metrics", axum::routing::get(crate::metrics::metrics))
         .layer(middleware::from_fn(crate::boundary::refuse_control_characters))
+        .layer(middleware::from_fn_with_state(state.gates.clone(), crate::limits::limit))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
         .layer(middleware::from_fn_with_state(state.clone(), crate::web::no_store_when_private))

@@ -8,6 +8,7 @@ pub mod app;
 pub mod boundary;
 pub mod demo;
 pub mod error;
+pub mod limits;
 pub mod metrics;
 pub mod office;
 pub mod pages;

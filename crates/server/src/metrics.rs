@@ -127,6 +127,12 @@ pub async fn metrics(State(state): State<AppState>, client: Client) -> Response 
         let _ = writeln!(out, "campuspay_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
         let _ = writeln!(out, "campuspay_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
     }
+    // Resident memory, as Prometheus' process collector names it (Linux; absent elsewhere).
+    if let Some(pages) = std::fs::read_to_string("/proc/self/statm").ok().and_then(|t| t.split_whitespace().nth(1)?.parse::<u64>().ok()) {
+        out.push_str("# HELP process_resident_memory_bytes Resident memory of this instance.\n");
+        out.push_str("# TYPE process_resident_memory_bytes gauge\n");
+        let _ = writeln!(out, "process_resident_memory_bytes {}", pages * 4096);
+    }
     let pool = state.store.pool();
     out.push_str("# HELP campuspay_db_connections Database connections of this instance's pool.\n");
     out.push_str("# TYPE campuspay_db_connections gauge\n");

@@ -70,6 +70,7 @@ async fn metrics_count_requests_and_the_books(db: Db) {
     assert!(has("campuspay_jobs{kind="), "{text}");
     assert!(has("campuspay_db_connections{state=\"idle\"}"), "{text}");
     assert!(has("campuspay_up 1"), "{text}");
+    assert!(has("process_resident_memory_bytes "), "{text}");
     let outside = app.http.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
     assert_eq!(outside.status().as_u16(), 404, "not for the public");
 }
