@@ -74,13 +74,20 @@ fn hash_in(memory: &mut [Block], password: &[u8]) -> String {
     .to_string()
 }
 
+/// Whether `phc` was made with our algorithm, version and costs (the output length is the
+/// hash's own, not a setting): only then can the pooled memory compute it.
+fn made_with_our_setting(phc: &PasswordHash) -> bool {
+    let ours = params();
+    phc.algorithm == Algorithm::Argon2id.ident()
+        && phc.version == Some(Version::V0x13.into())
+        && Params::try_from(phc).is_ok_and(|p| (p.m_cost(), p.t_cost(), p.p_cost()) == (ours.m_cost(), ours.t_cost(), ours.p_cost()))
+}
+
 /// Whether `password` matches `phc`. Our own parameters are computed in `memory`; a hash made
 /// with other parameters (an older setting) goes through argon2's allocating path.
 fn verify_in(memory: &mut [Block], password: &[u8], phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else { return false };
-    let ours = parsed.algorithm == Algorithm::Argon2id.ident()
-        && parsed.version == Some(Version::V0x13.into())
-        && Params::try_from(&parsed).is_ok_and(|p| p == params());
+    let ours = made_with_our_setting(&parsed);
     let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else { return false };
     if !ours {
         return argon2().verify_password(password, phc).is_ok();
@@ -200,6 +207,20 @@ mod tests {
         assert!(h.verify("Campus#Pay2026!", Some(&phc)).await);
         assert!(!h.verify("campus#pay2026!", Some(&phc)).await);
         assert!(!h.verify("anything", None).await);
+    }
+
+    #[test]
+    fn our_own_hashes_take_the_pooled_path() {
+        let mut memory = new_memory();
+        let phc = hash_in(&mut memory, b"pw");
+        assert!(made_with_our_setting(&PasswordHash::new(&phc).unwrap()), "verified in pooled memory, not allocating");
+        use argon2::PasswordHasher;
+        let theirs = argon2().hash_password(b"pw").unwrap().to_string();
+        assert!(made_with_our_setting(&PasswordHash::new(&theirs).unwrap()));
+        let other = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::new(8 * 1024, 3, 1, None).unwrap());
+        assert!(!made_with_our_setting(&PasswordHash::new(&other.hash_password(b"pw").unwrap().to_string()).unwrap()));
+        assert!(verify_in(&mut memory, b"pw", &phc));
+        assert!(!verify_in(&mut memory, b"px", &phc));
     }
 
     #[tokio::test]

@@ -133,6 +133,15 @@ pub async fn metrics(State(state): State<AppState>, client: Client) -> Response 
         out.push_str("# TYPE process_resident_memory_bytes gauge\n");
         let _ = writeln!(out, "process_resident_memory_bytes {}", pages * 4096);
     }
+    // CPU time, from /proc/self/stat's utime and stime (fields 14 and 15, in 1/100 s ticks).
+    if let Some(ticks) = std::fs::read_to_string("/proc/self/stat").ok().and_then(|t| {
+        let after = t.rsplit_once(')')?.1;
+        let f: Vec<&str> = after.split_whitespace().collect();
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    }) {
+        out.push_str("# HELP process_cpu_seconds_total CPU time of this instance.\n# TYPE process_cpu_seconds_total counter\n");
+        let _ = writeln!(out, "process_cpu_seconds_total {}", ticks as f64 / 100.0);
+    }
     let pool = state.store.pool();
     out.push_str("# HELP campuspay_db_connections Database connections of this instance's pool.\n");
     out.push_str("# TYPE campuspay_db_connections gauge\n");
