@@ -387,7 +387,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await
     };
 
-    let t = tally.lock().unwrap();
+    let t = std::mem::take(&mut *tally.lock().unwrap());
     println!("\nran {:.1} s; limits at {} in flight:", wall.as_secs_f64(), a.concurrency);
     println!("  raw argon2id verify        {argon2:>9.1} /s  ({cores} cores)");
     println!("  /healthz ceiling           {healthz:>9.1} req/s");
@@ -419,7 +419,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for ((step, code), n) in &t.errors {
         println!("  {step:<20} {code:<40} {n}");
     }
-    drop(t);
     let paid: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM orders o JOIN students s ON s.id = o.student_id WHERE s.student_no LIKE 'L%' AND o.status = 'paid'",
     )
