@@ -218,3 +218,64 @@ impl Store {
         Ok(())
     }
 }
+
+/// A paid line as a receipt prints it.
+#[derive(Debug, Clone)]
+pub struct PaidLine {
+    pub item_code: String,
+    pub item_name: String,
+    pub period_name: String,
+    pub receipt_type: String,
+    pub amount: Fen,
+}
+
+fn paid_line(r: &AnyRow) -> Result<PaidLine, sqlx::Error> {
+    Ok(PaidLine {
+        item_code: r.try_get("item_code")?,
+        item_name: r.try_get("item_name")?,
+        period_name: r.try_get("period_name")?,
+        receipt_type: r.try_get("receipt_type")?,
+        amount: Fen(r.try_get("amount_fen")?),
+    })
+}
+
+/// An offline payment as its receipt needs it.
+#[derive(Debug, Clone)]
+pub struct OfflineForReceipt {
+    pub school_id: i64,
+    pub student_id: i64,
+    pub method: String,
+    pub reference: String,
+}
+
+impl Store {
+    /// The lines of an order with their fee items' codes and receipt types.
+    pub async fn order_paid_lines(&self, on: On<'_>, order_id: i64) -> Result<Vec<PaidLine>, StoreError> {
+        let sql = "SELECT f.code AS item_code, f.name AS item_name, p.name AS period_name, f.receipt_type, l.amount_fen \
+             FROM order_lines l JOIN charges c ON c.id = l.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
+             JOIN periods p ON p.id = c.period_id WHERE l.order_id = $1 ORDER BY l.id";
+        let rows = self.fetch_all(on, sqlx::query(sql).bind(order_id)).await?;
+        map_rows(&rows, paid_line)
+    }
+
+    pub async fn offline_for_receipt(&self, on: On<'_>, id: i64) -> Result<Option<OfflineForReceipt>, StoreError> {
+        let q = sqlx::query("SELECT school_id, student_id, method, reference FROM offline_payments WHERE id = $1").bind(id);
+        let Some(r) = self.fetch_optional(on, q).await? else { return Ok(None) };
+        Ok(Some(OfflineForReceipt {
+            school_id: r.try_get("school_id")?,
+            student_id: r.try_get("student_id")?,
+            method: r.try_get("method")?,
+            reference: r.try_get("reference")?,
+        }))
+    }
+
+    /// The ledger lines an offline payment wrote (its `offline_payment` rows carry its reference).
+    pub async fn offline_paid_lines(&self, on: On<'_>, o: &OfflineForReceipt) -> Result<Vec<PaidLine>, StoreError> {
+        let sql = "SELECT f.code AS item_code, f.name AS item_name, p.name AS period_name, f.receipt_type, e.amount_fen \
+             FROM ledger_entries e JOIN charges c ON c.id = e.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
+             JOIN periods p ON p.id = c.period_id \
+             WHERE e.school_id = $1 AND e.student_id = $2 AND e.kind = 'offline_payment' AND e.reference = $3 ORDER BY e.id";
+        let rows = self.fetch_all(on, sqlx::query(sql).bind(o.school_id).bind(o.student_id).bind(o.reference.as_str())).await?;
+        map_rows(&rows, paid_line)
+    }
+}

@@ -67,6 +67,16 @@ pub(super) async fn run(ctx: &Context, claimed: Claimed) {
             Job::CloseAttempt { attempt_id } => close_attempt(ctx, *attempt_id).await,
             Job::Refund { refund_id } => refund(ctx, *refund_id, row.attempts).await,
             Job::Reconcile { date } => reconcile(ctx, date, row.attempts).await,
+            Job::IssueReceipt { order_id } => crate::receipts::issue_for_order(ctx, *order_id).await.map(|_| Next::Done),
+            Job::IssueOfflineReceipt { offline_payment_id } => {
+                crate::receipts::issue_for_offline(ctx, *offline_payment_id).await.map(|_| Next::Done)
+            }
+            Job::SmsReceipt { school_id, receipt_id } => {
+                crate::receipts::deliver(ctx, *school_id, *receipt_id, crate::receipts::Delivery::Sms).await.map(|_| Next::Done)
+            }
+            Job::MailReceipt { school_id, receipt_id } => {
+                crate::receipts::deliver(ctx, *school_id, *receipt_id, crate::receipts::Delivery::Mail).await.map(|_| Next::Done)
+            }
         },
         Err(e) => Err(crate::Error::new(crate::ErrorKind::Internal, "undecodable_job", e.clone(), e.clone())),
     };
