@@ -232,13 +232,14 @@ pub async fn red_letter(ctx: &Context, tx: &mut WriteTx, refund: &RefundOf) -> R
     let refunded_of = |code: &str, whole: i64| -> i64 {
         if refund.lines.is_empty() { whole } else { refund.lines.iter().filter(|(c, _)| c == code).map(|(_, f)| f.0).sum() }
     };
-    let originals: Vec<ReceiptRow> = ctx
-        .store
-        .receipts_of_source(On::Tx(tx), src.school.id, &src.key)
-        .await?
-        .into_iter()
-        .filter(|r| r.kind == ReceiptKind::Normal && r.status == ReceiptStatus::Issued)
-        .collect();
+    let all = ctx.store.receipts_of_source(On::Tx(tx), src.school.id, &src.key).await?;
+    // A refund is red-lettered once: the same refund again (a retried job) finds its keys.
+    let done = format!("refund-{}-", refund.refund_key);
+    if all.iter().any(|r| r.issue_key.starts_with(&done)) {
+        return Ok(issued);
+    }
+    let originals: Vec<ReceiptRow> =
+        all.into_iter().filter(|r| r.kind == ReceiptKind::Normal && r.status == ReceiptStatus::Issued).collect();
     for original in originals {
         let data: ReceiptData = serde_json::from_str(&original.data).map_err(|_| Error::internal())?;
         if !data.lines.iter().any(|l| refunded_of(&l.code, l.amount_fen) > 0) {

@@ -13,4 +13,5 @@ mod office_pages;
 mod pages_pay;
 mod payments;
 mod races;
+mod receipts;
 mod workers;
