@@ -321,3 +321,31 @@ pub async fn deliver(ctx: &Context, school_id: i64, receipt_id: i64, by: Deliver
         }
     }
 }
+
+/// Voids `old` (an issued, normal receipt) and issues its replacement with the corrected payer,
+/// in the caller's transaction, under the source's lock. Returns the new receipt's id.
+pub(crate) async fn void_and_reissue(
+    ctx: &Context,
+    tx: &mut WriteTx,
+    old: &ReceiptRow,
+    payer: &str,
+    payer_credit_code: &str,
+    reason: &str,
+) -> Result<i64, Error> {
+    let data: ReceiptData = serde_json::from_str(&old.data).map_err(|_| Error::internal())?;
+    let school = ctx.store.school_by_id(old.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let src = Source {
+        school,
+        student_id: old.student_id,
+        key: old.source.clone(),
+        order_id: old.order_id,
+        payer: payer.to_string(),
+        payer_credit_code: payer_credit_code.to_string(),
+        order_no: data.order_no.clone(),
+        channel: data.channel.clone(),
+        txn_id: data.txn_id.clone(),
+    };
+    ctx.store.set_receipt_status(tx, old.id, ReceiptStatus::Void, reason).await?;
+    let again = draft(&src, &old.receipt_type, ReceiptKind::Normal, data.lines, ctx.clock.now(), String::new())?;
+    store_receipt(ctx, tx, &BuiltinIssuer, &src, again, &format!("reissue-{}", old.id), Some(old.id)).await
+}

@@ -30,7 +30,8 @@ pub fn verify_url(ctx: &Context, r: &ReceiptRow) -> String {
     format!("{}/receipts/verify?code={}&number={}&check_code={}", ctx.public_url(), r.code, r.number, r.check_code)
 }
 
-fn view(ctx: &Context, r: &ReceiptRow) -> ReceiptView {
+/// A stored receipt as lists show it.
+pub fn view_of(ctx: &Context, r: &ReceiptRow) -> ReceiptView {
     ReceiptView {
         id: r.id,
         code: r.code.clone(),
@@ -47,7 +48,7 @@ fn view(ctx: &Context, r: &ReceiptRow) -> ReceiptView {
 }
 
 pub async fn receipts_of_student(ctx: &Context, school_id: i64, student_id: i64) -> Result<Vec<ReceiptView>, Error> {
-    Ok(ctx.store.receipts_of_student(school_id, student_id).await?.iter().map(|r| view(ctx, r)).collect())
+    Ok(ctx.store.receipts_of_student(school_id, student_id).await?.iter().map(|r| view_of(ctx, r)).collect())
 }
 
 /// The PDF of one of the student's receipts (`student_id` None: the office's, any student of

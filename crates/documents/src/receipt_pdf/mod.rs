@@ -137,12 +137,14 @@ pub fn render_receipt(doc: &ReceiptDoc) -> Result<Vec<u8>, ReceiptPdfError> {
     page.content.set_fill_rgb(0.0, 0.0, 0.0);
 
     // Heading and authority.
-    let heading = if red { format!("{}（红字）", doc.heading) } else { doc.heading.clone() };
-    page.text(&heading, PAGE_W / 2.0 - 10.0, PAGE_H - 48.0, 15.0, Align::Center)?;
+    page.text(&doc.heading, PAGE_W / 2.0 - 10.0, PAGE_H - 48.0, 15.0, Align::Center)?;
     page.line(PAGE_W / 2.0 - 130.0, PAGE_H - 54.0, PAGE_W / 2.0 + 110.0, PAGE_H - 54.0);
-    if !doc.authority.is_empty() {
-        page.text(&format!("监制单位：{}", doc.authority), PAGE_W / 2.0 - 10.0, PAGE_H - 70.0, 9.0, Align::Center)?;
+    // A red-letter receipt says so under its heading (the heading itself is the form's name).
+    let mut under = if doc.authority.is_empty() { String::new() } else { format!("监制单位：{}", doc.authority) };
+    if red {
+        under = format!("红字票据　{under}");
     }
+    page.text(&under, PAGE_W / 2.0 - 10.0, PAGE_H - 70.0, 9.0, Align::Center)?;
 
     // QR to the verify page, top left, as vector modules.
     draw_qr(&mut page.content, &doc.verify_url, LEFT, PAGE_H - 94.0, 62.0)?;

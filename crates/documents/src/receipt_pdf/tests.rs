@@ -78,7 +78,7 @@ fn the_font_covers_the_form_wording() {
 fn a_red_letter_receipt_says_what_it_reverses() {
     let doc = ReceiptDoc { total: Fen(-320_000), red_letter_of: "62060125 0000000042".into(), number: "0000000043".into(), ..sample() };
     let text = text_of(&render_receipt(&doc).unwrap());
-    assert!(text.contains("（红字）"), "{text}");
+    assert!(text.contains("红字票据"), "{text}");
     assert!(text.contains("负叁仟贰佰元整"), "{text}");
     assert!(text.contains("冲红原票据：620601250000000042"), "{text}");
 }

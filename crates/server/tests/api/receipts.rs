@@ -18,6 +18,7 @@ on_both_databases!(
     an_offline_payment_gets_one_receipt,
     a_refund_red_letters_the_receipt,
     receipt_numbers_have_no_gaps_under_concurrency,
+    the_office_searches_resends_and_reissues,
 );
 
 async fn receipts_of(app: &TestApp, token: &str) -> Vec<Value> {
@@ -186,7 +187,7 @@ async fn a_refund_red_letters_the_receipt(app: TestApp) {
     assert_eq!(v["valid"], true, "{v}");
     let text = pdf_text(&app, &token, red["pdf_url"].as_str().unwrap(), "receipt-red-letter").await;
     assert!(
-        text.contains("（红字）") && text.contains(&format!("冲红原票据：{}{}", original["code"].as_str().unwrap(), numbers[0])),
+        text.contains("红字票据") && text.contains(&format!("冲红原票据：{}{}", original["code"].as_str().unwrap(), numbers[0])),
         "{text}"
     );
     // The same refund again issues nothing more.
@@ -220,4 +221,59 @@ async fn receipt_numbers_have_no_gaps_under_concurrency(app: TestApp) {
     }
     kept.sort();
     assert_eq!(kept, (1..=10).collect::<Vec<_>>());
+}
+
+async fn the_office_searches_resends_and_reissues(app: TestApp) {
+    let token = app.session("lut", "20230001").await;
+    paid_order(&app, &token, "normal").await;
+    app.run_pending_jobs().await;
+    let login = |login: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            let (s, v) = app.post_json("/api/v1/office/login", json!({"school": "lut", "login": login, "password": password}), None).await;
+            assert_eq!(s, 200, "{v}");
+            v["token"].as_str().unwrap().to_string()
+        }
+    };
+    let (cashier, finance) = (login("cashier", "Cashier#2026").await, login("finance", "Finance#2026").await);
+    let (s, v) = app.get_json("/api/v1/office/receipts?student_no=20230001", Some(&cashier)).await;
+    assert_eq!(s, 200, "{v}");
+    let found = v["receipts"].as_array().unwrap().clone();
+    assert_eq!(found.len(), 1, "{v}");
+    let r = &found[0];
+    let id = r["id"].as_i64().unwrap();
+    assert_eq!(r["student_no"], "20230001");
+    let (s, v) = app.get_json(&format!("/api/v1/office/receipts?q={}", r["number"].as_str().unwrap()), Some(&cashier)).await;
+    assert_eq!((s, v["receipts"].as_array().unwrap().len()), (200, 1), "{v}");
+
+    // Sent again: one more SMS in the outbox.
+    let sms = || async { crate::payments::count(&app, "SELECT COUNT(*) FROM outbox WHERE channel = 'sms'").await };
+    let before = sms().await;
+    let (s, v) = app.post_json(&format!("/api/v1/office/receipts/{id}/resend"), json!({}), Some(&cashier)).await;
+    assert_eq!(s, 200, "{v}");
+    app.run_pending_jobs().await;
+    assert_eq!(sms().await, before + 1);
+
+    // A wrong credit code is refused and changes nothing; a right one voids and reissues.
+    let bad =
+        json!({"kind": "company", "title": "兰州某某科技有限公司", "credit_code": "91350100M000100Y44", "reason": "学生申请改为单位抬头"});
+    let (s, v) = app.post_json(&format!("/api/v1/office/receipts/{id}/reissue"), bad, Some(&finance)).await;
+    assert_eq!((s, v["error"]["field"].as_str()), (422, Some("credit_code")), "{v}");
+    let good =
+        json!({"kind": "company", "title": "兰州某某科技有限公司", "credit_code": "91350100M000100Y43", "reason": "学生申请改为单位抬头"});
+    let (s, v) = app.post_json(&format!("/api/v1/office/receipts/{id}/reissue"), good.clone(), Some(&cashier)).await;
+    assert_eq!(s, 403, "a cashier may not correct receipts: {v}");
+    let (s, new) = app.post_json(&format!("/api/v1/office/receipts/{id}/reissue"), good.clone(), Some(&finance)).await;
+    assert_eq!((s, new["payer"].as_str(), new["status"].as_str()), (200, Some("兰州某某科技有限公司"), Some("issued")), "{new}");
+    let (s, v) = app.post_json(&format!("/api/v1/office/receipts/{id}/reissue"), good, Some(&finance)).await;
+    assert_eq!(s, 409, "a void receipt is not corrected twice: {v}");
+    let v = verify(&app, r["code"].as_str().unwrap(), r["number"].as_str().unwrap(), r["check_code"].as_str().unwrap()).await;
+    assert_eq!((v["valid"].as_bool(), v["status"].as_str()), (Some(false), Some("void")), "{v}");
+    let v = verify(&app, new["code"].as_str().unwrap(), new["number"].as_str().unwrap(), new["check_code"].as_str().unwrap()).await;
+    assert_eq!(v["valid"], true, "{v}");
+    let text = pdf_text(&app, &finance, &format!("/api/v1/office/receipts/{}/pdf", new["id"]), "receipt-reissued").await;
+    assert!(text.contains("91350100M000100Y43") && text.contains("兰州某某科技有限公司"), "{text}");
+    let audited =
+        crate::payments::count(&app, "SELECT COUNT(*) FROM audit_log WHERE action IN ('receipt.resent', 'receipt.reissued')").await;
+    assert_eq!(audited, 2);
 }
