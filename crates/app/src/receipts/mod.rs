@@ -12,7 +12,7 @@ pub(crate) use issue::void_and_reissue;
 mod view;
 
 pub use issue::{Delivery, RefundOf, deliver, issue_for_offline, issue_for_order, red_letter};
-pub use view::{ReceiptView, VerifyAnswer, VerifyStatus, pdf_of, receipts_of_student, verify, verify_url, view_of};
+pub use view::{ReceiptView, VerifyAnswer, VerifyStatus, pdf_doc, pdf_of, receipts_of_student, verify, verify_url, view_of};
 
 use crate::crypto::{constant_time_eq, random_token};
 use crate::{Context, Error};

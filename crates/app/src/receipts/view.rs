@@ -56,6 +56,21 @@ pub async fn receipts_of_student(ctx: &Context, school_id: i64, student_id: i64)
 pub async fn pdf_of(ctx: &Context, school_id: i64, student_id: Option<i64>, receipt_id: i64) -> Result<(String, Vec<u8>), Error> {
     let r = ctx.store.receipt_by_id(On::Pool, school_id, receipt_id).await?.filter(|r| student_id.is_none_or(|s| s == r.student_id));
     let r = r.ok_or_else(|| Error::new(ErrorKind::NotFound, "receipt_not_found", "没有这张票据", "No such receipt"))?;
+    let doc = doc_of(ctx, &r)?;
+    let pdf = render_receipt(&doc).map_err(|e| {
+        tracing::error!(error = %e, receipt = r.id, "receipt PDF");
+        Error::internal()
+    })?;
+    Ok((format!("receipt-{}-{}.pdf", r.code, r.number), pdf))
+}
+
+/// What the PDF of a school's receipt prints (the benchmark renders it in a loop).
+pub async fn pdf_doc(ctx: &Context, school_id: i64, receipt_id: i64) -> Result<ReceiptDoc, Error> {
+    let r = ctx.store.receipt_by_id(On::Pool, school_id, receipt_id).await?.ok_or_else(Error::not_found)?;
+    doc_of(ctx, &r)
+}
+
+fn doc_of(ctx: &Context, r: &ReceiptRow) -> Result<ReceiptDoc, Error> {
     let data: ReceiptData = serde_json::from_str(&r.data).map_err(|_| Error::internal())?;
     let doc = ReceiptDoc {
         heading: data.heading.clone(),
@@ -79,18 +94,14 @@ pub async fn pdf_of(ctx: &Context, school_id: i64, student_id: Option<i64>, rece
         txn_id: data.txn_id.clone(),
         collector: data.collector.clone(),
         reviewer: data.reviewer.clone(),
-        verify_url: verify_url(ctx, &r),
+        verify_url: verify_url(ctx, r),
         red_letter_of: data.original.clone(),
         stamp: match r.status {
             ReceiptStatus::Issued => String::new(),
             s => s.label_zh().to_string(),
         },
     };
-    let pdf = render_receipt(&doc).map_err(|e| {
-        tracing::error!(error = %e, receipt = r.id, "receipt PDF");
-        Error::internal()
-    })?;
-    Ok((format!("receipt-{}-{}.pdf", r.code, r.number), pdf))
+    Ok(doc)
 }
 
 /// What verification says of a receipt.

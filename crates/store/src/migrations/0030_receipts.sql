@@ -43,3 +43,6 @@ CREATE TABLE receipts (
 );
 CREATE INDEX receipts_by_number ON receipts (code, number);
 CREATE INDEX receipts_by_student ON receipts (school_id, student_id);
+-- An offline payment's receipt finds its ledger rows by reference (the counter writes its
+-- reference on each): without this, a student with many counter payments is scanned whole.
+CREATE INDEX ledger_by_reference ON ledger_entries (school_id, reference);
