@@ -279,3 +279,15 @@ impl Store {
         map_rows(&rows, paid_line)
     }
 }
+
+impl Store {
+    /// The order a provider payment paid, if the payment was applied to it (a refund of such
+    /// money red-letters the order's receipts; late money never had one).
+    pub async fn applied_order_of_payment(&self, on: On<'_>, provider_payment_id: i64) -> Result<Option<i64>, StoreError> {
+        let q = sqlx::query("SELECT order_id FROM provider_payments WHERE id = $1 AND disposition = 'applied'").bind(provider_payment_id);
+        Ok(match self.fetch_optional(on, q).await? {
+            Some(r) => Some(r.try_get("order_id")?),
+            None => None,
+        })
+    }
+}

@@ -227,6 +227,12 @@ async fn finish_refund(ctx: &crate::Context, r: &RefundRow, to: RefundState) -> 
             memo: "退款已退回原支付账户",
         };
         ctx.store.insert_ledger_entry(&mut tx, &entry).await?;
+        // Money that had paid an order goes back: its receipts are red-lettered with the
+        // refund. (Late or duplicate money, today's only provider refunds, never had one.)
+        if let Some(order_id) = ctx.store.applied_order_of_payment(campuspay_store::On::Tx(&mut tx), r.provider_payment_id).await? {
+            let of = crate::receipts::RefundOf { order_id, refund_key: r.out_refund_no.clone(), lines: vec![], amount: r.amount };
+            crate::receipts::red_letter(ctx, &mut tx, &of).await?;
+        }
     }
     Ok(tx.commit().await?)
 }

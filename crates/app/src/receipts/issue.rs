@@ -213,7 +213,7 @@ pub struct RefundOf {
     pub order_id: i64,
     /// Unique per refund (its out_refund_no or id): the red-letter receipt's key.
     pub refund_key: String,
-    /// Refunded per fee item code; empty means the whole order.
+    /// Refunded per fee item code; empty: `amount`, taken from the lines in order.
     pub lines: Vec<(String, Fen)>,
     pub amount: Fen,
 }
@@ -229,8 +229,16 @@ pub async fn red_letter(ctx: &Context, tx: &mut WriteTx, refund: &RefundOf) -> R
     };
     let mut issued = issue_missing(ctx, tx, &src, &lines).await?;
     let now = ctx.clock.now();
-    let refunded_of = |code: &str, whole: i64| -> i64 {
-        if refund.lines.is_empty() { whole } else { refund.lines.iter().filter(|(c, _)| c == code).map(|(_, f)| f.0).sum() }
+    // Without lines, the amount is taken from the receipts' lines in order, first to last.
+    let mut unassigned = refund.amount.0;
+    let mut refunded_of = |code: &str, line: i64| -> i64 {
+        if refund.lines.is_empty() {
+            let part = unassigned.clamp(0, line);
+            unassigned -= part;
+            part
+        } else {
+            refund.lines.iter().filter(|(c, _)| c == code).map(|(_, f)| f.0).sum::<i64>().clamp(0, line)
+        }
     };
     let all = ctx.store.receipts_of_source(On::Tx(tx), src.school.id, &src.key).await?;
     // A refund is red-lettered once: the same refund again (a retried job) finds its keys.
@@ -242,7 +250,8 @@ pub async fn red_letter(ctx: &Context, tx: &mut WriteTx, refund: &RefundOf) -> R
         all.into_iter().filter(|r| r.kind == ReceiptKind::Normal && r.status == ReceiptStatus::Issued).collect();
     for original in originals {
         let data: ReceiptData = serde_json::from_str(&original.data).map_err(|_| Error::internal())?;
-        if !data.lines.iter().any(|l| refunded_of(&l.code, l.amount_fen) > 0) {
+        let refunded: Vec<i64> = data.lines.iter().map(|l| refunded_of(&l.code, l.amount_fen)).collect();
+        if refunded.iter().all(|r| *r == 0) {
             continue;
         }
         let negated = data.lines.iter().map(|l| ReceiptLine { amount_fen: -l.amount_fen, ..l.clone() }).collect();
@@ -255,7 +264,8 @@ pub async fn red_letter(ctx: &Context, tx: &mut WriteTx, refund: &RefundOf) -> R
         let rest: Vec<ReceiptLine> = data
             .lines
             .iter()
-            .map(|l| ReceiptLine { amount_fen: l.amount_fen - refunded_of(&l.code, l.amount_fen).min(l.amount_fen), ..l.clone() })
+            .zip(&refunded)
+            .map(|(l, r)| ReceiptLine { amount_fen: l.amount_fen - r, ..l.clone() })
             .filter(|l| l.amount_fen > 0)
             .collect();
         if !rest.is_empty() {

@@ -194,6 +194,15 @@ async fn a_refund_red_letters_the_receipt(app: TestApp) {
     let mut tx = app.store.write_tx().await.unwrap();
     assert!(receipts::red_letter(&app.state, &mut tx, &refund).await.unwrap().is_empty());
     tx.commit().await.unwrap();
+    // A refund given only as an amount (as the provider refund job knows it) takes it from the lines.
+    let by_amount = RefundOf { order_id, refund_key: "RF2".into(), lines: vec![], amount: Fen(50) };
+    let mut tx = app.store.write_tx().await.unwrap();
+    assert_eq!(receipts::red_letter(&app.state, &mut tx, &by_amount).await.unwrap().len(), 2);
+    tx.commit().await.unwrap();
+    let list = receipts_of(&app, &token).await;
+    let standing: Vec<i64> =
+        list.iter().filter(|r| r["status"] == "issued" && r["kind"] == "normal").map(|r| r["amount_fen"].as_i64().unwrap()).collect();
+    assert_eq!(standing, [payable - 150], "{list:?}");
 }
 
 /// Twenty transactions take numbers at once and every other one rolls back: the committed
