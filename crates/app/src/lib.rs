@@ -20,6 +20,7 @@ pub mod jobs;
 pub mod messaging;
 pub mod office;
 pub mod payment;
+pub mod receipts;
 pub mod student;
 
 pub use clock::Clock;

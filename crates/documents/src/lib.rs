@@ -13,6 +13,7 @@
 
 mod csv;
 mod money;
+pub mod receipt_pdf;
 mod xlsx;
 
 pub use campuspay_domain::money::Fen;

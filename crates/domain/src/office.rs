@@ -191,6 +191,10 @@ pub enum AuditAction {
     SchoolCreated,
     SchoolPolicyChanged,
     MerchantConfigured,
+    /// A receipt's SMS and mail sent again.
+    ReceiptResent,
+    /// A receipt voided and reissued after its payer (invoice title) was corrected.
+    ReceiptReissued,
 }
 
 text_enum!(AuditAction {
@@ -219,6 +223,8 @@ text_enum!(AuditAction {
     SchoolCreated => "school.created",
     SchoolPolicyChanged => "school.policy",
     MerchantConfigured => "school.merchant",
+    ReceiptResent => "receipt.resent",
+    ReceiptReissued => "receipt.reissued",
 });
 
 /// How money reached the counter (线下缴费).

@@ -163,6 +163,47 @@ pub struct SchoolPolicy {
     /// Staff whose role moves money must confirm each login with a TOTP code.
     #[serde(default)]
     pub staff_totp_required: bool,
+    /// What the school's electronic receipts (电子票据) carry (004: 票据查询).
+    #[serde(default)]
+    pub receipt: ReceiptPolicy,
+}
+
+/// The fixed parts of a school's electronic receipts. Empty fields fall back to what the rest
+/// of the policy says (the payee) or to a generic heading.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default)]
+pub struct ReceiptPolicy {
+    /// The title, e.g. 「甘肃省非税收入统一票据（电子）」.
+    pub heading: String,
+    /// 监制单位: the finance department that issues the receipt forms (甘肃省财政厅).
+    pub authority: String,
+    /// 收款单位 on the receipt, if not the policy's payee.
+    pub payee: String,
+    /// The payee's 统一社会信用代码.
+    pub payee_credit_code: String,
+    /// 收款人 and 复核人 printed at the bottom.
+    pub collector: String,
+    pub reviewer: String,
+    /// 票据代码 per receipt type (8 digits as fiscal receipts print them); a type without
+    /// one gets `code_prefix` + `00`.
+    pub codes: std::collections::BTreeMap<String, String>,
+    /// The region part of 票据代码 (6 digits, the province's administrative code).
+    pub code_prefix: String,
+}
+
+impl ReceiptPolicy {
+    /// 票据代码 of a receipt type.
+    pub fn code_of(&self, receipt_type: &str) -> String {
+        match self.codes.get(receipt_type) {
+            Some(code) => code.clone(),
+            None if self.code_prefix.is_empty() => "00000000".into(),
+            None => format!("{}00", self.code_prefix),
+        }
+    }
+
+    pub fn heading_or_default(&self) -> &str {
+        if self.heading.trim().is_empty() { "电子缴费票据" } else { &self.heading }
+    }
 }
 
 fn default_approval_threshold() -> i64 {

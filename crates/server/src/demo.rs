@@ -80,6 +80,7 @@ fn policy(
         // ¥1,000: a waiver of a whole tuition fee needs a second person, a small one does not.
         approval_threshold_fen: 100_000,
         staff_totp_required: false,
+        receipt: ReceiptPolicy::default(),
     }
 }
 
@@ -224,6 +225,17 @@ fn schools() -> Vec<DemoSchool> {
         policy: SchoolPolicy {
             reuse_unpaid_order: true,
             contact: "学院电话 2755282 2973633；财务处电话 2973882、2973305".into(),
+            // A fiscal e-receipt of Gansu: the finance department prints its name as 监制单位.
+            receipt: ReceiptPolicy {
+                heading: "甘肃省非税收入统一票据（电子）".into(),
+                authority: "甘肃省财政厅".into(),
+                payee: "兰州理工大学".into(),
+                collector: "张敏".into(),
+                reviewer: "李卫东".into(),
+                code_prefix: "620000".into(),
+                codes: [("非税收入票据".to_string(), "62060125".to_string())].into(),
+                ..ReceiptPolicy::default()
+            },
             ..policy(
                 vec![LoginId::StudentNo],
                 tail(8, ""),

@@ -167,6 +167,10 @@ struct Notify {
     /// Template code whose text has a ${code} parameter.
     #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_TEMPLATE")]
     aliyun_sms_template: Option<String>,
+    /// Template code for notices (a receipt's verify link): its ${code} parameter carries the
+    /// notice's text. Without it, receipts are not sent by SMS through Aliyun.
+    #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_NOTICE_TEMPLATE")]
+    aliyun_sms_notice_template: Option<String>,
 }
 
 #[tokio::main]
@@ -211,6 +215,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                     sign_name: sign,
                     template_code: template,
                     endpoint: "https://dysmsapi.aliyuncs.com/".into(),
+                    notice_template_code: notify.aliyun_sms_notice_template,
                 }),
                 (None, None, None, None) => None,
                 _ => {

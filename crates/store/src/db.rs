@@ -348,4 +348,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0014_installation.sqlite.sql"),
         postgres: include_str!("migrations/0014_installation.postgres.sql"),
     },
+    Migration { version: 30, name: "receipts", sql: include_str!("migrations/0030_receipts.sql"), sqlite: "", postgres: "" },
 ];

@@ -19,6 +19,7 @@ pub mod office;
 pub mod orders;
 pub mod outbox;
 pub mod payments;
+pub mod receipts;
 pub mod recovery;
 pub mod schools;
 pub mod search;

@@ -30,6 +30,14 @@ pub enum Job {
     Refund { refund_id: i64 },
     /// Reconcile one Shanghai day's statements, `yyyy-mm-dd`.
     Reconcile { date: String },
+    /// Issue the electronic receipts of a paid order (queued where the money was applied).
+    IssueReceipt { order_id: i64 },
+    /// Issue the electronic receipts of money taken at the counter.
+    IssueOfflineReceipt { offline_payment_id: i64 },
+    /// Send a receipt's verify link by SMS.
+    SmsReceipt { school_id: i64, receipt_id: i64 },
+    /// Send a receipt's verify link by mail, if the student has an address.
+    MailReceipt { school_id: i64, receipt_id: i64 },
 }
 
 /// Which runner takes a job: each queue has its own concurrency limit.
@@ -66,7 +74,9 @@ impl Job {
         match self {
             // Expiring closes the order's attempts at their providers too, but each call is
             // bounded by its timeout and expiries must not queue behind slow queries.
-            Job::ExpireOrder { .. } => Queue::Local,
+            // Receipts are our own books: they must not wait behind a slow provider.
+            Job::ExpireOrder { .. } | Job::IssueReceipt { .. } | Job::IssueOfflineReceipt { .. } => Queue::Local,
+            Job::SmsReceipt { .. } | Job::MailReceipt { .. } => Queue::Provider,
             Job::QueryAttempt { .. } | Job::CloseAttempt { .. } | Job::Refund { .. } | Job::Reconcile { .. } => Queue::Provider,
         }
     }
@@ -203,6 +213,10 @@ mod tests {
             Job::CloseAttempt { attempt_id: 9 },
             Job::Refund { refund_id: 10 },
             Job::Reconcile { date: "2026-11-30".into() },
+            Job::IssueReceipt { order_id: 11 },
+            Job::IssueOfflineReceipt { offline_payment_id: 12 },
+            Job::SmsReceipt { school_id: 1, receipt_id: 13 },
+            Job::MailReceipt { school_id: 1, receipt_id: 14 },
         ];
         for job in jobs {
             let (kind, payload) = job.encode();

@@ -67,6 +67,16 @@ pub(super) async fn run(ctx: &Context, claimed: Claimed) {
             Job::CloseAttempt { attempt_id } => close_attempt(ctx, *attempt_id).await,
             Job::Refund { refund_id } => refund(ctx, *refund_id, row.attempts).await,
             Job::Reconcile { date } => reconcile(ctx, date, row.attempts).await,
+            Job::IssueReceipt { order_id } => crate::receipts::issue_for_order(ctx, *order_id).await.map(|_| Next::Done),
+            Job::IssueOfflineReceipt { offline_payment_id } => {
+                crate::receipts::issue_for_offline(ctx, *offline_payment_id).await.map(|_| Next::Done)
+            }
+            Job::SmsReceipt { school_id, receipt_id } => {
+                crate::receipts::deliver(ctx, *school_id, *receipt_id, crate::receipts::Delivery::Sms).await.map(|_| Next::Done)
+            }
+            Job::MailReceipt { school_id, receipt_id } => {
+                crate::receipts::deliver(ctx, *school_id, *receipt_id, crate::receipts::Delivery::Mail).await.map(|_| Next::Done)
+            }
         },
         Err(e) => Err(crate::Error::new(crate::ErrorKind::Internal, "undecodable_job", e.clone(), e.clone())),
     };
@@ -223,6 +233,12 @@ async fn finish_refund(ctx: &crate::Context, r: &RefundRow, to: RefundState) -> 
             memo: "退款已退回原支付账户",
         };
         ctx.store.insert_ledger_entry(&mut tx, &entry).await?;
+        // Money that had paid an order goes back: its receipts are red-lettered with the
+        // refund. (Late or duplicate money, today's only provider refunds, never had one.)
+        if let Some(order_id) = ctx.store.applied_order_of_payment(campuspay_store::On::Tx(&mut tx), r.provider_payment_id).await? {
+            let of = crate::receipts::RefundOf { order_id, refund_key: r.out_refund_no.clone(), lines: vec![], amount: r.amount };
+            crate::receipts::red_letter(ctx, &mut tx, &of).await?;
+        }
     }
     Ok(tx.commit().await?)
 }

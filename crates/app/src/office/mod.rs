@@ -12,6 +12,7 @@ pub mod charge_runs;
 pub mod dashboard;
 pub mod imports;
 pub mod payments;
+pub mod receipts;
 pub mod schools;
 pub mod search;
 pub mod students;

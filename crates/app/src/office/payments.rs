@@ -157,6 +157,8 @@ pub async fn record(ctx: &Context, staff: &Staff, client: &Client, input: &Offli
     });
     let what = Audited { action: AuditAction::OfflinePaymentRecorded, subject: &subject, before: None, after: Some(after) };
     audit(ctx, &mut tx, staff, client, &what).await?;
+    // Its receipts are owed from the moment the money is recorded, in the same transaction.
+    crate::jobs::enqueue(ctx, &mut tx, &crate::jobs::Job::IssueOfflineReceipt { offline_payment_id: id }).await?;
     tx.commit().await?;
     Ok(RecordedOffline { id, total, already_recorded: false })
 }

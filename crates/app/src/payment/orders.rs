@@ -100,11 +100,11 @@ fn check_invoice(inv: &Option<Invoice>) -> Result<(String, String, String), Erro
                 return Err(unprocessable("invoice_title", "请填写单位名称作为发票抬头", "Enter the company name for the invoice")
                     .field("invoice_title"));
             }
-            // 统一社会信用代码: 18 characters, digits and upper-case letters.
-            if tax.len() != 18 || !tax.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
-                return Err(unprocessable("invoice_tax_no", "税号应为18位统一社会信用代码", "The tax number has 18 characters")
-                    .field("invoice_tax_no"));
-            }
+            // 统一社会信用代码 (GB 32100): printed on the receipt, so its check character must hold.
+            let tax = campuspay_domain::receipt::validate_credit_code(&tax).map_err(|e| {
+                unprocessable("invoice_tax_no", format!("税号有误：{e}"), "The unified social credit code is not valid")
+                    .field("invoice_tax_no")
+            })?;
             Ok(("company".into(), title.into(), tax))
         }
         Some(_) => Err(unprocessable("invoice_kind", "发票抬头类型应为个人或单位", "Invoice type is individual or company")),
@@ -264,6 +264,7 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
             // The balance paid it all: nothing for a channel to collect.
             // Created unpaid in this transaction: never stale.
             ctx.store.end_order(&mut tx, order_id, OrderState::Paid).await?;
+            jobs::enqueue(ctx, &mut tx, &Job::IssueReceipt { order_id }).await?;
         }
         tx.commit().await?;
         let order = ctx.store.order_by_id(order_id).await?.ok_or_else(Error::internal)?;

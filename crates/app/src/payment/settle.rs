@@ -116,6 +116,9 @@ pub async fn settle_paid(
                 // `Stale` rolls everything back and no money moves.
                 ctx.store.end_order(&mut tx, order.id, OrderState::Paid).await?;
                 ctx.store.set_attempt_status(&mut tx, attempt.id, AttemptState::Paid).await?;
+                // The receipt is owed from the moment the money is applied: queued in the same
+                // transaction, so no applied payment is ever left without one.
+                jobs::enqueue(ctx, &mut tx, &Job::IssueReceipt { order_id: order.id }).await?;
                 result = Settled::Applied;
             }
             Effect::Refund { .. } => {

@@ -9,6 +9,7 @@ mod account;
 pub mod notify;
 mod openapi;
 pub(crate) mod orders;
+pub(crate) mod receipts;
 mod student;
 
 use crate::AppState;
@@ -48,6 +49,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::cancel))
         .routes(routes!(orders::payments))
         .routes(routes!(orders::transactions))
+        .routes(routes!(receipts::list))
+        .routes(routes!(receipts::pdf))
+        .routes(routes!(receipts::verify))
         .routes(routes!(notify::without_school))
         .routes(routes!(notify::with_school))
         .routes(routes!(account::security))

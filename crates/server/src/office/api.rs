@@ -33,6 +33,10 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/api/v1/office/audit", Some(Permission::ViewAudit)),
     ("GET", "/api/v1/office/audit/export", Some(Permission::ViewAudit)),
     ("POST", "/api/v1/office/offline-payments", Some(Permission::RecordOfflinePayments)),
+    ("GET", "/api/v1/office/receipts", Some(Permission::ViewStudents)),
+    ("POST", "/api/v1/office/receipts/{id}/resend", Some(Permission::ManageStudentAccounts)),
+    ("POST", "/api/v1/office/receipts/{id}/reissue", Some(Permission::AdjustCharges)),
+    ("GET", "/api/v1/office/receipts/{id}/pdf", Some(Permission::ViewStudents)),
     ("GET", "/api/v1/office/fee-items", Some(Permission::ViewStudents)),
     ("POST", "/api/v1/office/fee-items", Some(Permission::ManageFeeStandards)),
     ("GET", "/api/v1/office/periods", Some(Permission::ViewStudents)),
@@ -84,6 +88,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::schools::api())
         .merge(super::staff::api())
         .merge(super::search::api())
+        .merge(super::receipts::api())
 }
 
 #[derive(Deserialize, ToSchema)]

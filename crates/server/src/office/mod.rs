@@ -7,6 +7,7 @@ mod api;
 mod charges;
 mod imports;
 pub(crate) mod pages;
+mod receipts;
 mod schools;
 mod search;
 mod staff;

@@ -6,6 +6,7 @@ pub(crate) mod extract;
 pub(crate) mod form;
 mod order;
 mod pay_views;
+mod receipts;
 mod records;
 mod security;
 mod views;
@@ -52,6 +53,8 @@ pub fn routes() -> Router<AppState> {
         .route("/s/{code}/pay/{out_trade_no}", get(order::pay_go))
         .route("/s/{code}/help/payment", get(order::help_page))
         .route("/s/{code}/payments", get(records::records_page))
+        .route("/s/{code}/receipts/{id}/pdf", get(receipts::student_pdf))
+        .route("/receipts/verify", get(receipts::verify_page))
 }
 
 fn render<T: Template>(t: &T) -> Response {

@@ -243,4 +243,17 @@ pub struct RecordsPage {
     pub txns: Vec<TxnView>,
     pub balance: String,
     pub has_balance: bool,
+    pub receipts: Vec<ReceiptLinkView>,
+}
+
+/// A receipt on the records page, with its view/download and verify links.
+pub struct ReceiptLinkView {
+    pub id: i64,
+    pub number: String,
+    pub receipt_type: String,
+    pub amount: String,
+    pub issued_at: String,
+    pub state: &'static str,
+    pub class: &'static str,
+    pub verify_url: String,
 }

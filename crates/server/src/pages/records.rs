@@ -39,8 +39,29 @@ fn outcome(r: &PaymentRecord, lang: Lang) -> (String, &'static str) {
 pub async fn records_page(State(state): State<AppState>, page: StudentPage) -> Response {
     let StudentPage { school, session: s, client } = page;
     let lang = client.lang;
+    let receipts = match campuspay_app::receipts::receipts_of_student(&state, s.school_id, s.student_id).await {
+        Ok(list) => list
+            .iter()
+            .map(|r| ReceiptLinkView {
+                id: r.id,
+                number: format!("{} {}", r.code, r.number),
+                receipt_type: if r.kind == campuspay_domain::receipt::ReceiptKind::RedLetter {
+                    format!("{}{}", r.receipt_type, lang.t("（红字）", " (red letter)"))
+                } else {
+                    r.receipt_type.clone()
+                },
+                amount: r.amount.to_string(),
+                issued_at: format_shanghai(r.issued_at),
+                state: r.status.label_zh(),
+                class: if r.status == campuspay_domain::receipt::ReceiptStatus::Issued { "paid" } else { "unpaid" },
+                verify_url: r.verify_url.clone(),
+            })
+            .collect(),
+        Err(e) => return error_page(&e, lang),
+    };
     match build(&state, &s, lang).await {
         Ok(((payments, other), orders, txns, balance)) => render(&RecordsPage {
+            receipts,
             other,
             lang,
             code: school.code.clone(),

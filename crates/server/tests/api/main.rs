@@ -14,5 +14,6 @@ mod office_pages;
 mod pages_pay;
 mod payments;
 mod races;
+mod receipts;
 mod rush;
 mod workers;

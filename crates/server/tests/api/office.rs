@@ -157,6 +157,7 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
                 "/api/v1/office/announcements" | "/api/v1/office/announcements/{id}" => json!({"title": "巡检", "body": "巡检"}),
                 "/api/v1/office/schools" => json!({"code": "walk", "name": "巡检", "region": "巡检", "policy": {}}),
                 "/api/v1/office/staff" => json!({"login": "walk", "name": "巡检", "role": "nosuch"}),
+                "/api/v1/office/receipts/{id}/reissue" => json!({"kind": "individual", "title": "巡检", "reason": "巡检"}),
                 _ => json!({}),
             };
             let req = match *method {

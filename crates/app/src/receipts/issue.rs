@@ -1,0 +1,361 @@
+//! Issuing: a receipt per receipt type of what an order or an offline payment paid, a
+//! red-letter receipt (and a new one for what is left) when money is refunded, delivery.
+
+use super::{BuiltinIssuer, Issuer, ReceiptData, ReceiptLine, channel_label};
+use crate::jobs::{self, Job};
+use crate::{Context, Error};
+use campuspay_domain::order::{Disposition, OrderState};
+use campuspay_domain::receipt::{ReceiptKind, ReceiptStatus};
+use campuspay_domain::{Fen, SchoolPolicy};
+use campuspay_store::receipts::{NewReceipt, PaidLine, ReceiptRow};
+use campuspay_store::schools::School;
+use campuspay_store::{On, WriteTx};
+
+/// Who paid and how, common to every receipt of one source.
+struct Source {
+    school: School,
+    student_id: i64,
+    /// `order:12`, `offline:3`
+    key: String,
+    order_id: Option<i64>,
+    payer: String,
+    payer_credit_code: String,
+    order_no: String,
+    channel: String,
+    txn_id: String,
+}
+
+const ORIGINAL: &str = "original";
+
+fn draft(
+    src: &Source,
+    receipt_type: &str,
+    kind: ReceiptKind,
+    lines: Vec<ReceiptLine>,
+    now: i64,
+    original: String,
+) -> Result<ReceiptData, Error> {
+    let p: &SchoolPolicy = &src.school.policy;
+    let amount = Fen::sum(lines.iter().map(|l| Fen(l.amount_fen))).map_err(|_| Error::internal())?;
+    Ok(ReceiptData {
+        school_id: src.school.id,
+        receipt_type: receipt_type.to_string(),
+        kind,
+        code: String::new(),
+        number: String::new(),
+        heading: p.receipt.heading_or_default().to_string(),
+        authority: p.receipt.authority.clone(),
+        issued_at: now,
+        payer: src.payer.clone(),
+        payer_credit_code: src.payer_credit_code.clone(),
+        lines,
+        amount_fen: amount.0,
+        payee: if p.receipt.payee.trim().is_empty() { p.payee.clone() } else { p.receipt.payee.clone() },
+        payee_credit_code: p.receipt.payee_credit_code.clone(),
+        order_no: src.order_no.clone(),
+        channel: src.channel.clone(),
+        txn_id: src.txn_id.clone(),
+        collector: p.receipt.collector.clone(),
+        reviewer: p.receipt.reviewer.clone(),
+        original,
+    })
+}
+
+/// Seals `data` with `issuer` and stores it under `issue_key`; queues its delivery.
+async fn store_receipt(
+    ctx: &Context,
+    tx: &mut WriteTx,
+    issuer: &impl Issuer,
+    src: &Source,
+    data: ReceiptData,
+    issue_key: &str,
+    original_id: Option<i64>,
+) -> Result<i64, Error> {
+    let (receipt_type, kind, amount, issued_at) = (data.receipt_type.clone(), data.kind, data.amount(), data.issued_at);
+    let sealed = issuer.issue(ctx, tx, data).await?;
+    let new = NewReceipt {
+        school_id: src.school.id,
+        student_id: src.student_id,
+        source: &src.key,
+        order_id: src.order_id,
+        issue_key,
+        receipt_type: &receipt_type,
+        kind,
+        original_id,
+        issuer: issuer.name(),
+        code: &sealed.code,
+        seq: sealed.seq,
+        number: &sealed.number,
+        check_code: &sealed.check_code,
+        data: &sealed.data,
+        signature: &sealed.signature,
+        amount,
+        payer: &src.payer,
+        issued_at,
+    };
+    // A conflict means another run issued it under the same key: the caller's transaction
+    // rolls back (its number too) and the retry finds the receipt there.
+    let id = ctx.store.insert_receipt(tx, &new).await?;
+    jobs::enqueue(ctx, tx, &Job::SmsReceipt { school_id: src.school.id, receipt_id: id }).await?;
+    jobs::enqueue(ctx, tx, &Job::MailReceipt { school_id: src.school.id, receipt_id: id }).await?;
+    Ok(id)
+}
+
+/// The paid lines grouped by receipt type, in the order they first appear.
+fn by_type(lines: &[PaidLine]) -> Vec<(String, Vec<ReceiptLine>)> {
+    let mut groups: Vec<(String, Vec<ReceiptLine>)> = Vec::new();
+    for l in lines.iter().filter(|l| l.amount.is_positive()) {
+        let line =
+            ReceiptLine { code: l.item_code.clone(), name: format!("{}（{}）", l.item_name, l.period_name), amount_fen: l.amount.0 };
+        match groups.iter_mut().find(|(t, _)| *t == l.receipt_type) {
+            Some((_, v)) => v.push(line),
+            None => groups.push((l.receipt_type.clone(), vec![line])),
+        }
+    }
+    groups
+}
+
+/// Issues what `lines` still lack an original receipt for; returns the new receipts' ids.
+async fn issue_missing(ctx: &Context, tx: &mut WriteTx, src: &Source, lines: &[PaidLine]) -> Result<Vec<i64>, Error> {
+    let existing = ctx.store.receipts_of_source(On::Tx(tx), src.school.id, &src.key).await?;
+    let now = ctx.clock.now();
+    let mut issued = Vec::new();
+    for (receipt_type, lines) in by_type(lines) {
+        if existing.iter().any(|r| r.receipt_type == receipt_type && r.issue_key == ORIGINAL) {
+            continue;
+        }
+        let data = draft(src, &receipt_type, ReceiptKind::Normal, lines, now, String::new())?;
+        issued.push(store_receipt(ctx, tx, &BuiltinIssuer, src, data, ORIGINAL, None).await?);
+    }
+    Ok(issued)
+}
+
+/// The order's source, read under the caller's lock of the order.
+async fn order_source(ctx: &Context, tx: &mut WriteTx, order_id: i64) -> Result<Option<(Source, Vec<PaidLine>)>, Error> {
+    let order = ctx.store.lock_order(tx, order_id).await?;
+    // Only money applied to the order is receipted: an order closed unpaid has none.
+    if !matches!(order.status, OrderState::Paid | OrderState::Refunded) {
+        return Ok(None);
+    }
+    let school = ctx.store.school_by_id(order.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let student = ctx.store.student(order.school_id, order.student_id).await?.ok_or_else(Error::not_found)?;
+    let settled = ctx.store.settled_txns(tx, order.id).await?;
+    let applied = settled.iter().find(|s| s.disposition == Disposition::Applied);
+    let (channel, txn_id) = match applied {
+        Some(s) => (channel_label(s.provider.as_str()).to_string(), s.txn_id.clone()),
+        None => ("余额支付".to_string(), String::new()),
+    };
+    let (payer, payer_credit_code) = if order.invoice_kind == "company" {
+        (order.invoice_title.clone(), order.invoice_tax_no.clone())
+    } else if !order.invoice_title.trim().is_empty() {
+        (order.invoice_title.clone(), String::new())
+    } else {
+        (student.name.clone(), String::new())
+    };
+    let lines = ctx.store.order_paid_lines(On::Tx(tx), order.id).await?;
+    let src = Source {
+        school,
+        student_id: order.student_id,
+        key: format!("order:{}", order.id),
+        order_id: Some(order.id),
+        payer,
+        payer_credit_code,
+        order_no: order.order_no.clone(),
+        channel,
+        txn_id,
+    };
+    Ok(Some((src, lines)))
+}
+
+/// The `IssueReceipt` job: the receipts of a paid order, once per receipt type however often
+/// it runs (the order is locked while receipts are looked up and issued, and the database
+/// refuses a second original of a type).
+pub async fn issue_for_order(ctx: &Context, order_id: i64) -> Result<Vec<i64>, Error> {
+    let mut tx = ctx.store.write_tx().await?;
+    let Some((src, lines)) = order_source(ctx, &mut tx, order_id).await? else {
+        return Ok(vec![]);
+    };
+    let issued = issue_missing(ctx, &mut tx, &src, &lines).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// The `IssueOfflineReceipt` job: the receipts of money taken at the counter.
+pub async fn issue_for_offline(ctx: &Context, offline_payment_id: i64) -> Result<Vec<i64>, Error> {
+    let Some(o) = ctx.store.offline_for_receipt(On::Pool, offline_payment_id).await? else {
+        return Err(Error::not_found());
+    };
+    let school = ctx.store.school_by_id(o.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let student = ctx.store.student(o.school_id, o.student_id).await?.ok_or_else(Error::not_found)?;
+    let mut tx = ctx.store.write_tx().await?;
+    // Serialises twin runs of this job, as the counter serialises its payments.
+    ctx.store.lock_student(&mut tx, student.id).await?;
+    let lines = ctx.store.offline_paid_lines(On::Tx(&mut tx), &o).await?;
+    let src = Source {
+        school,
+        student_id: student.id,
+        key: format!("offline:{offline_payment_id}"),
+        order_id: None,
+        payer: student.name.clone(),
+        payer_credit_code: String::new(),
+        order_no: o.reference.clone(),
+        channel: channel_label(&o.method).to_string(),
+        txn_id: String::new(),
+    };
+    let issued = issue_missing(ctx, &mut tx, &src, &lines).await?;
+    tx.commit().await?;
+    Ok(issued)
+}
+
+/// Money going back from a paid order: what a refund of applied money must say.
+#[derive(Debug, Clone)]
+pub struct RefundOf {
+    pub order_id: i64,
+    /// Unique per refund (its out_refund_no or id): the red-letter receipt's key.
+    pub refund_key: String,
+    /// Refunded per fee item code; empty: `amount`, taken from the lines in order.
+    pub lines: Vec<(String, Fen)>,
+    pub amount: Fen,
+}
+
+/// Red-letters (冲红) the order's receipts that the refund touches, in the caller's
+/// transaction (the one that records the refund): each such receipt gets a red-letter
+/// twin with the negative amounts and is marked red-lettered; what the refund leaves paid
+/// is receipted again on a new receipt. Receipts not issued yet are issued first, so the
+/// red letter always has its original. Returns the new receipts' ids.
+pub async fn red_letter(ctx: &Context, tx: &mut WriteTx, refund: &RefundOf) -> Result<Vec<i64>, Error> {
+    let Some((src, lines)) = order_source(ctx, tx, refund.order_id).await? else {
+        return Ok(vec![]);
+    };
+    let mut issued = issue_missing(ctx, tx, &src, &lines).await?;
+    let now = ctx.clock.now();
+    // Without lines, the amount is taken from the receipts' lines in order, first to last.
+    let mut unassigned = refund.amount.0;
+    let mut refunded_of = |code: &str, line: i64| -> i64 {
+        if refund.lines.is_empty() {
+            let part = unassigned.clamp(0, line);
+            unassigned -= part;
+            part
+        } else {
+            refund.lines.iter().filter(|(c, _)| c == code).map(|(_, f)| f.0).sum::<i64>().clamp(0, line)
+        }
+    };
+    let all = ctx.store.receipts_of_source(On::Tx(tx), src.school.id, &src.key).await?;
+    // A refund is red-lettered once: the same refund again (a retried job) finds its keys.
+    let done = format!("refund-{}-", refund.refund_key);
+    if all.iter().any(|r| r.issue_key.starts_with(&done)) {
+        return Ok(issued);
+    }
+    let originals: Vec<ReceiptRow> =
+        all.into_iter().filter(|r| r.kind == ReceiptKind::Normal && r.status == ReceiptStatus::Issued).collect();
+    for original in originals {
+        let data: ReceiptData = serde_json::from_str(&original.data).map_err(|_| Error::internal())?;
+        let refunded: Vec<i64> = data.lines.iter().map(|l| refunded_of(&l.code, l.amount_fen)).collect();
+        if refunded.iter().all(|r| *r == 0) {
+            continue;
+        }
+        let negated = data.lines.iter().map(|l| ReceiptLine { amount_fen: -l.amount_fen, ..l.clone() }).collect();
+        let of = format!("{} {}", original.code, original.number);
+        let red = draft(&src, &original.receipt_type, ReceiptKind::RedLetter, negated, now, of)?;
+        let key = format!("refund-{}-{}", refund.refund_key, original.id);
+        issued.push(store_receipt(ctx, tx, &BuiltinIssuer, &src, red, &key, Some(original.id)).await?);
+        ctx.store.set_receipt_status(tx, original.id, ReceiptStatus::RedLettered, &format!("退款 {}", refund.refund_key)).await?;
+        // What stays paid gets a new receipt, as a fiscal red letter is followed by a reissue.
+        let rest: Vec<ReceiptLine> = data
+            .lines
+            .iter()
+            .zip(&refunded)
+            .map(|(l, r)| ReceiptLine { amount_fen: l.amount_fen - r, ..l.clone() })
+            .filter(|l| l.amount_fen > 0)
+            .collect();
+        if !rest.is_empty() {
+            let again = draft(&src, &original.receipt_type, ReceiptKind::Normal, rest, now, String::new())?;
+            let key = format!("rest-{}-{}", refund.refund_key, original.id);
+            issued.push(store_receipt(ctx, tx, &BuiltinIssuer, &src, again, &key, None).await?);
+        }
+    }
+    Ok(issued)
+}
+
+/// How a receipt reaches the student.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    Sms,
+    Mail,
+}
+
+/// The `SmsReceipt` / `MailReceipt` jobs: the verify link to the phone confirmed at payment
+/// (or the student's), and by mail if the student has an e-mail address.
+pub async fn deliver(ctx: &Context, school_id: i64, receipt_id: i64, by: Delivery) -> Result<(), Error> {
+    let r = ctx.store.receipt_by_id(On::Pool, school_id, receipt_id).await?.ok_or_else(Error::not_found)?;
+    let school = ctx.store.school_by_id(school_id).await?.ok_or_else(Error::unknown_school)?;
+    let student = ctx.store.student(school_id, r.student_id).await?.ok_or_else(Error::not_found)?;
+    let link = super::verify_url(ctx, &r);
+    let what = if r.kind == ReceiptKind::RedLetter { "红字电子票据（冲红）" } else { "电子票据" };
+    let text = format!(
+        "【{}】您缴纳的{}元{}已开具，票据代码{}，号码{}，校验码{}。查验：{}",
+        school.name,
+        r.amount.to_yuan_string(),
+        what,
+        r.code,
+        r.number,
+        r.check_code,
+        link
+    );
+    match by {
+        Delivery::Sms => {
+            let phone = match r.order_id {
+                Some(id) => ctx.store.order_by_id(id).await?.map(|o| o.phone).filter(|p| !p.is_empty()),
+                None => None,
+            }
+            .unwrap_or_else(|| student.phone.clone());
+            if phone.is_empty() {
+                return Ok(());
+            }
+            ctx.sms.send_notice(&phone, &text).await.map_err(|e| {
+                tracing::warn!(error = e, receipt = receipt_id, "receipt SMS not sent");
+                Error::new(crate::ErrorKind::Upstream, "sms_failed", "短信发送失败", "The SMS was not sent")
+            })
+        }
+        Delivery::Mail => {
+            if student.email.trim().is_empty() {
+                return Ok(());
+            }
+            let subject = format!("{} {} {}", school.name, what, r.number);
+            let body =
+                format!("{}同学：\n\n{}\n\n本系统启用后按财政部门规定不再提供纸质缴费票据，请妥善保存电子缴费信息。\n", student.name, text);
+            ctx.mailer.send(&ctx.store, &student.email, &subject, &body).await.map_err(|e| {
+                tracing::warn!(error = e, receipt = receipt_id, "receipt mail not sent");
+                Error::new(crate::ErrorKind::Upstream, "mail_failed", "邮件发送失败", "The mail was not sent")
+            })
+        }
+    }
+}
+
+/// Voids `old` (an issued, normal receipt) and issues its replacement with the corrected payer,
+/// in the caller's transaction, under the source's lock. Returns the new receipt's id.
+pub(crate) async fn void_and_reissue(
+    ctx: &Context,
+    tx: &mut WriteTx,
+    old: &ReceiptRow,
+    payer: &str,
+    payer_credit_code: &str,
+    reason: &str,
+) -> Result<i64, Error> {
+    let data: ReceiptData = serde_json::from_str(&old.data).map_err(|_| Error::internal())?;
+    let school = ctx.store.school_by_id(old.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let src = Source {
+        school,
+        student_id: old.student_id,
+        key: old.source.clone(),
+        order_id: old.order_id,
+        payer: payer.to_string(),
+        payer_credit_code: payer_credit_code.to_string(),
+        order_no: data.order_no.clone(),
+        channel: data.channel.clone(),
+        txn_id: data.txn_id.clone(),
+    };
+    ctx.store.set_receipt_status(tx, old.id, ReceiptStatus::Void, reason).await?;
+    let again = draft(&src, &old.receipt_type, ReceiptKind::Normal, data.lines, ctx.clock.now(), String::new())?;
+    store_receipt(ctx, tx, &BuiltinIssuer, &src, again, &format!("reissue-{}", old.id), Some(old.id)).await
+}

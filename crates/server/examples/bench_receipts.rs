@@ -1,0 +1,175 @@
+//! Receipt benchmark: issues and renders the electronic receipts of 10,000 payments (money
+//! taken at the counter, recorded in bulk first) and prints receipts/s and the p99 render
+//! time next to the raw rate of rendering the same PDF in a loop, and the peak RSS.
+//!
+//! ```sh
+//! cargo run --release -p campuspay-server --example bench_receipts                 # SQLite in a temp dir
+//! cargo run --release -p campuspay-server --example bench_receipts -- postgres://postgres@127.0.0.1:5432/postgres
+//! ```
+//! With a PostgreSQL URL, a fresh database is created beside the given one and dropped at the end.
+
+use campuspay_app::receipts;
+use campuspay_documents::receipt_pdf::render_receipt;
+use campuspay_server::{AppState, Config, demo};
+use campuspay_store::Store;
+use std::time::{Duration, Instant};
+
+const PAYMENTS: usize = 10_000;
+/// Issuing jobs running at once (a runner's local queue takes 4).
+const WORKERS: usize = 4;
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb =
+        status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").trim().parse::<f64>().ok());
+    kb.unwrap_or(0.0) / 1024.0
+}
+
+fn p99(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[(v.len() * 99 / 100).min(v.len() - 1)]
+}
+
+/// 10,000 one-fen counter payments on one of lut's charges, as the counter records them
+/// (an `offline_payments` row and its ledger row each), in one transaction.
+async fn record_payments(store: &Store) -> Result<Vec<i64>, Box<dyn std::error::Error>> {
+    let (school, student, charge): (i64, i64, i64) = sqlx::query_as(
+        "SELECT s.id, st.id, c.id FROM schools s JOIN students st ON st.school_id = s.id JOIN charges c ON c.student_id = st.id \
+         WHERE s.code = 'lut' AND st.student_no = '20230001' ORDER BY c.total_fen DESC LIMIT 1",
+    )
+    .fetch_one(store.pool())
+    .await?;
+    let staff: i64 =
+        sqlx::query_scalar("SELECT id FROM staff WHERE school_id = $1 AND login = 'cashier'").bind(school).fetch_one(store.pool()).await?;
+    let mut tx = store.write_tx().await?;
+    let mut ids = Vec::with_capacity(PAYMENTS);
+    for i in 0..PAYMENTS {
+        let reference = format!("BENCH-{i:06}");
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO offline_payments (school_id, student_id, method, reference, total_fen, staff_id, created_at) \
+             VALUES ($1, $2, 'cash', $3, 1, $4, 0) RETURNING id",
+        )
+        .bind(school)
+        .bind(student)
+        .bind(&reference)
+        .bind(staff)
+        .fetch_one(&mut *tx.tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO ledger_entries (school_id, student_id, charge_id, kind, amount_fen, reference, memo, created_at) \
+             VALUES ($1, $2, $3, 'offline_payment', 1, $4, '现金（压测）', 0)",
+        )
+        .bind(school)
+        .bind(student)
+        .bind(charge)
+        .bind(&reference)
+        .execute(&mut *tx.tx)
+        .await?;
+        ids.push(id);
+    }
+    tx.commit().await?;
+    Ok(ids)
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = std::env::temp_dir().join(format!("campuspay-bench-receipts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let (url, cleanup) = match std::env::args().nth(1) {
+        Some(admin) if admin.starts_with("postgres") => {
+            let name = format!("cp_bench_receipts_{}", std::process::id());
+            let admin_store = Store::connect(&admin).await?;
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(admin_store.pool()).await?;
+            let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(admin.clone());
+            (format!("{base}/{name}"), Some((admin_store, name)))
+        }
+        Some(other) => (other, None),
+        None => (format!("sqlite://{}/bench.db", dir.display()), None),
+    };
+    let store = Store::connect(&url).await?;
+    store.migrate().await?;
+    demo::seed_if_empty(&store).await?;
+    let backend = if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
+    println!("campuspay receipt bench on {backend}: {PAYMENTS} payments, {WORKERS} issuing workers");
+    let state = AppState::new(store.clone(), Config::default());
+    let ids = record_payments(&store).await?;
+
+    // Issue: the jobs' work, WORKERS at a time.
+    let t0 = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..WORKERS {
+        let (state, mine): (AppState, Vec<i64>) = (state.clone(), ids.iter().copied().skip(w).step_by(WORKERS).collect());
+        tasks.push(tokio::spawn(async move {
+            let mut receipts_made = Vec::new();
+            for id in mine {
+                receipts_made.extend(receipts::issue_for_offline(&state, id).await.expect("issue"));
+            }
+            receipts_made
+        }));
+    }
+    let mut receipt_ids = Vec::new();
+    for t in tasks {
+        receipt_ids.extend(t.await?);
+    }
+    let issue = t0.elapsed();
+    assert_eq!(receipt_ids.len(), PAYMENTS, "one receipt per payment");
+
+    // Render each from the database, as the PDF download does.
+    let school: i64 = sqlx::query_scalar("SELECT id FROM schools WHERE code = 'lut'").fetch_one(store.pool()).await?;
+    let t1 = Instant::now();
+    let mut render_times = Vec::with_capacity(PAYMENTS);
+    let mut sample = Vec::new();
+    for id in &receipt_ids {
+        let t = Instant::now();
+        let (_, pdf) = receipts::pdf_of(&state, school, None, *id).await.expect("pdf");
+        render_times.push(t.elapsed());
+        if sample.is_empty() {
+            sample = pdf;
+        }
+    }
+    let render = t1.elapsed();
+    let total = issue + render;
+
+    // The raw loop: the same receipt's document rendered again and again, no database.
+    let doc_of = receipts::pdf_doc(&state, school, receipt_ids[0]).await.expect("doc");
+    let t2 = Instant::now();
+    let mut raw_times = Vec::with_capacity(PAYMENTS);
+    for _ in 0..PAYMENTS {
+        let t = Instant::now();
+        std::hint::black_box(render_receipt(&doc_of).expect("render"));
+        raw_times.push(t.elapsed());
+    }
+    let raw = t2.elapsed();
+
+    let rate = |n: usize, d: Duration| n as f64 / d.as_secs_f64();
+    println!("{:<40} {:>9.0} receipts/s  ({:.1} s)", "issue (jobs' work, numbered and sealed)", rate(PAYMENTS, issue), issue.as_secs_f64());
+    println!(
+        "{:<40} {:>9.0} receipts/s  (p99 {:.2} ms)",
+        "render from the database (download)",
+        rate(PAYMENTS, render),
+        p99(render_times).as_secs_f64() * 1e3
+    );
+    println!("{:<40} {:>9.0} receipts/s  ({:.1} s)", "issue + render, end to end", rate(PAYMENTS, total), total.as_secs_f64());
+    println!(
+        "{:<40} {:>9.0} renders/s   (p99 {:.2} ms)",
+        "raw PDF render loop (limit)",
+        rate(PAYMENTS, raw),
+        p99(raw_times).as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<40} {:>9.0} %  of the raw loop (render from the database: {:.0} %)",
+        "issue + render",
+        100.0 * rate(PAYMENTS, total) / rate(PAYMENTS, raw),
+        100.0 * rate(PAYMENTS, render) / rate(PAYMENTS, raw)
+    );
+    println!("{:<40} {:>9} bytes per receipt PDF", "size", sample.len());
+    println!("{:<40} {:>9.0} MB", "peak RSS", peak_rss_mb());
+
+    drop(state);
+    drop(store);
+    if let Some((admin, name)) = cleanup {
+        let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(admin.pool()).await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

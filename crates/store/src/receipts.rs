@@ -1,0 +1,293 @@
+//! Electronic receipts: the gap-free number sequences, the schools' signing keys and the
+//! receipts themselves (their signed data kept exactly as signed).
+
+use crate::db::{On, Store, StoreError, WriteTx, map_rows, now, placeholders};
+use campuspay_domain::Fen;
+use campuspay_domain::receipt::{ReceiptKind, ReceiptStatus};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Debug, Clone)]
+pub struct ReceiptRow {
+    pub id: i64,
+    pub school_id: i64,
+    pub student_id: i64,
+    pub source: String,
+    pub order_id: Option<i64>,
+    pub issue_key: String,
+    pub receipt_type: String,
+    pub kind: ReceiptKind,
+    pub original_id: Option<i64>,
+    pub issuer: String,
+    pub code: String,
+    pub seq: i64,
+    pub number: String,
+    pub check_code: String,
+    pub data: String,
+    pub signature: String,
+    pub amount: Fen,
+    pub payer: String,
+    pub status: ReceiptStatus,
+    pub status_reason: String,
+    pub issued_at: i64,
+    pub status_at: Option<i64>,
+}
+
+pub struct NewReceipt<'a> {
+    pub school_id: i64,
+    pub student_id: i64,
+    pub source: &'a str,
+    pub order_id: Option<i64>,
+    pub issue_key: &'a str,
+    pub receipt_type: &'a str,
+    pub kind: ReceiptKind,
+    pub original_id: Option<i64>,
+    pub issuer: &'a str,
+    pub code: &'a str,
+    pub seq: i64,
+    pub number: &'a str,
+    pub check_code: &'a str,
+    pub data: &'a str,
+    pub signature: &'a str,
+    pub amount: Fen,
+    pub payer: &'a str,
+    pub issued_at: i64,
+}
+
+const COLUMNS: &str = "id, school_id, student_id, source, order_id, issue_key, receipt_type, kind, original_id, issuer, code, seq, \
+     number, check_code, data, signature, amount_fen, payer, status, status_reason, issued_at, status_at";
+
+fn receipt(r: &AnyRow) -> Result<ReceiptRow, sqlx::Error> {
+    let decode = |col: &str, e: campuspay_domain::UnknownName| sqlx::Error::ColumnDecode { index: col.into(), source: Box::new(e) };
+    Ok(ReceiptRow {
+        id: r.try_get("id")?,
+        school_id: r.try_get("school_id")?,
+        student_id: r.try_get("student_id")?,
+        source: r.try_get("source")?,
+        order_id: r.try_get("order_id")?,
+        issue_key: r.try_get("issue_key")?,
+        receipt_type: r.try_get("receipt_type")?,
+        kind: r.try_get::<String, _>("kind")?.parse().map_err(|e| decode("kind", e))?,
+        original_id: r.try_get("original_id")?,
+        issuer: r.try_get("issuer")?,
+        code: r.try_get("code")?,
+        seq: r.try_get("seq")?,
+        number: r.try_get("number")?,
+        check_code: r.try_get("check_code")?,
+        data: r.try_get("data")?,
+        signature: r.try_get("signature")?,
+        amount: Fen(r.try_get("amount_fen")?),
+        payer: r.try_get("payer")?,
+        status: r.try_get::<String, _>("status")?.parse().map_err(|e| decode("status", e))?,
+        status_reason: r.try_get("status_reason")?,
+        issued_at: r.try_get("issued_at")?,
+        status_at: r.try_get("status_at")?,
+    })
+}
+
+/// What the office's receipt search filters on; empty fields match everything.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptQuery {
+    /// A receipt number, a payer's name, or a source such as `order:12`.
+    pub text: String,
+    pub student_id: Option<i64>,
+    pub limit: i64,
+}
+
+impl Store {
+    /// The next number of a school's sequence for a receipt type (1, 2, …), in the issuing
+    /// transaction: the row stays locked until it commits, and a rollback gives the number
+    /// back, so the sequence has no gaps however many issue at once.
+    pub async fn next_receipt_seq(&self, tx: &mut WriteTx, school_id: i64, receipt_type: &str) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "INSERT INTO receipt_sequences (school_id, receipt_type, seq) VALUES ($1, $2, 1) \
+             ON CONFLICT (school_id, receipt_type) DO UPDATE SET seq = receipt_sequences.seq + 1 RETURNING seq",
+        )
+        .bind(school_id)
+        .bind(receipt_type)
+        .fetch_one(&mut *tx.tx)
+        .await?)
+    }
+
+    /// The school's receipt signing key, stored as `fresh` if it has none yet.
+    pub async fn receipt_key(&self, tx: &mut WriteTx, school_id: i64, fresh: &str) -> Result<String, StoreError> {
+        sqlx::query("INSERT INTO receipt_keys (school_id, secret) VALUES ($1, $2) ON CONFLICT (school_id) DO NOTHING")
+            .bind(school_id)
+            .bind(fresh)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(sqlx::query_scalar("SELECT secret FROM receipt_keys WHERE school_id = $1").bind(school_id).fetch_one(&mut *tx.tx).await?)
+    }
+
+    /// The key for checking a receipt; `None` if the school never issued one.
+    pub async fn receipt_key_of(&self, school_id: i64) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT secret FROM receipt_keys WHERE school_id = $1").bind(school_id).fetch_optional(&self.pool).await?)
+    }
+
+    /// `Conflict` when the source already has this receipt (a retried job).
+    pub async fn insert_receipt(&self, tx: &mut WriteTx, r: &NewReceipt<'_>) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO receipts (school_id, student_id, source, order_id, issue_key, receipt_type, kind, original_id, issuer, code, \
+             seq, number, check_code, data, signature, amount_fen, payer, status, issued_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
+        )
+        .bind(r.school_id)
+        .bind(r.student_id)
+        .bind(r.source)
+        .bind(r.order_id)
+        .bind(r.issue_key)
+        .bind(r.receipt_type)
+        .bind(r.kind.as_str())
+        .bind(r.original_id)
+        .bind(r.issuer)
+        .bind(r.code)
+        .bind(r.seq)
+        .bind(r.number)
+        .bind(r.check_code)
+        .bind(r.data)
+        .bind(r.signature)
+        .bind(r.amount.0)
+        .bind(r.payer)
+        .bind(ReceiptStatus::Issued.as_str())
+        .bind(r.issued_at)
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(|e| StoreError::from_write(e, "receipt"))
+    }
+
+    /// The receipts of one source (`order:12`, `offline:3`), oldest first.
+    pub async fn receipts_of_source(&self, on: On<'_>, school_id: i64, source: &str) -> Result<Vec<ReceiptRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM receipts WHERE school_id = $1 AND source = $2 ORDER BY id");
+        let rows = self.fetch_all(on, sqlx::query(sqlx::AssertSqlSafe(sql)).bind(school_id).bind(source)).await?;
+        map_rows(&rows, receipt)
+    }
+
+    /// A student's receipts, newest first.
+    pub async fn receipts_of_student(&self, school_id: i64, student_id: i64) -> Result<Vec<ReceiptRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM receipts WHERE school_id = $1 AND student_id = $2 ORDER BY id DESC");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(school_id).bind(student_id).fetch_all(&self.pool).await?;
+        map_rows(&rows, receipt)
+    }
+
+    pub async fn receipt_by_id(&self, on: On<'_>, school_id: i64, id: i64) -> Result<Option<ReceiptRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM receipts WHERE school_id = $1 AND id = $2");
+        let row = self.fetch_optional(on, sqlx::query(sqlx::AssertSqlSafe(sql)).bind(school_id).bind(id)).await?;
+        Ok(row.as_ref().map(receipt).transpose()?)
+    }
+
+    /// Receipts printed with this 票据代码 and 票据号码, of any school (a public verify names
+    /// no school; the check code tells them apart).
+    pub async fn receipts_by_number(&self, code: &str, number: &str) -> Result<Vec<ReceiptRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM receipts WHERE code = $1 AND number = $2 ORDER BY id LIMIT 10");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(code).bind(number).fetch_all(&self.pool).await?;
+        map_rows(&rows, receipt)
+    }
+
+    /// A school's receipts matching the office's search, newest first.
+    pub async fn search_receipts(&self, school_id: i64, q: &ReceiptQuery) -> Result<Vec<ReceiptRow>, StoreError> {
+        let like = format!("%{}%", q.text.replace(['%', '_'], ""));
+        let sql = format!(
+            "SELECT {COLUMNS} FROM receipts WHERE school_id = $1 AND ($2 = '' OR number LIKE $3 OR payer LIKE $3 OR source = $2) \
+             AND ($4 = 0 OR student_id = $4) ORDER BY id DESC LIMIT $5"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(school_id)
+            .bind(q.text.as_str())
+            .bind(like)
+            .bind(q.student_id.unwrap_or(0))
+            .bind(q.limit.clamp(1, 500))
+            .fetch_all(&self.pool)
+            .await?;
+        map_rows(&rows, receipt)
+    }
+
+    /// Moves a receipt to `to` from a state the domain allows; `Stale` if it moved meanwhile.
+    pub async fn set_receipt_status(&self, tx: &mut WriteTx, id: i64, to: ReceiptStatus, reason: &str) -> Result<(), StoreError> {
+        let from = ReceiptStatus::predecessors(to);
+        let sql = format!(
+            "UPDATE receipts SET status = $1, status_reason = $2, status_at = $3 WHERE id = $4 AND status IN ({})",
+            placeholders(5, from.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(to.as_str()).bind(reason).bind(now()).bind(id);
+        for f in &from {
+            q = q.bind(f.as_str());
+        }
+        if q.execute(&mut *tx.tx).await?.rows_affected() != 1 {
+            return Err(StoreError::Stale(format!("receipt {id}")));
+        }
+        Ok(())
+    }
+}
+
+/// A paid line as a receipt prints it.
+#[derive(Debug, Clone)]
+pub struct PaidLine {
+    pub item_code: String,
+    pub item_name: String,
+    pub period_name: String,
+    pub receipt_type: String,
+    pub amount: Fen,
+}
+
+fn paid_line(r: &AnyRow) -> Result<PaidLine, sqlx::Error> {
+    Ok(PaidLine {
+        item_code: r.try_get("item_code")?,
+        item_name: r.try_get("item_name")?,
+        period_name: r.try_get("period_name")?,
+        receipt_type: r.try_get("receipt_type")?,
+        amount: Fen(r.try_get("amount_fen")?),
+    })
+}
+
+/// An offline payment as its receipt needs it.
+#[derive(Debug, Clone)]
+pub struct OfflineForReceipt {
+    pub school_id: i64,
+    pub student_id: i64,
+    pub method: String,
+    pub reference: String,
+}
+
+impl Store {
+    /// The lines of an order with their fee items' codes and receipt types.
+    pub async fn order_paid_lines(&self, on: On<'_>, order_id: i64) -> Result<Vec<PaidLine>, StoreError> {
+        let sql = "SELECT f.code AS item_code, f.name AS item_name, p.name AS period_name, f.receipt_type, l.amount_fen \
+             FROM order_lines l JOIN charges c ON c.id = l.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
+             JOIN periods p ON p.id = c.period_id WHERE l.order_id = $1 ORDER BY l.id";
+        let rows = self.fetch_all(on, sqlx::query(sql).bind(order_id)).await?;
+        map_rows(&rows, paid_line)
+    }
+
+    pub async fn offline_for_receipt(&self, on: On<'_>, id: i64) -> Result<Option<OfflineForReceipt>, StoreError> {
+        let q = sqlx::query("SELECT school_id, student_id, method, reference FROM offline_payments WHERE id = $1").bind(id);
+        let Some(r) = self.fetch_optional(on, q).await? else { return Ok(None) };
+        Ok(Some(OfflineForReceipt {
+            school_id: r.try_get("school_id")?,
+            student_id: r.try_get("student_id")?,
+            method: r.try_get("method")?,
+            reference: r.try_get("reference")?,
+        }))
+    }
+
+    /// The ledger lines an offline payment wrote (its `offline_payment` rows carry its reference).
+    pub async fn offline_paid_lines(&self, on: On<'_>, o: &OfflineForReceipt) -> Result<Vec<PaidLine>, StoreError> {
+        let sql = "SELECT f.code AS item_code, f.name AS item_name, p.name AS period_name, f.receipt_type, e.amount_fen \
+             FROM ledger_entries e JOIN charges c ON c.id = e.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
+             JOIN periods p ON p.id = c.period_id \
+             WHERE e.school_id = $1 AND e.student_id = $2 AND e.kind = 'offline_payment' AND e.reference = $3 ORDER BY e.id";
+        let rows = self.fetch_all(on, sqlx::query(sql).bind(o.school_id).bind(o.student_id).bind(o.reference.as_str())).await?;
+        map_rows(&rows, paid_line)
+    }
+}
+
+impl Store {
+    /// The order a provider payment paid, if the payment was applied to it (a refund of such
+    /// money red-letters the order's receipts; late money never had one).
+    pub async fn applied_order_of_payment(&self, on: On<'_>, provider_payment_id: i64) -> Result<Option<i64>, StoreError> {
+        let q = sqlx::query("SELECT order_id FROM provider_payments WHERE id = $1 AND disposition = 'applied'").bind(provider_payment_id);
+        Ok(match self.fetch_optional(on, q).await? {
+            Some(r) => Some(r.try_get("order_id")?),
+            None => None,
+        })
+    }
+}
