@@ -16,6 +16,7 @@ pub mod password;
 pub mod payment;
 pub mod policy;
 pub mod profile;
+pub mod settlement;
 pub mod time;
 
 pub use charge::{ChargeAmounts, ChargeState};

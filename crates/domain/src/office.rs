@@ -191,6 +191,12 @@ pub enum AuditAction {
     SchoolCreated,
     SchoolPolicyChanged,
     MerchantConfigured,
+    RefundRequested,
+    RefundApproved,
+    RefundRejected,
+    ExceptionResolved,
+    ReportExported,
+    ReconciliationRun,
 }
 
 text_enum!(AuditAction {
@@ -219,6 +225,12 @@ text_enum!(AuditAction {
     SchoolCreated => "school.created",
     SchoolPolicyChanged => "school.policy",
     MerchantConfigured => "school.merchant",
+    RefundRequested => "refund.requested",
+    RefundApproved => "refund.approved",
+    RefundRejected => "refund.rejected",
+    ExceptionResolved => "exception.resolved",
+    ReportExported => "report.exported",
+    ReconciliationRun => "reconciliation.run",
 });
 
 /// How money reached the counter (线下缴费).

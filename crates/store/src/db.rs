@@ -335,4 +335,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 12, name: "announcements", sql: include_str!("migrations/0012_announcements.sql"), sqlite: "", postgres: "" },
     Migration { version: 13, name: "totp", sql: include_str!("migrations/0013_totp.sql"), sqlite: "", postgres: "" },
+    Migration { version: 20, name: "office_money", sql: include_str!("migrations/0020_office_money.sql"), sqlite: "", postgres: "" },
 ];

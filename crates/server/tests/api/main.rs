@@ -9,6 +9,7 @@ mod foundation;
 mod hardening;
 mod office;
 mod office_data;
+mod office_money;
 mod office_pages;
 mod pages_pay;
 mod payments;
