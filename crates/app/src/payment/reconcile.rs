@@ -97,6 +97,10 @@ pub async fn reconcile(ctx: &Context, date: &str, school: Option<i64>) -> Result
     Ok(report)
 }
 
+/// An exception found while reading a statement: kind, subject, student, provider payment,
+/// amount, evidence. Written together once the statement is read.
+type Found = (ExceptionKind, String, Option<i64>, Option<i64>, Fen, serde_json::Value);
+
 fn line_json(l: &StatementLine) -> serde_json::Value {
     serde_json::json!({
         "out_trade_no": l.out_trade_no,
@@ -121,7 +125,7 @@ async fn one_statement(
         statement.lines.iter().filter(|l| l.kind == StatementKind::Refund).map(|l| l.transaction_id.as_str()).collect();
     let mut seen: HashSet<&str> = HashSet::new();
     let mut kept: Vec<serde_json::Value> = Vec::new();
-    let mut exceptions: Vec<(ExceptionKind, String, Option<i64>, Option<i64>, Fen, serde_json::Value)> = Vec::new();
+    let mut exceptions: Vec<Found> = Vec::new();
     for line in &statement.lines {
         if line.kind == StatementKind::Refund {
             // Refunds are ours when their trade is: counted for the day's totals.
