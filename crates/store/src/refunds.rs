@@ -352,3 +352,17 @@ impl Store {
         .map_err(|e: sqlx::Error| StoreError::from(e))
     }
 }
+
+impl Store {
+    /// A charge's fee item and period names, for showing refund lines.
+    pub async fn charge_label(&self, charge_id: i64) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT f.name AS item, p.name AS period FROM charges c JOIN fee_items f ON f.id = c.fee_item_id \
+             JOIN periods p ON p.id = c.period_id WHERE c.id = $1",
+        )
+        .bind(charge_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| Ok((r.try_get("item")?, r.try_get("period")?))).transpose().map_err(|e: sqlx::Error| StoreError::from(e))
+    }
+}

@@ -117,6 +117,32 @@ async fn paid_of(ctx: &Context, school_id: i64, target: &Target<'_>) -> Result<P
     }
 }
 
+/// A line of a payment and what is left to refund of it.
+pub struct Refundable {
+    pub charge_id: i64,
+    pub item: String,
+    pub period: String,
+    pub paid: Fen,
+    pub left: Fen,
+}
+
+/// The lines of a payment with what each may still give back, for the refund form.
+pub async fn refundable(ctx: &Context, staff: &Staff, target: &Target<'_>) -> Result<Vec<Refundable>, Error> {
+    staff.require(Permission::Refund)?;
+    let school_id = staff.school()?;
+    let paid = paid_of(ctx, school_id, target).await?;
+    let taken: HashMap<i64, Fen> = ctx.store.refunded_lines(On::Pool, paid.order_id, paid.offline_payment_id).await?.into_iter().collect();
+    let mut lines = Vec::new();
+    let mut charges: Vec<(i64, Fen)> = paid.per_charge.into_iter().collect();
+    charges.sort();
+    for (charge_id, was_paid) in charges {
+        let (item, period) = ctx.store.charge_label(charge_id).await?.unwrap_or_default();
+        let left = Fen((was_paid.0 - taken.get(&charge_id).map_or(0, |f| f.0)).max(0));
+        lines.push(Refundable { charge_id, item, period, paid: was_paid, left });
+    }
+    Ok(lines)
+}
+
 /// Starts a refund of some lines of one payment. At or below the school's threshold it is
 /// sent at once (online) or done (offline); above it, it waits for a second person.
 pub async fn request(
