@@ -97,6 +97,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::staff::api())
         .merge(super::search::api())
         .merge(super::money::api())
+        .merge(super::reports::api())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -8,6 +8,7 @@ mod charges;
 mod imports;
 mod money;
 pub(crate) mod pages;
+mod reports;
 mod schools;
 mod search;
 mod staff;
