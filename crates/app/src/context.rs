@@ -45,6 +45,8 @@ pub struct Context {
     pub sms: SmsGateway,
     /// What jobs are scheduled, claimed and found due by; tests move it forward.
     pub clock: Clock,
+    /// Which refused provider notifications are kept (a bounded sample).
+    pub reject_sample: Arc<crate::payment::notify::RejectSample>,
     public_url: Arc<str>,
 }
 
@@ -60,7 +62,16 @@ impl Context {
             None => SmsGateway::Outbox(store.clone()),
         };
         let public_url = settings.public_url.trim_end_matches('/').into();
-        Context { store, hasher, channels: Arc::new(Channels::default()), mailer, sms, clock: Clock::default(), public_url }
+        Context {
+            store,
+            hasher,
+            channels: Arc::new(Channels::default()),
+            mailer,
+            sms,
+            clock: Clock::default(),
+            reject_sample: Arc::default(),
+            public_url,
+        }
     }
 
     pub fn with_channels(mut self, channels: Channels) -> Context {

@@ -1,11 +1,15 @@
-//! The simulator's in-memory trade ledger and its behaviour switches.
+//! The simulator's trade ledger and its behaviour switches. The ledger lives in memory and,
+//! when a journal is given ([`Journal`]), is written through to a file that the simulators of
+//! several instances (and the next start) share, as a real provider's books are one.
 
 use super::keys::random_digits;
 use campuspay_channels::Provider;
 use campuspay_domain::Fen;
 use campuspay_domain::time::shanghai_parts;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 
 /// How the provider notifies after a payment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,24 +167,103 @@ impl Trade {
     }
 }
 
+/// An append-only file of trades as they change, one JSON line per change, shared by every
+/// simulator that opens it: each takes the file's lock before touching its ledger, reads what
+/// the others appended since, and appends what it changed before letting go. (A provider's
+/// books are one, whichever of our instances asks.)
+#[derive(Debug)]
+pub struct Journal {
+    file: File,
+    read_to: u64,
+}
+
+impl Journal {
+    pub fn open(path: &std::path::Path) -> std::io::Result<Journal> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = std::fs::OpenOptions::new().read(true).append(true).create(true).open(path)?;
+        Ok(Journal { file, read_to: 0 })
+    }
+}
+
 /// Trades by provider and `out_trade_no`; `seq` makes every transaction and refund id unique.
 #[derive(Debug, Default)]
 pub struct Ledger {
     trades: HashMap<(Provider, String), Trade>,
     seq: u64,
+    journal: Option<Journal>,
+    /// Trades changed while the ledger is held, appended to the journal when it is let go.
+    dirty: HashSet<(Provider, String)>,
 }
 
 impl Ledger {
+    pub fn with_journal(journal: Journal) -> Ledger {
+        Ledger { journal: Some(journal), ..Ledger::default() }
+    }
+
+    /// Takes the journal's lock and reads what other simulators appended since last time.
+    /// A line cut short (a writer killed mid-line) is skipped.
+    pub(crate) fn catch_up(&mut self) {
+        let Some(j) = self.journal.as_mut() else { return };
+        if let Err(e) = j.file.lock() {
+            tracing::error!(error = %e, "locking the simulator's journal");
+        }
+        let mut text = String::new();
+        let read = j.file.seek(SeekFrom::Start(j.read_to)).and_then(|_| j.file.read_to_string(&mut text));
+        if let Err(e) = read {
+            tracing::error!(error = %e, "reading the simulator's journal");
+            return;
+        }
+        j.read_to += text.len() as u64;
+        for line in text.lines() {
+            if let Ok(t) = serde_json::from_str::<Trade>(line) {
+                self.trades.insert((t.provider, t.out_trade_no.clone()), t);
+            }
+        }
+    }
+
+    /// Appends the trades changed since [`Ledger::catch_up`] and lets go of the lock.
+    pub(crate) fn write_back(&mut self) {
+        let Some(j) = self.journal.as_mut() else { return };
+        let mut out = String::new();
+        for key in self.dirty.drain() {
+            if let Some(t) = self.trades.get(&key)
+                && let Ok(line) = serde_json::to_string(t)
+            {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
+        if !out.is_empty() {
+            match j.file.write_all(out.as_bytes()) {
+                Ok(()) => j.read_to += out.len() as u64,
+                Err(e) => tracing::error!(error = %e, "writing the simulator's journal"),
+            }
+        }
+        if let Err(e) = j.file.unlock() {
+            tracing::error!(error = %e, "unlocking the simulator's journal");
+        }
+    }
+
     pub fn get(&self, p: Provider, no: &str) -> Option<&Trade> {
         self.trades.get(&(p, no.to_string()))
     }
 
     pub fn get_mut(&mut self, p: Provider, no: &str) -> Option<&mut Trade> {
-        self.trades.get_mut(&(p, no.to_string()))
+        let key = (p, no.to_string());
+        if self.journal.is_some() && self.trades.contains_key(&key) {
+            self.dirty.insert(key.clone());
+        }
+        self.trades.get_mut(&key)
     }
 
     pub fn insert(&mut self, t: Trade) {
-        self.trades.insert((t.provider, t.out_trade_no.clone()), t);
+        let key = (t.provider, t.out_trade_no.clone());
+        if self.journal.is_some() {
+            self.dirty.insert(key.clone());
+        }
+        self.trades.insert(key, t);
     }
 
     /// Every trade of provider `p`.
@@ -215,5 +298,53 @@ impl Ledger {
                 format!("{date}{two}{:06}{}", self.seq, random_digits(5))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod journal_tests {
+    use super::*;
+
+    fn trade(no: &str) -> Trade {
+        Trade {
+            provider: Provider::Wechatpay,
+            out_trade_no: no.into(),
+            description: "学费".into(),
+            amount: Fen(100),
+            trade_type: "NATIVE".into(),
+            notify_url: String::new(),
+            return_url: None,
+            payer_openid: None,
+            state: TradeState::NotPaid,
+            transaction_id: None,
+            created_at: 0,
+            paid_at: None,
+            refunds: Vec::new(),
+            notifications: Vec::new(),
+            txn_time: None,
+            expires_at: None,
+        }
+    }
+
+    #[test]
+    fn two_ledgers_on_one_journal_see_each_others_trades_and_a_reopened_one_replays_them() {
+        let path = std::env::temp_dir().join(format!("campuspay-journal-{}-{}.jsonl", std::process::id(), random_digits(8)));
+        let mut a = Ledger::with_journal(Journal::open(&path).unwrap());
+        let mut b = Ledger::with_journal(Journal::open(&path).unwrap());
+        a.catch_up();
+        a.insert(trade("T1"));
+        a.write_back();
+        b.catch_up();
+        assert_eq!(b.get(Provider::Wechatpay, "T1").map(|t| t.state), Some(TradeState::NotPaid));
+        b.get_mut(Provider::Wechatpay, "T1").unwrap().state = TradeState::Paid;
+        b.write_back();
+        a.catch_up();
+        assert_eq!(a.get(Provider::Wechatpay, "T1").map(|t| t.state), Some(TradeState::Paid), "a sees b's change");
+        a.write_back();
+        let mut c = Ledger::with_journal(Journal::open(&path).unwrap());
+        c.catch_up();
+        c.write_back();
+        assert_eq!(c.get(Provider::Wechatpay, "T1").map(|t| t.state), Some(TradeState::Paid), "replayed on a new start");
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -4,7 +4,7 @@
 
 use super::alipay::AlipayProviderSide;
 use super::keys::SandboxKeys;
-use super::ledger::{Behaviour, BehaviourPatch, Ledger, Trade, TradeState};
+use super::ledger::{Behaviour, BehaviourPatch, Journal, Ledger, Trade, TradeState};
 use super::unionpay::UnionpayProviderSide;
 use super::wechat::WechatProviderSide;
 use super::{alipay_api, notify, unionpay_api, wechat_api};
@@ -45,6 +45,29 @@ pub struct Sandbox {
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sandbox").field("dir", &self.inner.keys.dir).field("time_scale", &self.time_scale()).finish_non_exhaustive()
+    }
+}
+
+/// The held ledger; dropping it appends what changed to the journal and releases its lock.
+pub(super) struct LedgerGuard<'a>(MutexGuard<'a, Ledger>);
+
+impl std::ops::Deref for LedgerGuard<'_> {
+    type Target = Ledger;
+
+    fn deref(&self) -> &Ledger {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for LedgerGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Ledger {
+        &mut self.0
+    }
+}
+
+impl Drop for LedgerGuard<'_> {
+    fn drop(&mut self) {
+        self.0.write_back();
     }
 }
 
@@ -153,8 +176,22 @@ impl Sandbox {
         &self.inner.keys.dir
     }
 
-    pub(super) fn ledger(&self) -> MutexGuard<'_, Ledger> {
-        self.inner.ledger.lock().unwrap_or_else(|e| e.into_inner())
+    /// The ledger, caught up with the journal's other writers; changes made through it are
+    /// written back when the guard is dropped. (A std guard is not `Send`, so no handler can
+    /// hold it across an `await`: the file lock is held for a few map operations only.)
+    pub(super) fn ledger(&self) -> LedgerGuard<'_> {
+        let mut guard = self.inner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        guard.catch_up();
+        LedgerGuard(guard)
+    }
+
+    /// Writes the trades through to the journal at `path`, which the simulators of other
+    /// instances on the same database (and the next start) open too; replays it now.
+    pub fn with_journal(self, path: &std::path::Path) -> Result<Self, ChannelError> {
+        let journal =
+            Journal::open(path).map_err(|e| ChannelError::Config(format!("opening the simulator's journal {}: {e}", path.display())))?;
+        *self.inner.ledger.lock().unwrap_or_else(|e| e.into_inner()) = Ledger::with_journal(journal);
+        Ok(self)
     }
 
     pub fn behaviour(&self, p: Provider) -> Behaviour {

@@ -31,6 +31,8 @@ pub struct Config {
     pub mail_from: String,
     /// Aliyun SMS account; SMS go to the outbox without one.
     pub aliyun_sms: Option<AliyunSmsConfig>,
+    /// Requests in flight per class of expensive request, and the requests' deadline.
+    pub route_limits: crate::limits::RouteLimits,
 }
 
 impl Default for Config {
@@ -45,6 +47,7 @@ impl Default for Config {
             smtp_url: s.smtp_url,
             mail_from: s.mail_from,
             aliyun_sms: s.aliyun_sms,
+            route_limits: crate::limits::RouteLimits::default(),
         }
     }
 }
@@ -68,6 +71,12 @@ impl Config {
 pub struct AppState {
     pub ctx: Context,
     pub config: Arc<Config>,
+    /// Sources of refused provider notifications, to answer a flood 429 (`api::notify`).
+    pub refused_sources: Arc<crate::api::notify::RefusedSources>,
+    /// This instance's request figures, served at `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The bounds of each class of expensive request (`limits`).
+    pub gates: Arc<crate::limits::Gates>,
     /// The provider simulator, mounted in demo mode and tests.
     #[cfg(feature = "demo")]
     pub sandbox: Option<Sandbox>,
@@ -85,6 +94,9 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> AppState {
         AppState {
             ctx: Context::new(store, &config.settings()),
+            refused_sources: Arc::default(),
+            metrics: Arc::default(),
+            gates: Arc::new(crate::limits::Gates::new(config.route_limits)),
             config: Arc::new(config),
             #[cfg(feature = "demo")]
             sandbox: None,
@@ -115,15 +127,21 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::pages::routes())
         .merge(crate::pages::account::routes(state.config.demo))
         .merge(crate::office::pages::routes())
+        .route("/metrics", axum::routing::get(crate::metrics::metrics))
+        .layer(middleware::from_fn(crate::boundary::refuse_control_characters))
+        .layer(middleware::from_fn_with_state(state.gates.clone(), crate::limits::limit))
         .layer(middleware::from_fn(localize_errors))
         .layer(middleware::from_fn_with_state(state.clone(), guard_forms))
         .layer(middleware::from_fn_with_state(state.clone(), crate::web::no_store_when_private))
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(state.clone())
         .merge(sandbox)
+        // Over the fallback too: an unknown API path answers in the API's error shape.
+        .layer(middleware::from_fn(crate::boundary::api_error_shape))
         // Last, over the merged router and its fallback: every response carries the headers,
         // unknown paths (404) and the simulator's pages too (which set their own CSP).
-        .layer(middleware::from_fn_with_state(state, security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(middleware::from_fn_with_state(state, crate::metrics::observe))
 }
 
 /// The provider simulator's routes under `/sandbox/…`, when one is mounted.

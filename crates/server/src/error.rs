@@ -130,6 +130,11 @@ impl IntoResponse for HttpError {
         };
         let status = self.status;
         let mut res = (status, crate::api::ApiJson(body)).into_response();
+        // A refusal that says when to come back says it the HTTP way too.
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let after = self.details.as_ref().and_then(|d| d["retry_after_s"].as_u64()).unwrap_or(60);
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, after.into());
+        }
         // Kept so that `app::localize_errors` can answer in the language the client asked for.
         res.extensions_mut().insert(self);
         res

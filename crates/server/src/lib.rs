@@ -5,8 +5,11 @@
 
 pub mod api;
 pub mod app;
+pub mod boundary;
 pub mod demo;
 pub mod error;
+pub mod limits;
+pub mod metrics;
 pub mod office;
 pub mod pages;
 #[cfg(feature = "demo")]

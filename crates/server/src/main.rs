@@ -77,13 +77,22 @@ enum Command {
         data_dir: std::path::PathBuf,
     },
     /// Reconcile one day's channel statements (对账) against the books, with the schools'
-    /// configured merchants; prints what was settled now and what is unknown.
+    /// configured merchants; prints what was settled now and what is unknown. Exits non-zero
+    /// when a statement could not be read, or there was none to read.
     Reconcile {
         /// `yyyy-mm-dd`, Asia/Shanghai; yesterday by default.
         #[arg(long)]
         date: Option<String>,
         #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
         database_url: String,
+        /// The demo schools' merchants are the simulator of `serve --demo`, reached at
+        /// `--public-url` like any provider (as `worker --demo` does).
+        #[arg(long)]
+        demo: bool,
+        #[arg(long, env = "CAMPUSPAY_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+        public_url: String,
+        #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
     },
     /// List money that came in but could not pay its order (late, duplicate or mismatched):
     /// refunded automatically or credited to the balance, with the refund's state.
@@ -244,11 +253,17 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::SandboxCredentials { data_dir } => {
             println!("{}", Sandbox::open(&data_dir.join("sandbox"))?.credentials_json());
         }
-        Command::Reconcile { date, database_url } => {
+        Command::Reconcile { date, database_url, demo, public_url, data_dir } => {
             let store = Store::connect(&database_url).await?;
             store.migrate().await?;
             let date = date.unwrap_or_else(|| campuspay_domain::time::format_shanghai_date(campuspay_store::db_now() - 86_400));
-            let channels = Channels::load(&store).await?;
+            let public_url = public_url.trim_end_matches('/').to_string();
+            let channels = worker_channels(&store, demo, &data_dir, &public_url).await?;
+            if channels.all().is_empty() {
+                let hint =
+                    if demo { "" } else { "; a demo database's merchants are the simulator: add --demo (with serve --demo running)" };
+                return Err(format!("no school has a merchant configured, so there is no statement to read{hint}").into());
+            }
             let ctx = campuspay_app::Context::new(store, &Config::default().settings()).with_channels(channels);
             let r = campuspay_app::payment::reconcile::reconcile_day(&ctx, &date).await?;
             println!(
@@ -269,6 +284,14 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             for (school, e) in &r.failures {
                 println!("statement failed (school {school}): {e}");
+            }
+            if !r.failures.is_empty() {
+                return Err(format!(
+                    "{} of {} statements could not be read (see above)",
+                    r.failures.len(),
+                    r.failures.len() + r.statements
+                )
+                .into());
             }
         }
         Command::LatePayments { school, database_url } => {
@@ -332,7 +355,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 /// school without its own merchant configuration paying through it.
 #[cfg(feature = "demo")]
 async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &str) -> Result<AppState, Box<dyn std::error::Error>> {
-    let sandbox = Sandbox::open(&data_dir.join("sandbox"))?;
+    // One journal per database: every `serve --demo` on it (sharing --data-dir, as they share
+    // the simulator's keys) sees the same trades, and a new database starts with none.
+    let journal = campuspay_server::simulator::journal_path(&data_dir.join("sandbox"), &state.store.installation_id().await?);
+    let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_journal(&journal)?;
     let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, &sandbox, origin).await?;
     Ok(state.with_channels(channels).with_sandbox(Some(sandbox)))
 }

@@ -22,6 +22,14 @@ fn sandbox_configs(sandbox: &Sandbox, school_code: &str, provider_origin: &str, 
     configs
 }
 
+/// Where the simulator's trades are journalled for the database whose installation id is
+/// `installation`: the instances on one database share it, a database made anew starts afresh
+/// (its order numbers start again, and must not meet the old trades).
+pub fn journal_path(sandbox_dir: &std::path::Path, installation: &str) -> std::path::PathBuf {
+    let id: String = installation.chars().filter(char::is_ascii_alphanumeric).take(32).collect();
+    sandbox_dir.join(format!("trades-{id}.jsonl"))
+}
+
 /// The schools' own merchant configurations; every school without its own pays through the
 /// simulator mounted at `origin`.
 pub async fn channels_with_sandbox(store: &Store, sandbox: &Sandbox, origin: &str) -> Result<Channels, String> {

@@ -210,6 +210,12 @@ impl Store {
         }
     }
 
+    /// This database's random id, made with it (migration 14): what tells it from another
+    /// database, even one made later at the same place.
+    pub async fn installation_id(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar("SELECT id FROM installation").fetch_one(&self.pool).await?)
+    }
+
     /// Versions applied, for `campuspay migrate` to report.
     pub async fn applied_migrations(&self) -> Result<Vec<(i64, String)>, StoreError> {
         let rows: Vec<(i64, String)> =
@@ -335,5 +341,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 12, name: "announcements", sql: include_str!("migrations/0012_announcements.sql"), sqlite: "", postgres: "" },
     Migration { version: 13, name: "totp", sql: include_str!("migrations/0013_totp.sql"), sqlite: "", postgres: "" },
+    Migration {
+        version: 14,
+        name: "installation",
+        sql: include_str!("migrations/0014_installation.sql"),
+        sqlite: include_str!("migrations/0014_installation.sqlite.sql"),
+        postgres: include_str!("migrations/0014_installation.postgres.sql"),
+    },
     Migration { version: 20, name: "office_money", sql: include_str!("migrations/0020_office_money.sql"), sqlite: "", postgres: "" },
 ];

@@ -107,13 +107,13 @@ impl Store {
         tx.commit().await
     }
 
-    /// Brings a pending, unclaimed job forward to `now` (a student is watching), once
-    /// `now >= not_before`.
+    /// Brings a pending, unclaimed job that never ran forward to `now` (a student is
+    /// watching), once `now >= not_before`.
     pub async fn hurry_job(&self, kind: &str, payload: &str, now: i64, not_before: i64) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query(
             "UPDATE jobs SET run_at = $1 WHERE kind = $2 AND payload = $3 AND done_at IS NULL AND locked_until IS NULL \
-             AND run_at > $1 AND $1 >= $4",
+             AND attempts = 0 AND run_at > $1 AND $1 >= $4",
         )
         .bind(now)
         .bind(kind)

@@ -28,6 +28,7 @@ pub mod search;
 pub mod security;
 pub mod sessions;
 pub mod staff;
+pub mod stats;
 pub mod students;
 pub mod throttle;
 

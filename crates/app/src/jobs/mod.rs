@@ -116,7 +116,9 @@ pub async fn enqueue(ctx: &Context, tx: &mut WriteTx, job: &Job) -> Result<(), S
     enqueue_in(ctx, tx, job, 0).await
 }
 
-/// Brings `job` forward to now if it is pending and not running, once `not_before` is past.
+/// Brings `job` forward to now if it is pending, not running and has never run, once
+/// `not_before` is past. Only the first run: a student watching an order gets the first
+/// provider query early, while later ones keep their backoff however often the page polls.
 pub async fn hurry(ctx: &Context, job: &Job, not_before: i64) -> Result<(), StoreError> {
     let (kind, payload) = job.encode();
     ctx.store.hurry_job(&kind, &payload, ctx.clock.now(), not_before).await

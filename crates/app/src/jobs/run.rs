@@ -138,8 +138,14 @@ async fn close_attempt(ctx: &Context, attempt_id: i64) -> JobResult {
     if !attempt.status.may_take_money() {
         return Ok(Next::Done);
     }
-    settle::close_attempt(ctx, &attempt).await?;
-    Ok(Next::Done)
+    match settle::close_attempt(ctx, &attempt).await? {
+        settle::Closing::Closed => Ok(Next::Done),
+        // It lapses at the provider by itself; until then ask now and then, which also
+        // settles money that came meanwhile.
+        settle::Closing::Unclosable => {
+            Ok(Next::Again(ctx.clock.now() + 1800, "the provider cannot close it; waiting for its timeout".into()))
+        }
+    }
 }
 
 async fn refund(ctx: &Context, refund_id: i64, attempts: i64) -> JobResult {

@@ -94,6 +94,7 @@ fn locked(retry_after_s: i64) -> Error {
     )
 }
 
+#[tracing::instrument(name = "staff_login", skip_all, fields(school = input.school))]
 pub async fn login(ctx: &Context, input: &StaffLoginInput<'_>, client: &Client) -> Result<StaffLogin, Error> {
     if input.login.is_empty() || input.login.len() > 64 || input.password.is_empty() || input.password.len() > 128 {
         return Err(invalid_credentials());

@@ -41,8 +41,16 @@ pub struct Staff {
 }
 
 impl Staff {
-    /// Refuses (403 `forbidden`) unless the staff member's role has `p`.
+    /// Refuses (403 `forbidden`) unless the staff member's role has `p`. A one-time password
+    /// still in use, or a second factor the school requires and not yet set up, holds every
+    /// permission back — here, so no entry (page, API, CLI) can forget it.
     pub fn require(&self, p: Permission) -> Result<(), Error> {
+        if self.must_change_password {
+            return Err(auth::password_change_required());
+        }
+        if self.must_enrol_totp {
+            return Err(auth::totp_enrolment_required());
+        }
         if self.role.can(p) {
             Ok(())
         } else {
@@ -86,4 +94,27 @@ pub async fn audit(ctx: &crate::Context, tx: &mut WriteTx, staff: &Staff, client
     });
     ctx.store.audit(tx, staff.school_id, &staff.login, what.action.as_str(), &detail.to_string()).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod require_tests {
+    use super::*;
+
+    #[test]
+    fn a_pending_password_change_or_second_factor_holds_every_permission_back() {
+        let admin = Staff {
+            id: 1,
+            school_id: Some(1),
+            login: "admin".into(),
+            name: "管理员".into(),
+            role: Role::SchoolAdmin,
+            must_change_password: false,
+            must_enrol_totp: false,
+        };
+        assert!(admin.require(Permission::ManageStaff).is_ok());
+        let code = |s: &Staff| s.require(Permission::ManageStaff).unwrap_err().code;
+        assert_eq!(code(&Staff { must_change_password: true, ..admin.clone() }), "password_change_required");
+        assert_eq!(code(&Staff { must_enrol_totp: true, ..admin.clone() }), "totp_enrolment_required");
+        assert_eq!(Staff { role: Role::Cashier, ..admin }.require(Permission::ManageStaff).unwrap_err().code, "forbidden");
+    }
 }

@@ -35,6 +35,7 @@ fn refused(code: &'static str, zh: impl Into<String>, en: impl Into<String>) -> 
     Error::new(ErrorKind::Refused, code, zh, en)
 }
 
+#[tracing::instrument(name = "record_offline_payment", skip_all, fields(staff = staff.id))]
 pub async fn record(ctx: &Context, staff: &Staff, client: &Client, input: &OfflinePaymentInput<'_>) -> Result<RecordedOffline, Error> {
     staff.require(Permission::RecordOfflinePayments)?;
     let method: OfflineMethod = input.method.parse().map_err(|_| {

@@ -1,6 +1,10 @@
-//! A provider's payment notification: kept as it arrived, verified by the school's adapter,
+//! A provider's payment notification: verified by the school's adapter, kept as it arrived,
 //! matched to its attempt and settled exactly once. Only a verified notification moves money;
 //! the answer follows the provider's protocol (`Ack`), so it retries when we could not settle.
+//!
+//! The notify URL is public: anybody can post garbage to it. What fails verification is not
+//! stored, except a small sample ([`RejectSample`]: a few per ten minutes, cut to 4 KB) for
+//! whoever investigates; the server limits how many failures one source may send.
 
 use crate::Context;
 use crate::payment::channels::{Channel, parse_provider};
@@ -19,6 +23,34 @@ pub enum Answer {
     Busy,
     /// The provider's own acknowledgement (accepted or not).
     Ack(Ack),
+    /// No merchant's key verified it: refused in the provider's protocol, nothing kept but
+    /// perhaps a sample. The server counts these per source.
+    Rejected(Ack),
+}
+
+/// How many refused notifications are kept per window, and how much of each.
+const SAMPLE_PER_WINDOW: u32 = 5;
+const SAMPLE_WINDOW_S: i64 = 600;
+const SAMPLE_BYTES: usize = 4096;
+
+/// Keeps at most [`SAMPLE_PER_WINDOW`] refused notifications per ten minutes (per instance):
+/// enough to see what a misconfigured provider or an attacker sends, never a way to fill the
+/// disk (a flood once stored 200 MB in 15 s).
+#[derive(Debug, Default)]
+pub struct RejectSample {
+    window: std::sync::Mutex<(i64, u32)>,
+}
+
+impl RejectSample {
+    /// Whether a refused notification arriving at `t` is kept.
+    pub fn take(&self, t: i64) -> bool {
+        let mut w = self.window.lock().unwrap_or_else(|e| e.into_inner());
+        if t - w.0 >= SAMPLE_WINDOW_S {
+            *w = (t, 0);
+        }
+        w.1 += 1;
+        w.1 <= SAMPLE_PER_WINDOW
+    }
 }
 
 /// The incoming notification as the server received it.
@@ -56,24 +88,22 @@ async fn record_outcome(ctx: &Context, record: i64, outcome: &str) {
     }
 }
 
+async fn keep(ctx: &Context, n: &Incoming<'_>, body: &[u8], outcome: &str) -> Result<i64, campuspay_store::StoreError> {
+    let mut tx = ctx.store.write_tx().await?;
+    let id = ctx
+        .store
+        .record_notification(&mut tx, n.provider, n.school.unwrap_or(""), &headers_text(n.headers), &String::from_utf8_lossy(body))
+        .await?;
+    if !outcome.is_empty() {
+        ctx.store.set_notification_outcome(&mut tx, id, outcome).await?;
+    }
+    tx.commit().await.map(|()| id)
+}
+
+#[tracing::instrument(name = "notify", skip_all, fields(provider = n.provider, school = n.school))]
 pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
     let Some(provider) = parse_provider(n.provider) else {
         return Answer::UnknownProvider;
-    };
-    let kept = async {
-        let mut tx = ctx.store.write_tx().await?;
-        let id = ctx
-            .store
-            .record_notification(&mut tx, n.provider, n.school.unwrap_or(""), &headers_text(n.headers), &String::from_utf8_lossy(n.body))
-            .await?;
-        tx.commit().await.map(|()| id)
-    };
-    let record = match kept.await {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!(error = %e, "keeping a notification");
-            return Answer::Busy;
-        }
     };
     let candidates: Vec<(i64, Channel)> = match n.school {
         Some(code) => match ctx.store.school_by_code(code).await {
@@ -87,7 +117,6 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
         None => ctx.channels.for_provider(provider, None),
     };
     let Some((_, any_channel)) = candidates.first().cloned() else {
-        record_outcome(ctx, record, "no channel configured").await;
         return Answer::NoMerchant;
     };
     let t = now();
@@ -104,8 +133,21 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
     }
     let Some((school_id, mut notice, mut channel)) = verified else {
         tracing::warn!(provider = n.provider, error = last_error, "notification refused");
-        record_outcome(ctx, record, &format!("rejected: {last_error}")).await;
-        return Answer::Ack(any_channel.ack(false));
+        if ctx.reject_sample.take(ctx.clock.now()) {
+            let body = &n.body[..n.body.len().min(SAMPLE_BYTES)];
+            if let Err(e) = keep(ctx, n, body, &format!("rejected: {last_error}")).await {
+                tracing::error!(error = %e, "keeping a sample of a refused notification");
+            }
+        }
+        return Answer::Rejected(any_channel.ack(false));
+    };
+    // Verified: kept whole, with what became of it written when that is known.
+    let record = match keep(ctx, n, n.body, "").await {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "keeping a notification");
+            return Answer::Busy;
+        }
     };
     let attempt = match ctx.store.attempt_by_out_trade_no(&notice.out_trade_no).await {
         Ok(Some(a)) if a.school_id == school_id => a,

@@ -148,6 +148,7 @@ pub async fn preview(ctx: &Context, session: &SessionRow, lines: &[CartRequest])
     Ok(Preview { overview, cart })
 }
 
+#[tracing::instrument(name = "create_order", skip_all, fields(student = session.student_id))]
 pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderInput) -> Result<Created, Error> {
     let o = overview(ctx, session).await?;
     let t = now();
@@ -308,6 +309,7 @@ pub struct PayStarted {
     pub order: OrderRow,
 }
 
+#[tracing::instrument(name = "pay", skip_all, fields(order_no = order_no, method = method_name))]
 pub async fn pay(
     ctx: &Context,
     session: &SessionRow,
@@ -320,12 +322,7 @@ pub async fn pay(
     let order = own_order(ctx, session, order_no).await?;
     let t = now();
     if order.status != OrderState::Unpaid || order.expires_at <= t {
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            "order_not_payable",
-            "该订单已支付或已关闭，无需再次支付",
-            "This order is paid or closed; nothing to pay",
-        ));
+        return Err(not_payable(&order, t));
     }
     let method = Method::parse(method_name).filter(|m| school.policy.channels.iter().any(|c| c == m.as_str())).ok_or_else(|| {
         unprocessable("channel_not_enabled", "该学校未开通此支付方式，请选择其他方式", "This school does not offer that payment method")
@@ -363,12 +360,7 @@ pub async fn pay(
     let mut tx = ctx.store.write_tx().await?;
     let locked = ctx.store.lock_order(&mut tx, order.id).await?;
     if locked.status != OrderState::Unpaid || locked.expires_at <= now() {
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            "order_not_payable",
-            "该订单已支付或已关闭，无需再次支付",
-            "This order is paid or closed; nothing to pay",
-        ));
+        return Err(not_payable(&locked, now()));
     }
     let attempts = ctx.store.attempts_of_order(On::Tx(&mut tx), order.id).await?;
     for a in attempts.iter().filter(|a| a.status == AttemptState::Open) {
@@ -424,14 +416,28 @@ pub async fn pay(
         let mut tx = ctx.store.write_tx().await?;
         jobs::enqueue(ctx, &mut tx, &Job::CloseAttempt { attempt_id }).await?;
         tx.commit().await?;
-        return Err(Error::new(
-            ErrorKind::Conflict,
-            "order_not_payable",
-            "该订单已支付或已关闭，无需再次支付",
-            "This order is paid or closed; nothing to pay",
-        ));
+        let now_order = ctx.store.order_by_id(order.id).await?.ok_or_else(Error::internal)?;
+        return Err(not_payable(&now_order, now()));
     }
     Ok(PayStarted { school_code: school.code.clone(), out_trade_no, method, action, payee: school.policy.payee.clone(), order })
+}
+
+/// Why an order cannot take this payment, told as it is: paid, closed, or still unpaid but
+/// with another payment started since (a second tab chose another channel), so the student
+/// is not told an unpaid order is paid.
+fn not_payable(order: &OrderRow, t: i64) -> Error {
+    match order.status {
+        OrderState::Paid | OrderState::Refunded => {
+            Error::new(ErrorKind::Conflict, "order_paid", "该订单已支付，无需再次支付", "This order is already paid")
+        }
+        OrderState::Unpaid if order.expires_at > t => Error::new(
+            ErrorKind::Conflict,
+            "payment_in_progress",
+            "该订单已在另一窗口发起了其他方式的支付，请在最新打开的支付页面完成，或刷新后重新选择",
+            "Another payment of this order was started (in another window); finish it there or reload and choose again",
+        ),
+        _ => Error::new(ErrorKind::Conflict, "order_not_payable", "该订单已关闭，请重新下单", "This order is closed; order again"),
+    }
 }
 
 /// Someone is watching an unpaid order: bring its provider query forward.
@@ -445,6 +451,7 @@ pub async fn watched(ctx: &Context, order: &OrderRow) -> Result<(), Error> {
     Ok(())
 }
 
+#[tracing::instrument(name = "cancel_order", skip_all, fields(order_no = order_no))]
 pub async fn cancel(ctx: &Context, session: &SessionRow, order_no: &str) -> Result<OrderRow, Error> {
     let order = own_order(ctx, session, order_no).await?;
     crate::payment::settle::end_unpaid(ctx, order.id, OrderEvent::Cancel).await?;

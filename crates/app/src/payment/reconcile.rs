@@ -47,6 +47,7 @@ pub struct Report {
 /// million-line day does not become one database value.
 const KEPT_LINES: usize = 20_000;
 
+#[tracing::instrument(name = "reconcile_day", skip(ctx))]
 pub async fn reconcile_day(ctx: &Context, date: &str) -> Result<Report, Error> {
     reconcile(ctx, date, None).await
 }

@@ -7,7 +7,7 @@
 use crate::Context;
 use crate::error::{Error, ErrorKind};
 use crate::jobs::{self, Job};
-use campuspay_channels::ProviderStatus;
+use campuspay_channels::{ChannelError, ProviderStatus};
 use campuspay_domain::order::{AttemptState, Disposition, Effect, Order, OrderEvent, OrderState, PaidSource, TxnKey, decide};
 use campuspay_domain::{Fen, LedgerKind};
 use campuspay_store::charges::NewLedgerEntry;
@@ -35,6 +35,7 @@ async fn domain_order(ctx: &Context, tx: &mut WriteTx, order: &OrderRow) -> Resu
 }
 
 /// Settles one provider transaction for the attempt's order.
+#[tracing::instrument(name = "settle_paid", skip_all, fields(out_trade_no = attempt.out_trade_no, txn_id = txn_id, amount = amount.0, ?source))]
 pub async fn settle_paid(
     ctx: &Context,
     attempt: &AttemptRow,
@@ -118,6 +119,7 @@ pub async fn settle_paid(
                 result = Settled::Applied;
             }
             Effect::Refund { .. } => {
+                took_money(ctx, &mut tx, attempt.id).await?;
                 ctx.store
                     .insert_ledger_entry(&mut tx, &entry(None, LedgerKind::UnappliedReceipt, amount, "订单已关闭或已支付，款项将原路退回"))
                     .await?;
@@ -129,6 +131,7 @@ pub async fn settle_paid(
                 result = Settled::Refunding;
             }
             Effect::Credit { .. } => {
+                took_money(ctx, &mut tx, attempt.id).await?;
                 ctx.store
                     .insert_ledger_entry(&mut tx, &entry(None, LedgerKind::Credit, amount, "订单已关闭或已支付，款项已转入余额"))
                     .await?;
@@ -142,6 +145,16 @@ pub async fn settle_paid(
         tracing::info!(order_no = order.order_no, txn_id, ?result, ?source, "payment settled");
     }
     Ok(result)
+}
+
+/// Records that an attempt took money that could not pay its order (late, a second payment, a
+/// wrong amount): the attempt was paid, whatever became of the money. One already paid (two
+/// late transactions on one trade) is `Stale`, and stays paid.
+async fn took_money(ctx: &Context, tx: &mut WriteTx, attempt_id: i64) -> Result<(), Error> {
+    match ctx.store.set_attempt_status(tx, attempt_id, AttemptState::Paid).await {
+        Ok(()) | Err(StoreError::Stale(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Asks the provider about an attempt and settles what it says was paid.
@@ -203,6 +216,7 @@ async fn mark_closed(ctx: &Context, tx: &mut WriteTx, id: i64) -> Result<(), Err
 
 /// Closes an unpaid order (expiry or cancellation): first its attempts at the providers, so no
 /// more money can come; money that came meanwhile is settled before the order closes.
+#[tracing::instrument(name = "end_unpaid", skip(ctx))]
 pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Result<(), Error> {
     let order = ctx.store.order_by_id(order_id).await?.ok_or_else(Error::not_found)?;
     if order.status != OrderState::Unpaid {
@@ -226,8 +240,12 @@ pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Resu
         if !a.status.may_take_money() {
             continue;
         }
-        close_attempt(ctx, &a).await?;
-        closed.push(a.id);
+        // A trade the provider cannot close (UnionPay's unpaid QR) does not keep the order
+        // alive: it ends here, the attempt stays superseded with its close job asking until
+        // the provider's own timeout, and money that still comes is settled as late money.
+        if close_attempt(ctx, &a).await? == Closing::Closed {
+            closed.push(a.id);
+        }
     }
     let school = ctx.store.school_by_id(order.school_id).await?.ok_or_else(Error::unknown_school)?;
     let mut tx = ctx.store.write_tx().await?;
@@ -268,11 +286,21 @@ pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Resu
     Ok(())
 }
 
+/// What became of closing an attempt at its provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// Closed, paid, or nothing there: no more money can come through it.
+    Closed,
+    /// The provider cannot close an unpaid trade (UnionPay: it lapses at `payTimeout`): money
+    /// may still come until then, and is settled as late money if it does.
+    Unclosable,
+}
+
 /// Closes one attempt at its provider. A provider that refuses because the trade was paid is
 /// asked, and the payment settled: money is never left behind a closed attempt.
-pub async fn close_attempt(ctx: &Context, a: &AttemptRow) -> Result<(), Error> {
+pub async fn close_attempt(ctx: &Context, a: &AttemptRow) -> Result<Closing, Error> {
     let Some(channel) = ctx.channels.for_attempt(a) else {
-        return Ok(());
+        return Ok(Closing::Closed);
     };
     if a.action.is_empty() {
         if now() - a.created_at < CREATE_GRACE_S {
@@ -288,7 +316,8 @@ pub async fn close_attempt(ctx: &Context, a: &AttemptRow) -> Result<(), Error> {
         // Its create failed long ago: nothing at the provider to close.
         let mut tx = ctx.store.write_tx().await?;
         mark_closed(ctx, &mut tx, a.id).await?;
-        return Ok(tx.commit().await?);
+        tx.commit().await?;
+        return Ok(Closing::Closed);
     }
     match channel.close(&a.out_trade_no).await {
         Ok(()) => {
@@ -300,12 +329,14 @@ pub async fn close_attempt(ctx: &Context, a: &AttemptRow) -> Result<(), Error> {
                 mark_closed(ctx, &mut tx, a.id).await?;
                 tx.commit().await?;
             }
-            Ok(())
+            Ok(Closing::Closed)
         }
         Err(e) => {
+            let unsupported = matches!(e, ChannelError::Unsupported(_));
             tracing::info!(error = %e, out_trade_no = a.out_trade_no, "close refused; asking the provider");
             match query_and_settle(ctx, a).await? {
-                Some(ProviderStatus::Paid { .. }) | Some(ProviderStatus::Closed) | Some(ProviderStatus::NotFound) => Ok(()),
+                Some(ProviderStatus::Paid { .. }) | Some(ProviderStatus::Closed) | Some(ProviderStatus::NotFound) => Ok(Closing::Closed),
+                Some(ProviderStatus::NotPaid | ProviderStatus::Paying) if unsupported => Ok(Closing::Unclosable),
                 _ => Err(Error::new(
                     ErrorKind::Upstream,
                     "channel_close_failed",

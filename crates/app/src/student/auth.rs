@@ -156,6 +156,7 @@ async fn gate(ctx: &Context, school: &School, who: Subject<'_>, input: &LoginInp
     Ok(Gate { held, captcha_due, slow_down })
 }
 
+#[tracing::instrument(name = "student_login", skip_all, fields(school = input.school))]
 pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Result<LoginOutcome, Error> {
     let login = input.login.trim();
     if login.is_empty() || input.password.is_empty() {
@@ -218,15 +219,27 @@ async fn check(ctx: &Context, school: &School, student: Option<&Student>, input:
         tokio::time::sleep(SLOW_DOWN).await;
     }
     let initial = student.map(|s| school.policy.initial_password.for_id_card(&s.id_card));
+    let busy = |_| busy();
     Ok(match student {
-        Some(s) if s.password_hash.is_some() => ctx.hasher.verify(input.password, s.password_hash.as_deref()).await,
+        Some(s) if s.password_hash.is_some() => ctx.hasher.try_verify(input.password, s.password_hash.as_deref()).await.map_err(busy)?,
         Some(_) => {
             // The initial password is derived, not hashed; burn a hash's time all the same.
-            let _ = ctx.hasher.verify(input.password, None).await;
+            let _ = ctx.hasher.try_verify(input.password, None).await.map_err(busy)?;
             initial.as_deref().is_some_and(|i| crate::crypto::constant_time_eq(i.as_bytes(), input.password.as_bytes()))
         }
-        None => ctx.hasher.verify(input.password, None).await,
+        None => ctx.hasher.try_verify(input.password, None).await.map_err(busy)?,
     })
+}
+
+/// A login rush beyond what the hashing line holds: nothing was checked or counted, try again.
+fn busy() -> Error {
+    Error::new(
+        ErrorKind::TooManyRequests,
+        "busy",
+        "当前登录人数较多，请稍等几秒后重试",
+        "Many people are logging in; try again in a few seconds",
+    )
+    .details(serde_json::json!({"retry_after_s": 2}))
 }
 
 fn context<'a>(s: &'a Student, initial: &'a str) -> PasswordContext<'a> {

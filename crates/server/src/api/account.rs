@@ -59,7 +59,7 @@ pub async fn methods(State(state): State<AppState>, Query(q): Query<SchoolQuery>
 #[derive(Deserialize, ToSchema)]
 pub struct RequestBody {
     school: String,
-    #[schema(max_length = 32)]
+    #[schema(min_length = 1, max_length = 32)]
     login: String,
     captcha_id: Option<String>,
     captcha: Option<String>,
@@ -166,6 +166,7 @@ pub async fn request_sms(
 #[derive(Deserialize, ToSchema)]
 pub struct CodeResetBody {
     school: String,
+    #[schema(min_length = 1, max_length = 32)]
     login: String,
     code: String,
     new_password: String,
@@ -202,6 +203,7 @@ pub async fn reset_with_sms(
 #[derive(Deserialize, ToSchema)]
 pub struct QuestionBody {
     school: String,
+    #[schema(min_length = 1, max_length = 32)]
     login: String,
 }
 
@@ -230,7 +232,9 @@ pub async fn question(
 #[derive(Deserialize, ToSchema)]
 pub struct AnswerResetBody {
     school: String,
+    #[schema(min_length = 1, max_length = 32)]
     login: String,
+    #[schema(min_length = 1)]
     answer: String,
     new_password: String,
     confirm_password: Option<String>,
@@ -323,6 +327,7 @@ pub struct SecurityQuestionBody {
     password: String,
     /// One of `GET /api/v1/student/security`'s questions.
     question: String,
+    #[schema(min_length = 1)]
     answer: String,
 }
 

@@ -6,7 +6,7 @@
 //! response bodies are the typed structs the handlers use, deriving `ToSchema`.
 
 mod account;
-mod notify;
+pub mod notify;
 mod openapi;
 pub(crate) mod orders;
 mod student;
@@ -92,6 +92,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 "json_required",
                 "请求须为 JSON（Content-Type: application/json）",
                 "The request body must be JSON (Content-Type: application/json)",
+            )),
+            Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => Err(HttpError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "提交的内容过大",
+                "The request body is too large",
             )),
             Err(e) => Err(HttpError::bad_request(
                 format!("请求格式有误：{}", e.body_text().chars().take(200).collect::<String>()),

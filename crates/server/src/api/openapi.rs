@@ -38,10 +38,41 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> Value {
             ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ErrorBody")))).build(),
         )
         .build();
-    for item in doc.paths.paths.values_mut() {
-        for op in [&mut item.get, &mut item.post, &mut item.put].into_iter().flatten() {
+    let error = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/json",
+                ContentBuilder::new().schema(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ErrorBody")))).build(),
+            )
+            .build()
+    };
+    // What the boundary answers before a handler runs (`boundary`, `ApiJson`), on every
+    // operation it can happen to; a handler's own answers of the same status are kept.
+    let bad_request = error("请求参数有误或含控制字符（bad_request、invalid_characters、malformed_json、invalid_input）");
+    let no_such = error("不存在（not_found、no_such_route 等）");
+    let too_large = error("请求内容过大（payload_too_large）");
+    let not_json = error("请求须为 JSON（json_required）");
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let api = path.starts_with("/api/");
+        let has_params = path.contains('{');
+        for op in [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch].into_iter().flatten() {
+            let responses = &mut op.responses.responses;
             if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
-                op.responses.responses.entry("401".into()).or_insert_with(|| unauthorized.clone().into());
+                responses.entry("401".into()).or_insert_with(|| unauthorized.clone().into());
+            }
+            if !api {
+                continue;
+            }
+            responses.entry("400".into()).or_insert_with(|| bad_request.clone().into());
+            if has_params {
+                responses.entry("404".into()).or_insert_with(|| no_such.clone().into());
+            }
+            if let Some(body) = &op.request_body {
+                responses.entry("413".into()).or_insert_with(|| too_large.clone().into());
+                if matches!(body, RefOr::T(b) if b.content.contains_key("application/json")) {
+                    responses.entry("415".into()).or_insert_with(|| not_json.clone().into());
+                }
             }
         }
     }

@@ -43,6 +43,7 @@ fn individual() -> String {
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewOrderBody {
+    #[schema(min_items = 1)]
     charges: Vec<LineBody>,
     /// Phone for the e-receipt; the profile's when absent.
     phone: Option<String>,

@@ -86,7 +86,7 @@ pub async fn captcha(State(state): State<AppState>) -> Result<ApiJson<NewCaptcha
 #[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
     school: String,
-    #[schema(max_length = 32)]
+    #[schema(min_length = 1, max_length = 32)]
     login: String,
     #[schema(max_length = 128)]
     password: String,
@@ -214,6 +214,8 @@ pub async fn me(State(state): State<AppState>, AnySession(s): AnySession) -> Res
 
 #[derive(Deserialize, ToSchema)]
 pub struct ProfileBody {
+    /// 11 digits.
+    #[schema(min_length = 11, max_length = 11, pattern = "^1[3-9][0-9]{9}$")]
     phone: String,
     #[serde(default)]
     email: String,

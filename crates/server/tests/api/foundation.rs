@@ -352,19 +352,33 @@ async fn openapi_describes_every_api_route() {
     // handler is mounted at the path of its own description, so no served route can be left
     // out. What this checks against the running server is the rest: the document served is
     // the generated one, every operation it names is routed, and its paths answer no method
-    // it does not name. An unrouted request gets axum's bare 404 or 405 (no body); every
-    // handler's refusal has a body.
+    // it does not name. An unrouted request gets `no_such_route` (404) or
+    // `method_not_allowed` (405); a handler's refusal has codes of its own.
     let app = TestApp::spawn(common::Db::Sqlite).await;
     let spec = campuspay_server::api::openapi_spec();
     let (status, served) = app.get_json("/api/v1/openapi.json", None).await;
     assert_eq!((status, &served), (200, &spec), "the served document is the generated one");
-    let unrouted = |status: u16, body: &str| matches!(status, 404 | 405) && body.is_empty();
+    let unrouted = |status: u16, body: &str| {
+        let code = serde_json::from_str::<Value>(body).ok().and_then(|v| v["error"]["code"].as_str().map(str::to_string));
+        matches!((status, code.as_deref()), (404, Some("no_such_route")) | (405, Some("method_not_allowed")))
+    };
     let res = app.http.get(app.url("/api/v1/no-such-route")).send().await.unwrap();
     assert!(unrouted(res.status().as_u16(), &res.text().await.unwrap()), "an unknown route is told apart");
     let paths = spec["paths"].as_object().unwrap();
     for must in ["/healthz", "/api/v1/openapi.json", "/api/v1/student/login", "/notify/{provider}/{school}"] {
         assert!(paths.contains_key(must), "{must} is not in the OpenAPI document");
     }
+    // The boundary's answers are described, and the schemas refuse what the server refuses.
+    let login = &paths["/api/v1/student/login"]["post"]["responses"];
+    for status in ["400", "413", "415"] {
+        assert!(login.get(status).is_some(), "login does not describe {status}: {login}");
+    }
+    assert!(paths["/api/v1/student/orders/{order_no}"]["get"]["responses"].get("404").is_some());
+    let schemas = &spec["components"]["schemas"];
+    assert_eq!(schemas["LoginBody"]["properties"]["login"]["minLength"], 1);
+    assert_eq!(schemas["AnswerResetBody"]["properties"]["answer"]["minLength"], 1);
+    assert_eq!(schemas["NewOrderBody"]["properties"]["charges"]["minItems"], 1);
+    assert_eq!(schemas["ProfileBody"]["properties"]["phone"]["minLength"], 11);
     for (path, item) in paths {
         let url: Vec<&str> = path.split('/').map(|seg| if seg.starts_with('{') { "x" } else { seg }).collect();
         let url = app.url(&url.join("/"));

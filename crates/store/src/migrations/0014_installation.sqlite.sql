@@ -1,0 +1,1 @@
+INSERT INTO installation (id) VALUES (lower(hex(randomblob(16))));
