@@ -14,11 +14,13 @@
 mod csv;
 mod money;
 pub mod receipt_pdf;
+mod report;
 mod xlsx;
 
 pub use campuspay_domain::money::Fen;
 pub use csv::write_csv;
 pub use money::fen_of_cell;
+pub use report::{Cell, neutralise, write_report_xlsx};
 pub use xlsx::write_xlsx;
 
 /// Uploads larger than this are refused before parsing.

@@ -142,8 +142,10 @@ pub fn write_xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<String>]) -> Re
             if cell.is_empty() {
                 continue;
             }
-            sheet.write_string_with_format(r, col_index(c)?, cell, &text).map_err(unwritable)?;
-            widths[c] = widths[c].max(display_width(cell));
+            // Text that a spreadsheet could run as a formula is neutralised (see `neutralise`).
+            let cell = crate::neutralise(cell);
+            sheet.write_string_with_format(r, col_index(c)?, cell.as_ref(), &text).map_err(unwritable)?;
+            widths[c] = widths[c].max(display_width(&cell));
         }
     }
     for (c, width) in widths.into_iter().enumerate() {

@@ -17,6 +17,7 @@ pub mod payment;
 pub mod policy;
 pub mod profile;
 pub mod receipt;
+pub mod settlement;
 pub mod text;
 pub mod time;
 

@@ -195,6 +195,12 @@ pub enum AuditAction {
     ReceiptResent,
     /// A receipt voided and reissued after its payer (invoice title) was corrected.
     ReceiptReissued,
+    RefundRequested,
+    RefundApproved,
+    RefundRejected,
+    ExceptionResolved,
+    ReportExported,
+    ReconciliationRun,
 }
 
 text_enum!(AuditAction {
@@ -225,6 +231,12 @@ text_enum!(AuditAction {
     MerchantConfigured => "school.merchant",
     ReceiptResent => "receipt.resent",
     ReceiptReissued => "receipt.reissued",
+    RefundRequested => "refund.requested",
+    RefundApproved => "refund.approved",
+    RefundRejected => "refund.rejected",
+    ExceptionResolved => "exception.resolved",
+    ReportExported => "report.exported",
+    ReconciliationRun => "reconciliation.run",
 });
 
 /// How money reached the counter (线下缴费).

@@ -42,11 +42,34 @@ pub struct Behaviour {
     /// SHA1, Alipay's and UnionPay's zip is cut short.
     #[serde(default)]
     pub corrupt_statement: bool,
+    /// How WeChat Pay answers refunds (the other providers always succeed at once).
+    #[serde(default)]
+    pub refund: RefundMode,
+}
+
+/// How the simulator answers a refund request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundMode {
+    /// Accepted and done at once (`SUCCESS`).
+    #[default]
+    Normal,
+    /// Accepted as `PROCESSING`; the same refund asked again is `SUCCESS`.
+    Processing,
+    /// Refused for good (`PARAM_ERROR`), as for a refund the provider will never accept.
+    Refuse,
 }
 
 impl Default for Behaviour {
     fn default() -> Self {
-        Self { notify: NotifyMode::Normal, delay_s: 0, decline: false, accept_after_close: false, corrupt_statement: false }
+        Self {
+            notify: NotifyMode::Normal,
+            delay_s: 0,
+            decline: false,
+            accept_after_close: false,
+            corrupt_statement: false,
+            refund: RefundMode::Normal,
+        }
     }
 }
 
@@ -59,6 +82,8 @@ pub struct BehaviourPatch {
     pub accept_after_close: Option<bool>,
     #[serde(default)]
     pub corrupt_statement: Option<bool>,
+    #[serde(default)]
+    pub refund: Option<RefundMode>,
 }
 
 impl Behaviour {
@@ -68,6 +93,7 @@ impl Behaviour {
         self.decline = p.decline.unwrap_or(self.decline);
         self.accept_after_close = p.accept_after_close.unwrap_or(self.accept_after_close);
         self.corrupt_statement = p.corrupt_statement.unwrap_or(self.corrupt_statement);
+        self.refund = p.refund.unwrap_or(self.refund);
     }
 }
 
@@ -85,6 +111,9 @@ pub struct Refund {
     pub refund_id: String,
     pub amount: Fen,
     pub at: i64,
+    /// Answered `PROCESSING` and not asked about since ([`RefundMode::Processing`]).
+    #[serde(default)]
+    pub processing: bool,
 }
 
 /// Which notification an attempt carried.

@@ -42,7 +42,7 @@ mod unionpay_api;
 pub mod wechat;
 mod wechat_api;
 
-pub use ledger::{Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, Trade, TradeState};
+pub use ledger::{Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, RefundMode, Trade, TradeState};
 pub use notify::{ALIPAY_RETRY_S, UNIONPAY_RETRY_S, WECHAT_RETRY_S};
 pub use server::{PayOutcome, Sandbox};
 

@@ -3,7 +3,7 @@
 //! verified against the merchant key; every answer is signed with the platform key.
 
 use super::Sandbox;
-use super::ledger::{Refund, Trade, TradeState};
+use super::ledger::{Refund, RefundMode, Trade, TradeState};
 use super::server::{cashier_url, public_url};
 use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
@@ -271,6 +271,10 @@ async fn refund(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: He
         Err(e) => return e.respond(&sb),
     };
     let now = unix_now();
+    let mode = sb.behaviour(Provider::Wechatpay).refund;
+    if mode == RefundMode::Refuse {
+        return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "退款请求参数错误（模拟拒绝）");
+    }
     let result = {
         let mut ledger = sb.ledger();
         let refund_id = ledger.next_id(Provider::Wechatpay, "5030", now);
@@ -279,12 +283,17 @@ async fn refund(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: He
             Some(t) if t.state != TradeState::Paid => Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "订单未支付")),
             Some(t) if t.amount.0 != req.amount.total => Err((StatusCode::BAD_REQUEST, "PARAM_ERROR", "订单金额不符")),
             Some(t) => {
-                if let Some(r) = t.refunds.iter().find(|r| r.out_refund_no == req.out_refund_no) {
-                    Ok((t.clone(), r.clone()))
+                if let Some(r) = t.refunds.iter_mut().find(|r| r.out_refund_no == req.out_refund_no) {
+                    // Asked again: a processing refund has finished by now.
+                    r.processing = false;
+                    let r = r.clone();
+                    Ok((t.clone(), r))
                 } else if req.amount.refund <= 0 || t.refunded().0 + req.amount.refund > t.amount.0 {
                     Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "退款金额超过可退金额"))
                 } else {
-                    let r = Refund { out_refund_no: req.out_refund_no.clone(), refund_id, amount: Fen(req.amount.refund), at: now };
+                    let processing = mode == RefundMode::Processing;
+                    let r =
+                        Refund { out_refund_no: req.out_refund_no.clone(), refund_id, amount: Fen(req.amount.refund), at: now, processing };
                     t.refunds.push(r.clone());
                     Ok((t.clone(), r))
                 }
@@ -304,7 +313,7 @@ async fn refund(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: He
         "user_received_account": "支付用户零钱",
         "success_time": rfc3339_shanghai(r.at),
         "create_time": rfc3339_shanghai(r.at),
-        "status": "SUCCESS",
+        "status": if r.processing { "PROCESSING" } else { "SUCCESS" },
         "funds_account": "AVAILABLE",
         "amount": {
             "total": t.amount.0,

@@ -348,5 +348,6 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0014_installation.sqlite.sql"),
         postgres: include_str!("migrations/0014_installation.postgres.sql"),
     },
+    Migration { version: 20, name: "office_money", sql: include_str!("migrations/0020_office_money.sql"), sqlite: "", postgres: "" },
     Migration { version: 30, name: "receipts", sql: include_str!("migrations/0030_receipts.sql"), sqlite: "", postgres: "" },
 ];

@@ -92,6 +92,10 @@ pub struct RefundRow {
     pub txn_id: String,
     pub attempt_id: i64,
     pub reference: String,
+    /// What the refunded transaction took in (the provider's `total` of a partial refund).
+    pub paid_amount: Fen,
+    /// The office refund it carries out; `None` for late or duplicate money.
+    pub office_refund_id: Option<i64>,
 }
 
 impl Store {
@@ -167,7 +171,8 @@ impl Store {
     pub async fn refund(&self, id: i64) -> Result<Option<RefundRow>, StoreError> {
         let row = sqlx::query(
             "SELECT r.id, r.school_id, r.provider_payment_id, r.out_refund_no, r.amount_fen, r.status, a.out_trade_no, \
-                    o.total_fen, p.provider, o.student_id, p.txn_id, a.id AS attempt_id, r.reference \
+                    o.total_fen, p.provider, o.student_id, p.txn_id, a.id AS attempt_id, r.reference, \
+                    p.amount_fen AS paid_amount, r.office_refund_id \
              FROM refunds r JOIN provider_payments p ON p.id = r.provider_payment_id \
              JOIN pay_attempts a ON a.id = p.attempt_id JOIN orders o ON o.id = p.order_id WHERE r.id = $1",
         )
@@ -189,6 +194,8 @@ impl Store {
                 txn_id: r.try_get("txn_id")?,
                 attempt_id: r.try_get("attempt_id")?,
                 reference: r.try_get("reference")?,
+                paid_amount: Fen(r.try_get("paid_amount")?),
+                office_refund_id: r.try_get("office_refund_id")?,
             })
         })
         .transpose()

@@ -2,14 +2,10 @@
 
 use super::{Claimed, Job};
 use crate::Context;
-use crate::payment::settle;
+use crate::payment::{refund, settle};
 use campuspay_channels::{ProviderStatus, RefundRequest, RefundStatus};
 use campuspay_domain::order::{OrderEvent, OrderState, RefundState};
 use campuspay_domain::time::{format_shanghai_date, shanghai_to_unix};
-use campuspay_domain::{Fen, LedgerKind};
-use campuspay_store::StoreError;
-use campuspay_store::charges::NewLedgerEntry;
-use campuspay_store::payments::RefundRow;
 
 /// Seconds until the next query of an unpaid attempt: quick while a student is likely
 /// watching, then backing off.
@@ -171,12 +167,15 @@ async fn refund(ctx: &Context, refund_id: i64, attempts: i64) -> JobResult {
     let Some(channel) = ctx.channels.for_attempt(&attempt) else {
         return Ok(Next::Again(ctx.clock.now() + 300, "channel not configured".into()));
     };
+    let reason =
+        if r.office_refund_id.is_some() { "学校财务退款，原路退回" } else { "订单已关闭或重复支付，原路退回" };
     let req = RefundRequest {
         out_trade_no: r.out_trade_no.clone(),
         out_refund_no: r.out_refund_no.clone(),
         refund: r.amount,
-        total: r.amount,
-        reason: Some("订单已关闭或重复支付，原路退回".into()),
+        // The transaction's own amount: a partial refund names the whole it is part of.
+        total: r.paid_amount,
+        reason: Some(reason.into()),
     };
     if !r.reference.is_empty() {
         // Another instance, or this one before a restart, sent it: the provider finds it by this.
@@ -193,52 +192,40 @@ async fn refund(ctx: &Context, refund_id: i64, attempts: i64) -> JobResult {
     match result {
         Ok(res) => match res.status {
             RefundStatus::Success => {
-                finish_refund(ctx, &r, RefundState::Success).await?;
+                refund::record_outcome(ctx, &r, RefundState::Success, "SUCCESS").await?;
                 tracing::info!(out_refund_no = r.out_refund_no, amount = r.amount.0, "refund done");
                 Ok(Next::Done)
             }
             RefundStatus::Processing => {
-                finish_refund(ctx, &r, RefundState::Processing).await?;
-                Ok(Next::Again(ctx.clock.now() + 30, "refund processing".into()))
+                refund::record_outcome(ctx, &r, RefundState::Processing, "PROCESSING").await?;
+                // Asked again (the same out_refund_no never refunds twice) until it ends.
+                Ok(Next::Again(ctx.clock.now() + refund_backoff(attempts), "refund processing".into()))
             }
-            // Needs a person: the finance office sees it among refunds that did not finish.
+            // Needs a person: it goes to the office's exception queue.
             RefundStatus::Closed | RefundStatus::Abnormal => {
-                finish_refund(ctx, &r, RefundState::Failed).await?;
+                refund::record_outcome(ctx, &r, RefundState::Failed, &format!("{:?}", res.status)).await?;
                 tracing::error!(out_refund_no = r.out_refund_no, "refund failed at the provider; needs the finance office");
                 Ok(Next::Done)
             }
         },
+        // A definite refusal (PARAM_ERROR, amount over what is left, …) will not change by
+        // asking again: it goes to a person instead of being retried forever.
+        Err(e) if !e.is_retryable() => {
+            refund::record_outcome(ctx, &r, RefundState::Failed, &e.to_string()).await?;
+            tracing::error!(out_refund_no = r.out_refund_no, error = %e, "refund refused by the provider; needs the finance office");
+            Ok(Next::Done)
+        }
         Err(e) => Ok(Next::Again(ctx.clock.now() + retry_backoff(attempts), e.to_string())),
     }
 }
 
-/// Records what the provider said of a refund; a success also writes the money leaving, in
-/// the same transaction. A refund another run finished first is `Stale`: nothing is written,
-/// so the money leaves the books once however often the job runs.
-async fn finish_refund(ctx: &crate::Context, r: &RefundRow, to: RefundState) -> Result<(), crate::Error> {
-    let mut tx = ctx.store.write_tx().await?;
-    match ctx.store.set_refund_status(&mut tx, r.id, to).await {
-        Ok(()) => {}
-        Err(StoreError::Stale(_)) => return Ok(()),
-        Err(e) => return Err(e.into()),
+/// Seconds until a processing refund is asked about again: soon at first (most finish in
+/// seconds), then backing off.
+fn refund_backoff(attempts: i64) -> i64 {
+    match attempts {
+        0..=5 => 2,
+        6..=10 => 10,
+        11..=20 => 60,
+        _ => 300,
     }
-    if to == RefundState::Success {
-        let entry = NewLedgerEntry {
-            school_id: r.school_id,
-            student_id: r.student_id,
-            charge_id: None,
-            kind: LedgerKind::Refund,
-            amount: Fen(-r.amount.0),
-            reference: &r.out_refund_no,
-            memo: "退款已退回原支付账户",
-        };
-        ctx.store.insert_ledger_entry(&mut tx, &entry).await?;
-        // Money that had paid an order goes back: its receipts are red-lettered with the
-        // refund. (Late or duplicate money, today's only provider refunds, never had one.)
-        if let Some(order_id) = ctx.store.applied_order_of_payment(campuspay_store::On::Tx(&mut tx), r.provider_payment_id).await? {
-            let of = crate::receipts::RefundOf { order_id, refund_key: r.out_refund_no.clone(), lines: vec![], amount: r.amount };
-            crate::receipts::red_letter(ctx, &mut tx, &of).await?;
-        }
-    }
-    Ok(tx.commit().await?)
 }

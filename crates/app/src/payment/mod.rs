@@ -5,4 +5,5 @@ pub mod channels;
 pub mod notify;
 pub mod orders;
 pub mod reconcile;
+pub mod refund;
 pub mod settle;

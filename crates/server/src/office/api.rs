@@ -64,6 +64,18 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/api/v1/office/imports/{id}", Some(Permission::EditStudents)),
     ("POST", "/api/v1/office/imports/{id}/commit", Some(Permission::EditStudents)),
     ("GET", "/api/v1/office/imports/templates/{kind}", Some(Permission::EditStudents)),
+    ("POST", "/api/v1/office/refunds", Some(Permission::Refund)),
+    ("GET", "/api/v1/office/refunds", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/refunds/{id}", Some(Permission::ViewReports)),
+    ("POST", "/api/v1/office/refunds/{id}/approve", Some(Permission::ApproveAdjustments)),
+    ("POST", "/api/v1/office/refunds/{id}/reject", Some(Permission::ApproveAdjustments)),
+    ("GET", "/api/v1/office/exceptions", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/exceptions/{id}", Some(Permission::ViewReports)),
+    ("POST", "/api/v1/office/exceptions/{id}/resolve", Some(Permission::Refund)),
+    ("GET", "/api/v1/office/reports/collection", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/reports/collection/debtors", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/reconciliation", Some(Permission::ViewReports)),
+    ("POST", "/api/v1/office/reconciliation/run", Some(Permission::Refund)),
 ];
 
 /// The office's routes with their descriptions, merged into the API's document.
@@ -89,6 +101,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::staff::api())
         .merge(super::search::api())
         .merge(super::receipts::api())
+        .merge(super::money::api())
+        .merge(super::reports::api())
 }
 
 #[derive(Deserialize, ToSchema)]

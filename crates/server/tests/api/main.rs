@@ -10,6 +10,8 @@ mod hardening;
 mod hardening_boundaries;
 mod office;
 mod office_data;
+mod office_money;
+mod office_money_pages;
 mod office_pages;
 mod pages_pay;
 mod payments;

@@ -145,6 +145,13 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
             // A student of qdou that no other call of this walk touches.
             // Ids that exist nowhere: a role with the permission is answered 404, never 403.
             let url = app.url(&path.replace("{student_no}", "20230003").replace("{id}", "987654").replace("{kind}", "students"));
+            // Required query fields, so that only the permission can refuse the request.
+            let url = match *path {
+                "/api/v1/office/reports/collection" => format!("{url}?period=WALK&by=class"),
+                "/api/v1/office/reports/collection/debtors" => format!("{url}?period=WALK&by=class&key=WALK"),
+                "/api/v1/office/reconciliation" => format!("{url}?date=2026-01-01"),
+                _ => url,
+            };
             // A well-formed body, so that only the permission can refuse it.
             let body = match *path {
                 "/api/v1/office/offline-payments" => json!({"student_no": "20230003", "lines": [], "method": "cash", "reference": "WALK"}),
@@ -158,6 +165,11 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
                 "/api/v1/office/schools" => json!({"code": "walk", "name": "巡检", "region": "巡检", "policy": {}}),
                 "/api/v1/office/staff" => json!({"login": "walk", "name": "巡检", "role": "nosuch"}),
                 "/api/v1/office/receipts/{id}/reissue" => json!({"kind": "individual", "title": "巡检", "reason": "巡检"}),
+                "/api/v1/office/refunds" => {
+                    json!({"order_no": "WALK", "lines": [{"charge_id": 987654, "amount_fen": 1}], "reason": "巡检"})
+                }
+                "/api/v1/office/exceptions/{id}/resolve" => json!({"action": "note", "note": "巡检"}),
+                "/api/v1/office/reconciliation/run" => json!({"date": "2026-01-01"}),
                 _ => json!({}),
             };
             let req = match *method {

@@ -31,6 +31,8 @@ struct DashboardPage {
     period: Option<PeriodFigures>,
     pending: i64,
     can_approve: bool,
+    /// Open exceptions per kind (label, count), for roles that see reports.
+    exceptions: Option<(i64, Vec<(&'static str, i64)>)>,
     /// (href, label, hint) of what the role can do.
     links: Vec<(&'static str, &'static str, &'static str)>,
 }
@@ -54,6 +56,14 @@ pub async fn dashboard(State(state): State<AppState>, page: OfficePage) -> Respo
         ("/office/audit", "审计日志", "查看所有人员的操作记录", Permission::ViewAudit),
         ("/office/password", "修改密码", "定期修改您的登录密码", Permission::ViewStudents),
     ];
+    let exceptions = if role.can(Permission::ViewReports) {
+        match campuspay_app::office::exceptions::open_counts(&state, &page.staff).await {
+            Ok(counts) => Some((counts.iter().map(|(_, n)| n).sum(), counts.into_iter().map(|(k, n)| (k.label_zh(), n)).collect())),
+            Err(e) => return page.error(&e),
+        }
+    } else {
+        None
+    };
     let links = all.iter().filter(|l| role.can(l.3)).map(|l| (l.0, l.1, l.2)).collect();
     let period = s.latest_period.map(|p| PeriodFigures {
         percent: s.collected_basis_points.map(percent).unwrap_or_else(|| "—".into()),
@@ -72,6 +82,7 @@ pub async fn dashboard(State(state): State<AppState>, page: OfficePage) -> Respo
         period,
         pending: s.pending_adjustments,
         can_approve: role.can(Permission::ApproveAdjustments),
+        exceptions,
         links,
     })
 }

@@ -12,6 +12,8 @@ mod auth;
 mod counter;
 mod home;
 mod imports;
+mod money;
+mod reports;
 mod runs;
 mod students;
 mod totp;
@@ -56,6 +58,13 @@ pub fn routes() -> Router<AppState> {
         .route("/office/adjustments", get(adjustments::queue_page))
         .route("/office/adjustments/{id}/decide", post(adjustments::decide_submit))
         .route("/office/audit", get(audit::audit_page))
+        .route("/office/refunds", get(money::refunds_page).post(money::refund_submit))
+        .route("/office/refunds/{id}/decide", post(money::refund_decide))
+        .route("/office/exceptions", get(money::exceptions_page))
+        .route("/office/exceptions/{id}/resolve", post(money::resolve_submit))
+        .route("/office/reports", get(reports::collection_page))
+        .route("/office/reconciliation", get(reports::reconciliation_page))
+        .route("/office/reconciliation/run", post(reports::reconciliation_run))
 }
 
 async fn stylesheet() -> Response {
@@ -80,6 +89,10 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
     ("/office/imports", "导入数据", "imports", &[Permission::EditStudents, Permission::ManageFeeStandards]),
     ("/office/charge-runs", "批量生成应收", "runs", &[Permission::IssueCharges]),
     ("/office/adjustments", "减免缓缴复核", "adjustments", &[Permission::ViewStudents]),
+    ("/office/refunds", "退款", "refunds", &[Permission::ViewReports]),
+    ("/office/exceptions", "异常处理", "exceptions", &[Permission::ViewReports]),
+    ("/office/reconciliation", "对账", "reconciliation", &[Permission::ViewReports]),
+    ("/office/reports", "收缴报表", "reports", &[Permission::ViewReports]),
     ("/office/audit", "审计日志", "audit", &[Permission::ViewAudit]),
 ];
 

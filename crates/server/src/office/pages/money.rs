@@ -1,0 +1,321 @@
+//! `/office/refunds` and `/office/exceptions`: the refund form (per order line), the refunds
+//! waiting for a second person, and the exception queue with its evidence and actions.
+
+use super::{OfficeForm, OfficePage, Shell, parse_yuan, render, render_refused};
+use crate::AppState;
+use crate::pages::extract::{CsrfForm, OfficePosted};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use campuspay_app::office::exceptions;
+use campuspay_app::office::refunds::{self, RefundLine, Refundable, Target};
+use campuspay_app::{Error, ErrorKind};
+use campuspay_domain::office::Permission;
+use campuspay_domain::settlement::{ExceptionAction, OfficeRefundState};
+use campuspay_domain::time::format_shanghai;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+pub struct RefundRowView {
+    pub id: i64,
+    pub at: String,
+    pub student_no: String,
+    pub student: String,
+    pub what: String,
+    pub amount: String,
+    pub reason: String,
+    pub maker: String,
+    pub status: &'static str,
+    pub status_class: &'static str,
+    pub awaiting: bool,
+}
+
+#[derive(Template)]
+#[template(path = "office/refunds.html")]
+struct RefundsPage {
+    shell: Shell,
+    order_no: String,
+    lines: Vec<Refundable>,
+    reason: String,
+    refunds: Vec<RefundRowView>,
+    can_refund: bool,
+    can_decide: bool,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct RefundsQuery {
+    #[serde(default)]
+    order_no: String,
+    done: Option<i64>,
+}
+
+fn status_class(s: OfficeRefundState) -> &'static str {
+    match s {
+        OfficeRefundState::Success => "paid",
+        OfficeRefundState::Failed | OfficeRefundState::Rejected => "owing",
+        _ => "partial",
+    }
+}
+
+async fn show_refunds(
+    state: &AppState,
+    page: &OfficePage,
+    order_no: &str,
+    reason: &str,
+    notice: Option<String>,
+    error: Option<Error>,
+) -> Response {
+    let rows = match refunds::list(state, &page.staff, None).await {
+        Ok(r) => r,
+        Err(e) => return page.error(&e),
+    };
+    let can_refund = page.staff.role.can(Permission::Refund);
+    let order_no = order_no.trim().to_string();
+    let mut error = error;
+    let lines = if can_refund && !order_no.is_empty() {
+        match refunds::refundable(state, &page.staff, &Target::Order(&order_no)).await {
+            Ok(l) => l,
+            Err(e) => {
+                error.get_or_insert(e);
+                Vec::new()
+            }
+        }
+    } else {
+        Vec::new()
+    };
+    let view = RefundsPage {
+        shell: page.shell("退款", "refunds"),
+        order_no,
+        lines,
+        reason: reason.to_string(),
+        refunds: rows
+            .iter()
+            .map(|r| RefundRowView {
+                id: r.id,
+                at: format_shanghai(r.created_at),
+                student_no: r.student_no.clone(),
+                student: r.student_name.clone(),
+                what: r.order_no.clone().unwrap_or_else(|| format!("线下收款 #{}", r.offline_payment_id.unwrap_or_default())),
+                amount: r.amount.to_string(),
+                reason: r.reason.clone(),
+                maker: r.maker.clone(),
+                status: r.status.label_zh(),
+                status_class: status_class(r.status),
+                awaiting: r.status == OfficeRefundState::AwaitingApproval,
+            })
+            .collect(),
+        can_refund,
+        can_decide: page.staff.role.can(Permission::ApproveAdjustments),
+        notice,
+        error: error.as_ref().map(|e| e.zh.clone()),
+    };
+    match &error {
+        Some(e) => render_refused(&view, e),
+        None => render(&view),
+    }
+}
+
+pub async fn refunds_page(State(state): State<AppState>, page: OfficePage, Query(q): Query<RefundsQuery>) -> Response {
+    let notice = q.done.map(|id| format!("退款 #{id} 已提交：未超过复核额度的退款已发往支付渠道，渠道确认后才记账；超过额度的等待复核。"));
+    show_refunds(&state, &page, &q.order_no, "", notice, None).await
+}
+
+/// The refund form: `order_no`, `reason`, and `amount_<charge id>` in yuan per line (empty: not
+/// refunded).
+#[derive(Deserialize)]
+pub struct RefundForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    order_no: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(flatten)]
+    amounts: HashMap<String, String>,
+}
+
+impl CsrfForm for RefundForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+pub async fn refund_submit(State(state): State<AppState>, posted: OfficeForm<RefundForm>) -> Response {
+    let OfficePosted { page, form: f } = posted;
+    let mut lines = Vec::new();
+    let mut typed: Vec<(&String, &String)> = f.amounts.iter().filter(|(k, v)| k.starts_with("amount_") && !v.trim().is_empty()).collect();
+    typed.sort();
+    for (name, value) in typed {
+        let Ok(charge_id) = name["amount_".len()..].parse::<i64>() else { continue };
+        match parse_yuan(value, "amount_fen") {
+            Ok(amount) => lines.push(RefundLine { charge_id, amount }),
+            Err(e) => return show_refunds(&state, &page, &f.order_no, &f.reason, None, Some(e)).await,
+        }
+    }
+    match refunds::request(&state, &page.staff, &page.client, &Target::Order(f.order_no.trim()), &lines, &f.reason).await {
+        Ok(o) => Redirect::to(&format!("/office/refunds?done={}", o.id)).into_response(),
+        Err(e) if e.kind == ErrorKind::Forbidden => page.error(&e),
+        Err(e) => show_refunds(&state, &page, &f.order_no, &f.reason, None, Some(e)).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DecideForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    note: String,
+}
+
+impl CsrfForm for DecideForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+pub async fn refund_decide(State(state): State<AppState>, Path(id): Path<i64>, posted: OfficeForm<DecideForm>) -> Response {
+    let OfficePosted { page, form: f } = posted;
+    let approve = f.decision == "approve";
+    if !approve && f.decision != "reject" {
+        let e = Error::new(ErrorKind::Refused, "invalid_decision", "请选择通过或驳回", "Approve or reject");
+        return show_refunds(&state, &page, "", "", None, Some(e)).await;
+    }
+    match refunds::decide(&state, &page.staff, &page.client, id, approve, &f.note).await {
+        Ok(_) => Redirect::to(&format!("/office/refunds?done={id}")).into_response(),
+        Err(e) if e.kind == ErrorKind::Forbidden && e.code == "forbidden" => page.error(&e),
+        Err(e) => show_refunds(&state, &page, "", "", None, Some(e)).await,
+    }
+}
+
+pub struct ExceptionRowView {
+    pub id: i64,
+    pub at: String,
+    pub kind: &'static str,
+    pub student_no: String,
+    pub student: String,
+    pub amount: String,
+    /// The evidence, pretty-printed JSON (escaped by the template).
+    pub evidence: String,
+    pub open: bool,
+    pub resolution: String,
+    pub note: String,
+    pub resolved_by: String,
+    /// (word, label) of the actions allowed.
+    pub actions: Vec<(&'static str, &'static str)>,
+    pub can_apply: bool,
+}
+
+#[derive(Template)]
+#[template(path = "office/exceptions.html")]
+struct ExceptionsPage {
+    shell: Shell,
+    rows: Vec<ExceptionRowView>,
+    all: bool,
+    can_resolve: bool,
+    notice: Option<&'static str>,
+    error: Option<(i64, String)>,
+}
+
+#[derive(Deserialize)]
+pub struct ExceptionsQuery {
+    #[serde(default)]
+    all: Option<String>,
+    #[serde(default)]
+    done: Option<String>,
+}
+
+async fn show_exceptions(
+    state: &AppState,
+    page: &OfficePage,
+    all: bool,
+    notice: Option<&'static str>,
+    error: Option<(i64, Error)>,
+) -> Response {
+    let rows = match exceptions::list(state, &page.staff, !all).await {
+        Ok(r) => r,
+        Err(e) => return page.error(&e),
+    };
+    let view = ExceptionsPage {
+        shell: page.shell("异常处理", "exceptions"),
+        rows: rows
+            .into_iter()
+            .map(|e| {
+                let evidence = serde_json::from_str::<serde_json::Value>(&e.evidence)
+                    .ok()
+                    .and_then(|v| serde_json::to_string_pretty(&v).ok())
+                    .unwrap_or(e.evidence.clone());
+                ExceptionRowView {
+                    id: e.id,
+                    at: format_shanghai(e.created_at),
+                    kind: e.kind.label_zh(),
+                    student_no: e.student_no.clone().unwrap_or_default(),
+                    student: e.student_name.clone().unwrap_or_default(),
+                    amount: e.amount.to_string(),
+                    evidence,
+                    open: e.open,
+                    resolution: e.resolution.map(|a| a.label_zh()).unwrap_or("").to_string(),
+                    note: e.note.clone(),
+                    resolved_by: e.resolved_by.clone().unwrap_or_default(),
+                    actions: ExceptionAction::ALL.into_iter().filter(|a| e.kind.allows(*a)).map(|a| (a.as_str(), a.label_zh())).collect(),
+                    can_apply: e.kind.allows(ExceptionAction::Apply),
+                }
+            })
+            .collect(),
+        all,
+        can_resolve: page.staff.role.can(Permission::Refund),
+        notice,
+        error: error.as_ref().map(|(id, e)| (*id, e.zh.clone())),
+    };
+    match error {
+        Some((_, e)) => render_refused(&view, &e),
+        None => render(&view),
+    }
+}
+
+pub async fn exceptions_page(State(state): State<AppState>, page: OfficePage, Query(q): Query<ExceptionsQuery>) -> Response {
+    let notice = q.done.is_some().then_some("已处理，处理记录已写入审计日志。");
+    show_exceptions(&state, &page, q.all.is_some(), notice, None).await
+}
+
+#[derive(Deserialize)]
+pub struct ResolveForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    charge_id: String,
+}
+
+impl CsrfForm for ResolveForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+pub async fn resolve_submit(State(state): State<AppState>, Path(id): Path<i64>, posted: OfficeForm<ResolveForm>) -> Response {
+    let OfficePosted { page, form: f } = posted;
+    let charge_id = match f.charge_id.trim() {
+        "" => None,
+        s => match s.parse::<i64>() {
+            Ok(c) => Some(c),
+            Err(_) => {
+                let e =
+                    Error::new(ErrorKind::Refused, "invalid_charge", "应收编号应为数字", "The charge id is a number").field("charge_id");
+                return show_exceptions(&state, &page, false, None, Some((id, e))).await;
+            }
+        },
+    };
+    let r = exceptions::Resolution { action: &f.action, note: &f.note, charge_id };
+    match exceptions::resolve(&state, &page.staff, &page.client, id, &r).await {
+        Ok(_) => Redirect::to("/office/exceptions?done=1").into_response(),
+        Err(e) if e.kind == ErrorKind::Forbidden => page.error(&e),
+        Err(e) => show_exceptions(&state, &page, false, None, Some((id, e))).await,
+    }
+}
