@@ -58,7 +58,8 @@ fn figures(r: &CollectionRow) -> FigureRow {
         paid: r.paid().to_string(),
         refunded: r.refunded.to_string(),
         outstanding: r.outstanding().to_string(),
-        percent: percent(pm),
+        // Nothing charged: no rate to speak of (not 100 %).
+        percent: if r.charged == Fen::ZERO { "—".into() } else { percent(pm) },
         owes: r.outstanding() > Fen::ZERO,
     }
 }
