@@ -77,6 +77,12 @@ test('a student finds the e-receipt on a phone, downloads it and verifies it pub
     assert.ok(text.includes(number), 'the verify page shows the receipt number');
     assert.match(text, /有效|真实/, 'and says it is valid');
     await shot(pub, 'verify');
+    // In English, still the same receipt.
+    await pub.click('a.lang');
+    const en = await pub.locator('body').innerText();
+    assert.ok(en.includes(number), 'the language switch keeps the receipt');
+    assert.match(en, /Genuine and valid/);
+    await shot(pub, 'verify-en');
     await anonymous.close();
     assertNoPageErrors();
   });

@@ -132,6 +132,15 @@ impl VerifyStatus {
             VerifyStatus::Unknown => "查无此票据，或票据信息被篡改",
         }
     }
+
+    pub fn label_en(self) -> &'static str {
+        match self {
+            VerifyStatus::Valid => "Genuine and valid",
+            VerifyStatus::RedLettered => "Red-lettered (reversed by a refund)",
+            VerifyStatus::Void => "Void",
+            VerifyStatus::Unknown => "No such receipt, or its data was altered",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
