@@ -13,6 +13,7 @@ on_both_databases!(
     duplicate_money_from_two_channels_is_queued_and_refunded_from_the_queue,
     the_collection_report_and_its_xlsx_equal_the_ledger,
     bad_input_is_refused_and_changes_nothing,
+    cash_taken_at_the_counter_is_refunded_offline_at_once,
 );
 
 async fn staff(app: &TestApp, school: &str, login: &str, password: &str) -> String {
@@ -433,4 +434,37 @@ async fn bad_input_is_refused_and_changes_nothing(app: TestApp) {
     assert_eq!(wechat["missing_theirs_count"], 0);
     let (s, _) = app.post_json("/api/v1/office/exceptions/987654/resolve", json!({"action": "note", "note": "x"}), Some(&fin)).await;
     assert_eq!(s, 404);
+}
+
+/// An offline payment (cash at the counter) is refunded as an offline refund: no provider,
+/// the refund ledger rows at once, the student's paid amount down by it; more than is left
+/// is refused, and a cashier cannot refund.
+async fn cash_taken_at_the_counter_is_refunded_offline_at_once(app: TestApp) {
+    let fin = finance(&app, "lut").await;
+    let cashier = staff(&app, "lut", "cashier", "Cashier#2026").await;
+    let token = app.session("lut", "20230001").await;
+    let (_, c) = app.get_json("/api/v1/student/charges", Some(&token)).await;
+    let charge =
+        c["charges"].as_array().unwrap().iter().find(|c| c["arrears_fen"].as_i64().unwrap() >= 1000).cloned().expect("an owed charge");
+    let paid_before = charge["paid_fen"].as_i64().unwrap();
+    let cash = json!({"student_no": "20230001", "lines": [{"charge_id": charge["id"], "amount_fen": 1000}], "method": "cash", "reference": "RCPT-OFF-1"});
+    let (status, p) = app.post_json("/api/v1/office/offline-payments", cash, Some(&cashier)).await;
+    assert_eq!(status, 200, "{p}");
+    let offline = p["id"].as_i64().unwrap();
+    let body = |amount: i64| json!({"offline_payment_id": offline, "lines": [{"charge_id": charge["id"], "amount_fen": amount}], "reason": "多收退还"});
+    let (status, _) = app.post_json("/api/v1/office/refunds", body(400), Some(&cashier)).await;
+    assert_eq!(status, 403, "a cashier cannot refund");
+    let (status, v) = app.post_json("/api/v1/office/refunds", body(1001), Some(&fin)).await;
+    assert!(status >= 400, "more than the counter took is refused: {v}");
+    let (status, v) = app.post_json("/api/v1/office/refunds", body(400), Some(&fin)).await;
+    assert!(status < 300, "{v}");
+    let (_, r) = app.get_json(&format!("/api/v1/office/refunds/{}", v["id"]), Some(&fin)).await;
+    assert_eq!(r["status"], "success", "an offline refund is done at once: {r}");
+    let (_, c) = app.get_json("/api/v1/student/charges", Some(&token)).await;
+    let now = c["charges"].as_array().unwrap().iter().find(|x| x["id"] == charge["id"]).cloned().unwrap();
+    assert_eq!(now["paid_fen"].as_i64().unwrap(), paid_before + 1000 - 400, "{now}");
+    let refunded = count(&app, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM ledger_entries WHERE kind = 'refund'").await;
+    assert_eq!(refunded, -400, "one refund row of the amount");
+    let (status, v) = app.post_json("/api/v1/office/refunds", body(601), Some(&fin)).await;
+    assert!(status >= 400, "only what is left (600) may still be refunded: {v}");
 }
