@@ -36,10 +36,13 @@ struct Args {
     ramp_s: u64,
     database_url: Option<String>,
     instances: usize,
+    /// `journey` (every step in turn), or one step alone at the concurrency: `login`, `home`.
+    phase: String,
 }
 
 fn args() -> Args {
-    let mut a = Args { students: 10_000, concurrency: 32, duration_s: 300, ramp_s: 10, database_url: None, instances: 1 };
+    let mut a =
+        Args { students: 10_000, concurrency: 32, duration_s: 300, ramp_s: 10, database_url: None, instances: 1, phase: "journey".into() };
     let v: Vec<String> = std::env::args().skip(1).collect();
     for pair in v.chunks(2) {
         let value = pair.get(1).cloned().unwrap_or_default();
@@ -50,6 +53,7 @@ fn args() -> Args {
             "--ramp" => a.ramp_s = value.parse().expect("--ramp SECONDS"),
             "--database-url" => a.database_url = Some(value),
             "--instances" => a.instances = value.parse().expect("--instances N"),
+            "--phase" => a.phase = value,
             other => panic!("unknown argument {other}"),
         }
     }
@@ -167,6 +171,26 @@ async fn journey(http: &reqwest::Client, base: &str, provider_base: &str, no: &s
     false
 }
 
+/// One login, timed as the `login` step; answers the session token.
+async fn login(http: &reqwest::Client, base: &str, no: &str, tally: &Mutex<Tally>) -> Option<String> {
+    let t = Instant::now();
+    let res =
+        http.post(format!("{base}/api/v1/student/login")).json(&json!({"school": "qdou", "login": no, "password": PASSWORD})).send().await;
+    let (status, v) = match res {
+        Ok(r) => (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null)),
+        Err(_) => {
+            tally.lock().unwrap().err("login", "connection".into());
+            return None;
+        }
+    };
+    if status != 200 {
+        tally.lock().unwrap().err("login", format!("{status} {}", v["error"]["code"].as_str().unwrap_or("")));
+        return None;
+    }
+    tally.lock().unwrap().ok("login", t);
+    v["token"].as_str().map(str::to_string)
+}
+
 /// Runs `f` from `n` tasks at once for `for_s` seconds; answers how many times it finished.
 async fn hammer<F, Fut>(n: usize, for_s: f64, f: F) -> f64
 where
@@ -270,7 +294,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     demo::seed_if_empty(&store).await?;
     let backend = if url.starts_with("postgres") { "PostgreSQL" } else { "SQLite" };
     println!(
-        "campuspay term-start load on {backend}: {} students, {} at once, ramp {} s, at most {} s, {} instance(s), {} cores",
+        "campuspay term-start load ({}) on {backend}: {} students, {} at once, ramp {} s, at most {} s, {} instance(s), {} cores",
+        a.phase,
         a.students,
         a.concurrency,
         a.ramp_s,
@@ -329,15 +354,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let delay = Duration::from_secs_f64(a.ramp_s as f64 * k as f64 / a.concurrency as f64);
         let (http, tally, next, bases, provider) = (http.clone(), tally.clone(), next.clone(), bases.clone(), bases[0].clone());
         let students = a.students;
+        let phase = a.phase.clone();
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                if i >= students || Instant::now() >= stop {
-                    break;
+            match phase.as_str() {
+                "login" => {
+                    // Logins alone, as fast as they are answered: the hashing line's capacity.
+                    while Instant::now() < stop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % students;
+                        let base = &bases[i % bases.len()];
+                        login(&http, base, &format!("L{i:07}"), &tally).await;
+                    }
                 }
-                let base = &bases[i % bases.len()];
-                journey(&http, base, &provider, &format!("L{i:07}"), &tally).await;
+                "home" => {
+                    // One login each, then the home page over and over (a crowded first page).
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % students;
+                    let base = &bases[i % bases.len()];
+                    let Some(token) = login(&http, base, &format!("L{i:07}"), &tally).await else { return };
+                    while Instant::now() < stop {
+                        let t = Instant::now();
+                        match http.get(format!("{base}/api/v1/student/charges")).bearer_auth(&token).send().await {
+                            Ok(r) if r.status().as_u16() == 200 => {
+                                let _ = r.bytes().await;
+                                tally.lock().unwrap().ok("home", t);
+                            }
+                            Ok(r) => tally.lock().unwrap().err("home", r.status().as_u16().to_string()),
+                            Err(_) => tally.lock().unwrap().err("home", "connection".into()),
+                        }
+                    }
+                }
+                _ => loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= students || Instant::now() >= stop {
+                        break;
+                    }
+                    let base = &bases[i % bases.len()];
+                    journey(&http, base, &provider, &format!("L{i:07}"), &tally).await;
+                },
             }
         }));
     }
