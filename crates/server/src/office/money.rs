@@ -233,9 +233,7 @@ async fn refund_approve(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<DecisionBody>,
 ) -> Result<ApiJson<RefundAnswer>, HttpError> {
-    let status = refunds::decide(&state, &s.staff, &client, id, true, &b.note).await?;
-    let v = refunds::view(&state, &s.staff, id).await;
-    Ok(ApiJson(RefundAnswer { id, status: status.as_str(), amount_fen: v.map(|v| v.refund.amount.0).unwrap_or(0) }))
+    decided(&state, &client, &s, id, true, &b.note).await
 }
 
 /// Reject another person's refund above the threshold (`approve_adjustments`).
@@ -253,9 +251,21 @@ async fn refund_reject(
     Path(id): Path<i64>,
     ApiJson(b): ApiJson<DecisionBody>,
 ) -> Result<ApiJson<RefundAnswer>, HttpError> {
-    let status = refunds::decide(&state, &s.staff, &client, id, false, &b.note).await?;
-    let v = refunds::view(&state, &s.staff, id).await;
-    Ok(ApiJson(RefundAnswer { id, status: status.as_str(), amount_fen: v.map(|v| v.refund.amount.0).unwrap_or(0) }))
+    decided(&state, &client, &s, id, false, &b.note).await
+}
+
+/// The second person's decision, answered with the refund as it now stands.
+async fn decided(
+    state: &AppState,
+    client: &Client,
+    s: &StaffSession,
+    id: i64,
+    approve: bool,
+    note: &str,
+) -> Result<ApiJson<RefundAnswer>, HttpError> {
+    let status = refunds::decide(state, &s.staff, client, id, approve, note).await?;
+    let v = refunds::view(state, &s.staff, id).await?;
+    Ok(ApiJson(RefundAnswer { id, status: status.as_str(), amount_fen: v.refund.amount.0 }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -65,7 +65,7 @@ pub async fn verify_page(State(state): State<AppState>, client: Client, Query(q)
         page.unknown = a.status == VerifyStatus::Unknown;
         page.result = a.data.map(|d| VerifiedView {
             status: lang.t(a.status.label_zh(), a.status.label_en()),
-            class: if a.status == VerifyStatus::Valid { "paid" } else { "unpaid" },
+            class: if a.status == VerifyStatus::Valid { "good" } else { "" },
             valid: a.status == VerifyStatus::Valid,
             heading: d.heading.clone(),
             code: d.code.clone(),

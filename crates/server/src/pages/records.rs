@@ -53,7 +53,7 @@ pub async fn records_page(State(state): State<AppState>, page: StudentPage) -> R
                 amount: r.amount.to_string(),
                 issued_at: format_shanghai(r.issued_at),
                 state: r.status.label_zh(),
-                class: if r.status == campuspay_domain::receipt::ReceiptStatus::Issued { "paid" } else { "unpaid" },
+                class: if r.status == campuspay_domain::receipt::ReceiptStatus::Issued { "good" } else { "" },
                 verify_url: r.verify_url.clone(),
             })
             .collect(),
