@@ -203,6 +203,12 @@ pub fn generate_rsa_2048() -> Result<GeneratedKeyPair, ChannelError> {
     })
 }
 
+/// HMAC-SHA256 of `message` under `key`, in lowercase hex.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    let tag = aws_lc_rs::hmac::sign(&aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key), message);
+    tag.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// `len` random characters from `[0-9A-Za-z]`, for request and AES nonces.
 pub fn random_nonce(len: usize) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -276,6 +276,20 @@ pub trait PaymentChannel: Send + Sync {
         Box::pin(async { Err(ChannelError::Unsupported("该渠道不提供对账单")) })
     }
 
+    /// Where to send a payer's browser so the provider tells us who they are (WeChat's web
+    /// sign-in for JSAPI, which needs the payer's `openid`); it comes back to `redirect_uri`
+    /// with a code and `state`. `None` where the channel has no such step or is not set up
+    /// for it (no official-account AppSecret).
+    fn payer_sign_in_url(&self, _redirect_uri: &str, _state: &str) -> Option<String> {
+        None
+    }
+
+    /// Exchanges the code from [`PaymentChannel::payer_sign_in_url`]'s return for the payer's
+    /// id at the provider (WeChat `openid`).
+    fn payer_of_code<'a>(&'a self, _code: &'a str) -> BoxFuture<'a, String> {
+        Box::pin(async { Err(ChannelError::Unsupported("该渠道没有付款人登录")) })
+    }
+
     /// Provider data beyond `out_trade_no` that later calls about this order (or refund) need,
     /// for the caller to keep with the attempt. UnionPay queries by `orderId` **and** the
     /// `txnTime` the order was sent with, so its channels return that `txnTime` here after

@@ -241,6 +241,9 @@ impl SandboxKeys {
             }],
             notify_url: format!("{notify}/wechatpay"),
             base_url: format!("{base}/sandbox/wechatpay"),
+            official_account_secret: Some(self.official_account_secret()),
+            oauth_authorize_url: format!("{base}{}", crate::wechat_jsapi::AUTHORIZE_PATH),
+            oauth_token_url: format!("{base}{}", crate::wechat_jsapi::TOKEN_PATH),
         };
         let alipay = AlipayConfig {
             app_id: a.app_id.clone(),
@@ -251,6 +254,16 @@ impl SandboxKeys {
             gateway_url: format!("{base}/sandbox/alipay/gateway.do"),
         };
         (wechat, alipay)
+    }
+
+    /// The AppSecret of the simulated official account (公众号) whose AppID is the merchant's
+    /// `appid`, for WeChat's web sign-in. Derived from the APIv3 key, so it needs no new file
+    /// and stays the same for the life of the sandbox's keys.
+    pub fn official_account_secret(&self) -> String {
+        let w = &self.ids.wechatpay;
+        let mac =
+            campuspay_channels::crypto::hmac_sha256_hex(w.apiv3_key.as_bytes(), format!("official-account-secret:{}", w.appid).as_bytes());
+        mac[..32].to_string()
     }
 
     /// Ids, key file paths and API keys, for pointing any WeChat Pay / Alipay SDK at the sandbox.
@@ -270,6 +283,9 @@ impl SandboxKeys {
                 "apiv3_key": w.apiv3_key,
                 "platform_public_key_id": w.platform_public_key_id,
                 "platform_public_key_file": file(public_path(dir, WECHAT_PLATFORM)),
+                "official_account_secret": self.official_account_secret(),
+                "oauth_authorize_path": crate::wechat_jsapi::AUTHORIZE_PATH,
+                "oauth_token_path": crate::wechat_jsapi::TOKEN_PATH,
             },
             "alipay": {
                 "gateway_path": "/sandbox/alipay/gateway.do",

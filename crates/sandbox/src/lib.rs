@@ -41,6 +41,7 @@ pub mod unionpay;
 mod unionpay_api;
 pub mod wechat;
 mod wechat_api;
+pub mod wechat_jsapi;
 
 pub use ledger::{Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, RefundMode, Trade, TradeState};
 pub use notify::{ALIPAY_RETRY_S, UNIONPAY_RETRY_S, WECHAT_RETRY_S};

@@ -7,7 +7,7 @@ use super::keys::SandboxKeys;
 use super::ledger::{Behaviour, BehaviourPatch, Journal, Ledger, Trade, TradeState};
 use super::unionpay::UnionpayProviderSide;
 use super::wechat::WechatProviderSide;
-use super::{alipay_api, notify, unionpay_api, wechat_api};
+use super::{alipay_api, notify, unionpay_api, wechat_api, wechat_jsapi};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -253,7 +253,11 @@ impl Sandbox {
     /// The simulator's endpoints under `/sandbox/…`; merge it into the main router (or nest it:
     /// the cashier URLs it hands out follow the prefix).
     pub fn router(&self) -> Router {
-        let mut r = Router::new().merge(wechat_api::routes()).merge(alipay_api::routes()).merge(unionpay_api::routes());
+        let mut r = Router::new()
+            .merge(wechat_api::routes())
+            .merge(alipay_api::routes())
+            .merge(unionpay_api::routes())
+            .merge(wechat_jsapi::routes());
         for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay] {
             let name = provider_name(p);
             r = r

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use campuspay_channels::Provider;
-use campuspay_channels::crypto::{random_nonce, unix_now};
+use campuspay_channels::crypto::unix_now;
 use campuspay_channels::wechatpay::api::rfc3339_shanghai;
 use campuspay_channels::wechatpay::bill::sha1_hex;
 use campuspay_domain::Fen;
@@ -200,7 +200,7 @@ async fn create(
     let answer = match trade_type {
         "NATIVE" => json!({ "code_url": url }),
         "MWEB" => json!({ "h5_url": url }),
-        _ => json!({ "prepay_id": format!("wx{}", random_nonce(32)) }),
+        _ => json!({ "prepay_id": sb.prepay_id(&req.out_trade_no) }),
     };
     reply(&sb, StatusCode::OK, answer.to_string())
 }

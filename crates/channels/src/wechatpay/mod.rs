@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod bill;
+pub mod oauth;
 pub mod sign;
 
 use crate::crypto::{RsaSigner, random_nonce, unix_now};
@@ -43,6 +44,17 @@ pub struct WechatPayConfig {
     pub notify_url: String,
     #[serde(default = "default_base_url")]
     pub base_url: String,
+    /// The AppSecret of the official account (公众号) whose AppID is `appid`: WeChat's web
+    /// sign-in (`snsapi_base`) needs it to learn a JSAPI payer's `openid`. Without it the
+    /// school cannot offer JSAPI inside WeChat.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub official_account_secret: Option<String>,
+    /// WeChat's web sign-in page (`open.weixin.qq.com/connect/oauth2/authorize`).
+    #[serde(default = "oauth::default_authorize_url")]
+    pub oauth_authorize_url: String,
+    /// WeChat's code exchange (`api.weixin.qq.com/sns/oauth2/access_token`).
+    #[serde(default = "oauth::default_token_url")]
+    pub oauth_token_url: String,
 }
 
 impl std::fmt::Debug for WechatPayConfig {
@@ -54,6 +66,7 @@ impl std::fmt::Debug for WechatPayConfig {
             .field("platform_keys", &self.platform_keys)
             .field("notify_url", &self.notify_url)
             .field("base_url", &self.base_url)
+            .field("official_account_secret", &self.official_account_secret.as_ref().map(|_| "…"))
             .finish_non_exhaustive()
     }
 }
@@ -190,6 +203,29 @@ impl PaymentChannel for WechatPay {
             let raw = self.call("POST", api::REFUND_PATH.to_string(), api::refund_body(req, &self.config.notify_url)).await?;
             self.check_response(&raw, unix_now())?;
             api::parse_refund(&raw.body)
+        })
+    }
+
+    fn payer_sign_in_url(&self, redirect_uri: &str, state: &str) -> Option<String> {
+        let c = &self.config;
+        c.official_account_secret.as_ref()?;
+        oauth::authorize_url(&c.oauth_authorize_url, &c.appid, redirect_uri, state).ok()
+    }
+
+    fn payer_of_code<'a>(&'a self, code: &'a str) -> BoxFuture<'a, String> {
+        Box::pin(async move {
+            let c = &self.config;
+            let secret = c.official_account_secret.as_deref().ok_or(ChannelError::Unsupported("未配置公众号 AppSecret"))?;
+            let url = oauth::token_url(&c.oauth_token_url, &c.appid, secret, code);
+            let raw = http::send(&self.client, PreparedRequest { method: "GET", url, headers: Vec::new(), body: String::new() }).await?;
+            if raw.status != 200 {
+                return Err(ChannelError::Provider {
+                    status: raw.status,
+                    code: "HTTP".into(),
+                    message: raw.body.chars().take(200).collect(),
+                });
+            }
+            oauth::parse_token_answer(&raw.body)
         })
     }
 

@@ -167,6 +167,7 @@ impl Env {
 }
 
 mod behaviours;
+mod jsapi;
 mod statements;
 mod unionpay;
 
