@@ -70,16 +70,53 @@ test('2. 缴费记录 lists offline payments (phone)', async () => {
   });
 });
 
-test('3a. inside WeChat: no WeChat H5, no Alipay; the gateway or a QR for another phone', async () => {
+test('3a. inside WeChat: WeChat’s own pay sheet (JSAPI) first; no WeChat H5, no Alipay; a QR for another phone', async () => {
   await withPage({ name: 'wechat', vp: WECHAT }, async ({ server, page, step }) => {
     await logIn(server, page, QDOU);
     await orderFor(page, '学费');
     const ms = await channels(page);
-    assert.ok(ms.length > 0, 'something works inside WeChat');
+    assert.equal(ms[0], 'wechat_jsapi', `first inside WeChat: ${ms}`);
+    assert.ok(await page.locator('input[name="channel"][value="wechat_jsapi"]').isChecked());
     assert.ok(!ms.includes('wechat_h5') && !ms.some((m) => m.startsWith('alipay')), `offered in WeChat: ${ms}`);
     assert.match(await page.locator('form.methods').textContent(), /用另一部手机扫码支付/);
+    assert.equal(await page.locator('#wechat-note').count(), 0, 'no "cannot pay here" note where JSAPI works');
+    await step('order');
+  });
+});
+
+test('3a. inside WeChat at a school without JSAPI: the gateway first, and a note on how else to pay', async () => {
+  await withPage({ name: 'wechatnojsapi', vp: WECHAT }, async ({ server, page, step }) => {
+    await logIn(server, page, LUT);
+    await orderFor(page, '学费（2024级）');
+    const ms = await channels(page);
+    assert.ok(ms.length > 0 && !ms.includes('wechat_jsapi') && !ms.includes('wechat_h5'), `offered in WeChat: ${ms}`);
     assert.ok(await page.locator('#wechat-note').isVisible());
     await step('order');
+  });
+});
+
+test('3d. inside WeChat: sign in with WeChat (snsapi_base), pay on WeChat’s sheet (JSAPI), see 缴费成功', async () => {
+  await withPage({ name: 'jsapi', vp: WECHAT, timeout: 20_000 }, async ({ server, page, step, assertNoPageErrors }) => {
+    await logIn(server, page, QDOU);
+    await orderFor(page, '学费');
+    const orderUrl = page.url();
+    // 确认支付 → WeChat's sign-in (silent) → back to campuspay → the pay page opens WeChat's sheet.
+    await Promise.all([page.waitForURL((u) => /\/s\/qdou\/pay\/[A-Z0-9]+$/.test(u.pathname)), page.click('form.methods button.primary')]);
+    const sheet = page.locator('#sandbox-wechat-pay-sheet');
+    await sheet.waitFor();
+    assert.match(await sheet.textContent(), /¥2,400\.00/);
+    await step('sheet');
+    // Cancelling keeps the order unpaid and says so; the button opens the sheet again.
+    await sheet.getByRole('button', { name: '取消' }).click();
+    await page.locator('#jsapi-status', { hasText: '取消' }).waitFor();
+    await step('cancelled');
+    await page.click('#jsapi-pay');
+    await sheet.getByRole('button', { name: '支付' }).click();
+    await page.waitForURL((u) => u.href === orderUrl);
+    await page.locator('#order-state.paid').waitFor({ timeout: 30_000 });
+    assert.match(await page.locator('#order-state').textContent(), /缴费成功/);
+    assertNoPageErrors();
+    await step('paid');
   });
 });
 

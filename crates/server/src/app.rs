@@ -91,6 +91,17 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
+    /// Where the simulator's stand-in for WeChat's `WeixinJSBridge` is served, when the
+    /// simulator is mounted (demo mode): a plain browser has no bridge of its own. The script
+    /// steps aside where a real bridge exists.
+    pub fn wechat_bridge_script(&self) -> Option<&'static str> {
+        #[cfg(feature = "demo")]
+        if self.sandbox.is_some() {
+            return Some(campuspay_sandbox::wechat_jsapi::BRIDGE_PATH);
+        }
+        None
+    }
+
     pub fn new(store: Store, config: Config) -> AppState {
         AppState {
             ctx: Context::new(store, &config.settings()),

@@ -101,6 +101,29 @@ impl Store {
         tx.commit().await
     }
 
+    /// Remembers the WeChat payer (openid) signed in on this session's browser.
+    pub async fn set_session_payer(&self, token_hash: &str, openid: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO session_payers (token_hash, openid, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (token_hash) DO UPDATE SET openid = excluded.openid, created_at = excluded.created_at",
+        )
+        .bind(token_hash)
+        .bind(openid)
+        .bind(now())
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// The WeChat payer signed in on this session's browser, if any.
+    pub async fn session_payer(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar("SELECT openid FROM session_payers WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
     pub async fn end_session(&self, token_hash: &str) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE sessions SET ended_at = $1 WHERE token_hash = $2 AND ended_at IS NULL")

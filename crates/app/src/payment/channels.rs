@@ -111,6 +111,13 @@ impl Channels {
         Ok(())
     }
 
+    /// Whether the school can take `method` now: its adapter is configured, and for JSAPI it
+    /// can also learn who the payer is (an official-account AppSecret for WeChat's sign-in).
+    pub fn offers(&self, school_id: i64, method: Method) -> bool {
+        self.get(school_id, method)
+            .is_some_and(|c| method != Method::WechatJsapi || c.payer_sign_in_url("https://check/", "check").is_some())
+    }
+
     pub fn get(&self, school_id: i64, method: Method) -> Option<Channel> {
         self.map.get(&(school_id, method.adapter())).cloned()
     }

@@ -4,6 +4,7 @@
 pub mod channels;
 pub mod notify;
 pub mod orders;
+pub mod payer;
 pub mod reconcile;
 pub mod refund;
 pub mod settle;

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use campuspay_app::Error;
 use campuspay_app::payment::channels::Method;
 use campuspay_app::payment::orders;
+use campuspay_app::payment::payer::{self, PayStep};
 use campuspay_channels::{PayAction, Provider};
 use campuspay_domain::order::{AttemptState, OrderState};
 use campuspay_domain::policy::LatePayment;
@@ -70,16 +71,15 @@ impl Device {
 
     /// The rank of `m` here, best first, or `None` where it cannot work: a PC scans QR codes or
     /// opens a web cashier (H5/WAP pages refuse PCs); a phone browser pays on the provider's
-    /// phone page; WeChat refuses WeChat H5 in its own browser and opens no Alipay page, and its
-    /// in-app JSAPI needs the WeChat login (OAuth) that the protocols issue (#11) brings, so there
-    /// the UnionPay gateway works; Alipay's app pays with Alipay. On a phone a QR code is last:
-    /// it is for scanning with another phone.
+    /// phone page; WeChat refuses WeChat H5 in its own browser and opens no Alipay page [004]:
+    /// there JSAPI (WeChat's own pay sheet) comes first, then the UnionPay gateway; Alipay's app
+    /// pays with Alipay. On a phone a QR code is last: it is for scanning with another phone.
     fn rank(self, m: Method) -> Option<u8> {
         let qr = matches!(m, Method::WechatNative | Method::AlipayQr | Method::UnionpayQr);
         let usable = match self {
             Device::Pc => !matches!(m, Method::WechatH5 | Method::AlipayWap | Method::WechatJsapi),
             Device::Phone => m != Method::WechatJsapi,
-            Device::Wechat => matches!(m, Method::UnionpayGateway | Method::WechatNative | Method::UnionpayQr),
+            Device::Wechat => matches!(m, Method::WechatJsapi | Method::UnionpayGateway | Method::WechatNative | Method::UnionpayQr),
             Device::Alipay => m.provider() != Provider::Wechatpay,
         };
         if !usable {
@@ -88,7 +88,7 @@ impl Device {
         Some(match (self, m) {
             (Device::Pc, _) if qr => 0,
             (Device::Pc, _) => 1,
-            (_, Method::WechatH5 | Method::AlipayWap) => 0,
+            (_, Method::WechatH5 | Method::AlipayWap | Method::WechatJsapi) => 0,
             (_, Method::UnionpayGateway) => 1,
             (_, _) if qr => 3,
             _ => 2,
@@ -109,7 +109,7 @@ pub fn methods_for(state: &AppState, school: &School, user_agent: &str, lang: La
         .channels
         .iter()
         .filter_map(|c| Method::parse(c))
-        .filter(|m| m.usable_in(user_agent) && state.channels.get(school.id, *m).is_some())
+        .filter(|m| m.usable_in(user_agent) && state.channels.offers(school.id, *m))
         .filter_map(|m| device.rank(m).map(|r| (r, m)))
         .collect();
     ms.sort_by_key(|(r, _)| *r);
@@ -126,6 +126,7 @@ pub fn methods_for(state: &AppState, school: &School, user_agent: &str, lang: La
                     }
                     _ if qr => lang.t("显示二维码，用手机扫码支付", "Shows a code to scan with your phone"),
                     Method::AlipayPage | Method::UnionpayGateway => lang.t("跳转到支付页面", "Opens the payment page"),
+                    Method::WechatJsapi => lang.t("在微信中直接支付", "Pays right here in WeChat"),
                     _ => lang.t("在手机上跳转支付", "Pays in your phone's app or browser"),
                 },
                 checked: i == 0,
@@ -185,6 +186,7 @@ async fn order_view(
         _ if order.invoice_title.is_empty() => lang.t("个人", "Individual").to_string(),
         _ => format!("{}{}", lang.t("个人：", "Individual: "), order.invoice_title),
     };
+    let methods = if payable { methods_for(state, school, &client.user_agent, lang) } else { Vec::new() };
     let mut res = render(&OrderPage {
         lang,
         code: school.code.clone(),
@@ -204,9 +206,10 @@ async fn order_view(
             .map(|l| OrderLineView { item: l.item_name.clone(), period: l.period_name.clone(), amount: l.amount.to_string() })
             .collect(),
         qr: if payable { open_qr(&attempts, lang) } else { None },
-        methods: if payable { methods_for(state, school, &client.user_agent, lang) } else { Vec::new() },
+        wechat_without_jsapi: Device::of(&client.user_agent) == Device::Wechat
+            && !methods.iter().any(|m| m.name == Method::WechatJsapi.as_str()),
+        methods,
         can_pay: payable,
-        in_wechat: Device::of(&client.user_agent) == Device::Wechat,
         phone_masked: profile::mask_phone(&order.phone),
         invoice,
         error: error.map(|e| e.message(lang).to_string()),
@@ -259,11 +262,27 @@ pub async fn pay_submit(
     let Posted { page, form: f } = posted;
     let order = order_of(&state, &page, &no).await?;
     let StudentPage { school, session: s, client } = page;
-    Ok(match orders::pay(&state, &s, &no, f.get("channel"), None, &client).await {
-        Ok(p) => match p.action {
+    Ok(match payer::pay_here(&state, &s, &no, f.get("channel"), &client).await {
+        Ok(PayStep::Started(p)) => match p.action {
             PayAction::Qr { .. } => Redirect::to(&format!("/s/{code}/orders/{no}#pay")).into_response(),
             _ => Redirect::to(&format!("/s/{code}/pay/{}", p.out_trade_no)).into_response(),
         },
+        // A page, not a redirect: the form's CSP (`form-action 'self'`) would stop a redirect
+        // of the POST to WeChat's host.
+        Ok(PayStep::SignIn { url }) => render(&PayGoPage {
+            lang: client.lang,
+            code: code.clone(),
+            school_name: school_name(&school, client.lang),
+            order_no: order.order_no.clone(),
+            total: order.total.to_string(),
+            payee: school.policy.payee.clone(),
+            label: label_of(&Method::WechatJsapi, client.lang),
+            form_action: None,
+            fields: Vec::new(),
+            url: Some(url),
+            jsapi: None,
+            bridge_script: None,
+        }),
         Err(e) => {
             let order = orders::own_order(&state, &s, &no).await.unwrap_or(order);
             order_view(&state, &school, &s, &client, &order, Some(&e)).await
@@ -311,6 +330,8 @@ pub async fn pay_go(
         form_action: None,
         fields: Vec::new(),
         url: None,
+        jsapi: None,
+        bridge_script: None,
     };
     let mut form_origin = None;
     match serde_json::from_str::<PayAction>(&a.action) {
@@ -333,6 +354,10 @@ pub async fn pay_go(
             });
         }
         Ok(PayAction::Redirect { url }) => page.url = Some(url),
+        Ok(PayAction::JsApi { params }) => {
+            page.jsapi = Some(params);
+            page.bridge_script = state.wechat_bridge_script();
+        }
         _ => return Ok(back),
     }
     let mut res = render(&page);
@@ -377,4 +402,22 @@ pub async fn help_page(page: StudentPage, Query(q): Query<Pairs>) -> Response {
     });
     *res.status_mut() = StatusCode::OK;
     res
+}
+
+#[derive(serde::Deserialize)]
+pub struct SignedIn {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    state: String,
+}
+
+/// WeChat's sign-in comes back here with `code` and our `state`: the payer is known, the
+/// JSAPI payment starts and the browser goes on to WeChat's pay sheet.
+pub async fn wechat_signed_in(State(state): State<AppState>, page: StudentPage, Query(q): Query<SignedIn>) -> Response {
+    let code = page.school.code.clone();
+    match payer::signed_in(&state, &page.session, &q.code, &q.state, &page.client).await {
+        Ok(p) => Redirect::to(&format!("/s/{code}/pay/{}", p.out_trade_no)).into_response(),
+        Err(e) => error_page(&e, page.client.lang),
+    }
 }

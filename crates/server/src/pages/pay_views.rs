@@ -149,8 +149,9 @@ pub struct OrderPage {
     pub qr: Option<QrView>,
     pub methods: Vec<MethodView>,
     pub can_pay: bool,
-    /// Opened in WeChat's browser, where paying in WeChat itself waits for its login (#11).
-    pub in_wechat: bool,
+    /// Opened in WeChat's browser at a school that cannot take WeChat Pay there (no JSAPI):
+    /// say how else to pay.
+    pub wechat_without_jsapi: bool,
     pub phone_masked: String,
     pub invoice: String,
     pub error: Option<String>,
@@ -177,8 +178,12 @@ pub struct PayGoPage {
     /// UnionPay's gateway: a signed form the browser posts.
     pub form_action: Option<String>,
     pub fields: Vec<(String, String)>,
-    /// Alipay/WeChat H5: a page the browser opens.
+    /// Alipay/WeChat H5, or WeChat's sign-in before JSAPI: a page the browser opens.
     pub url: Option<String>,
+    /// WeChat JSAPI: the parameters `wxpay.js` hands to `getBrandWCPayRequest`.
+    pub jsapi: Option<campuspay_channels::JsApiParams>,
+    /// Demo mode: the simulator's stand-in for the `WeixinJSBridge` WeChat's browser injects.
+    pub bridge_script: Option<&'static str>,
 }
 
 #[derive(Template)]

@@ -13,6 +13,7 @@ mod office_data;
 mod office_money;
 mod office_money_pages;
 mod office_pages;
+mod pages_jsapi;
 mod pages_pay;
 mod payments;
 mod races;
