@@ -253,7 +253,7 @@ impl Sandbox {
     /// The simulator's endpoints under `/sandbox/…`; merge it into the main router (or nest it:
     /// the cashier URLs it hands out follow the prefix).
     pub fn router(&self) -> Router {
-        let mut r = Router::new().merge(wechat_api::routes(wechat_api::PREFIX)).merge(alipay_api::routes()).merge(unionpay_api::routes());
+        let mut r = Router::new().merge(wechat_api::routes()).merge(alipay_api::routes()).merge(unionpay_api::routes());
         for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay] {
             let name = provider_name(p);
             r = r
@@ -283,7 +283,7 @@ impl Sandbox {
     /// request is signed over is the path requested (the published rule), and SDKs that sign
     /// only from `/v3/` whatever their base URL (wechatpayv3) agree with it only there.
     pub fn standalone_router(&self) -> Router {
-        self.router().merge(wechat_api::routes("").with_state(self.clone()).layer(axum::middleware::map_response(page_headers)))
+        self.router().merge(wechat_api::api_routes("").with_state(self.clone()).layer(axum::middleware::map_response(page_headers)))
     }
 }
 

@@ -25,8 +25,13 @@ use serde_json::{Value, json};
 /// Where the beside-the-others copy of the API lives (`…/v3/…` below it).
 pub(super) const PREFIX: &str = "/sandbox/wechatpay";
 
-/// The API under `{prefix}/v3/…`: [`PREFIX`] in the shared router, `""` at a listener's root.
-pub(super) fn routes(prefix: &str) -> Router<Sandbox> {
+/// The simulated WeChat endpoints of the shared router, under `/sandbox/wechatpay`.
+pub(super) fn routes() -> Router<Sandbox> {
+    api_routes(PREFIX)
+}
+
+/// The v3 API under `{prefix}/v3/…`: [`PREFIX`] in the shared router, `""` at a listener's root.
+pub(super) fn api_routes(prefix: &str) -> Router<Sandbox> {
     let base = format!("{prefix}/v3");
     Router::new()
         .route(&format!("{base}/pay/transactions/{{kind}}"), post(create))
