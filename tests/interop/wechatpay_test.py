@@ -146,6 +146,13 @@ class WechatpayV3AgainstTheSandbox(unittest.TestCase):
         with urllib.request.urlopen(req) as r:
             return json.loads(r.read())
 
+    def behaviour(self, patch):
+        req = urllib.request.Request(
+            f"{self.base}/sandbox/wechatpay/behaviour", method="PUT", data=json.dumps(patch).encode(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(req) as r:
+            r.read()
+
     def test_every_operation_through_the_sdk(self):
         wx = self.wxpay
         no = "IOP" + str(int(time.time() * 1000))
@@ -190,6 +197,17 @@ class WechatpayV3AgainstTheSandbox(unittest.TestCase):
         q = json.loads(message)
         self.assertEqual((code, q["status"]), (200, "SUCCESS"), message)
         self.assertIn("success_time", q)
+        # A refund that fails for good: PROCESSING, then REFUND.CLOSED, and the query says so.
+        self.behaviour({"refund": "fail"})
+        try:
+            code, message = wx.refund(out_refund_no=no + "R3", amount={"refund": 500, "total": 2400, "currency": "CNY"}, out_trade_no=no)
+            self.assertEqual((code, json.loads(message)["status"]), (200, "PROCESSING"), message)
+            n = self.notification("REFUND.")
+            self.assertEqual((n["event_type"], n["resource"]["refund_status"]), ("REFUND.CLOSED", "CLOSED"))
+            self.assertNotIn("success_time", n["resource"])
+            self.assertEqual(json.loads(wx.query_refund(out_refund_no=no + "R3")[1])["status"], "CLOSED")
+        finally:
+            self.behaviour({"refund": "processing"})
         # More than is left is refused with the published code.
         code, message = wx.refund(out_refund_no=no + "R2", amount={"refund": 2000, "total": 2400, "currency": "CNY"}, out_trade_no=no)
         self.assertEqual((code, json.loads(message)["code"]), (400, "INVALID_REQUEST"), message)
