@@ -93,7 +93,8 @@ pub(super) fn transaction_json(sb: &Sandbox, t: &Trade, state: Option<&str>) -> 
     let state = state.unwrap_or(match t.state {
         TradeState::NotPaid => "NOTPAY",
         TradeState::Closed => "CLOSED",
-        TradeState::Paid if !t.refunds.is_empty() => "REFUND",
+        // A closed refund gave nothing back: the trade is still just paid.
+        TradeState::Paid if t.refunds.iter().any(|r| r.counts()) => "REFUND",
         TradeState::Paid => "SUCCESS",
     });
     let desc = match state {
