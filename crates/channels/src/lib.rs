@@ -237,6 +237,22 @@ pub struct PaymentNotice {
     pub paid_at: Option<String>,
 }
 
+/// A verified notification of how a refund ended (WeChat `REFUND.SUCCESS` / `REFUND.CLOSED` /
+/// `REFUND.ABNORMAL`). The caller matches `out_refund_no` to its refund and checks the trade
+/// and the amount before it believes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundNotice {
+    pub out_trade_no: String,
+    pub out_refund_no: String,
+    pub refund_id: String,
+    /// `Success`, `Closed` or `Abnormal`: a notification tells only an end.
+    pub status: RefundStatus,
+    pub amount: Fen,
+    pub merchant_id: String,
+    /// The provider's status word, kept for the audit trail.
+    pub provider_status: String,
+}
+
 /// What to answer the provider's notification request with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ack {
@@ -266,6 +282,14 @@ pub trait PaymentChannel: Send + Sync {
 
     /// The answer that tells the provider we took (or did not take) the notification.
     fn ack(&self, accepted: bool) -> Ack;
+
+    /// Verifies a notification that tells how a refund ended, and parses it: `Ok(None)` when a
+    /// verified notification is about a payment instead (take it to
+    /// [`PaymentChannel::verify_notification`]); an error when it does not verify. Providers
+    /// that notify no refunds keep the default, which says every notification is a payment's.
+    fn verify_refund_notification(&self, _headers: &HeaderMap, _body: &[u8], _now: i64) -> Result<Option<RefundNotice>, ChannelError> {
+        Ok(None)
+    }
 
     /// Downloads and parses the provider's statement (对账单) of one day, `date` = `yyyy-MM-dd`
     /// in Asia/Shanghai: every payment and refund the provider booked that day, including those

@@ -252,7 +252,14 @@ fn refund(sb: &Sandbox, no: &str, amount: &str, out_request_no: &str) -> Result<
         if t.refunded().0 + amount.0 > t.amount.0 {
             return Err(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"));
         }
-        t.refunds.push(Refund { out_refund_no: request_no.to_string(), refund_id: String::new(), amount, at: now, processing: false });
+        t.refunds.push(Refund {
+            out_refund_no: request_no.to_string(),
+            refund_id: String::new(),
+            amount,
+            at: now,
+            processing: false,
+            wechat: None,
+        });
     }
     Ok(json!({
         "code": "10000",

@@ -268,7 +268,8 @@ impl SandboxKeys {
 
     /// Ids, key file paths and API keys, for pointing any WeChat Pay / Alipay SDK at the sandbox.
     pub fn credentials_json(&self) -> String {
-        let file = |p: PathBuf| p.display().to_string();
+        // Absolute, so an SDK started from any folder finds them.
+        let file = |p: PathBuf| std::path::absolute(&p).unwrap_or(p).display().to_string();
         let dir = &self.dir;
         let w = &self.ids.wechatpay;
         let a = &self.ids.alipay;
@@ -276,6 +277,9 @@ impl SandboxKeys {
             "directory": file(dir.clone()),
             "wechatpay": {
                 "base_path": "/sandbox/wechatpay",
+                // `campuspay sandbox` also serves the API at /v3/ on its root: the base for
+                // SDKs that sign only from /v3/ (e.g. wechatpayv3's gateway).
+                "standalone_base_path": "",
                 "mchid": w.mchid,
                 "appid": w.appid,
                 "merchant_serial_no": w.merchant_serial_no,

@@ -45,18 +45,34 @@ pub struct Behaviour {
     /// How WeChat Pay answers refunds (the other providers always succeed at once).
     #[serde(default)]
     pub refund: RefundMode,
+    /// How long a WeChat refund stays `PROCESSING` before it ends (time-scaled): its
+    /// notification goes out then, and queries and repeated requests answer the end from then on.
+    #[serde(default = "default_refund_delay_s")]
+    pub refund_delay_s: u64,
 }
 
-/// How the simulator answers a refund request.
+fn default_refund_delay_s() -> u64 {
+    120
+}
+
+/// How the simulator answers a refund request. WeChat Pay accepts a refund as `PROCESSING`
+/// and ends it later (`SUCCESS`, `CLOSED`, `ABNORMAL`), telling the refund's `notify_url`
+/// with a `REFUND.*` notification; or refuses it at once with an error code.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundMode {
-    /// Accepted and done at once (`SUCCESS`).
+    /// Done at once: `SUCCESS` in the answer (and a `REFUND.SUCCESS` notification).
+    #[serde(alias = "normal")]
+    Instant,
+    /// `PROCESSING`, then `SUCCESS` after `refund_delay_s`, as the platform mostly does.
     #[default]
-    Normal,
-    /// Accepted as `PROCESSING`; the same refund asked again is `SUCCESS`.
     Processing,
-    /// Refused for good (`PARAM_ERROR`), as for a refund the provider will never accept.
+    /// `PROCESSING`, then `CLOSED` (`REFUND.CLOSED`): the refund failed for good.
+    Fail,
+    /// `PROCESSING`, then `ABNORMAL` (`REFUND.ABNORMAL`): the payer's card or account can no
+    /// longer receive it; the merchant must act.
+    Abnormal,
+    /// Refused at once with the published `NOT_ENOUGH` (HTTP 403: 基本账户余额不足).
     Refuse,
 }
 
@@ -68,7 +84,8 @@ impl Default for Behaviour {
             decline: false,
             accept_after_close: false,
             corrupt_statement: false,
-            refund: RefundMode::Normal,
+            refund: RefundMode::default(),
+            refund_delay_s: default_refund_delay_s(),
         }
     }
 }
@@ -84,6 +101,8 @@ pub struct BehaviourPatch {
     pub corrupt_statement: Option<bool>,
     #[serde(default)]
     pub refund: Option<RefundMode>,
+    #[serde(default)]
+    pub refund_delay_s: Option<u64>,
 }
 
 impl Behaviour {
@@ -94,6 +113,7 @@ impl Behaviour {
         self.accept_after_close = p.accept_after_close.unwrap_or(self.accept_after_close);
         self.corrupt_statement = p.corrupt_statement.unwrap_or(self.corrupt_statement);
         self.refund = p.refund.unwrap_or(self.refund);
+        self.refund_delay_s = p.refund_delay_s.unwrap_or(self.refund_delay_s);
     }
 }
 
@@ -111,9 +131,72 @@ pub struct Refund {
     pub refund_id: String,
     pub amount: Fen,
     pub at: i64,
-    /// Answered `PROCESSING` and not asked about since ([`RefundMode::Processing`]).
+    /// Not ended yet (WeChat `PROCESSING`).
     #[serde(default)]
     pub processing: bool,
+    /// WeChat Pay's view of it: state, planned end, notify URL, notifications sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wechat: Option<WechatRefund>,
+}
+
+/// A WeChat refund's state word, as its API and notifications spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum WechatRefundStatus {
+    Processing,
+    Success,
+    Closed,
+    Abnormal,
+}
+
+impl WechatRefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WechatRefundStatus::Processing => "PROCESSING",
+            WechatRefundStatus::Success => "SUCCESS",
+            WechatRefundStatus::Closed => "CLOSED",
+            WechatRefundStatus::Abnormal => "ABNORMAL",
+        }
+    }
+}
+
+/// What WeChat Pay keeps of a refund beyond the amount.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WechatRefund {
+    pub status: WechatRefundStatus,
+    /// How and when (unix milliseconds) a `PROCESSING` refund ends.
+    pub ends_as: WechatRefundStatus,
+    pub due_ms: i64,
+    /// When it ended `SUCCESS`.
+    #[serde(default)]
+    pub success_time: Option<i64>,
+    /// Where its `REFUND.*` notification goes (none without one).
+    #[serde(default)]
+    pub notify_url: Option<String>,
+    #[serde(default)]
+    pub notifications: Vec<NotifyAttempt>,
+}
+
+impl Refund {
+    /// Whether the money is (or is on its way) back to the payer: a `CLOSED` refund gave
+    /// nothing back and frees its amount for another refund.
+    pub fn counts(&self) -> bool {
+        self.wechat.as_ref().is_none_or(|w| w.status != WechatRefundStatus::Closed)
+    }
+
+    /// Ends a processing WeChat refund whose time has come (`now_ms`); true if it just ended.
+    pub fn end_if_due(&mut self, now_ms: i64) -> bool {
+        let Some(w) = self.wechat.as_mut() else { return false };
+        if w.status != WechatRefundStatus::Processing || now_ms < w.due_ms {
+            return false;
+        }
+        w.status = w.ends_as;
+        if w.status == WechatRefundStatus::Success {
+            w.success_time = Some(now_ms / 1000);
+        }
+        self.processing = false;
+        true
+    }
 }
 
 /// Which notification an attempt carried.
@@ -163,7 +246,7 @@ pub struct Trade {
 
 impl Trade {
     pub fn refunded(&self) -> Fen {
-        Fen(self.refunds.iter().map(|r| r.amount.0).sum())
+        Fen(self.refunds.iter().filter(|r| r.counts()).map(|r| r.amount.0).sum())
     }
 }
 

@@ -2,7 +2,7 @@
 //! UnionPay ACP protocols that `campuspay-channels` speaks as a merchant. Verify *our* requests
 //! with our public key, sign answers and notifications with the provider's private key, encrypt
 //! WeChat notification resources; and on top of them the HTTP simulator [`Sandbox`]: an axum
-//! router under `/sandbox/…` with its own keys, a trade ledger, a cashier page and switches for
+//! router under `/sandbox/…` (and, alone, WeChat's `/v3/…` at its root) with its own keys, a trade ledger, a cashier page and switches for
 //! late, lost, duplicate, reordered and forged notifications.
 //!
 //! It is a crate of its own so that production `channels` carries no simulator and no axum; the
@@ -42,8 +42,11 @@ mod unionpay_api;
 pub mod wechat;
 mod wechat_api;
 pub mod wechat_jsapi;
+mod wechat_refund;
 
-pub use ledger::{Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, RefundMode, Trade, TradeState};
+pub use ledger::{
+    Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, RefundMode, Trade, TradeState, WechatRefund, WechatRefundStatus,
+};
 pub use notify::{ALIPAY_RETRY_S, UNIONPAY_RETRY_S, WECHAT_RETRY_S};
 pub use server::{PayOutcome, Sandbox};
 

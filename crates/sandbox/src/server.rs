@@ -281,6 +281,16 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// What `campuspay sandbox` serves on its own listener: [`Sandbox::router`], and WeChat
+    /// Pay's API also at `/v3/…` on the root, as `api.mch.weixin.qq.com` serves it. The path a
+    /// request is signed over is the path requested (the published rule), and SDKs that sign
+    /// only from `/v3/` whatever their base URL (wechatpayv3) agree with it only there.
+    pub fn standalone_router(&self) -> Router {
+        self.router().merge(wechat_api::api_routes("").with_state(self.clone()).layer(axum::middleware::map_response(page_headers)))
+    }
+}
+
 /// The simulator's pages are pages like ours (served beside them in demo mode, or alone by
 /// `campuspay sandbox`): no framing, no sniffing, and a CSP that allows only their one inline
 /// style and posting to themselves.

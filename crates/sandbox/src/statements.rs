@@ -29,7 +29,8 @@ fn events(sb: &Sandbox, p: Provider, date: &str) -> Result<Vec<Event>, ChannelEr
         if let Some(at) = t.paid_at.filter(|at| format_shanghai_date(*at) == date) {
             out.push(Event { trade: t.clone(), refund: None, at });
         }
-        for r in t.refunds.iter().filter(|r| format_shanghai_date(r.at) == date) {
+        // A closed refund gave nothing back: it is no line of the day.
+        for r in t.refunds.iter().filter(|r| r.counts() && format_shanghai_date(r.at) == date) {
             out.push(Event { trade: t.clone(), refund: Some(r.clone()), at: r.at });
         }
     }

@@ -202,7 +202,14 @@ fn refund(sb: &Sandbox, p: &Params) -> Result<String, Refusal> {
     if t.refunded().0 + amount.0 > t.amount.0 {
         return Err(refusal("33", "交易金额超限：退货总额超过原交易金额"));
     }
-    t.refunds.push(Refund { out_refund_no: refund_no.to_string(), refund_id: refund_id.clone(), amount, at: now, processing: false });
+    t.refunds.push(Refund {
+        out_refund_no: refund_no.to_string(),
+        refund_id: refund_id.clone(),
+        amount,
+        at: now,
+        processing: false,
+        wechat: None,
+    });
     Ok(refund_id)
 }
 

@@ -2,7 +2,8 @@
 
 use campuspay_channels::crypto::{RsaSigner, RsaVerifier, aes_256_gcm_seal, random_nonce};
 use campuspay_channels::wechatpay::sign::{
-    AuthorizationParts, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_TIMESTAMP, request_message, response_message,
+    AUTH_SCHEME, AuthorizationParts, HEADER_NONCE, HEADER_SERIAL, HEADER_SIGNATURE, HEADER_SIGNATURE_TYPE, HEADER_TIMESTAMP,
+    request_message, response_message,
 };
 use campuspay_channels::{ChannelError, HeaderMap, MAX_CLOCK_SKEW_S};
 use reqwest::header::HeaderValue;
@@ -45,15 +46,20 @@ impl WechatProviderSide {
         Ok(auth.mchid)
     }
 
-    /// The four `Wechatpay-*` headers for an answer or notification `body`.
+    /// The five `Wechatpay-*` headers for an answer or notification `body` (the platform sends
+    /// `Wechatpay-Signature-Type` with each; SDKs such as wechatpayv3 refuse an answer without it).
     pub fn sign_headers(&self, body: &str, timestamp: i64) -> Result<HeaderMap, ChannelError> {
         let nonce = random_nonce(32);
         let ts = timestamp.to_string();
         let signature = self.platform_signer.sign_b64(response_message(&ts, &nonce, body).as_bytes())?;
         let mut h = HeaderMap::new();
-        for (k, v) in
-            [(HEADER_TIMESTAMP, ts), (HEADER_NONCE, nonce), (HEADER_SIGNATURE, signature), (HEADER_SERIAL, self.platform_serial.clone())]
-        {
+        for (k, v) in [
+            (HEADER_TIMESTAMP, ts),
+            (HEADER_NONCE, nonce),
+            (HEADER_SIGNATURE, signature),
+            (HEADER_SERIAL, self.platform_serial.clone()),
+            (HEADER_SIGNATURE_TYPE, AUTH_SCHEME.to_string()),
+        ] {
             h.insert(k, HeaderValue::from_str(&v).map_err(|_| ChannelError::Crypto("头部值无效"))?);
         }
         Ok(h)

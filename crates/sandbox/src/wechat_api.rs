@@ -1,10 +1,14 @@
-//! The simulated WeChat Pay API v3 under `/sandbox/wechatpay/v3/…`: create (native, h5,
-//! jsapi), query by `out_trade_no`, close (204), refund. Every request's `Authorization` is
-//! verified against the merchant key; every answer is signed with the platform key.
+//! The simulated WeChat Pay API v3: create (native, h5, jsapi), query by `out_trade_no` and
+//! by `transaction_id`, close (204), trade bill; refunds are in `wechat_refund`. Mounted under
+//! `/sandbox/wechatpay/v3/…` beside the other providers, and by `campuspay sandbox` also at
+//! `/v3/…` on its listener's root, as the real host serves it. Every request's `Authorization`
+//! is verified against the merchant key over the path exactly as requested; every answer is
+//! signed with the platform key.
 
 use super::Sandbox;
-use super::ledger::{Refund, RefundMode, Trade, TradeState};
-use super::server::{cashier_url, public_url};
+use super::ledger::{Trade, TradeState};
+use super::server::cashier_url;
+use super::wechat_refund;
 use axum::Router;
 use axum::extract::{OriginalUri, Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
@@ -13,24 +17,35 @@ use axum::routing::{get, post};
 use campuspay_channels::Provider;
 use campuspay_channels::crypto::unix_now;
 use campuspay_channels::wechatpay::api::rfc3339_shanghai;
-use campuspay_channels::wechatpay::bill::sha1_hex;
+use campuspay_channels::wechatpay::bill::{gzip, sha1_hex};
 use campuspay_domain::Fen;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+/// Where the beside-the-others copy of the API lives (`…/v3/…` below it).
+pub(super) const PREFIX: &str = "/sandbox/wechatpay";
+
+/// The simulated WeChat endpoints of the shared router, under `/sandbox/wechatpay`.
 pub(super) fn routes() -> Router<Sandbox> {
-    const BASE: &str = "/sandbox/wechatpay/v3";
+    api_routes(PREFIX)
+}
+
+/// The v3 API under `{prefix}/v3/…`: [`PREFIX`] in the shared router, `""` at a listener's root.
+pub(super) fn api_routes(prefix: &str) -> Router<Sandbox> {
+    let base = format!("{prefix}/v3");
     Router::new()
-        .route(&format!("{BASE}/pay/transactions/{{kind}}"), post(create))
-        .route(&format!("{BASE}/pay/transactions/out-trade-no/{{no}}"), get(query))
-        .route(&format!("{BASE}/pay/transactions/out-trade-no/{{no}}/close"), post(close))
-        .route(&format!("{BASE}/refund/domestic/refunds"), post(refund))
-        .route(&format!("{BASE}/bill/tradebill"), get(tradebill))
-        .route(&format!("{BASE}/billdownload/file"), get(billdownload))
+        .route(&format!("{base}/pay/transactions/{{kind}}"), post(create))
+        .route(&format!("{base}/pay/transactions/out-trade-no/{{no}}"), get(query))
+        .route(&format!("{base}/pay/transactions/id/{{id}}"), get(query_by_id))
+        .route(&format!("{base}/pay/transactions/out-trade-no/{{no}}/close"), post(close))
+        .route(&format!("{base}/refund/domestic/refunds"), post(wechat_refund::refund))
+        .route(&format!("{base}/refund/domestic/refunds/{{no}}"), get(wechat_refund::query))
+        .route(&format!("{base}/bill/tradebill"), get(tradebill))
+        .route(&format!("{base}/billdownload/file"), get(billdownload))
 }
 
 /// A signed answer.
-fn reply(sb: &Sandbox, status: StatusCode, body: String) -> Response {
+pub(super) fn reply(sb: &Sandbox, status: StatusCode, body: String) -> Response {
     match sb.inner.wechat.sign_headers(&body, unix_now()) {
         Ok(signed) if body.is_empty() => (status, signed).into_response(),
         Ok(signed) => (status, signed, [(header::CONTENT_TYPE, "application/json")], body).into_response(),
@@ -39,24 +54,26 @@ fn reply(sb: &Sandbox, status: StatusCode, body: String) -> Response {
 }
 
 /// WeChat's error JSON `{"code": …, "message": …}`.
-fn error(sb: &Sandbox, status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn error(sb: &Sandbox, status: StatusCode, code: &str, message: &str) -> Response {
     reply(sb, status, json!({ "code": code, "message": message }).to_string())
 }
 
 /// An error answer not yet signed (kept small: `Response` is too big for an `Err`).
-struct WxError(StatusCode, &'static str, String);
+pub(super) struct WxError(pub StatusCode, pub &'static str, pub String);
 
 impl WxError {
-    fn respond(self, sb: &Sandbox) -> Response {
+    pub(super) fn respond(self, sb: &Sandbox) -> Response {
         error(sb, self.0, self.1, &self.2)
     }
 }
 
-/// Checks the `Authorization` header over the path as the merchant signed it (from `/v3/`, so
-/// the `/sandbox/wechatpay` prefix of the base URL does not count, as on the real host).
-fn authenticate(sb: &Sandbox, method: &Method, uri: &Uri, headers: &HeaderMap, body: &str) -> Result<(), WxError> {
-    let pq = uri.path_and_query().map_or("/", |p| p.as_str());
-    let signed = pq.find("/v3/").map_or(pq, |i| &pq[i..]);
+/// Checks the `Authorization` header over the request's absolute URL minus the host: the path
+/// as requested (with any prefix in front of `/v3/`) and its query, as the signing rule
+/// says (获取请求的绝对URL，并去除域名部分得到参与签名的URL). A client that signs less than the
+/// path it sends is refused, as the real host would; `campuspay sandbox` also serves the API
+/// at its root, where the two are the same.
+pub(super) fn authenticate(sb: &Sandbox, method: &Method, uri: &Uri, headers: &HeaderMap, body: &str) -> Result<(), WxError> {
+    let signed = uri.path_and_query().map_or("/", |p| p.as_str());
     let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).unwrap_or_default();
     sb.inner
         .wechat
@@ -65,7 +82,7 @@ fn authenticate(sb: &Sandbox, method: &Method, uri: &Uri, headers: &HeaderMap, b
         .map_err(|e| WxError(StatusCode::UNAUTHORIZED, "SIGN_ERROR", format!("签名错误: {e}")))
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T, WxError> {
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(body: &str) -> Result<T, WxError> {
     serde_json::from_str(body).map_err(|e| WxError(StatusCode::BAD_REQUEST, "PARAM_ERROR", format!("参数错误: {e}")))
 }
 
@@ -76,7 +93,8 @@ pub(super) fn transaction_json(sb: &Sandbox, t: &Trade, state: Option<&str>) -> 
     let state = state.unwrap_or(match t.state {
         TradeState::NotPaid => "NOTPAY",
         TradeState::Closed => "CLOSED",
-        TradeState::Paid if !t.refunds.is_empty() => "REFUND",
+        // A closed refund gave nothing back: the trade is still just paid.
+        TradeState::Paid if t.refunds.iter().any(|r| r.counts()) => "REFUND",
         TradeState::Paid => "SUCCESS",
     });
     let desc = match state {
@@ -136,8 +154,7 @@ async fn create(
     State(sb): State<Sandbox>,
     Path(kind): Path<String>,
     method: Method,
-    uri: Uri,
-    OriginalUri(original): OriginalUri,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     body: String,
 ) -> Response {
@@ -196,7 +213,7 @@ async fn create(
             }),
         }
     }
-    let url = cashier_url(&headers, original.path(), Provider::Wechatpay, &req.out_trade_no);
+    let url = cashier_url(&headers, uri.path(), Provider::Wechatpay, &req.out_trade_no);
     let answer = match trade_type {
         "NATIVE" => json!({ "code_url": url }),
         "MWEB" => json!({ "h5_url": url }),
@@ -210,13 +227,25 @@ struct MchidOnly {
     mchid: String,
 }
 
-async fn query(State(sb): State<Sandbox>, Path(no): Path<String>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
-    if let Err(e) = authenticate(&sb, &method, &uri, &headers, "") {
-        return e.respond(&sb);
+/// The `mchid` query parameter must name the merchant.
+fn check_mchid(sb: &Sandbox, uri: &Uri) -> Result<(), WxError> {
+    if query_param(uri, "mchid").as_deref() == Some(sb.inner.keys.ids.wechatpay.mchid.as_str()) {
+        Ok(())
+    } else {
+        Err(WxError(StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid 不符".into()))
     }
-    let mchid = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).find(|(k, _)| k == "mchid").map(|(_, v)| v.into_owned());
-    if mchid.as_deref() != Some(sb.inner.keys.ids.wechatpay.mchid.as_str()) {
-        return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid 不符");
+}
+
+/// `GET /v3/pay/transactions/out-trade-no/{out_trade_no}?mchid=…`.
+async fn query(
+    State(sb): State<Sandbox>,
+    Path(no): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, "").and_then(|()| check_mchid(&sb, &uri)) {
+        return e.respond(&sb);
     }
     match sb.trade(Provider::Wechatpay, &no) {
         Some(t) => reply(&sb, StatusCode::OK, transaction_json(&sb, &t, None).to_string()),
@@ -224,7 +253,33 @@ async fn query(State(sb): State<Sandbox>, Path(no): Path<String>, method: Method
     }
 }
 
-async fn close(State(sb): State<Sandbox>, Path(no): Path<String>, method: Method, uri: Uri, headers: HeaderMap, body: String) -> Response {
+/// `GET /v3/pay/transactions/id/{transaction_id}?mchid=…`: the same answer, found by WeChat's
+/// own number (an unpaid trade has none yet).
+async fn query_by_id(
+    State(sb): State<Sandbox>,
+    Path(id): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = authenticate(&sb, &method, &uri, &headers, "").and_then(|()| check_mchid(&sb, &uri)) {
+        return e.respond(&sb);
+    }
+    let found = sb.ledger().find_by_transaction_id(Provider::Wechatpay, &id).cloned();
+    match found {
+        Some(t) => reply(&sb, StatusCode::OK, transaction_json(&sb, &t, None).to_string()),
+        None => error(&sb, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
+    }
+}
+
+async fn close(
+    State(sb): State<Sandbox>,
+    Path(no): Path<String>,
+    method: Method,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
         return e.respond(&sb);
     }
@@ -249,99 +304,23 @@ async fn close(State(sb): State<Sandbox>, Path(no): Path<String>, method: Method
     reply(&sb, StatusCode::NO_CONTENT, String::new())
 }
 
-#[derive(Deserialize)]
-struct RefundReq {
-    out_trade_no: String,
-    out_refund_no: String,
-    amount: RefundAmount,
-}
-
-#[derive(Deserialize)]
-struct RefundAmount {
-    refund: i64,
-    total: i64,
-}
-
-async fn refund(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: HeaderMap, body: String) -> Response {
-    if let Err(e) = authenticate(&sb, &method, &uri, &headers, &body) {
-        return e.respond(&sb);
-    }
-    let req: RefundReq = match parse(&body) {
-        Ok(r) => r,
-        Err(e) => return e.respond(&sb),
-    };
-    let now = unix_now();
-    let mode = sb.behaviour(Provider::Wechatpay).refund;
-    if mode == RefundMode::Refuse {
-        return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "退款请求参数错误（模拟拒绝）");
-    }
-    let result = {
-        let mut ledger = sb.ledger();
-        let refund_id = ledger.next_id(Provider::Wechatpay, "5030", now);
-        match ledger.get_mut(Provider::Wechatpay, &req.out_trade_no) {
-            None => Err((StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "订单不存在")),
-            Some(t) if t.state != TradeState::Paid => Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "订单未支付")),
-            Some(t) if t.amount.0 != req.amount.total => Err((StatusCode::BAD_REQUEST, "PARAM_ERROR", "订单金额不符")),
-            Some(t) => {
-                if let Some(r) = t.refunds.iter_mut().find(|r| r.out_refund_no == req.out_refund_no) {
-                    // Asked again: a processing refund has finished by now.
-                    r.processing = false;
-                    let r = r.clone();
-                    Ok((t.clone(), r))
-                } else if req.amount.refund <= 0 || t.refunded().0 + req.amount.refund > t.amount.0 {
-                    Err((StatusCode::BAD_REQUEST, "INVALID_REQUEST", "退款金额超过可退金额"))
-                } else {
-                    let processing = mode == RefundMode::Processing;
-                    let r =
-                        Refund { out_refund_no: req.out_refund_no.clone(), refund_id, amount: Fen(req.amount.refund), at: now, processing };
-                    t.refunds.push(r.clone());
-                    Ok((t.clone(), r))
-                }
-            }
-        }
-    };
-    let (t, r) = match result {
-        Ok(ok) => ok,
-        Err((status, code, msg)) => return error(&sb, status, code, msg),
-    };
-    let answer = json!({
-        "refund_id": r.refund_id,
-        "out_refund_no": r.out_refund_no,
-        "transaction_id": t.transaction_id,
-        "out_trade_no": t.out_trade_no,
-        "channel": "ORIGINAL",
-        "user_received_account": "支付用户零钱",
-        "success_time": rfc3339_shanghai(r.at),
-        "create_time": rfc3339_shanghai(r.at),
-        "status": if r.processing { "PROCESSING" } else { "SUCCESS" },
-        "funds_account": "AVAILABLE",
-        "amount": {
-            "total": t.amount.0,
-            "refund": r.amount.0,
-            "payer_total": t.amount.0,
-            "payer_refund": r.amount.0,
-            "settlement_refund": r.amount.0,
-            "settlement_total": t.amount.0,
-            "discount_refund": 0,
-            "currency": "CNY",
-        },
-    });
-    reply(&sb, StatusCode::OK, answer.to_string())
-}
-
-fn query_param(uri: &Uri, name: &str) -> Option<String> {
+pub(super) fn query_param(uri: &Uri, name: &str) -> Option<String> {
     form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
-/// `GET /v3/bill/tradebill?bill_date=…&bill_type=ALL`: renders the day's bill, keeps it for
-/// download and answers where it is and its SHA1.
-async fn tradebill(
-    State(sb): State<Sandbox>,
-    method: Method,
-    uri: Uri,
-    OriginalUri(original): OriginalUri,
-    headers: HeaderMap,
-) -> Response {
+/// `{scheme}://{host}{prefix}/v3/{rest}`: an address in the API as the current request reached
+/// it (at the listener's root or under [`PREFIX`]).
+fn api_url(headers: &HeaderMap, path: &str, rest: &str) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    let scheme = headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).unwrap_or("http");
+    let prefix = path.find("/v3/").map_or("", |i| &path[..i]);
+    format!("{scheme}://{host}{prefix}/v3/{rest}")
+}
+
+/// `GET /v3/bill/tradebill?bill_date=…&bill_type=ALL[&tar_type=GZIP]`: renders the day's bill,
+/// keeps it for download and answers where it is and its SHA1. The hash is of the bill itself
+/// even when it is served gzipped: the published field is "原始账单（gzip需要解压缩）的摘要值".
+async fn tradebill(State(sb): State<Sandbox>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
     if let Err(e) = authenticate(&sb, &method, &uri, &headers, "") {
         return e.respond(&sb);
     }
@@ -349,28 +328,34 @@ async fn tradebill(
     if query_param(&uri, "bill_type").is_some_and(|t| t != "ALL") {
         return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "沙箱只提供 ALL 账单");
     }
+    let gzipped = match query_param(&uri, "tar_type").as_deref() {
+        None | Some("") => false,
+        Some("GZIP") => true,
+        Some(_) => return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", "tar_type 只能是 GZIP"),
+    };
     let text = match sb.wechat_trade_bill(&date) {
         Ok(t) => t,
         Err(e) => return error(&sb, StatusCode::BAD_REQUEST, "PARAM_ERROR", &e.to_string()),
     };
     let hash = sha1_hex(text.as_bytes());
-    let mut served = text.into_bytes();
+    let mut bill = text.into_bytes();
     if sb.behaviour(Provider::Wechatpay).corrupt_statement {
-        served.extend_from_slice(b"`0\r\n");
+        bill.extend_from_slice(b"`0\r\n");
     }
+    let served = if gzipped { gzip(&bill) } else { bill };
     let token = sb.keep_file(served);
-    let url = public_url(&headers, original.path(), &format!("wechatpay/v3/billdownload/file?token={token}"));
+    let url = api_url(&headers, uri.path(), &format!("billdownload/file?token={token}"));
     reply(&sb, StatusCode::OK, json!({ "download_url": url, "hash_type": "SHA1", "hash_value": hash }).to_string())
 }
 
 /// `GET /v3/billdownload/file?token=…`: the kept file, as a plain unsigned stream (as WeChat
 /// Pay serves it); the request itself must be signed.
-async fn billdownload(State(sb): State<Sandbox>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn billdownload(State(sb): State<Sandbox>, method: Method, OriginalUri(uri): OriginalUri, headers: HeaderMap) -> Response {
     if let Err(e) = authenticate(&sb, &method, &uri, &headers, "") {
         return e.respond(&sb);
     }
     match query_param(&uri, "token").and_then(|t| sb.kept_file(&t)) {
-        Some(bytes) => ([(header::CONTENT_TYPE, "text/plain;charset=utf-8")], bytes).into_response(),
+        Some(bytes) => ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response(),
         None => error(&sb, StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "账单文件不存在或已过期"),
     }
 }

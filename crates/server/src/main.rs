@@ -103,8 +103,9 @@ enum Command {
         #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
         database_url: String,
     },
-    /// Run the provider simulator alone (WeChat Pay v3, Alipay, UnionPay at /sandbox/…), for
-    /// testing another deployment or an SDK against it.
+    /// Run the provider simulator alone (WeChat Pay v3, Alipay, UnionPay at /sandbox/…; WeChat
+    /// Pay v3 also at /v3/… on the root, as its real host), for testing another deployment or an
+    /// SDK against it.
     Sandbox {
         #[arg(long, default_value = "127.0.0.1:8090")]
         listen: SocketAddr,
@@ -325,8 +326,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         Command::Sandbox { listen, data_dir, time_scale } => {
             let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_time_scale(time_scale);
             let listener = tokio::net::TcpListener::bind(listen).await?;
-            tracing::info!("provider simulator listening on http://{}/sandbox/", listener.local_addr()?);
-            axum::serve(listener, sandbox.router())
+            let addr = listener.local_addr()?;
+            tracing::info!("provider simulator listening on http://{addr}/sandbox/ (WeChat Pay v3 also at http://{addr}/v3/)");
+            axum::serve(listener, sandbox.standalone_router())
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

@@ -202,6 +202,17 @@ impl Store {
         .map_err(|e: sqlx::Error| StoreError::from(e))
     }
 
+    /// The refund numbered `out_refund_no` (ours, unique), e.g. to match a provider's refund
+    /// notification to it.
+    pub async fn refund_by_out_refund_no(&self, out_refund_no: &str) -> Result<Option<RefundRow>, StoreError> {
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM refunds WHERE out_refund_no = $1").bind(out_refund_no).fetch_optional(&self.pool).await?;
+        match id {
+            Some(id) => self.refund(id).await,
+            None => Ok(None),
+        }
+    }
+
     /// Moves a refund to `to` if the domain allows it from its current state (an end also
     /// stamps `finished_at`); `Stale`, and no change, when another run finished it first.
     /// The caller writes the money leaving (a `refund` ledger row) in the same transaction.

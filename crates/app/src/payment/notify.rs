@@ -1,4 +1,4 @@
-//! A provider's payment notification: verified by the school's adapter, kept as it arrived,
+//! A provider's payment (or refund) notification: verified by the school's adapter, kept as it arrived,
 //! matched to its attempt and settled exactly once. Only a verified notification moves money;
 //! the answer follows the provider's protocol (`Ack`), so it retries when we could not settle.
 //!
@@ -9,7 +9,7 @@
 use crate::Context;
 use crate::payment::channels::{Channel, parse_provider};
 use crate::payment::settle::{self, Settled};
-use campuspay_channels::{Ack, HeaderMap, PaymentNotice};
+use campuspay_channels::{Ack, HeaderMap, PaymentNotice, RefundNotice};
 use campuspay_domain::order::PaidSource;
 use campuspay_store::db_now as now;
 
@@ -100,6 +100,63 @@ async fn keep(ctx: &Context, n: &Incoming<'_>, body: &[u8], outcome: &str) -> Re
     tx.commit().await.map(|()| id)
 }
 
+/// A verified notification: of a payment, or of how a refund ended.
+enum Notice {
+    Payment(PaymentNotice),
+    Refund(RefundNotice),
+}
+
+fn verify(channel: &Channel, n: &Incoming<'_>, t: i64) -> Result<Notice, campuspay_channels::ChannelError> {
+    match channel.verify_refund_notification(n.headers, n.body, t)? {
+        Some(r) => Ok(Notice::Refund(r)),
+        None => channel.verify_notification(n.headers, n.body, t).map(Notice::Payment),
+    }
+}
+
+/// A verified refund notification, kept as `record`: the refund it names becomes final, once,
+/// whichever of it and the refund job's query comes first. Answered accepted (the provider
+/// stops retrying) unless our books could not be read or written, so that it tries again.
+async fn refund_notified(
+    ctx: &Context,
+    n: &Incoming<'_>,
+    record: i64,
+    school_id: i64,
+    provider: campuspay_channels::Provider,
+    notice: &RefundNotice,
+    channel: &Channel,
+) -> Answer {
+    let refund = match ctx.store.refund_by_out_refund_no(&notice.out_refund_no).await {
+        Ok(Some(r)) if r.provider == provider => r,
+        Ok(_) => {
+            record_outcome(ctx, record, "unknown refund").await;
+            return Answer::Ack(channel.ack(true));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "finding a notification's refund; the provider will retry");
+            return Answer::Ack(channel.ack(false));
+        }
+    };
+    // Schools may share a merchant: the refund's own school must have a merchant that
+    // verifies it (the school in the URL, when there is one, must be the refund's).
+    let own = refund.school_id == school_id
+        || (n.school.is_none()
+            && ctx.channels.for_provider(provider, Some(refund.school_id)).iter().any(|(_, c)| verify(c, n, now()).is_ok()));
+    if !own {
+        record_outcome(ctx, record, "refund of a school whose merchant did not sign it").await;
+        return Answer::Ack(channel.ack(true));
+    }
+    match crate::payment::refund::on_notice(ctx, &refund, notice).await {
+        Ok(outcome) => {
+            record_outcome(ctx, record, &outcome).await;
+            Answer::Ack(channel.ack(true))
+        }
+        Err(e) => {
+            tracing::error!(error = e.zh, "recording a refund notification; the provider will retry");
+            Answer::Ack(channel.ack(false))
+        }
+    }
+}
+
 #[tracing::instrument(name = "notify", skip_all, fields(provider = n.provider, school = n.school))]
 pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
     let Some(provider) = parse_provider(n.provider) else {
@@ -120,10 +177,10 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
         return Answer::NoMerchant;
     };
     let t = now();
-    let mut verified: Option<(i64, PaymentNotice, Channel)> = None;
+    let mut verified: Option<(i64, Notice, Channel)> = None;
     let mut last_error = String::new();
     for (school_id, channel) in &candidates {
-        match channel.verify_notification(n.headers, n.body, t) {
+        match verify(channel, n, t) {
             Ok(notice) => {
                 verified = Some((*school_id, notice, channel.clone()));
                 break;
@@ -131,7 +188,7 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
             Err(e) => last_error = e.to_string(),
         }
     }
-    let Some((school_id, mut notice, mut channel)) = verified else {
+    let Some((school_id, notice, channel)) = verified else {
         tracing::warn!(provider = n.provider, error = last_error, "notification refused");
         if ctx.reject_sample.take(ctx.clock.now()) {
             let body = &n.body[..n.body.len().min(SAMPLE_BYTES)];
@@ -149,6 +206,11 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
             return Answer::Busy;
         }
     };
+    let mut notice = match notice {
+        Notice::Payment(p) => p,
+        Notice::Refund(r) => return refund_notified(ctx, n, record, school_id, provider, &r, &channel).await,
+    };
+    let mut channel = channel;
     let attempt = match ctx.store.attempt_by_out_trade_no(&notice.out_trade_no).await {
         Ok(Some(a)) if a.school_id == school_id => a,
         // Schools may share a merchant: without a school in the URL, the first that verified

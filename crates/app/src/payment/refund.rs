@@ -2,6 +2,7 @@
 
 use crate::Context;
 use crate::error::Error;
+use campuspay_channels::{RefundNotice, RefundStatus};
 use campuspay_domain::order::RefundState;
 use campuspay_domain::settlement::{ExceptionKind, OfficeRefundState};
 use campuspay_domain::{Fen, LedgerKind};
@@ -88,4 +89,31 @@ pub async fn record_outcome(ctx: &Context, r: &RefundRow, to: RefundState, why: 
         _ => {}
     }
     Ok(tx.commit().await?)
+}
+
+/// What a verified refund notification (WeChat `REFUND.*`) does to refund `r`: the same as the
+/// refund job's answer would — `record_outcome`, which writes the money leaving once however
+/// the notification and the job's query race. A notice that does not match the refund (other
+/// trade or amount) changes nothing. Returns what became of it, for the notification's record.
+pub async fn on_notice(ctx: &Context, r: &RefundRow, notice: &RefundNotice) -> Result<String, Error> {
+    if notice.out_trade_no != r.out_trade_no || notice.amount != r.amount {
+        tracing::error!(
+            out_refund_no = r.out_refund_no,
+            notice_trade = notice.out_trade_no,
+            notice_amount = notice.amount.0,
+            "a refund notification that does not match our refund"
+        );
+        return Ok(format!("refund mismatch: {} {}", notice.out_trade_no, notice.amount.0));
+    }
+    let to = match notice.status {
+        RefundStatus::Success => RefundState::Success,
+        // A notification tells only an end; ABNORMAL needs a person, as the job decides too.
+        RefundStatus::Closed | RefundStatus::Abnormal => RefundState::Failed,
+        RefundStatus::Processing => return Ok("refund: processing".into()),
+    };
+    if r.status.is_final() {
+        return Ok(format!("refund: already {}", r.status.as_str()));
+    }
+    record_outcome(ctx, r, to, &notice.provider_status).await?;
+    Ok(format!("refund: {}", to.as_str()))
 }

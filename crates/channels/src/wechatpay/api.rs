@@ -3,7 +3,9 @@
 use super::WechatPayConfig;
 use crate::crypto::{RsaSigner, aes_256_gcm_open};
 use crate::http::RawResponse;
-use crate::{ChannelError, CreateOrder, JsApiParams, PayFlow, PaymentNotice, ProviderStatus, RefundRequest, RefundResult, RefundStatus};
+use crate::{
+    ChannelError, CreateOrder, JsApiParams, PayFlow, PaymentNotice, ProviderStatus, RefundNotice, RefundRequest, RefundResult, RefundStatus,
+};
 use campuspay_domain::Fen;
 use campuspay_domain::time::shanghai_parts;
 use serde::Deserialize;
@@ -203,20 +205,26 @@ pub struct Resource {
     pub nonce: String,
 }
 
-/// Decrypts a verified notification body and checks its merchant and app. Refund
-/// notifications (`REFUND.*`) are not payment notices and are refused here for now.
+/// The resource of a verified notification, decrypted with the APIv3 key (AEAD_AES_256_GCM,
+/// the only algorithm published).
+fn decrypt_resource(n: &Notification, c: &WechatPayConfig) -> Result<String, ChannelError> {
+    let r = &n.resource;
+    if r.algorithm != "AEAD_AES_256_GCM" {
+        return Err(ChannelError::Malformed(format!("未知的加密算法 {}", r.algorithm)));
+    }
+    let plain = aes_256_gcm_open(c.apiv3_key.as_bytes(), &r.nonce, &r.associated_data, &r.ciphertext)?;
+    String::from_utf8(plain).map_err(|_| ChannelError::Malformed("解密结果不是 UTF-8".into()))
+}
+
+/// Decrypts a verified payment notification (`TRANSACTION.*`) and checks its merchant and app.
+/// A refund's (`REFUND.*`) goes to [`parse_refund_notification`].
 pub fn parse_notification(body: &str, c: &WechatPayConfig) -> Result<PaymentNotice, ChannelError> {
     let n: Notification = from_json(body)?;
     if !n.event_type.starts_with("TRANSACTION.") {
         return Err(ChannelError::Unsupported("只处理支付通知（TRANSACTION.*）"));
     }
-    if n.resource.algorithm != "AEAD_AES_256_GCM" {
-        return Err(ChannelError::Malformed(format!("未知的加密算法 {}", n.resource.algorithm)));
-    }
-    let r = &n.resource;
-    let plain = aes_256_gcm_open(c.apiv3_key.as_bytes(), &r.nonce, &r.associated_data, &r.ciphertext)?;
-    let plain = std::str::from_utf8(&plain).map_err(|_| ChannelError::Malformed("解密结果不是 UTF-8".into()))?;
-    let t: Transaction = from_json(plain)?;
+    let plain = decrypt_resource(&n, c)?;
+    let t: Transaction = from_json(&plain)?;
     t.check_merchant(c)?;
     Ok(PaymentNotice {
         out_trade_no: t.out_trade_no.clone(),
@@ -228,6 +236,49 @@ pub fn parse_notification(body: &str, c: &WechatPayConfig) -> Result<PaymentNoti
         provider_status: t.trade_state.clone(),
         paid_at: t.success_time.clone(),
     })
+}
+
+/// Decrypts a verified refund notification (退款结果通知: `REFUND.SUCCESS`, `REFUND.ABNORMAL`,
+/// `REFUND.CLOSED`) and checks its merchant; `Ok(None)` for any other event (a payment's).
+/// The resource's `refund_status` says the end; it must agree with the event type.
+pub fn parse_refund_notification(body: &str, c: &WechatPayConfig) -> Result<Option<RefundNotice>, ChannelError> {
+    #[derive(Deserialize)]
+    struct Amount {
+        refund: i64,
+    }
+    #[derive(Deserialize)]
+    struct R {
+        mchid: String,
+        out_trade_no: String,
+        out_refund_no: String,
+        refund_id: String,
+        refund_status: String,
+        amount: Amount,
+    }
+    let n: Notification = from_json(body)?;
+    let Some(event) = n.event_type.strip_prefix("REFUND.") else { return Ok(None) };
+    let r: R = from_json(&decrypt_resource(&n, c)?)?;
+    if r.mchid != c.mchid {
+        return Err(ChannelError::WrongMerchant(format!("mchid {} ≠ {}", r.mchid, c.mchid)));
+    }
+    let status = match r.refund_status.as_str() {
+        "SUCCESS" => RefundStatus::Success,
+        "CLOSED" => RefundStatus::Closed,
+        "ABNORMAL" => RefundStatus::Abnormal,
+        other => return Err(ChannelError::Malformed(format!("退款通知的状态 {other} 不是终态"))),
+    };
+    if event != r.refund_status {
+        return Err(ChannelError::Malformed(format!("通知类型 REFUND.{event} 与退款状态 {} 不符", r.refund_status)));
+    }
+    Ok(Some(RefundNotice {
+        out_trade_no: r.out_trade_no,
+        out_refund_no: r.out_refund_no,
+        refund_id: r.refund_id,
+        status,
+        amount: Fen(r.amount.refund),
+        merchant_id: r.mchid,
+        provider_status: r.refund_status,
+    }))
 }
 
 /// A 4xx/5xx answer: `{"code": "…", "message": "…"}`.

@@ -26,7 +26,7 @@ pub const TRADEBILL_PATH: &str = "/v3/bill/tradebill";
 /// `/v3/bill/tradebill?bill_date=2024-09-01&bill_type=ALL`.
 pub fn tradebill_path(date: &str) -> Result<String, ChannelError> {
     check_date(date)?;
-    Ok(format!("{TRADEBILL_PATH}?bill_date={date}&bill_type=ALL"))
+    Ok(format!("{TRADEBILL_PATH}?bill_date={date}&bill_type=ALL&tar_type=GZIP"))
 }
 
 /// The answer of the tradebill request.
@@ -59,16 +59,11 @@ pub fn verify_hash(bytes: &[u8], location: &BillLocation) -> Result<(), ChannelE
     if sha1_hex(bytes).eq_ignore_ascii_case(location.hash_value.trim()) { Ok(()) } else { Err(ChannelError::BadSignature) }
 }
 
-/// The path (and query) to sign for `download_url`: below `base_url` when the URL is under it
-/// (as with the sandbox's prefixed base), otherwise the URL's own path, e.g.
-/// `/v3/billdownload/file?token=…`.
-pub fn download_path<'a>(download_url: &'a str, base_url: &str) -> Result<&'a str, ChannelError> {
-    let base = base_url.trim_end_matches('/');
-    if let Some(rest) = download_url.strip_prefix(base).filter(|r| r.starts_with('/')) {
-        return Ok(rest);
-    }
-    let after_scheme = download_url.split_once("://").map(|(_, r)| r).ok_or_else(|| malformed("download_url 不是绝对地址"))?;
-    after_scheme.find('/').map(|i| &after_scheme[i..]).ok_or_else(|| malformed("download_url 缺少路径"))
+/// The part of an absolute `url` that a request signature covers: everything after the host
+/// (`/v3/billdownload/file?token=…`, or with a base URL's prefix in front).
+pub fn url_path(url: &str) -> Result<&str, ChannelError> {
+    let after_scheme = url.split_once("://").map(|(_, r)| r).ok_or_else(|| malformed(format!("不是绝对地址: {url}")))?;
+    after_scheme.find('/').map(|i| &after_scheme[i..]).ok_or_else(|| malformed(format!("地址缺少路径: {url}")))
 }
 
 /// Splits one back-quoted line into its fields. Every field starts with `` ` ``, so fields are
@@ -248,3 +243,29 @@ pub struct RenderLine<'a> {
 #[cfg(test)]
 #[path = "bill_tests.rs"]
 mod tests;
+
+/// The largest bill we inflate (a damaged or hostile gzip stops here, not at memory's end).
+const MAX_BILL_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A bill as WeChat Pay serves it with `tar_type=GZIP`.
+pub fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing into a Vec cannot fail.
+    let _ = z.write_all(bytes);
+    z.finish().unwrap_or_default()
+}
+
+/// The bill inside a `tar_type=GZIP` download.
+pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, ChannelError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(bytes)
+        .take(MAX_BILL_BYTES + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| malformed(format!("账单 gzip 解压失败: {e}")))?;
+    if out.len() as u64 > MAX_BILL_BYTES {
+        return Err(malformed("账单解压后过大"));
+    }
+    Ok(out)
+}

@@ -107,17 +107,24 @@ fn malformed_bills_are_refused_clearly() {
 }
 
 #[test]
-fn the_download_path_is_what_gets_signed() {
-    let base = "http://127.0.0.1:9/sandbox/wechatpay";
+fn the_whole_path_after_the_host_is_what_gets_signed() {
+    // The signing rule: the absolute URL minus scheme and host, prefix and query included.
     assert_eq!(
-        download_path("http://127.0.0.1:9/sandbox/wechatpay/v3/billdownload/file?token=t", base).unwrap(),
-        "/v3/billdownload/file?token=t"
+        url_path("http://127.0.0.1:9/sandbox/wechatpay/v3/billdownload/file?token=t").unwrap(),
+        "/sandbox/wechatpay/v3/billdownload/file?token=t"
     );
-    assert_eq!(
-        download_path("https://api.mch.weixin.qq.com/v3/billdownload/file?token=x", "https://api.mch.weixin.qq.com").unwrap(),
-        "/v3/billdownload/file?token=x"
-    );
-    assert_eq!(download_path("https://other.example/v3/billdownload/file?token=x", base).unwrap(), "/v3/billdownload/file?token=x");
-    assert!(download_path("no-scheme", base).is_err());
-    assert_eq!(tradebill_path("2024-09-01").unwrap(), "/v3/bill/tradebill?bill_date=2024-09-01&bill_type=ALL");
+    assert_eq!(url_path("https://api.mch.weixin.qq.com/v3/billdownload/file?token=x").unwrap(), "/v3/billdownload/file?token=x");
+    assert!(url_path("no-scheme").is_err());
+    assert!(url_path("https://host.only").is_err());
+    assert_eq!(tradebill_path("2024-09-01").unwrap(), "/v3/bill/tradebill?bill_date=2024-09-01&bill_type=ALL&tar_type=GZIP");
+}
+
+#[test]
+fn a_gzipped_bill_inflates_to_the_bill_and_garbage_is_refused() {
+    let bill = PUBLISHED_ALL.as_bytes();
+    let z = gzip(bill);
+    assert_eq!(&z[..2], &[0x1f, 0x8b], "a gzip member");
+    assert_eq!(gunzip(&z).unwrap(), bill);
+    assert!(matches!(gunzip(b"not gzip"), Err(ChannelError::Malformed(_))));
+    assert!(matches!(gunzip(&z[..z.len() - 8]), Err(ChannelError::Malformed(_))), "cut short");
 }

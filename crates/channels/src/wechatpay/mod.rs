@@ -13,7 +13,7 @@ pub mod sign;
 use crate::crypto::{RsaSigner, random_nonce, unix_now};
 use crate::http::{self, PreparedRequest, RawResponse};
 use crate::{
-    Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PaymentChannel, PaymentNotice, Provider, ProviderStatus,
+    Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PaymentChannel, PaymentNotice, Provider, ProviderStatus, RefundNotice,
     RefundRequest, RefundResult, Statement,
 };
 use serde::{Deserialize, Serialize};
@@ -93,7 +93,8 @@ impl WechatPay {
         &self.config
     }
 
-    /// A signed request to `path_and_query` (e.g. `/v3/pay/transactions/native`).
+    /// A signed request to `path_and_query` (e.g. `/v3/pay/transactions/native`) below the
+    /// configured base URL.
     pub fn prepare(
         &self,
         method: &'static str,
@@ -101,7 +102,15 @@ impl WechatPay {
         body: String,
         timestamp: i64,
     ) -> Result<PreparedRequest, ChannelError> {
+        self.prepare_url(method, format!("{}{}", self.config.base_url.trim_end_matches('/'), path_and_query), body, timestamp)
+    }
+
+    /// A signed request to the absolute `url`. The signature covers the URL minus scheme and
+    /// host — its whole path, with any prefix of the base URL, and its query — as the signing
+    /// rule says (获取请求的绝对URL，并去除域名部分得到参与签名的URL).
+    pub fn prepare_url(&self, method: &'static str, url: String, body: String, timestamp: i64) -> Result<PreparedRequest, ChannelError> {
         let c = &self.config;
+        let path_and_query = bill::url_path(&url)?;
         let auth = sign::authorize(
             &self.signer,
             &c.mchid,
@@ -112,7 +121,7 @@ impl WechatPay {
         if !body.is_empty() {
             headers.push(("Content-Type", "application/json".to_string()));
         }
-        Ok(PreparedRequest { method, url: format!("{}{}", c.base_url.trim_end_matches('/'), path_and_query), headers, body })
+        Ok(PreparedRequest { method, url, headers, body })
     }
 
     /// Checks a response: any 2xx must carry a valid WeChat Pay signature; errors become
@@ -130,20 +139,20 @@ impl WechatPay {
         http::send(&self.client, req).await
     }
 
-    /// The trade bill of `date`: the signed tradebill request, then the signed download of the
-    /// file, which must hash to the announced SHA1 (see [`bill`]).
+    /// The trade bill of `date`, asked for gzipped (`tar_type=GZIP`): the signed tradebill
+    /// request, then the signed download of the file, which once inflated must hash to the
+    /// announced SHA1 (the published `hash_value` is of the bill itself, see [`bill`]).
     pub async fn trade_bill(&self, date: &str) -> Result<Statement, ChannelError> {
         let raw = self.call("GET", bill::tradebill_path(date)?, String::new()).await?;
         self.check_response(&raw, unix_now())?;
         let location = bill::parse_location(&raw.body)?;
-        let path = bill::download_path(&location.download_url, &self.config.base_url)?;
-        let mut req = self.prepare("GET", path, String::new(), unix_now())?;
-        req.url = location.download_url.clone();
+        let req = self.prepare_url("GET", location.download_url.clone(), String::new(), unix_now())?;
         let (status, _, bytes) = http::send_bytes(&self.client, req).await?;
         if status != 200 {
             let body = String::from_utf8_lossy(&bytes).into_owned();
             return Err(api::provider_error(&RawResponse { status, headers: HeaderMap::new(), body }));
         }
+        let bytes = bill::gunzip(&bytes)?;
         bill::verify_hash(&bytes, &location)?;
         let text = String::from_utf8(bytes).map_err(|_| ChannelError::Malformed("账单不是 UTF-8 文本".into()))?;
         let statement = bill::parse(date, &text)?;
@@ -233,6 +242,12 @@ impl PaymentChannel for WechatPay {
         let body = std::str::from_utf8(body).map_err(|_| ChannelError::Malformed("通知不是 UTF-8".into()))?;
         sign::verify_wechatpay_headers(&self.verifiers, headers, body, now)?;
         api::parse_notification(body, &self.config)
+    }
+
+    fn verify_refund_notification(&self, headers: &HeaderMap, body: &[u8], now: i64) -> Result<Option<RefundNotice>, ChannelError> {
+        let body = std::str::from_utf8(body).map_err(|_| ChannelError::Malformed("通知不是 UTF-8".into()))?;
+        sign::verify_wechatpay_headers(&self.verifiers, headers, body, now)?;
+        api::parse_refund_notification(body, &self.config)
     }
 
     fn statement<'a>(&'a self, date: &'a str) -> BoxFuture<'a, Statement> {

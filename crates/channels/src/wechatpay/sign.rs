@@ -12,6 +12,9 @@ pub const HEADER_TIMESTAMP: &str = "Wechatpay-Timestamp";
 pub const HEADER_NONCE: &str = "Wechatpay-Nonce";
 pub const HEADER_SIGNATURE: &str = "Wechatpay-Signature";
 pub const HEADER_SERIAL: &str = "Wechatpay-Serial";
+/// Which algorithm signed an answer or notification; WeChat Pay sends it with every one, and
+/// its only value is [`AUTH_SCHEME`].
+pub const HEADER_SIGNATURE_TYPE: &str = "Wechatpay-Signature-Type";
 
 /// The request signing message: `METHOD\nURL\nTIMESTAMP\nNONCE\nBODY\n`, where URL is the path
 /// with its query string and BODY is empty for GET.
@@ -168,6 +171,12 @@ pub fn verify_wechatpay_headers(verifiers: &PlatformVerifiers, headers: &HeaderM
     let nonce = header(headers, HEADER_NONCE)?;
     let signature = header(headers, HEADER_SIGNATURE)?;
     let serial = header(headers, HEADER_SERIAL)?;
+    // Absent on some older answers; when present it must name the one algorithm we verify.
+    if let Some(kind) = headers.get(HEADER_SIGNATURE_TYPE).and_then(|v| v.to_str().ok())
+        && kind.trim() != AUTH_SCHEME
+    {
+        return Err(ChannelError::Malformed(format!("未知的签名类型 {kind}")));
+    }
     let ts: i64 = timestamp.parse().map_err(|_| ChannelError::Malformed("Wechatpay-Timestamp 不是数字".into()))?;
     if (now - ts).abs() > MAX_CLOCK_SKEW_S {
         return Err(ChannelError::StaleTimestamp);

@@ -1,5 +1,6 @@
-//! `/notify/{provider}[/{school}]`: providers' payment notifications, answered in each
-//! provider's protocol. What they do is `campuspay_app::payment::notify`.
+//! `/notify/{provider}[/{school}]`: providers' payment (and WeChat refund) notifications,
+//! answered in each provider's protocol — a refused one too: WeChat 500 with `{"code":"FAIL"}`,
+//! Alipay 200 `fail`, UnionPay 500 `fail` (the adapters' `ack`). What they do is `campuspay_app::payment::notify`.
 //!
 //! The URL is public, so a source that keeps sending notifications no merchant key verifies
 //! (60 a minute) is answered 429 for the rest of that minute without verifying anything. A
@@ -69,12 +70,12 @@ fn respond(answer: Answer) -> Response {
 
 /// Provider notification for one school's merchant.
 #[utoipa::path(post, path = "/notify/{provider}/{school}", params(("provider" = String, Path), ("school" = String, Path)), responses(
-    (status = 200, description = "accepted (provider's own acknowledgement)"),
-    (status = 401, description = "signature refused"),
+    (status = 200, description = "Alipay: body `success` (taken) or `fail` (its signature or merchant did not verify, or it could not be taken now: Alipay retries), as Alipay's notify protocol has it; UnionPay: body `ok` (taken)"),
+    (status = 204, description = "WeChat Pay: taken, no body (WeChat Pay counts 200 or 204 as received)"),
     (status = 404, description = "unknown provider or no such merchant"),
     (status = 413, description = "body over 64 KB"),
     (status = 429, description = "this source sent too many notifications that failed verification"),
-    (status = 500, description = "not accepted; the provider retries"),
+    (status = 500, description = "refused (signature, key or merchant did not verify) or not taken now; the provider retries. WeChat Pay: body `{\"code\":\"FAIL\",\"message\":…}` (application/json), as its notification rules ask; UnionPay: body `fail`"),
     (status = 503, description = "busy; the provider retries"),
 ))]
 pub async fn with_school(
@@ -90,12 +91,12 @@ pub async fn with_school(
 /// Provider notification (WeChat Pay v3 JSON, Alipay form); verified against every school's
 /// merchant of that provider.
 #[utoipa::path(post, path = "/notify/{provider}", params(("provider" = String, Path, description = "`wechatpay` or `alipay`")), responses(
-    (status = 200, description = "accepted (provider's own acknowledgement)"),
-    (status = 401, description = "signature refused"),
+    (status = 200, description = "Alipay: body `success` (taken) or `fail` (its signature or merchant did not verify, or it could not be taken now: Alipay retries), as Alipay's notify protocol has it; UnionPay: body `ok` (taken)"),
+    (status = 204, description = "WeChat Pay: taken, no body (WeChat Pay counts 200 or 204 as received)"),
     (status = 404, description = "unknown provider or no such merchant"),
     (status = 413, description = "body over 64 KB"),
     (status = 429, description = "this source sent too many notifications that failed verification"),
-    (status = 500, description = "not accepted; the provider retries"),
+    (status = 500, description = "refused (signature, key or merchant did not verify) or not taken now; the provider retries. WeChat Pay: body `{\"code\":\"FAIL\",\"message\":…}` (application/json), as its notification rules ask; UnionPay: body `fail`"),
     (status = 503, description = "busy; the provider retries"),
 ))]
 pub async fn without_school(

@@ -18,5 +18,6 @@ mod pages_pay;
 mod payments;
 mod races;
 mod receipts;
+mod refund_notify;
 mod rush;
 mod workers;

@@ -72,7 +72,7 @@ async fn an_accountant_refunds_resolves_and_downloads_from_the_pages(app: TestAp
     assert!(dash.contains("待处理异常") && dash.contains("退款失败 1"), "{dash}");
     let (status, queue) = get(&app, &fin, "/office/exceptions").await;
     assert_eq!(status, 200);
-    assert!(queue.contains("PARAM_ERROR") && queue.contains("value=\"refund\"") && !queue.contains("value=\"credit\""), "{queue}");
+    assert!(queue.contains("NOT_ENOUGH") && queue.contains("value=\"refund\"") && !queue.contains("value=\"credit\""), "{queue}");
     let id: i64 = sqlx::query_scalar("SELECT id FROM money_exceptions").fetch_one(app.store.pool()).await.unwrap();
     let url = format!("/office/exceptions/{id}/resolve");
     let (status, _, _) = post(&app, &fin, &url, &[("csrf", "forged"), ("action", "note"), ("note", "x")]).await;
