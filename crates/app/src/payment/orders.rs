@@ -297,6 +297,15 @@ pub async fn own_order(ctx: &Context, session: &SessionRow, order_no: &str) -> R
     }
 }
 
+pub(crate) fn channel_unavailable() -> Error {
+    Error::new(
+        ErrorKind::Unavailable,
+        "channel_unavailable",
+        "该支付渠道暂不可用，请选择其他支付方式",
+        "This payment channel is unavailable; choose another",
+    )
+}
+
 fn order_not_found() -> Error {
     Error::new(ErrorKind::NotFound, "order_not_found", "订单不存在", "No such order")
 }
@@ -329,14 +338,7 @@ pub async fn pay(
         unprocessable("channel_not_enabled", "该学校未开通此支付方式，请选择其他方式", "This school does not offer that payment method")
             .field("channel")
     })?;
-    let channel = ctx.channels.get(school.id, method).ok_or_else(|| {
-        Error::new(
-            ErrorKind::Unavailable,
-            "channel_unavailable",
-            "该支付渠道暂不可用，请选择其他支付方式",
-            "This payment channel is unavailable; choose another",
-        )
-    })?;
+    let channel = ctx.channels.get(school.id, method).ok_or_else(channel_unavailable)?;
     let flow = method.flow(&client.ip, openid).ok_or_else(|| {
         unprocessable("openid_required", "请在微信中打开本页面后再使用微信支付", "Open this page inside WeChat to use in-app WeChat Pay")
     })?;

@@ -66,15 +66,11 @@ pub async fn pay_here(ctx: &Context, session: &SessionRow, order_no: &str, metho
     }
     let redirect_uri = format!("{}/s/{}/wechat/signed-in", ctx.public_url(), school.code);
     let state = format!("{}{}", order.order_no, state_mac(session, &order.order_no));
-    let url =
-        ctx.channels.get(school.id, Method::WechatJsapi).and_then(|c| c.payer_sign_in_url(&redirect_uri, &state)).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Unavailable,
-                "channel_unavailable",
-                "该支付渠道暂不可用，请选择其他支付方式",
-                "This payment channel is unavailable; choose another",
-            )
-        })?;
+    let url = ctx
+        .channels
+        .get(school.id, Method::WechatJsapi)
+        .and_then(|c| c.payer_sign_in_url(&redirect_uri, &state))
+        .ok_or_else(orders::channel_unavailable)?;
     Ok(PayStep::SignIn { url })
 }
 
