@@ -9,6 +9,8 @@
 //! cargo run --release -p campuspay-server --example loadtest                       # SQLite, 10,000 students
 //! cargo run --release -p campuspay-server --example loadtest -- --students 300 --duration 60
 //! cargo run --release -p campuspay-server --example loadtest -- --database-url postgres://postgres@127.0.0.1/load --instances 2
+//! cargo run --release -p campuspay-server --example loadtest -- --students 3000 --phase order    # one step alone
+//! cargo run --release -p campuspay-server --example loadtest -- --students 3000 --phase settle
 //! ```
 //! The server runs in this process on 127.0.0.1 (one or more instances on one database, each
 //! its own pool and job runner, paying through the first one's simulator); RSS and CPU are
@@ -26,6 +28,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod phases;
+
 const PASSWORD: &str = "Term#Start2026";
 const STEPS: [&str; 5] = ["login", "home", "create order", "start payment", "paid → shown paid"];
 
@@ -36,7 +40,8 @@ struct Args {
     ramp_s: u64,
     database_url: Option<String>,
     instances: usize,
-    /// `journey` (every step in turn), or one step alone at the concurrency: `login`, `home`.
+    /// `journey` (every step in turn), or one step alone at the concurrency: `login`, `home`,
+    /// `order` (creating orders), `settle` (payments notified and settled).
     phase: String,
 }
 
@@ -346,10 +351,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         })
     };
+    let prepared = if matches!(a.phase.as_str(), "order" | "settle") {
+        let t = Instant::now();
+        let ready = phases::prepare(&http, &bases, a.students, a.concurrency, a.phase == "settle").await;
+        println!("prepared {} students in {:.1} s (not measured)", ready.len(), t.elapsed().as_secs_f64());
+        Some(ready)
+    } else {
+        None
+    };
     let (_, cpu0) = server_figures(&http, &bases[0]).await;
     let t0 = Instant::now();
     let mut tasks = Vec::new();
-    for k in 0..a.concurrency {
+    let mut settled = None;
+    match (a.phase.as_str(), prepared) {
+        ("order", Some(ready)) => phases::orders(&http, ready, a.concurrency, &tally).await,
+        ("settle", Some(ready)) => settled = Some(phases::settle(&http, &bases[0], &store, ready, a.concurrency, &tally).await),
+        _ => {}
+    }
+    let single_write_step = settled.is_some() || a.phase == "order";
+    for k in (0..a.concurrency).filter(|_| !single_write_step) {
         // The ramp: the k-th of n virtual students' desks opens k/n of the way into it.
         let delay = Duration::from_secs_f64(a.ramp_s as f64 * k as f64 / a.concurrency as f64);
         let (http, tally, next, bases, provider) = (http.clone(), tally.clone(), next.clone(), bases.clone(), bases[0].clone());
@@ -446,13 +466,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  /healthz ceiling           {healthz:>9.1} req/s");
     println!("  raw commit rate            {commits:>9.1} commits/s");
     println!("\n{:<20} {:>7} {:>9} {:>9} {:>9} {:>9}  ratio to its limit", "step", "done", "req/s", "p50 ms", "p95 ms", "p99 ms");
-    for step in STEPS {
+    for step in STEPS.iter().chain(&["provider takes payment"]) {
         let mut lat = t.lat.get(step).cloned().unwrap_or_default();
+        if lat.is_empty() {
+            continue;
+        }
         lat.sort();
         let rate = t.rate(step);
-        let (limit, name) = match step {
+        let (limit, name) = match *step {
             "login" => (argon2, "argon2"),
-            "home" => (healthz, "/healthz"),
+            "home" | "provider takes payment" => (healthz, "/healthz"),
             _ => (commits, "commits"),
         };
         println!(
@@ -462,6 +485,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             pct(&lat, 0.95),
             pct(&lat, 0.99),
             if limit > 0.0 { rate / limit } else { 0.0 }
+        );
+    }
+    if let Some((n, secs)) = settled {
+        let rate = n as f64 / secs;
+        println!(
+            "{:<20} {n:>7} {rate:>9.1}   (first payment taken → last shown paid: {secs:.2} s)  {:.2} of commits",
+            "notified → settled",
+            if commits > 0.0 { rate / commits } else { 0.0 }
         );
     }
     let too_many: usize = t.errors.iter().filter(|((_, c), _)| c.starts_with("429")).map(|(_, n)| n).sum();
