@@ -13,6 +13,7 @@ pub const WAP_PAY: &str = "alipay.trade.wap.pay";
 pub const QUERY: &str = "alipay.trade.query";
 pub const CLOSE: &str = "alipay.trade.close";
 pub const REFUND: &str = "alipay.trade.refund";
+pub const REFUND_QUERY: &str = "alipay.trade.fastpay.refund.query";
 
 /// The common part of every answer.
 #[derive(Debug, Deserialize)]
@@ -101,6 +102,18 @@ pub fn parse_refund(node: &str, req: &RefundRequest) -> Result<RefundResult, Cha
     let r: R = parse_node(node)?;
     let status = if r.fund_change == "Y" { RefundStatus::Success } else { RefundStatus::Processing };
     Ok(RefundResult { out_refund_no: req.out_refund_no.clone(), refund_id: None, status, amount: req.refund })
+}
+
+/// Whether `alipay.trade.fastpay.refund.query` says the refund is done: `refund_status` is
+/// `REFUND_SUCCESS`. A bare `10000` (no refund data) means Alipay has not done it, or not yet.
+pub fn parse_refund_query(node: &str) -> Result<bool, ChannelError> {
+    #[derive(Deserialize)]
+    struct R {
+        #[serde(default)]
+        refund_status: Option<String>,
+    }
+    let r: R = parse_node(node)?;
+    Ok(r.refund_status.as_deref() == Some("REFUND_SUCCESS"))
 }
 
 /// Reads a verified notification and cross-checks `app_id` (and `seller_id` when configured).
