@@ -39,6 +39,7 @@ mod server;
 mod statements;
 pub mod unionpay;
 mod unionpay_api;
+mod unionpay_refund;
 pub mod wechat;
 mod wechat_api;
 

@@ -168,17 +168,27 @@ fn back(sb: &Sandbox, path: &str, headers: &HeaderMap, body: &[u8]) -> Response 
             }
             Err(r) => refused(sb, &p, r),
         },
-        (api::TXN_REFUND, _) => match refund(sb, &p) {
-            Ok(query_id) => {
+        (api::TXN_REFUND, _) => match refund_once(sb, &p) {
+            (known, Ok(query_id)) => {
+                // A refund number sent again is the same refund: answered again, notified once.
+                if !known {
+                    super::unionpay_refund::spawn(sb.clone(), &p, &query_id);
+                }
                 let mut extra = ok();
                 extra.push(("queryId", query_id));
                 extra.push(("origQryId", field(&p, "origQryId").to_string()));
                 answer(sb, &p, extra)
             }
-            Err(r) => refused(sb, &p, r),
+            (_, Err(r)) => refused(sb, &p, r),
         },
         _ => refused(sb, &p, refusal("32", "无此交易权限")),
     }
+}
+
+/// [`refund`], and whether that refund number was known before.
+fn refund_once(sb: &Sandbox, p: &Params) -> (bool, Result<String, Refusal>) {
+    let known = sb.ledger().find_refund(P, field(p, "orderId")).is_some();
+    (known, refund(sb, p))
 }
 
 /// Records a refund (`orderId` is the refund's own number); a repeated number is the same
@@ -207,7 +217,7 @@ fn refund(sb: &Sandbox, p: &Params) -> Result<String, Refusal> {
 }
 
 /// `MMddHHmmss` and `MMdd` (traceTime, settleDate).
-fn trace_time(at: i64) -> (String, String) {
+pub(super) fn trace_time(at: i64) -> (String, String) {
     let (_, mo, d, h, mi, s) = shanghai_parts(at);
     (format!("{mo:02}{d:02}{h:02}{mi:02}{s:02}"), format!("{mo:02}{d:02}"))
 }

@@ -1,0 +1,65 @@
+//! UnionPay's back notification of a refund (退货, `txnType=04`): once the refund is done,
+//! UnionPay form-POSTs the signed result to the refund request's own `backUrl` (the official
+//! demo `Form_6_4_Refund` waits for it, or queries), retried like every back notification
+//! until HTTP 200.
+
+use super::Sandbox;
+use super::ledger::NotifyMode;
+use super::notify::{Outgoing, deliver};
+use super::unionpay_api::trace_time;
+use campuspay_channels::crypto::unix_now;
+use campuspay_channels::unionpay::api;
+use campuspay_channels::unionpay::sign::{self, Params};
+use campuspay_channels::{HeaderMap, Provider};
+use reqwest::header::{CONTENT_TYPE, HeaderValue};
+
+/// Starts notifying the refund requested by `req` (a verified `txnType=04` request) and recorded
+/// with the refund `queryId` `refund_id`.
+pub(super) fn spawn(sb: Sandbox, req: &Params, refund_id: &str) {
+    let get = |k: &str| req.get(k).cloned().unwrap_or_default();
+    let back_url = get("backUrl");
+    // The `notify: lost` switch loses every notification, refunds' too.
+    if back_url.is_empty() || sb.behaviour(Provider::Unionpay).notify == NotifyMode::Lost {
+        return;
+    }
+    let (trace, settle) = trace_time(unix_now());
+    let mut p = Params::new();
+    for (k, v) in [
+        ("accessType", get("accessType")),
+        ("bizType", get("bizType")),
+        ("currencyCode", api::CNY.to_string()),
+        ("merId", get("merId")),
+        ("orderId", get("orderId")),
+        ("origQryId", get("origQryId")),
+        ("queryId", refund_id.to_string()),
+        ("respCode", api::RESP_OK.to_string()),
+        ("respMsg", "成功[0000000]".to_string()),
+        ("settleAmt", get("txnAmt")),
+        ("settleCurrencyCode", api::CNY.to_string()),
+        ("settleDate", settle),
+        ("traceNo", refund_id.chars().rev().take(6).collect::<Vec<_>>().into_iter().rev().collect()),
+        ("traceTime", trace),
+        ("txnAmt", get("txnAmt")),
+        ("txnSubType", get("txnSubType")),
+        ("txnTime", get("txnTime")),
+        ("txnType", api::TXN_REFUND.to_string()),
+    ] {
+        p.insert(k.into(), v);
+    }
+    if let Err(e) = sb.inner.unionpay.sign(&mut p) {
+        tracing::error!(error = %e, "sandbox: signing a UnionPay refund notification failed");
+        return;
+    }
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
+    let out = Outgoing { headers, body: sign::encode_form(&p) };
+    tokio::spawn(async move {
+        let waits = std::iter::once(0).chain(super::UNIONPAY_RETRY_S.iter().copied());
+        for wait in waits {
+            tokio::time::sleep(sb.scaled(wait as f64)).await;
+            if deliver(&sb, Provider::Unionpay, &back_url, &out).await.1 {
+                return;
+            }
+        }
+    });
+}
