@@ -23,8 +23,13 @@ fn bad(what: &str) -> ChannelError {
     ChannelError::Config(format!("证书有误: {what}"))
 }
 
-/// One DER TLV at the start of `input`: (tag, whole TLV, content, rest).
-fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8], &[u8]), ChannelError> {
+/// (tag, whole TLV, content, rest).
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+/// (whole TLV, content, rest).
+type Expected<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// One DER TLV at the start of `input`.
+fn tlv(input: &[u8]) -> Result<Tlv<'_>, ChannelError> {
     let (&tag, rest) = input.split_first().ok_or_else(|| bad("DER 截断"))?;
     let (&first, rest) = rest.split_first().ok_or_else(|| bad("DER 截断"))?;
     let (len, rest) = if first < 0x80 {
@@ -43,7 +48,7 @@ fn tlv(input: &[u8]) -> Result<(u8, &[u8], &[u8], &[u8]), ChannelError> {
     Ok((tag, &input[..header + len], &rest[..len], &rest[len..]))
 }
 
-fn expect(input: &[u8], want: u8) -> Result<(&[u8], &[u8], &[u8]), ChannelError> {
+fn expect(input: &[u8], want: u8) -> Result<Expected<'_>, ChannelError> {
     let (tag, whole, content, rest) = tlv(input)?;
     if tag != want {
         return Err(bad(&format!("应为标签 {want:#04x}，实为 {tag:#04x}")));

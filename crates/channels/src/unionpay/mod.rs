@@ -142,7 +142,7 @@ impl Unionpay {
         Ok(Self {
             signer: RsaSigner::from_pem(&config.private_key_pem)?,
             key: match (&config.root_cert_pem, &config.middle_cert_pem) {
-                (Some(root), Some(middle)) => UnionpayKey::Chain(cert::Chain::new(root, middle, config.validate_cn_name)?),
+                (Some(root), Some(middle)) => UnionpayKey::Chain(Box::new(cert::Chain::new(root, middle, config.validate_cn_name)?)),
                 (None, None) => UnionpayKey::from_pem(&config.unionpay_public_key_pem)?,
                 _ => return Err(ChannelError::Config("银联根证书与中级证书须一并配置".into())),
             },

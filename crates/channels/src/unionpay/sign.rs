@@ -59,7 +59,7 @@ pub fn verify(verifier: &RsaVerifier, params: &Params) -> Result<(), ChannelErro
 /// by pinning that key.
 #[derive(Debug, Clone)]
 pub enum UnionpayKey {
-    Chain(Chain),
+    Chain(Box<Chain>),
     /// The configured key and its SubjectPublicKeyInfo, which any `signPubKeyCert` must carry.
     Pinned {
         verifier: RsaVerifier,

@@ -112,7 +112,7 @@ fn dates_chain_and_ca_flags_are_checked() {
 
 #[test]
 fn messages_verify_with_the_key_of_the_checked_certificate() {
-    let key = UnionpayKey::Chain(chain(true));
+    let key = UnionpayKey::Chain(Box::new(chain(true)));
     let mut p = Params::new();
     for (k, v) in [("version", "5.1.0"), ("signMethod", "01"), ("merId", "777290058110048"), ("respCode", "00")] {
         p.insert(k.into(), v.into());
