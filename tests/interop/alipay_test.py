@@ -104,6 +104,10 @@ def main():
         # Refund part of it, then ask about that refund.
         r = alipay.api_alipay_trade_refund("2.00", out_trade_no=a, out_request_no=f"{a}R1")
         check(r["code"] == "10000" and r["fund_change"] == "Y" and r["refund_fee"] == "2.00", f"refund: {r}")
+        n = notification(inbox)
+        verified(alipay, n)
+        check(n["out_biz_no"] == f"{a}R1" and n["refund_fee"] == "2.00" and n["trade_status"] == "TRADE_SUCCESS", f"refund notification: {n}")
+        check(n["gmt_refund"] and "gmt_close" not in n, f"refund notification: {n}")
         r = alipay.api_alipay_trade_refund("2.00", out_trade_no=a, out_request_no=f"{a}R1")
         check(r["code"] == "10000" and r["fund_change"] == "N" and r["refund_fee"] == "2.00", f"repeated refund: {r}")
         r = alipay.api_alipay_trade_fastpay_refund_query(f"{a}R1", out_trade_no=a)
@@ -153,8 +157,37 @@ def main():
 
 
 def refunds(sb, alipay, inbox, run):
-    """Refunds as Alipay does them: the `refund` switch of the sandbox (see docs in README)."""
-    return None
+    """The sandbox's `refund` switch: processing (`fund_change=N`, the refund query shows no
+    REFUND_SUCCESS until it is done, then the notification), fail and refuse (business codes)."""
+    c = f"IOPC{run}"
+    alipay.api_alipay_trade_precreate(subject="学费", out_trade_no=c, total_amount="10.00")
+    sb.pay("alipay", c)
+    verified(alipay, notification(inbox))
+    # refund_delay_s 100 at the test's time scale (0.01): done after a second.
+    sb.behaviour("alipay", {"refund": "processing", "refund_delay_s": 100})
+    r = alipay.api_alipay_trade_refund("10.00", out_trade_no=c, out_request_no=f"{c}R1")
+    check(r["code"] == "10000" and r["fund_change"] == "N" and r["refund_fee"] == "0.00", f"processing refund: {r}")
+    r = alipay.api_alipay_trade_fastpay_refund_query(f"{c}R1", out_trade_no=c)
+    check(r["code"] == "10000" and "refund_status" not in r, f"refund query while processing: {r}")
+    n = notification(inbox)
+    verified(alipay, n)
+    check(n["out_biz_no"] == f"{c}R1" and n["refund_fee"] == "10.00" and n["trade_status"] == "TRADE_CLOSED", f"refund notification: {n}")
+    check(n["gmt_close"] == n["gmt_refund"], f"a whole refund closes the trade: {n}")
+    r = alipay.api_alipay_trade_fastpay_refund_query(f"{c}R1", out_trade_no=c)
+    check(r.get("refund_status") == "REFUND_SUCCESS" and r["refund_amount"] == "10.00", f"refund query when done: {r}")
+    check(alipay.api_alipay_trade_query(out_trade_no=c)["trade_status"] == "TRADE_CLOSED", "wholly refunded trade not TRADE_CLOSED")
+
+    d = f"IOPD{run}"
+    alipay.api_alipay_trade_precreate(subject="学费", out_trade_no=d, total_amount="5.00")
+    sb.pay("alipay", d)
+    verified(alipay, notification(inbox))
+    for mode, code in (("fail", "ACQ.TRADE_NOT_ALLOW_REFUND"), ("refuse", "ACQ.SELLER_BALANCE_NOT_ENOUGH")):
+        sb.behaviour("alipay", {"refund": mode})
+        r = alipay.api_alipay_trade_refund("1.00", out_trade_no=d, out_request_no=f"{d}{mode}")
+        check(r["code"] == "40004" and r["sub_code"] == code, f"refund: {mode}: {r}")
+        r = alipay.api_alipay_trade_fastpay_refund_query(f"{d}{mode}", out_trade_no=d)
+        check(r["code"] == "10000" and "refund_status" not in r, f"query of a refused refund: {r}")
+    sb.behaviour("alipay", {"refund": "instant"})
 
 
 if __name__ == "__main__":

@@ -184,8 +184,26 @@ def main():
                                                    txnTime=rt, txnAmt="1000", currencyCode="156", origQryId=query_id, backUrl=back_url))
         check(r["respCode"] == "00" and r["orderId"] == rf, f"refund: {r}")
         refunds(acp, inbox, query, rf, rt)
+
+        # The `refund` switch: processing (accepted, queried 05 until done, then notified), fail.
+        def refund(order_id, at, amount):
+            return acp.post("backTransReq.do", acp.signed(txnType="04", txnSubType="00", bizType="000000", channelType="08",
+                                                          orderId=order_id, txnTime=at, txnAmt=amount, currencyCode="156",
+                                                          origQryId=query_id, backUrl=back_url))
+
+        sb.behaviour("unionpay", {"refund": "processing", "refund_delay_s": 100})
+        rf2, rt2 = f"UPRP{run}", txn_time()
+        r = refund(rf2, rt2, "500")
+        check(r["respCode"] == "00", f"processing refund: {r}")
+        r = query(rf2, rt2)
+        check(r["respCode"] == "00" and r["origRespCode"] == "05", f"refund query while processing: {r}")
+        refunds(acp, inbox, query, rf2, rt2, "500")
+        sb.behaviour("unionpay", {"refund": "fail"})
+        r = refund(f"UPRE{run}", txn_time(), "100")
+        check(r["respCode"] == "01", f"failed refund: {r}")
+        sb.behaviour("unionpay", {"refund": "instant"})
         r = acp.post("backTransReq.do", acp.signed(txnType="04", txnSubType="00", bizType="000000", channelType="08", orderId=f"UPRX{run}",
-                                                   txnTime=txn_time(), txnAmt="2000", currencyCode="156", origQryId=query_id, backUrl=back_url))
+                                                   txnTime=txn_time(), txnAmt="1500", currencyCode="156", origQryId=query_id, backUrl=back_url))
         check(r["respCode"] == "33", f"refund over what is left: {r}")
 
         # The day's reconciliation file (txnType 76): Base64 of the deflated zip.
@@ -211,10 +229,11 @@ def main():
     print("unionpay interop: ok")
 
 
-def refunds(acp, inbox, query, rf, rt):
+def refunds(acp, inbox, query, rf, rt, amount="1000"):
     """The refund ends: its back notification (txnType 04) and its own query."""
     n = notification(acp, inbox)
-    check(n["txnType"] == "04" and n["orderId"] == rf and n["respCode"] == "00" and n["txnAmt"] == "1000", f"refund notification: {n}")
+    check(n["txnType"] == "04" and n["orderId"] == rf and n["respCode"] == "00" and n["txnAmt"] == amount, f"refund notification: {n}")
+    check(n["txnTime"] == rt and n["origQryId"], f"refund notification: {n}")
     r = query(rf, rt)
     check(r["respCode"] == "00" and r["origRespCode"] == "00" and r["queryId"] == n["queryId"], f"refund query: {r}")
 

@@ -6,7 +6,7 @@
 //! with the Alipay key, errors included, as the real gateway signs them.
 
 use super::Sandbox;
-use super::ledger::{Ledger, Refund, Trade, TradeState};
+use super::ledger::{Ledger, Refund, RefundMode, Trade, TradeState};
 use super::server::{cashier_url, html_escape, public_url};
 use axum::Router;
 use axum::body::Bytes;
@@ -20,6 +20,7 @@ use campuspay_channels::alipay::bill::DOWNLOAD_URL_QUERY;
 use campuspay_channels::alipay::sign::{self, Params};
 use campuspay_channels::crypto::unix_now;
 use campuspay_channels::{ChannelError, alipay::api::yuan};
+use campuspay_domain::Fen;
 use campuspay_domain::time::format_shanghai;
 use serde_json::{Value, json};
 
@@ -226,12 +227,12 @@ fn create(sb: &Sandbox, method: &str, params: &Params, biz: &Value) -> Result<Va
     Ok(Value::Null)
 }
 
-fn trade_status(t: &Trade, stale: bool) -> &'static str {
+pub(super) fn trade_status(t: &Trade, stale: bool) -> &'static str {
     match t.state {
         _ if stale => "WAIT_BUYER_PAY",
         TradeState::NotPaid => "WAIT_BUYER_PAY",
         TradeState::Closed => "TRADE_CLOSED",
-        TradeState::Paid if t.refunded() >= t.amount => "TRADE_CLOSED",
+        TradeState::Paid if refunded_done(t) >= t.amount => "TRADE_CLOSED",
         TradeState::Paid => "TRADE_SUCCESS",
     }
 }
@@ -285,8 +286,15 @@ fn close(sb: &Sandbox, out_trade_no: &str, trade_no: &str) -> Result<Value, Fail
     Ok(json!({ "code": "10000", "msg": "Success", "trade_no": t.transaction_id, "out_trade_no": no }))
 }
 
+/// `alipay.trade.refund`, as the `refund` switch says: `instant` (Alipay's usual: done now,
+/// `fund_change=Y`); `processing` (accepted, `fund_change=N`, done after `refund_delay_s`, until
+/// then the refund query shows no `REFUND_SUCCESS`); `fail`/`abnormal` and `refuse` are answered
+/// at once with the published business codes (Alipay publishes no refund that fails after it was
+/// accepted): `ACQ.TRADE_NOT_ALLOW_REFUND` and `ACQ.SELLER_BALANCE_NOT_ENOUGH`. Each refund done is
+/// notified to the trade's `notify_url` ([`alipay_refund`](super::alipay_refund)).
 fn refund(sb: &Sandbox, out_trade_no: &str, trade_no: &str, amount: &str, out_request_no: &str) -> Result<Value, Fail> {
     let amount = yuan(amount).ok().filter(|a| a.is_positive()).ok_or_else(|| invalid("isv.invalid-parameter", "refund_amount 无效"))?;
+    let behaviour = sb.behaviour(Provider::Alipay);
     let now = unix_now();
     let mut ledger = sb.ledger();
     let no = trade_key(&ledger, out_trade_no, trade_no)?;
@@ -297,22 +305,40 @@ fn refund(sb: &Sandbox, out_trade_no: &str, trade_no: &str, amount: &str, out_re
         return Err(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
     }
     let repeated = t.refunds.iter().any(|r| r.out_refund_no == request_no);
+    let mut fund_change = false;
     if !repeated {
+        match behaviour.refund {
+            RefundMode::Refuse => return Err(business("ACQ.SELLER_BALANCE_NOT_ENOUGH", "卖家余额不足")),
+            RefundMode::Fail | RefundMode::Abnormal => return Err(business("ACQ.TRADE_NOT_ALLOW_REFUND", "当前交易不允许退款")),
+            RefundMode::Instant | RefundMode::Processing => {}
+        }
         if t.refunded().0 + amount.0 > t.amount.0 {
             return Err(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"));
         }
-        t.refunds.push(Refund { out_refund_no: request_no, refund_id: String::new(), amount, at: now, processing: false });
+        let processing = behaviour.refund == RefundMode::Processing;
+        fund_change = !processing;
+        t.refunds.push(Refund { out_refund_no: request_no.clone(), refund_id: String::new(), amount, at: now, processing });
     }
-    Ok(json!({
+    let node = json!({
         "code": "10000",
         "msg": "Success",
         "trade_no": t.transaction_id,
         "out_trade_no": no,
         "buyer_logon_id": BUYER_LOGON_ID,
-        "fund_change": if repeated { "N" } else { "Y" },
-        "refund_fee": t.refunded().to_yuan_string(),
+        "fund_change": if fund_change { "Y" } else { "N" },
+        "refund_fee": refunded_done(t).to_yuan_string(),
         "gmt_refund_pay": format_shanghai(now),
-    }))
+    });
+    drop(ledger);
+    if !repeated {
+        super::alipay_refund::spawn(sb.clone(), no, request_no, behaviour);
+    }
+    Ok(node)
+}
+
+/// What has been given back: the refunds done, not those still processing.
+pub(super) fn refunded_done(t: &Trade) -> Fen {
+    Fen(t.refunds.iter().filter(|r| !r.processing).map(|r| r.amount.0).sum())
 }
 
 /// `alipay.trade.fastpay.refund.query`. `code=10000` only says the query worked: a refund that

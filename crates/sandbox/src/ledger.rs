@@ -45,18 +45,34 @@ pub struct Behaviour {
     /// How WeChat Pay answers refunds (the other providers always succeed at once).
     #[serde(default)]
     pub refund: RefundMode,
+    /// How long a WeChat refund stays `PROCESSING` before it ends (time-scaled): its
+    /// notification goes out then, and queries and repeated requests answer the end from then on.
+    #[serde(default = "default_refund_delay_s")]
+    pub refund_delay_s: u64,
 }
 
-/// How the simulator answers a refund request.
+fn default_refund_delay_s() -> u64 {
+    120
+}
+
+/// How the simulator answers a refund request. WeChat Pay accepts a refund as `PROCESSING`
+/// and ends it later (`SUCCESS`, `CLOSED`, `ABNORMAL`), telling the refund's `notify_url`
+/// with a `REFUND.*` notification; or refuses it at once with an error code.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefundMode {
-    /// Accepted and done at once (`SUCCESS`).
+    /// Done at once: `SUCCESS` in the answer (and a `REFUND.SUCCESS` notification).
+    #[serde(alias = "normal")]
+    Instant,
+    /// `PROCESSING`, then `SUCCESS` after `refund_delay_s`, as the platform mostly does.
     #[default]
-    Normal,
-    /// Accepted as `PROCESSING`; the same refund asked again is `SUCCESS`.
     Processing,
-    /// Refused for good (`PARAM_ERROR`), as for a refund the provider will never accept.
+    /// `PROCESSING`, then `CLOSED` (`REFUND.CLOSED`): the refund failed for good.
+    Fail,
+    /// `PROCESSING`, then `ABNORMAL` (`REFUND.ABNORMAL`): the payer's card or account can no
+    /// longer receive it; the merchant must act.
+    Abnormal,
+    /// Refused at once with the published `NOT_ENOUGH` (HTTP 403: 基本账户余额不足).
     Refuse,
 }
 
@@ -68,7 +84,8 @@ impl Default for Behaviour {
             decline: false,
             accept_after_close: false,
             corrupt_statement: false,
-            refund: RefundMode::Normal,
+            refund: RefundMode::default(),
+            refund_delay_s: default_refund_delay_s(),
         }
     }
 }
@@ -84,6 +101,8 @@ pub struct BehaviourPatch {
     pub corrupt_statement: Option<bool>,
     #[serde(default)]
     pub refund: Option<RefundMode>,
+    #[serde(default)]
+    pub refund_delay_s: Option<u64>,
 }
 
 impl Behaviour {
@@ -94,6 +113,7 @@ impl Behaviour {
         self.accept_after_close = p.accept_after_close.unwrap_or(self.accept_after_close);
         self.corrupt_statement = p.corrupt_statement.unwrap_or(self.corrupt_statement);
         self.refund = p.refund.unwrap_or(self.refund);
+        self.refund_delay_s = p.refund_delay_s.unwrap_or(self.refund_delay_s);
     }
 }
 

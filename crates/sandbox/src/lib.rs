@@ -32,6 +32,7 @@
 
 pub mod alipay;
 mod alipay_api;
+mod alipay_refund;
 pub mod keys;
 pub mod ledger;
 mod notify;

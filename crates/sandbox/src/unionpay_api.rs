@@ -9,7 +9,7 @@
 //! over limit, 34 no such transaction, 35 original missing or in the wrong state.
 
 use super::Sandbox;
-use super::ledger::{NoticeKind, Refund, Trade, TradeState};
+use super::ledger::{NoticeKind, Refund, RefundMode, Trade, TradeState};
 use super::server::{cashier_url, html_escape};
 use super::statements::date_of_settle_date;
 use super::unionpay::{Refusal, refusal};
@@ -172,7 +172,7 @@ fn back(sb: &Sandbox, path: &str, headers: &HeaderMap, body: &[u8]) -> Response 
             (known, Ok(query_id)) => {
                 // A refund number sent again is the same refund: answered again, notified once.
                 if !known {
-                    super::unionpay_refund::spawn(sb.clone(), &p, &query_id);
+                    super::unionpay_refund::spawn(sb.clone(), &p, &query_id, sb.behaviour(P));
                 }
                 let mut extra = ok();
                 extra.push(("queryId", query_id));
@@ -192,10 +192,14 @@ fn refund_once(sb: &Sandbox, p: &Params) -> (bool, Result<String, Refusal>) {
 }
 
 /// Records a refund (`orderId` is the refund's own number); a repeated number is the same
-/// refund, answered again and never paid twice.
+/// refund, answered again and never paid twice. `respCode=00` only accepts it: by the `refund`
+/// switch it is done at once (`instant`) or after `refund_delay_s` (`processing`, queried as
+/// `origRespCode=05` until then), each notified when done (see `unionpay_refund`); `fail`,
+/// `abnormal` and `refuse` are refused at once with `01` (交易失败).
 fn refund(sb: &Sandbox, p: &Params) -> Result<String, Refusal> {
     let refund_no = field(p, "orderId");
     let amount = fen(field(p, "txnAmt")).ok().filter(|a| a.is_positive()).ok_or_else(|| refusal("10", "txnAmt 有误"))?;
+    let mode = sb.behaviour(P).refund;
     let now = unix_now();
     let mut ledger = sb.ledger();
     if let Some((_, r)) = ledger.find_refund(P, refund_no) {
@@ -212,7 +216,11 @@ fn refund(sb: &Sandbox, p: &Params) -> Result<String, Refusal> {
     if t.refunded().0 + amount.0 > t.amount.0 {
         return Err(refusal("33", "交易金额超限：退货总额超过原交易金额"));
     }
-    t.refunds.push(Refund { out_refund_no: refund_no.to_string(), refund_id: refund_id.clone(), amount, at: now, processing: false });
+    if matches!(mode, RefundMode::Fail | RefundMode::Abnormal | RefundMode::Refuse) {
+        return Err(refusal("01", "交易失败：退货被拒绝"));
+    }
+    let processing = mode == RefundMode::Processing;
+    t.refunds.push(Refund { out_refund_no: refund_no.to_string(), refund_id: refund_id.clone(), amount, at: now, processing });
     Ok(refund_id)
 }
 
@@ -257,8 +265,9 @@ fn query(sb: &Sandbox, body: &[u8]) -> Response {
             extra.push(("settleAmt", t.amount.0.to_string()));
         }
     } else if let Some((_, r)) = ledger.find_refund(P, no) {
-        extra.push(("origRespCode", "00".into()));
-        extra.push(("origRespMsg", "成功[0000000]".into()));
+        let (code, msg) = if r.processing { ("05", "交易已受理，请稍后查询交易结果") } else { ("00", "成功[0000000]") };
+        extra.push(("origRespCode", code.into()));
+        extra.push(("origRespMsg", msg.into()));
         extra.push(("queryId", r.refund_id.clone()));
         extra.push(("txnAmt", r.amount.0.to_string()));
     } else {

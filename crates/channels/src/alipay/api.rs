@@ -131,6 +131,13 @@ pub fn parse_notify(params: &Params, c: &AlipayConfig) -> Result<PaymentNotice, 
         return Err(ChannelError::WrongMerchant(format!("seller_id {seller_id} ≠ {expected}")));
     }
     let status = need("trade_status")?;
+    // A refund's notification (`out_biz_no`, `refund_fee`, `gmt_refund`) goes to the same
+    // notify_url: the trade is still the paid one (or `TRADE_CLOSED` when wholly refunded),
+    // and its status word says which refund it tells of, for the audit trail.
+    let provider_status = match (get("out_biz_no"), get("refund_fee")) {
+        (Some(request_no), Some(fee)) => format!("{status} refund {request_no} refund_fee {fee}"),
+        _ => status.to_string(),
+    };
     Ok(PaymentNotice {
         out_trade_no: need("out_trade_no")?.to_string(),
         transaction_id: need("trade_no")?.to_string(),
@@ -138,7 +145,7 @@ pub fn parse_notify(params: &Params, c: &AlipayConfig) -> Result<PaymentNotice, 
         merchant_id: seller_id.to_string(),
         app_id: app_id.to_string(),
         paid: matches!(status, "TRADE_SUCCESS" | "TRADE_FINISHED"),
-        provider_status: status.to_string(),
+        provider_status,
         paid_at: get("gmt_payment").map(str::to_string),
     })
 }

@@ -1,5 +1,7 @@
 //! Alipay OpenAPI (gateway `gateway.do`, RSA2 keys mode): precreate (QR), page pay and wap pay
-//! (signed redirect URLs), query, close, refund and asynchronous notifications.
+//! (signed redirect URLs), query, close, refund (a `fund_change=N` answer is confirmed by
+//! `alipay.trade.fastpay.refund.query`) and asynchronous notifications (a refund's, with
+//! `out_biz_no`/`refund_fee`, comes to the same notify_url and is read as the paid trade's).
 //! Public-key-certificate mode (`app_cert_sn`, `alipay_root_cert_sn`) is not supported yet.
 
 pub mod api;
