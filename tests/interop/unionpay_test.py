@@ -12,9 +12,10 @@ Rules followed, as the official ACP SDKs implement them:
   URL-encoded; a value ends at the next `&` outside `{…}` or `[…]`); notifications are forms.
 
 Covered: the gateway form (frontTransReq.do), the QR code (txnType 01/07), query (00), paying at
-the simulator, the back notification, refund (04), refund query, and the reconciliation file
-(txnType 76). Not covered: closing — ACP has no close of an unpaid order for these products (an
-order lapses at its payTimeout), and 消费撤销 (31) is not offered by the sandbox.
+the simulator, the back notification, refund (04) with its notification and query, 消费撤销 (31),
+and the reconciliation file (txnType 76). ACP has no close of an unpaid order for these products
+(an order lapses at its payTimeout); the cancellation of a paid one (31, whole amount, the same
+day) is what it offers instead.
 """
 
 import base64
@@ -202,6 +203,29 @@ def main():
         r = refund(f"UPRE{run}", txn_time(), "100")
         check(r["respCode"] == "01", f"failed refund: {r}")
         sb.behaviour("unionpay", {"refund": "instant"})
+
+        # 消费撤销 (31): the whole of a consumption paid today; a part of it is refused (35).
+        cn, ct = f"UPCN{run}", txn_time()
+        r = acp.post("backTransReq.do", acp.signed(txnType="01", txnSubType="07", bizType="000000", channelType="08", orderId=cn,
+                                                   txnTime=ct, txnAmt="800", currencyCode="156", backUrl=back_url, payTimeout=timeout))
+        check(r["respCode"] == "00", f"QR apply: {r}")
+        sb.pay("unionpay", cn)
+        paid_id = notification(acp, inbox)["queryId"]
+
+        def cancel(order_id, at, amount):
+            return acp.post("backTransReq.do", acp.signed(txnType="31", txnSubType="00", bizType="000000", channelType="08",
+                                                          orderId=order_id, txnTime=at, txnAmt=amount, currencyCode="156",
+                                                          origQryId=paid_id, backUrl=back_url))
+
+        r = cancel(f"UPCP{run}", txn_time(), "100")
+        check(r["respCode"] == "35", f"a partial cancellation: {r}")
+        cx, cxt = f"UPCX{run}", txn_time()
+        r = cancel(cx, cxt, "800")
+        check(r["respCode"] == "00", f"cancellation: {r}")
+        n = notification(acp, inbox)
+        check(n["txnType"] == "31" and n["orderId"] == cx and n["respCode"] == "00" and n["origQryId"] == paid_id, f"cancel notification: {n}")
+        r = query(cx, cxt)
+        check(r["origRespCode"] == "00" and r["queryId"] == n["queryId"], f"cancellation query: {r}")
         r = acp.post("backTransReq.do", acp.signed(txnType="04", txnSubType="00", bizType="000000", channelType="08", orderId=f"UPRX{run}",
                                                    txnTime=txn_time(), txnAmt="1500", currencyCode="156", origQryId=query_id, backUrl=back_url))
         check(r["respCode"] == "33", f"refund over what is left: {r}")

@@ -1,6 +1,7 @@
 //! The simulated UnionPay ACP gateway under `/sandbox/unionpay/`:
 //! - `frontTransReq.do`: the browser's form POST of a gateway consumption → the cashier page;
 //! - `backTransReq.do`: QR apply (`txnType=01`, `txnSubType=07`) → `qrCode`; refund (`04`);
+//!   消费撤销 (`31`: the whole consumption, the day it was paid);
 //! - `queryTrans.do`: by `orderId` + `txnTime` (a consumption), or `orderId` (a refund).
 //!
 //! Requests are verified with the merchant's key and `certId`; answers (raw `k=v&…`) and back
@@ -24,7 +25,7 @@ use campuspay_channels::unionpay::api::{self, fen};
 use campuspay_channels::unionpay::bill;
 use campuspay_channels::unionpay::sign::{self, Params};
 use campuspay_channels::{ChannelError, Provider};
-use campuspay_domain::time::shanghai_parts;
+use campuspay_domain::time::{format_shanghai_date, shanghai_parts};
 
 const P: Provider = Provider::Unionpay;
 
@@ -168,11 +169,16 @@ fn back(sb: &Sandbox, path: &str, headers: &HeaderMap, body: &[u8]) -> Response 
             }
             Err(r) => refused(sb, &p, r),
         },
-        (api::TXN_REFUND, _) => match refund_once(sb, &p) {
+        (api::TXN_REFUND | api::TXN_CANCEL, _) => match refund_once(sb, &p) {
             (known, Ok(query_id)) => {
                 // A refund number sent again is the same refund: answered again, notified once.
+                // A cancellation is done at once, whatever the refund switch says.
+                let mut b = sb.behaviour(P);
+                if field(&p, "txnType") == api::TXN_CANCEL {
+                    b.refund = RefundMode::Instant;
+                }
                 if !known {
-                    super::unionpay_refund::spawn(sb.clone(), &p, &query_id, sb.behaviour(P));
+                    super::unionpay_refund::spawn(sb.clone(), &p, &query_id, b);
                 }
                 let mut extra = ok();
                 extra.push(("queryId", query_id));
@@ -199,7 +205,8 @@ fn refund_once(sb: &Sandbox, p: &Params) -> (bool, Result<String, Refusal>) {
 fn refund(sb: &Sandbox, p: &Params) -> Result<String, Refusal> {
     let refund_no = field(p, "orderId");
     let amount = fen(field(p, "txnAmt")).ok().filter(|a| a.is_positive()).ok_or_else(|| refusal("10", "txnAmt 有误"))?;
-    let mode = sb.behaviour(P).refund;
+    let cancel = field(p, "txnType") == api::TXN_CANCEL;
+    let mode = if cancel { RefundMode::Instant } else { sb.behaviour(P).refund };
     let now = unix_now();
     let mut ledger = sb.ledger();
     if let Some((_, r)) = ledger.find_refund(P, refund_no) {
@@ -212,6 +219,11 @@ fn refund(sb: &Sandbox, p: &Params) -> Result<String, Refusal> {
     let t = ledger.get_mut(P, &no).ok_or_else(|| refusal("35", "原交易不存在"))?;
     if t.state != TradeState::Paid {
         return Err(refusal("35", "原交易状态不正确"));
+    }
+    // 消费撤销 (31) reverses a whole consumption on the day it was paid (before UnionPay's cut-off,
+    // here the Shanghai day), nothing refunded yet; later, only 退货 (04) gives money back.
+    if cancel && (amount != t.amount || !t.refunds.is_empty() || t.paid_at.map(format_shanghai_date) != Some(format_shanghai_date(now))) {
+        return Err(refusal("35", "原交易状态不正确：消费撤销只能当日全额撤销"));
     }
     if t.refunded().0 + amount.0 > t.amount.0 {
         return Err(refusal("33", "交易金额超限：退货总额超过原交易金额"));

@@ -68,7 +68,8 @@ async fn notify(sb: &Sandbox, req: &Params, refund_id: &str) {
         ("txnAmt", get("txnAmt")),
         ("txnSubType", get("txnSubType")),
         ("txnTime", get("txnTime")),
-        ("txnType", api::TXN_REFUND.to_string()),
+        // 04 for a refund, 31 for a cancellation (消费撤销), which is notified alike.
+        ("txnType", get("txnType")),
     ] {
         p.insert(k.into(), v);
     }

@@ -271,3 +271,38 @@ fn an_old_key_directory_gets_a_chained_certificate_and_keeps_its_identity() {
     assert_eq!(SandboxKeys::open(&dir).unwrap().unionpay.platform_cert_pem, after.platform_cert_pem);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A signed 消费撤销 of the consumption `query_id`, sent as the merchant would; its answer.
+async fn cancel(e: &Env, query_id: &str, order_id: &str, amount: &str) -> campuspay_channels::unionpay::sign::Params {
+    use campuspay_channels::unionpay::{api, sign};
+    let extra = [
+        ("txnAmt", amount.to_string()),
+        ("currencyCode", api::CNY.to_string()),
+        ("origQryId", query_id.to_string()),
+        ("backUrl", e.unionpay.config().notify_url.clone()),
+    ];
+    let fields =
+        e.unionpay.signed(api::TXN_CANCEL, api::SUB_NONE, api::CHANNEL_MOBILE, order_id, &sign::txn_time(unix_now()), &extra).unwrap();
+    let req = e.unionpay.prepare(api::BACK_TRANS, &fields);
+    let body = e.http.post(req.url).header("content-type", "application/x-www-form-urlencoded").body(req.body).send().await.unwrap();
+    e.unionpay.verify_answer(&body.text().await.unwrap()).unwrap()
+}
+
+/// 消费撤销 (`txnType=31`): the whole of a consumption paid today is reversed and notified
+/// (`31`, to the request's backUrl); a part of it, or a second one, is refused with 35.
+#[tokio::test]
+async fn a_consumption_paid_today_can_be_cancelled_whole() {
+    let e = env(0.01).await;
+    let no = "UPCANCEL0001";
+    e.create_qr(U, no, 800).await;
+    let (_, paid) = e.pay(U, no).await;
+    let query_id = paid["transaction_id"].as_str().unwrap().to_string();
+    e.wait_for(1).await;
+    assert_eq!(cancel(&e, &query_id, "UPCANCELP001", "100").await["respCode"], "35");
+    assert_eq!(cancel(&e, &query_id, "UPCANCELW001", "800").await["respCode"], "00");
+    let got = e.wait_for(2).await;
+    let n = got.last().unwrap().1.as_ref().unwrap();
+    assert_eq!((n.out_trade_no.as_str(), n.paid, n.provider_status.as_str()), ("UPCANCELW001", false, "31:00"));
+    assert_eq!(e.sandbox.trade(U, no).unwrap().refunded(), Fen(800));
+    assert_eq!(cancel(&e, &query_id, "UPCANCELX001", "800").await["respCode"], "35");
+}
