@@ -31,6 +31,12 @@ impl AlipayProviderSide {
         sign::sign_response(&self.alipay_signer, method, response_json)
     }
 
+    /// A signed `{"error_response": node, "sign": …}` (a known app asking for no known method).
+    pub fn respond_error(&self, node_json: &str) -> Result<String, ChannelError> {
+        let sig = self.alipay_signer.sign_b64(node_json.as_bytes())?;
+        Ok(format!("{{\"error_response\":{node_json},\"sign\":{}}}", serde_json::Value::String(sig)))
+    }
+
     /// A signed, form-urlencoded notification body from `params`.
     pub fn notification(&self, mut params: Params) -> Result<String, ChannelError> {
         sign::sign_notify(&self.alipay_signer, &mut params)?;

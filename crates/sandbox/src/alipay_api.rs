@@ -1,10 +1,12 @@
 //! The simulated Alipay gateway `/sandbox/alipay/gateway.do`: `method` = precreate, page pay,
-//! wap pay (browser redirect to the cashier), query, close, refund. Parameters may come in the
-//! query string, the form body or both (the official SDKs split them); the RSA2 signature is
-//! verified over all of them, answers are signed with the Alipay key.
+//! wap pay (browser redirect to the cashier), query, close, refund, refund query
+//! (`alipay.trade.fastpay.refund.query`), bill download URL. Parameters may come by GET (as
+//! python-alipay-sdk sends every call), in the form body, or split between the two (the official
+//! SDKs); the RSA2 signature is verified over all of them. Every answer to a known app is signed
+//! with the Alipay key, errors included, as the real gateway signs them.
 
 use super::Sandbox;
-use super::ledger::{Refund, Trade, TradeState};
+use super::ledger::{Ledger, Refund, RefundMode, Trade, TradeState};
 use super::server::{cashier_url, html_escape, public_url};
 use axum::Router;
 use axum::body::Bytes;
@@ -13,11 +15,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use campuspay_channels::Provider;
-use campuspay_channels::alipay::api::{CLOSE, PAGE_PAY, PRECREATE, QUERY, REFUND, WAP_PAY};
+use campuspay_channels::alipay::api::{CLOSE, PAGE_PAY, PRECREATE, QUERY, REFUND, REFUND_QUERY, WAP_PAY};
 use campuspay_channels::alipay::bill::DOWNLOAD_URL_QUERY;
 use campuspay_channels::alipay::sign::{self, Params};
 use campuspay_channels::crypto::unix_now;
 use campuspay_channels::{ChannelError, alipay::api::yuan};
+use campuspay_domain::Fen;
 use campuspay_domain::time::format_shanghai;
 use serde_json::{Value, json};
 
@@ -67,16 +70,28 @@ fn signed(sb: &Sandbox, method: &str, node: &Value) -> Response {
 }
 
 fn failure(sb: &Sandbox, method: &str, f: Fail) -> Response {
-    let node = json!({ "code": f.code, "msg": f.msg, "sub_code": f.sub_code, "sub_msg": f.sub_msg });
-    signed(sb, method, &node)
+    signed(sb, method, &fail_node(&f))
 }
 
-/// Argument and signature errors are answered unsigned (there is no trusted request to sign
-/// for), under the method's node or `error_response`.
+/// Answers to a request that names an app this gateway does not know are unsigned: no app, no
+/// key pair to sign with (python-alipay-sdk's documented sample of `isv.invalid-app-id` has no
+/// `sign`). Under the method's node when there is a method, else `error_response`.
 fn unsigned_failure(method: Option<&str>, f: Fail) -> Response {
     let key = method.map_or("error_response".to_string(), sign::response_key);
-    let node = json!({ "code": f.code, "msg": f.msg, "sub_code": f.sub_code, "sub_msg": f.sub_msg });
-    json_response(json!({ key: node }).to_string())
+    json_response(json!({ key: fail_node(&f) }).to_string())
+}
+
+fn fail_node(f: &Fail) -> Value {
+    json!({ "code": f.code, "msg": f.msg, "sub_code": f.sub_code, "sub_msg": f.sub_msg })
+}
+
+/// A method the gateway does not have, asked by a known app: `error_response` (there is no
+/// `<method>_response` to put it in), signed as every answer to a known app is.
+fn unknown_method(sb: &Sandbox) -> Response {
+    match sb.inner.alipay.respond_error(&fail_node(&invalid("isv.invalid-method", "不存在的方法名")).to_string()) {
+        Ok(body) => json_response(body),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 fn merged_params(query: Option<&str>, body: &[u8]) -> Result<Params, ChannelError> {
@@ -89,55 +104,73 @@ fn merged_params(query: Option<&str>, body: &[u8]) -> Result<Params, ChannelErro
     Ok(params)
 }
 
+const METHODS: &[&str] = &[PRECREATE, PAGE_PAY, WAP_PAY, QUERY, CLOSE, REFUND, REFUND_QUERY, DOWNLOAD_URL_QUERY];
+
+/// Checks who asks and how (app, method, signature, `biz_content`). As the real gateway does,
+/// a known app's argument and signature errors come back inside `<method>_response`, signed
+/// (integrations quote production answers such as `{"alipay_trade_precreate_response":
+/// {"code":"40002",…,"sub_code":"isv.invalid-signature"},"sign":"…"}`), so SDKs report the code.
+fn checked(sb: &Sandbox, params: &Params) -> Result<Value, Fail> {
+    if params.get("sign_type").map(String::as_str) != Some("RSA2") {
+        return Err(invalid("isv.invalid-signature-type", "无效的签名类型：沙箱只接受 RSA2"));
+    }
+    if sign::verify_request(&sb.inner.alipay.app_key, params).is_err() {
+        return Err(invalid("isv.invalid-signature", "验签出错，建议检查签名字符串或签名私钥与应用公钥是否匹配"));
+    }
+    match params.get("biz_content").map(|b| serde_json::from_str::<Value>(b)) {
+        Some(Ok(v)) if v.is_object() => Ok(v),
+        None => Err(missing("isv.missing-biz-content", "缺少 biz_content")),
+        Some(_) => Err(invalid("isv.invalid-parameter", "biz_content 不是 JSON 对象")),
+    }
+}
+
+fn missing(sub_code: &'static str, sub_msg: &str) -> Fail {
+    Fail { code: "40001", msg: "Missing Required Arguments", sub_code, sub_msg: sub_msg.to_string() }
+}
+
 fn gateway(sb: Sandbox, path: &str, headers: &HeaderMap, raw_query: Option<&str>, body: &[u8]) -> Response {
     let params = match merged_params(raw_query, body) {
         Ok(p) => p,
         Err(e) => return unsigned_failure(None, invalid("isv.invalid-parameter", &e.to_string())),
     };
     let method = params.get("method").cloned().unwrap_or_default();
-    let params = match sb.inner.alipay.verify_request(sign::encode_form(&params).as_bytes()) {
-        Ok(p) => p,
-        Err(ChannelError::WrongMerchant(id)) => {
-            let f = invalid("isv.invalid-app-id", &format!("无效的AppID参数 {id}"));
-            return unsigned_failure(Some(&method), f);
+    let known = METHODS.contains(&method.as_str());
+    if params.get("app_id") != Some(&sb.inner.alipay.app_id) {
+        let id = params.get("app_id").cloned().unwrap_or_default();
+        return unsigned_failure(known.then_some(method.as_str()), invalid("isv.invalid-app-id", &format!("无效的AppID参数 {id}")));
+    }
+    if !known {
+        return unknown_method(&sb);
+    }
+    let result = checked(&sb, &params).and_then(|biz| {
+        let text = |k: &str| biz.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        match method.as_str() {
+            PRECREATE | PAGE_PAY | WAP_PAY => create(&sb, &method, &params, &biz).map(|_| {
+                let url = cashier_url(headers, path, Provider::Alipay, &text("out_trade_no"));
+                json!({ "code": "10000", "msg": "Success", "out_trade_no": text("out_trade_no"), "qr_code": url })
+            }),
+            QUERY => query(&sb, &text("out_trade_no"), &text("trade_no")),
+            CLOSE => close(&sb, &text("out_trade_no"), &text("trade_no")),
+            REFUND => refund(&sb, &text("out_trade_no"), &text("trade_no"), &text("refund_amount"), &text("out_request_no")),
+            REFUND_QUERY => refund_query(&sb, &biz),
+            _ => bill_url(&sb, headers, path, &text("bill_type"), &text("bill_date")),
         }
-        Err(_) => {
-            let f = invalid("isv.invalid-signature", "验签出错");
-            return unsigned_failure(Some(&method), f);
-        }
-    };
-    let biz: Value = match params.get("biz_content").map(|b| serde_json::from_str(b)) {
-        Some(Ok(v)) => v,
-        _ => {
-            let f = invalid("isv.missing-biz-content", "缺少或无效的 biz_content");
-            return unsigned_failure(Some(&method), f);
-        }
-    };
-    let text = |k: &str| biz.get(k).and_then(Value::as_str).unwrap_or_default();
-    let out_trade_no = text("out_trade_no").to_string();
-    let result = match method.as_str() {
-        PRECREATE | PAGE_PAY | WAP_PAY => create(&sb, &method, &params, &biz),
-        QUERY => query(&sb, &out_trade_no),
-        CLOSE => close(&sb, &out_trade_no),
-        REFUND => refund(&sb, &out_trade_no, text("refund_amount"), text("out_request_no")),
-        DOWNLOAD_URL_QUERY => bill_url(&sb, headers, path, text("bill_type"), text("bill_date")),
-        _ => {
-            let f = invalid("isv.invalid-method", "不存在的方法名");
-            return unsigned_failure(Some(&method), f);
-        }
-    };
+    });
     match (method.as_str(), result) {
-        (PAGE_PAY | WAP_PAY, Ok(_)) => Redirect::to(&cashier_url(headers, path, Provider::Alipay, &out_trade_no)).into_response(),
+        // Page and wap pay are the browser's redirect: it lands on the cashier, or on an error page.
+        (PAGE_PAY | WAP_PAY, Ok(node)) => {
+            let no = node["out_trade_no"].as_str().unwrap_or_default();
+            Redirect::to(&cashier_url(headers, path, Provider::Alipay, no)).into_response()
+        }
         (PAGE_PAY | WAP_PAY, Err(f)) => (
             StatusCode::BAD_REQUEST,
-            Html(format!("<!doctype html><meta charset=\"utf-8\"><p>支付宝（沙箱）：{}</p>", html_escape(&f.sub_msg))),
+            Html(format!(
+                "<!doctype html><meta charset=\"utf-8\"><p>支付宝（沙箱）：{} {}</p>",
+                html_escape(f.sub_code),
+                html_escape(&f.sub_msg)
+            )),
         )
             .into_response(),
-        (PRECREATE, Ok(_)) => {
-            let url = cashier_url(headers, path, Provider::Alipay, &out_trade_no);
-            let node = json!({ "code": "10000", "msg": "Success", "out_trade_no": out_trade_no, "qr_code": url });
-            signed(&sb, &method, &node)
-        }
         (_, Ok(node)) => signed(&sb, &method, &node),
         (_, Err(f)) => failure(&sb, &method, f),
     }
@@ -194,12 +227,12 @@ fn create(sb: &Sandbox, method: &str, params: &Params, biz: &Value) -> Result<Va
     Ok(Value::Null)
 }
 
-fn trade_status(t: &Trade, stale: bool) -> &'static str {
+pub(super) fn trade_status(t: &Trade, stale: bool) -> &'static str {
     match t.state {
         _ if stale => "WAIT_BUYER_PAY",
         TradeState::NotPaid => "WAIT_BUYER_PAY",
         TradeState::Closed => "TRADE_CLOSED",
-        TradeState::Paid if t.refunded() >= t.amount => "TRADE_CLOSED",
+        TradeState::Paid if refunded_done(t) >= t.amount => "TRADE_CLOSED",
         TradeState::Paid => "TRADE_SUCCESS",
     }
 }
@@ -207,8 +240,23 @@ fn trade_status(t: &Trade, stale: bool) -> &'static str {
 const BUYER_LOGON_ID: &str = "sand***@example.com";
 const BUYER_ID: &str = "2088102177846880";
 
-fn query(sb: &Sandbox, no: &str) -> Result<Value, Fail> {
-    let t = sb.trade(Provider::Alipay, no).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+/// The `out_trade_no` of the trade named by `out_trade_no` or `trade_no` (Alipay takes
+/// `trade_no` first when both are given).
+fn trade_key(ledger: &Ledger, out_trade_no: &str, trade_no: &str) -> Result<String, Fail> {
+    let found = if trade_no.is_empty() {
+        ledger.get(Provider::Alipay, out_trade_no)
+    } else {
+        ledger.find_by_transaction_id(Provider::Alipay, trade_no)
+    };
+    found.map(|t| t.out_trade_no.clone()).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))
+}
+
+fn query(sb: &Sandbox, out_trade_no: &str, trade_no: &str) -> Result<Value, Fail> {
+    let t = {
+        let ledger = sb.ledger();
+        let no = trade_key(&ledger, out_trade_no, trade_no)?;
+        ledger.get(Provider::Alipay, &no).cloned().ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?
+    };
     let mut node = json!({
         "code": "10000",
         "msg": "Success",
@@ -227,9 +275,10 @@ fn query(sb: &Sandbox, no: &str) -> Result<Value, Fail> {
     Ok(node)
 }
 
-fn close(sb: &Sandbox, no: &str) -> Result<Value, Fail> {
+fn close(sb: &Sandbox, out_trade_no: &str, trade_no: &str) -> Result<Value, Fail> {
     let mut ledger = sb.ledger();
-    let t = ledger.get_mut(Provider::Alipay, no).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+    let no = trade_key(&ledger, out_trade_no, trade_no)?;
+    let t = ledger.get_mut(Provider::Alipay, &no).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
     if t.state == TradeState::Paid {
         return Err(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
     }
@@ -237,40 +286,90 @@ fn close(sb: &Sandbox, no: &str) -> Result<Value, Fail> {
     Ok(json!({ "code": "10000", "msg": "Success", "trade_no": t.transaction_id, "out_trade_no": no }))
 }
 
-fn refund(sb: &Sandbox, no: &str, amount: &str, out_request_no: &str) -> Result<Value, Fail> {
+/// `alipay.trade.refund`, as the `refund` switch says: `instant` (Alipay's usual: done now,
+/// `fund_change=Y`); `processing` (accepted, `fund_change=N`, done after `refund_delay_s`, until
+/// then the refund query shows no `REFUND_SUCCESS`); `fail`/`abnormal` and `refuse` are answered
+/// at once with the published business codes (Alipay publishes no refund that fails after it was
+/// accepted): `ACQ.TRADE_NOT_ALLOW_REFUND` and `ACQ.SELLER_BALANCE_NOT_ENOUGH`. Each refund done is
+/// notified to the trade's `notify_url` ([`alipay_refund`](super::alipay_refund)).
+fn refund(sb: &Sandbox, out_trade_no: &str, trade_no: &str, amount: &str, out_request_no: &str) -> Result<Value, Fail> {
     let amount = yuan(amount).ok().filter(|a| a.is_positive()).ok_or_else(|| invalid("isv.invalid-parameter", "refund_amount 无效"))?;
-    // Without `out_request_no` Alipay takes the refund as one full refund of the trade.
-    let request_no = if out_request_no.is_empty() { no } else { out_request_no };
+    let behaviour = sb.behaviour(Provider::Alipay);
     let now = unix_now();
     let mut ledger = sb.ledger();
-    let t = ledger.get_mut(Provider::Alipay, no).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+    let no = trade_key(&ledger, out_trade_no, trade_no)?;
+    // Without `out_request_no` Alipay takes the refund as one full refund of the trade.
+    let request_no = if out_request_no.is_empty() { no.clone() } else { out_request_no.to_string() };
+    let t = ledger.get_mut(Provider::Alipay, &no).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
     if t.state != TradeState::Paid {
         return Err(business("ACQ.TRADE_STATUS_ERROR", "交易状态不合法"));
     }
     let repeated = t.refunds.iter().any(|r| r.out_refund_no == request_no);
+    let mut fund_change = false;
     if !repeated {
+        match behaviour.refund {
+            RefundMode::Refuse => return Err(business("ACQ.SELLER_BALANCE_NOT_ENOUGH", "卖家余额不足")),
+            RefundMode::Fail | RefundMode::Abnormal => return Err(business("ACQ.TRADE_NOT_ALLOW_REFUND", "当前交易不允许退款")),
+            RefundMode::Instant | RefundMode::Processing => {}
+        }
         if t.refunded().0 + amount.0 > t.amount.0 {
             return Err(business("ACQ.REFUND_AMT_NOT_EQUAL_TOTAL", "退款金额超限"));
         }
-        t.refunds.push(Refund {
-            out_refund_no: request_no.to_string(),
-            refund_id: String::new(),
-            amount,
-            at: now,
-            processing: false,
-            wechat: None,
-        });
+        let processing = behaviour.refund == RefundMode::Processing;
+        fund_change = !processing;
+        t.refunds.push(Refund { out_refund_no: request_no.clone(), refund_id: String::new(), amount, at: now, processing, wechat: None });
     }
-    Ok(json!({
+    let node = json!({
         "code": "10000",
         "msg": "Success",
         "trade_no": t.transaction_id,
         "out_trade_no": no,
         "buyer_logon_id": BUYER_LOGON_ID,
-        "fund_change": if repeated { "N" } else { "Y" },
-        "refund_fee": t.refunded().to_yuan_string(),
+        "fund_change": if fund_change { "Y" } else { "N" },
+        "refund_fee": refunded_done(t).to_yuan_string(),
         "gmt_refund_pay": format_shanghai(now),
-    }))
+    });
+    drop(ledger);
+    if !repeated {
+        super::alipay_refund::spawn(sb.clone(), no, request_no, behaviour);
+    }
+    Ok(node)
+}
+
+/// What has been given back: the refunds done, not those still processing.
+pub(super) fn refunded_done(t: &Trade) -> Fen {
+    Fen(t.refunds.iter().filter(|r| !r.processing).map(|r| r.amount.0).sum())
+}
+
+/// `alipay.trade.fastpay.refund.query`. `code=10000` only says the query worked: a refund that
+/// is done carries `refund_status=REFUND_SUCCESS` with its amounts; one Alipay has not (or not
+/// yet) done answers the bare `{"code":"10000","msg":"Success"}` (as the published examples).
+fn refund_query(sb: &Sandbox, biz: &Value) -> Result<Value, Fail> {
+    let text = |k: &str| biz.get(k).and_then(Value::as_str).unwrap_or_default();
+    if text("out_request_no").is_empty() {
+        return Err(missing("isv.missing-parameter", "缺少 out_request_no"));
+    }
+    let wants_time = biz.get("query_options").and_then(Value::as_array).is_some_and(|o| o.iter().any(|v| v == "gmt_refund_pay"));
+    let ledger = sb.ledger();
+    let no = trade_key(&ledger, text("out_trade_no"), text("trade_no"))?;
+    let t = ledger.get(Provider::Alipay, &no).ok_or_else(|| business("ACQ.TRADE_NOT_EXIST", "交易不存在"))?;
+    let Some(r) = t.refunds.iter().find(|r| r.out_refund_no == text("out_request_no")).filter(|r| !r.processing) else {
+        return Ok(json!({ "code": "10000", "msg": "Success" }));
+    };
+    let mut node = json!({
+        "code": "10000",
+        "msg": "Success",
+        "trade_no": t.transaction_id,
+        "out_trade_no": t.out_trade_no,
+        "out_request_no": r.out_refund_no,
+        "total_amount": t.amount.to_yuan_string(),
+        "refund_amount": r.amount.to_yuan_string(),
+        "refund_status": "REFUND_SUCCESS",
+    });
+    if wants_time {
+        node["gmt_refund_pay"] = json!(format_shanghai(r.at));
+    }
+    Ok(node)
 }
 
 /// The parameters of a `trade_status_sync` notification (unsigned).

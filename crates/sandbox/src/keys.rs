@@ -2,10 +2,11 @@
 //! the WeChat APIv3 key, serials and app ids. Generated on first start into a directory (PEM
 //! files + `sandbox.json`), reused on later starts so configs and SDKs pointed at it keep working.
 
+use super::unionpay::IssuedChain;
 use super::{GeneratedKeyPair, generate_rsa_2048};
 use campuspay_channels::ChannelError;
 use campuspay_channels::alipay::AlipayConfig;
-use campuspay_channels::crypto::{RsaSigner, random_nonce};
+use campuspay_channels::crypto::random_nonce;
 use campuspay_channels::unionpay::{UnionpayConfig, UnionpayProduct};
 use campuspay_channels::wechatpay::{PlatformKey, WechatPayConfig};
 use serde::{Deserialize, Serialize};
@@ -21,8 +22,13 @@ const ALIPAY_APP: &str = "alipay_app";
 const ALIPAY_PLATFORM: &str = "alipay_platform";
 const UNIONPAY_MERCHANT: &str = "unionpay_merchant";
 const UNIONPAY_PLATFORM: &str = "unionpay_platform";
-/// UnionPay's signing certificate (`signPubKeyCert`), self-signed by the sandbox.
+/// UnionPay's signing certificate (`signPubKeyCert`), issued by the middle certificate.
 pub const UNIONPAY_CERT: &str = "unionpay_platform_cert.pem";
+/// The simulated UnionPay's root and middle CA certificates (the merchant configures both, as
+/// `acp_prod_root.cer` / `acp_prod_middle.cer`). Their private keys are not kept: nothing more
+/// is issued after the signing certificate.
+pub const UNIONPAY_ROOT_CERT: &str = "unionpay_root_cert.pem";
+pub const UNIONPAY_MIDDLE_CERT: &str = "unionpay_middle_cert.pem";
 
 /// The ids and secrets of the simulated WeChat Pay merchant.
 #[derive(Clone, Serialize, Deserialize)]
@@ -71,6 +77,8 @@ pub struct UnionpayKeys {
     pub merchant: GeneratedKeyPair,
     pub platform: GeneratedKeyPair,
     pub platform_cert_pem: String,
+    pub root_cert_pem: String,
+    pub middle_cert_pem: String,
 }
 
 /// Everything loaded from (or just written to) the sandbox directory.
@@ -143,11 +151,22 @@ impl SandboxKeys {
             })
         };
         let unionpay = match &ids.unionpay {
+            // Directories made before the chain (a self-signed signing certificate, which the
+            // official SDKs refuse): the same key gets a chained certificate; ids, keys and
+            // trades stay as they were.
+            Some(u) if !dir.join(UNIONPAY_ROOT_CERT).exists() => {
+                let platform = pair(UNIONPAY_PLATFORM)?;
+                let c = write_chain(dir, &platform, u.platform_cert_serial)?;
+                tracing::info!(dir = %dir.display(), "sandbox: UnionPay's signing certificate reissued under a root and a middle CA");
+                UnionpayKeys::new(u.clone(), pair(UNIONPAY_MERCHANT)?, platform, c)
+            }
             Some(u) => UnionpayKeys {
                 ids: u.clone(),
                 merchant: pair(UNIONPAY_MERCHANT)?,
                 platform: pair(UNIONPAY_PLATFORM)?,
                 platform_cert_pem: read_file(&dir.join(UNIONPAY_CERT))?,
+                root_cert_pem: read_file(&dir.join(UNIONPAY_ROOT_CERT))?,
+                middle_cert_pem: read_file(&dir.join(UNIONPAY_MIDDLE_CERT))?,
             },
             None => {
                 let u = generate_unionpay(dir)?;
@@ -213,7 +232,10 @@ impl SandboxKeys {
             mer_id: u.ids.mer_id.clone(),
             cert_id: u.ids.merchant_cert_id.clone(),
             private_key_pem: u.merchant.private_pkcs8_pem.clone(),
-            unionpay_public_key_pem: u.platform_cert_pem.clone(),
+            unionpay_public_key_pem: String::new(),
+            root_cert_pem: Some(u.root_cert_pem.clone()),
+            middle_cert_pem: Some(u.middle_cert_pem.clone()),
+            validate_cn_name: true,
             base_url: format!("{base}/sandbox/unionpay"),
             notify_url: format!("{}/unionpay", notify_base_url.trim_end_matches('/')),
             front_url: format!("{base}/"),
@@ -308,6 +330,9 @@ impl SandboxKeys {
                 "cert_id": self.unionpay.ids.merchant_cert_id,
                 "merchant_private_key_file": file(private_path(dir, UNIONPAY_MERCHANT)),
                 "unionpay_sign_cert_file": file(dir.join(UNIONPAY_CERT)),
+                "root_cert_file": file(dir.join(UNIONPAY_ROOT_CERT)),
+                "middle_cert_file": file(dir.join(UNIONPAY_MIDDLE_CERT)),
+                "sign_cert_owner": campuspay_channels::unionpay::cert::UNIONPAY_CN_NAME,
             },
         });
         serde_json::to_string_pretty(&value).unwrap_or_default()
@@ -319,7 +344,7 @@ fn write_manifest(dir: &Path, ids: &Manifest) -> Result<(), ChannelError> {
     write_file(&dir.join(MANIFEST), &manifest, true)
 }
 
-/// The UnionPay merchant and platform keys, and UnionPay's certificate, written into `dir`.
+/// The UnionPay merchant and platform keys, and UnionPay's certificates, written into `dir`.
 fn generate_unionpay(dir: &Path) -> Result<UnionpayKeys, ChannelError> {
     let serial: u64 = format!("7{}", random_digits(10)).parse().unwrap_or(69_629_715_588);
     let ids = UnionpayIds {
@@ -329,12 +354,26 @@ fn generate_unionpay(dir: &Path) -> Result<UnionpayKeys, ChannelError> {
     };
     let merchant = generate_rsa_2048()?;
     let platform = generate_rsa_2048()?;
-    let signer = RsaSigner::from_pem(&platform.private_pkcs8_pem)?;
-    let cert = super::unionpay::self_signed_cert(&signer, &platform.public_spki_pem, serial, "中国银联股份有限公司（沙箱）")?;
     for (stem, pair) in [(UNIONPAY_MERCHANT, &merchant), (UNIONPAY_PLATFORM, &platform)] {
         write_file(&private_path(dir, stem), &pair.private_pkcs8_pem, true)?;
         write_file(&public_path(dir, stem), &pair.public_spki_pem, false)?;
     }
-    write_file(&dir.join(UNIONPAY_CERT), &cert, false)?;
-    Ok(UnionpayKeys { ids, merchant, platform, platform_cert_pem: cert })
+    let c = write_chain(dir, &platform, serial)?;
+    Ok(UnionpayKeys::new(ids, merchant, platform, c))
+}
+
+/// Issues root → middle → signing certificate for `platform` and writes the three; the root
+/// goes last, as the mark that the chain is complete.
+fn write_chain(dir: &Path, platform: &GeneratedKeyPair, serial: u64) -> Result<IssuedChain, ChannelError> {
+    let c = super::unionpay::issue_chain(&platform.public_spki_pem, serial)?;
+    write_file(&dir.join(UNIONPAY_CERT), &c.sign_pem, false)?;
+    write_file(&dir.join(UNIONPAY_MIDDLE_CERT), &c.middle_pem, false)?;
+    write_file(&dir.join(UNIONPAY_ROOT_CERT), &c.root_pem, false)?;
+    Ok(c)
+}
+
+impl UnionpayKeys {
+    fn new(ids: UnionpayIds, merchant: GeneratedKeyPair, platform: GeneratedKeyPair, c: IssuedChain) -> Self {
+        Self { ids, merchant, platform, platform_cert_pem: c.sign_pem, root_cert_pem: c.root_pem, middle_cert_pem: c.middle_pem }
+    }
 }

@@ -42,11 +42,12 @@ pub struct Behaviour {
     /// SHA1, Alipay's and UnionPay's zip is cut short.
     #[serde(default)]
     pub corrupt_statement: bool,
-    /// How WeChat Pay answers refunds (the other providers always succeed at once).
+    /// How the provider answers refunds: WeChat Pay starts at `processing` (as the real one
+    /// answers `PROCESSING` first), Alipay and UnionPay at `instant` (see `Sandbox::open`).
     #[serde(default)]
     pub refund: RefundMode,
-    /// How long a WeChat refund stays `PROCESSING` before it ends (time-scaled): its
-    /// notification goes out then, and queries and repeated requests answer the end from then on.
+    /// How long a refund stays processing before it ends (time-scaled): its notification goes
+    /// out then, and queries and repeated requests answer the end from then on.
     #[serde(default = "default_refund_delay_s")]
     pub refund_delay_s: u64,
 }

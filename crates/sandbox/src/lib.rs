@@ -32,6 +32,7 @@
 
 pub mod alipay;
 mod alipay_api;
+mod alipay_refund;
 pub mod keys;
 pub mod ledger;
 mod notify;
@@ -39,6 +40,7 @@ mod server;
 mod statements;
 pub mod unionpay;
 mod unionpay_api;
+mod unionpay_refund;
 pub mod wechat;
 mod wechat_api;
 pub mod wechat_jsapi;

@@ -21,9 +21,9 @@ pub const ALIPAY_RETRY_S: &[u64] = &[240, 600, 600, 3600, 7200, 21600, 54000];
 pub const UNIONPAY_RETRY_S: &[u64] = &[60, 120, 240, 480, 960];
 
 /// One notification ready to send.
-struct Outgoing {
-    headers: HeaderMap,
-    body: String,
+pub(super) struct Outgoing {
+    pub headers: HeaderMap,
+    pub body: String,
 }
 
 /// Starts delivering the notifications of a trade just paid (nothing for `lost`).
@@ -151,7 +151,7 @@ fn alipay_notice(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &st
 
 /// Sends one notification; returns the HTTP status and whether it counts as acknowledged
 /// (WeChat: 200 or 204; Alipay: the body `success`; UnionPay: 200).
-async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing) -> (Option<u16>, bool) {
+pub(super) async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing) -> (Option<u16>, bool) {
     let resp = sb.inner.client.post(url).headers(out.headers.clone()).body(out.body.clone()).send().await;
     let resp = match resp {
         Ok(r) => r,

@@ -4,7 +4,7 @@
 
 use super::alipay::AlipayProviderSide;
 use super::keys::SandboxKeys;
-use super::ledger::{Behaviour, BehaviourPatch, Journal, Ledger, Trade, TradeState};
+use super::ledger::{Behaviour, BehaviourPatch, Journal, Ledger, RefundMode, Trade, TradeState};
 use super::unionpay::UnionpayProviderSide;
 use super::wechat::WechatProviderSide;
 use super::{alipay_api, notify, unionpay_api, wechat_api, wechat_jsapi};
@@ -97,6 +97,13 @@ pub(super) fn provider_name(p: Provider) -> &'static str {
     }
 }
 
+/// WeChat Pay answers refunds `PROCESSING` by default ([`RefundMode`]'s default); Alipay's
+/// `alipay.trade.refund` and UnionPay's refunds are done at once unless switched.
+fn default_behaviours() -> [Behaviour; 3] {
+    let instant = Behaviour { refund: RefundMode::Instant, ..Behaviour::default() };
+    [Behaviour::default(), instant, instant]
+}
+
 impl Sandbox {
     /// Opens the sandbox whose keys live in `dir`, generating them on first start.
     pub fn open(dir: &std::path::Path) -> Result<Self, ChannelError> {
@@ -131,7 +138,7 @@ impl Sandbox {
                 unionpay,
                 ledger: Mutex::default(),
                 statement_files: Mutex::default(),
-                behaviour: Mutex::default(),
+                behaviour: Mutex::new(default_behaviours()),
                 time_scale_bits: AtomicU64::new(1.0f64.to_bits()),
                 client: campuspay_channels::http::client(),
             }),

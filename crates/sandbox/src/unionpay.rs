@@ -60,7 +60,7 @@ impl UnionpayProviderSide {
     }
 }
 
-// --- A minimal self-signed X.509 v3 certificate, DER by hand (aws-lc-rs builds none). ---
+// --- Minimal X.509 v3 certificates, DER by hand (aws-lc-rs builds none). ---
 
 fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
@@ -86,27 +86,81 @@ fn sha256_with_rsa() -> Vec<u8> {
     seq(&[der(0x06, &oid), vec![0x05, 0x00]])
 }
 
-/// `CN=<cn>, O=<org>` (OIDs 2.5.4.3 and 2.5.4.10, UTF8String).
-fn name(cn: &str, org: &str) -> Vec<u8> {
-    let rdn = |oid: u8, v: &str| der(0x31, &seq(&[der(0x06, &[0x55, 0x04, oid]), der(0x0c, v.as_bytes())]));
-    seq(&[rdn(0x0a, org), rdn(0x03, cn)])
+/// `C=CN, O=<org>, CN=<cn>` (OIDs 2.5.4.6, 2.5.4.10, 2.5.4.3; UTF8String but the country).
+pub fn name(cn: &str, org: &str) -> Vec<u8> {
+    let rdn = |oid: u8, tag: u8, v: &str| der(0x31, &seq(&[der(0x06, &[0x55, 0x04, oid]), der(tag, v.as_bytes())]));
+    seq(&[rdn(0x06, 0x13, "CN"), rdn(0x0a, 0x0c, org), rdn(0x03, 0x0c, cn)])
 }
 
-/// A self-signed certificate for `public_pem`, signed by `signer`, with the positive `serial`
-/// (UnionPay's certificate ids are the decimal serial numbers).
-pub fn self_signed_cert(signer: &RsaSigner, public_pem: &str, serial: u64, cn: &str) -> Result<String, ChannelError> {
+/// What a certificate says about its subject.
+pub struct CertSpec<'a> {
+    pub cn: &'a str,
+    pub org: &'a str,
+    /// Positive; UnionPay's certificate ids are the decimal serial numbers.
+    pub serial: u64,
+    /// A CA (`basicConstraints` cA, critical), or an end entity.
+    pub ca: bool,
+    /// `YYMMDDHHMMSSZ` (UTCTime).
+    pub not_before: &'a str,
+    pub not_after: &'a str,
+}
+
+/// Certificates of the simulated UnionPay: from 2025 to the end of 2049.
+pub const NOT_BEFORE: &str = "250101000000Z";
+pub const NOT_AFTER: &str = "491231235959Z";
+
+/// A certificate for `public_pem` signed by `issuer_signer` under the issuer name
+/// `issuer` (`None`: self-signed, the issuer is the subject).
+pub fn issue_cert(issuer_signer: &RsaSigner, issuer: Option<&[u8]>, public_pem: &str, spec: &CertSpec) -> Result<String, ChannelError> {
     let (_, spki) = pem_to_der(public_pem)?;
-    let mut serial_bytes: Vec<u8> = serial.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+    let mut serial_bytes: Vec<u8> = spec.serial.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
     if serial_bytes.first().is_none_or(|b| b & 0x80 != 0) {
         serial_bytes.insert(0, 0);
     }
-    let subject = name(cn, "China UnionPay Sandbox");
-    let validity = seq(&[der(0x17, b"250101000000Z"), der(0x17, b"491231235959Z")]);
-    let tbs = seq(&[der(0xa0, &der(0x02, &[2])), der(0x02, &serial_bytes), sha256_with_rsa(), subject.clone(), validity, subject, spki]);
+    let subject = name(spec.cn, spec.org);
+    let issuer = issuer.map_or_else(|| subject.clone(), <[u8]>::to_vec);
+    let validity = seq(&[der(0x17, spec.not_before.as_bytes()), der(0x17, spec.not_after.as_bytes())]);
+    // basicConstraints (2.5.29.19), critical: `cA TRUE` for a CA, empty for an end entity.
+    let constraints = if spec.ca { seq(&[vec![0x01, 0x01, 0xff]]) } else { seq(&[]) };
+    let extension = seq(&[der(0x06, &[0x55, 0x1d, 0x13]), vec![0x01, 0x01, 0xff], der(0x04, &constraints)]);
+    let extensions = der(0xa3, &seq(&[extension]));
+    let tbs = seq(&[der(0xa0, &der(0x02, &[2])), der(0x02, &serial_bytes), sha256_with_rsa(), issuer, validity, subject, spki, extensions]);
     let mut signature = vec![0u8];
-    signature.extend(b64_decode(&signer.sign_b64(&tbs)?)?);
+    signature.extend(b64_decode(&issuer_signer.sign_b64(&tbs)?)?);
     let cert = seq(&[tbs, sha256_with_rsa(), der(0x03, &signature)]);
     Ok(der_to_pem("CERTIFICATE", &cert))
+}
+
+/// A self-signed end-entity certificate for `public_pem` (tests of the pinned mode).
+pub fn self_signed_cert(signer: &RsaSigner, public_pem: &str, serial: u64, cn: &str) -> Result<String, ChannelError> {
+    let spec = CertSpec { cn, org: "China UnionPay Sandbox", serial, ca: false, not_before: NOT_BEFORE, not_after: NOT_AFTER };
+    issue_cert(signer, None, public_pem, &spec)
+}
+
+/// The simulated UnionPay's certificates: a root CA, a middle CA under it, and the signing
+/// certificate of `platform_public_pem` under the middle one, its CN in the form the official
+/// SDKs read the owner from (`…@…@中国银联股份有限公司@…`).
+pub struct IssuedChain {
+    pub root_pem: String,
+    pub middle_pem: String,
+    pub sign_pem: String,
+}
+
+pub fn issue_chain(platform_public_pem: &str, serial: u64) -> Result<IssuedChain, ChannelError> {
+    const ORG: &str = "China UnionPay Sandbox (campuspay)";
+    let root_key = super::generate_rsa_2048()?;
+    let middle_key = super::generate_rsa_2048()?;
+    let root_signer = RsaSigner::from_pem(&root_key.private_pkcs8_pem)?;
+    let middle_signer = RsaSigner::from_pem(&middle_key.private_pkcs8_pem)?;
+    let spec = |cn, serial, ca| CertSpec { cn, org: ORG, serial, ca, not_before: NOT_BEFORE, not_after: NOT_AFTER };
+    let root_spec = spec("campuspay 沙箱银联根证书", 1, true);
+    let middle_spec = spec("campuspay 沙箱银联中级证书", 2, true);
+    let sign_spec = spec("041@Z20251201@中国银联股份有限公司@00000001", serial, false);
+    Ok(IssuedChain {
+        root_pem: issue_cert(&root_signer, None, &root_key.public_spki_pem, &root_spec)?,
+        middle_pem: issue_cert(&root_signer, Some(&name(root_spec.cn, ORG)), &middle_key.public_spki_pem, &middle_spec)?,
+        sign_pem: issue_cert(&middle_signer, Some(&name(middle_spec.cn, ORG)), platform_public_pem, &sign_spec)?,
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The simulated UnionPay ACP gateway under `/sandbox/unionpay/`:
 //! - `frontTransReq.do`: the browser's form POST of a gateway consumption → the cashier page;
 //! - `backTransReq.do`: QR apply (`txnType=01`, `txnSubType=07`) → `qrCode`; refund (`04`);
+//!   消费撤销 (`31`: the whole consumption, the day it was paid);
 //! - `queryTrans.do`: by `orderId` + `txnTime` (a consumption), or `orderId` (a refund).
 //!
 //! Requests are verified with the merchant's key and `certId`; answers (raw `k=v&…`) and back
@@ -9,7 +10,7 @@
 //! over limit, 34 no such transaction, 35 original missing or in the wrong state.
 
 use super::Sandbox;
-use super::ledger::{NoticeKind, Refund, Trade, TradeState};
+use super::ledger::{NoticeKind, Refund, RefundMode, Trade, TradeState};
 use super::server::{cashier_url, html_escape};
 use super::statements::date_of_settle_date;
 use super::unionpay::{Refusal, refusal};
@@ -24,7 +25,7 @@ use campuspay_channels::unionpay::api::{self, fen};
 use campuspay_channels::unionpay::bill;
 use campuspay_channels::unionpay::sign::{self, Params};
 use campuspay_channels::{ChannelError, Provider};
-use campuspay_domain::time::shanghai_parts;
+use campuspay_domain::time::{format_shanghai_date, shanghai_parts};
 
 const P: Provider = Provider::Unionpay;
 
@@ -168,24 +169,44 @@ fn back(sb: &Sandbox, path: &str, headers: &HeaderMap, body: &[u8]) -> Response 
             }
             Err(r) => refused(sb, &p, r),
         },
-        (api::TXN_REFUND, _) => match refund(sb, &p) {
-            Ok(query_id) => {
+        (api::TXN_REFUND | api::TXN_CANCEL, _) => match refund_once(sb, &p) {
+            (known, Ok(query_id)) => {
+                // A refund number sent again is the same refund: answered again, notified once.
+                // A cancellation is done at once, whatever the refund switch says.
+                let mut b = sb.behaviour(P);
+                if field(&p, "txnType") == api::TXN_CANCEL {
+                    b.refund = RefundMode::Instant;
+                }
+                if !known {
+                    super::unionpay_refund::spawn(sb.clone(), &p, &query_id, b);
+                }
                 let mut extra = ok();
                 extra.push(("queryId", query_id));
                 extra.push(("origQryId", field(&p, "origQryId").to_string()));
                 answer(sb, &p, extra)
             }
-            Err(r) => refused(sb, &p, r),
+            (_, Err(r)) => refused(sb, &p, r),
         },
         _ => refused(sb, &p, refusal("32", "无此交易权限")),
     }
 }
 
+/// [`refund`], and whether that refund number was known before.
+fn refund_once(sb: &Sandbox, p: &Params) -> (bool, Result<String, Refusal>) {
+    let known = sb.ledger().find_refund(P, field(p, "orderId")).is_some();
+    (known, refund(sb, p))
+}
+
 /// Records a refund (`orderId` is the refund's own number); a repeated number is the same
-/// refund, answered again and never paid twice.
+/// refund, answered again and never paid twice. `respCode=00` only accepts it: by the `refund`
+/// switch it is done at once (`instant`) or after `refund_delay_s` (`processing`, queried as
+/// `origRespCode=05` until then), each notified when done (see `unionpay_refund`); `fail`,
+/// `abnormal` and `refuse` are refused at once with `01` (交易失败).
 fn refund(sb: &Sandbox, p: &Params) -> Result<String, Refusal> {
     let refund_no = field(p, "orderId");
     let amount = fen(field(p, "txnAmt")).ok().filter(|a| a.is_positive()).ok_or_else(|| refusal("10", "txnAmt 有误"))?;
+    let cancel = field(p, "txnType") == api::TXN_CANCEL;
+    let mode = if cancel { RefundMode::Instant } else { sb.behaviour(P).refund };
     let now = unix_now();
     let mut ledger = sb.ledger();
     if let Some((_, r)) = ledger.find_refund(P, refund_no) {
@@ -199,22 +220,31 @@ fn refund(sb: &Sandbox, p: &Params) -> Result<String, Refusal> {
     if t.state != TradeState::Paid {
         return Err(refusal("35", "原交易状态不正确"));
     }
+    // 消费撤销 (31) reverses a whole consumption on the day it was paid (before UnionPay's cut-off,
+    // here the Shanghai day), nothing refunded yet; later, only 退货 (04) gives money back.
+    if cancel && (amount != t.amount || !t.refunds.is_empty() || t.paid_at.map(format_shanghai_date) != Some(format_shanghai_date(now))) {
+        return Err(refusal("35", "原交易状态不正确：消费撤销只能当日全额撤销"));
+    }
     if t.refunded().0 + amount.0 > t.amount.0 {
         return Err(refusal("33", "交易金额超限：退货总额超过原交易金额"));
     }
+    if matches!(mode, RefundMode::Fail | RefundMode::Abnormal | RefundMode::Refuse) {
+        return Err(refusal("01", "交易失败：退货被拒绝"));
+    }
+    let processing = mode == RefundMode::Processing;
     t.refunds.push(Refund {
         out_refund_no: refund_no.to_string(),
         refund_id: refund_id.clone(),
         amount,
         at: now,
-        processing: false,
+        processing,
         wechat: None,
     });
     Ok(refund_id)
 }
 
 /// `MMddHHmmss` and `MMdd` (traceTime, settleDate).
-fn trace_time(at: i64) -> (String, String) {
+pub(super) fn trace_time(at: i64) -> (String, String) {
     let (_, mo, d, h, mi, s) = shanghai_parts(at);
     (format!("{mo:02}{d:02}{h:02}{mi:02}{s:02}"), format!("{mo:02}{d:02}"))
 }
@@ -254,8 +284,9 @@ fn query(sb: &Sandbox, body: &[u8]) -> Response {
             extra.push(("settleAmt", t.amount.0.to_string()));
         }
     } else if let Some((_, r)) = ledger.find_refund(P, no) {
-        extra.push(("origRespCode", "00".into()));
-        extra.push(("origRespMsg", "成功[0000000]".into()));
+        let (code, msg) = if r.processing { ("05", "交易已受理，请稍后查询交易结果") } else { ("00", "成功[0000000]") };
+        extra.push(("origRespCode", code.into()));
+        extra.push(("origRespMsg", msg.into()));
         extra.push(("queryId", r.refund_id.clone()));
         extra.push(("txnAmt", r.amount.0.to_string()));
     } else {

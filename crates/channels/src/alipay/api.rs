@@ -13,6 +13,7 @@ pub const WAP_PAY: &str = "alipay.trade.wap.pay";
 pub const QUERY: &str = "alipay.trade.query";
 pub const CLOSE: &str = "alipay.trade.close";
 pub const REFUND: &str = "alipay.trade.refund";
+pub const REFUND_QUERY: &str = "alipay.trade.fastpay.refund.query";
 
 /// The common part of every answer.
 #[derive(Debug, Deserialize)]
@@ -103,6 +104,18 @@ pub fn parse_refund(node: &str, req: &RefundRequest) -> Result<RefundResult, Cha
     Ok(RefundResult { out_refund_no: req.out_refund_no.clone(), refund_id: None, status, amount: req.refund })
 }
 
+/// Whether `alipay.trade.fastpay.refund.query` says the refund is done: `refund_status` is
+/// `REFUND_SUCCESS`. A bare `10000` (no refund data) means Alipay has not done it, or not yet.
+pub fn parse_refund_query(node: &str) -> Result<bool, ChannelError> {
+    #[derive(Deserialize)]
+    struct R {
+        #[serde(default)]
+        refund_status: Option<String>,
+    }
+    let r: R = parse_node(node)?;
+    Ok(r.refund_status.as_deref() == Some("REFUND_SUCCESS"))
+}
+
 /// Reads a verified notification and cross-checks `app_id` (and `seller_id` when configured).
 pub fn parse_notify(params: &Params, c: &AlipayConfig) -> Result<PaymentNotice, ChannelError> {
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
@@ -118,6 +131,13 @@ pub fn parse_notify(params: &Params, c: &AlipayConfig) -> Result<PaymentNotice, 
         return Err(ChannelError::WrongMerchant(format!("seller_id {seller_id} ≠ {expected}")));
     }
     let status = need("trade_status")?;
+    // A refund's notification (`out_biz_no`, `refund_fee`, `gmt_refund`) goes to the same
+    // notify_url: the trade is still the paid one (or `TRADE_CLOSED` when wholly refunded),
+    // and its status word says which refund it tells of, for the audit trail.
+    let provider_status = match (get("out_biz_no"), get("refund_fee")) {
+        (Some(request_no), Some(fee)) => format!("{status} refund {request_no} refund_fee {fee}"),
+        _ => status.to_string(),
+    };
     Ok(PaymentNotice {
         out_trade_no: need("out_trade_no")?.to_string(),
         transaction_id: need("trade_no")?.to_string(),
@@ -125,7 +145,7 @@ pub fn parse_notify(params: &Params, c: &AlipayConfig) -> Result<PaymentNotice, 
         merchant_id: seller_id.to_string(),
         app_id: app_id.to_string(),
         paid: matches!(status, "TRADE_SUCCESS" | "TRADE_FINISHED"),
-        provider_status: status.to_string(),
+        provider_status,
         paid_at: get("gmt_payment").map(str::to_string),
     })
 }

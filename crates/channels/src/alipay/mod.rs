@@ -1,5 +1,7 @@
 //! Alipay OpenAPI (gateway `gateway.do`, RSA2 keys mode): precreate (QR), page pay and wap pay
-//! (signed redirect URLs), query, close, refund and asynchronous notifications.
+//! (signed redirect URLs), query, close, refund (a `fund_change=N` answer is confirmed by
+//! `alipay.trade.fastpay.refund.query`) and asynchronous notifications (a refund's, with
+//! `out_biz_no`/`refund_fee`, comes to the same notify_url and is read as the paid trade's).
 //! Public-key-certificate mode (`app_cert_sn`, `alipay_root_cert_sn`) is not supported yet.
 
 pub mod api;
@@ -10,7 +12,7 @@ use crate::crypto::{RsaSigner, RsaVerifier, unix_now};
 use crate::http::{self, PreparedRequest};
 use crate::{
     Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus,
-    RefundRequest, RefundResult, Statement,
+    RefundRequest, RefundResult, RefundStatus, Statement,
 };
 use campuspay_domain::time::format_shanghai;
 use serde::{Deserialize, Serialize};
@@ -223,7 +225,16 @@ impl PaymentChannel for Alipay {
             if let Some(r) = &req.reason {
                 biz["refund_reason"] = json!(r);
             }
-            api::parse_refund(&self.call(api::REFUND, biz).await?, req)
+            let mut result = api::parse_refund(&self.call(api::REFUND, biz).await?, req)?;
+            // `fund_change=N`: no money moved on this call. Alipay's advice is to ask the refund
+            // query, whose `REFUND_SUCCESS` is the only word that the refund is done.
+            if result.status == RefundStatus::Processing {
+                let q = json!({ "out_trade_no": req.out_trade_no, "out_request_no": req.out_refund_no });
+                if api::parse_refund_query(&self.call(api::REFUND_QUERY, q).await?)? {
+                    result.status = RefundStatus::Success;
+                }
+            }
+            Ok(result)
         })
     }
 

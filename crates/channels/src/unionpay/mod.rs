@@ -23,12 +23,15 @@
 //! order UnionPay never saw or whose `payTimeout` has passed counts as closed, and an unpaid
 //! order still inside its `payTimeout` is [`ChannelError::Unsupported`] — wait for it.
 //!
-//! **Keys.** UnionPay's signing certificate is pinned (see [`sign::UnionpayKey`]), not chained to
-//! UnionPay's root: configure the current `acp_prod_verify_sign` certificate (or its public key)
-//! and replace it when UnionPay announces a new one.
+//! **Keys.** Configure UnionPay's root and middle certificates (`acp_prod_root.cer`,
+//! `acp_prod_middle.cer`): each message's `signPubKeyCert` is then checked as the official SDKs
+//! check it (validity, chain, owner `中国银联股份有限公司`; see [`cert`]), so UnionPay can roll its
+//! signing certificate. A config with only `unionpay_public_key_pem` pins that key instead (and
+//! must be changed when UnionPay announces a new certificate).
 
 pub mod api;
 pub mod bill;
+pub mod cert;
 pub mod sign;
 
 use crate::crypto::{RsaSigner, unix_now};
@@ -46,6 +49,10 @@ pub const DEFAULT_BASE_URL: &str = "https://gateway.95516.com/gateway/api";
 
 /// `payTimeout` when the order has no `expires_at`: 30 minutes.
 pub const DEFAULT_PAY_TIMEOUT_S: i64 = 30 * 60;
+
+fn validate_cn_name_default() -> bool {
+    true
+}
 
 fn default_base_url() -> String {
     DEFAULT_BASE_URL.to_string()
@@ -73,8 +80,21 @@ pub struct UnionpayConfig {
     pub cert_id: String,
     /// The merchant signing key (PKCS#8 or PKCS#1 PEM, exported from the `.pfx`).
     pub private_key_pem: String,
-    /// UnionPay's signing certificate (`CERTIFICATE` PEM) or its public key: pinned.
+    /// UnionPay's signing certificate (`CERTIFICATE` PEM) or its public key: pinned. Used only
+    /// when the root and middle certificates are not configured.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub unionpay_public_key_pem: String,
+    /// UnionPay's root certificate (PEM): with `middle_cert_pem`, the chain every
+    /// `signPubKeyCert` must lead to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_cert_pem: Option<String>,
+    /// UnionPay's middle certificate (PEM), issued by the root.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub middle_cert_pem: Option<String>,
+    /// The SDKs' `ifValidateCNName`: the certificate's owner must be `中国银联股份有限公司`. Set
+    /// false only for UnionPay's test environment, whose certificates name `00040000:SIGN`.
+    #[serde(default = "validate_cn_name_default")]
+    pub validate_cn_name: bool,
     /// Where `frontTransReq.do`, `backTransReq.do` and `queryTrans.do` live.
     #[serde(default = "default_base_url")]
     pub base_url: String,
@@ -98,6 +118,8 @@ impl std::fmt::Debug for UnionpayConfig {
             .field("notify_url", &self.notify_url)
             .field("front_url", &self.front_url)
             .field("file_transfer_url", &self.file_transfer_url)
+            .field("chain", &(self.root_cert_pem.is_some() && self.middle_cert_pem.is_some()))
+            .field("validate_cn_name", &self.validate_cn_name)
             .finish_non_exhaustive()
     }
 }
@@ -119,7 +141,11 @@ impl Unionpay {
         }
         Ok(Self {
             signer: RsaSigner::from_pem(&config.private_key_pem)?,
-            key: UnionpayKey::from_pem(&config.unionpay_public_key_pem)?,
+            key: match (&config.root_cert_pem, &config.middle_cert_pem) {
+                (Some(root), Some(middle)) => UnionpayKey::Chain(Box::new(cert::Chain::new(root, middle, config.validate_cn_name)?)),
+                (None, None) => UnionpayKey::from_pem(&config.unionpay_public_key_pem)?,
+                _ => return Err(ChannelError::Config("银联根证书与中级证书须一并配置".into())),
+            },
             config,
             txn_times: Mutex::default(),
             client: http::client(),
@@ -228,7 +254,7 @@ impl Unionpay {
         }
     }
 
-    /// Verifies an answer body (signature, pinned certificate, `merId`) and returns its fields.
+    /// Verifies an answer body (signature, UnionPay's certificate, `merId`) and returns its fields.
     /// An unsigned answer is only ever an error.
     pub fn verify_answer(&self, body: &str) -> Result<Params, ChannelError> {
         let p = sign::parse_raw(body)?;

@@ -4,11 +4,12 @@
 //!
 //! Answers of `backTransReq.do` / `queryTrans.do` come back as a raw `k=v&k=v` body (values are
 //! not URL-encoded); notifications are ordinary form POSTs. Since 5.1.0 UnionPay puts its signing
-//! certificate in the message (`signPubKeyCert`); we do not build a chain from it, we pin it: it
-//! must carry the public key the school configured, and that configured key verifies.
+//! certificate in the message (`signPubKeyCert`), checked against the configured root and middle
+//! certificates as the official SDKs check it ([`super::cert`]), or pinned (see [`UnionpayKey`]).
 
+use super::cert::Chain;
 use crate::ChannelError;
-use crate::crypto::{RsaSigner, RsaVerifier, pem_to_der, x509_parts};
+use crate::crypto::{RsaSigner, RsaVerifier, der_to_pem, pem_to_der, x509_parts};
 use aws_lc_rs::digest::{SHA256, digest};
 use std::collections::BTreeMap;
 
@@ -53,34 +54,54 @@ pub fn verify(verifier: &RsaVerifier, params: &Params) -> Result<(), ChannelErro
     verifier.verify_b64(hex.as_bytes(), sig)
 }
 
-/// The pinned UnionPay signing key: the configured key (PEM public key or certificate) and its
-/// SubjectPublicKeyInfo, which any `signPubKeyCert` in a message must match.
+/// How UnionPay's messages are trusted: by the configured root and middle certificates, as the
+/// official SDKs do ([`Chain`]), or — for configs that give only UnionPay's certificate or key —
+/// by pinning that key.
 #[derive(Debug, Clone)]
-pub struct UnionpayKey {
-    pub verifier: RsaVerifier,
-    spki: Vec<u8>,
+pub enum UnionpayKey {
+    Chain(Box<Chain>),
+    /// The configured key and its SubjectPublicKeyInfo, which any `signPubKeyCert` must carry.
+    Pinned {
+        verifier: RsaVerifier,
+        spki: Vec<u8>,
+    },
 }
 
 impl UnionpayKey {
+    /// The pinned key: a PEM public key or certificate.
     pub fn from_pem(text: &str) -> Result<Self, ChannelError> {
         let verifier = RsaVerifier::from_pem(text)?;
         let (label, der) = pem_to_der(text)?;
         let spki = if label == "CERTIFICATE" { x509_parts(&der)?.spki } else { der };
-        Ok(Self { verifier, spki })
+        Ok(Self::Pinned { verifier, spki })
     }
 
-    /// Verifies a message from UnionPay: `signPubKeyCert`, when present, must be a certificate
-    /// for the pinned key (a certificate for any other key is refused, whoever issued it);
-    /// then the signature.
-    pub fn verify_message(&self, params: &Params) -> Result<(), ChannelError> {
-        if let Some(cert) = params.get(SIGN_PUB_KEY_CERT) {
-            let (label, der) = pem_to_der(cert).map_err(|_| ChannelError::BadSignature)?;
-            let parts = x509_parts(&der).map_err(|_| ChannelError::BadSignature)?;
-            if label != "CERTIFICATE" || parts.spki != self.spki {
-                return Err(ChannelError::UnknownSerial(format!("signPubKeyCert {}", parts.serial_hex)));
+    /// Verifies a message from UnionPay at `now`. Chain: `signPubKeyCert` is required and
+    /// checked (validity, chain, owner), and its key verifies. Pinned: `signPubKeyCert`, when
+    /// present, must be a certificate for the pinned key (whoever issued it); the pinned key
+    /// verifies.
+    pub fn verify_message_at(&self, params: &Params, now: i64) -> Result<(), ChannelError> {
+        match self {
+            Self::Chain(chain) => {
+                let cert = params.get(SIGN_PUB_KEY_CERT).ok_or(ChannelError::BadSignature)?;
+                let cert = chain.check(cert, now)?;
+                verify(&RsaVerifier::from_pem(&der_to_pem("PUBLIC KEY", &cert.spki))?, params)
+            }
+            Self::Pinned { verifier, spki } => {
+                if let Some(cert) = params.get(SIGN_PUB_KEY_CERT) {
+                    let (label, der) = pem_to_der(cert).map_err(|_| ChannelError::BadSignature)?;
+                    let parts = x509_parts(&der).map_err(|_| ChannelError::BadSignature)?;
+                    if label != "CERTIFICATE" || &parts.spki != spki {
+                        return Err(ChannelError::UnknownSerial(format!("signPubKeyCert {}", parts.serial_hex)));
+                    }
+                }
+                verify(verifier, params)
             }
         }
-        verify(&self.verifier, params)
+    }
+
+    pub fn verify_message(&self, params: &Params) -> Result<(), ChannelError> {
+        self.verify_message_at(params, crate::crypto::unix_now())
     }
 }
 

@@ -6,7 +6,8 @@ async fn behaviour_is_read_and_patched_over_http() {
     let e = env(0.01).await;
     let url = format!("{}/sandbox/alipay/behaviour", e.base);
     let b: Behaviour = e.http.get(&url).send().await.unwrap().json().await.unwrap();
-    assert_eq!(b, Behaviour::default());
+    // Alipay's refunds are done at once unless switched (WeChat's answer PROCESSING first).
+    assert_eq!(b, Behaviour { refund: crate::RefundMode::Instant, ..Behaviour::default() });
     let b = e.set(Provider::Alipay, serde_json::json!({"notify":"delay","delay_s":7})).await;
     assert_eq!((b.notify, b.delay_s, b.decline), (NotifyMode::Delay, 7, false));
     let b = e.set(Provider::Alipay, serde_json::json!({"decline":true})).await;
@@ -132,4 +133,53 @@ async fn unacknowledged_notifications_are_retried_until_acknowledged() {
     let acks: Vec<_> = t.notifications.iter().map(|n| (n.status, n.acknowledged)).collect();
     assert_eq!(acks, [(Some(500), false), (Some(500), false), (Some(204), true)]);
     assert_eq!(e.inbox.all().len(), 3, "no more after the acknowledgement");
+}
+
+/// The `refund` switch for Alipay and UnionPay, through our adapters: a processing refund is
+/// `Processing` until done (Alipay: `fund_change=N` and no `REFUND_SUCCESS` yet; UnionPay:
+/// `origRespCode=05`), then `Success` when asked again; a failing one is refused with its code;
+/// each refund done is notified (Alipay to the trade's notify_url, UnionPay to the refund's
+/// backUrl) and the notification verifies.
+#[tokio::test]
+async fn alipay_and_unionpay_refunds_follow_the_refund_switch() {
+    let e = env(0.01).await;
+    for (i, p) in [Provider::Alipay, Provider::Unionpay].into_iter().enumerate() {
+        let no = format!("RFSW{i}0000001");
+        e.create_qr(p, &no, 1000).await;
+        e.pay(p, &no).await;
+        e.wait_for(1 + 2 * i).await;
+        // 100 s at this scale: done after a second.
+        e.set(p, serde_json::json!({ "refund": "processing", "refund_delay_s": 100 })).await;
+        let req = RefundRequest {
+            out_trade_no: no.clone(),
+            out_refund_no: format!("RFSW{i}R000001"),
+            refund: Fen(300),
+            total: Fen(1000),
+            reason: None,
+        };
+        let first = e.chan(p).refund(&req).await.unwrap();
+        assert_eq!(first.status, RefundStatus::Processing, "{p:?}");
+        let got = e.wait_for(2 + 2 * i).await;
+        let refund_notice = got.last().unwrap().1.as_ref().unwrap();
+        match p {
+            // Alipay tells of the refund on the trade's own notification, still TRADE_SUCCESS.
+            Provider::Alipay => {
+                assert!(refund_notice.provider_status.contains(&format!("refund {}", req.out_refund_no)), "{refund_notice:?}")
+            }
+            _ => assert_eq!((refund_notice.out_trade_no.as_str(), refund_notice.paid), (req.out_refund_no.as_str(), false)),
+        }
+        let again = e.chan(p).refund(&req).await.unwrap();
+        assert_eq!(again.status, RefundStatus::Success, "{p:?}");
+        assert_eq!(e.sandbox.trade(p, &no).unwrap().refunded(), Fen(300));
+
+        e.set(p, serde_json::json!({ "refund": "fail" })).await;
+        let failed = RefundRequest { out_refund_no: format!("RFSW{i}F000001"), ..req };
+        match e.chan(p).refund(&failed).await {
+            Err(ChannelError::Provider { code, .. }) => {
+                assert_eq!(code, if p == Provider::Alipay { "ACQ.TRADE_NOT_ALLOW_REFUND" } else { "01" })
+            }
+            other => panic!("{p:?}: {other:?}"),
+        }
+        e.set(p, serde_json::json!({ "refund": "instant" })).await;
+    }
 }

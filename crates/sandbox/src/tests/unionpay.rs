@@ -85,8 +85,15 @@ async fn tampered_forms_and_foreign_keys_are_refused() {
         Err(ChannelError::Provider { code, .. }) => assert_eq!(code, "11"),
         other => panic!("{other:?}"),
     }
-    // A channel configured with another UnionPay key refuses the sandbox's genuine answers.
+    // A channel configured with another UnionPay root and middle refuses the sandbox's genuine
+    // answers, and so does one pinning another key.
+    let other = crate::unionpay::issue_chain(&generate_rsa_2048().unwrap().public_spki_pem, 7).unwrap();
     let mut c = e.sandbox.unionpay_config(&e.base, "http://127.0.0.1:1/notify", UnionpayProduct::Qr);
+    (c.root_cert_pem, c.middle_cert_pem) = (Some(other.root_pem), Some(other.middle_pem));
+    let err = Unionpay::new(c).unwrap().create(&order("UPCHAIN00001", 100, PayFlow::Qr)).await.unwrap_err();
+    assert!(matches!(err, ChannelError::UnknownSerial(_)), "{err:?}");
+    let mut c = e.sandbox.unionpay_config(&e.base, "http://127.0.0.1:1/notify", UnionpayProduct::Qr);
+    (c.root_cert_pem, c.middle_cert_pem) = (None, None);
     c.unionpay_public_key_pem = generate_rsa_2048().unwrap().public_spki_pem;
     let err = Unionpay::new(c).unwrap().create(&order("UPPINNED0001", 100, PayFlow::Qr)).await.unwrap_err();
     assert!(matches!(err, ChannelError::UnknownSerial(_)), "{err:?}");
@@ -227,4 +234,75 @@ fn unionpay_keys_are_added_to_an_older_sandbox_dir_and_then_kept() {
     let c3 = again.unionpay_config("http://h", "http://h/notify", UnionpayProduct::Qr);
     assert_eq!((c3.mer_id, c3.private_key_pem), (c2.mer_id, c2.private_key_pem));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A sandbox directory from before the chain (a self-signed signing certificate) is upgraded in
+/// place: same merchant, keys and certificate serial; a certificate the official SDKs accept.
+#[test]
+fn an_old_key_directory_gets_a_chained_certificate_and_keeps_its_identity() {
+    use crate::keys::{SandboxKeys, UNIONPAY_CERT, UNIONPAY_MIDDLE_CERT, UNIONPAY_ROOT_CERT};
+    let dir = std::env::temp_dir().join(format!("campuspay-upgrade-{}-{}", std::process::id(), crate::keys::random_digits(8)));
+    let before = SandboxKeys::open(&dir).unwrap().unionpay;
+    let signer = campuspay_channels::crypto::RsaSigner::from_pem(&before.platform.private_pkcs8_pem).unwrap();
+    let old = crate::unionpay::self_signed_cert(
+        &signer,
+        &before.platform.public_spki_pem,
+        before.ids.platform_cert_serial,
+        "中国银联股份有限公司（沙箱）",
+    )
+    .unwrap();
+    std::fs::write(dir.join(UNIONPAY_CERT), &old).unwrap();
+    std::fs::remove_file(dir.join(UNIONPAY_ROOT_CERT)).unwrap();
+    std::fs::remove_file(dir.join(UNIONPAY_MIDDLE_CERT)).unwrap();
+
+    let after = SandboxKeys::open(&dir).unwrap().unionpay;
+    assert_eq!(after.ids.mer_id, before.ids.mer_id);
+    assert_eq!(after.merchant.private_pkcs8_pem, before.merchant.private_pkcs8_pem);
+    assert_eq!(after.platform.private_pkcs8_pem, before.platform.private_pkcs8_pem);
+    assert_ne!(after.platform_cert_pem, old);
+    assert_eq!(std::fs::read_to_string(dir.join(UNIONPAY_CERT)).unwrap(), after.platform_cert_pem);
+    let chain = campuspay_channels::unionpay::cert::Chain::new(&after.root_cert_pem, &after.middle_cert_pem, true).unwrap();
+    let cert = chain.check(&after.platform_cert_pem, campuspay_channels::crypto::unix_now()).unwrap();
+    let parts =
+        campuspay_channels::crypto::x509_parts(&campuspay_channels::crypto::pem_to_der(&after.platform_cert_pem).unwrap().1).unwrap();
+    assert_eq!(u64::from_str_radix(&parts.serial_hex, 16).unwrap(), before.ids.platform_cert_serial);
+    assert_eq!(cert.spki, parts.spki);
+    // Opened again, nothing changes.
+    assert_eq!(SandboxKeys::open(&dir).unwrap().unionpay.platform_cert_pem, after.platform_cert_pem);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A signed 消费撤销 of the consumption `query_id`, sent as the merchant would; its answer.
+async fn cancel(e: &Env, query_id: &str, order_id: &str, amount: &str) -> campuspay_channels::unionpay::sign::Params {
+    use campuspay_channels::unionpay::{api, sign};
+    let extra = [
+        ("txnAmt", amount.to_string()),
+        ("currencyCode", api::CNY.to_string()),
+        ("origQryId", query_id.to_string()),
+        ("backUrl", e.unionpay.config().notify_url.clone()),
+    ];
+    let fields =
+        e.unionpay.signed(api::TXN_CANCEL, api::SUB_NONE, api::CHANNEL_MOBILE, order_id, &sign::txn_time(unix_now()), &extra).unwrap();
+    let req = e.unionpay.prepare(api::BACK_TRANS, &fields);
+    let body = e.http.post(req.url).header("content-type", "application/x-www-form-urlencoded").body(req.body).send().await.unwrap();
+    e.unionpay.verify_answer(&body.text().await.unwrap()).unwrap()
+}
+
+/// 消费撤销 (`txnType=31`): the whole of a consumption paid today is reversed and notified
+/// (`31`, to the request's backUrl); a part of it, or a second one, is refused with 35.
+#[tokio::test]
+async fn a_consumption_paid_today_can_be_cancelled_whole() {
+    let e = env(0.01).await;
+    let no = "UPCANCEL0001";
+    e.create_qr(U, no, 800).await;
+    let (_, paid) = e.pay(U, no).await;
+    let query_id = paid["transaction_id"].as_str().unwrap().to_string();
+    e.wait_for(1).await;
+    assert_eq!(cancel(&e, &query_id, "UPCANCELP001", "100").await["respCode"], "35");
+    assert_eq!(cancel(&e, &query_id, "UPCANCELW001", "800").await["respCode"], "00");
+    let got = e.wait_for(2).await;
+    let n = got.last().unwrap().1.as_ref().unwrap();
+    assert_eq!((n.out_trade_no.as_str(), n.paid, n.provider_status.as_str()), ("UPCANCELW001", false, "31:00"));
+    assert_eq!(e.sandbox.trade(U, no).unwrap().refunded(), Fen(800));
+    assert_eq!(cancel(&e, &query_id, "UPCANCELX001", "800").await["respCode"], "35");
 }

@@ -5,4 +5,5 @@
 
 mod alipay;
 mod unionpay;
+mod unionpay_cert;
 mod wechatpay;

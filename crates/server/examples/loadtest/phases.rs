@@ -42,7 +42,9 @@ pub async fn prepare(http: &reqwest::Client, bases: &[String], n: usize, concurr
                 let login = json!({"school": "qdou", "login": format!("L{i:07}"), "password": PASSWORD});
                 let Some((200, v)) = json_of(http.post(format!("{base}/api/v1/student/login")).json(&login)).await else { continue };
                 let token = v["token"].as_str().unwrap_or_default().to_string();
-                let Some((200, c)) = json_of(http.get(format!("{base}/api/v1/student/charges")).bearer_auth(&token)).await else { continue };
+                let Some((200, c)) = json_of(http.get(format!("{base}/api/v1/student/charges")).bearer_auth(&token)).await else {
+                    continue;
+                };
                 let Some(charge) = c["charges"].as_array().and_then(|c| c.iter().find(|c| c["item_code"] == "LOAD")).cloned() else {
                     continue;
                 };
