@@ -241,6 +241,7 @@ impl SandboxKeys {
             }],
             notify_url: format!("{notify}/wechatpay"),
             base_url: format!("{base}/sandbox/wechatpay"),
+            official_account_secret: None,
         };
         let alipay = AlipayConfig {
             app_id: a.app_id.clone(),

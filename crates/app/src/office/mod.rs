@@ -12,6 +12,7 @@ pub mod charge_runs;
 pub mod dashboard;
 pub mod exceptions;
 pub mod imports;
+pub mod merchants;
 pub mod payments;
 pub mod receipts;
 pub mod refunds;

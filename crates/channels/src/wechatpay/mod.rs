@@ -43,6 +43,10 @@ pub struct WechatPayConfig {
     pub notify_url: String,
     #[serde(default = "default_base_url")]
     pub base_url: String,
+    /// The 公众号 AppSecret of `appid`, for WeChat OAuth (`snsapi_base`) to learn a payer's
+    /// openid before a JSAPI payment; a secret like the keys. `None` when JSAPI is not used.
+    #[serde(default)]
+    pub official_account_secret: Option<String>,
 }
 
 impl std::fmt::Debug for WechatPayConfig {

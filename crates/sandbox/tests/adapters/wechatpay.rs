@@ -28,6 +28,7 @@ fn config() -> WechatPayConfig {
         platform_keys: vec![PlatformKey { serial: Some("PUB_KEY_ID_0119000091912024".into()), pem: platform.public_spki_pem.clone() }],
         notify_url: "http://127.0.0.1:8080/notify/wechatpay".into(),
         base_url: "http://127.0.0.1:9".into(),
+        official_account_secret: None,
     }
 }
 

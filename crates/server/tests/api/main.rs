@@ -10,6 +10,7 @@ mod hardening;
 mod hardening_boundaries;
 mod office;
 mod office_data;
+mod office_merchants;
 mod office_money;
 mod office_money_pages;
 mod office_pages;
