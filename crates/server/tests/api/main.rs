@@ -14,6 +14,7 @@ mod office_merchants;
 mod office_money;
 mod office_money_pages;
 mod office_pages;
+mod office_settings_pages;
 mod pages_pay;
 mod payments;
 mod races;

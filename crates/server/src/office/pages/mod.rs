@@ -12,9 +12,12 @@ mod auth;
 mod counter;
 mod home;
 mod imports;
+mod merchants;
 mod money;
+mod policy_form;
 mod reports;
 mod runs;
+mod school;
 mod students;
 mod totp;
 
@@ -65,6 +68,10 @@ pub fn routes() -> Router<AppState> {
         .route("/office/reports", get(reports::collection_page))
         .route("/office/reconciliation", get(reports::reconciliation_page))
         .route("/office/reconciliation/run", post(reports::reconciliation_run))
+        .route("/office/merchants", get(merchants::merchants_page))
+        .route("/office/school", get(school::policy_page).post(school::policy_submit))
+        .route("/office/schools/new", get(school::new_school_page).post(school::new_school_submit))
+        .route("/office/merchants/{channel}", post(merchants::merchant_submit))
 }
 
 async fn stylesheet() -> Response {
@@ -94,6 +101,9 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
     ("/office/reconciliation", "对账", "reconciliation", &[Permission::ViewReports]),
     ("/office/reports", "收缴报表", "reports", &[Permission::ViewReports]),
     ("/office/audit", "审计日志", "audit", &[Permission::ViewAudit]),
+    ("/office/schools/new", "新建学校", "new_school", &[Permission::ManagePlatform]),
+    ("/office/school", "学校设置", "school", &[Permission::ManageSchool]),
+    ("/office/merchants", "商户配置", "merchants", &[Permission::ManageMerchants]),
 ];
 
 /// What every office page shows around its content: title, school, who is logged in, the
