@@ -177,6 +177,11 @@ pub enum AuditAction {
     StaffAdded,
     StaffPasswordChanged,
     StaffTotpEnabled,
+    /// A school's admin disabled a staff account (its sessions end) or enabled it again.
+    StaffDisabled,
+    StaffEnabled,
+    /// A school's admin gave a staff member a new one-time password.
+    StaffPasswordReset,
     ImportCommitted,
     ChargesIssued,
     WaiverGranted,
@@ -215,6 +220,9 @@ text_enum!(AuditAction {
     StaffAdded => "staff.added",
     StaffPasswordChanged => "staff.password_changed",
     StaffTotpEnabled => "staff.totp_enabled",
+    StaffDisabled => "staff.disabled",
+    StaffEnabled => "staff.enabled",
+    StaffPasswordReset => "staff.password_reset",
     ImportCommitted => "import.committed",
     ChargesIssued => "charges.issued",
     WaiverGranted => "charge.waiver",

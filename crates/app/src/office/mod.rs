@@ -19,6 +19,7 @@ pub mod refunds;
 pub mod reports;
 pub mod schools;
 pub mod search;
+pub mod staff_admin;
 pub mod students;
 pub mod totp;
 

@@ -11,6 +11,8 @@ on_both_databases!(
     the_policy_form_shows_each_problem_and_saves_what_is_right,
     the_platform_creates_a_school_from_the_form,
     settings_pages_refuse_roles_without_their_permission,
+    a_school_admin_adds_disables_enables_and_resets_staff,
+    announcements_are_written_scheduled_and_taken_down_from_the_page,
 );
 
 struct Page {
@@ -226,4 +228,123 @@ async fn settings_pages_refuse_roles_without_their_permission(app: TestApp) {
     assert!(home.body.contains("href=\"/office/merchants\"") && home.body.contains("href=\"/office/school\""));
     // A school's admin cannot reach another school's merchants through the page.
     assert_eq!(get(&app, &admin, "/office/merchants?school=ejt").await.status, 404);
+}
+
+async fn api_login(app: &TestApp, school: &str, login: &str, password: &str) -> (u16, Value) {
+    let body = serde_json::json!({"school": school, "login": login, "password": password});
+    let res = app.http.post(app.url("/api/v1/office/login")).json(&body).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+}
+
+fn one_time_password(html: &str) -> String {
+    html.split("id=\"one-time-password\">").nth(1).expect("a one-time password").split('<').next().unwrap().to_string()
+}
+
+async fn a_school_admin_adds_disables_enables_and_resets_staff(app: TestApp) {
+    let cookie = page_login(&app, "ejt", "admin", "Admin#2026").await;
+    let page = get(&app, &cookie, "/office/staff").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("finance") && page.body.contains("收费员") && page.body.contains("当前登录"));
+    let csrf = csrf_of(&page.body);
+    // A bad login is refused beside its field; then added, its one-time password shown once.
+    let p = post(&app, &cookie, "/office/staff", &form(&[("csrf", &csrf), ("login", "柜台"), ("name", "王二"), ("role", "cashier")])).await;
+    assert_eq!(p.status, 422);
+    assert!(p.body.contains("账号只能由字母、数字和 . _ - 组成") && p.body.contains("value=\"王二\""), "{}", p.body);
+    let p =
+        post(&app, &cookie, "/office/staff", &form(&[("csrf", &csrf), ("login", "counter2"), ("name", "王二"), ("role", "cashier")])).await;
+    assert_eq!(p.status, 200, "{}", p.body);
+    let first = one_time_password(&p.body);
+    assert!(!get(&app, &cookie, "/office/staff").await.body.contains(&first), "shown once only");
+    let (status, v) = api_login(&app, "ejt", "counter2", &first).await;
+    assert_eq!((status, v["role"].as_str()), (200, Some("cashier")));
+    let token = v["token"].as_str().unwrap().to_string();
+    // Disabled: the session ends at once and the login is refused.
+    let p = post(&app, &cookie, "/office/staff/counter2/disable", &form(&[("csrf", &csrf)])).await;
+    assert_eq!((p.status, p.location.as_str()), (303, "/office/staff?done=disabled"));
+    let res = app.http.get(app.url("/api/v1/office/me")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    assert_eq!(api_login(&app, "ejt", "counter2", &first).await.0, 401);
+    assert!(get(&app, &cookie, "/office/staff").await.body.contains("已停用"));
+    // Enabled again; then a new one-time password replaces the old.
+    assert_eq!(post(&app, &cookie, "/office/staff/counter2/enable", &form(&[("csrf", &csrf)])).await.status, 303);
+    assert_eq!(api_login(&app, "ejt", "counter2", &first).await.0, 200);
+    let p = post(&app, &cookie, "/office/staff/counter2/reset-password", &form(&[("csrf", &csrf)])).await;
+    assert_eq!(p.status, 200);
+    let second = one_time_password(&p.body);
+    assert_eq!(api_login(&app, "ejt", "counter2", &first).await.0, 401);
+    let (status, v) = api_login(&app, "ejt", "counter2", &second).await;
+    assert_eq!((status, v["must_change_password"].as_bool()), (200, Some(true)));
+    // Not one's own account; not another school's.
+    assert_eq!(post(&app, &cookie, "/office/staff/admin/disable", &form(&[("csrf", &csrf)])).await.status, 422);
+    let school = app.store.school_by_code("qdou").await.unwrap().unwrap().id;
+    let qdou_cashier = app.store.staff_by_login(Some(school), "cashier").await.unwrap().unwrap();
+    assert_eq!(post(&app, &cookie, "/office/staff/nosuch/disable", &form(&[("csrf", &csrf)])).await.status, 404);
+    assert!(!app.store.staff_by_login(Some(school), "cashier").await.unwrap().unwrap().disabled && !qdou_cashier.disabled);
+    // The API: the same, with a bearer token.
+    let (_, admin) = api_login(&app, "ejt", "admin", "Admin#2026").await;
+    let admin = admin["token"].as_str().unwrap().to_string();
+    let res = app.http.post(app.url("/api/v1/office/staff/counter2/reset-password")).bearer_auth(&admin).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let v: Value = res.json().await.unwrap();
+    assert_eq!(v["one_time_password"].as_str().unwrap().len(), second.len());
+    // Audited, never with a password.
+    let ejt = app.store.school_by_code("ejt").await.unwrap().unwrap().id;
+    let rows: Vec<(String, String)> =
+        sqlx::query_as("SELECT action, detail FROM audit_log WHERE school_id = $1 AND actor = 'admin' AND action LIKE 'staff.%' AND detail LIKE '%counter2%' ORDER BY id")
+            .bind(ejt)
+            .fetch_all(app.store.pool())
+            .await
+            .unwrap();
+    let actions: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(actions, ["staff.added", "staff.disabled", "staff.enabled", "staff.password_reset", "staff.password_reset"]);
+    assert!(rows.iter().all(|r| !r.1.contains(&first) && !r.1.contains(&second)));
+}
+
+async fn announcements_are_written_scheduled_and_taken_down_from_the_page(app: TestApp) {
+    let cookie = page_login(&app, "cqjzc", "finance", "Finance#2026").await;
+    let page = get(&app, &cookie, "/office/announcements").await;
+    assert_eq!(page.status, 200);
+    let csrf = csrf_of(&page.body);
+    let now = app.state.clock.now();
+    let at = |t: i64| campuspay_domain::time::format_shanghai(t)[..16].replacen(' ', "T", 1);
+    // An expiry before the publication: refused beside its field, the text kept.
+    let bad = form(&[
+        ("csrf", &csrf),
+        ("title", "缴费提醒"),
+        ("body", "请于月底前缴清学费。"),
+        ("publish_at", ""),
+        ("expire_at", &at(now - 3600)),
+    ]);
+    let p = post(&app, &cookie, "/office/announcements", &bad).await;
+    assert_eq!(p.status, 422, "{}", p.body);
+    assert!(p.body.contains("下线时间必须晚于发布时间") && p.body.contains("请于月底前缴清学费。"));
+    let now_form = form(&[("csrf", &csrf), ("title", "缴费提醒"), ("body", "请于月底前缴清学费。"), ("publish_at", ""), ("expire_at", "")]);
+    assert_eq!(post(&app, &cookie, "/office/announcements", &now_form).await.location, "/office/announcements?done=saved");
+    let later = form(&[
+        ("csrf", &csrf),
+        ("title", "系统维护"),
+        ("body", "周六 22:00 起维护两小时。"),
+        ("publish_at", &at(now + 86_400)),
+        ("expire_at", &at(now + 2 * 86_400)),
+    ]);
+    assert_eq!(post(&app, &cookie, "/office/announcements", &later).await.status, 303);
+    let page = get(&app, &cookie, "/office/announcements").await;
+    assert!(page.body.contains("显示中") && page.body.contains("定时发布"), "{}", page.body);
+    let (_, token) = api_login(&app, "cqjzc", "finance", "Finance#2026").await;
+    let res = app.http.get(app.url("/api/v1/office/announcements")).bearer_auth(token["token"].as_str().unwrap()).send().await.unwrap();
+    let list: Value = res.json().await.unwrap();
+    let id = list["announcements"].as_array().unwrap().iter().find(|a| a["title"] == "缴费提醒").unwrap()["id"].as_i64().unwrap();
+    // Changed through its form, then taken down now.
+    let edit = get(&app, &cookie, &format!("/office/announcements?edit={id}")).await;
+    assert!(edit.body.contains(&format!("action=\"/office/announcements/{id}\"")) && edit.body.contains("请于月底前缴清学费。"));
+    let changed =
+        form(&[("csrf", &csrf), ("title", "缴费提醒（更新）"), ("body", "请于月底前缴清学费。"), ("publish_at", ""), ("expire_at", "")]);
+    assert_eq!(post(&app, &cookie, &format!("/office/announcements/{id}"), &changed).await.status, 303);
+    let p = post(&app, &cookie, &format!("/office/announcements/{id}/expire"), &form(&[("csrf", &csrf)])).await;
+    assert_eq!(p.location, "/office/announcements?done=expired");
+    let page = get(&app, &cookie, "/office/announcements").await;
+    assert!(page.body.contains("缴费提醒（更新）") && page.body.contains("已下线"));
+    // A cashier has no announcements: 403, and no menu entry.
+    let cashier = page_login(&app, "cqjzc", "cashier", "Cashier#2026").await;
+    assert_eq!(get(&app, &cashier, "/office/announcements").await.status, 403);
 }
