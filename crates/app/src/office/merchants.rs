@@ -91,17 +91,18 @@ pub async fn list(ctx: &Context, staff: &Staff, school: Option<&str>) -> Result<
     Ok((school, out))
 }
 
-/// What the platform fills in where a field is left empty: its own notify address for the
-/// school and channel, and its home page to come back to after the UnionPay gateway.
+/// What the platform fills in where an address is left empty: its own notify address for the
+/// school and channel, and the school's page to come back to after the UnionPay gateway. (The
+/// providers' own addresses stay empty: the adapters default to them.)
 fn defaults(ctx: &Context, school: &School, channel: MerchantChannel, fields: &mut BTreeMap<String, String>) {
-    let base = ctx.public_url();
-    let mut default = |k: &str, v: String| {
-        if form::spec(channel, k).is_some() && fields.get(k).is_none_or(|x| x.trim().is_empty()) {
+    for k in ["notify_url", "front_url"] {
+        if fields.get(k).is_none_or(|x| x.trim().is_empty())
+            && form::spec(channel, k).is_some()
+            && let Some(v) = form::default_of(channel, k, ctx.public_url(), &school.code)
+        {
             fields.insert(k.to_string(), v);
         }
-    };
-    default("notify_url", format!("{base}/notify/{}/{}", channel.provider().as_str(), school.code));
-    default("front_url", format!("{base}/s/{}/", school.code));
+    }
 }
 
 /// Sets the school's configuration of `channel` from the form's `input` (`manage_merchants`):

@@ -88,6 +88,20 @@ const UNIONPAY: &[FieldSpec] = &[
     optional(f("file_transfer_url", "对账文件地址", "下载对账文件的地址（fileTransfer）；留空使用银联默认地址")),
 ];
 
+/// What the platform uses for an address field left empty, for a school (`public_url` is the
+/// platform's own address).
+pub fn default_of(channel: MerchantChannel, field: &str, public_url: &str, school_code: &str) -> Option<String> {
+    use campuspay_channels::{alipay, unionpay, wechatpay};
+    Some(match (channel, field) {
+        (_, "notify_url") => format!("{public_url}/notify/{}/{school_code}", channel.provider().as_str()),
+        (_, "front_url") => format!("{public_url}/s/{school_code}/"),
+        (MerchantChannel::Wechatpay, "base_url") => wechatpay::DEFAULT_BASE_URL.into(),
+        (MerchantChannel::Alipay, "gateway_url") => alipay::DEFAULT_GATEWAY_URL.into(),
+        (_, "base_url") => unionpay::DEFAULT_BASE_URL.into(),
+        _ => return None,
+    })
+}
+
 /// The fields of a channel's form, in the order shown.
 pub fn fields_of(channel: MerchantChannel) -> &'static [FieldSpec] {
     match channel {
@@ -153,7 +167,12 @@ pub fn to_config(channel: MerchantChannel, all: &BTreeMap<String, String>) -> Re
     }
     let key_error = |field: &'static str, e: campuspay_channels::ChannelError| {
         let label = spec(channel, field).map_or(field, |s| s.label);
-        refused(field, format!("{label}无法使用：{e}"))
+        // The channel's "渠道配置有误:" prefix says nothing more beside the field.
+        let why = match e {
+            campuspay_channels::ChannelError::Config(m) => m,
+            other => other.to_string(),
+        };
+        refused(field, format!("{label}无法使用：{why}"))
     };
     let opt = |name: &str| Some(get(all, name).to_string()).filter(|v| !v.is_empty());
     let value = match channel {

@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use campuspay_app::Error;
 use campuspay_app::office::merchants::{self, MerchantView};
 use campuspay_app::office::schools;
+use campuspay_app::payment::merchant_config::default_of;
 use campuspay_domain::payment::MerchantChannel;
 use campuspay_domain::time::format_shanghai;
 use serde::Deserialize;
@@ -53,6 +54,8 @@ pub struct FieldView {
     pub value: String,
     /// For a secret: 「已设置（… 更换）」 or 「未设置」.
     pub status: String,
+    /// What an empty address becomes.
+    pub placeholder: String,
     pub error: Option<String>,
 }
 
@@ -123,7 +126,7 @@ async fn show(
     let Some(view) = views.iter().find(|v| v.channel == channel) else {
         return page.error(&Error::internal());
     };
-    let fields = field_views(view, typed, &error);
+    let fields = field_views(view, typed, &error, state.public_url(), &school.code);
     let shown: Vec<&str> = view.specs.iter().map(|s| s.name).collect();
     let other_error = super::form_error(&error, &shown);
     let out = MerchantsPage {
@@ -147,7 +150,13 @@ async fn show(
     }
 }
 
-fn field_views(view: &MerchantView, typed: Option<&BTreeMap<String, String>>, error: &Option<Error>) -> Vec<FieldView> {
+fn field_views(
+    view: &MerchantView,
+    typed: Option<&BTreeMap<String, String>>,
+    error: &Option<Error>,
+    public_url: &str,
+    school_code: &str,
+) -> Vec<FieldView> {
     view.specs
         .iter()
         .map(|s| {
@@ -169,6 +178,7 @@ fn field_views(view: &MerchantView, typed: Option<&BTreeMap<String, String>>, er
                 multiline: s.multiline,
                 value,
                 status,
+                placeholder: default_of(view.channel, s.name, public_url, school_code).unwrap_or_default(),
                 error: super::field_error(error, s.name),
             }
         })

@@ -83,7 +83,7 @@ pub async fn policy_submit(State(state): State<AppState>, posted: OfficeForm<Fla
                 school_name: school.name,
                 school_code: school.code,
                 saved: false,
-                error: Some("未保存：请按标出的说明改正后再保存。".into()),
+                error: Some(format!("未保存。{}（各项已在下方标出）", e.zh)),
             },
             &e,
         ),
