@@ -322,6 +322,26 @@ test('d. a school admin replaces the Alipay private key and edits the school pol
     const log = await page.locator('main').textContent();
     assert.match(log, /school\.merchant|商户/);
     assert.ok(!log.includes(second.privateKey.split('\n')[1]));
+
+    // A new cashier: the one-time password is shown once.
+    await page.click('nav.side a[href="/office/staff"]');
+    await page.fill('#login', 'counter2');
+    await page.fill('#name', '王二');
+    await page.selectOption('#role', 'cashier');
+    await page.click('#add-staff');
+    assert.match(await page.locator('#one-time-password').textContent(), /^\S{12,}$/);
+    assert.match(await page.locator('#staff-list').textContent(), /counter2[\s\S]*王二[\s\S]*收费员[\s\S]*待修改初始密码/);
+    await step('staff');
+
+    // An announcement scheduled for tomorrow.
+    await page.click('nav.side a[href="/office/announcements"]');
+    await page.fill('#title', '缴费系统维护');
+    await page.fill('#body', '周六 22:00 至 24:00 暂停缴费，请提前安排。');
+    const tomorrow = new Date(Date.now() + 8 * 3600_000 + 86_400_000).toISOString().slice(0, 16);
+    await page.fill('#publish_at', tomorrow);
+    await Promise.all([page.waitForURL((u) => u.search === '?done=saved'), page.click('#save-announcement')]);
+    assert.match(await page.locator('#announcement-list').textContent(), /缴费系统维护[\s\S]*定时发布/);
+    await step('announcements');
     assertNoPageErrors();
   });
 });

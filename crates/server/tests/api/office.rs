@@ -42,7 +42,7 @@ async fn demo_staff_log_in_with_their_roles_and_permissions(app: TestApp) {
     let (status, v) = staff_login(&app, "platform", "platform", "Platform#2026").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!((v["role"].as_str(), v["school"].is_null()), (Some("platform_admin"), true));
-    assert_eq!(v["permissions"], json!(["manage_platform"]));
+    assert_eq!(v["permissions"], json!(["manage_platform", "manage_merchants"]));
     // A student's token is no staff token, and a staff token is no student's.
     let student = app.session("qdou", "20230001").await;
     assert_eq!(app.get_json("/api/v1/office/me", Some(&student)).await.0, 401);
