@@ -1,12 +1,14 @@
 // The finance office's PC pages (issue 8, items 6 and 10) at 1366×768: a cashier takes cash at
 // the counter and the student sees it paid; an accountant imports a roster and issues that
-// class a charge run; an auditor reads the audit log and cannot take money.
+// class a charge run; an auditor reads the audit log and cannot take money; a school admin
+// replaces a merchant key and edits the school's policy (issue 8, item 2).
 // Screenshots: target/screenshots/office-{name}-1366x768-{step}.png.
 //
 // Run from the repo root:  node --test tests/browser/office.test.mjs
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { browserSuite, logIn, PC } from './harness.mjs';
 
@@ -248,5 +250,98 @@ test('c. an auditor reads the audit log and has no payment form; a cashier gets 
     assert.equal(res.status(), 403);
     assert.match(await page.locator('.alert.error').textContent(), /收费员.*没有“审计日志”权限/);
     await step('forbidden');
+  });
+});
+
+test('d. a school admin replaces the Alipay private key and edits the school policy', async () => {
+  await withPage({ name: 'admin', vp: PC, timeout: 20_000 }, async ({ server, page, step, assertNoPageErrors }) => {
+    await staffLogIn(server, page, 'qdou', 'admin', 'Admin#2026');
+    const nav = await page.locator('nav.side').textContent();
+    assert.match(nav, /公告[\s\S]*人员管理[\s\S]*学校设置[\s\S]*商户配置/);
+    assert.doesNotMatch(nav, /新建学校/);
+
+    // A new application key pair, as the school's Alipay key tool would make it.
+    const pair = () =>
+      crypto.generateKeyPairSync('rsa', {
+        modulusLength: 2048,
+        privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        publicKeyEncoding: { type: 'spki', format: 'pem' },
+      });
+    const first = pair();
+    const alipayKey = pair().publicKey;
+
+    await page.click('nav.side a[href="/office/merchants"]');
+    await Promise.all([page.waitForURL((u) => u.search.includes('channel=alipay')), page.click('#channels a[href*="channel=alipay"]')]);
+    assert.match(await page.locator('#merchant-form h2').textContent(), /支付宝/);
+    await page.fill('#app_id', '2021000000000001');
+    await page.fill('#app_private_key_pem', 'not a key');
+    await page.fill('#alipay_public_key_pem', alipayKey);
+    await page.click('#save-merchant');
+    // Refused beside its field; the plain fields kept, the typed secret not.
+    assert.match(await page.locator('#app_private_key_pem-error').textContent(), /应用私钥无法使用/);
+    assert.equal(await page.inputValue('#app_id'), '2021000000000001');
+    assert.equal(await page.inputValue('#app_private_key_pem'), '');
+    await step('merchant-refused');
+
+    await page.fill('#app_private_key_pem', first.privateKey);
+    await page.fill('#alipay_public_key_pem', alipayKey);
+    await Promise.all([page.waitForURL((u) => u.search.includes('saved=1')), page.click('#save-merchant')]);
+    assert.match(await page.locator('#saved').textContent(), /已保存/);
+    assert.match(await page.locator('#channels tr', { hasText: '支付宝' }).textContent(), /已配置/);
+    assert.match(await page.locator('#app_private_key_pem-help').textContent(), /已设置（/);
+    const html = await page.content();
+    assert.ok(!html.includes(first.privateKey.split('\n')[1]), 'the key is never shown again');
+    await step('merchant-saved');
+
+    // Replaced by a new key: the other fields stay as they are.
+    const second = pair();
+    await page.fill('#app_private_key_pem', second.privateKey);
+    await Promise.all([page.waitForURL((u) => u.search.includes('saved=1')), page.click('#save-merchant')]);
+    assert.equal(await page.inputValue('#app_id'), '2021000000000001');
+    assert.match(await page.locator('#app_private_key_pem-help').textContent(), /已设置（/);
+
+    // The policy: an opening time that is no time is refused beside it, then saved.
+    await page.click('nav.side a[href="/office/school"]');
+    assert.match(await page.locator('h1').textContent(), /学校设置/);
+    await step('policy');
+    await page.fill('#payee', '青岛某大学财务处');
+    await page.fill('#hours_open', '08:00');
+    await page.fill('#hours_close', '25:30');
+    await page.click('#save-policy');
+    assert.match(await page.locator('#g-pay').textContent(), /开放时间写成 08:00 这样的时刻/);
+    assert.equal(await page.inputValue('#payee'), '青岛某大学财务处', 'the form comes back as typed');
+    await step('policy-refused');
+    await page.fill('#hours_close', '22:00');
+    await Promise.all([page.waitForURL((u) => u.search === '?saved=1'), page.click('#save-policy')]);
+    assert.equal(await page.inputValue('#payee'), '青岛某大学财务处');
+    assert.equal(await page.inputValue('#hours_open'), '08:00');
+    await step('policy-saved');
+
+    // Both changes are in the audit log, without the key.
+    await page.goto(`${server.base}/office/audit`);
+    const log = await page.locator('main').textContent();
+    assert.match(log, /school\.merchant|商户/);
+    assert.ok(!log.includes(second.privateKey.split('\n')[1]));
+
+    // A new cashier: the one-time password is shown once.
+    await page.click('nav.side a[href="/office/staff"]');
+    await page.fill('#login', 'counter2');
+    await page.fill('#name', '王二');
+    await page.selectOption('#role', 'cashier');
+    await page.click('#add-staff');
+    assert.match(await page.locator('#one-time-password').textContent(), /^\S{12,}$/);
+    assert.match(await page.locator('#staff-list').textContent(), /counter2[\s\S]*王二[\s\S]*收费员[\s\S]*待修改初始密码/);
+    await step('staff');
+
+    // An announcement scheduled for tomorrow.
+    await page.click('nav.side a[href="/office/announcements"]');
+    await page.fill('#title', '缴费系统维护');
+    await page.fill('#body', '周六 22:00 至 24:00 暂停缴费，请提前安排。');
+    const tomorrow = new Date(Date.now() + 8 * 3600_000 + 86_400_000).toISOString().slice(0, 16);
+    await page.fill('#publish_at', tomorrow);
+    await Promise.all([page.waitForURL((u) => u.search === '?done=saved'), page.click('#save-announcement')]);
+    assert.match(await page.locator('#announcement-list').textContent(), /缴费系统维护[\s\S]*定时发布/);
+    await step('announcements');
+    assertNoPageErrors();
   });
 });

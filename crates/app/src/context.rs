@@ -6,6 +6,7 @@ use crate::i18n::Lang;
 use crate::messaging::mail::Mailer;
 use crate::messaging::sms::{AliyunSms, AliyunSmsConfig, SmsGateway};
 use crate::payment::channels::Channels;
+use crate::secrets::SecretKeys;
 use campuspay_store::Store;
 use std::sync::Arc;
 
@@ -21,6 +22,9 @@ pub struct Settings {
     pub mail_from: String,
     /// Aliyun SMS account; SMS go to the outbox without one.
     pub aliyun_sms: Option<AliyunSmsConfig>,
+    /// The key merchant secrets are sealed with at rest (`crate::secrets`); without one no
+    /// merchant configuration can be saved or loaded.
+    pub secret_keys: Option<SecretKeys>,
 }
 
 impl Default for Settings {
@@ -31,6 +35,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "校园统一支付平台 <noreply@campuspay.localhost>".into(),
             aliyun_sms: None,
+            secret_keys: None,
         }
     }
 }
@@ -47,6 +52,8 @@ pub struct Context {
     pub clock: Clock,
     /// Which refused provider notifications are kept (a bounded sample).
     pub reject_sample: Arc<crate::payment::notify::RejectSample>,
+    /// What merchant secrets are sealed and opened with.
+    pub secret_keys: Option<SecretKeys>,
     public_url: Arc<str>,
 }
 
@@ -70,6 +77,7 @@ impl Context {
             sms,
             clock: Clock::default(),
             reject_sample: Arc::default(),
+            secret_keys: settings.secret_keys.clone(),
             public_url,
         }
     }

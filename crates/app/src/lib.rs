@@ -5,7 +5,8 @@
 //! - [`payment`]: the school's channels, orders, paying, settling notifications exactly once,
 //!   closing, reconciling statements.
 //! - [`messaging`]: mail (SMTP) and SMS (Aliyun), or the outbox.
-//! - [`office`]: the finance office: staff, permissions, audit.
+//! - [`office`]: the finance office: staff, permissions, audit, merchant configurations.
+//! - [`secrets`]: AES-256-GCM sealing of secrets at rest (merchant keys).
 //! - [`jobs`]: the background work kept in the database: a typed [`jobs::Job`], run by
 //!   [`jobs::Runner`] with a concurrency limit per queue.
 //!
@@ -21,6 +22,7 @@ pub mod messaging;
 pub mod office;
 pub mod payment;
 pub mod receipts;
+pub mod secrets;
 pub mod student;
 
 pub use clock::Clock;

@@ -36,8 +36,10 @@ pub enum Permission {
     ViewAudit,
     /// Add staff of the school, change their roles, disable them.
     ManageStaff,
-    /// The school's policy and merchant configurations.
+    /// The school's policy.
     ManageSchool,
+    /// The school's merchant configurations per channel, secrets included (write-only).
+    ManageMerchants,
     /// Create schools (the platform's operator, not a school's).
     ManagePlatform,
 }
@@ -57,6 +59,7 @@ text_enum!(Permission {
     ViewAudit => "view_audit",
     ManageStaff => "manage_staff",
     ManageSchool => "manage_school",
+    ManageMerchants => "manage_merchants",
     ManagePlatform => "manage_platform",
 });
 
@@ -77,7 +80,8 @@ impl Permission {
             Permission::ManageAnnouncements => "公告",
             Permission::ViewAudit => "审计日志",
             Permission::ManageStaff => "人员和角色",
-            Permission::ManageSchool => "学校设置和商户",
+            Permission::ManageSchool => "学校设置",
+            Permission::ManageMerchants => "商户配置",
             Permission::ManagePlatform => "平台管理",
         }
     }
@@ -131,6 +135,7 @@ impl Role {
                 ViewAudit,
                 ManageStaff,
                 ManageSchool,
+                ManageMerchants,
             ],
             Role::Accountant => &[
                 ViewStudents,
@@ -147,7 +152,8 @@ impl Role {
             ],
             Role::Cashier => &[ViewStudents, ManageStudentAccounts, RecordOfflinePayments],
             Role::Auditor => &[ViewStudents, ViewReports, ViewAudit],
-            Role::PlatformAdmin => &[ManagePlatform],
+            // The platform's operator sets up a new school's merchants (for the school named).
+            Role::PlatformAdmin => &[ManagePlatform, ManageMerchants],
         }
     }
 
@@ -171,6 +177,11 @@ pub enum AuditAction {
     StaffAdded,
     StaffPasswordChanged,
     StaffTotpEnabled,
+    /// A school's admin disabled a staff account (its sessions end) or enabled it again.
+    StaffDisabled,
+    StaffEnabled,
+    /// A school's admin gave a staff member a new one-time password.
+    StaffPasswordReset,
     ImportCommitted,
     ChargesIssued,
     WaiverGranted,
@@ -209,6 +220,9 @@ text_enum!(AuditAction {
     StaffAdded => "staff.added",
     StaffPasswordChanged => "staff.password_changed",
     StaffTotpEnabled => "staff.totp_enabled",
+    StaffDisabled => "staff.disabled",
+    StaffEnabled => "staff.enabled",
+    StaffPasswordReset => "staff.password_reset",
     ImportCommitted => "import.committed",
     ChargesIssued => "charges.issued",
     WaiverGranted => "charge.waiver",

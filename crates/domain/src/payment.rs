@@ -20,6 +20,43 @@ text_enum!(Provider {
     Unionpay => "unionpay",
 });
 
+/// One merchant configuration of a school: a provider, or for UnionPay one of its two
+/// products (gateway and QR are separate merchant products with separate configurations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MerchantChannel {
+    Wechatpay,
+    Alipay,
+    UnionpayGateway,
+    UnionpayQr,
+}
+
+text_enum!(MerchantChannel {
+    Wechatpay => "wechatpay",
+    Alipay => "alipay",
+    UnionpayGateway => "unionpay_gateway",
+    UnionpayQr => "unionpay_qr",
+});
+
+impl MerchantChannel {
+    pub fn provider(self) -> Provider {
+        match self {
+            MerchantChannel::Wechatpay => Provider::Wechatpay,
+            MerchantChannel::Alipay => Provider::Alipay,
+            MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => Provider::Unionpay,
+        }
+    }
+
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            MerchantChannel::Wechatpay => "微信支付",
+            MerchantChannel::Alipay => "支付宝",
+            MerchantChannel::UnionpayGateway => "银联在线网关支付",
+            MerchantChannel::UnionpayQr => "银联二维码支付",
+        }
+    }
+}
+
 /// How a student pays, as the API names it (and `pay_attempts.channel` stores it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -165,7 +165,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let origin = format!("http://{}", listener.local_addr()?);
     let sandbox = Sandbox::open(&dir.join("sandbox"))?.with_time_scale(0.01);
-    let channels = campuspay_server::simulator::channels_with_sandbox(&store, &sandbox, &origin).await?;
+    let channels = campuspay_server::simulator::channels_with_sandbox(&store, None, &sandbox, &origin).await?;
     let state = AppState::new(store.clone(), Config { public_url: origin.clone(), ..Config::default() })
         .with_channels(channels)
         .with_sandbox(Some(sandbox));

@@ -33,6 +33,8 @@ pub struct Config {
     pub aliyun_sms: Option<AliyunSmsConfig>,
     /// Requests in flight per class of expensive request, and the requests' deadline.
     pub route_limits: crate::limits::RouteLimits,
+    /// The key merchant secrets are sealed with (`CAMPUSPAY_SECRET_KEY[_FILE]`).
+    pub secret_keys: Option<campuspay_app::secrets::SecretKeys>,
 }
 
 impl Default for Config {
@@ -48,6 +50,7 @@ impl Default for Config {
             mail_from: s.mail_from,
             aliyun_sms: s.aliyun_sms,
             route_limits: crate::limits::RouteLimits::default(),
+            secret_keys: None,
         }
     }
 }
@@ -61,6 +64,7 @@ impl Config {
             smtp_url: self.smtp_url.clone(),
             mail_from: self.mail_from.clone(),
             aliyun_sms: self.aliyun_sms.clone(),
+            secret_keys: self.secret_keys.clone(),
         }
     }
 }

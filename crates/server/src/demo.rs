@@ -84,6 +84,11 @@ fn policy(
     }
 }
 
+/// The demo schools' policies (the form round-trip test reads them).
+pub fn seed_policies() -> Vec<SchoolPolicy> {
+    schools().into_iter().map(|s| s.policy).collect()
+}
+
 fn schools() -> Vec<DemoSchool> {
     let tail = |len, suffix: &str| InitialPassword::IdCardTail { len, suffix: suffix.into() };
     let fixed = |p: &str| InitialPassword::Fixed { password: p.into() };

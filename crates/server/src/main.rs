@@ -1,6 +1,7 @@
 //! `campuspay`: the whole platform in one binary.
 
 use campuspay_app::payment::channels::Channels;
+use campuspay_app::secrets::SecretKeys;
 use campuspay_domain::order::Disposition;
 #[cfg(feature = "demo")]
 use campuspay_sandbox::Sandbox;
@@ -233,8 +234,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let listener = tokio::net::TcpListener::bind(listen).await?;
             let origin = format!("http://{}", listener.local_addr()?);
             let public_url = public_url.unwrap_or_else(|| origin.clone());
-            let channels = Channels::load(&store).await?;
-            let config = Config { https, trust_proxy, demo, public_url, smtp_url: notify.smtp_url, mail_from, aliyun_sms, ..defaults };
+            let secret_keys = secret_keys(demo, &data_dir)?;
+            let channels = Channels::load(&store, secret_keys.as_ref()).await?;
+            let config =
+                Config { https, trust_proxy, demo, public_url, smtp_url: notify.smtp_url, mail_from, aliyun_sms, secret_keys, ..defaults };
             let state = AppState::new(store, config).with_channels(channels);
             let state = if demo { mount_simulator(state, &data_dir, &origin).await? } else { state };
             app::serve(state, listener, !no_worker).await?;
@@ -249,8 +252,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             // The same channels as `serve` builds: a demo school's merchants are the simulator
             // mounted by `serve --demo`, which this process reaches over HTTP like any provider.
             let public_url = public_url.trim_end_matches('/').to_string();
-            let channels = worker_channels(&store, demo, &data_dir, &public_url).await?;
-            let settings = campuspay_app::Settings { public_url, ..Config::default().settings() };
+            let secret_keys = secret_keys(demo, &data_dir)?;
+            let channels = worker_channels(&store, secret_keys.as_ref(), demo, &data_dir, &public_url).await?;
+            let settings = campuspay_app::Settings { public_url, secret_keys, ..Config::default().settings() };
             let ctx = campuspay_app::Context::new(store, &settings).with_channels(channels);
             let limits = campuspay_app::jobs::Limits { provider: provider_jobs, local: local_jobs };
             campuspay_app::jobs::Runner::new(ctx).limits(limits).run(app::shutdown_signal()).await;
@@ -264,7 +268,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             store.migrate().await?;
             let date = date.unwrap_or_else(|| campuspay_domain::time::format_shanghai_date(campuspay_store::db_now() - 86_400));
             let public_url = public_url.trim_end_matches('/').to_string();
-            let channels = worker_channels(&store, demo, &data_dir, &public_url).await?;
+            let channels = worker_channels(&store, secret_keys(demo, &data_dir)?.as_ref(), demo, &data_dir, &public_url).await?;
             if channels.all().is_empty() {
                 let hint =
                     if demo { "" } else { "; a demo database's merchants are the simulator: add --demo (with serve --demo running)" };
@@ -366,7 +370,7 @@ async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &s
     // the simulator's keys) sees the same trades, and a new database starts with none.
     let journal = campuspay_server::simulator::journal_path(&data_dir.join("sandbox"), &state.store.installation_id().await?);
     let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_journal(&journal)?;
-    let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, &sandbox, origin).await?;
+    let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, state.secret_keys.as_ref(), &sandbox, origin).await?;
     Ok(state.with_channels(channels).with_sandbox(Some(sandbox)))
 }
 
@@ -374,20 +378,58 @@ async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &s
 #[cfg(feature = "demo")]
 async fn worker_channels(
     store: &Store,
+    keys: Option<&SecretKeys>,
     demo: bool,
     data_dir: &std::path::Path,
     public_url: &str,
 ) -> Result<Channels, Box<dyn std::error::Error>> {
     if !demo {
-        return Ok(Channels::load(store).await?);
+        return Ok(Channels::load(store, keys).await?);
     }
     let sandbox = Sandbox::open(&data_dir.join("sandbox"))?;
-    Ok(campuspay_server::simulator::channels_with_sandbox(store, &sandbox, public_url).await?)
+    Ok(campuspay_server::simulator::channels_with_sandbox(store, keys, &sandbox, public_url).await?)
 }
 
 #[cfg(not(feature = "demo"))]
-async fn worker_channels(store: &Store, _: bool, _: &std::path::Path, _: &str) -> Result<Channels, Box<dyn std::error::Error>> {
-    Ok(Channels::load(store).await?)
+async fn worker_channels(
+    store: &Store,
+    keys: Option<&SecretKeys>,
+    _: bool,
+    _: &std::path::Path,
+    _: &str,
+) -> Result<Channels, Box<dyn std::error::Error>> {
+    Ok(Channels::load(store, keys).await?)
+}
+
+/// The key merchant secrets are sealed with: `CAMPUSPAY_SECRET_KEY`, or the file named by
+/// `CAMPUSPAY_SECRET_KEY_FILE`; in demo mode, else `DATA_DIR/secret.key`, made if absent (so
+/// `serve --demo` and `worker --demo` on one data folder share it).
+fn secret_keys(demo: bool, data_dir: &std::path::Path) -> Result<Option<SecretKeys>, Box<dyn std::error::Error>> {
+    if let Some(keys) = SecretKeys::from_env()? {
+        return Ok(Some(keys));
+    }
+    if !demo {
+        return Ok(None);
+    }
+    let path = data_dir.join("secret.key");
+    if !path.exists() {
+        std::fs::create_dir_all(data_dir)?;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        match options.open(&path) {
+            Ok(mut f) => {
+                use std::io::Write;
+                writeln!(f, "{}", campuspay_app::secrets::generate_key_hex())?;
+                tracing::info!(path = %path.display(), "demo: made a secret key for merchant configurations");
+            }
+            // Another demo process made it first.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(Some(SecretKeys::from_file(&path)?))
 }
 
 /// Built without the `demo` feature: `serve --demo` is refused before it gets here.

@@ -1,6 +1,7 @@
 //! The provider simulator wired in as every demo school's channels (demo mode, tests, bench).
 
 use campuspay_app::payment::channels::Channels;
+use campuspay_app::secrets::SecretKeys;
 use campuspay_channels::ChannelConfig;
 use campuspay_channels::unionpay::UnionpayProduct;
 use campuspay_sandbox::Sandbox;
@@ -32,8 +33,8 @@ pub fn journal_path(sandbox_dir: &std::path::Path, installation: &str) -> std::p
 
 /// The schools' own merchant configurations; every school without its own pays through the
 /// simulator mounted at `origin`.
-pub async fn channels_with_sandbox(store: &Store, sandbox: &Sandbox, origin: &str) -> Result<Channels, String> {
-    let mut channels = Channels::load(store).await?;
+pub async fn channels_with_sandbox(store: &Store, keys: Option<&SecretKeys>, sandbox: &Sandbox, origin: &str) -> Result<Channels, String> {
+    let channels = Channels::load(store, keys).await?;
     for school in store.schools().await.map_err(|e| e.to_string())? {
         for config in sandbox_configs(sandbox, &school.code, origin, origin) {
             channels.set_default(school.id, &config)?;
@@ -50,7 +51,7 @@ pub async fn channels_via_sandbox(
     provider_origin: &str,
     notify_origin: &str,
 ) -> Result<Channels, String> {
-    let mut channels = Channels::default();
+    let channels = Channels::default();
     for school in store.schools().await.map_err(|e| e.to_string())? {
         for config in sandbox_configs(sandbox, &school.code, provider_origin, notify_origin) {
             channels.set(school.id, &config)?;

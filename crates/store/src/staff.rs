@@ -194,6 +194,34 @@ impl Store {
         Ok(())
     }
 
+    /// Disables (every session ends) or enables a staff account.
+    pub async fn set_staff_disabled(&self, tx: &mut WriteTx, staff_id: i64, disabled: bool) -> Result<(), StoreError> {
+        sqlx::query("UPDATE staff SET disabled = $1 WHERE id = $2").bind(i64::from(disabled)).bind(staff_id).execute(&mut *tx.tx).await?;
+        if disabled {
+            self.end_staff_sessions(tx, staff_id).await?;
+        }
+        Ok(())
+    }
+
+    /// A new one-time password, to be changed at the next login; every session ends.
+    pub async fn reset_staff_password(&self, tx: &mut WriteTx, staff_id: i64, hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE staff SET password_hash = $1, must_change_password = 1 WHERE id = $2")
+            .bind(hash)
+            .bind(staff_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        self.end_staff_sessions(tx, staff_id).await
+    }
+
+    async fn end_staff_sessions(&self, tx: &mut WriteTx, staff_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE staff_sessions SET ended_at = $1 WHERE staff_id = $2 AND ended_at IS NULL")
+            .bind(now())
+            .bind(staff_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn end_staff_session(&self, tx: &mut WriteTx, token_hash: &str) -> Result<(), StoreError> {
         sqlx::query("UPDATE staff_sessions SET ended_at = $1 WHERE token_hash = $2 AND ended_at IS NULL")
             .bind(now())

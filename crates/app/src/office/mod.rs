@@ -12,12 +12,14 @@ pub mod charge_runs;
 pub mod dashboard;
 pub mod exceptions;
 pub mod imports;
+pub mod merchants;
 pub mod payments;
 pub mod receipts;
 pub mod refunds;
 pub mod reports;
 pub mod schools;
 pub mod search;
+pub mod staff_admin;
 pub mod students;
 pub mod totp;
 

@@ -1,11 +1,13 @@
 //! The payment channels each school has, and the API's channel names.
 
+use crate::secrets::SecretKeys;
 use campuspay_channels::unionpay::UnionpayProduct;
 use campuspay_channels::{ChannelConfig, PayFlow, PaymentChannel, Provider};
+use campuspay_domain::payment::MerchantChannel;
 use campuspay_store::Store;
 use campuspay_store::orders::AttemptRow;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// How a student pays; it lives in the domain so the store can keep it on attempts.
 pub use campuspay_domain::payment::Method;
@@ -78,34 +80,60 @@ pub fn parse_provider(s: &str) -> Option<Provider> {
 /// A built adapter, shared by every request of its school.
 pub type Channel = Arc<dyn PaymentChannel>;
 
-/// Built channel adapters per school and provider.
-#[derive(Default, Clone)]
+impl From<MerchantChannel> for Adapter {
+    fn from(c: MerchantChannel) -> Adapter {
+        match c {
+            MerchantChannel::Wechatpay => Adapter::Wechatpay,
+            MerchantChannel::Alipay => Adapter::Alipay,
+            MerchantChannel::UnionpayGateway => Adapter::UnionpayGateway,
+            MerchantChannel::UnionpayQr => Adapter::UnionpayQr,
+        }
+    }
+}
+
+type Map = HashMap<(i64, Adapter), Channel>;
+
+/// Built channel adapters per school and provider. Shared by every request; the office
+/// replaces a school's adapter while the server runs ([`Channels::set`] takes `&self`).
+#[derive(Default)]
 pub struct Channels {
-    map: HashMap<(i64, Adapter), Channel>,
+    map: RwLock<Map>,
+}
+
+impl Clone for Channels {
+    fn clone(&self) -> Channels {
+        Channels { map: RwLock::new(self.read().clone()) }
+    }
 }
 
 impl Channels {
-    /// Loads the schools' own merchant configurations.
-    pub async fn load(store: &Store) -> Result<Channels, String> {
-        let mut channels = Channels::default();
-        for row in store.channel_configs().await.map_err(|e| e.to_string())? {
-            let (school_id, provider, config) = (row.school_id, row.provider, row.config);
-            let cfg: ChannelConfig = serde_json::from_str(&config).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
-            channels.set(school_id, &cfg).map_err(|e| format!("school {school_id} {provider}: {e}"))?;
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Map> {
+        self.map.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Loads the schools' own merchant configurations, opening their secrets with `keys`.
+    /// Plaintext configurations of the old `school_channels` table are sealed first (and
+    /// removed from it). Encrypted or plaintext configurations without a key are an error
+    /// that says which setting is missing.
+    pub async fn load(store: &Store, keys: Option<&SecretKeys>) -> Result<Channels, String> {
+        let channels = Channels::default();
+        for (school_id, config) in crate::office::merchants::load_all(store, keys).await? {
+            channels.set(school_id, &config).map_err(|e| format!("school {school_id}: {e}"))?;
         }
         Ok(channels)
     }
 
     /// Builds and uses `config` for its adapter at the school, replacing what was there.
-    pub fn set(&mut self, school_id: i64, config: &ChannelConfig) -> Result<(), String> {
-        self.map.insert((school_id, Adapter::of_config(config)), config.build().map_err(|e| e.to_string())?);
+    pub fn set(&self, school_id: i64, config: &ChannelConfig) -> Result<(), String> {
+        let built = config.build().map_err(|e| e.to_string())?;
+        self.map.write().unwrap_or_else(|e| e.into_inner()).insert((school_id, Adapter::of_config(config)), built);
         Ok(())
     }
 
     /// Uses `config` only where the school has no adapter of its own for it (the simulator in
     /// demo mode: a school's own merchant configuration wins).
-    pub fn set_default(&mut self, school_id: i64, config: &ChannelConfig) -> Result<(), String> {
-        if !self.map.contains_key(&(school_id, Adapter::of_config(config))) {
+    pub fn set_default(&self, school_id: i64, config: &ChannelConfig) -> Result<(), String> {
+        if !self.read().contains_key(&(school_id, Adapter::of_config(config))) {
             self.set(school_id, config)?;
         }
         Ok(())
@@ -119,7 +147,7 @@ impl Channels {
     }
 
     pub fn get(&self, school_id: i64, method: Method) -> Option<Channel> {
-        self.map.get(&(school_id, method.adapter())).cloned()
+        self.read().get(&(school_id, method.adapter())).cloned()
     }
 
     /// The adapter of an attempt, told what it needs to find the trade again.
@@ -133,7 +161,7 @@ impl Channels {
 
     /// Every configured adapter, by school.
     pub fn all(&self) -> Vec<(i64, Adapter, Channel)> {
-        let mut v: Vec<_> = self.map.iter().map(|((s, a), c)| (*s, *a, c.clone())).collect();
+        let mut v: Vec<_> = self.read().iter().map(|((s, a), c)| (*s, *a, c.clone())).collect();
         v.sort_by_key(|(s, a, _)| (*s, *a as u8));
         v
     }
@@ -141,7 +169,7 @@ impl Channels {
     /// Every adapter of a provider (of one school, or of all), for notifications.
     pub fn for_provider(&self, p: Provider, school_id: Option<i64>) -> Vec<(i64, Channel)> {
         let mut v: Vec<_> = self
-            .map
+            .read()
             .iter()
             .filter(|((s, a), _)| a.provider() == p && school_id.is_none_or(|id| id == *s))
             .map(|((s, _), c)| (*s, c.clone()))

@@ -2,6 +2,7 @@
 //! exactly once, closing and expiring orders, and the daily reconciliation.
 
 pub mod channels;
+pub mod merchant_config;
 pub mod notify;
 pub mod orders;
 pub mod payer;

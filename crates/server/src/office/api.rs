@@ -55,10 +55,15 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("POST", "/api/v1/office/announcements/{id}/expire", Some(Permission::ManageAnnouncements)),
     ("GET", "/api/v1/office/staff", Some(Permission::ManageStaff)),
     ("POST", "/api/v1/office/staff", Some(Permission::ManageStaff)),
+    ("POST", "/api/v1/office/staff/{login}/disable", Some(Permission::ManageStaff)),
+    ("POST", "/api/v1/office/staff/{login}/enable", Some(Permission::ManageStaff)),
+    ("POST", "/api/v1/office/staff/{login}/reset-password", Some(Permission::ManageStaff)),
     ("GET", "/api/v1/office/schools", Some(Permission::ManagePlatform)),
     ("POST", "/api/v1/office/schools", Some(Permission::ManagePlatform)),
     ("GET", "/api/v1/office/school/policy", Some(Permission::ManageSchool)),
     ("POST", "/api/v1/office/school/policy", Some(Permission::ManageSchool)),
+    ("GET", "/api/v1/office/merchants", Some(Permission::ManageMerchants)),
+    ("PUT", "/api/v1/office/merchants/{channel}", Some(Permission::ManageMerchants)),
     // Imports check the permission of their kind: `edit_students` for rosters.
     ("POST", "/api/v1/office/imports", Some(Permission::EditStudents)),
     ("GET", "/api/v1/office/imports/{id}", Some(Permission::EditStudents)),
@@ -98,6 +103,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::imports::api())
         .merge(super::announcements::api())
         .merge(super::schools::api())
+        .merge(super::merchants::api())
         .merge(super::staff::api())
         .merge(super::search::api())
         .merge(super::receipts::api())

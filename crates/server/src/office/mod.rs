@@ -6,6 +6,7 @@ mod announcements;
 mod api;
 mod charges;
 mod imports;
+mod merchants;
 mod money;
 pub(crate) mod pages;
 mod receipts;

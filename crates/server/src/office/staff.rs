@@ -5,8 +5,9 @@ use crate::AppState;
 use crate::api::ApiJson;
 use crate::error::{ErrorBody, HttpError};
 use crate::web::Client;
-use axum::extract::State;
-use campuspay_app::office::auth;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use campuspay_app::office::{auth, staff_admin};
 use campuspay_domain::office::{Permission, Role};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, add))
+    OpenApiRouter::new().routes(routes!(list, add)).routes(routes!(disable)).routes(routes!(enable)).routes(routes!(reset_password))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -95,4 +96,58 @@ async fn add(
     let school = state.store.school_by_id(s.staff.school()?).await?.ok_or_else(campuspay_app::Error::unknown_school)?;
     let (_, password) = auth::add_staff(&state, Some((&s.staff, &client)), &school.code, b.login.trim(), b.name.trim(), role).await?;
     Ok(ApiJson(AddedStaff { login: b.login.trim().to_string(), one_time_password: password }))
+}
+
+/// Disable a staff account of the school (`manage_staff`): its sessions end now and it cannot
+/// log in. Not one's own account, nor the school's last active admin.
+#[utoipa::path(post, path = "/api/v1/office/staff/{login}/disable", tag = "office", security(("bearer" = [])),
+    params(("login" = String, Path, description = "账号")), responses(
+    (status = 204, description = "已停用"),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 404, description = "本校没有这个账号", body = ErrorBody),
+    (status = 422, description = "自己的账号或唯一的校管理员", body = ErrorBody),
+))]
+async fn disable(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    Path(login): Path<String>,
+) -> Result<StatusCode, HttpError> {
+    staff_admin::set_disabled(&state, &s.staff, &client, &login, true).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Enable a disabled staff account again (`manage_staff`).
+#[utoipa::path(post, path = "/api/v1/office/staff/{login}/enable", tag = "office", security(("bearer" = [])),
+    params(("login" = String, Path, description = "账号")), responses(
+    (status = 204, description = "已启用"),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 404, description = "本校没有这个账号", body = ErrorBody),
+))]
+async fn enable(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    Path(login): Path<String>,
+) -> Result<StatusCode, HttpError> {
+    staff_admin::set_disabled(&state, &s.staff, &client, &login, false).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Give a staff member a new one-time password (`manage_staff`), shown once; their sessions
+/// end and they must change it at the next login.
+#[utoipa::path(post, path = "/api/v1/office/staff/{login}/reset-password", tag = "office", security(("bearer" = [])),
+    params(("login" = String, Path, description = "账号")), responses(
+    (status = 200, description = "新的一次性密码", body = AddedStaff),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 404, description = "本校没有这个账号", body = ErrorBody),
+))]
+async fn reset_password(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    Path(login): Path<String>,
+) -> Result<ApiJson<AddedStaff>, HttpError> {
+    let password = staff_admin::reset_password(&state, &s.staff, &client, &login).await?;
+    Ok(ApiJson(AddedStaff { login: login.trim().to_string(), one_time_password: password }))
 }

@@ -42,7 +42,7 @@ async fn demo_staff_log_in_with_their_roles_and_permissions(app: TestApp) {
     let (status, v) = staff_login(&app, "platform", "platform", "Platform#2026").await;
     assert_eq!(status, 200, "{v}");
     assert_eq!((v["role"].as_str(), v["school"].is_null()), (Some("platform_admin"), true));
-    assert_eq!(v["permissions"], json!(["manage_platform"]));
+    assert_eq!(v["permissions"], json!(["manage_platform", "manage_merchants"]));
     // A student's token is no staff token, and a staff token is no student's.
     let student = app.session("qdou", "20230001").await;
     assert_eq!(app.get_json("/api/v1/office/me", Some(&student)).await.0, 401);
@@ -144,7 +144,13 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
             let Some(p) = permission else { continue };
             // A student of qdou that no other call of this walk touches.
             // Ids that exist nowhere: a role with the permission is answered 404, never 403.
-            let url = app.url(&path.replace("{student_no}", "20230003").replace("{id}", "987654").replace("{kind}", "students"));
+            let url = app.url(
+                &path
+                    .replace("{student_no}", "20230003")
+                    .replace("{id}", "987654")
+                    .replace("{kind}", "students")
+                    .replace("{channel}", "alipay"),
+            );
             // Required query fields, so that only the permission can refuse the request.
             let url = match *path {
                 "/api/v1/office/reports/collection" => format!("{url}?period=WALK&by=class"),
@@ -174,6 +180,7 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
             };
             let req = match *method {
                 "GET" => app.http.get(url),
+                "PUT" => app.http.put(url).json(&body),
                 _ => app.http.post(url).json(&body),
             };
             let res = req.bearer_auth(&token).send().await.unwrap();

@@ -5,7 +5,7 @@ use super::{OfficePage, Shell, render};
 use crate::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use campuspay_app::office::dashboard;
 use campuspay_domain::office::Permission;
 use campuspay_domain::time::format_shanghai_date;
@@ -43,17 +43,25 @@ fn percent(bp: i64) -> String {
 }
 
 pub async fn dashboard(State(state): State<AppState>, page: OfficePage) -> Response {
+    // The platform's operator belongs to no school and has no dashboard: their work is schools.
+    if page.staff.school_id.is_none() {
+        return axum::response::Redirect::to("/office/schools/new").into_response();
+    }
     let s = match dashboard::summary(&state, &page.staff).await {
         Ok(s) => s,
         Err(e) => return page.error(&e),
     };
     let role = page.staff.role;
-    let all: [(&str, &str, &str, Permission); 6] = [
+    let all: [(&str, &str, &str, Permission); 10] = [
         ("/office/students", "学生查询 / 收费台", "按学号、姓名或身份证号查找学生，登记线下收款", Permission::ViewStudents),
         ("/office/imports", "导入学生名单", "上传 Excel 或 CSV，预览无误后确认导入", Permission::EditStudents),
         ("/office/charge-runs", "批量生成应收", "按收费项目和期间给一批学生生成应收", Permission::IssueCharges),
         ("/office/adjustments", "减免缓缴复核", "复核超过额度的减免和撤销申请", Permission::ApproveAdjustments),
         ("/office/audit", "审计日志", "查看所有人员的操作记录", Permission::ViewAudit),
+        ("/office/announcements", "公告", "写公告、定时发布和下线，学生在登录页和首页看到", Permission::ManageAnnouncements),
+        ("/office/staff", "人员管理", "添加财务人员、停用账号、重置密码", Permission::ManageStaff),
+        ("/office/school", "学校设置", "登录、找回密码、缴费和票据的规则", Permission::ManageSchool),
+        ("/office/merchants", "商户配置", "各支付渠道的商户号和密钥（加密保存）", Permission::ManageMerchants),
         ("/office/password", "修改密码", "定期修改您的登录密码", Permission::ViewStudents),
     ];
     let exceptions = if role.can(Permission::ViewReports) {

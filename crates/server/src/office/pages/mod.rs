@@ -12,9 +12,14 @@ mod auth;
 mod counter;
 mod home;
 mod imports;
+mod merchants;
 mod money;
+mod notices;
+mod policy_form;
 mod reports;
 mod runs;
+mod school;
+mod staff;
 mod students;
 mod totp;
 
@@ -65,6 +70,15 @@ pub fn routes() -> Router<AppState> {
         .route("/office/reports", get(reports::collection_page))
         .route("/office/reconciliation", get(reports::reconciliation_page))
         .route("/office/reconciliation/run", post(reports::reconciliation_run))
+        .route("/office/merchants", get(merchants::merchants_page))
+        .route("/office/school", get(school::policy_page).post(school::policy_submit))
+        .route("/office/staff", get(staff::staff_page).post(staff::add_submit))
+        .route("/office/staff/{login}/{action}", post(staff::action_submit))
+        .route("/office/announcements", get(notices::notices_page).post(notices::create_submit))
+        .route("/office/announcements/{id}", post(notices::update_submit))
+        .route("/office/announcements/{id}/expire", post(notices::expire_submit))
+        .route("/office/schools/new", get(school::new_school_page).post(school::new_school_submit))
+        .route("/office/merchants/{channel}", post(merchants::merchant_submit))
 }
 
 async fn stylesheet() -> Response {
@@ -94,6 +108,11 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
     ("/office/reconciliation", "对账", "reconciliation", &[Permission::ViewReports]),
     ("/office/reports", "收缴报表", "reports", &[Permission::ViewReports]),
     ("/office/audit", "审计日志", "audit", &[Permission::ViewAudit]),
+    ("/office/announcements", "公告", "announcements", &[Permission::ManageAnnouncements]),
+    ("/office/staff", "人员管理", "staff", &[Permission::ManageStaff]),
+    ("/office/schools/new", "新建学校", "new_school", &[Permission::ManagePlatform]),
+    ("/office/school", "学校设置", "school", &[Permission::ManageSchool]),
+    ("/office/merchants", "商户配置", "merchants", &[Permission::ManageMerchants]),
 ];
 
 /// What every office page shows around its content: title, school, who is logged in, the

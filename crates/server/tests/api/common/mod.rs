@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 use campuspay_app::clock::{Clock, OffsetClock};
+use campuspay_app::secrets::SecretKeys;
 use campuspay_sandbox::Sandbox;
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;
@@ -159,13 +160,15 @@ impl TestApp {
         let origin = format!("http://{addr}");
         // Provider time runs 100 times faster: retries after 15 s come after 0.15 s.
         let sandbox = Sandbox::open(sandbox_keys()).unwrap().with_time_scale(0.01);
+        // Every test instance seals merchant secrets with a key of its own, as a deployment would.
+        let mut config = Config { public_url: origin.clone(), secret_keys: Some(SecretKeys::generate()), ..Config::default() };
+        configure(&mut config);
+        let keys = config.secret_keys.as_ref();
         let channels = match provider_origin {
-            None => campuspay_server::simulator::channels_with_sandbox(&store, &sandbox, &origin).await.unwrap(),
+            None => campuspay_server::simulator::channels_with_sandbox(&store, keys, &sandbox, &origin).await.unwrap(),
             Some(p) => campuspay_server::simulator::channels_via_sandbox(&store, &sandbox, p, &origin).await.unwrap(),
         };
         let mounted = provider_origin.is_none().then_some(sandbox);
-        let mut config = Config { public_url: origin.clone(), ..Config::default() };
-        configure(&mut config);
         let mut state = AppState::new(store.clone(), config).with_channels(channels).with_sandbox(mounted);
         state.ctx = state.ctx.with_clock(Clock::new(clock.clone()));
         let router = app::router(state.clone());
