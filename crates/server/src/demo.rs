@@ -3,11 +3,13 @@
 //! (ID card 37020220000101111X, never logged in, owing items in two years), a fully paid
 //! student `20230002` and a student with a discount `20230003`.
 
+use campuspay_app::jobs::Job;
 use campuspay_domain::LedgerKind;
 use campuspay_domain::office::Role;
 use campuspay_domain::policy::*;
 use campuspay_domain::{Fen, SchoolPolicy, idcard};
 use campuspay_store::charges::{NewFeeItem, NewLedgerEntry};
+use campuspay_store::office::NewOfflinePayment;
 use campuspay_store::schools::NewSchool;
 use campuspay_store::staff::NewStaff;
 use campuspay_store::students::NewStudent;
@@ -369,7 +371,7 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
                                 kind: LedgerKind::OfflinePayment,
                                 amount: total,
                                 reference: &format!("DEMO-{}-{charge_id}", d.code),
-                                memo: "演示数据：线下已缴",
+                                memo: COUNTER_MEMO,
                             },
                         )
                         .await?;
@@ -384,7 +386,29 @@ pub async fn seed_if_empty(store: &Store) -> Result<bool, StoreError> {
     tx.commit().await?;
     seed_accounts(store).await?;
     seed_staff(store).await?;
+    seed_counter_records(store).await?;
     Ok(true)
+}
+
+/// What the seed's counter payments say in the ledger.
+const COUNTER_MEMO: &str = "演示数据：线下已缴";
+
+/// The seed's counter payments (20230002 paid everything offline) recorded as the counter
+/// records money — a cash record by the school's cashier for each — with the e-receipt owed:
+/// the worker issues it as after any counter payment, so the demo's records show receipts.
+async fn seed_counter_records(store: &Store) -> Result<(), StoreError> {
+    let rows = store.unrecorded_offline_ledger(COUNTER_MEMO).await?;
+    let now = db_now();
+    let mut tx = store.write_tx().await?;
+    for (school_id, student_id, reference, amount) in rows {
+        let Some(cashier) = store.staff_by_login(Some(school_id), DEMO_STAFF[2].0).await? else { continue };
+        let new = NewOfflinePayment { school_id, student_id, method: "cash", reference: &reference, total: amount, staff_id: cashier.id };
+        let id = store.insert_offline_payment(&mut tx, &new).await?;
+        let job = Job::IssueOfflineReceipt { offline_payment_id: id };
+        let (kind, payload) = job.encode();
+        store.enqueue_job(&mut tx, &kind, &payload, job.queue().as_str(), now, now).await?;
+    }
+    tx.commit().await
 }
 
 /// Every demo school's finance office (login, name, role, password) and the platform's

@@ -132,6 +132,20 @@ impl Store {
         .map_err(|e| StoreError::from_write(e, "offline payment reference"))
     }
 
+    /// Counter money in the ledger with no counter record of its own, written with `memo`
+    /// (the demo seed's): (school, student, reference, amount) each.
+    pub async fn unrecorded_offline_ledger(&self, memo: &str) -> Result<Vec<(i64, i64, String, Fen)>, StoreError> {
+        let rows: Vec<(i64, i64, String, i64)> = sqlx::query_as(
+            "SELECT l.school_id, l.student_id, l.reference, l.amount_fen FROM ledger_entries l WHERE l.kind = 'offline_payment' \
+             AND l.memo = $1 AND NOT EXISTS (SELECT 1 FROM offline_payments o WHERE o.school_id = l.school_id AND o.reference = l.reference) \
+             ORDER BY l.id",
+        )
+        .bind(memo)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(a, b, r, f)| (a, b, r, Fen(f))).collect())
+    }
+
     pub async fn offline_payment_by_reference(
         &self,
         school_id: i64,

@@ -19,6 +19,7 @@ on_both_databases!(
     a_refund_red_letters_the_receipt,
     receipt_numbers_have_no_gaps_under_concurrency,
     the_office_searches_resends_and_reissues,
+    the_demo_counter_payments_have_their_receipts,
 );
 
 async fn receipts_of(app: &TestApp, token: &str) -> Vec<Value> {
@@ -180,7 +181,12 @@ async fn a_refund_red_letters_the_receipt(app: TestApp) {
     assert_eq!(red["amount_fen"].as_i64(), Some(-payable));
     assert_eq!(rest["amount_fen"].as_i64(), Some(payable - 100));
     let numbers: Vec<&str> = [&original, &red, &rest].iter().map(|r| r["number"].as_str().unwrap()).collect();
-    assert_eq!(numbers, ["0000000001", "0000000002", "0000000003"], "one gap-free sequence");
+    // After the demo's own counter receipts of this type: consecutive, no gap.
+    let n: Vec<u64> = numbers.iter().map(|n| n.parse().unwrap()).collect();
+    assert!(
+        n[0] >= 1 && n[1] == n[0] + 1 && n[2] == n[1] + 1 && numbers.iter().all(|n| n.len() == 10),
+        "one gap-free sequence: {numbers:?}"
+    );
     let v = verify(&app, original["code"].as_str().unwrap(), numbers[0], original["check_code"].as_str().unwrap()).await;
     assert_eq!((v["valid"].as_bool(), v["status"].as_str()), (Some(false), Some("red_lettered")), "{v}");
     let v = verify(&app, red["code"].as_str().unwrap(), numbers[1], red["check_code"].as_str().unwrap()).await;
@@ -285,4 +291,28 @@ async fn the_office_searches_resends_and_reissues(app: TestApp) {
     let audited =
         crate::payments::count(&app, "SELECT COUNT(*) FROM audit_log WHERE action IN ('receipt.resent', 'receipt.reissued')").await;
     assert_eq!(audited, 2);
+}
+
+/// The demo's 20230002 paid everything at the counter: each payment is a counter record with
+/// its receipt, issued by the worker, whose amounts add up to the ledger's counter money.
+async fn the_demo_counter_payments_have_their_receipts(app: TestApp) {
+    let token = app.session("lut", "20230002").await;
+    assert!(receipts_of(&app, &token).await.is_empty(), "issued by the worker, not by the seed");
+    app.run_pending_jobs().await;
+    let list = receipts_of(&app, &token).await;
+    assert!(!list.is_empty());
+    assert!(list.iter().all(|r| r["status"] == "issued" && r["kind"] == "normal"), "{list:?}");
+    let school = app.store.school_by_code("lut").await.unwrap().unwrap();
+    let student = app.store.student_by_no(school.id, "20230002").await.unwrap().unwrap();
+    let counter: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM ledger_entries WHERE student_id = $1 AND kind = 'offline_payment'",
+    )
+    .bind(student.id)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    let receipted: i64 = list.iter().map(|r| r["amount_fen"].as_i64().unwrap()).sum();
+    assert_eq!(receipted, counter, "every fen taken at the counter has its receipt");
+    let text = pdf_text(&app, &token, list[0]["pdf_url"].as_str().unwrap(), "receipt-demo-counter").await;
+    assert!(text.contains("现金"), "{text}");
 }
