@@ -17,6 +17,7 @@ on_both_databases!(
     a_unionpay_refund_becomes_final_by_its_notification,
     an_alipay_refund_notification_racing_the_query_moves_the_money_once,
     a_unionpay_refund_notification_racing_the_query_moves_the_money_once,
+    an_alipay_refund_of_late_money_becomes_final_by_its_notification,
 );
 
 /// An office refund of 1000 fen of the student's paid WeChat order: (refund id, order no,
@@ -257,4 +258,40 @@ async fn an_alipay_refund_notification_racing_the_query_moves_the_money_once(app
 
 async fn a_unionpay_refund_notification_racing_the_query_moves_the_money_once(app: TestApp) {
     a_refund_notification_racing_the_query_moves_the_money_once(app, UNIONPAY).await;
+}
+
+async fn an_alipay_refund_of_late_money_becomes_final_by_its_notification(app: TestApp) {
+    // Money for a cancelled order: qdou refunds it whole, so Alipay's notification is the
+    // whole-refund one (TRADE_CLOSED with gmt_close, refund_fee = the trade's amount).
+    let token = app.session("qdou", ALIPAY.student).await;
+    let (_, o) = new_order(&app, &token).await;
+    let no = o["order_no"].as_str().unwrap();
+    let p = pay(&app, &token, no, ALIPAY.channel).await;
+    let (status, c) = app.post_json(&format!("/api/v1/student/orders/{no}/cancel"), json!({}), Some(&token)).await;
+    assert_eq!(status, 200, "{c}");
+    behaviour(&app, "alipay", json!({"accept_after_close": true, "refund": "processing", "refund_delay_s": 120})).await;
+    assert_eq!(provider_pays(&app, ALIPAY.channel, p["out_trade_no"].as_str().unwrap()).await, 200);
+    // The late payment's notification queues the refund; one job run sends it: processing.
+    let t0 = Instant::now();
+    while count(&app, "SELECT COUNT(*) FROM refunds WHERE status = 'processing'").await != 1 {
+        assert!(t0.elapsed() < Duration::from_secs(5), "the late money's refund was sent");
+        app.run_pending_jobs().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // No job runs from here: only the notification can end it.
+    let t0 = Instant::now();
+    while count(&app, "SELECT COUNT(*) FROM refunds WHERE status = 'success'").await != 1 {
+        assert!(t0.elapsed() < Duration::from_secs(10), "the refund notification made it final");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let sql = "SELECT COUNT(*) FROM ledger_entries WHERE kind = 'refund' AND charge_id IS NULL";
+    assert_eq!(count(&app, sql).await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM notifications WHERE outcome = 'refund: success'").await, 1);
+    // Alipay retrying it: taken, nothing more.
+    let out_refund_no: String = sqlx::query_scalar("SELECT out_refund_no FROM refunds").fetch_one(app.store.pool()).await.unwrap();
+    let sandbox = app.state.sandbox.as_ref().unwrap();
+    let (url, headers, body) = sandbox.alipay_refund_notification(&out_refund_no).expect("the refund has ended");
+    assert!(body.contains("trade_status=TRADE_CLOSED") && body.contains("gmt_close="), "{body}");
+    assert!(taken(ALIPAY, &deliver(&app, &url, &headers, &body).await));
+    assert_eq!(count(&app, sql).await, 1);
 }
