@@ -237,17 +237,28 @@ pub struct PaymentNotice {
     pub paid_at: Option<String>,
 }
 
-/// A verified notification of how a refund ended (WeChat `REFUND.SUCCESS` / `REFUND.CLOSED` /
-/// `REFUND.ABNORMAL`). The caller matches `out_refund_no` to its refund and checks the trade
-/// and the amount before it believes it.
+/// A verified notification of how a refund ended (WeChat `REFUND.*`, Alipay's `trade_status_sync`
+/// carrying `out_biz_no`/`refund_fee`, UnionPay's `txnType=04` back notification). The caller
+/// matches `out_refund_no` to its refund and checks the trade and the amount before it believes
+/// it; each provider names the trade and the amount its own way, so some are `None`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundNotice {
-    pub out_trade_no: String,
+    /// Our trade number, where the notification names it (WeChat, Alipay).
+    pub out_trade_no: Option<String>,
+    /// The provider's id of the paid trade, where the notification names it (Alipay `trade_no`,
+    /// UnionPay `origQryId`: UnionPay's refund notification names the trade only so).
+    pub transaction_id: Option<String>,
     pub out_refund_no: String,
+    /// The provider's id of the refund (empty where it gives none: Alipay).
     pub refund_id: String,
-    /// `Success`, `Closed` or `Abnormal`: a notification tells only an end.
+    /// `Success`, `Closed` or `Abnormal` for an end; `Processing` when a provider notifies a
+    /// state that is not one (UnionPay 03/04/05), which changes nothing.
     pub status: RefundStatus,
-    pub amount: Fen,
+    /// This refund's amount, where the notification tells it (WeChat, UnionPay `txnAmt`).
+    pub amount: Option<Fen>,
+    /// All that has been refunded of the trade so far, where the notification tells only that
+    /// (Alipay `refund_fee`, 总退款金额).
+    pub refunded_total: Option<Fen>,
     pub merchant_id: String,
     /// The provider's status word, kept for the audit trail.
     pub provider_status: String,

@@ -317,7 +317,15 @@ fn refund(sb: &Sandbox, out_trade_no: &str, trade_no: &str, amount: &str, out_re
         }
         let processing = behaviour.refund == RefundMode::Processing;
         fund_change = !processing;
-        t.refunds.push(Refund { out_refund_no: request_no.clone(), refund_id: String::new(), amount, at: now, processing, wechat: None });
+        t.refunds.push(Refund {
+            out_refund_no: request_no.clone(),
+            refund_id: String::new(),
+            amount,
+            at: now,
+            processing,
+            wechat: None,
+            unionpay_request: None,
+        });
     }
     let node = json!({
         "code": "10000",

@@ -138,6 +138,10 @@ pub struct Refund {
     /// WeChat Pay's view of it: state, planned end, notify URL, notifications sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wechat: Option<WechatRefund>,
+    /// UnionPay: the verified refund request (its `backUrl`, `txnTime`, …), which its back
+    /// notification echoes. Kept in memory only (it holds a signature and a certificate).
+    #[serde(skip)]
+    pub unionpay_request: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A WeChat refund's state word, as its API and notifications spell it.

@@ -239,6 +239,7 @@ fn refund(sb: &Sandbox, p: &Params) -> Result<String, Refusal> {
         at: now,
         processing,
         wechat: None,
+        unionpay_request: Some(p.clone()),
     });
     Ok(refund_id)
 }

@@ -10,7 +10,7 @@ use super::unionpay_api::trace_time;
 use campuspay_channels::crypto::unix_now;
 use campuspay_channels::unionpay::api;
 use campuspay_channels::unionpay::sign::{self, Params};
-use campuspay_channels::{HeaderMap, Provider};
+use campuspay_channels::{ChannelError, HeaderMap, Provider};
 use reqwest::header::{CONTENT_TYPE, HeaderValue};
 
 /// Ends the refund requested by `req` (a verified `txnType=04` request, recorded with the refund
@@ -43,11 +43,28 @@ pub(super) fn spawn(sb: Sandbox, req: &Params, refund_id: &str, b: Behaviour) {
 }
 
 async fn notify(sb: &Sandbox, req: &Params, refund_id: &str) {
-    let get = |k: &str| req.get(k).cloned().unwrap_or_default();
-    let back_url = get("backUrl");
+    let back_url = req.get("backUrl").cloned().unwrap_or_default();
     if back_url.is_empty() {
         return;
     }
+    let out = match notification(sb, req, refund_id) {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::error!(error = %e, "sandbox: signing a UnionPay refund notification failed");
+            return;
+        }
+    };
+    for wait in std::iter::once(0).chain(super::UNIONPAY_RETRY_S.iter().copied()) {
+        tokio::time::sleep(sb.scaled(wait as f64)).await;
+        if deliver(sb, Provider::Unionpay, &back_url, &out).await.1 {
+            return;
+        }
+    }
+}
+
+/// The signed back notification of the refund requested by `req`, done as `refund_id`.
+fn notification(sb: &Sandbox, req: &Params, refund_id: &str) -> Result<Outgoing, ChannelError> {
+    let get = |k: &str| req.get(k).cloned().unwrap_or_default();
     let (trace, settle) = trace_time(unix_now());
     let mut p = Params::new();
     for (k, v) in [
@@ -73,17 +90,26 @@ async fn notify(sb: &Sandbox, req: &Params, refund_id: &str) {
     ] {
         p.insert(k.into(), v);
     }
-    if let Err(e) = sb.inner.unionpay.sign(&mut p) {
-        tracing::error!(error = %e, "sandbox: signing a UnionPay refund notification failed");
-        return;
-    }
+    sb.inner.unionpay.sign(&mut p)?;
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
-    let out = Outgoing { headers, body: sign::encode_form(&p) };
-    for wait in std::iter::once(0).chain(super::UNIONPAY_RETRY_S.iter().copied()) {
-        tokio::time::sleep(sb.scaled(wait as f64)).await;
-        if deliver(sb, Provider::Unionpay, &back_url, &out).await.1 {
-            return;
-        }
+    Ok(Outgoing { headers, body: sign::encode_form(&p) })
+}
+
+impl Sandbox {
+    /// The back notification UnionPay would send now for refund `out_refund_no` (the refund's
+    /// `backUrl`, headers, body); `None` while it is processing. For tests that deliver a genuine notification themselves
+    /// (e.g. racing a query).
+    pub fn unionpay_refund_notification(&self, out_refund_no: &str) -> Option<(String, HeaderMap, String)> {
+        let (req, refund_id) = {
+            let ledger = self.ledger();
+            let (_, r) = ledger.find_refund(Provider::Unionpay, out_refund_no)?;
+            if r.processing {
+                return None;
+            }
+            (r.unionpay_request.clone()?, r.refund_id.clone())
+        };
+        let url = req.get("backUrl").cloned().unwrap_or_default();
+        notification(self, &req, &refund_id).ok().map(|o| (url, o.headers, o.body))
     }
 }

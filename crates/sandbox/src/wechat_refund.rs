@@ -169,6 +169,7 @@ fn apply(sb: &Sandbox, req: &RefundReq) -> Result<(Trade, Refund, bool), WxError
         at: now,
         processing: !instant,
         wechat: Some(wechat),
+        unionpay_request: None,
     };
     t.refunds.push(r.clone());
     Ok((t.clone(), r, true))

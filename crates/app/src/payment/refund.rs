@@ -91,19 +91,15 @@ pub async fn record_outcome(ctx: &Context, r: &RefundRow, to: RefundState, why: 
     Ok(tx.commit().await?)
 }
 
-/// What a verified refund notification (WeChat `REFUND.*`) does to refund `r`: the same as the
-/// refund job's answer would — `record_outcome`, which writes the money leaving once however
-/// the notification and the job's query race. A notice that does not match the refund (other
-/// trade or amount) changes nothing. Returns what became of it, for the notification's record.
+/// What a verified refund notification (WeChat `REFUND.*`, Alipay's refund `trade_status_sync`,
+/// UnionPay's `txnType=04`) does to refund `r`: the same as the refund job's answer would —
+/// `record_outcome`, which writes the money leaving once however the notification and the job's
+/// query race. A notice that does not match the refund (other trade or amount) changes nothing.
+/// Returns what became of it, for the notification's record.
 pub async fn on_notice(ctx: &Context, r: &RefundRow, notice: &RefundNotice) -> Result<String, Error> {
-    if notice.out_trade_no != r.out_trade_no || notice.amount != r.amount {
-        tracing::error!(
-            out_refund_no = r.out_refund_no,
-            notice_trade = notice.out_trade_no,
-            notice_amount = notice.amount.0,
-            "a refund notification that does not match our refund"
-        );
-        return Ok(format!("refund mismatch: {} {}", notice.out_trade_no, notice.amount.0));
+    if let Some(why) = mismatch(r, notice) {
+        tracing::error!(out_refund_no = r.out_refund_no, why, "a refund notification that does not match our refund");
+        return Ok(format!("refund mismatch: {why}"));
     }
     let to = match notice.status {
         RefundStatus::Success => RefundState::Success,
@@ -116,4 +112,22 @@ pub async fn on_notice(ctx: &Context, r: &RefundRow, notice: &RefundNotice) -> R
     }
     record_outcome(ctx, r, to, &notice.provider_status).await?;
     Ok(format!("refund: {}", to.as_str()))
+}
+
+/// Why `notice` is not about refund `r`, if it is not. It must name `r`'s trade (by our number or
+/// the provider's, whichever it carries; at least one) and agree on the amount: this refund's, or,
+/// where the provider tells only the trade's total refunded (Alipay), a total that covers it.
+fn mismatch(r: &RefundRow, notice: &RefundNotice) -> Option<String> {
+    match (&notice.out_trade_no, &notice.transaction_id) {
+        (None, None) => return Some("no trade named".into()),
+        (Some(no), _) if *no != r.out_trade_no => return Some(format!("trade {no}")),
+        (_, Some(id)) if *id != r.txn_id => return Some(format!("transaction {id}")),
+        _ => {}
+    }
+    match (notice.amount, notice.refunded_total) {
+        (None, None) => Some("no amount".into()),
+        (Some(a), _) if a != r.amount => Some(format!("amount {}", a.0)),
+        (_, Some(total)) if total.0 < r.amount.0 => Some(format!("refunded in all {}", total.0)),
+        _ => None,
+    }
 }

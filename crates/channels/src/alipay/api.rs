@@ -3,7 +3,7 @@
 
 use super::AlipayConfig;
 use super::sign::Params;
-use crate::{ChannelError, PaymentNotice, ProviderStatus, RefundRequest, RefundResult, RefundStatus};
+use crate::{ChannelError, PaymentNotice, ProviderStatus, RefundNotice, RefundRequest, RefundResult, RefundStatus};
 use campuspay_domain::Fen;
 use serde::Deserialize;
 
@@ -116,27 +116,48 @@ pub fn parse_refund_query(node: &str) -> Result<bool, ChannelError> {
     Ok(r.refund_status.as_deref() == Some("REFUND_SUCCESS"))
 }
 
-/// Reads a verified notification and cross-checks `app_id` (and `seller_id` when configured).
-pub fn parse_notify(params: &Params, c: &AlipayConfig) -> Result<PaymentNotice, ChannelError> {
-    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
-    let need = |k: &str| get(k).ok_or_else(|| ChannelError::Malformed(format!("通知缺少 {k}")));
-    let app_id = need("app_id")?;
+/// Cross-checks a verified notification's `app_id` (and `seller_id` when configured); returns
+/// the `seller_id` it carries (possibly empty).
+fn check_app<'a>(params: &'a Params, c: &AlipayConfig) -> Result<&'a str, ChannelError> {
+    let app_id = params.get("app_id").map(String::as_str).unwrap_or_default();
+    if app_id.is_empty() {
+        return Err(ChannelError::Malformed("通知缺少 app_id".into()));
+    }
     if app_id != c.app_id {
         return Err(ChannelError::WrongMerchant(format!("app_id {app_id} ≠ {}", c.app_id)));
     }
-    let seller_id = get("seller_id").unwrap_or_default();
+    let seller_id = params.get("seller_id").map(String::as_str).unwrap_or_default();
     if let Some(expected) = &c.seller_id
         && seller_id != expected
     {
         return Err(ChannelError::WrongMerchant(format!("seller_id {seller_id} ≠ {expected}")));
     }
+    Ok(seller_id)
+}
+
+/// Whether a notification tells of a refund: Alipay sends a refund's to the trade's own
+/// notify_url, told apart from the payment's by `refund_fee` (总退款金额) and `out_biz_no` (the
+/// refund's `out_request_no`, or the `trade_no` when the refund had none).
+pub fn is_refund_notify(params: &Params) -> bool {
+    let has = |k: &str| params.get(k).is_some_and(|v| !v.is_empty());
+    has("refund_fee") || has("out_biz_no")
+}
+
+/// Reads a verified payment notification and cross-checks `app_id` (and `seller_id` when
+/// configured). A refund's notification is never a payment: it comes back with `paid = false`
+/// (its `trade_status` is still the paid trade's `TRADE_SUCCESS`, or `TRADE_CLOSED` when wholly
+/// refunded); [`parse_refund_notify`] reads it.
+pub fn parse_notify(params: &Params, c: &AlipayConfig) -> Result<PaymentNotice, ChannelError> {
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let need = |k: &str| get(k).ok_or_else(|| ChannelError::Malformed(format!("通知缺少 {k}")));
+    let seller_id = check_app(params, c)?;
+    let app_id = need("app_id")?;
     let status = need("trade_status")?;
-    // A refund's notification (`out_biz_no`, `refund_fee`, `gmt_refund`) goes to the same
-    // notify_url: the trade is still the paid one (or `TRADE_CLOSED` when wholly refunded),
-    // and its status word says which refund it tells of, for the audit trail.
-    let provider_status = match (get("out_biz_no"), get("refund_fee")) {
-        (Some(request_no), Some(fee)) => format!("{status} refund {request_no} refund_fee {fee}"),
-        _ => status.to_string(),
+    let refund = is_refund_notify(params);
+    let provider_status = if refund {
+        format!("{status} refund {} refund_fee {}", get("out_biz_no").unwrap_or_default(), get("refund_fee").unwrap_or_default())
+    } else {
+        status.to_string()
     };
     Ok(PaymentNotice {
         out_trade_no: need("out_trade_no")?.to_string(),
@@ -144,10 +165,43 @@ pub fn parse_notify(params: &Params, c: &AlipayConfig) -> Result<PaymentNotice, 
         amount: yuan(need("total_amount")?)?,
         merchant_id: seller_id.to_string(),
         app_id: app_id.to_string(),
-        paid: matches!(status, "TRADE_SUCCESS" | "TRADE_FINISHED"),
+        paid: !refund && matches!(status, "TRADE_SUCCESS" | "TRADE_FINISHED"),
         provider_status,
         paid_at: get("gmt_payment").map(str::to_string),
     })
+}
+
+/// Reads a verified notification as a refund's: `Ok(None)` when it is a payment's. Alipay
+/// notifies a refund only once it is done (部分退款 `TRADE_SUCCESS`, 全额退款 `TRADE_CLOSED` with
+/// `gmt_close`), so the end it tells is `Success`; it tells no amount of this refund, only
+/// `refund_fee`, the trade's total refunded so far.
+pub fn parse_refund_notify(params: &Params, c: &AlipayConfig) -> Result<Option<RefundNotice>, ChannelError> {
+    if !is_refund_notify(params) {
+        return Ok(None);
+    }
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let need = |k: &str| get(k).ok_or_else(|| ChannelError::Malformed(format!("退款通知缺少 {k}")));
+    let seller_id = check_app(params, c)?;
+    let status = need("trade_status")?;
+    if !matches!(status, "TRADE_SUCCESS" | "TRADE_CLOSED") {
+        return Err(ChannelError::Malformed(format!("退款通知的交易状态 {status} 不是已付或已全额退款")));
+    }
+    let refunded_total = yuan(need("refund_fee")?)?;
+    let total = yuan(need("total_amount")?)?;
+    if !refunded_total.is_positive() || refunded_total.0 > total.0 {
+        return Err(ChannelError::Malformed(format!("退款通知的 refund_fee {} 超出交易金额", refunded_total.0)));
+    }
+    Ok(Some(RefundNotice {
+        out_trade_no: Some(need("out_trade_no")?.to_string()),
+        transaction_id: Some(need("trade_no")?.to_string()),
+        out_refund_no: need("out_biz_no")?.to_string(),
+        refund_id: String::new(),
+        status: RefundStatus::Success,
+        amount: None,
+        refunded_total: Some(refunded_total),
+        merchant_id: seller_id.to_string(),
+        provider_status: format!("{status} refund_fee {}", need("refund_fee")?),
+    }))
 }
 
 fn from_json<T: for<'de> Deserialize<'de>>(s: &str) -> Result<T, ChannelError> {

@@ -1,7 +1,8 @@
 //! Alipay OpenAPI (gateway `gateway.do`, RSA2 keys mode): precreate (QR), page pay and wap pay
 //! (signed redirect URLs), query, close, refund (a `fund_change=N` answer is confirmed by
 //! `alipay.trade.fastpay.refund.query`) and asynchronous notifications (a refund's, with
-//! `out_biz_no`/`refund_fee`, comes to the same notify_url and is read as the paid trade's).
+//! `out_biz_no`/`refund_fee`, comes to the same notify_url: it is read as a refund's end by
+//! `verify_refund_notification`, and never as money in).
 //! Public-key-certificate mode (`app_cert_sn`, `alipay_root_cert_sn`) is not supported yet.
 
 pub mod api;
@@ -12,7 +13,7 @@ use crate::crypto::{RsaSigner, RsaVerifier, unix_now};
 use crate::http::{self, PreparedRequest};
 use crate::{
     Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus,
-    RefundRequest, RefundResult, RefundStatus, Statement,
+    RefundNotice, RefundRequest, RefundResult, RefundStatus, Statement,
 };
 use campuspay_domain::time::format_shanghai;
 use serde::{Deserialize, Serialize};
@@ -244,6 +245,13 @@ impl PaymentChannel for Alipay {
         let params = sign::parse_form(body)?;
         sign::verify_notify(&self.verifier, &params)?;
         api::parse_notify(&params, &self.config)
+    }
+
+    /// Signed exactly as a payment's; a notification with `refund_fee`/`out_biz_no` is a refund's.
+    fn verify_refund_notification(&self, _headers: &HeaderMap, body: &[u8], _now: i64) -> Result<Option<RefundNotice>, ChannelError> {
+        let params = sign::parse_form(body)?;
+        sign::verify_notify(&self.verifier, &params)?;
+        api::parse_refund_notify(&params, &self.config)
     }
 
     fn statement<'a>(&'a self, date: &'a str) -> BoxFuture<'a, Statement> {

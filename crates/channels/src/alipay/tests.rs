@@ -102,3 +102,60 @@ fn ack_is_bare_success_and_config_round_trips() {
     assert_eq!(back.build().unwrap().provider(), Provider::Alipay);
     assert!(!format!("{back:?}").contains("PRIVATE KEY"));
 }
+
+/// A `trade_status_sync` as Alipay sends it for trade `CP1` (88.88 yuan), plus `extra`.
+fn notify(extra: &[(&str, &str)]) -> Params {
+    let mut p = params(&[
+        ("app_id", "2021000000000001"),
+        ("seller_id", "2088000000000001"),
+        ("notify_type", "trade_status_sync"),
+        ("out_trade_no", "CP1"),
+        ("trade_no", "2024090122001400000000000001"),
+        ("trade_status", "TRADE_SUCCESS"),
+        ("total_amount", "88.88"),
+        ("gmt_payment", "2024-09-01 10:01:02"),
+    ]);
+    p.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    p
+}
+
+#[test]
+fn a_refund_notification_is_a_refunds_end_and_never_money_in() {
+    let c = config();
+    // The payment's own notification: money in, no refund.
+    assert!(api::parse_notify(&notify(&[]), &c).unwrap().paid);
+    assert_eq!(api::parse_refund_notify(&notify(&[]), &c).unwrap(), None);
+    // A partial refund: the trade stays TRADE_SUCCESS; refund_fee is all refunded so far.
+    let partial = notify(&[("out_biz_no", "RO0000000007"), ("refund_fee", "10.00"), ("gmt_refund", "2024-09-02 09:00:00.123")]);
+    let n = api::parse_refund_notify(&partial, &c).unwrap().expect("a refund's notification");
+    assert_eq!(n.out_refund_no, "RO0000000007");
+    assert_eq!(n.out_trade_no.as_deref(), Some("CP1"));
+    assert_eq!(n.transaction_id.as_deref(), Some("2024090122001400000000000001"));
+    assert_eq!((n.status, n.amount, n.refunded_total), (RefundStatus::Success, None, Some(Fen(1000))));
+    assert!(!api::parse_notify(&partial, &c).unwrap().paid, "a refund's notification is never a payment");
+    // The whole amount back: TRADE_CLOSED with gmt_close.
+    let whole =
+        notify(&[("trade_status", "TRADE_CLOSED"), ("out_biz_no", "RO8"), ("refund_fee", "88.88"), ("gmt_close", "2024-09-02 09:00:00")]);
+    assert_eq!(api::parse_refund_notify(&whole, &c).unwrap().unwrap().refunded_total, Some(Fen(8888)));
+    // Refused: another app, a refund of more than the trade, a status no refund has, no number.
+    let other_app = notify(&[("app_id", "2021000000000999"), ("out_biz_no", "RO1"), ("refund_fee", "1.00")]);
+    assert!(matches!(api::parse_refund_notify(&other_app, &c), Err(ChannelError::WrongMerchant(_))));
+    assert!(api::parse_refund_notify(&notify(&[("out_biz_no", "RO1"), ("refund_fee", "88.89")]), &c).is_err());
+    assert!(api::parse_refund_notify(&notify(&[("out_biz_no", "RO1"), ("refund_fee", "1.001")]), &c).is_err());
+    let unpaid = notify(&[("trade_status", "WAIT_BUYER_PAY"), ("out_biz_no", "RO1"), ("refund_fee", "1.00")]);
+    assert!(api::parse_refund_notify(&unpaid, &c).is_err());
+    assert!(api::parse_refund_notify(&notify(&[("refund_fee", "1.00")]), &c).is_err());
+}
+
+#[test]
+fn a_refund_notification_is_verified_like_a_payments() {
+    let ali = Alipay::new(config()).unwrap();
+    let signer = crate::crypto::RsaSigner::from_pem(&keys().1.private_pkcs8_pem).unwrap();
+    let mut p = notify(&[("out_biz_no", "RO1"), ("refund_fee", "1.00")]);
+    sign::sign_notify(&signer, &mut p).unwrap();
+    let body = sign::encode_form(&p);
+    let h = HeaderMap::new();
+    assert_eq!(ali.verify_refund_notification(&h, body.as_bytes(), 0).unwrap().unwrap().refunded_total, Some(Fen(100)));
+    let forged = body.replace("refund_fee=1.00", "refund_fee=2.00");
+    assert!(matches!(ali.verify_refund_notification(&h, forged.as_bytes(), 0), Err(ChannelError::BadSignature)));
+}

@@ -3,7 +3,7 @@
 
 use super::UnionpayConfig;
 use super::sign::Params;
-use crate::{ChannelError, PaymentNotice, ProviderStatus};
+use crate::{ChannelError, PaymentNotice, ProviderStatus, RefundNotice, RefundStatus};
 use campuspay_domain::Fen;
 
 /// `txnType`: 00 query, 01 consumption, 04 refund (退货), 31 consumption cancel (消费撤销).
@@ -121,4 +121,37 @@ pub fn parse_notice(p: &Params, c: &UnionpayConfig) -> Result<PaymentNotice, Cha
         provider_status: format!("{txn_type}:{resp}"),
         paid_at: get(p, "traceTime").or_else(|| get(p, "txnTime")).map(str::to_string),
     })
+}
+
+/// A verified back notification read as a refund's (退货, `txnType=04`, sent to the refund
+/// request's own `backUrl`); `Ok(None)` for any other `txnType` (a consumption's). `orderId` is
+/// the refund's own number, `origQryId` names the paid consumption, `queryId` is the refund's,
+/// `txnAmt` this refund's amount. Its `respCode` is the refund's result, read as `origRespCode`
+/// is in a query: 00 done, 03/04/05 not final yet, anything else failed.
+pub fn parse_refund_notice(p: &Params, c: &UnionpayConfig) -> Result<Option<RefundNotice>, ChannelError> {
+    if need(p, "txnType")? != TXN_REFUND {
+        return Ok(None);
+    }
+    check_merchant(p, c)?;
+    let resp = need(p, "respCode")?;
+    let status = match resp {
+        RESP_OK => RefundStatus::Success,
+        c if RESP_PENDING.contains(&c) => RefundStatus::Processing,
+        _ => RefundStatus::Closed,
+    };
+    let amount = fen(need(p, "txnAmt")?)?;
+    if !amount.is_positive() {
+        return Err(ChannelError::Malformed("退货通知的 txnAmt 须大于零".into()));
+    }
+    Ok(Some(RefundNotice {
+        out_trade_no: None,
+        transaction_id: Some(need(p, "origQryId")?.to_string()),
+        out_refund_no: need(p, "orderId")?.to_string(),
+        refund_id: need(p, "queryId")?.to_string(),
+        status,
+        amount: Some(amount),
+        refunded_total: None,
+        merchant_id: c.mer_id.clone(),
+        provider_status: format!("{TXN_REFUND}:{resp} {}", get(p, "respMsg").unwrap_or_default()).trim_end().to_string(),
+    }))
 }

@@ -9,7 +9,8 @@
 //!
 //! Both: query `queryTrans.do` (`txnType=00`; `respCode` is the query's, `origRespCode` the
 //! order's), refund `backTransReq.do` (`txnType=04` with `origQryId`), back notifications
-//! form-POSTed to `backUrl`, answered HTTP 200 `ok`.
+//! form-POSTed to `backUrl`, answered HTTP 200 `ok` (a refund's, `txnType=04`, is read by
+//! `verify_refund_notification`).
 //!
 //! **`txnTime`.** UnionPay finds an order by `orderId` *and* the `txnTime` it was sent with. The
 //! channel remembers it in memory for the orders it created, refunded or was notified about, and
@@ -38,7 +39,7 @@ use crate::crypto::{RsaSigner, unix_now};
 use crate::http::{self, PreparedRequest};
 use crate::{
     Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PayFlow, PaymentChannel, PaymentNotice, Provider, ProviderStatus,
-    RefundRequest, RefundResult, RefundStatus, Statement,
+    RefundNotice, RefundRequest, RefundResult, RefundStatus, Statement,
 };
 use serde::{Deserialize, Serialize};
 use sign::{Params, UnionpayKey};
@@ -451,6 +452,17 @@ impl PaymentChannel for Unionpay {
         let notice = api::parse_notice(&params, &self.config)?;
         if let Some(t) = api::get(&params, "txnTime") {
             self.remember(&notice.out_trade_no, t);
+        }
+        Ok(notice)
+    }
+
+    /// Verified exactly as a payment's back notification; a `txnType=04` one is a refund's.
+    fn verify_refund_notification(&self, _headers: &HeaderMap, body: &[u8], _now: i64) -> Result<Option<RefundNotice>, ChannelError> {
+        let params = sign::parse_form(body)?;
+        self.key.verify_message(&params)?;
+        let notice = api::parse_refund_notice(&params, &self.config)?;
+        if let (Some(n), Some(t)) = (&notice, api::get(&params, "txnTime")) {
+            self.remember(&n.out_refund_no, t);
         }
         Ok(notice)
     }

@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::crypto::RsaVerifier;
+use campuspay_domain::Fen;
 
 /// ACP publishes its test merchant (777290058110048) with keys only inside a password-protected
 /// PKCS#12 file and no signed example message, so there is no published vector to check
@@ -97,4 +98,41 @@ fn raw_answers_parse_like_the_sdks() {
     assert_eq!(sign::txn_time(1_725_163_200), "20240901120000");
     assert_eq!(sign::parse_txn_time("20240901120000"), Some(1_725_163_200));
     assert_eq!(sign::parse_txn_time("2024090112000"), None);
+}
+
+#[test]
+fn a_refund_back_notification_is_a_refunds_end() {
+    let c: UnionpayConfig = UnionpayConfig {
+        product: UnionpayProduct::Gateway,
+        mer_id: MER_ID.into(),
+        cert_id: "1".into(),
+        private_key_pem: KAT_KEY.into(),
+        unionpay_public_key_pem: String::new(),
+        root_cert_pem: None,
+        middle_cert_pem: None,
+        validate_cn_name: true,
+        base_url: DEFAULT_BASE_URL.into(),
+        notify_url: "http://127.0.0.1/notify/unionpay".into(),
+        front_url: "http://127.0.0.1/".into(),
+        file_transfer_url: None,
+    };
+    let refund = |extra: &[(&str, &str)]| {
+        let mut p =
+            answer_params(&[("txnType", "04"), ("orderId", "RO0000000007"), ("origQryId", "Q1"), ("queryId", "R1"), ("txnAmt", "1000")]);
+        p.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        api::parse_refund_notice(&p, &c)
+    };
+    let n = refund(&[]).unwrap().expect("a refund's notification");
+    assert_eq!((n.out_refund_no.as_str(), n.refund_id.as_str()), ("RO0000000007", "R1"));
+    assert_eq!((n.out_trade_no, n.transaction_id.as_deref()), (None, Some("Q1")));
+    assert_eq!((n.status, n.amount), (RefundStatus::Success, Some(Fen(1000))));
+    assert_eq!(refund(&[("respCode", "05")]).unwrap().unwrap().status, RefundStatus::Processing);
+    assert_eq!(refund(&[("respCode", "61")]).unwrap().unwrap().status, RefundStatus::Closed);
+    // A consumption's notification is not a refund's, and a refund's is never a payment.
+    assert_eq!(refund(&[("txnType", "01")]).unwrap(), None);
+    assert!(!api::parse_notice(&answer_params(&[("txnType", "04"), ("queryId", "R1"), ("txnAmt", "1000")]), &c).unwrap().paid);
+    // Refused: another merchant, an amount that is not fen, no trade named.
+    assert!(matches!(refund(&[("merId", "777290058110049")]), Err(ChannelError::WrongMerchant(_))));
+    assert!(refund(&[("txnAmt", "10.00")]).is_err());
+    assert!(refund(&[("origQryId", "")]).is_err());
 }

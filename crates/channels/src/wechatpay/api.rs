@@ -271,11 +271,13 @@ pub fn parse_refund_notification(body: &str, c: &WechatPayConfig) -> Result<Opti
         return Err(ChannelError::Malformed(format!("通知类型 REFUND.{event} 与退款状态 {} 不符", r.refund_status)));
     }
     Ok(Some(RefundNotice {
-        out_trade_no: r.out_trade_no,
+        out_trade_no: Some(r.out_trade_no),
+        transaction_id: None,
         out_refund_no: r.out_refund_no,
         refund_id: r.refund_id,
         status,
-        amount: Fen(r.amount.refund),
+        amount: Some(Fen(r.amount.refund)),
+        refunded_total: None,
         merchant_id: r.mchid,
         provider_status: r.refund_status,
     }))

@@ -113,7 +113,7 @@ async fn a_refund_is_processing_then_ends_by_notification_and_query_in_each_mode
     assert_eq!(first.status, RefundStatus::Processing);
     assert_eq!(refund_query(&w, "RA0001").await["status"], "PROCESSING");
     let n = refund_notice(&w, &got, 1).await;
-    assert_eq!((n.status, n.amount, n.out_trade_no.as_str()), (RefundStatus::Success, Fen(400), "RFND00000001"));
+    assert_eq!((n.status, n.amount, n.out_trade_no.as_deref()), (RefundStatus::Success, Some(Fen(400)), Some("RFND00000001")));
     let q = refund_query(&w, "RA0001").await;
     assert_eq!(q["status"], "SUCCESS");
     assert!(q["success_time"].is_string(), "{q}");
