@@ -16,6 +16,7 @@ pub mod exceptions;
 pub mod imports;
 pub mod jobs;
 pub mod ledger;
+pub mod money_reports;
 pub mod office;
 pub mod orders;
 pub mod outbox;

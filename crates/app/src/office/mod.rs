@@ -5,6 +5,7 @@
 
 pub mod adjustments;
 pub mod announcements;
+pub mod arrears;
 pub mod audit_log;
 pub mod auth;
 pub mod catalog;
@@ -12,6 +13,7 @@ pub mod charge_runs;
 pub mod dashboard;
 pub mod exceptions;
 pub mod imports;
+pub mod money_reports;
 pub mod payments;
 pub mod receipts;
 pub mod refunds;

@@ -7,6 +7,7 @@ mod api;
 mod charges;
 mod imports;
 mod money;
+mod money_reports;
 pub(crate) mod pages;
 mod receipts;
 mod reports;

@@ -8,6 +8,7 @@ mod accounts;
 mod foundation;
 mod hardening;
 mod hardening_boundaries;
+mod money_reports;
 mod office;
 mod office_data;
 mod office_money;

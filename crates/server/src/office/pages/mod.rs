@@ -13,6 +13,7 @@ mod counter;
 mod home;
 mod imports;
 mod money;
+mod money_reports;
 mod reports;
 mod runs;
 mod students;
@@ -63,6 +64,8 @@ pub fn routes() -> Router<AppState> {
         .route("/office/exceptions", get(money::exceptions_page))
         .route("/office/exceptions/{id}/resolve", post(money::resolve_submit))
         .route("/office/reports", get(reports::collection_page))
+        .route("/office/reports/daily", get(money_reports::daily_page))
+        .route("/office/reports/arrears", get(money_reports::arrears_page))
         .route("/office/reconciliation", get(reports::reconciliation_page))
         .route("/office/reconciliation/run", post(reports::reconciliation_run))
 }
@@ -93,6 +96,8 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
     ("/office/exceptions", "异常处理", "exceptions", &[Permission::ViewReports]),
     ("/office/reconciliation", "对账", "reconciliation", &[Permission::ViewReports]),
     ("/office/reports", "收缴报表", "reports", &[Permission::ViewReports]),
+    ("/office/reports/daily", "收款日报", "daily", &[Permission::ViewReports]),
+    ("/office/reports/arrears", "欠费账龄", "arrears", &[Permission::ViewReports]),
     ("/office/audit", "审计日志", "audit", &[Permission::ViewAudit]),
 ];
 
