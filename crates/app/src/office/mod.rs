@@ -20,6 +20,7 @@ pub mod refunds;
 pub mod reports;
 pub mod schools;
 pub mod search;
+pub mod statement_import;
 pub mod students;
 pub mod totp;
 

@@ -98,6 +98,23 @@ pub async fn reconcile(ctx: &Context, date: &str, school: Option<i64>) -> Result
     Ok(report)
 }
 
+/// Reconciles one statement the office supplied by hand (a provider's file, where its API is
+/// unavailable) for one school: settles what the books lack and queues the exceptions like
+/// the daily run; the caller stores the returned figures with the file.
+pub async fn reconcile_statement(ctx: &Context, school_id: i64, statement: &Statement) -> Result<ReconciliationRow, Error> {
+    let mut report = Report { date: statement.date.clone(), ..Report::default() };
+    let mut row = ReconciliationRow {
+        school_id,
+        provider: Some(statement.provider),
+        day: statement.date.clone(),
+        ok: true,
+        imported: true,
+        ..Default::default()
+    };
+    one_statement(ctx, school_id, statement, &mut row, &mut report, &mut HashSet::new()).await?;
+    Ok(row)
+}
+
 /// An exception found while reading a statement: kind, subject, student, provider payment,
 /// amount, evidence. Written together once the statement is read.
 type Found = (ExceptionKind, String, Option<i64>, Option<i64>, Fen, serde_json::Value);

@@ -76,6 +76,7 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/api/v1/office/reports/collection/debtors", Some(Permission::ViewReports)),
     ("GET", "/api/v1/office/reconciliation", Some(Permission::ViewReports)),
     ("POST", "/api/v1/office/reconciliation/run", Some(Permission::Refund)),
+    ("POST", "/api/v1/office/reconciliation/import", Some(Permission::Refund)),
     ("GET", "/api/v1/office/reports/daily", Some(Permission::ViewReports)),
     ("GET", "/api/v1/office/reports/arrears-ageing", Some(Permission::ViewReports)),
     ("GET", "/api/v1/office/ledger/voucher", Some(Permission::ViewReports)),
@@ -107,6 +108,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::money::api())
         .merge(super::reports::api())
         .merge(super::money_reports::api())
+        .merge(super::statement_import::api())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -14,8 +14,10 @@ mod reports;
 mod schools;
 mod search;
 mod staff;
+mod statement_import;
 
 pub use api::ROUTES;
+pub(crate) use statement_import::read_form as statement_import_form;
 
 use crate::AppState;
 use crate::error::HttpError;

@@ -201,10 +201,12 @@ pub struct ChannelDay {
     mismatched_count: i64,
     /// Statement payments less statement refunds.
     net_fen: i64,
+    /// Read from a file the office uploaded, not fetched from the provider.
+    imported: bool,
     reconciled_at: String,
 }
 
-fn channel_day(r: &ReconciliationRow) -> ChannelDay {
+pub(super) fn channel_day(r: &ReconciliationRow) -> ChannelDay {
     ChannelDay {
         provider: r.provider.map(|p| p.as_str()),
         ok: r.ok,
@@ -223,15 +225,16 @@ fn channel_day(r: &ReconciliationRow) -> ChannelDay {
         missing_theirs_fen: r.missing_theirs_fen.0,
         mismatched_count: r.mismatched_count,
         net_fen: r.statement_fen.0 - r.refund_fen.0,
+        imported: r.imported,
         reconciled_at: format_shanghai(r.created_at),
     }
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ReconciliationDay {
-    date: String,
+    pub(super) date: String,
     /// One per provider; empty when the day has not been reconciled yet.
-    channels: Vec<ChannelDay>,
+    pub(super) channels: Vec<ChannelDay>,
 }
 
 #[derive(Deserialize, IntoParams)]

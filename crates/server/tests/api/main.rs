@@ -21,4 +21,5 @@ mod races;
 mod receipts;
 mod refund_notify;
 mod rush;
+mod statement_import;
 mod workers;

@@ -37,6 +37,7 @@ use campuspay_store::staff::StaffSessionRow;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/office/imports", get(imports::imports_page).post(imports::upload_submit))
+        .route("/office/reconciliation/import", post(reports::statement_import))
         // The file's limit is the documents crate's; a little more for the form's framing.
         .layer(DefaultBodyLimit::max(campuspay_documents::MAX_UPLOAD_BYTES + 64 * 1024))
         .route("/static/office.css", get(stylesheet))

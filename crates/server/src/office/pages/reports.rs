@@ -171,6 +171,7 @@ pub struct ChannelView {
     pub missing_ours: String,
     pub missing_theirs: String,
     pub mismatched: i64,
+    pub imported: bool,
     pub at: String,
 }
 
@@ -191,6 +192,8 @@ pub struct DayQuery {
     date: String,
     #[serde(default)]
     done: Option<String>,
+    #[serde(default)]
+    imported: Option<String>,
 }
 
 fn provider_label(p: Option<campuspay_domain::payment::Provider>) -> &'static str {
@@ -232,6 +235,7 @@ async fn show_day(state: &AppState, page: &OfficePage, date: &str, notice: Optio
                 missing_ours: pair(r.missing_ours_count, r.missing_ours_fen),
                 missing_theirs: pair(r.missing_theirs_count, r.missing_theirs_fen),
                 mismatched: r.mismatched_count,
+                imported: r.imported,
                 at: format_shanghai(r.created_at),
             })
             .collect(),
@@ -246,7 +250,11 @@ async fn show_day(state: &AppState, page: &OfficePage, date: &str, notice: Optio
 }
 
 pub async fn reconciliation_page(State(state): State<AppState>, page: OfficePage, Query(q): Query<DayQuery>) -> Response {
-    let notice = q.done.is_some().then_some("已重新对账，结果如下。");
+    let notice = match (&q.done, &q.imported) {
+        (_, Some(_)) => Some("对账单已导入并完成对账，结果如下；原文件已留存。"),
+        (Some(_), None) => Some("已重新对账，结果如下。"),
+        _ => None,
+    };
     show_day(&state, &page, &q.date, notice, None).await
 }
 
@@ -270,5 +278,35 @@ pub async fn reconciliation_run(State(state): State<AppState>, posted: OfficeFor
         Ok(_) => Redirect::to(&format!("/office/reconciliation?date={}&done=1", f.date.trim())).into_response(),
         Err(e) if e.kind == campuspay_app::ErrorKind::Forbidden => page.error(&e),
         Err(e) => show_day(&state, &page, "", None, Some(e)).await,
+    }
+}
+
+/// The statement upload of the reconciliation page (multipart, so the CSRF token is one of
+/// its fields): the same use case as the API's.
+pub async fn statement_import(
+    State(state): State<AppState>,
+    page: OfficePage,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    use crate::pages::extract::StaffFormPage;
+    let unreadable = || {
+        Error::new(campuspay_app::ErrorKind::Refused, "malformed_upload", "上传的表单有误，请重新选择文件", "The upload form is malformed")
+            .field("file")
+    };
+    let Ok(form) = form else {
+        return show_day(&state, &page, "", None, Some(unreadable())).await;
+    };
+    let Ok((csrf, provider, date, file)) = crate::office::statement_import_form(form).await else {
+        return show_day(&state, &page, "", None, Some(unreadable())).await;
+    };
+    // Nothing is read into the books without the session's token.
+    if !crate::pages::extract::staff_csrf_ok(&page.session.csrf_token, &csrf) {
+        return page.csrf_refused();
+    }
+    let (name, bytes) = file.unwrap_or_default();
+    match campuspay_app::office::statement_import::import(&state, &page.staff, &page.client, &provider, &date, &name, &bytes).await {
+        Ok(_) => Redirect::to(&format!("/office/reconciliation?date={}&imported=1", date.trim())).into_response(),
+        Err(e) if e.kind == campuspay_app::ErrorKind::Forbidden => page.error(&e),
+        Err(e) => show_day(&state, &page, &date, None, Some(e)).await,
     }
 }
