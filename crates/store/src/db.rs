@@ -359,4 +359,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration { version: 44, name: "statement_fees", sql: include_str!("migrations/0044_statement_fees.sql"), sqlite: "", postgres: "" },
 ];

@@ -68,6 +68,9 @@ pub struct ReconciliationRow {
     pub missing_theirs_fen: Fen,
     pub mismatched_count: i64,
     pub statement: String,
+    /// What the provider kept of the counted lines (net of fees given back with refunds);
+    /// `None` where the statement states no fee we read.
+    pub fee_fen: Option<Fen>,
     /// Read from a file the office uploaded (`statement_imports`), not fetched from the provider.
     pub imported: bool,
     pub created_at: i64,
@@ -167,8 +170,8 @@ impl Store {
         sqlx::query_scalar(
             "INSERT INTO reconciliations (school_id, provider, day, outcome, error, statement_count, statement_fen, refund_count, \
              refund_fen, matched_count, matched_fen, settled_now_count, settled_now_fen, missing_ours_count, missing_ours_fen, \
-             missing_theirs_count, missing_theirs_fen, mismatched_count, statement, created_at, imported) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21) RETURNING id",
+             missing_theirs_count, missing_theirs_fen, mismatched_count, statement, created_at, imported, fee_fen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
         )
         .bind(r.school_id)
         .bind(r.provider.map_or("", |p| p.as_str()))
@@ -191,6 +194,7 @@ impl Store {
         .bind(&r.statement)
         .bind(now())
         .bind(i64::from(r.imported))
+        .bind(r.fee_fen.map(|f| f.0))
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(StoreError::from)
@@ -232,6 +236,7 @@ impl Store {
                 mismatched_count: r.try_get("mismatched_count")?,
                 statement: r.try_get("statement")?,
                 imported: r.try_get::<i64, _>("imported")? == 1,
+                fee_fen: r.try_get::<Option<i64>, _>("fee_fen")?.map(Fen),
                 created_at: r.try_get("created_at")?,
             })
         })

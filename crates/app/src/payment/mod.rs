@@ -8,3 +8,4 @@ pub mod payer;
 pub mod reconcile;
 pub mod refund;
 pub mod settle;
+pub mod statement_fees;

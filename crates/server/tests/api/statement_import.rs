@@ -72,7 +72,10 @@ async fn an_uploaded_statement_is_reconciled_kept_and_audited(app: TestApp) {
         line(&at, &a_txn, &a_out, a_fen),
         line(&at, "4200000000TEST0002", &b_out, b_fen),
         line(&at, "4200000000TEST0003", "NOTOURS0000001", 500),
-    ]);
+    ])
+    // 手续费 of A and B (to 1/100,000 yuan, as WeChat writes it); the unknown line's stays 0.
+    .replacen("0.00000", "1.23456", 1)
+    .replacen("0.00000", "0.60000", 1);
     let fin = finance(&app, "qdou").await;
 
     // Refused, and nothing changes: garbage, a summary that disagrees, another day's trades,
@@ -111,6 +114,9 @@ async fn an_uploaded_statement_is_reconciled_kept_and_audited(app: TestApp) {
         "{wx}"
     );
     assert_eq!(wx["settled_now_fen"].as_i64(), Some(b_fen));
+    // Provider total − fees = settlement: 1.23456 + 0.60000 yuan of fees is ¥1.83.
+    assert_eq!(wx["net_fen"].as_i64(), Some(a_fen + b_fen), "the school's trades only");
+    assert_eq!((wx["fee_fen"].as_i64(), wx["settlement_fen"].as_i64()), (Some(183), Some(a_fen + b_fen - 183)), "{wx}");
     assert_eq!(
         app.get_json(&format!("/api/v1/student/orders/{}", order_b["order_no"].as_str().unwrap()), Some(&other)).await.1["status"],
         "paid"
@@ -156,6 +162,10 @@ async fn an_uploaded_statement_is_reconciled_kept_and_audited(app: TestApp) {
         .await
         .unwrap();
     assert!(page.contains("手工导入对账单") && page.contains("（手工导入）"), "{page}");
+    assert!(
+        page.contains("结算金额") && page.contains(&campuspay_domain::Fen(a_fen + b_fen - 183).to_string()),
+        "the settlement on the page"
+    );
     let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
     let before = state(&app).await;
     for (token, want) in [("forged", 403), (csrf.as_str(), 303)] {

@@ -166,6 +166,9 @@ pub struct ChannelView {
     pub statement: String,
     pub refunds: String,
     pub net: String,
+    /// 手续费 and 结算金额, or why not.
+    pub fee: String,
+    pub settlement: String,
     pub matched: String,
     pub settled_now: String,
     pub missing_ours: String,
@@ -230,6 +233,8 @@ async fn show_day(state: &AppState, page: &OfficePage, date: &str, notice: Optio
                 statement: pair(r.statement_count, r.statement_fen),
                 refunds: pair(r.refund_count, r.refund_fen),
                 net: Fen(r.statement_fen.0 - r.refund_fen.0).to_string(),
+                fee: r.fee_fen.map_or_else(|| "对账单未提供".to_string(), |f| f.to_string()),
+                settlement: r.fee_fen.map_or_else(|| "—".to_string(), |f| Fen(r.statement_fen.0 - r.refund_fen.0 - f.0).to_string()),
                 matched: pair(r.matched_count, r.matched_fen),
                 settled_now: pair(r.settled_now_count, r.settled_now_fen),
                 missing_ours: pair(r.missing_ours_count, r.missing_ours_fen),
