@@ -14,6 +14,7 @@ mod home;
 mod imports;
 mod money;
 mod money_reports;
+mod offline_refund;
 mod reports;
 mod runs;
 mod students;
@@ -61,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/office/adjustments/{id}/decide", post(adjustments::decide_submit))
         .route("/office/audit", get(audit::audit_page))
         .route("/office/refunds", get(money::refunds_page).post(money::refund_submit))
+        .route("/office/refunds/offline", get(offline_refund::offline_refund_page).post(offline_refund::offline_refund_submit))
         .route("/office/refunds/{id}/decide", post(money::refund_decide))
         .route("/office/exceptions", get(money::exceptions_page))
         .route("/office/exceptions/{id}/resolve", post(money::resolve_submit))
