@@ -163,16 +163,16 @@ pub struct ChannelView {
     pub provider: &'static str,
     pub ok: bool,
     pub error: String,
-    pub statement: String,
-    pub refunds: String,
+    pub statement: (i64, String),
+    pub refunds: (i64, String),
     pub net: String,
     /// 手续费 and 结算金额, or why not.
     pub fee: String,
     pub settlement: String,
-    pub matched: String,
-    pub settled_now: String,
-    pub missing_ours: String,
-    pub missing_theirs: String,
+    pub matched: (i64, String),
+    pub settled_now: (i64, String),
+    pub missing_ours: (i64, String),
+    pub missing_theirs: (i64, String),
     pub mismatched: i64,
     pub imported: bool,
     pub at: String,
@@ -220,7 +220,8 @@ async fn show_day(state: &AppState, page: &OfficePage, date: &str, notice: Optio
             Vec::new()
         }
     };
-    let pair = |n: i64, f: Fen| format!("{n} 笔 / {f}");
+    // Count over amount, one under the other: the table stays readable at 1366 px.
+    let pair = |n: i64, f: Fen| (n, f.to_string());
     let view = ReconciliationPage {
         shell: page.shell("对账", "reconciliation"),
         date,
