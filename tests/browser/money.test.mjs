@@ -3,6 +3,10 @@
 //   on a 390×844 phone, downloads its PDF and opens its public verify page.
 // - lut's accountant, at 1366×768, opens the collection report (SVG chart, xlsx download),
 //   the reconciliation of the day and the exception queue.
+// - lut's accountant, at 1366×768, resolves a duplicate payment from the exception queue (the
+//   evidence in words, credited to the balance), reads the daily collection, the arrears
+//   ageing and today's reconciliation (fees, settlement), and hands cash back on the offline
+//   refund page.
 // Screenshots: target/screenshots/money-{name}-{WxH}-{step}.png.
 //
 // Run from the repo root:  node --test tests/browser/money.test.mjs
@@ -115,6 +119,135 @@ test('an accountant reads the collection report, the reconciliation and the exce
     await page.goto(`${server.base}/office/exceptions`);
     assert.match(await page.locator('body').innerText(), /异常|待处理/);
     await shot(page, 'exceptions');
+    assertNoPageErrors();
+  });
+});
+
+/** The finance office's API token at lut. */
+async function financeToken(server) {
+  const r = await api(server, 'POST', '/api/v1/office/login', null, { school: 'lut', login: 'finance', password: 'Finance#2026' });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.token;
+}
+
+async function behaviour(server, provider, b) {
+  const res = await fetch(`${server.base}/sandbox/${provider}/behaviour`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(b),
+  });
+  assert.ok(res.ok, `behaviour ${provider}`);
+}
+
+/**
+ * A student pays one order twice, with Alipay and then with WeChat (two QR codes open); the
+ * second money cannot pay the paid order and its automatic refund is refused by WeChat, so it
+ * lands in the exception queue. Answers the exception as the API lists it.
+ */
+async function duplicateInTheQueue(server) {
+  const login = await api(server, 'POST', '/api/v1/student/login', null, { school: 'lut', login: STUDENT, password: NEW_PASSWORD });
+  assert.equal(login.status, 200, JSON.stringify(login.body));
+  const token = login.body.token;
+  await behaviour(server, 'wechatpay', { refund: 'refuse', accept_after_close: true });
+  const charges = (await api(server, 'GET', '/api/v1/student/charges', token)).body.charges.filter((c) => c.arrears_fen > 0);
+  for (const c of charges) {
+    const order = await api(server, 'POST', '/api/v1/student/orders', token, { charges: [{ id: c.id }] });
+    if (order.status !== 201) continue;
+    const no = order.body.order_no;
+    const wechat = await api(server, 'POST', `/api/v1/student/orders/${no}/pay`, token, { channel: 'wechat_native' });
+    assert.equal(wechat.status, 200, JSON.stringify(wechat.body));
+    const alipay = await api(server, 'POST', `/api/v1/student/orders/${no}/pay`, token, { channel: 'alipay_qr' });
+    assert.equal(alipay.status, 200, JSON.stringify(alipay.body));
+    assert.equal((await fetch(`${server.base}/sandbox/alipay/orders/${alipay.body.out_trade_no}/pay`, { method: 'POST' })).status, 200);
+    for (let i = 0; i < 60 && (await api(server, 'GET', `/api/v1/student/orders/${no}`, token)).body.status !== 'paid'; i++) await sleep(250);
+    assert.equal((await fetch(`${server.base}/sandbox/wechatpay/orders/${wechat.body.out_trade_no}/pay`, { method: 'POST' })).status, 200);
+    const fin = await financeToken(server);
+    for (let i = 0; i < 120; i++) {
+      const q = (await api(server, 'GET', '/api/v1/office/exceptions', fin)).body;
+      const e = q.exceptions.find((x) => x.kind === 'unapplied_money');
+      if (e) return e;
+      await sleep(250);
+    }
+    assert.fail('the duplicate money did not reach the queue within 30 s');
+  }
+  assert.fail('no charge of lut 20230001 could be ordered alone');
+}
+
+test('an accountant resolves an exception from the queue and reads the day', { timeout: 120_000 }, async () => {
+  await withPage({ name: 'resolve', vp: PC, timeout: 20_000 }, async ({ server, page, shot, assertNoPageErrors }) => {
+    await logIn(server, page, LUT);
+    const e = await duplicateInTheQueue(server);
+    await page.goto(`${server.base}/office/login`);
+    await page.fill('#school', 'lut');
+    await page.fill('#login', 'finance');
+    await page.fill('#password', 'Finance#2026');
+    await Promise.all([page.waitForURL((u) => u.pathname === '/office/'), page.click('button.primary')]);
+    await page.goto(`${server.base}/office/exceptions`);
+    const row = page.locator('#exceptions tr', { hasText: `#${e.id}` });
+    assert.match(await row.innerText(), /20230001/);
+    await shot(page, 'queue');
+    // The evidence in words (the provider's refusal included), the raw record one click away,
+    // and the student's owed charges to apply the money to, by name.
+    const facts = await row.locator('dl.facts-list').innerText();
+    assert.match(facts, /渠道\s+微信支付/);
+    assert.match(facts, /渠道答复/);
+    assert.ok((await row.locator('select[name="charge_id"] option').count()) >= 1, 'the charges to apply to');
+    await row.locator('summary').click();
+    assert.match(await row.locator('pre.evidence').innerText(), /out_trade_no/);
+    await shot(page, 'evidence');
+    // 转入余额 with a note: one click, then the queue no longer lists it.
+    await row.locator('select[name="action"]').selectOption('credit');
+    await row.locator('input[name="note"]').fill('学生同意转入余额，下学期抵缴');
+    await Promise.all([page.waitForURL((u) => u.pathname === '/office/exceptions'), row.locator('button[type="submit"]').click()]);
+    assert.match(await page.locator('[role="status"]').innerText(), /已处理|处理/);
+    assert.equal(await page.locator('#exceptions tr', { hasText: `#${e.id}` }).count(), 0, 'gone from the open queue');
+    await shot(page, 'resolved');
+    const fin = await financeToken(server);
+    const all = (await api(server, 'GET', '/api/v1/office/exceptions?status=all', fin)).body.exceptions;
+    const done = all.find((x) => x.id === e.id);
+    assert.equal(done.status, 'resolved', JSON.stringify(done));
+    // Resolving twice is refused.
+    const again = await api(server, 'POST', `/api/v1/office/exceptions/${e.id}/resolve`, fin, { action: 'credit' });
+    assert.equal(again.status, 409);
+    // The day's money per channel: both payments in, nothing out yet; the chart is SVG.
+    await page.goto(`${server.base}/office/reports/daily`);
+    assert.ok((await page.locator('svg.chart rect').count()) > 0, 'the daily chart draws bars');
+    const channels = await page.locator('#channels').innerText();
+    assert.match(channels, /微信支付/);
+    assert.match(channels, /支付宝/);
+    await shot(page, 'daily');
+    await page.goto(`${server.base}/office/reports/arrears`);
+    assert.ok((await page.locator('#ageing tbody tr').count()) > 0, 'arrears per department');
+    await shot(page, 'arrears');
+    // Today's reconciliation, run again from the page: per channel, with fees and settlement.
+    const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
+    await page.goto(`${server.base}/office/reconciliation?date=${today}`);
+    await Promise.all([page.waitForURL((u) => u.searchParams.get('done') === '1'), page.click('form[action="/office/reconciliation/run"] button')]);
+    const recon = await page.locator('#channels').innerText();
+    assert.match(recon, /微信支付/);
+    assert.match(recon, /结算金额/);
+    await shot(page, 'reconciliation');
+    // Cash taken at the counter, handed back from the offline refund page.
+    const charges = (await api(server, 'GET', '/api/v1/office/students/20230001', fin)).body;
+    const owed = (charges.charges || []).find((c) => c.arrears_fen >= 10000);
+    assert.ok(owed, `an owed charge of 20230001: ${JSON.stringify(charges).slice(0, 300)}`);
+    const cash = await api(server, 'POST', '/api/v1/office/offline-payments', fin, {
+      student_no: '20230001', lines: [{ charge_id: owed.id, amount_fen: 10000 }], method: 'cash', reference: 'SJ-2026-0001',
+    });
+    assert.equal(cash.status, 200, JSON.stringify(cash.body));
+    await page.goto(`${server.base}/office/refunds/offline?method=cash&reference=NOSUCH`);
+    assert.match(await page.locator('[role="alert"]').innerText(), /没有这笔线下收款/);
+    await page.fill('#reference', 'SJ-2026-0001');
+    await Promise.all([page.waitForURL((u) => u.searchParams.get('reference') === 'SJ-2026-0001'), page.click('form[action="/office/refunds/offline"] button')]);
+    await page.fill(`#amount-${owed.id}`, '30');
+    await page.fill('#reason', '多收，当面退还现金');
+    await shot(page, 'offline-refund');
+    await Promise.all([page.waitForURL((u) => u.pathname === '/office/refunds'), page.click('#offline-refund-form button.primary')]);
+    assert.match(await page.locator('[role="status"]').innerText(), /已完成并记账/);
+    const refunds = await page.locator('#refunds').innerText();
+    assert.match(refunds, /线下收款（现金）SJ-2026-0001/);
+    assert.match(refunds, /¥30\.00/);
+    await shot(page, 'offline-refunded');
     assertNoPageErrors();
   });
 });

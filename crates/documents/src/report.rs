@@ -13,6 +13,8 @@ pub enum Cell {
     Fen(i64),
     /// A count.
     Int(i64),
+    /// Nothing (the other side of a debit/credit pair).
+    Blank,
 }
 
 /// Text a spreadsheet could take for a formula (`=`, `+`, `-`, `@`, and the tab and carriage
@@ -62,6 +64,7 @@ pub fn write_report_xlsx(sheet_name: &str, header: &[&str], rows: &[Vec<Cell>], 
                     sheet.write_number_with_format(r, cc, yuan(*f), if is_total { &money_bold } else { &money }).map_err(unwritable)?;
                     14
                 }
+                Cell::Blank => 0,
                 Cell::Int(i) => {
                     // Counts stay far below 2^53: exact as doubles.
                     sheet.write_number_with_format(r, cc, *i as f64, if is_total { &bold } else { &plain }).map_err(unwritable)?;

@@ -212,6 +212,8 @@ pub enum AuditAction {
     ExceptionResolved,
     ReportExported,
     ReconciliationRun,
+    /// A provider's statement file uploaded by hand and reconciled.
+    StatementImported,
 }
 
 text_enum!(AuditAction {
@@ -251,6 +253,7 @@ text_enum!(AuditAction {
     ExceptionResolved => "exception.resolved",
     ReportExported => "report.exported",
     ReconciliationRun => "reconciliation.run",
+    StatementImported => "reconciliation.import",
 });
 
 /// How money reached the counter (线下缴费).

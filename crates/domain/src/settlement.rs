@@ -199,6 +199,61 @@ impl ReportBy {
     }
 }
 
+/// Where money came in or went out, as the daily collection report and the voucher export
+/// name it: a provider's channel, or how the counter took it. The words are the providers'
+/// (`payment::Provider`) and the counter's (`office::OfflineMethod`) own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MoneyChannel {
+    Wechatpay,
+    Alipay,
+    Unionpay,
+    Cash,
+    Pos,
+    BankTransfer,
+    /// A counter payment in the ledger without a record of how it was taken (history loaded
+    /// from an earlier system, the demo's seed): shown as such, never dropped.
+    OtherOffline,
+}
+
+text_enum!(MoneyChannel {
+    Wechatpay => "wechatpay",
+    Alipay => "alipay",
+    Unionpay => "unionpay",
+    Cash => "cash",
+    Pos => "pos",
+    BankTransfer => "bank_transfer",
+    OtherOffline => "other_offline",
+});
+
+impl MoneyChannel {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            Self::Wechatpay => "微信支付",
+            Self::Alipay => "支付宝",
+            Self::Unionpay => "银联",
+            Self::Cash => "现金",
+            Self::Pos => "POS刷卡",
+            Self::BankTransfer => "银行转账",
+            Self::OtherOffline => "线下（方式未登记）",
+        }
+    }
+
+    /// The account the money sits in (会计科目), for the voucher export: cash in the till,
+    /// card and transfer money at the bank, provider money in the provider's account until it
+    /// is settled to the bank.
+    pub fn account(self) -> &'static str {
+        match self {
+            Self::Cash => "1001 库存现金",
+            // Counter money of unknown form: the bank, where the counter's money ends up.
+            Self::Pos | Self::BankTransfer | Self::OtherOffline => "1002 银行存款",
+            Self::Wechatpay => "1012.01 其他货币资金—微信支付",
+            Self::Alipay => "1012.02 其他货币资金—支付宝",
+            Self::Unionpay => "1012.03 其他货币资金—银联",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,6 +273,11 @@ mod tests {
         for b in ReportBy::ALL {
             assert_eq!(serde_json::to_value(b).unwrap(), serde_json::Value::from(b.as_str()));
         }
+        for c in MoneyChannel::ALL {
+            assert_eq!(c.as_str().parse::<MoneyChannel>(), Ok(c));
+            assert_eq!(serde_json::to_value(c).unwrap(), serde_json::Value::from(c.as_str()));
+        }
+        assert!("paypal".parse::<MoneyChannel>().is_err());
         assert!("refunding".parse::<OfficeRefundState>().is_err());
         assert!("delete".parse::<ExceptionAction>().is_err());
     }

@@ -352,4 +352,13 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration { version: 30, name: "receipts", sql: include_str!("migrations/0030_receipts.sql"), sqlite: "", postgres: "" },
     Migration { version: 35, name: "session_payers", sql: include_str!("migrations/0035_session_payers.sql"), sqlite: "", postgres: "" },
     Migration { version: 40, name: "merchants", sql: include_str!("migrations/0040_merchants.sql"), sqlite: "", postgres: "" },
+    Migration { version: 42, name: "money_reports", sql: include_str!("migrations/0042_money_reports.sql"), sqlite: "", postgres: "" },
+    Migration {
+        version: 43,
+        name: "statement_imports",
+        sql: include_str!("migrations/0043_statement_imports.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration { version: 44, name: "statement_fees", sql: include_str!("migrations/0044_statement_fees.sql"), sqlite: "", postgres: "" },
 ];

@@ -17,6 +17,7 @@ pub mod imports;
 pub mod jobs;
 pub mod ledger;
 pub mod merchants;
+pub mod money_reports;
 pub mod office;
 pub mod orders;
 pub mod outbox;

@@ -40,6 +40,9 @@ pub struct OfficeRefundRow {
     pub order_id: Option<i64>,
     pub order_no: Option<String>,
     pub offline_payment_id: Option<i64>,
+    /// The counter payment's method and receipt number, for an offline refund.
+    pub offline_method: Option<String>,
+    pub offline_reference: Option<String>,
     pub amount: Fen,
     pub reason: String,
     pub status: OfficeRefundState,
@@ -59,10 +62,10 @@ pub struct OfficeRefundLine {
 }
 
 const REFUND_COLUMNS: &str = "r.id, r.school_id, r.student_id, s.student_no, s.name AS student_name, r.method, r.order_id, \
-     o.order_no, r.offline_payment_id, r.amount_fen, r.reason, r.status, r.maker_id, st.name AS maker, r.checker_id, \
+     o.order_no, r.offline_payment_id, op.method AS offline_method, op.reference AS offline_reference, r.amount_fen, r.reason, r.status, r.maker_id, st.name AS maker, r.checker_id, \
      r.created_at, r.finished_at \
      FROM office_refunds r JOIN students s ON s.id = r.student_id JOIN staff st ON st.id = r.maker_id \
-     LEFT JOIN orders o ON o.id = r.order_id";
+     LEFT JOIN orders o ON o.id = r.order_id LEFT JOIN offline_payments op ON op.id = r.offline_payment_id";
 
 fn refund_row(r: &AnyRow) -> Result<OfficeRefundRow, sqlx::Error> {
     Ok(OfficeRefundRow {
@@ -75,6 +78,8 @@ fn refund_row(r: &AnyRow) -> Result<OfficeRefundRow, sqlx::Error> {
         order_id: r.try_get("order_id")?,
         order_no: r.try_get("order_no")?,
         offline_payment_id: r.try_get("offline_payment_id")?,
+        offline_method: r.try_get("offline_method")?,
+        offline_reference: r.try_get("offline_reference")?,
         amount: Fen(r.try_get("amount_fen")?),
         reason: r.try_get("reason")?,
         status: word(r, "status")?,

@@ -68,6 +68,11 @@ pub struct ReconciliationRow {
     pub missing_theirs_fen: Fen,
     pub mismatched_count: i64,
     pub statement: String,
+    /// What the provider kept of the counted lines (net of fees given back with refunds);
+    /// `None` where the statement states no fee we read.
+    pub fee_fen: Option<Fen>,
+    /// Read from a file the office uploaded (`statement_imports`), not fetched from the provider.
+    pub imported: bool,
     pub created_at: i64,
 }
 
@@ -165,8 +170,8 @@ impl Store {
         sqlx::query_scalar(
             "INSERT INTO reconciliations (school_id, provider, day, outcome, error, statement_count, statement_fen, refund_count, \
              refund_fen, matched_count, matched_fen, settled_now_count, settled_now_fen, missing_ours_count, missing_ours_fen, \
-             missing_theirs_count, missing_theirs_fen, mismatched_count, statement, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) RETURNING id",
+             missing_theirs_count, missing_theirs_fen, mismatched_count, statement, created_at, imported, fee_fen) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22) RETURNING id",
         )
         .bind(r.school_id)
         .bind(r.provider.map_or("", |p| p.as_str()))
@@ -188,6 +193,8 @@ impl Store {
         .bind(r.mismatched_count)
         .bind(&r.statement)
         .bind(now())
+        .bind(i64::from(r.imported))
+        .bind(r.fee_fen.map(|f| f.0))
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(StoreError::from)
@@ -228,6 +235,8 @@ impl Store {
                 missing_theirs_fen: Fen(r.try_get("missing_theirs_fen")?),
                 mismatched_count: r.try_get("mismatched_count")?,
                 statement: r.try_get("statement")?,
+                imported: r.try_get::<i64, _>("imported")? == 1,
+                fee_fen: r.try_get::<Option<i64>, _>("fee_fen")?.map(Fen),
                 created_at: r.try_get("created_at")?,
             })
         })
@@ -257,5 +266,41 @@ impl Store {
         .bind(to);
         let rows = self.fetch_all(on, q).await?;
         map_rows(&rows, |r| Ok((r.try_get("id")?, r.try_get("student_id")?, r.try_get("txn_id")?, Fen(r.try_get("amount_fen")?))))
+    }
+}
+
+/// A statement file the office uploaded, as kept.
+pub struct NewStatementImport<'a> {
+    pub school_id: i64,
+    pub provider: Provider,
+    pub day: &'a str,
+    pub file_name: &'a str,
+    pub sha256: &'a str,
+    pub size_bytes: i64,
+    /// The file, base64.
+    pub content: &'a str,
+    pub reconciliation_id: i64,
+    pub staff_id: i64,
+}
+
+impl Store {
+    pub async fn insert_statement_import(&self, tx: &mut WriteTx, i: &NewStatementImport<'_>) -> Result<i64, StoreError> {
+        sqlx::query_scalar(
+            "INSERT INTO statement_imports (school_id, provider, day, file_name, sha256, size_bytes, content, reconciliation_id, staff_id, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        )
+        .bind(i.school_id)
+        .bind(i.provider.as_str())
+        .bind(i.day)
+        .bind(i.file_name)
+        .bind(i.sha256)
+        .bind(i.size_bytes)
+        .bind(i.content)
+        .bind(i.reconciliation_id)
+        .bind(i.staff_id)
+        .bind(now())
+        .fetch_one(&mut *tx.tx)
+        .await
+        .map_err(StoreError::from)
     }
 }

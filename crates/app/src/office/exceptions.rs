@@ -41,6 +41,31 @@ pub async fn view(ctx: &Context, staff: &Staff, id: i64) -> Result<ExceptionRow,
     ctx.store.exception(On::Pool, staff.school()?, id).await?.ok_or_else(not_found)
 }
 
+/// A charge of the exception's student that its money may pay (冲抵), for the resolve form.
+pub struct ApplyTarget {
+    pub charge_id: i64,
+    pub item: String,
+    pub period: String,
+    pub owed: Fen,
+}
+
+/// The charges of an open exception's student that still owe, so the office picks one by
+/// name rather than typing an id (`refund`, the permission that resolves).
+pub async fn apply_targets(ctx: &Context, staff: &Staff, id: i64) -> Result<Vec<ApplyTarget>, Error> {
+    staff.require(Permission::Refund)?;
+    let school_id = staff.school()?;
+    let e = ctx.store.exception(On::Pool, school_id, id).await?.ok_or_else(not_found)?;
+    let Some(student_id) = e.student_id.filter(|_| e.open && e.kind.allows(ExceptionAction::Apply)) else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for c in ctx.store.charges_of_student(school_id, student_id).await? {
+        let owed = c.amounts.arrears().map_err(|_| Error::internal())?;
+        if owed.is_positive() {
+            out.push(ApplyTarget { charge_id: c.id, item: c.item_name, period: c.period_name, owed });
+        }
+    }
+    Ok(out)
+}
+
 /// Open exceptions per kind, for the dashboard.
 pub async fn open_counts(ctx: &Context, staff: &Staff) -> Result<Vec<(ExceptionKind, i64)>, Error> {
     staff.require(Permission::ViewReports)?;

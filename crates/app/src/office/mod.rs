@@ -5,6 +5,7 @@
 
 pub mod adjustments;
 pub mod announcements;
+pub mod arrears;
 pub mod audit_log;
 pub mod auth;
 pub mod catalog;
@@ -13,6 +14,7 @@ pub mod dashboard;
 pub mod exceptions;
 pub mod imports;
 pub mod merchants;
+pub mod money_reports;
 pub mod payments;
 pub mod receipts;
 pub mod refunds;
@@ -20,6 +22,7 @@ pub mod reports;
 pub mod schools;
 pub mod search;
 pub mod staff_admin;
+pub mod statement_import;
 pub mod students;
 pub mod totp;
 

@@ -143,6 +143,46 @@ pub async fn refundable(ctx: &Context, staff: &Staff, target: &Target<'_>) -> Re
     Ok(lines)
 }
 
+/// A counter payment found by how it was taken and its receipt, slip or transfer number.
+pub struct OfflineFound {
+    pub id: i64,
+    pub student_no: String,
+    pub student_name: String,
+    pub total: Fen,
+    pub created_at: i64,
+}
+
+/// Finds the school's counter payment to refund (`refund`).
+pub async fn offline_payment(ctx: &Context, staff: &Staff, method: &str, reference: &str) -> Result<OfflineFound, Error> {
+    staff.require(Permission::Refund)?;
+    let school_id = staff.school()?;
+    let method: campuspay_domain::office::OfflineMethod = method.trim().parse().map_err(|_| {
+        refused("invalid_method", "请选择收款方式：现金、POS刷卡或银行转账", "method is cash, pos or bank_transfer", "method")
+    })?;
+    let reference = reference.trim();
+    if reference.is_empty() {
+        return Err(refused("invalid_reference", "请填写收据号、POS凭条号或银行流水号", "Give the reference", "reference"));
+    }
+    let not_found = || {
+        Error::new(
+            ErrorKind::NotFound,
+            "offline_payment_not_found",
+            "本校没有这笔线下收款，请核对收款方式和凭证号",
+            "No such counter payment",
+        )
+        .field("reference")
+    };
+    let found = ctx.store.offline_payment_by_reference(school_id, method.as_str(), reference).await?.ok_or_else(not_found)?;
+    let student = ctx.store.student(school_id, found.student_id).await?.ok_or_else(not_found)?;
+    Ok(OfflineFound {
+        id: found.id,
+        student_no: student.student_no,
+        student_name: student.name,
+        total: found.total,
+        created_at: found.created_at,
+    })
+}
+
 /// Starts a refund of some lines of one payment. At or below the school's threshold it is
 /// sent at once (online) or done (offline); above it, it waits for a second person.
 pub async fn request(

@@ -131,7 +131,8 @@ pub async fn collection_xlsx(ctx: &Context, staff: &Staff, client: &Client, peri
     Ok(bytes)
 }
 
-fn valid_date(s: &str) -> Result<String, Error> {
+/// A `YYYY-MM-DD` day that exists, or a refusal naming `field`.
+pub(crate) fn valid_date(s: &str, field: &'static str) -> Result<String, Error> {
     let s = s.trim();
     let b = s.as_bytes();
     let ok = b.len() == 10
@@ -150,7 +151,7 @@ fn valid_date(s: &str) -> Result<String, Error> {
         )
         .is_some_and(|t| campuspay_domain::time::format_shanghai_date(t) == s);
     if !ok {
-        return Err(refused("invalid_date", "日期格式应为 YYYY-MM-DD", "The date is YYYY-MM-DD", "date"));
+        return Err(refused("invalid_date", "日期格式应为 YYYY-MM-DD", "The date is YYYY-MM-DD", field));
     }
     Ok(s.to_string())
 }
@@ -159,7 +160,7 @@ fn valid_date(s: &str) -> Result<String, Error> {
 pub async fn reconciliation(ctx: &Context, staff: &Staff, date: &str) -> Result<Vec<ReconciliationRow>, Error> {
     staff.require(Permission::ViewReports)?;
     let school_id = staff.school()?;
-    let date = valid_date(date)?;
+    let date = valid_date(date, "date")?;
     Ok(ctx.store.reconciliations_of_day(school_id, &date).await?)
 }
 
@@ -167,7 +168,7 @@ pub async fn reconciliation(ctx: &Context, staff: &Staff, date: &str) -> Result<
 pub async fn rerun(ctx: &Context, staff: &Staff, client: &Client, date: &str) -> Result<Vec<ReconciliationRow>, Error> {
     staff.require(Permission::Refund)?;
     let school_id = staff.school()?;
-    let date = valid_date(date)?;
+    let date = valid_date(date, "date")?;
     if date > campuspay_domain::time::format_shanghai_date(ctx.clock.now()) {
         return Err(refused("future_date", "不能对账未来的日期", "That day has not happened yet", "date"));
     }

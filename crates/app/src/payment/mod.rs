@@ -9,3 +9,4 @@ pub mod payer;
 pub mod reconcile;
 pub mod refund;
 pub mod settle;
+pub mod statement_fees;

@@ -98,6 +98,23 @@ pub async fn reconcile(ctx: &Context, date: &str, school: Option<i64>) -> Result
     Ok(report)
 }
 
+/// Reconciles one statement the office supplied by hand (a provider's file, where its API is
+/// unavailable) for one school: settles what the books lack and queues the exceptions like
+/// the daily run; the caller stores the returned figures with the file.
+pub async fn reconcile_statement(ctx: &Context, school_id: i64, statement: &Statement) -> Result<ReconciliationRow, Error> {
+    let mut report = Report { date: statement.date.clone(), ..Report::default() };
+    let mut row = ReconciliationRow {
+        school_id,
+        provider: Some(statement.provider),
+        day: statement.date.clone(),
+        ok: true,
+        imported: true,
+        ..Default::default()
+    };
+    one_statement(ctx, school_id, statement, &mut row, &mut report, &mut HashSet::new()).await?;
+    Ok(row)
+}
+
 /// An exception found while reading a statement: kind, subject, student, provider payment,
 /// amount, evidence. Written together once the statement is read.
 type Found = (ExceptionKind, String, Option<i64>, Option<i64>, Fen, serde_json::Value);
@@ -127,12 +144,18 @@ async fn one_statement(
     let mut seen: HashSet<&str> = HashSet::new();
     let mut kept: Vec<serde_json::Value> = Vec::new();
     let mut exceptions: Vec<Found> = Vec::new();
+    // What the provider kept of the lines counted for this school, where the file says.
+    let fees = super::statement_fees::line_fees(statement);
+    let mut fee_units: i64 = 0;
+    let fee_of =
+        |out_trade_no: &str, refund: bool| fees.as_ref().and_then(|f| f.get(&(out_trade_no.to_string(), refund)).copied()).unwrap_or(0);
     for line in &statement.lines {
         if line.kind == StatementKind::Refund {
             // Refunds are ours when their trade is: counted for the day's totals.
             if ctx.store.attempt_by_out_trade_no(&line.out_trade_no).await?.is_some_and(|a| a.school_id == school_id) {
                 row.refund_count += 1;
                 row.refund_fen = Fen(row.refund_fen.0 + line.amount.0);
+                fee_units -= fee_of(&line.out_trade_no, true);
                 if kept.len() < KEPT_LINES {
                     kept.push(line_json(line));
                 }
@@ -167,6 +190,7 @@ async fn one_statement(
         report.payment_lines += 1;
         row.statement_count += 1;
         row.statement_fen = Fen(row.statement_fen.0 + line.amount.0);
+        fee_units += fee_of(&line.out_trade_no, false);
         if let Some(ours) = ctx.store.provider_payment_by_txn(statement.provider, &line.transaction_id).await? {
             if ours.amount != line.amount {
                 report.mismatched.push(line.transaction_id.clone());
@@ -219,6 +243,7 @@ async fn one_statement(
         exceptions.push((ExceptionKind::MissingFromStatement, format!("pp:{pp_id}"), Some(student_id), Some(pp_id), amount, evidence));
     }
     row.statement = serde_json::Value::Array(kept).to_string();
+    row.fee_fen = fees.map(|_| Fen(super::statement_fees::to_fen(fee_units)));
     let mut tx = ctx.store.write_tx().await?;
     for (kind, subject, student_id, pp, amount, evidence) in &exceptions {
         let e = NewException {

@@ -81,6 +81,10 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/api/v1/office/reports/collection/debtors", Some(Permission::ViewReports)),
     ("GET", "/api/v1/office/reconciliation", Some(Permission::ViewReports)),
     ("POST", "/api/v1/office/reconciliation/run", Some(Permission::Refund)),
+    ("POST", "/api/v1/office/reconciliation/import", Some(Permission::Refund)),
+    ("GET", "/api/v1/office/reports/daily", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/reports/arrears-ageing", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/ledger/voucher", Some(Permission::ViewReports)),
 ];
 
 /// The office's routes with their descriptions, merged into the API's document.
@@ -109,6 +113,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::receipts::api())
         .merge(super::money::api())
         .merge(super::reports::api())
+        .merge(super::money_reports::api())
+        .merge(super::statement_import::api())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -8,14 +8,17 @@ mod charges;
 mod imports;
 mod merchants;
 mod money;
+mod money_reports;
 pub(crate) mod pages;
 mod receipts;
 mod reports;
 mod schools;
 mod search;
 mod staff;
+mod statement_import;
 
 pub use api::ROUTES;
+pub(crate) use statement_import::read_form as statement_import_form;
 
 use crate::AppState;
 use crate::error::HttpError;

@@ -199,12 +199,21 @@ pub struct ChannelDay {
     missing_theirs_count: i64,
     missing_theirs_fen: i64,
     mismatched_count: i64,
-    /// Statement payments less statement refunds.
+    /// Statement payments less statement refunds (the provider's total for the day).
     net_fen: i64,
+    /// What the provider kept (手续费), net of fees given back with refunds; absent where the
+    /// statement states no fee we read (UnionPay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fee_fen: Option<i64>,
+    /// `net_fen − fee_fen`: what the provider settles to the school's account.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    settlement_fen: Option<i64>,
+    /// Read from a file the office uploaded, not fetched from the provider.
+    imported: bool,
     reconciled_at: String,
 }
 
-fn channel_day(r: &ReconciliationRow) -> ChannelDay {
+pub(super) fn channel_day(r: &ReconciliationRow) -> ChannelDay {
     ChannelDay {
         provider: r.provider.map(|p| p.as_str()),
         ok: r.ok,
@@ -223,15 +232,18 @@ fn channel_day(r: &ReconciliationRow) -> ChannelDay {
         missing_theirs_fen: r.missing_theirs_fen.0,
         mismatched_count: r.mismatched_count,
         net_fen: r.statement_fen.0 - r.refund_fen.0,
+        fee_fen: r.fee_fen.map(|f| f.0),
+        settlement_fen: r.fee_fen.map(|f| r.statement_fen.0 - r.refund_fen.0 - f.0),
+        imported: r.imported,
         reconciled_at: format_shanghai(r.created_at),
     }
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct ReconciliationDay {
-    date: String,
+    pub(super) date: String,
     /// One per provider; empty when the day has not been reconciled yet.
-    channels: Vec<ChannelDay>,
+    pub(super) channels: Vec<ChannelDay>,
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -156,6 +156,8 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
                 "/api/v1/office/reports/collection" => format!("{url}?period=WALK&by=class"),
                 "/api/v1/office/reports/collection/debtors" => format!("{url}?period=WALK&by=class&key=WALK"),
                 "/api/v1/office/reconciliation" => format!("{url}?date=2026-01-01"),
+                "/api/v1/office/reports/daily" => format!("{url}?from=2026-01-01&to=2026-01-02"),
+                "/api/v1/office/ledger/voucher" => format!("{url}?from=2026-01-01&to=2026-01-02&format=xlsx"),
                 _ => url,
             };
             // A well-formed body, so that only the permission can refuse it.

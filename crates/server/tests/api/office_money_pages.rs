@@ -7,7 +7,7 @@ use crate::payments::{behaviour, new_order, pay, provider_pays};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-on_both_databases!(an_accountant_refunds_resolves_and_downloads_from_the_pages);
+on_both_databases!(an_accountant_refunds_resolves_and_downloads_from_the_pages, cash_is_handed_back_from_the_offline_refund_page);
 
 async fn login(app: &TestApp, school: &str, login: &str, password: &str) -> String {
     let res =
@@ -111,4 +111,62 @@ async fn an_accountant_refunds_resolves_and_downloads_from_the_pages(app: TestAp
     assert_eq!(status, 403);
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM office_refunds").fetch_one(app.store.pool()).await.unwrap();
     assert_eq!(n, 1);
+}
+
+async fn cash_is_handed_back_from_the_offline_refund_page(app: TestApp) {
+    let token = app.session("lut", "20230001").await;
+    let (_, c) = app.get_json("/api/v1/student/charges", Some(&token)).await;
+    let charge =
+        c["charges"].as_array().unwrap().iter().find(|c| c["arrears_fen"].as_i64().unwrap() >= 1000).cloned().expect("an owed charge");
+    let cashier_token = crate::office_money::staff(&app, "lut", "cashier", "Cashier#2026").await;
+    let cash = json!({"student_no": "20230001", "lines": [{"charge_id": charge["id"], "amount_fen": 1000}], "method": "cash", "reference": "RCPT-PAGE-1"});
+    let (status, p) = app.post_json("/api/v1/office/offline-payments", cash, Some(&cashier_token)).await;
+    assert_eq!(status, 200, "{p}");
+    let refunded =
+        || crate::payments::count(&app, "SELECT CAST(COALESCE(SUM(amount_fen), 0) AS BIGINT) FROM ledger_entries WHERE kind = 'refund'");
+    let fin = login(&app, "lut", "finance", "Finance#2026").await;
+    let url = "/office/refunds/offline?method=cash&reference=RCPT-PAGE-1";
+    let (status, html) = get(&app, &fin, url).await;
+    assert_eq!(status, 200, "{html}");
+    let field = format!("amount_{}", charge["id"]);
+    assert!(html.contains(&format!("name=\"{field}\"")) && html.contains("¥10.00"), "{html}");
+    let csrf = csrf_of(&html);
+    let id = p["id"].as_i64().unwrap().to_string();
+    let form = |csrf: &str, amount: &str| {
+        vec![
+            ("csrf".to_string(), csrf.to_string()),
+            ("offline_payment_id".to_string(), id.clone()),
+            ("method".to_string(), "cash".to_string()),
+            ("reference".to_string(), "RCPT-PAGE-1".to_string()),
+            (field.clone(), amount.to_string()),
+            ("reason".to_string(), "多收退还".to_string()),
+        ]
+    };
+    let send = |f: Vec<(String, String)>| {
+        let fin = fin.clone();
+        let app = &app;
+        async move {
+            let res = app.http.post(app.url("/office/refunds/offline")).header("cookie", &fin).form(&f).send().await.unwrap();
+            let location = res.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+            (res.status().as_u16(), location, res.text().await.unwrap())
+        }
+    };
+    let (status, _, _) = send(form("forged", "4")).await;
+    assert_eq!(status, 403, "without the session's token nothing happens");
+    let (status, _, body) = send(form(&csrf, "10.01")).await;
+    assert!(status >= 400 && body.contains("线下退款"), "more than was taken is refused on the page: {status}");
+    assert_eq!(refunded().await, 0, "refusals changed nothing");
+    let (status, location, _) = send(form(&csrf, "4")).await;
+    assert_eq!((status, location.starts_with("/office/refunds?done=")), (303, true), "{location}");
+    assert_eq!(refunded().await, -400, "the refund is in the books at once");
+    let (_, html) = get(&app, &fin, url).await;
+    assert!(html.contains("¥6.00"), "what is left to refund: {html}");
+    // Unknown numbers, another school's office, a cashier: refused.
+    let (status, html) = get(&app, &fin, "/office/refunds/offline?method=cash&reference=NOSUCH").await;
+    assert_eq!(status, 404);
+    assert!(html.contains("本校没有这笔线下收款"));
+    let other = login(&app, "ejt", "finance", "Finance#2026").await;
+    assert_eq!(get(&app, &other, url).await.0, 404, "another school's office does not find it");
+    let cashier = login(&app, "lut", "cashier", "Cashier#2026").await;
+    assert_eq!(get(&app, &cashier, url).await.0, 403);
 }

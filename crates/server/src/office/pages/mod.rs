@@ -14,7 +14,9 @@ mod home;
 mod imports;
 mod merchants;
 mod money;
+mod money_reports;
 mod notices;
+mod offline_refund;
 mod policy_form;
 mod reports;
 mod runs;
@@ -41,6 +43,7 @@ use campuspay_store::staff::StaffSessionRow;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/office/imports", get(imports::imports_page).post(imports::upload_submit))
+        .route("/office/reconciliation/import", post(reports::statement_import))
         // The file's limit is the documents crate's; a little more for the form's framing.
         .layer(DefaultBodyLimit::max(campuspay_documents::MAX_UPLOAD_BYTES + 64 * 1024))
         .route("/static/office.css", get(stylesheet))
@@ -64,10 +67,13 @@ pub fn routes() -> Router<AppState> {
         .route("/office/adjustments/{id}/decide", post(adjustments::decide_submit))
         .route("/office/audit", get(audit::audit_page))
         .route("/office/refunds", get(money::refunds_page).post(money::refund_submit))
+        .route("/office/refunds/offline", get(offline_refund::offline_refund_page).post(offline_refund::offline_refund_submit))
         .route("/office/refunds/{id}/decide", post(money::refund_decide))
         .route("/office/exceptions", get(money::exceptions_page))
         .route("/office/exceptions/{id}/resolve", post(money::resolve_submit))
         .route("/office/reports", get(reports::collection_page))
+        .route("/office/reports/daily", get(money_reports::daily_page))
+        .route("/office/reports/arrears", get(money_reports::arrears_page))
         .route("/office/reconciliation", get(reports::reconciliation_page))
         .route("/office/reconciliation/run", post(reports::reconciliation_run))
         .route("/office/merchants", get(merchants::merchants_page))
@@ -107,6 +113,8 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
     ("/office/exceptions", "异常处理", "exceptions", &[Permission::ViewReports]),
     ("/office/reconciliation", "对账", "reconciliation", &[Permission::ViewReports]),
     ("/office/reports", "收缴报表", "reports", &[Permission::ViewReports]),
+    ("/office/reports/daily", "收款日报", "daily", &[Permission::ViewReports]),
+    ("/office/reports/arrears", "欠费账龄", "arrears", &[Permission::ViewReports]),
     ("/office/audit", "审计日志", "audit", &[Permission::ViewAudit]),
     ("/office/announcements", "公告", "announcements", &[Permission::ManageAnnouncements]),
     ("/office/staff", "人员管理", "staff", &[Permission::ManageStaff]),

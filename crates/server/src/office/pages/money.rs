@@ -64,13 +64,22 @@ async fn show_refunds(
     page: &OfficePage,
     order_no: &str,
     reason: &str,
-    notice: Option<String>,
+    done: Option<i64>,
     error: Option<Error>,
 ) -> Response {
     let rows = match refunds::list(state, &page.staff, None).await {
         Ok(r) => r,
         Err(e) => return page.error(&e),
     };
+    // What happened to the refund just submitted, in its own words: an offline one is done,
+    // one above the threshold waits, a channel one waits for the provider.
+    let notice = done.and_then(|id| rows.iter().find(|r| r.id == id)).map(|r| match r.status {
+        OfficeRefundState::Success => format!("退款 #{} 已完成并记账（{}）。", r.id, r.amount),
+        OfficeRefundState::AwaitingApproval => format!("退款 #{} 超过复核额度，等待另一位有复核权限的人员通过。", r.id),
+        OfficeRefundState::Rejected => format!("退款 #{} 已驳回，没有退款。", r.id),
+        OfficeRefundState::Failed => format!("退款 #{} 渠道退款失败，已转入异常处理。", r.id),
+        _ => format!("退款 #{} 已发往支付渠道，渠道确认退款成功后才记账。", r.id),
+    });
     let can_refund = page.staff.role.can(Permission::Refund);
     let order_no = order_no.trim().to_string();
     let mut error = error;
@@ -97,7 +106,10 @@ async fn show_refunds(
                 at: format_shanghai(r.created_at),
                 student_no: r.student_no.clone(),
                 student: r.student_name.clone(),
-                what: r.order_no.clone().unwrap_or_else(|| format!("线下收款 #{}", r.offline_payment_id.unwrap_or_default())),
+                what: r.order_no.clone().unwrap_or_else(|| {
+                    let method = r.offline_method.as_deref().and_then(|m| m.parse::<campuspay_domain::office::OfflineMethod>().ok());
+                    format!("线下收款（{}）{}", method.map_or("—", |m| m.label_zh()), r.offline_reference.as_deref().unwrap_or(""))
+                }),
                 amount: r.amount.to_string(),
                 reason: r.reason.clone(),
                 maker: r.maker.clone(),
@@ -118,8 +130,7 @@ async fn show_refunds(
 }
 
 pub async fn refunds_page(State(state): State<AppState>, page: OfficePage, Query(q): Query<RefundsQuery>) -> Response {
-    let notice = q.done.map(|id| format!("退款 #{id} 已提交：未超过复核额度的退款已发往支付渠道，渠道确认后才记账；超过额度的等待复核。"));
-    show_refunds(&state, &page, &q.order_no, "", notice, None).await
+    show_refunds(&state, &page, &q.order_no, "", q.done, None).await
 }
 
 /// The refund form: `order_no`, `reason`, and `amount_<charge id>` in yuan per line (empty: not
@@ -198,8 +209,12 @@ pub struct ExceptionRowView {
     pub student_no: String,
     pub student: String,
     pub amount: String,
-    /// The evidence, pretty-printed JSON (escaped by the template).
+    /// The evidence in words: (label, value) in the file's order, money in yuan.
+    pub facts: Vec<(String, String)>,
+    /// The evidence as recorded, pretty-printed JSON (escaped by the template).
     pub evidence: String,
+    /// Charges of the student the money may pay: (charge id, item · period · owed).
+    pub targets: Vec<(i64, String)>,
     pub open: bool,
     pub resolution: String,
     pub note: String,
@@ -228,6 +243,58 @@ pub struct ExceptionsQuery {
     done: Option<String>,
 }
 
+/// What an evidence key means to the office; money keys end in `_fen`.
+fn label_of(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "provider" => "渠道",
+        "out_trade_no" => "商户订单号",
+        "txn_id" | "transaction_id" => "渠道交易号",
+        "out_refund_no" => "退款单号",
+        "provider_answer" => "渠道答复",
+        "amount_fen" => "金额",
+        "our_amount_fen" => "我方记账金额",
+        "kind" => "类型",
+        "time" => "交易时间",
+        "day" => "日期",
+        "note" => "说明",
+        "reason" => "原因",
+        _ => return None,
+    })
+}
+
+/// The evidence as (label, value) lines: known keys in Chinese, amounts in yuan, providers by
+/// name, a statement line's fields under its own heading; unknown keys as they are.
+fn facts(v: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Some(map) = v.as_object() else { return out };
+    for (key, value) in map {
+        if key == "statement_line" {
+            out.push(("对账单记录".to_string(), String::new()));
+            out.extend(facts(value).into_iter().map(|(k, v)| (format!("　{k}"), v)));
+            continue;
+        }
+        let shown = match (key.as_str(), value) {
+            // Internal row ids say nothing to the office; the raw record keeps them.
+            ("refund_id" | "provider_payment_id", _) | (_, serde_json::Value::Null) => continue,
+            (k, serde_json::Value::Number(n)) if k.ends_with("_fen") => {
+                n.as_i64().map_or(n.to_string(), |f| campuspay_domain::Fen(f).to_string())
+            }
+            ("provider", serde_json::Value::String(p)) => match p.as_str() {
+                "wechatpay" => "微信支付".into(),
+                "alipay" => "支付宝".into(),
+                "unionpay" => "银联".into(),
+                other => other.to_string(),
+            },
+            ("kind", serde_json::Value::String(k)) if k == "payment" => "收款".into(),
+            ("kind", serde_json::Value::String(k)) if k == "refund" => "退款".into(),
+            (_, serde_json::Value::String(s)) => s.clone(),
+            (_, other) => other.to_string(),
+        };
+        out.push((label_of(key).map_or_else(|| key.clone(), str::to_string), shown));
+    }
+    out
+}
+
 async fn show_exceptions(
     state: &AppState,
     page: &OfficePage,
@@ -239,6 +306,17 @@ async fn show_exceptions(
         Ok(r) => r,
         Err(e) => return page.error(&e),
     };
+    let can_resolve = page.staff.role.can(Permission::Refund);
+    let mut targets: HashMap<i64, Vec<(i64, String)>> = HashMap::new();
+    for e in rows.iter().filter(|e| can_resolve && e.open && e.kind.allows(ExceptionAction::Apply)) {
+        match exceptions::apply_targets(state, &page.staff, e.id).await {
+            Ok(t) => {
+                let t = t.into_iter().map(|t| (t.charge_id, format!("{} · {} · 欠 {}", t.item, t.period, t.owed))).collect();
+                targets.insert(e.id, t);
+            }
+            Err(e) => return page.error(&e),
+        }
+    }
     let view = ExceptionsPage {
         shell: page.shell("异常处理", "exceptions"),
         rows: rows
@@ -255,7 +333,9 @@ async fn show_exceptions(
                     student_no: e.student_no.clone().unwrap_or_default(),
                     student: e.student_name.clone().unwrap_or_default(),
                     amount: e.amount.to_string(),
+                    facts: serde_json::from_str::<serde_json::Value>(&e.evidence).map(|v| facts(&v)).unwrap_or_default(),
                     evidence,
+                    targets: targets.remove(&e.id).unwrap_or_default(),
                     open: e.open,
                     resolution: e.resolution.map(|a| a.label_zh()).unwrap_or("").to_string(),
                     note: e.note.clone(),
@@ -266,7 +346,7 @@ async fn show_exceptions(
             })
             .collect(),
         all,
-        can_resolve: page.staff.role.can(Permission::Refund),
+        can_resolve,
         notice,
         error: error.as_ref().map(|(id, e)| (*id, e.zh.clone())),
     };

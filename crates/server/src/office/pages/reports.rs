@@ -163,14 +163,18 @@ pub struct ChannelView {
     pub provider: &'static str,
     pub ok: bool,
     pub error: String,
-    pub statement: String,
-    pub refunds: String,
+    pub statement: (i64, String),
+    pub refunds: (i64, String),
     pub net: String,
-    pub matched: String,
-    pub settled_now: String,
-    pub missing_ours: String,
-    pub missing_theirs: String,
+    /// 手续费 and 结算金额, or why not.
+    pub fee: String,
+    pub settlement: String,
+    pub matched: (i64, String),
+    pub settled_now: (i64, String),
+    pub missing_ours: (i64, String),
+    pub missing_theirs: (i64, String),
     pub mismatched: i64,
+    pub imported: bool,
     pub at: String,
 }
 
@@ -191,6 +195,8 @@ pub struct DayQuery {
     date: String,
     #[serde(default)]
     done: Option<String>,
+    #[serde(default)]
+    imported: Option<String>,
 }
 
 fn provider_label(p: Option<campuspay_domain::payment::Provider>) -> &'static str {
@@ -214,7 +220,8 @@ async fn show_day(state: &AppState, page: &OfficePage, date: &str, notice: Optio
             Vec::new()
         }
     };
-    let pair = |n: i64, f: Fen| format!("{n} 笔 / {f}");
+    // Count over amount, one under the other: the table stays readable at 1366 px.
+    let pair = |n: i64, f: Fen| (n, f.to_string());
     let view = ReconciliationPage {
         shell: page.shell("对账", "reconciliation"),
         date,
@@ -227,11 +234,14 @@ async fn show_day(state: &AppState, page: &OfficePage, date: &str, notice: Optio
                 statement: pair(r.statement_count, r.statement_fen),
                 refunds: pair(r.refund_count, r.refund_fen),
                 net: Fen(r.statement_fen.0 - r.refund_fen.0).to_string(),
+                fee: r.fee_fen.map_or_else(|| "对账单未提供".to_string(), |f| f.to_string()),
+                settlement: r.fee_fen.map_or_else(|| "—".to_string(), |f| Fen(r.statement_fen.0 - r.refund_fen.0 - f.0).to_string()),
                 matched: pair(r.matched_count, r.matched_fen),
                 settled_now: pair(r.settled_now_count, r.settled_now_fen),
                 missing_ours: pair(r.missing_ours_count, r.missing_ours_fen),
                 missing_theirs: pair(r.missing_theirs_count, r.missing_theirs_fen),
                 mismatched: r.mismatched_count,
+                imported: r.imported,
                 at: format_shanghai(r.created_at),
             })
             .collect(),
@@ -246,7 +256,11 @@ async fn show_day(state: &AppState, page: &OfficePage, date: &str, notice: Optio
 }
 
 pub async fn reconciliation_page(State(state): State<AppState>, page: OfficePage, Query(q): Query<DayQuery>) -> Response {
-    let notice = q.done.is_some().then_some("已重新对账，结果如下。");
+    let notice = match (&q.done, &q.imported) {
+        (_, Some(_)) => Some("对账单已导入并完成对账，结果如下；原文件已留存。"),
+        (Some(_), None) => Some("已重新对账，结果如下。"),
+        _ => None,
+    };
     show_day(&state, &page, &q.date, notice, None).await
 }
 
@@ -270,5 +284,35 @@ pub async fn reconciliation_run(State(state): State<AppState>, posted: OfficeFor
         Ok(_) => Redirect::to(&format!("/office/reconciliation?date={}&done=1", f.date.trim())).into_response(),
         Err(e) if e.kind == campuspay_app::ErrorKind::Forbidden => page.error(&e),
         Err(e) => show_day(&state, &page, "", None, Some(e)).await,
+    }
+}
+
+/// The statement upload of the reconciliation page (multipart, so the CSRF token is one of
+/// its fields): the same use case as the API's.
+pub async fn statement_import(
+    State(state): State<AppState>,
+    page: OfficePage,
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    use crate::pages::extract::StaffFormPage;
+    let unreadable = || {
+        Error::new(campuspay_app::ErrorKind::Refused, "malformed_upload", "上传的表单有误，请重新选择文件", "The upload form is malformed")
+            .field("file")
+    };
+    let Ok(form) = form else {
+        return show_day(&state, &page, "", None, Some(unreadable())).await;
+    };
+    let Ok((csrf, provider, date, file)) = crate::office::statement_import_form(form).await else {
+        return show_day(&state, &page, "", None, Some(unreadable())).await;
+    };
+    // Nothing is read into the books without the session's token.
+    if !crate::pages::extract::staff_csrf_ok(&page.session.csrf_token, &csrf) {
+        return page.csrf_refused();
+    }
+    let (name, bytes) = file.unwrap_or_default();
+    match campuspay_app::office::statement_import::import(&state, &page.staff, &page.client, &provider, &date, &name, &bytes).await {
+        Ok(_) => Redirect::to(&format!("/office/reconciliation?date={}&imported=1", date.trim())).into_response(),
+        Err(e) if e.kind == campuspay_app::ErrorKind::Forbidden => page.error(&e),
+        Err(e) => show_day(&state, &page, &date, None, Some(e)).await,
     }
 }

@@ -1,0 +1,184 @@
+//! A provider's statement file uploaded by hand, on both databases: a broken file, a file of
+//! another day or with a wrong summary is refused and changes nothing; a good one is
+//! reconciled like the daily run (matched, settled now, unknown lines queued), kept, audited;
+//! another school's upload touches none of this school's trades; the page's form needs its token.
+
+use crate::common::TestApp;
+use crate::office_money::{finance, paid_order, staff};
+use crate::payments::{behaviour, count, new_order, pay, provider_pays};
+use campuspay_channels::wechatpay::bill::{RenderLine, gzip, render};
+use serde_json::{Value, json};
+
+on_both_databases!(an_uploaded_statement_is_reconciled_kept_and_audited);
+
+fn line<'a>(time: &'a str, txn: &'a str, out_trade_no: &'a str, amount: i64) -> RenderLine<'a> {
+    RenderLine {
+        time,
+        appid: "wx0000000000000000",
+        mchid: "1900000001",
+        transaction_id: txn,
+        out_trade_no,
+        openid: "oSandboxPayer0001",
+        trade_type: "NATIVE",
+        subject: "学费",
+        amount,
+        refund: None,
+    }
+}
+
+async fn upload(app: &TestApp, token: &str, provider: &str, date: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let form = reqwest::multipart::Form::new()
+        .text("provider", provider.to_string())
+        .text("date", date.to_string())
+        .part("file", reqwest::multipart::Part::bytes(bytes).file_name("tradebill.csv"));
+    let res = app.http.post(app.url("/api/v1/office/reconciliation/import")).bearer_auth(token).multipart(form).send().await.unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+/// What an upload may change, counted.
+async fn state(app: &TestApp) -> [i64; 5] {
+    [
+        count(app, "SELECT COUNT(*) FROM reconciliations").await,
+        count(app, "SELECT COUNT(*) FROM statement_imports").await,
+        count(app, "SELECT COUNT(*) FROM provider_payments").await,
+        count(app, "SELECT COUNT(*) FROM money_exceptions").await,
+        count(app, "SELECT COUNT(*) FROM audit_log WHERE action = 'reconciliation.import'").await,
+    ]
+}
+
+async fn an_uploaded_statement_is_reconciled_kept_and_audited(app: TestApp) {
+    // A: paid and settled by its notification.
+    let token = app.session("qdou", "20230001").await;
+    paid_order(&app, &token).await;
+    let (a_out, a_txn, a_fen): (String, String, i64) =
+        sqlx::query_as("SELECT a.out_trade_no, p.txn_id, p.amount_fen FROM provider_payments p JOIN pay_attempts a ON a.id = p.attempt_id")
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+    // B: paid at the provider, whose notification never came (and no query job has run).
+    behaviour(&app, "wechatpay", json!({"notify": "lost"})).await;
+    let other = app.session("qdou", "20230003").await;
+    let (_, order_b) = new_order(&app, &other).await;
+    let b = pay(&app, &other, order_b["order_no"].as_str().unwrap(), "wechat_native").await;
+    let b_out = b["out_trade_no"].as_str().unwrap().to_string();
+    assert_eq!(provider_pays(&app, "wechat_native", &b_out).await, 200);
+    let b_fen = order_b["total_fen"].as_i64().unwrap();
+
+    let today = campuspay_domain::time::format_shanghai_date(app.state.ctx.clock.now());
+    let yesterday = campuspay_domain::time::format_shanghai_date(app.state.ctx.clock.now() - 86_400);
+    let at = format!("{today} 10:00:00");
+    let bill = render(&[
+        line(&at, &a_txn, &a_out, a_fen),
+        line(&at, "4200000000TEST0002", &b_out, b_fen),
+        line(&at, "4200000000TEST0003", "NOTOURS0000001", 500),
+    ])
+    // 手续费 of A and B (to 1/100,000 yuan, as WeChat writes it); the unknown line's stays 0.
+    .replacen("0.00000", "1.23456", 1)
+    .replacen("0.00000", "0.60000", 1);
+    let fin = finance(&app, "qdou").await;
+
+    // Refused, and nothing changes: garbage, a summary that disagrees, another day's trades,
+    // an unknown channel, a day to come; a cashier may not.
+    let before = state(&app).await;
+    // The summary says four trades; the file lists three.
+    let doctored = bill.replacen("\r\n`3,`", "\r\n`4,`", 1);
+    assert_ne!(doctored, bill, "the summary line was changed");
+    let old_day = render(&[line(&format!("{yesterday} 23:59:59"), &a_txn, &a_out, a_fen)]);
+    let cases = [
+        ("wechatpay", today.as_str(), b"PK\x03\x04 not a bill".to_vec(), "statement_unreadable"),
+        ("wechatpay", today.as_str(), doctored.into_bytes(), "statement_unreadable"),
+        ("alipay", today.as_str(), bill.clone().into_bytes(), "statement_unreadable"),
+        ("wechatpay", today.as_str(), old_day.into_bytes(), "statement_wrong_day"),
+        ("paypal", today.as_str(), bill.clone().into_bytes(), "invalid_provider"),
+        ("wechatpay", "2999-01-01", bill.clone().into_bytes(), "future_date"),
+        ("wechatpay", today.as_str(), Vec::new(), "file_required"),
+    ];
+    for (provider, date, bytes, code) in cases {
+        let (s, e) = upload(&app, &fin, provider, date, bytes).await;
+        assert_eq!((s, e["error"]["code"].as_str()), (422, Some(code)), "{provider} {date}: {e}");
+        assert!(!e["error"]["message"].as_str().unwrap().is_ascii(), "a Chinese message: {e}");
+    }
+    let cashier = staff(&app, "qdou", "cashier", "Cashier#2026").await;
+    assert_eq!(upload(&app, &cashier, "wechatpay", &today, bill.clone().into_bytes()).await.0, 403);
+    assert_eq!(state(&app).await, before, "refused uploads changed nothing");
+
+    // The good file: A matched, B settled now, the unknown line queued; the file kept.
+    let (s, day) = upload(&app, &fin, "wechatpay", &today, bill.clone().into_bytes()).await;
+    assert_eq!(s, 200, "{day}");
+    let wx = day["channels"].as_array().unwrap().iter().find(|c| c["provider"] == "wechatpay").cloned().unwrap();
+    assert_eq!(wx["imported"], true, "{wx}");
+    assert_eq!(
+        [wx["matched_count"].as_i64(), wx["settled_now_count"].as_i64(), wx["missing_ours_count"].as_i64()],
+        [Some(1), Some(1), Some(1)],
+        "{wx}"
+    );
+    assert_eq!(wx["settled_now_fen"].as_i64(), Some(b_fen));
+    // Provider total − fees = settlement: 1.23456 + 0.60000 yuan of fees is ¥1.83.
+    assert_eq!(wx["net_fen"].as_i64(), Some(a_fen + b_fen), "the school's trades only");
+    assert_eq!((wx["fee_fen"].as_i64(), wx["settlement_fen"].as_i64()), (Some(183), Some(a_fen + b_fen - 183)), "{wx}");
+    assert_eq!(
+        app.get_json(&format!("/api/v1/student/orders/{}", order_b["order_no"].as_str().unwrap()), Some(&other)).await.1["status"],
+        "paid"
+    );
+    let (name, sha, content): (String, String, String) =
+        sqlx::query_as("SELECT file_name, sha256, content FROM statement_imports").fetch_one(app.store.pool()).await.unwrap();
+    use base64::Engine;
+    assert_eq!(name, "tradebill.csv");
+    assert_eq!(base64::engine::general_purpose::STANDARD.decode(content).unwrap(), bill.as_bytes(), "the file is kept as uploaded");
+    assert_eq!(sha.len(), 64);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'reconciliation.import'").await, 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM money_exceptions WHERE kind = 'statement_unknown'").await, 1);
+    let (_, view) = app.get_json(&format!("/api/v1/office/reconciliation?date={today}"), Some(&fin)).await;
+    assert!(view["channels"].as_array().unwrap().iter().any(|c| c["provider"] == "wechatpay" && c["imported"] == true), "{view}");
+
+    // Another school's office uploading the same file (gzip, as WeChat serves it) reaches
+    // none of qdou's trades.
+    let payments = count(&app, "SELECT COUNT(*) FROM provider_payments").await;
+    let ejt = finance(&app, "ejt").await;
+    let (s, day) = upload(&app, &ejt, "wechatpay", &today, gzip(bill.as_bytes())).await;
+    assert_eq!(s, 200, "{day}");
+    let wx = day["channels"].as_array().unwrap().iter().find(|c| c["provider"] == "wechatpay").cloned().unwrap();
+    assert_eq!([wx["matched_count"].as_i64(), wx["settled_now_count"].as_i64()], [Some(0), Some(0)], "{wx}");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments").await, payments);
+
+    // The page's form: without the session's token nothing is read; with it, a redirect.
+    let res = app
+        .http
+        .post(app.url("/office/login"))
+        .form(&[("school", "qdou"), ("login", "finance"), ("password", "Finance#2026")])
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let page = app
+        .http
+        .get(app.url(&format!("/office/reconciliation?date={today}")))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("手工导入对账单") && page.contains("（手工导入）"), "{page}");
+    assert!(
+        page.contains("结算金额") && page.contains(&campuspay_domain::Fen(a_fen + b_fen - 183).to_string()),
+        "the settlement on the page"
+    );
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let before = state(&app).await;
+    for (token, want) in [("forged", 403), (csrf.as_str(), 303)] {
+        let form = reqwest::multipart::Form::new()
+            .text("csrf", token.to_string())
+            .text("provider", "wechatpay")
+            .text("date", today.clone())
+            .part("file", reqwest::multipart::Part::bytes(bill.clone().into_bytes()).file_name("tradebill.csv"));
+        let res = app.http.post(app.url("/office/reconciliation/import")).header("cookie", &cookie).multipart(form).send().await.unwrap();
+        assert_eq!(res.status().as_u16(), want, "csrf {token}");
+        if want == 403 {
+            assert_eq!(state(&app).await, before);
+        }
+    }
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM statement_imports").await, 3);
+}
