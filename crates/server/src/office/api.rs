@@ -9,83 +9,11 @@ use crate::web::Client;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use campuspay_app::office::{Staff, audit_log, auth, payments, students};
-use campuspay_domain::office::Permission;
 use campuspay_domain::time::format_shanghai;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-
-/// Every office route and the permission its use case checks (`None`: any logged-in staff).
-/// The permission walk test visits each with every role; a test keeps it equal to the routes of `api()`.
-pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
-    ("POST", "/api/v1/office/login", None),
-    ("POST", "/api/v1/office/logout", None),
-    ("GET", "/api/v1/office/me", None),
-    ("POST", "/api/v1/office/password", None),
-    ("POST", "/api/v1/office/totp/setup", None),
-    ("POST", "/api/v1/office/totp/confirm", None),
-    ("GET", "/api/v1/office/students", Some(Permission::ViewStudents)),
-    ("GET", "/api/v1/office/students/{student_no}", Some(Permission::ViewStudents)),
-    ("POST", "/api/v1/office/students/{student_no}/reset-password", Some(Permission::ManageStudentAccounts)),
-    ("POST", "/api/v1/office/students/{student_no}/unlock", Some(Permission::ManageStudentAccounts)),
-    ("POST", "/api/v1/office/students/{student_no}/contact", Some(Permission::EditStudents)),
-    ("GET", "/api/v1/office/audit", Some(Permission::ViewAudit)),
-    ("GET", "/api/v1/office/audit/export", Some(Permission::ViewAudit)),
-    ("POST", "/api/v1/office/offline-payments", Some(Permission::RecordOfflinePayments)),
-    ("GET", "/api/v1/office/receipts", Some(Permission::ViewStudents)),
-    ("POST", "/api/v1/office/receipts/{id}/resend", Some(Permission::ManageStudentAccounts)),
-    ("POST", "/api/v1/office/receipts/{id}/reissue", Some(Permission::AdjustCharges)),
-    ("GET", "/api/v1/office/receipts/{id}/pdf", Some(Permission::ViewStudents)),
-    ("GET", "/api/v1/office/fee-items", Some(Permission::ViewStudents)),
-    ("POST", "/api/v1/office/fee-items", Some(Permission::ManageFeeStandards)),
-    ("GET", "/api/v1/office/periods", Some(Permission::ViewStudents)),
-    ("POST", "/api/v1/office/periods", Some(Permission::ManageFeeStandards)),
-    ("GET", "/api/v1/office/fee-standards", Some(Permission::ViewStudents)),
-    ("POST", "/api/v1/office/charge-runs", Some(Permission::IssueCharges)),
-    ("POST", "/api/v1/office/charges/{id}/waivers", Some(Permission::AdjustCharges)),
-    ("POST", "/api/v1/office/charges/{id}/deferrals", Some(Permission::AdjustCharges)),
-    ("POST", "/api/v1/office/charges/{id}/cancellation", Some(Permission::AdjustCharges)),
-    ("GET", "/api/v1/office/adjustments", Some(Permission::ViewStudents)),
-    ("POST", "/api/v1/office/adjustments/{id}/approve", Some(Permission::ApproveAdjustments)),
-    ("POST", "/api/v1/office/adjustments/{id}/reject", Some(Permission::ApproveAdjustments)),
-    ("GET", "/api/v1/office/announcements", Some(Permission::ManageAnnouncements)),
-    ("POST", "/api/v1/office/announcements", Some(Permission::ManageAnnouncements)),
-    ("POST", "/api/v1/office/announcements/{id}", Some(Permission::ManageAnnouncements)),
-    ("POST", "/api/v1/office/announcements/{id}/expire", Some(Permission::ManageAnnouncements)),
-    ("GET", "/api/v1/office/staff", Some(Permission::ManageStaff)),
-    ("POST", "/api/v1/office/staff", Some(Permission::ManageStaff)),
-    ("POST", "/api/v1/office/staff/{login}/disable", Some(Permission::ManageStaff)),
-    ("POST", "/api/v1/office/staff/{login}/enable", Some(Permission::ManageStaff)),
-    ("POST", "/api/v1/office/staff/{login}/reset-password", Some(Permission::ManageStaff)),
-    ("GET", "/api/v1/office/schools", Some(Permission::ManagePlatform)),
-    ("POST", "/api/v1/office/schools", Some(Permission::ManagePlatform)),
-    ("GET", "/api/v1/office/school/policy", Some(Permission::ManageSchool)),
-    ("POST", "/api/v1/office/school/policy", Some(Permission::ManageSchool)),
-    ("GET", "/api/v1/office/merchants", Some(Permission::ManageMerchants)),
-    ("PUT", "/api/v1/office/merchants/{channel}", Some(Permission::ManageMerchants)),
-    // Imports check the permission of their kind: `edit_students` for rosters.
-    ("POST", "/api/v1/office/imports", Some(Permission::EditStudents)),
-    ("GET", "/api/v1/office/imports/{id}", Some(Permission::EditStudents)),
-    ("POST", "/api/v1/office/imports/{id}/commit", Some(Permission::EditStudents)),
-    ("GET", "/api/v1/office/imports/templates/{kind}", Some(Permission::EditStudents)),
-    ("POST", "/api/v1/office/refunds", Some(Permission::Refund)),
-    ("GET", "/api/v1/office/refunds", Some(Permission::ViewReports)),
-    ("GET", "/api/v1/office/refunds/{id}", Some(Permission::ViewReports)),
-    ("POST", "/api/v1/office/refunds/{id}/approve", Some(Permission::ApproveAdjustments)),
-    ("POST", "/api/v1/office/refunds/{id}/reject", Some(Permission::ApproveAdjustments)),
-    ("GET", "/api/v1/office/exceptions", Some(Permission::ViewReports)),
-    ("GET", "/api/v1/office/exceptions/{id}", Some(Permission::ViewReports)),
-    ("POST", "/api/v1/office/exceptions/{id}/resolve", Some(Permission::Refund)),
-    ("GET", "/api/v1/office/reports/collection", Some(Permission::ViewReports)),
-    ("GET", "/api/v1/office/reports/collection/debtors", Some(Permission::ViewReports)),
-    ("GET", "/api/v1/office/reconciliation", Some(Permission::ViewReports)),
-    ("POST", "/api/v1/office/reconciliation/run", Some(Permission::Refund)),
-    ("POST", "/api/v1/office/reconciliation/import", Some(Permission::Refund)),
-    ("GET", "/api/v1/office/reports/daily", Some(Permission::ViewReports)),
-    ("GET", "/api/v1/office/reports/arrears-ageing", Some(Permission::ViewReports)),
-    ("GET", "/api/v1/office/ledger/voucher", Some(Permission::ViewReports)),
-];
 
 /// The office's routes with their descriptions, merged into the API's document.
 pub fn api() -> OpenApiRouter<AppState> {

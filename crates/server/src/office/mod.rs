@@ -12,12 +12,13 @@ mod money_reports;
 pub(crate) mod pages;
 mod receipts;
 mod reports;
+mod routes;
 mod schools;
 mod search;
 mod staff;
 mod statement_import;
 
-pub use api::ROUTES;
+pub use routes::ROUTES;
 pub(crate) use statement_import::read_form as statement_import_form;
 
 use crate::AppState;

@@ -175,7 +175,8 @@ async fn daily_collection_and_vouchers_equal_the_ledger(app: TestApp) {
         "ejt",
     )
     .await;
-    let ejt_till: i64 = e["rows"].as_array().unwrap().iter().filter(|r| r["channel"] == "cash").map(|r| r["in_fen"].as_i64().unwrap()).sum();
+    let ejt_till: i64 =
+        e["rows"].as_array().unwrap().iter().filter(|r| r["channel"] == "cash").map(|r| r["in_fen"].as_i64().unwrap()).sum();
     assert_eq!(ejt_till, ejt_cash, "{e}");
     let cashier = staff(&app, "lut", "cashier", "Cashier#2026").await;
     for path in [
