@@ -4,7 +4,7 @@ use campuspay_app::payment::channels::Channels;
 use campuspay_app::secrets::SecretKeys;
 use campuspay_domain::order::Disposition;
 #[cfg(feature = "demo")]
-use campuspay_sandbox::Sandbox;
+use campuspay_sandbox::{BehaviourPatch, Sandbox};
 use campuspay_server::{AppState, Config, app, demo};
 use campuspay_store::Store;
 use clap::{Parser, Subcommand};
@@ -362,6 +362,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// How long a refund stays processing at the demo's simulator, in seconds.
+#[cfg(feature = "demo")]
+const DEMO_REFUND_DELAY_S: u64 = 10;
+
 /// `serve --demo`: the provider simulator kept in `data_dir`, mounted at `/sandbox/…`, and every
 /// school without its own merchant configuration paying through it.
 #[cfg(feature = "demo")]
@@ -370,6 +374,12 @@ async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &s
     // the simulator's keys) sees the same trades, and a new database starts with none.
     let journal = campuspay_server::simulator::journal_path(&data_dir.join("sandbox"), &state.store.installation_id().await?);
     let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_journal(&journal)?;
+    // Refunds stay processing for a while, as the providers' do, but in the demo for seconds
+    // rather than the simulator's default two minutes: an office trying one sees it end.
+    use campuspay_domain::payment::Provider;
+    for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay] {
+        sandbox.set_behaviour(p, &BehaviourPatch { refund_delay_s: Some(DEMO_REFUND_DELAY_S), ..BehaviourPatch::default() });
+    }
     let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, state.secret_keys.as_ref(), &sandbox, origin).await?;
     Ok(state.with_channels(channels).with_sandbox(Some(sandbox)))
 }
