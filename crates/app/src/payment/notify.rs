@@ -8,7 +8,7 @@
 
 use crate::Context;
 use crate::payment::channels::{Channel, parse_provider};
-use crate::payment::settle::{self, Settled};
+use crate::payment::settle;
 use campuspay_channels::{Ack, HeaderMap, PaymentNotice, RefundNotice};
 use campuspay_domain::order::PaidSource;
 use campuspay_store::db_now as now;
@@ -248,16 +248,12 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
         return Answer::Ack(channel.ack(true));
     }
     let paid_at = notice.paid_at.clone().unwrap_or_default();
-    match settle::settle_paid(ctx, &attempt, &notice.transaction_id, notice.amount, &paid_at, PaidSource::Notify).await {
-        Ok(result) => {
-            let outcome = match result {
-                Settled::Applied => campuspay_domain::order::Disposition::Applied.as_str(),
-                Settled::Refunding => "late: refunding",
-                Settled::Credited => "late: credited",
-                Settled::Duplicate => "duplicate",
-                Settled::Nothing => "nothing",
-            };
-            record_outcome(ctx, record, outcome).await;
+    match settle::settle_paid_noting(ctx, &attempt, &notice.transaction_id, notice.amount, &paid_at, PaidSource::Notify, Some(record)).await
+    {
+        Ok((result, noted)) => {
+            if !noted {
+                record_outcome(ctx, record, result.outcome()).await;
+            }
             Answer::Ack(channel.ack(true))
         }
         Err(e) => {

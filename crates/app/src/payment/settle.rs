@@ -25,6 +25,19 @@ pub enum Settled {
     Nothing,
 }
 
+impl Settled {
+    /// What became of the notification that brought the money, as kept with it.
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Settled::Applied => Disposition::Applied.as_str(),
+            Settled::Refunding => "late: refunding",
+            Settled::Credited => "late: credited",
+            Settled::Duplicate => "duplicate",
+            Settled::Nothing => "nothing",
+        }
+    }
+}
+
 async fn domain_order(ctx: &Context, tx: &mut WriteTx, order: &OrderRow) -> Result<(Order, BTreeSet<TxnKey>), Error> {
     let settled = ctx.store.settled_txns(tx, order.id).await?;
     let key = |s: &campuspay_store::payments::SettledTxn| TxnKey { channel: s.provider.to_string(), txn_id: s.txn_id.clone() };
@@ -44,6 +57,23 @@ pub async fn settle_paid(
     paid_at: &str,
     source: PaidSource,
 ) -> Result<Settled, Error> {
+    settle_paid_noting(ctx, attempt, txn_id, amount, paid_at, source, None).await.map(|(s, _)| s)
+}
+
+/// [`settle_paid`] for a kept notification (`notification`, its id): its outcome is written in
+/// the settlement's own transaction, one commit fewer for every notification at the busiest
+/// moment. Answers whether it was written (not when another writer settled the money first,
+/// which leaves the caller to record it).
+#[allow(clippy::too_many_arguments)]
+pub async fn settle_paid_noting(
+    ctx: &Context,
+    attempt: &AttemptRow,
+    txn_id: &str,
+    amount: Fen,
+    paid_at: &str,
+    source: PaidSource,
+    notification: Option<i64>,
+) -> Result<(Settled, bool), Error> {
     let provider = attempt.channel.provider();
     let school = ctx.store.school_by_id(attempt.school_id).await?.ok_or_else(Error::unknown_school)?;
     let mut tx = ctx.store.write_tx().await?;
@@ -89,7 +119,7 @@ pub async fn settle_paid(
         let pp_id = match ctx.store.insert_provider_payment(&mut tx, &pp).await {
             Ok(id) => id,
             // Settled meanwhile by another instance or request: nothing more to do.
-            Err(StoreError::Conflict(_)) => return Ok(Settled::Duplicate),
+            Err(StoreError::Conflict(_)) => return Ok((Settled::Duplicate, false)),
             Err(e) => return Err(e.into()),
         };
         let entry = |charge_id, kind, amount, memo| NewLedgerEntry {
@@ -143,11 +173,14 @@ pub async fn settle_paid(
             _ => {}
         }
     }
+    if let Some(id) = notification {
+        ctx.store.set_notification_outcome(&mut tx, id, result.outcome()).await?;
+    }
     tx.commit().await?;
     if result != Settled::Duplicate && result != Settled::Nothing {
         tracing::info!(order_no = order.order_no, txn_id, ?result, ?source, "payment settled");
     }
-    Ok(result)
+    Ok((result, notification.is_some()))
 }
 
 /// Records that an attempt took money that could not pay its order (late, a second payment, a

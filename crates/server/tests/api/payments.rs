@@ -170,6 +170,10 @@ async fn duplicate_delayed_reordered_notifications_count_once(app: TestApp) {
     assert_eq!(records["payments"].as_array().unwrap().len(), 4, "four orders, four records, whatever the notifications did");
     assert_eq!(count(&app, "SELECT COUNT(*) FROM provider_payments").await, 4);
     assert!(count(&app, "SELECT COUNT(*) FROM notifications WHERE outcome = 'duplicate'").await >= 1);
+    // Every kept notification says what became of it, the applied ones written with their
+    // settlement in one transaction.
+    assert!(count(&app, "SELECT COUNT(*) FROM notifications WHERE outcome = 'applied'").await >= 1);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM notifications WHERE outcome IS NULL OR outcome = ''").await, 0);
     assert_books_balance(&app).await;
 }
 
