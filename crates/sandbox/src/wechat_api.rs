@@ -247,9 +247,14 @@ async fn query(
     if let Err(e) = authenticate(&sb, &method, &uri, &headers, "").and_then(|()| check_mchid(&sb, &uri)) {
         return e.respond(&sb);
     }
-    match sb.trade(Provider::Wechatpay, &no) {
-        Some(t) => reply(&sb, StatusCode::OK, transaction_json(&sb, &t, None).to_string()),
-        None => error(&sb, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
+    transaction_answer(&sb, sb.trade(Provider::Wechatpay, &no))
+}
+
+/// A query's answer: the trade as WeChat describes it, or `ORDER_NOT_EXIST`.
+fn transaction_answer(sb: &Sandbox, trade: Option<Trade>) -> Response {
+    match trade {
+        Some(t) => reply(sb, StatusCode::OK, transaction_json(sb, &t, None).to_string()),
+        None => error(sb, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
     }
 }
 
@@ -266,10 +271,7 @@ async fn query_by_id(
         return e.respond(&sb);
     }
     let found = sb.ledger().find_by_transaction_id(Provider::Wechatpay, &id).cloned();
-    match found {
-        Some(t) => reply(&sb, StatusCode::OK, transaction_json(&sb, &t, None).to_string()),
-        None => error(&sb, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
-    }
+    transaction_answer(&sb, found)
 }
 
 async fn close(
