@@ -11,6 +11,7 @@ mod hardening_boundaries;
 mod money_reports;
 mod office;
 mod office_data;
+mod office_import_pages;
 mod office_merchants;
 mod office_money;
 mod office_money_pages;
