@@ -191,6 +191,8 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener, worker: b
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
+    // Merchant configurations saved by another instance (or a worker's) are taken up here too.
+    let follow = tokio::spawn(campuspay_app::office::merchants::follow_changes(state.ctx.clone()));
     let runner = worker.then(|| tokio::spawn(campuspay_app::jobs::Runner::new(state.ctx.clone()).run(until_stopped(stopped.clone()))));
     if !worker {
         tracing::info!("no job runner here (--no-worker): run `campuspay worker` on the same database");
@@ -201,6 +203,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener, worker: b
     if let Some(runner) = runner {
         let _ = runner.await;
     }
+    follow.abort();
     Ok(())
 }
 

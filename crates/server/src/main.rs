@@ -257,7 +257,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let settings = campuspay_app::Settings { public_url, secret_keys, ..Config::default().settings() };
             let ctx = campuspay_app::Context::new(store, &settings).with_channels(channels);
             let limits = campuspay_app::jobs::Limits { provider: provider_jobs, local: local_jobs };
+            // The office saves merchant configurations through `serve`; this process takes
+            // them up within seconds, without a restart.
+            let follow = tokio::spawn(campuspay_app::office::merchants::follow_changes(ctx.clone()));
             campuspay_app::jobs::Runner::new(ctx).limits(limits).run(app::shutdown_signal()).await;
+            follow.abort();
         }
         #[cfg(feature = "demo")]
         Command::SandboxCredentials { data_dir } => {

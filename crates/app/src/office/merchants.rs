@@ -173,8 +173,8 @@ pub async fn save(
     audit(ctx, &mut tx, staff, client, &Audited { action: AuditAction::MerchantConfigured, subject: &subject, before, after: Some(after) })
         .await?;
     tx.commit().await?;
-    // In use from the next payment on, without a restart (this process; a separate worker
-    // process picks it up when it starts).
+    // In use from the next payment on, without a restart: in this process now, in a separate
+    // worker or a second instance within `FOLLOW_EVERY` (`follow_changes`).
     ctx.channels.set(school.id, &config).map_err(|e| {
         tracing::error!(error = %e, "a checked merchant configuration did not build");
         Error::internal()
@@ -225,4 +225,49 @@ pub async fn load_all(store: &Store, keys: Option<&SecretKeys>) -> Result<Vec<(i
         out.push((r.school_id, config));
     }
     Ok(out)
+}
+
+/// How often a process looks whether another one changed a merchant configuration.
+pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A fingerprint of the stored configurations: any save changes it (the sealed secrets carry a
+/// fresh nonce), whatever the clock's resolution.
+fn fingerprint(rows: &[campuspay_store::merchants::MerchantRow]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in rows {
+        (r.school_id, r.channel.as_str(), &r.fields, &r.secrets, r.updated_at).hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Rebuilds this process's channels from the stored configurations when they changed since
+/// `seen` (`None`: never looked). This is how a separate `campuspay worker`, or a second
+/// instance on the same database, takes up what the office saved in another process.
+/// Returns whether it reloaded.
+pub async fn reload_if_changed(ctx: &Context, seen: &mut Option<u64>) -> Result<bool, String> {
+    let rows = ctx.store.merchant_configs().await.map_err(|e| e.to_string())?;
+    let now = fingerprint(&rows);
+    if *seen == Some(now) {
+        return Ok(false);
+    }
+    for (school_id, config) in load_all(&ctx.store, ctx.secret_keys.as_ref()).await? {
+        ctx.channels.set(school_id, &config).map_err(|e| format!("school {school_id}: {e}"))?;
+    }
+    *seen = Some(now);
+    Ok(true)
+}
+
+/// Follows the stored configurations for as long as the process runs. The first look reloads
+/// them, which also catches a save made between start-up and here.
+pub async fn follow_changes(ctx: Context) {
+    let mut seen = None;
+    loop {
+        match reload_if_changed(&ctx, &mut seen).await {
+            Ok(true) => tracing::info!("merchant configurations (re)loaded"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "merchant configurations could not be reloaded; the ones loaded before stay in use"),
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
+    }
 }

@@ -14,6 +14,7 @@ on_both_databases!(
     another_schools_staff_cannot_read_or_set_merchants,
     a_saved_configuration_pays_at_once_without_restart,
     plaintext_configurations_are_sealed_at_start,
+    a_worker_takes_up_a_configuration_saved_elsewhere,
 );
 
 async fn token(app: &TestApp, school: &str, login: &str, password: &str) -> String {
@@ -231,4 +232,30 @@ async fn plaintext_configurations_are_sealed_at_start(app: TestApp) {
     assert!(fields.contains("PUB_KEY_ID_"), "the public key id stays plain: {fields}");
     // Loading again finds it sealed.
     assert!(campuspay_app::payment::channels::Channels::load(&app.store, keys).await.is_ok());
+}
+
+/// A separate worker (or a second instance) has its own channels, loaded when it started; what
+/// the office saves through the server reaches it by `follow_changes`, without a restart.
+async fn a_worker_takes_up_a_configuration_saved_elsewhere(app: TestApp) {
+    let settings = campuspay_app::Settings { secret_keys: app.state.secret_keys.clone(), ..campuspay_app::Settings::default() };
+    let loaded = campuspay_app::payment::channels::Channels::load(&app.store, app.state.secret_keys.as_ref()).await.unwrap();
+    let worker = campuspay_app::Context::new(app.store.clone(), &settings).with_channels(loaded);
+    let school = app.store.school_by_code("qdou").await.unwrap().unwrap().id;
+    let alipay = campuspay_domain::payment::Method::AlipayQr;
+    let mut seen = None;
+    assert!(campuspay_app::office::merchants::reload_if_changed(&worker, &mut seen).await.unwrap(), "the first look loads");
+    assert!(worker.channels.get(school, alipay).is_none(), "qdou has no Alipay merchant of its own yet");
+    assert!(!campuspay_app::office::merchants::reload_if_changed(&worker, &mut seen).await.unwrap(), "nothing changed");
+
+    let admin = token(&app, "qdou", "admin", "Admin#2026").await;
+    assert_eq!(put(&app, "/api/v1/office/merchants/alipay", &alipay_form(&app), &admin).await.0, 200);
+    assert!(campuspay_app::office::merchants::reload_if_changed(&worker, &mut seen).await.unwrap());
+    assert!(worker.channels.get(school, alipay).is_some(), "the worker uses the saved configuration");
+    // Changed again, the key kept: taken up again.
+    let mut form = alipay_form(&app);
+    form["app_private_key_pem"] = "".into();
+    form["gateway_url"] = "http://127.0.0.1:9/gateway.do".into();
+    assert_eq!(put(&app, "/api/v1/office/merchants/alipay", &form, &admin).await.0, 200);
+    assert!(campuspay_app::office::merchants::reload_if_changed(&worker, &mut seen).await.unwrap());
+    assert!(worker.channels.get(school, alipay).is_some());
 }
