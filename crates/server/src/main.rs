@@ -71,6 +71,18 @@ enum Command {
         #[arg(long, default_value_t = campuspay_app::jobs::Limits::default().local)]
         local_jobs: usize,
     },
+    /// Re-seal every stored merchant secret under the sealing key. To rotate: put a new key on
+    /// the first line of the key file (`CAMPUSPAY_SECRET_KEY_FILE`), the old one below it, run
+    /// this, then remove the old line. Prints how many secrets moved.
+    RotateSecretKey {
+        #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
+        database_url: String,
+        /// The demo's key file (DATA_DIR/secret.key) when no key is set in the environment.
+        #[arg(long)]
+        demo: bool,
+        #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+    },
     /// Print the provider simulator's merchant credentials (ids, key files, API keys) as JSON,
     /// to point any WeChat Pay, Alipay or UnionPay SDK at `serve --demo`'s /sandbox.
     SandboxCredentials {
@@ -262,6 +274,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let follow = tokio::spawn(campuspay_app::office::merchants::follow_changes(ctx.clone()));
             campuspay_app::jobs::Runner::new(ctx).limits(limits).run(app::shutdown_signal()).await;
             follow.abort();
+        }
+        Command::RotateSecretKey { database_url, demo, data_dir } => {
+            let store = Store::connect(&database_url).await?;
+            store.migrate().await?;
+            let keys = secret_keys(demo, &data_dir)?.ok_or_else(|| {
+                format!("no secret key: set {} (or {})", campuspay_app::secrets::KEY_FILE_ENV, campuspay_app::secrets::KEY_ENV)
+            })?;
+            let done = campuspay_app::office::merchants::reseal_all(&store, &keys).await?;
+            println!(
+                "{} secrets re-sealed under key {}, {} already under it; the older keys can now be removed",
+                done.resealed,
+                keys.kid(),
+                done.current
+            );
         }
         #[cfg(feature = "demo")]
         Command::SandboxCredentials { data_dir } => {

@@ -271,3 +271,47 @@ pub async fn follow_changes(ctx: Context) {
         tokio::time::sleep(FOLLOW_EVERY).await;
     }
 }
+
+/// What [`reseal_all`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resealed {
+    /// Secrets moved to the sealing key now.
+    pub resealed: usize,
+    /// Secrets already under it.
+    pub current: usize,
+}
+
+/// Re-seals every stored merchant secret under the sealing key (the first of `keys`), in one
+/// transaction: after it, the older keys can be removed from the key file. A secret that does
+/// not open under any configured key stops it with nothing changed. The secrets keep their
+/// "last replaced" time: rotation replaces the wrapping, not the secret.
+pub async fn reseal_all(store: &Store, keys: &SecretKeys) -> Result<Resealed, String> {
+    let mut tx = store.write_tx().await.map_err(|e| e.to_string())?;
+    let mut done = Resealed { resealed: 0, current: 0 };
+    for listed in store.merchant_configs().await.map_err(|e| e.to_string())? {
+        // Read again in the transaction (held on PostgreSQL): a save meanwhile is not undone.
+        let Some(r) = store.merchant_config_in(&mut tx, listed.school_id, listed.channel).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let at = format!("school {} {}", r.school_id, r.channel);
+        let mut secrets = secrets_of(&r.secrets).map_err(|_| format!("{at}: secrets unreadable"))?;
+        let mut changed = false;
+        for (field, stored) in secrets.iter_mut() {
+            if keys.seals_with(&stored.sealed.kid) {
+                done.current += 1;
+                continue;
+            }
+            let place = form::place(r.school_id, r.channel, field);
+            let plain = keys.open(&place, &stored.sealed).map_err(|e| format!("{at} {field}: {e}"))?;
+            stored.sealed = keys.seal(&place, &plain);
+            changed = true;
+            done.resealed += 1;
+        }
+        if changed {
+            let json = serde_json::to_string(&secrets).map_err(|e| e.to_string())?;
+            store.reseal_merchant_secrets(&mut tx, r.school_id, r.channel, &json).await.map_err(|e| e.to_string())?;
+        }
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(done)
+}
