@@ -377,7 +377,7 @@ async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &s
     // Refunds stay processing for a while, as the providers' do, but in the demo for seconds
     // rather than the simulator's default two minutes: an office trying one sees it end.
     use campuspay_domain::payment::Provider;
-    for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay] {
+    for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Allinpay] {
         sandbox.set_behaviour(p, &BehaviourPatch { refund_delay_s: Some(DEMO_REFUND_DELAY_S), ..BehaviourPatch::default() });
     }
     let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, state.secret_keys.as_ref(), &sandbox, origin).await?;
