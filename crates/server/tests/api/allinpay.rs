@@ -14,6 +14,7 @@ on_both_databases!(
     the_code_pays_in_any_wallet_and_a_repeated_notification_counts_once,
     a_forged_allinpay_notification_is_refused_and_changes_nothing,
     office_refunds_through_allinpay_end_as_the_provider_ends_them,
+    an_allinpay_merchant_is_sealed_checked_by_its_fields_and_pays,
 );
 
 /// The payer picks `wallet` at 通联's cashier and pays.
@@ -130,4 +131,61 @@ async fn office_refunds_through_allinpay_end_as_the_provider_ends_them(app: Test
     let out = sandbox_trade_of(&app, &no).await;
     let trade: Value = app.http.get(app.url(&format!("/sandbox/allinpay/orders/{out}"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(trade["refunds"].as_array().map(Vec::len), Some(2), "each refund sent once: {trade}");
+}
+
+async fn an_allinpay_merchant_is_sealed_checked_by_its_fields_and_pays(app: TestApp) {
+    let (status, v) = app.post_json("/api/v1/office/login", json!({"school": "ejt", "login": "admin", "password": "Admin#2026"}), None).await;
+    assert_eq!(status, 200, "{v}");
+    let admin = v["token"].as_str().unwrap().to_string();
+    let t = app.state.sandbox.as_ref().unwrap().allinpay_config(&app.base, &format!("{}/notify", app.base));
+    let form = json!({
+        "cusid": t.cusid,
+        "appid": t.appid,
+        "private_key_pem": t.private_key_pem,
+        "allinpay_public_key_pem": t.allinpay_public_key_pem,
+        "base_url": t.base_url,
+        "cashier_url": t.cashier_url,
+    });
+    let put = |body: Value| {
+        let (http, url, admin) = (app.http.clone(), app.url("/api/v1/office/merchants/allinpay"), admin.clone());
+        async move {
+            let res = http.put(url).bearer_auth(admin).json(&body).send().await.unwrap();
+            (res.status().as_u16(), res.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // A public key that is not one, and a merchant number with spaces: refused by their field.
+    let mut bad = form.clone();
+    bad["allinpay_public_key_pem"] = "MIGfMA0GCSqGSIb3DQEBAQUAinvalid".into();
+    let (status, v) = put(bad).await;
+    assert_eq!((status, v["error"]["field"].as_str()), (422, Some("allinpay_public_key_pem")), "{v}");
+    assert!(v["error"]["message"].as_str().unwrap().contains("通联公钥"), "{v}");
+    let mut bad = form.clone();
+    bad["cusid"] = "990 581".into();
+    assert_eq!(put(bad).await.1["error"]["field"], "cusid");
+    let school = app.store.school_by_code("ejt").await.unwrap().unwrap().id;
+    let rows = || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM merchant_configs WHERE school_id = $1 AND channel = 'allinpay'")
+            .bind(school)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        n
+    };
+    assert_eq!(rows().await, 0, "nothing saved by a refusal");
+    // Saved: the private key sealed and never shown again, the notify address the school's own.
+    let (status, v) = put(form.clone()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["fields"]["notify_url"], format!("{}/notify/allinpay/ejt", app.base));
+    assert_eq!(v["secrets"][0]["field"], "private_key_pem");
+    let body: String = t.private_key_pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>()[..40].to_string();
+    assert!(!v.to_string().contains(&body));
+    let secrets: String = sqlx::query_scalar("SELECT secrets FROM merchant_configs WHERE school_id = $1 AND channel = 'allinpay'")
+        .bind(school)
+        .fetch_one(app.store.pool())
+        .await
+        .unwrap();
+    assert!(!secrets.contains(&body) && !secrets.contains("PRIVATE KEY"));
+    // And it pays at once, through the school's own configuration.
+    let (_, _, no) = paid_by_allinpay(&app, "ejt", "20230001", "alipay").await;
+    assert_eq!(order_status(&app, &app.session("ejt", "20230001").await, &no).await, "paid");
 }
