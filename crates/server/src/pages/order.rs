@@ -141,6 +141,7 @@ fn scan_hint(m: Option<Method>, lang: Lang) -> &'static str {
     match m.map(Method::provider) {
         Some(Provider::Wechatpay) => lang.t("请使用微信扫码支付", "Scan with WeChat to pay"),
         Some(Provider::Alipay) => lang.t("请使用支付宝扫码支付", "Scan with Alipay to pay"),
+        Some(Provider::Allinpay) => lang.t("请使用微信、支付宝或云闪付扫码支付", "Scan with WeChat, Alipay or UnionPay to pay"),
         _ => lang.t("请使用云闪付或银行App扫码支付", "Scan with UnionPay or your bank's app to pay"),
     }
 }

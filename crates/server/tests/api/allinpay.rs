@@ -134,7 +134,8 @@ async fn office_refunds_through_allinpay_end_as_the_provider_ends_them(app: Test
 }
 
 async fn an_allinpay_merchant_is_sealed_checked_by_its_fields_and_pays(app: TestApp) {
-    let (status, v) = app.post_json("/api/v1/office/login", json!({"school": "ejt", "login": "admin", "password": "Admin#2026"}), None).await;
+    let (status, v) =
+        app.post_json("/api/v1/office/login", json!({"school": "ejt", "login": "admin", "password": "Admin#2026"}), None).await;
     assert_eq!(status, 200, "{v}");
     let admin = v["token"].as_str().unwrap().to_string();
     let t = app.state.sandbox.as_ref().unwrap().allinpay_config(&app.base, &format!("{}/notify", app.base));
