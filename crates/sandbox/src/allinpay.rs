@@ -30,7 +30,9 @@ impl AllinpayProviderSide {
         if field("randomstr").is_empty() {
             return Err(Refusal("randomstr 不能为空".into()));
         }
-        if field(sign::SIGN_TYPE) != sign::SIGN_TYPE_RSA {
+        // Without `signtype` 通联 takes the merchant's own (pyallinpay sends none); the sandbox's
+        // merchant signs RSA.
+        if !matches!(field(sign::SIGN_TYPE), "" | sign::SIGN_TYPE_RSA) {
             return Err(Refusal("沙箱商户只开通了 RSA 签名".into()));
         }
         sign::verify(&self.merchant_key, p).map_err(|_| Refusal("签名验证失败".into()))

@@ -33,18 +33,21 @@ const P: Provider = Provider::Allinpay;
 /// 通联 retries an unacknowledged notification at 15s/15s/5m/10m/15m (30m30s in all; doc 1041).
 pub const ALLINPAY_RETRY_S: &[u64] = &[15, 15, 300, 600, 900];
 
-pub(super) fn routes() -> Router<Sandbox> {
+/// The API under `{prefix}/apiweb/…`: `/sandbox/allinpay` in the router, and also `` (the root)
+/// in `campuspay sandbox`, as 通联's hosts serve it: SDKs that join absolute paths to their base
+/// URL (pyallinpay's `urljoin(base, "/apiweb/…")`) reach it only there.
+pub(super) fn routes(prefix: &str) -> Router<Sandbox> {
     Router::new()
         .route(
-            "/sandbox/allinpay/apiweb/h5unionpay/unionorder",
+            &format!("{prefix}/apiweb/h5unionpay/unionorder"),
             get(|s: State<Sandbox>, u: OriginalUri, h: HeaderMap| async move {
                 let query = u.0.query().unwrap_or_default().to_string();
                 h5_order(&s.0, u.0.path(), &h, query.as_bytes())
             })
             .post(|s: State<Sandbox>, u: OriginalUri, h: HeaderMap, body: Bytes| async move { h5_order(&s.0, u.0.path(), &h, &body) }),
         )
-        .route("/sandbox/allinpay/apiweb/unitorder/query", post(|s: State<Sandbox>, body: Bytes| async move { query(&s.0, &body) }))
-        .route("/sandbox/allinpay/apiweb/unitorder/refund", post(|s: State<Sandbox>, body: Bytes| async move { refund(&s.0, &body) }))
+        .route(&format!("{prefix}/apiweb/unitorder/query"), post(|s: State<Sandbox>, body: Bytes| async move { query(&s.0, &body) }))
+        .route(&format!("{prefix}/apiweb/unitorder/refund"), post(|s: State<Sandbox>, body: Bytes| async move { refund(&s.0, &body) }))
 }
 
 fn json(body: String) -> Response {
@@ -55,10 +58,10 @@ fn field<'a>(p: &'a Params, k: &str) -> &'a str {
     p.get(k).map(String::as_str).unwrap_or_default()
 }
 
-/// Parses and checks a signed request; a refusal is the answer to send.
-fn verified(sb: &Sandbox, body: &[u8]) -> Result<Params, Response> {
-    let p = sign::parse_form(body).map_err(|e| json(AllinpayProviderSide::refusal(&Refusal(e.to_string()))))?;
-    sb.inner.allinpay.verify_request(&p).map_err(|r| json(AllinpayProviderSide::refusal(&r)))?;
+/// Parses and checks a signed request; a refusal is the answer's body (`retcode=FAIL`).
+fn verified(sb: &Sandbox, body: &[u8]) -> Result<Params, String> {
+    let p = sign::parse_form(body).map_err(|e| AllinpayProviderSide::refusal(&Refusal(e.to_string())))?;
+    sb.inner.allinpay.verify_request(&p).map_err(|r| AllinpayProviderSide::refusal(&r))?;
     Ok(p)
 }
 
@@ -178,7 +181,7 @@ impl Sandbox {
 fn query(sb: &Sandbox, body: &[u8]) -> Response {
     let p = match verified(sb, body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(refusal) => return json(refusal),
     };
     let now = unix_now();
     let mut ledger = sb.ledger();
@@ -256,7 +259,7 @@ fn refund_fields(t: &Trade, r: &Refund) -> Vec<(&'static str, String)> {
 fn refund(sb: &Sandbox, body: &[u8]) -> Response {
     let p = match verified(sb, body) {
         Ok(p) => p,
-        Err(r) => return r,
+        Err(refusal) => return json(refusal),
     };
     let fail = |code: &str, msg: &str| vec![("trxstatus", code.to_string()), ("errmsg", msg.to_string())];
     let reqsn = field(&p, "reqsn").to_string();

@@ -284,7 +284,7 @@ impl Sandbox {
             .merge(wechat_api::routes())
             .merge(alipay_api::routes())
             .merge(unionpay_api::routes())
-            .merge(allinpay_api::routes())
+            .merge(allinpay_api::routes("/sandbox/allinpay"))
             .merge(wechat_jsapi::routes());
         for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Allinpay] {
             let name = provider_name(p);
@@ -310,12 +310,14 @@ impl Sandbox {
 }
 
 impl Sandbox {
-    /// What `campuspay sandbox` serves on its own listener: [`Sandbox::router`], and WeChat
-    /// Pay's API also at `/v3/…` on the root, as `api.mch.weixin.qq.com` serves it. The path a
+    /// What `campuspay sandbox` serves on its own listener: [`Sandbox::router`], WeChat Pay's
+    /// API also at `/v3/…` and 通联's at `/apiweb/…` on the root, as their hosts serve them. The path a
     /// request is signed over is the path requested (the published rule), and SDKs that sign
     /// only from `/v3/` whatever their base URL (wechatpayv3) agree with it only there.
     pub fn standalone_router(&self) -> Router {
-        self.router().merge(wechat_api::api_routes("").with_state(self.clone()).layer(axum::middleware::map_response(page_headers)))
+        self.router()
+            .merge(wechat_api::api_routes("").with_state(self.clone()).layer(axum::middleware::map_response(page_headers)))
+            .merge(allinpay_api::routes("").with_state(self.clone()).layer(axum::middleware::map_response(page_headers)))
     }
 }
 

@@ -162,3 +162,27 @@ async fn forged_and_unacknowledged_notifications_are_retried_on_the_allinpay_sch
     let t = e.sandbox.trade(T, "TLQR00000005").unwrap();
     assert!(t.notifications.iter().all(|n| !n.acknowledged));
 }
+
+#[tokio::test]
+async fn campuspay_sandbox_serves_the_api_at_the_root_and_takes_requests_without_signtype() {
+    let e = env(0.0).await;
+    let root = serve(e.sandbox.standalone_router()).await;
+    // pyallinpay joins `/apiweb/…` to its base URL, so it reaches only the root; it sends no
+    // `signtype` (通联 then uses the merchant's own, RSA here).
+    let config = e.sandbox.allinpay_config(&root, "http://127.0.0.1:1/notify");
+    let mut p = sign::Params::new();
+    for (k, v) in [
+        ("cusid", config.cusid.as_str()),
+        ("appid", config.appid.as_str()),
+        ("version", "12"),
+        ("randomstr", "82712208"),
+        ("reqsn", "TLNOSUCH0002"),
+    ] {
+        p.insert(k.into(), v.into());
+    }
+    let signer = sign::Sha1RsaSigner::from_pem(&config.private_key_pem).unwrap();
+    p.insert("sign".into(), signer.sign_b64(sign::sign_content(&p).as_bytes()).unwrap());
+    let raw = e.http.post(format!("{root}/apiweb/unitorder/query")).body(sign::encode_form(&p)).send().await.unwrap();
+    let answer = Allinpay::new(config).unwrap().verify_answer(&raw.text().await.unwrap()).unwrap();
+    assert_eq!(answer["trxstatus"], api::TRX_NOT_FOUND);
+}
