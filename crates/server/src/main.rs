@@ -72,7 +72,7 @@ enum Command {
         local_jobs: usize,
     },
     /// Print the provider simulator's merchant credentials (ids, key files, API keys) as JSON,
-    /// to point any WeChat Pay, Alipay or UnionPay SDK at `serve --demo`'s /sandbox.
+    /// to point any WeChat Pay, Alipay, UnionPay or 通联收银宝 SDK at `serve --demo`'s /sandbox.
     SandboxCredentials {
         #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
