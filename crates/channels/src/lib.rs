@@ -5,6 +5,8 @@
 //! - [`alipay`]: Alipay OpenAPI (precreate QR, page pay, wap pay), RSA2.
 //! - [`unionpay`]: UnionPay ACP 5.1.0, two products: the online gateway (an auto-submitting
 //!   form, [`PayAction::Form`]) and UnionPay QR (主扫, [`PayAction::Qr`]); RSA-SHA256.
+//! - [`allinpay`]: 通联支付 收银宝, the aggregated cashier (聚合支付): one code that WeChat,
+//!   Alipay and UnionPay wallets alike can scan ([`PayAction::Qr`]); SHA1withRSA.
 //! - [`statement`]: the typed day statement (对账单) every provider's file is parsed into.
 //!
 //! **Dispatch.** The trait is object-safe: the async operations return [`BoxFuture`] (a pinned,
@@ -20,6 +22,7 @@
 //! Channels are stateless: the caller persists orders, refunds and notices.
 
 pub mod alipay;
+pub mod allinpay;
 pub mod crypto;
 pub mod http;
 pub mod statement;
@@ -348,6 +351,7 @@ pub enum ChannelConfig {
     /// One UnionPay product (`"product": "gateway"` (default) or `"qr"`); a school with both
     /// configures two channels with the same keys.
     Unionpay(unionpay::UnionpayConfig),
+    Allinpay(allinpay::AllinpayConfig),
 }
 
 impl ChannelConfig {
@@ -357,6 +361,7 @@ impl ChannelConfig {
             ChannelConfig::Wechatpay(c) => std::sync::Arc::new(wechatpay::WechatPay::new(c.clone())?),
             ChannelConfig::Alipay(c) => std::sync::Arc::new(alipay::Alipay::new(c.clone())?),
             ChannelConfig::Unionpay(c) => std::sync::Arc::new(unionpay::Unionpay::new(c.clone())?),
+            ChannelConfig::Allinpay(c) => std::sync::Arc::new(allinpay::Allinpay::new(c.clone())?),
         })
     }
 }
@@ -367,6 +372,7 @@ impl std::fmt::Debug for ChannelConfig {
             ChannelConfig::Wechatpay(c) => c.fmt(f),
             ChannelConfig::Alipay(c) => c.fmt(f),
             ChannelConfig::Unionpay(c) => c.fmt(f),
+            ChannelConfig::Allinpay(c) => c.fmt(f),
         }
     }
 }

@@ -12,12 +12,15 @@ pub enum Provider {
     Alipay,
     /// UnionPay ACP (online gateway and QR share one protocol, keys and notify format).
     Unionpay,
+    /// 通联支付 收银宝 (allinpay VSP): the aggregated cashier one code of which any wallet pays.
+    Allinpay,
 }
 
 text_enum!(Provider {
     Wechatpay => "wechatpay",
     Alipay => "alipay",
     Unionpay => "unionpay",
+    Allinpay => "allinpay",
 });
 
 /// One merchant configuration of a school: a provider, or for UnionPay one of its two
@@ -29,6 +32,7 @@ pub enum MerchantChannel {
     Alipay,
     UnionpayGateway,
     UnionpayQr,
+    Allinpay,
 }
 
 text_enum!(MerchantChannel {
@@ -36,6 +40,7 @@ text_enum!(MerchantChannel {
     Alipay => "alipay",
     UnionpayGateway => "unionpay_gateway",
     UnionpayQr => "unionpay_qr",
+    Allinpay => "allinpay",
 });
 
 impl MerchantChannel {
@@ -44,6 +49,7 @@ impl MerchantChannel {
             MerchantChannel::Wechatpay => Provider::Wechatpay,
             MerchantChannel::Alipay => Provider::Alipay,
             MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => Provider::Unionpay,
+            MerchantChannel::Allinpay => Provider::Allinpay,
         }
     }
 
@@ -53,6 +59,7 @@ impl MerchantChannel {
             MerchantChannel::Alipay => "支付宝",
             MerchantChannel::UnionpayGateway => "银联在线网关支付",
             MerchantChannel::UnionpayQr => "银联二维码支付",
+            MerchantChannel::Allinpay => "通联聚合支付（收银宝）",
         }
     }
 }
@@ -69,6 +76,8 @@ pub enum Method {
     AlipayQr,
     UnionpayGateway,
     UnionpayQr,
+    /// One code on a PC page that WeChat, Alipay and UnionPay wallets alike can scan (通联收银宝).
+    AllinpayQr,
 }
 
 text_enum!(Method {
@@ -80,6 +89,7 @@ text_enum!(Method {
     AlipayQr => "alipay_qr",
     UnionpayGateway => "unionpay_gateway",
     UnionpayQr => "unionpay_qr",
+    AllinpayQr => "allinpay_qr",
 });
 
 impl Method {
@@ -98,6 +108,7 @@ impl Method {
             Method::AlipayQr => "支付宝扫码支付",
             Method::UnionpayGateway => "银联在线支付",
             Method::UnionpayQr => "银联二维码支付",
+            Method::AllinpayQr => "扫码支付（微信、支付宝、云闪付均可）",
         }
     }
 
@@ -111,6 +122,7 @@ impl Method {
             Method::AlipayQr => "Alipay (scan)",
             Method::UnionpayGateway => "UnionPay online",
             Method::UnionpayQr => "UnionPay QR",
+            Method::AllinpayQr => "Scan to pay (WeChat, Alipay or UnionPay)",
         }
     }
 
@@ -120,6 +132,7 @@ impl Method {
             Method::WechatNative | Method::WechatH5 | Method::WechatJsapi => Provider::Wechatpay,
             Method::AlipayPage | Method::AlipayWap | Method::AlipayQr => Provider::Alipay,
             Method::UnionpayGateway | Method::UnionpayQr => Provider::Unionpay,
+            Method::AllinpayQr => Provider::Allinpay,
         }
     }
 
@@ -131,7 +144,7 @@ impl Method {
         match self.provider() {
             Provider::Alipay => !in_wechat,
             Provider::Wechatpay => !in_alipay && (self != Method::WechatJsapi || in_wechat),
-            Provider::Unionpay => true,
+            Provider::Unionpay | Provider::Allinpay => true,
         }
     }
 }

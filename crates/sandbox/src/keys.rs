@@ -6,6 +6,7 @@ use super::unionpay::IssuedChain;
 use super::{GeneratedKeyPair, generate_rsa_2048};
 use campuspay_channels::ChannelError;
 use campuspay_channels::alipay::AlipayConfig;
+use campuspay_channels::allinpay::AllinpayConfig;
 use campuspay_channels::crypto::random_nonce;
 use campuspay_channels::unionpay::{UnionpayConfig, UnionpayProduct};
 use campuspay_channels::wechatpay::{PlatformKey, WechatPayConfig};
@@ -22,6 +23,8 @@ const ALIPAY_APP: &str = "alipay_app";
 const ALIPAY_PLATFORM: &str = "alipay_platform";
 const UNIONPAY_MERCHANT: &str = "unionpay_merchant";
 const UNIONPAY_PLATFORM: &str = "unionpay_platform";
+const ALLINPAY_MERCHANT: &str = "allinpay_merchant";
+const ALLINPAY_PLATFORM: &str = "allinpay_platform";
 /// UnionPay's signing certificate (`signPubKeyCert`), issued by the middle certificate.
 pub const UNIONPAY_CERT: &str = "unionpay_platform_cert.pem";
 /// The simulated UnionPay's root and middle CA certificates (the merchant configures both, as
@@ -61,6 +64,15 @@ pub struct UnionpayIds {
     pub platform_cert_serial: u64,
 }
 
+/// The ids of the simulated 通联收银宝 merchant.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AllinpayIds {
+    /// 商户号 `cusid` (15 characters).
+    pub cusid: String,
+    /// 应用 ID `appid` (8 digits).
+    pub appid: String,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub wechatpay: WechatIds,
@@ -68,6 +80,18 @@ pub struct Manifest {
     /// Absent in directories made before UnionPay was simulated: added on the next start.
     #[serde(default)]
     pub unionpay: Option<UnionpayIds>,
+    /// Absent in directories made before 通联 was simulated: added on the next start.
+    #[serde(default)]
+    pub allinpay: Option<AllinpayIds>,
+}
+
+/// The 通联 part of the sandbox's identity: the merchant's key pair (its public key is what the
+/// merchant uploads to 通联) and 通联's own (its public key is what 通联 hands the merchant).
+#[derive(Clone)]
+pub struct AllinpayKeys {
+    pub ids: AllinpayIds,
+    pub merchant: GeneratedKeyPair,
+    pub platform: GeneratedKeyPair,
 }
 
 /// The UnionPay part of the sandbox's identity.
@@ -91,6 +115,7 @@ pub struct SandboxKeys {
     pub alipay_app: GeneratedKeyPair,
     pub alipay_platform: GeneratedKeyPair,
     pub unionpay: UnionpayKeys,
+    pub allinpay: AllinpayKeys,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> ChannelError {
@@ -175,6 +200,15 @@ impl SandboxKeys {
                 u
             }
         };
+        let allinpay = match &ids.allinpay {
+            Some(a) => AllinpayKeys { ids: a.clone(), merchant: pair(ALLINPAY_MERCHANT)?, platform: pair(ALLINPAY_PLATFORM)? },
+            None => {
+                let a = generate_allinpay(dir)?;
+                ids.allinpay = Some(a.ids.clone());
+                write_manifest(dir, &ids)?;
+                a
+            }
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             ids,
@@ -183,11 +217,13 @@ impl SandboxKeys {
             alipay_app: pair(ALIPAY_APP)?,
             alipay_platform: pair(ALIPAY_PLATFORM)?,
             unionpay,
+            allinpay,
         })
     }
 
     fn generate(dir: &Path) -> Result<Self, ChannelError> {
         let unionpay = generate_unionpay(dir)?;
+        let allinpay = generate_allinpay(dir)?;
         let keys = Self {
             dir: dir.to_path_buf(),
             ids: Manifest {
@@ -200,12 +236,14 @@ impl SandboxKeys {
                 },
                 alipay: AlipayIds { app_id: format!("2021{}", random_digits(12)), seller_id: format!("2088{}", random_digits(12)) },
                 unionpay: Some(unionpay.ids.clone()),
+                allinpay: Some(allinpay.ids.clone()),
             },
             wechat_merchant: generate_rsa_2048()?,
             wechat_platform: generate_rsa_2048()?,
             alipay_app: generate_rsa_2048()?,
             alipay_platform: generate_rsa_2048()?,
             unionpay,
+            allinpay,
         };
         for (stem, pair) in [
             (WECHAT_MERCHANT, &keys.wechat_merchant),
@@ -240,6 +278,24 @@ impl SandboxKeys {
             notify_url: format!("{}/unionpay", notify_base_url.trim_end_matches('/')),
             front_url: format!("{base}/"),
             file_transfer_url: None,
+        }
+    }
+
+    /// Our side's config for the sandbox's 通联收银宝: API and cashier under
+    /// `{base_url}/sandbox/allinpay`, notifications to `{notify_base_url}/allinpay`, `returl`
+    /// `{base_url}/` (the caller's `return_url` replaces it per order).
+    pub fn allinpay_config(&self, base_url: &str, notify_base_url: &str) -> AllinpayConfig {
+        let base = base_url.trim_end_matches('/');
+        let a = &self.allinpay;
+        AllinpayConfig {
+            cusid: a.ids.cusid.clone(),
+            appid: a.ids.appid.clone(),
+            private_key_pem: a.merchant.private_pkcs8_pem.clone(),
+            allinpay_public_key_pem: a.platform.public_spki_pem.clone(),
+            base_url: format!("{base}/sandbox/allinpay"),
+            cashier_url: format!("{base}/sandbox/allinpay"),
+            notify_url: format!("{}/allinpay", notify_base_url.trim_end_matches('/')),
+            return_url: format!("{base}/"),
         }
     }
 
@@ -334,6 +390,16 @@ impl SandboxKeys {
                 "middle_cert_file": file(dir.join(UNIONPAY_MIDDLE_CERT)),
                 "sign_cert_owner": campuspay_channels::unionpay::cert::UNIONPAY_CN_NAME,
             },
+            "allinpay": {
+                // pyallinpay: API_BASE_URL and SYB_API_BASE_URL both `{server}/sandbox/allinpay/`.
+                "base_path": "/sandbox/allinpay",
+                "cusid": self.allinpay.ids.cusid,
+                "appid": self.allinpay.ids.appid,
+                "signtype": "RSA",
+                "merchant_private_key_file": file(private_path(dir, ALLINPAY_MERCHANT)),
+                "merchant_public_key_file": file(public_path(dir, ALLINPAY_MERCHANT)),
+                "allinpay_public_key_file": file(public_path(dir, ALLINPAY_PLATFORM)),
+            },
         });
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
@@ -360,6 +426,18 @@ fn generate_unionpay(dir: &Path) -> Result<UnionpayKeys, ChannelError> {
     }
     let c = write_chain(dir, &platform, serial)?;
     Ok(UnionpayKeys::new(ids, merchant, platform, c))
+}
+
+/// The 通联 merchant and platform keys, written into `dir`.
+fn generate_allinpay(dir: &Path) -> Result<AllinpayKeys, ChannelError> {
+    let ids = AllinpayIds { cusid: format!("5{}", random_digits(14)), appid: format!("00{}", random_digits(6)) };
+    let merchant = generate_rsa_2048()?;
+    let platform = generate_rsa_2048()?;
+    for (stem, pair) in [(ALLINPAY_MERCHANT, &merchant), (ALLINPAY_PLATFORM, &platform)] {
+        write_file(&private_path(dir, stem), &pair.private_pkcs8_pem, true)?;
+        write_file(&public_path(dir, stem), &pair.public_spki_pem, false)?;
+    }
+    Ok(AllinpayKeys { ids, merchant, platform })
 }
 
 /// Issues root → middle → signing certificate for `platform` and writes the three; the root

@@ -181,6 +181,7 @@ impl Sandbox {
             Provider::Wechatpay => "NATIVE",
             Provider::Alipay => "precreate",
             Provider::Unionpay => "qr",
+            Provider::Allinpay => "h5unionpay",
         };
         ledger.insert(Trade {
             provider: p,

@@ -84,7 +84,7 @@ enum Command {
         data_dir: std::path::PathBuf,
     },
     /// Print the provider simulator's merchant credentials (ids, key files, API keys) as JSON,
-    /// to point any WeChat Pay, Alipay or UnionPay SDK at `serve --demo`'s /sandbox.
+    /// to point any WeChat Pay, Alipay, UnionPay or 通联收银宝 SDK at `serve --demo`'s /sandbox.
     SandboxCredentials {
         #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
@@ -407,7 +407,7 @@ async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &s
     // Refunds stay processing for a while, as the providers' do, but in the demo for seconds
     // rather than the simulator's default two minutes: an office trying one sees it end.
     use campuspay_domain::payment::Provider;
-    for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay] {
+    for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Allinpay] {
         sandbox.set_behaviour(p, &BehaviourPatch { refund_delay_s: Some(DEMO_REFUND_DELAY_S), ..BehaviourPatch::default() });
     }
     let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, state.secret_keys.as_ref(), &sandbox, origin).await?;

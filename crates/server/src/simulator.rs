@@ -20,6 +20,9 @@ fn sandbox_configs(sandbox: &Sandbox, school_code: &str, provider_origin: &str, 
         u.notify_url = format!("{notify}/unionpay/{school_code}");
         configs.push(ChannelConfig::Unionpay(u));
     }
+    let mut t = sandbox.allinpay_config(provider_origin, &notify);
+    t.notify_url = format!("{notify}/allinpay/{school_code}");
+    configs.push(ChannelConfig::Allinpay(t));
     configs
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod allinpay;
 mod foundation;
 mod hardening;
 mod hardening_boundaries;
