@@ -168,12 +168,13 @@ pub struct Uploaded {
 /// also returned. Progress is counted per row for the page.
 pub async fn check(ctx: &Context, up: Uploaded) -> Result<(), Error> {
     let running = ctx.import_tasks.start(up.id, false, 0);
-    match read_and_check(ctx, &up, &running.progress).await {
+    let id = up.id;
+    match read_and_check(ctx, up, &running.progress).await {
         Ok((payload, rows, mut errors)) => {
             errors.truncate(MAX_ERRORS);
             let errors_json = serde_json::to_string(&errors).map_err(|_| Error::internal())?;
-            if !ctx.store.finish_import_check(up.id, rows, &payload, &errors_json).await? {
-                tracing::warn!(import = up.id, "an import's check finished after it had been given up");
+            if !ctx.store.finish_import_check(id, rows, &payload, &errors_json).await? {
+                tracing::warn!(import = id, "an import's check finished after it had been given up");
             }
             Ok(())
         }
@@ -183,7 +184,7 @@ pub async fn check(ctx: &Context, up: Uploaded) -> Result<(), Error> {
             } else {
                 serde_json::json!({"code": e.code, "zh": e.zh, "en": e.en})
             };
-            ctx.store.fail_import_check(up.id, &shown.to_string()).await?;
+            ctx.store.fail_import_check(id, &shown.to_string()).await?;
             Err(e)
         }
     }
@@ -191,9 +192,10 @@ pub async fn check(ctx: &Context, up: Uploaded) -> Result<(), Error> {
 
 /// The file read off the async threads (a big workbook takes seconds of CPU), then each row
 /// checked against the school's data.
-async fn read_and_check(ctx: &Context, up: &Uploaded, progress: &Progress) -> Result<(String, i64, Vec<RowError>), Error> {
-    let (name, bytes) = (up.file_name.clone(), up.bytes.clone());
-    let table = tokio::task::spawn_blocking(move || campuspay_documents::read_table(&name, &bytes))
+async fn read_and_check(ctx: &Context, up: Uploaded, progress: &Progress) -> Result<(String, i64, Vec<RowError>), Error> {
+    let Uploaded { file_name, bytes, .. } = up;
+    // The file's bytes go with the read and are freed with it.
+    let table = tokio::task::spawn_blocking(move || campuspay_documents::read_table(&file_name, &bytes))
         .await
         .map_err(|_| Error::internal())?
         .map_err(document_error)?;
