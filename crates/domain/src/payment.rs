@@ -12,12 +12,15 @@ pub enum Provider {
     Alipay,
     /// UnionPay ACP (online gateway and QR share one protocol, keys and notify format).
     Unionpay,
+    /// CCB 龙支付 / 建行网上支付 (seed 003).
+    Ccb,
 }
 
 text_enum!(Provider {
     Wechatpay => "wechatpay",
     Alipay => "alipay",
     Unionpay => "unionpay",
+    Ccb => "ccb",
 });
 
 /// One merchant configuration of a school: a provider, or for UnionPay one of its two
@@ -29,6 +32,7 @@ pub enum MerchantChannel {
     Alipay,
     UnionpayGateway,
     UnionpayQr,
+    Ccb,
 }
 
 text_enum!(MerchantChannel {
@@ -36,6 +40,7 @@ text_enum!(MerchantChannel {
     Alipay => "alipay",
     UnionpayGateway => "unionpay_gateway",
     UnionpayQr => "unionpay_qr",
+    Ccb => "ccb",
 });
 
 impl MerchantChannel {
@@ -44,6 +49,7 @@ impl MerchantChannel {
             MerchantChannel::Wechatpay => Provider::Wechatpay,
             MerchantChannel::Alipay => Provider::Alipay,
             MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => Provider::Unionpay,
+            MerchantChannel::Ccb => Provider::Ccb,
         }
     }
 
@@ -53,6 +59,7 @@ impl MerchantChannel {
             MerchantChannel::Alipay => "支付宝",
             MerchantChannel::UnionpayGateway => "银联在线网关支付",
             MerchantChannel::UnionpayQr => "银联二维码支付",
+            MerchantChannel::Ccb => "建行龙支付",
         }
     }
 }
@@ -69,6 +76,7 @@ pub enum Method {
     AlipayQr,
     UnionpayGateway,
     UnionpayQr,
+    CcbPay,
 }
 
 text_enum!(Method {
@@ -80,6 +88,7 @@ text_enum!(Method {
     AlipayQr => "alipay_qr",
     UnionpayGateway => "unionpay_gateway",
     UnionpayQr => "unionpay_qr",
+    CcbPay => "ccb_pay",
 });
 
 impl Method {
@@ -98,6 +107,7 @@ impl Method {
             Method::AlipayQr => "支付宝扫码支付",
             Method::UnionpayGateway => "银联在线支付",
             Method::UnionpayQr => "银联二维码支付",
+            Method::CcbPay => "建行龙支付",
         }
     }
 
@@ -111,6 +121,7 @@ impl Method {
             Method::AlipayQr => "Alipay (scan)",
             Method::UnionpayGateway => "UnionPay online",
             Method::UnionpayQr => "UnionPay QR",
+            Method::CcbPay => "CCB Pay",
         }
     }
 
@@ -120,6 +131,7 @@ impl Method {
             Method::WechatNative | Method::WechatH5 | Method::WechatJsapi => Provider::Wechatpay,
             Method::AlipayPage | Method::AlipayWap | Method::AlipayQr => Provider::Alipay,
             Method::UnionpayGateway | Method::UnionpayQr => Provider::Unionpay,
+            Method::CcbPay => Provider::Ccb,
         }
     }
 
@@ -131,7 +143,7 @@ impl Method {
         match self.provider() {
             Provider::Alipay => !in_wechat,
             Provider::Wechatpay => !in_alipay && (self != Method::WechatJsapi || in_wechat),
-            Provider::Unionpay => true,
+            Provider::Unionpay | Provider::Ccb => true,
         }
     }
 }

@@ -3,11 +3,12 @@
 //! page, the pay endpoint, the behaviour switches and the trade inspection endpoint.
 
 use super::alipay::AlipayProviderSide;
+use super::ccb::CcbProviderSide;
 use super::keys::SandboxKeys;
 use super::ledger::{Behaviour, BehaviourPatch, Journal, Ledger, RefundMode, Trade, TradeState};
 use super::unionpay::UnionpayProviderSide;
 use super::wechat::WechatProviderSide;
-use super::{alipay_api, notify, unionpay_api, wechat_api, wechat_jsapi};
+use super::{alipay_api, ccb_api, notify, unionpay_api, wechat_api, wechat_jsapi};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -28,10 +29,13 @@ pub(super) struct Inner {
     pub wechat: WechatProviderSide,
     pub alipay: AlipayProviderSide,
     pub unionpay: UnionpayProviderSide,
+    pub ccb: CcbProviderSide,
+    /// Where the simulated 外联平台 listens, once started.
+    ccb_ebs_addr: Mutex<Option<std::net::SocketAddr>>,
     ledger: Mutex<Ledger>,
     /// Statement files handed out by URL, by token.
     pub statement_files: Mutex<std::collections::HashMap<String, Vec<u8>>>,
-    behaviour: Mutex<[Behaviour; 3]>,
+    behaviour: Mutex<[Behaviour; 4]>,
     time_scale_bits: AtomicU64,
     pub client: reqwest::Client,
 }
@@ -86,6 +90,7 @@ fn slot(p: Provider) -> usize {
         Provider::Wechatpay => 0,
         Provider::Alipay => 1,
         Provider::Unionpay => 2,
+        Provider::Ccb => 3,
     }
 }
 
@@ -94,14 +99,16 @@ pub(super) fn provider_name(p: Provider) -> &'static str {
         Provider::Wechatpay => "wechatpay",
         Provider::Alipay => "alipay",
         Provider::Unionpay => "unionpay",
+        Provider::Ccb => "ccb",
     }
 }
 
 /// WeChat Pay answers refunds `PROCESSING` by default ([`RefundMode`]'s default); Alipay's
-/// `alipay.trade.refund` and UnionPay's refunds are done at once unless switched.
-fn default_behaviours() -> [Behaviour; 3] {
+/// `alipay.trade.refund`, UnionPay's and CCB's refunds are done at once unless switched (CCB's
+/// 5W1004 is synchronous: see `ccb_ebs`).
+fn default_behaviours() -> [Behaviour; 4] {
     let instant = Behaviour { refund: RefundMode::Instant, ..Behaviour::default() };
-    [Behaviour::default(), instant, instant]
+    [Behaviour::default(), instant, instant, instant]
 }
 
 impl Sandbox {
@@ -130,12 +137,15 @@ impl Sandbox {
             merchant_cert_id: u.ids.merchant_cert_id.clone(),
             merchant_key: RsaVerifier::from_pem(&u.merchant.public_spki_pem)?,
         };
+        let ccb = CcbProviderSide::new(&keys.ccb.ids, &keys.ccb.private_pkcs8_pem, &keys.ccb.public_hex)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 keys,
                 wechat,
                 alipay,
                 unionpay,
+                ccb,
+                ccb_ebs_addr: Mutex::default(),
                 ledger: Mutex::default(),
                 statement_files: Mutex::default(),
                 behaviour: Mutex::new(default_behaviours()),
@@ -174,9 +184,42 @@ impl Sandbox {
         self.inner.keys.unionpay_config(base_url, notify_base_url, product)
     }
 
-    /// Ids, key file paths and API keys, pretty-printed JSON.
+    /// Our side's config for a CCB POS of the simulated merchant whose notifications go to
+    /// `notify_url` and whose payers' browsers come back to `return_url` (registered as CCB's
+    /// merchant console would); orders go to `{base_url}/sandbox/ccb/ccbMain`, refunds to the
+    /// simulated 外联平台 (`Sandbox::serve_ccb_ebs`; empty until it is started).
+    pub fn ccb_config(&self, base_url: &str, notify_url: &str, return_url: &str) -> campuspay_channels::ccb::CcbConfig {
+        let pos_id = self.inner.ccb.register_pos(notify_url, return_url);
+        let ebs = self.ccb_ebs_addr().map(|a| a.to_string()).unwrap_or_default();
+        self.inner.keys.ccb_config(base_url, &pos_id, &ebs)
+    }
+
+    /// Starts the simulated 外联平台 on `addr` (`127.0.0.1:0`: an ephemeral port); returns where
+    /// it listens.
+    pub async fn serve_ccb_ebs(&self, addr: &str) -> Result<std::net::SocketAddr, ChannelError> {
+        let local = super::ccb_ebs::serve(self.clone(), addr).await?;
+        *self.inner.ccb_ebs_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
+        Ok(local)
+    }
+
+    /// Refunds through a 外联平台 that another process started (`worker --demo` uses the one of
+    /// the `serve --demo` on its data folder).
+    pub fn use_ccb_ebs(&self, addr: std::net::SocketAddr) {
+        *self.inner.ccb_ebs_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
+    }
+
+    pub fn ccb_ebs_addr(&self) -> Option<std::net::SocketAddr> {
+        *self.inner.ccb_ebs_addr.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ids, key file paths and API keys, pretty-printed JSON (with the 外联平台's address once
+    /// it listens).
     pub fn credentials_json(&self) -> String {
-        self.inner.keys.credentials_json()
+        let text = self.inner.keys.credentials_json();
+        let Some(addr) = self.ccb_ebs_addr() else { return text };
+        let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
+        v["ccb"]["ebs_addr"] = addr.to_string().into();
+        serde_json::to_string_pretty(&v).unwrap_or(text)
     }
 
     pub fn dir(&self) -> &std::path::Path {
@@ -242,7 +285,8 @@ impl Sandbox {
                 _ if b.decline => return PayOutcome::Declined,
                 _ => {}
             }
-            let new_id = (!has_id).then(|| ledger.next_id(p, "4200", now));
+            // CCB's payment is keyed by the merchant's ORDERID: it gives no id of its own.
+            let new_id = (!has_id).then(|| if p == Provider::Ccb { out_trade_no.to_string() } else { ledger.next_id(p, "4200", now) });
             let Some(t) = ledger.get_mut(p, out_trade_no) else {
                 return PayOutcome::NotFound;
             };
@@ -264,8 +308,9 @@ impl Sandbox {
             .merge(wechat_api::routes())
             .merge(alipay_api::routes())
             .merge(unionpay_api::routes())
+            .merge(ccb_api::routes())
             .merge(wechat_jsapi::routes());
-        for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay] {
+        for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Ccb] {
             let name = provider_name(p);
             r = r
                 .route(
@@ -360,6 +405,7 @@ fn cashier_title(p: Provider) -> &'static str {
         Provider::Wechatpay => "微信支付收银台（沙箱）",
         Provider::Alipay => "支付宝收银台（沙箱）",
         Provider::Unionpay => "银联在线支付收银台（沙箱）",
+        Provider::Ccb => "中国建设银行 龙支付收银台（沙箱）",
     }
 }
 
@@ -392,6 +438,7 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>,
         Provider::Wechatpay => format!("商户号 {}", ids.wechatpay.mchid),
         Provider::Alipay => format!("商户 PID {}", ids.alipay.seller_id),
         Provider::Unionpay => format!("商户代码 {}", sb.inner.keys.unionpay.ids.mer_id),
+        Provider::Ccb => format!("商户代码 {} 柜台 {}", sb.inner.ccb.merchant_id, t.pos_id.as_deref().unwrap_or_default()),
     };
     let late_money_allowed = sb.behaviour(p).accept_after_close;
     let action = match t.state {
@@ -437,7 +484,7 @@ async fn pay_endpoint(
     if wants_html {
         let back = sb
             .trade(p, &no)
-            .and_then(|t| t.return_url)
+            .and_then(|t| if p == Provider::Ccb { ccb_api::browser_return(&sb, &t) } else { t.return_url })
             .or_else(|| back_to.url().map(str::to_string))
             .map(|u| format!("<p><a href=\"{}\">返回商户</a></p>", html_escape(&u)))
             .unwrap_or_default();

@@ -181,6 +181,7 @@ impl Sandbox {
             Provider::Wechatpay => "NATIVE",
             Provider::Alipay => "precreate",
             Provider::Unionpay => "qr",
+            Provider::Ccb => campuspay_channels::ccb::sign::TX_ORDER,
         };
         ledger.insert(Trade {
             provider: p,
@@ -199,6 +200,7 @@ impl Sandbox {
             notifications: Vec::new(),
             txn_time: (p == Provider::Unionpay).then(|| campuspay_channels::unionpay::sign::txn_time(paid_at - 30)),
             expires_at: None,
+            pos_id: None,
         });
         id
     }

@@ -98,6 +98,29 @@ const UNIONPAY: &[FieldSpec] = &[
     optional(f("file_transfer_url", "对账文件地址", "下载对账文件的地址（fileTransfer）；留空使用银联默认地址")),
 ];
 
+const CCB: &[FieldSpec] = &[
+    f("merchant_id", "商户代码", "建行分配的 15 位商户代码（MERCHANTID）"),
+    f("pos_id", "柜台代码", "建行分配的 9 位柜台代码（POSID）；支付结果通知地址在建行商户服务平台中按柜台设置"),
+    f("branch_id", "分行代码", "商户开户分行的 9 位分行代码（BRANCHID）"),
+    pem(f(
+        "ccb_public_key_hex",
+        "建行公钥",
+        "建行商户服务平台下载的公钥（十六进制字符串，30819f… 开头）；用于验证支付通知，其后 30 位参与下单 MAC，请原样粘贴",
+    )),
+    f("operator", "商户通操作员", "商户服务平台中用于查询订单的操作员号（OPERATOR）"),
+    secret(f("query_password", "操作员查询密码", "该操作员的登录密码（QUPWD），订单查询时发送")),
+    optional(f(
+        "ebs_addr",
+        "外联平台地址",
+        "本校运行的建行外联平台客户端的 主机:端口（如 10.0.0.5:12345）；退款经它办理，不填则不能原路退款",
+    )),
+    optional(f("ebs_cust_id", "外联平台商户号", "外联平台登录用的商户号（CUST_ID）")),
+    optional(f("ebs_user_id", "外联平台操作员", "外联平台登录用的操作员号（USER_ID，一般为 6 位）")),
+    secret(optional(f("ebs_password", "外联平台操作员密码", "外联平台操作员的密码（PASSWORD）"))),
+    optional(f("gateway_url", "支付网关地址", "建行支付网关；一般无需修改（https://ibsbjstar.ccb.com.cn/app/ccbMain）")),
+    optional(f("query_url", "查询地址", "商户通订单查询（410408）的地址；留空与支付网关相同")),
+];
+
 /// What the platform uses for an address field left empty, for a school (`public_url` is the
 /// platform's own address).
 pub fn default_of(channel: MerchantChannel, field: &str, public_url: &str, school_code: &str) -> Option<String> {
@@ -109,6 +132,8 @@ pub fn default_of(channel: MerchantChannel, field: &str, public_url: &str, schoo
         (MerchantChannel::Wechatpay, "oauth_authorize_url") => wechatpay::oauth::DEFAULT_AUTHORIZE_URL.into(),
         (MerchantChannel::Wechatpay, "oauth_token_url") => wechatpay::oauth::DEFAULT_TOKEN_URL.into(),
         (MerchantChannel::Alipay, "gateway_url") => alipay::DEFAULT_GATEWAY_URL.into(),
+        (MerchantChannel::Ccb, "gateway_url") => campuspay_channels::ccb::DEFAULT_GATEWAY_URL.into(),
+        (MerchantChannel::Ccb, _) => return None,
         (_, "base_url") => unionpay::DEFAULT_BASE_URL.into(),
         _ => return None,
     })
@@ -120,6 +145,7 @@ pub fn fields_of(channel: MerchantChannel) -> &'static [FieldSpec] {
         MerchantChannel::Wechatpay => WECHATPAY,
         MerchantChannel::Alipay => ALIPAY,
         MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => UNIONPAY,
+        MerchantChannel::Ccb => CCB,
     }
 }
 
@@ -250,6 +276,7 @@ pub fn to_config(channel: MerchantChannel, all: &BTreeMap<String, String>) -> Re
             }
             v
         }
+        MerchantChannel::Ccb => ccb_value(all)?,
         MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => {
             if !get(all, "mer_id").bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(refused("mer_id", "商户代码只能是字母和数字（一般为 15 位）".into()));
@@ -285,6 +312,58 @@ pub fn to_config(channel: MerchantChannel, all: &BTreeMap<String, String>) -> Re
         Error::new(ErrorKind::Refused, "invalid_merchant", format!("商户配置无法使用：{e}"), "The configuration cannot be used")
     })?;
     Ok(config)
+}
+
+/// The CCB form's fields, each checked on its own, as the config's JSON.
+fn ccb_value(all: &BTreeMap<String, String>) -> Result<serde_json::Value, Error> {
+    let digits = |name: &'static str, n: usize, label: &str| {
+        let v = get(all, name);
+        if v.len() == n && v.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(())
+        } else {
+            Err(refused(name, format!("{label}须为 {n} 位数字")))
+        }
+    };
+    digits("merchant_id", 15, "商户代码")?;
+    digits("pos_id", 9, "柜台代码")?;
+    digits("branch_id", 9, "分行代码")?;
+    let key: String = get(all, "ccb_public_key_hex").split_whitespace().collect();
+    campuspay_channels::ccb::sign::CcbPublicKey::from_hex(&key).map_err(|e| {
+        let why = match e {
+            campuspay_channels::ChannelError::Config(m) => m,
+            other => other.to_string(),
+        };
+        refused("ccb_public_key_hex", format!("建行公钥无法使用：{why}"))
+    })?;
+    let ebs = ["ebs_addr", "ebs_cust_id", "ebs_user_id"];
+    let given = ebs.iter().filter(|n| !get(all, n).is_empty()).count();
+    if given != 0 && given != ebs.len() {
+        let missing = ebs.iter().find(|n| get(all, n).is_empty()).copied().unwrap_or("ebs_addr");
+        return Err(refused(missing, "外联平台的地址、商户号和操作员须一并填写".into()));
+    }
+    let addr = get(all, "ebs_addr");
+    if !addr.is_empty() && addr.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+        return Err(refused("ebs_addr", "外联平台地址应为 主机:端口".into()));
+    }
+    let mut v = json!({
+        "provider": "ccb",
+        "merchant_id": get(all, "merchant_id"),
+        "pos_id": get(all, "pos_id"),
+        "branch_id": get(all, "branch_id"),
+        "ccb_public_key_hex": key,
+        "operator": get(all, "operator"),
+        "query_password": get(all, "query_password"),
+        "ebs_addr": addr,
+        "ebs_cust_id": get(all, "ebs_cust_id"),
+        "ebs_user_id": get(all, "ebs_user_id"),
+        "ebs_password": get(all, "ebs_password"),
+    });
+    for address in ["gateway_url", "query_url"] {
+        if let Some(b) = Some(get(all, address)).filter(|v| !v.is_empty()) {
+            v[address] = b.into();
+        }
+    }
+    Ok(v)
 }
 
 /// The form's fields of a configuration (the old plaintext table's rows, sealed at start-up).
@@ -325,6 +404,21 @@ pub fn from_config(config: &ChannelConfig) -> (MerchantChannel, BTreeMap<String,
             put("notify_url", &c.notify_url);
             put("gateway_url", &c.gateway_url);
             MerchantChannel::Alipay
+        }
+        ChannelConfig::Ccb(c) => {
+            put("merchant_id", &c.merchant_id);
+            put("pos_id", &c.pos_id);
+            put("branch_id", &c.branch_id);
+            put("ccb_public_key_hex", &c.ccb_public_key_hex);
+            put("operator", &c.operator);
+            put("query_password", &c.query_password);
+            put("ebs_addr", &c.ebs_addr);
+            put("ebs_cust_id", &c.ebs_cust_id);
+            put("ebs_user_id", &c.ebs_user_id);
+            put("ebs_password", &c.ebs_password);
+            put("gateway_url", &c.gateway_url);
+            put("query_url", c.query_url.as_deref().unwrap_or(""));
+            MerchantChannel::Ccb
         }
         ChannelConfig::Unionpay(c) => {
             put("mer_id", &c.mer_id);

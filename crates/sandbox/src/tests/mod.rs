@@ -111,6 +111,7 @@ fn order(no: &str, fen: i64, flow: PayFlow) -> CreateOrder {
         description: "2024学年学费".to_string(),
         amount: Fen(fen),
         expires_at: None,
+        pos_id: None,
         flow,
         return_url: Some("http://127.0.0.1:1/return".into()),
     }
