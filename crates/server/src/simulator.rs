@@ -22,7 +22,8 @@ fn sandbox_configs(sandbox: &Sandbox, school_code: &str, provider_origin: &str, 
     }
     // CCB's notify and return addresses belong to the POS (set in its merchant console), not to
     // the order: one POS per school.
-    let ccb = sandbox.ccb_config(provider_origin, &format!("{notify}/ccb/{school_code}"), &format!("{notify_origin}/s/{school_code}/"));
+    let ccb =
+        sandbox.ccb_config(provider_origin, &format!("{notify}/ccb/{school_code}"), &format!("{notify_origin}/s/{school_code}/ccb/return"));
     configs.push(ChannelConfig::Ccb(ccb));
     configs
 }

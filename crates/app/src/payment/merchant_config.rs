@@ -100,7 +100,11 @@ const UNIONPAY: &[FieldSpec] = &[
 
 const CCB: &[FieldSpec] = &[
     f("merchant_id", "商户代码", "建行分配的 15 位商户代码（MERCHANTID）"),
-    f("pos_id", "柜台代码", "建行分配的 9 位柜台代码（POSID）；支付结果通知地址在建行商户服务平台中按柜台设置"),
+    f(
+        "pos_id",
+        "柜台代码",
+        "建行分配的 9 位柜台代码（POSID）。通知地址不随订单发送，须在建行商户服务平台为该柜台设置：服务器通知 https://…/notify/ccb/学校代码，商户URL https://…/s/学校代码/ccb/return",
+    ),
     f("branch_id", "分行代码", "商户开户分行的 9 位分行代码（BRANCHID）"),
     pem(f(
         "ccb_public_key_hex",

@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod ccb;
 mod foundation;
 mod hardening;
 mod hardening_boundaries;
