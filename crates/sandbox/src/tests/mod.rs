@@ -111,7 +111,6 @@ fn order(no: &str, fen: i64, flow: PayFlow) -> CreateOrder {
         description: "2024学年学费".to_string(),
         amount: Fen(fen),
         expires_at: None,
-        pos_id: None,
         flow,
         return_url: Some("http://127.0.0.1:1/return".into()),
     }
@@ -122,6 +121,7 @@ fn name(p: Provider) -> &'static str {
         Provider::Wechatpay => "wechatpay",
         Provider::Alipay => "alipay",
         Provider::Unionpay => "unionpay",
+        Provider::Ccb => "ccb",
     }
 }
 
@@ -131,6 +131,7 @@ impl Env {
             Provider::Wechatpay => self.wechat.as_ref(),
             Provider::Alipay => self.alipay.as_ref(),
             Provider::Unionpay => self.unionpay.as_ref(),
+            Provider::Ccb => panic!("CCB's channel is built in tests/ccb.rs"),
         }
     }
 
@@ -168,6 +169,7 @@ impl Env {
 }
 
 mod behaviours;
+mod ccb;
 mod jsapi;
 mod statements;
 mod unionpay;

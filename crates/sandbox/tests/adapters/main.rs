@@ -4,6 +4,7 @@
 //! refused. Pure functions only, no network; the simulator over HTTP is tested in the crate.
 
 mod alipay;
+mod ccb;
 mod unionpay;
 mod unionpay_cert;
 mod wechatpay;
