@@ -450,8 +450,14 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>,
             back.url().map(|u| format!("?redirect_url={}", percent_encode(u))).unwrap_or_default()
         ),
     };
+    // CCB's cashier in its own colours, so a payer (and a screenshot) sees whose page it is.
+    let brand = if p == Provider::Ccb {
+        "<p style=\"background:#0066b3;color:#fff;padding:.6rem 1rem;font-weight:bold\">中国建设银行 · 龙支付 / 网上银行支付</p>"
+    } else {
+        ""
+    };
     let body = format!(
-        "<p>收款方：{}</p><p>商品：{}</p><p>订单号：{}</p><p class=\"amount\">{}</p>{action}",
+        "{brand}<p>收款方：{}</p><p>商品：{}</p><p>订单号：{}</p><p class=\"amount\">{}</p>{action}",
         html_escape(&payee),
         html_escape(&t.description),
         html_escape(&t.out_trade_no),
