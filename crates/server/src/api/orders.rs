@@ -206,7 +206,7 @@ pub async fn show(
 #[derive(Deserialize, ToSchema)]
 pub struct PayBody {
     /// `wechat_native`, `wechat_h5`, `wechat_jsapi`, `alipay_page`, `alipay_wap`, `alipay_qr`,
-    /// `unionpay_gateway` or `unionpay_qr`, where the school offers it.
+    /// `unionpay_gateway`, `unionpay_qr` or `ccb_pay`, where the school offers it.
     channel: String,
     /// WeChat JSAPI: the payer's openid.
     openid: Option<String>,
