@@ -449,7 +449,7 @@ fn generate_ccb(dir: &Path) -> Result<CcbKeys, ChannelError> {
     let ids = CcbIds {
         merchant_id: format!("1050{}", random_digits(11)),
         branch_id: format!("44{}", random_digits(7)),
-        operator: format!("{}", random_digits(6)),
+        operator: random_digits(6),
         query_password: random_nonce(12),
         ebs_user_id: format!("WLPT{}", random_digits(2)),
         ebs_password: random_nonce(12),

@@ -3,7 +3,7 @@
 //! SDKs read them (`getElementValue`): the first element of that name, its text unescaped.
 
 /// The text of the first `<name>…</name>` (or `""` for `<name/>`) in `xml`.
-pub fn text<'a>(xml: &'a str, name: &str) -> Option<String> {
+pub fn text(xml: &str, name: &str) -> Option<String> {
     element(xml, name).map(|(inner, _)| unescape(inner.trim()))
 }
 
