@@ -464,3 +464,59 @@ pub fn seal_fields(
     }
     (plain, secrets)
 }
+
+#[cfg(test)]
+mod ccb_tests {
+    use super::*;
+
+    /// A 1024-bit public key as CCB hands it out (hex DER), made with `openssl genrsa 1024`.
+    const KEY: &str = "30819f300d06092a864886f70d010101050003818d0030818902818100e272ef12400667f6ff06c854543bb2da2c5ca20df45a59ecfaf215743fa2b22f276329f7737c50dc24ddca97e6535d00c4044a49f30c6d0f19af529469a393068a63272c55ccd4238e1341a4253cabf2d798a97e65f45c89fe5be175755ba06e1c864a1bb808de770b4c5b050baa7e4006b98228df6325feca3d17586a8b55290203010001";
+
+    fn form() -> BTreeMap<String, String> {
+        [
+            ("merchant_id", "105000000000001"),
+            ("pos_id", "123456789"),
+            ("branch_id", "442000000"),
+            ("ccb_public_key_hex", KEY),
+            ("operator", "000001"),
+            ("query_password", "secret"),
+            ("ebs_addr", "10.0.0.5:12345"),
+            ("ebs_cust_id", "105000000000001"),
+            ("ebs_user_id", "WLPT01"),
+            ("ebs_password", "secret2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn a_ccb_form_builds_its_config_and_its_secrets_are_the_passwords() {
+        let ChannelConfig::Ccb(c) = to_config(MerchantChannel::Ccb, &form()).unwrap() else { panic!("a CCB config") };
+        assert_eq!((c.pos_id.as_str(), c.ebs_addr.as_str()), ("123456789", "10.0.0.5:12345"));
+        assert_eq!(c.gateway_url, campuspay_channels::ccb::DEFAULT_GATEWAY_URL);
+        let secrets: Vec<&str> = fields_of(MerchantChannel::Ccb).iter().filter(|s| s.secret).map(|s| s.name).collect();
+        assert_eq!(secrets, ["query_password", "ebs_password"]);
+        let (channel, back) = from_config(&ChannelConfig::Ccb(c));
+        assert_eq!(channel, MerchantChannel::Ccb);
+        assert_eq!(back.get("ccb_public_key_hex").map(String::as_str), Some(KEY));
+    }
+
+    #[test]
+    fn each_bad_ccb_field_is_refused_by_name_in_chinese() {
+        for (field, value, says) in [
+            ("merchant_id", "12345", "15 位数字"),
+            ("pos_id", "12345678X", "9 位数字"),
+            ("branch_id", "", "请填写分行代码"),
+            ("ccb_public_key_hex", "30819f00", "建行公钥无法使用"),
+            ("ebs_addr", "10.0.0.5", "主机:端口"),
+            ("ebs_user_id", "", "须一并填写"),
+        ] {
+            let mut f = form();
+            f.insert(field.to_string(), value.to_string());
+            let e = to_config(MerchantChannel::Ccb, &f).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{field}: {e:?}");
+            assert!(e.zh.contains(says), "{field}: {}", e.zh);
+        }
+    }
+}

@@ -68,6 +68,12 @@ pub async fn reconcile(ctx: &Context, date: &str, school: Option<i64>) -> Result
                 row.ok = true;
                 one_statement(ctx, school_id, &statement, &mut row, &mut report, &mut unknown).await?;
             }
+            // A provider that offers no statement (CCB: its file's format is not public) has
+            // nothing to reconcile; that is no failure of the day.
+            Err(campuspay_channels::ChannelError::Unsupported(why)) => {
+                tracing::debug!(school_id, why, date, "no statement from this provider");
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(school_id, error = %e, date, "statement unavailable");
                 row.error = e.to_string();

@@ -15,6 +15,7 @@ on_both_databases!(
     a_lost_ccb_notification_is_made_good_by_the_410408_query,
     an_office_refund_goes_through_the_ebs_and_is_done_in_its_answer,
     a_refund_the_ebs_refuses_fails_and_moves_no_money,
+    a_ccb_statement_upload_is_refused_as_unreadable_and_changes_nothing,
 );
 
 /// czie, opened all day by its admin through the office API (its 8:00–22:00 would make the
@@ -185,4 +186,19 @@ async fn a_refund_the_ebs_refuses_fails_and_moves_no_money(app: TestApp) {
     run_until(&app, &fin, id, "failed").await;
     assert_eq!(refund_rows(&app).await, 0);
     assert_eq!(charge_paid(&app, &token, &charge["id"]).await, paid);
+}
+
+async fn a_ccb_statement_upload_is_refused_as_unreadable_and_changes_nothing(app: TestApp) {
+    let fin = finance(&app, "czie").await;
+    let before = count(&app, "SELECT COUNT(*) FROM reconciliations").await + count(&app, "SELECT COUNT(*) FROM statement_imports").await;
+    let form = reqwest::multipart::Form::new()
+        .text("provider", "ccb")
+        .text("date", "2026-12-01")
+        .part("file", reqwest::multipart::Part::bytes(b"PK\x03\x04".to_vec()).file_name("SHOP.20261201.zip"));
+    let res = app.http.post(app.url("/api/v1/office/reconciliation/import")).bearer_auth(&fin).multipart(form).send().await.unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("格式未公开"), "{body}");
+    let after = count(&app, "SELECT COUNT(*) FROM reconciliations").await + count(&app, "SELECT COUNT(*) FROM statement_imports").await;
+    assert_eq!(before, after);
 }
