@@ -515,7 +515,7 @@ mod ccb_tests {
             let mut f = form();
             f.insert(field.to_string(), value.to_string());
             let e = to_config(MerchantChannel::Ccb, &f).unwrap_err();
-            assert_eq!(e.field.as_deref(), Some(field), "{field}: {e:?}");
+            assert_eq!(e.field, Some(field), "{field}: {e:?}");
             assert!(e.zh.contains(says), "{field}: {}", e.zh);
         }
     }
