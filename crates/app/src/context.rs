@@ -52,6 +52,8 @@ pub struct Context {
     pub clock: Clock,
     /// Which refused provider notifications are kept (a bounded sample).
     pub reject_sample: Arc<crate::payment::notify::RejectSample>,
+    /// The imports this process is checking or committing, for their progress bars.
+    pub import_tasks: Arc<crate::office::imports::ImportTasks>,
     /// What merchant secrets are sealed and opened with.
     pub secret_keys: Option<SecretKeys>,
     public_url: Arc<str>,
@@ -77,6 +79,7 @@ impl Context {
             sms,
             clock: Clock::default(),
             reject_sample: Arc::default(),
+            import_tasks: Arc::default(),
             secret_keys: settings.secret_keys.clone(),
             public_url,
         }

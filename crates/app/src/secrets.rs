@@ -30,12 +30,12 @@ pub struct Sealed {
 /// The deployment's secret key(s): the first seals, all open.
 #[derive(Clone)]
 pub struct SecretKeys {
-    keys: Arc<Vec<(String, LessSafeKey)>>,
+    keys: Arc<Vec<Arc<(String, LessSafeKey)>>>,
 }
 
 impl std::fmt::Debug for SecretKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SecretKeys").field("kids", &self.keys.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>()).finish()
+        f.debug_struct("SecretKeys").field("kids", &self.keys.iter().map(|e| e.0.as_str()).collect::<Vec<_>>()).finish()
     }
 }
 
@@ -77,7 +77,7 @@ impl SecretKeys {
             let raw = decode_key(t)?;
             let kid: String = Sha256::digest(raw).iter().take(4).map(|b| format!("{b:02x}")).collect();
             let key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| SecretError::BadKey)?);
-            keys.push((kid, key));
+            keys.push(Arc::new((kid, key)));
         }
         if keys.is_empty() {
             return Err(SecretError::BadKey);
@@ -96,7 +96,8 @@ impl SecretKeys {
         if let Ok(text) = std::env::var(KEY_ENV)
             && !text.trim().is_empty()
         {
-            return SecretKeys::from_texts([text.as_str()]).map(Some);
+            // Several keys, the sealing one first, separated by commas or spaces (rotation).
+            return SecretKeys::from_texts(text.split([',', ' ', '\n']).filter(|t| !t.trim().is_empty())).map(Some);
         }
         match std::env::var(KEY_FILE_ENV) {
             Ok(path) if !path.trim().is_empty() => SecretKeys::from_file(std::path::Path::new(path.trim())).map(Some),
@@ -104,9 +105,25 @@ impl SecretKeys {
         }
     }
 
+    /// The keys of a key file: one per line, the sealing key first; later lines are older keys
+    /// that only open (while `campuspay rotate-secret-key` re-seals under the first). Blank
+    /// lines and `#` comments are skipped.
     pub fn from_file(path: &std::path::Path) -> Result<SecretKeys, SecretError> {
         let text = std::fs::read_to_string(path).map_err(|e| SecretError::File(path.display().to_string(), e.to_string()))?;
-        SecretKeys::from_texts([text.as_str()])
+        SecretKeys::from_texts(text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')))
+    }
+
+    /// These keys, then `older`'s for opening only: what a key file with the new key first and
+    /// the old one below gives.
+    pub fn followed_by(&self, older: &SecretKeys) -> SecretKeys {
+        let mut keys: Vec<_> = self.keys.iter().cloned().collect();
+        keys.extend(older.keys.iter().filter(|o| !keys.iter().any(|k| k.0 == o.0)).cloned().collect::<Vec<_>>());
+        SecretKeys { keys: Arc::new(keys) }
+    }
+
+    /// Whether `kid` is the key that seals now.
+    pub fn seals_with(&self, kid: &str) -> bool {
+        self.kid() == kid
     }
 
     /// The id of the sealing key.
@@ -116,7 +133,7 @@ impl SecretKeys {
 
     /// Seals `plain`, bound to `place` (e.g. `school:3/wechatpay/apiv3_key`).
     pub fn seal(&self, place: &str, plain: &str) -> Sealed {
-        let (kid, key) = &self.keys[0];
+        let (kid, key) = &*self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).expect("the OS random source");
         let mut data = plain.as_bytes().to_vec();
@@ -127,7 +144,7 @@ impl SecretKeys {
 
     /// Opens a value sealed at `place`.
     pub fn open(&self, place: &str, sealed: &Sealed) -> Result<String, SecretError> {
-        let (_, key) = self.keys.iter().find(|(k, _)| *k == sealed.kid).ok_or_else(|| SecretError::UnknownKey(sealed.kid.clone()))?;
+        let (_, key) = &**self.keys.iter().find(|e| e.0 == sealed.kid).ok_or_else(|| SecretError::UnknownKey(sealed.kid.clone()))?;
         let nonce: [u8; NONCE_LEN] = B64.decode(&sealed.nonce).ok().and_then(|n| n.try_into().ok()).ok_or(SecretError::Tampered)?;
         let mut data = B64.decode(&sealed.ct).map_err(|_| SecretError::Tampered)?;
         let plain = key
@@ -169,5 +186,22 @@ mod tests {
         let both = SecretKeys::from_texts([generate_key_hex().as_str(), hex.as_str()]).unwrap();
         assert_eq!(both.open("p", &old).unwrap(), "secret");
         assert_ne!(both.seal("p", "x").kid, a.kid());
+    }
+
+    #[test]
+    fn a_key_file_lists_the_sealing_key_then_older_ones() {
+        let (new, old) = (generate_key_hex(), generate_key_hex());
+        let dir = std::env::temp_dir().join(format!("campuspay-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("secret.key");
+        std::fs::write(&path, format!("# sealing key\n{new}\n\n{old}\n")).unwrap();
+        let keys = SecretKeys::from_file(&path).unwrap();
+        let only_new = SecretKeys::from_texts([new.as_str()]).unwrap();
+        let only_old = SecretKeys::from_texts([old.as_str()]).unwrap();
+        assert!(keys.seals_with(only_new.kid()) && !keys.seals_with(only_old.kid()));
+        assert_eq!(keys.open("p", &only_old.seal("p", "s")).unwrap(), "s");
+        std::fs::write(&path, "# nothing but a comment\n").unwrap();
+        assert_eq!(SecretKeys::from_file(&path).unwrap_err(), SecretError::BadKey);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

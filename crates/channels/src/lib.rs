@@ -8,6 +8,8 @@
 //! - [`ccb`]: CCB 龙支付 / 建行网上支付 as the public integrations show it: the 520100 order form
 //!   (MD5 MAC), notifications signed MD5withRSA, the 410408 query, refunds through the merchant's
 //!   外联平台 (TCP, GBK XML).
+//! - [`allinpay`]: 通联支付 收银宝, the aggregated cashier (聚合支付): one code that WeChat,
+//!   Alipay and UnionPay wallets alike can scan ([`PayAction::Qr`]); SHA1withRSA.
 //! - [`statement`]: the typed day statement (对账单) every provider's file is parsed into.
 //!
 //! **Dispatch.** The trait is object-safe: the async operations return [`BoxFuture`] (a pinned,
@@ -23,6 +25,7 @@
 //! Channels are stateless: the caller persists orders, refunds and notices.
 
 pub mod alipay;
+pub mod allinpay;
 pub mod ccb;
 pub mod crypto;
 pub mod http;
@@ -354,6 +357,7 @@ pub enum ChannelConfig {
     Unionpay(unionpay::UnionpayConfig),
     /// CCB 龙支付 (one POS of a CCB merchant).
     Ccb(ccb::CcbConfig),
+    Allinpay(allinpay::AllinpayConfig),
 }
 
 impl ChannelConfig {
@@ -364,6 +368,7 @@ impl ChannelConfig {
             ChannelConfig::Alipay(c) => std::sync::Arc::new(alipay::Alipay::new(c.clone())?),
             ChannelConfig::Unionpay(c) => std::sync::Arc::new(unionpay::Unionpay::new(c.clone())?),
             ChannelConfig::Ccb(c) => std::sync::Arc::new(ccb::Ccb::new(c.clone())?),
+            ChannelConfig::Allinpay(c) => std::sync::Arc::new(allinpay::Allinpay::new(c.clone())?),
         })
     }
 }
@@ -375,6 +380,7 @@ impl std::fmt::Debug for ChannelConfig {
             ChannelConfig::Alipay(c) => c.fmt(f),
             ChannelConfig::Unionpay(c) => c.fmt(f),
             ChannelConfig::Ccb(c) => c.fmt(f),
+            ChannelConfig::Allinpay(c) => c.fmt(f),
         }
     }
 }

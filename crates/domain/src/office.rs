@@ -380,17 +380,36 @@ impl ImportKind {
     }
 }
 
-/// Where an upload stands: previewed (nothing written yet) or committed (written, once).
+/// Where an upload stands: its rows being checked; previewed (nothing written yet); being
+/// written; committed (written, once); or refused as a whole (unreadable, missing columns…).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ImportStatus {
+    Checking,
     Preview,
+    Committing,
     Committed,
+    Failed,
 }
 
 text_enum!(ImportStatus {
+    Checking => "checking",
     Preview => "preview",
+    Committing => "committing",
     Committed => "committed",
+    Failed => "failed",
 });
+
+impl ImportStatus {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ImportStatus::Checking => "检查中",
+            ImportStatus::Preview => "待确认",
+            ImportStatus::Committing => "写入中",
+            ImportStatus::Committed => "已导入",
+            ImportStatus::Failed => "未通过",
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

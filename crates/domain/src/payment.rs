@@ -14,6 +14,8 @@ pub enum Provider {
     Unionpay,
     /// CCB 龙支付 / 建行网上支付 (seed 003).
     Ccb,
+    /// 通联支付 收银宝 (allinpay VSP): the aggregated cashier one code of which any wallet pays.
+    Allinpay,
 }
 
 text_enum!(Provider {
@@ -21,6 +23,7 @@ text_enum!(Provider {
     Alipay => "alipay",
     Unionpay => "unionpay",
     Ccb => "ccb",
+    Allinpay => "allinpay",
 });
 
 /// One merchant configuration of a school: a provider, or for UnionPay one of its two
@@ -33,6 +36,7 @@ pub enum MerchantChannel {
     UnionpayGateway,
     UnionpayQr,
     Ccb,
+    Allinpay,
 }
 
 text_enum!(MerchantChannel {
@@ -41,6 +45,7 @@ text_enum!(MerchantChannel {
     UnionpayGateway => "unionpay_gateway",
     UnionpayQr => "unionpay_qr",
     Ccb => "ccb",
+    Allinpay => "allinpay",
 });
 
 impl MerchantChannel {
@@ -50,6 +55,7 @@ impl MerchantChannel {
             MerchantChannel::Alipay => Provider::Alipay,
             MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => Provider::Unionpay,
             MerchantChannel::Ccb => Provider::Ccb,
+            MerchantChannel::Allinpay => Provider::Allinpay,
         }
     }
 
@@ -60,6 +66,7 @@ impl MerchantChannel {
             MerchantChannel::UnionpayGateway => "银联在线网关支付",
             MerchantChannel::UnionpayQr => "银联二维码支付",
             MerchantChannel::Ccb => "建行龙支付",
+            MerchantChannel::Allinpay => "通联聚合支付（收银宝）",
         }
     }
 }
@@ -77,6 +84,8 @@ pub enum Method {
     UnionpayGateway,
     UnionpayQr,
     CcbPay,
+    /// One code on a PC page that WeChat, Alipay and UnionPay wallets alike can scan (通联收银宝).
+    AllinpayQr,
 }
 
 text_enum!(Method {
@@ -89,6 +98,7 @@ text_enum!(Method {
     UnionpayGateway => "unionpay_gateway",
     UnionpayQr => "unionpay_qr",
     CcbPay => "ccb_pay",
+    AllinpayQr => "allinpay_qr",
 });
 
 impl Method {
@@ -108,6 +118,7 @@ impl Method {
             Method::UnionpayGateway => "银联在线支付",
             Method::UnionpayQr => "银联二维码支付",
             Method::CcbPay => "建行龙支付",
+            Method::AllinpayQr => "扫码支付（微信、支付宝、云闪付均可）",
         }
     }
 
@@ -122,6 +133,7 @@ impl Method {
             Method::UnionpayGateway => "UnionPay online",
             Method::UnionpayQr => "UnionPay QR",
             Method::CcbPay => "CCB Pay",
+            Method::AllinpayQr => "Scan to pay (WeChat, Alipay or UnionPay)",
         }
     }
 
@@ -132,6 +144,7 @@ impl Method {
             Method::AlipayPage | Method::AlipayWap | Method::AlipayQr => Provider::Alipay,
             Method::UnionpayGateway | Method::UnionpayQr => Provider::Unionpay,
             Method::CcbPay => Provider::Ccb,
+            Method::AllinpayQr => Provider::Allinpay,
         }
     }
 
@@ -143,7 +156,7 @@ impl Method {
         match self.provider() {
             Provider::Alipay => !in_wechat,
             Provider::Wechatpay => !in_alipay && (self != Method::WechatJsapi || in_wechat),
-            Provider::Unionpay | Provider::Ccb => true,
+            Provider::Unionpay | Provider::Ccb | Provider::Allinpay => true,
         }
     }
 }

@@ -6,6 +6,7 @@ use super::unionpay::IssuedChain;
 use super::{GeneratedKeyPair, generate_rsa_2048};
 use campuspay_channels::ChannelError;
 use campuspay_channels::alipay::AlipayConfig;
+use campuspay_channels::allinpay::AllinpayConfig;
 use campuspay_channels::crypto::random_nonce;
 use campuspay_channels::unionpay::{UnionpayConfig, UnionpayProduct};
 use campuspay_channels::wechatpay::{PlatformKey, WechatPayConfig};
@@ -22,6 +23,8 @@ const ALIPAY_APP: &str = "alipay_app";
 const ALIPAY_PLATFORM: &str = "alipay_platform";
 const UNIONPAY_MERCHANT: &str = "unionpay_merchant";
 const UNIONPAY_PLATFORM: &str = "unionpay_platform";
+const ALLINPAY_MERCHANT: &str = "allinpay_merchant";
+const ALLINPAY_PLATFORM: &str = "allinpay_platform";
 /// UnionPay's signing certificate (`signPubKeyCert`), issued by the middle certificate.
 pub const UNIONPAY_CERT: &str = "unionpay_platform_cert.pem";
 /// The simulated UnionPay's root and middle CA certificates (the merchant configures both, as
@@ -79,6 +82,15 @@ pub struct CcbIds {
     pub ebs_password: String,
 }
 
+/// The ids of the simulated 通联收银宝 merchant.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AllinpayIds {
+    /// 商户号 `cusid` (15 characters).
+    pub cusid: String,
+    /// 应用 ID `appid` (8 digits).
+    pub appid: String,
+}
+
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Manifest {
     pub wechatpay: WechatIds,
@@ -89,6 +101,9 @@ pub struct Manifest {
     /// Absent in directories made before CCB was simulated: added on the next start.
     #[serde(default)]
     pub ccb: Option<CcbIds>,
+    /// Absent in directories made before 通联 was simulated: added on the next start.
+    #[serde(default)]
+    pub allinpay: Option<AllinpayIds>,
 }
 
 /// The CCB part of the sandbox's identity.
@@ -97,6 +112,15 @@ pub struct CcbKeys {
     pub ids: CcbIds,
     pub private_pkcs8_pem: String,
     pub public_hex: String,
+}
+
+/// The 通联 part of the sandbox's identity: the merchant's key pair (its public key is what the
+/// merchant uploads to 通联) and 通联's own (its public key is what 通联 hands the merchant).
+#[derive(Clone)]
+pub struct AllinpayKeys {
+    pub ids: AllinpayIds,
+    pub merchant: GeneratedKeyPair,
+    pub platform: GeneratedKeyPair,
 }
 
 /// The UnionPay part of the sandbox's identity.
@@ -121,6 +145,7 @@ pub struct SandboxKeys {
     pub alipay_platform: GeneratedKeyPair,
     pub unionpay: UnionpayKeys,
     pub ccb: CcbKeys,
+    pub allinpay: AllinpayKeys,
 }
 
 fn io_err(path: &Path, e: std::io::Error) -> ChannelError {
@@ -218,6 +243,15 @@ impl SandboxKeys {
                 c
             }
         };
+        let allinpay = match &ids.allinpay {
+            Some(a) => AllinpayKeys { ids: a.clone(), merchant: pair(ALLINPAY_MERCHANT)?, platform: pair(ALLINPAY_PLATFORM)? },
+            None => {
+                let a = generate_allinpay(dir)?;
+                ids.allinpay = Some(a.ids.clone());
+                write_manifest(dir, &ids)?;
+                a
+            }
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             ids,
@@ -227,12 +261,14 @@ impl SandboxKeys {
             alipay_app: pair(ALIPAY_APP)?,
             alipay_platform: pair(ALIPAY_PLATFORM)?,
             unionpay,
+            allinpay,
         })
     }
 
     fn generate(dir: &Path) -> Result<Self, ChannelError> {
         let unionpay = generate_unionpay(dir)?;
         let ccb = generate_ccb(dir)?;
+        let allinpay = generate_allinpay(dir)?;
         let keys = Self {
             dir: dir.to_path_buf(),
             ids: Manifest {
@@ -246,6 +282,7 @@ impl SandboxKeys {
                 alipay: AlipayIds { app_id: format!("2021{}", random_digits(12)), seller_id: format!("2088{}", random_digits(12)) },
                 unionpay: Some(unionpay.ids.clone()),
                 ccb: Some(ccb.ids.clone()),
+                allinpay: Some(allinpay.ids.clone()),
             },
             ccb,
             wechat_merchant: generate_rsa_2048()?,
@@ -253,6 +290,7 @@ impl SandboxKeys {
             alipay_app: generate_rsa_2048()?,
             alipay_platform: generate_rsa_2048()?,
             unionpay,
+            allinpay,
         };
         for (stem, pair) in [
             (WECHAT_MERCHANT, &keys.wechat_merchant),
@@ -308,6 +346,23 @@ impl SandboxKeys {
             ebs_cust_id: c.merchant_id.clone(),
             ebs_user_id: c.ebs_user_id.clone(),
             ebs_password: c.ebs_password.clone(),
+        }
+    }
+    /// Our side's config for the sandbox's 通联收银宝: API and cashier under
+    /// `{base_url}/sandbox/allinpay`, notifications to `{notify_base_url}/allinpay`, `returl`
+    /// `{base_url}/` (the caller's `return_url` replaces it per order).
+    pub fn allinpay_config(&self, base_url: &str, notify_base_url: &str) -> AllinpayConfig {
+        let base = base_url.trim_end_matches('/');
+        let a = &self.allinpay;
+        AllinpayConfig {
+            cusid: a.ids.cusid.clone(),
+            appid: a.ids.appid.clone(),
+            private_key_pem: a.merchant.private_pkcs8_pem.clone(),
+            allinpay_public_key_pem: a.platform.public_spki_pem.clone(),
+            base_url: format!("{base}/sandbox/allinpay"),
+            cashier_url: format!("{base}/sandbox/allinpay"),
+            notify_url: format!("{}/allinpay", notify_base_url.trim_end_matches('/')),
+            return_url: format!("{base}/"),
         }
     }
 
@@ -416,6 +471,16 @@ impl SandboxKeys {
                 "ebs_user_id": self.ccb.ids.ebs_user_id,
                 "ebs_password": self.ccb.ids.ebs_password,
             },
+            "allinpay": {
+                // pyallinpay: API_BASE_URL and SYB_API_BASE_URL both `{server}/sandbox/allinpay/`.
+                "base_path": "/sandbox/allinpay",
+                "cusid": self.allinpay.ids.cusid,
+                "appid": self.allinpay.ids.appid,
+                "signtype": "RSA",
+                "merchant_private_key_file": file(private_path(dir, ALLINPAY_MERCHANT)),
+                "merchant_public_key_file": file(public_path(dir, ALLINPAY_MERCHANT)),
+                "allinpay_public_key_file": file(public_path(dir, ALLINPAY_PLATFORM)),
+            },
         });
         serde_json::to_string_pretty(&value).unwrap_or_default()
     }
@@ -458,6 +523,17 @@ fn generate_ccb(dir: &Path) -> Result<CcbKeys, ChannelError> {
     write_file(&dir.join(CCB_PRIVATE_KEY), &k.private_pkcs8_pem, true)?;
     write_file(&dir.join(CCB_PUBLIC_KEY_HEX), &k.public_hex, false)?;
     Ok(CcbKeys { ids, private_pkcs8_pem: k.private_pkcs8_pem, public_hex: k.public_hex })
+}
+/// The 通联 merchant and platform keys, written into `dir`.
+fn generate_allinpay(dir: &Path) -> Result<AllinpayKeys, ChannelError> {
+    let ids = AllinpayIds { cusid: format!("5{}", random_digits(14)), appid: format!("00{}", random_digits(6)) };
+    let merchant = generate_rsa_2048()?;
+    let platform = generate_rsa_2048()?;
+    for (stem, pair) in [(ALLINPAY_MERCHANT, &merchant), (ALLINPAY_PLATFORM, &platform)] {
+        write_file(&private_path(dir, stem), &pair.private_pkcs8_pem, true)?;
+        write_file(&public_path(dir, stem), &pair.public_spki_pem, false)?;
+    }
+    Ok(AllinpayKeys { ids, merchant, platform })
 }
 
 /// Issues root → middle → signing certificate for `platform` and writes the three; the root

@@ -390,6 +390,8 @@ impl Ledger {
                 let two = prefix.get(..2).unwrap_or("00");
                 format!("{date}{two}{:06}{}", self.seq, random_digits(5))
             }
+            // 收银宝 `trxid`: 18 digits (the doc's example: 112094120001088317).
+            Provider::Allinpay => format!("1{}{:06}{}", &date[2..], self.seq % 1_000_000, random_digits(5)),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! campuspay's payment provider simulator: the provider side of the WeChat Pay, Alipay,
 //! UnionPay ACP and CCB 龙支付 protocols (CCB's 外联平台 as a TCP listener, `Sandbox::serve_ccb_ebs`) that `campuspay-channels` speaks as a merchant. Verify *our* requests
+//! UnionPay ACP and 通联收银宝 (allinpay) protocols that `campuspay-channels` speaks as a merchant. Verify *our* requests
 //! with our public key, sign answers and notifications with the provider's private key, encrypt
 //! WeChat notification resources; and on top of them the HTTP simulator [`Sandbox`]: an axum
 //! router under `/sandbox/…` (and, alone, WeChat's `/v3/…` at its root) with its own keys, a trade ledger, a cashier page and switches for
@@ -33,6 +34,8 @@
 pub mod alipay;
 mod alipay_api;
 mod alipay_refund;
+pub mod allinpay;
+mod allinpay_api;
 pub mod ccb;
 mod ccb_api;
 mod ccb_ebs;
@@ -49,6 +52,7 @@ mod wechat_api;
 pub mod wechat_jsapi;
 mod wechat_refund;
 
+pub use allinpay_api::ALLINPAY_RETRY_S;
 pub use ledger::{
     Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, RefundMode, Trade, TradeState, WechatRefund, WechatRefundStatus,
 };

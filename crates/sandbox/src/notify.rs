@@ -3,7 +3,7 @@
 
 use super::Sandbox;
 use super::ledger::{Behaviour, NoticeKind, NotifyAttempt, NotifyMode, Trade};
-use super::{alipay_api, ccb_api, unionpay_api, wechat_api};
+use super::{alipay_api, allinpay_api, ccb_api, unionpay_api, wechat_api};
 use campuspay_channels::crypto::{aes_256_gcm_seal, random_nonce, unix_now};
 use campuspay_channels::wechatpay::api::rfc3339_shanghai;
 use campuspay_channels::wechatpay::sign::HEADER_SIGNATURE;
@@ -43,6 +43,7 @@ async fn run(sb: Sandbox, p: Provider, out_trade_no: String, b: Behaviour) {
         Provider::Alipay => ALIPAY_RETRY_S,
         Provider::Unionpay => UNIONPAY_RETRY_S,
         Provider::Ccb => CCB_RETRY_S,
+        Provider::Allinpay => allinpay_api::ALLINPAY_RETRY_S,
     };
     let first = if b.notify == NotifyMode::Delay { b.delay_s } else { 0 };
     // Retries of one notification keep its id; each is signed afresh (the timestamp moves on).
@@ -106,6 +107,12 @@ fn build(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &str) -> Re
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
             Ok(Outgoing { headers, body })
         }
+        Provider::Allinpay => {
+            let body = allinpay_api::notice_body(sb, t, kind)?;
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
+            Ok(Outgoing { headers, body })
+        }
     }
 }
 
@@ -160,7 +167,7 @@ fn alipay_notice(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &st
 }
 
 /// Sends one notification; returns the HTTP status and whether it counts as acknowledged
-/// (WeChat: 200 or 204; Alipay: the body `success`; UnionPay: 200).
+/// (WeChat: 200 or 204; Alipay and 通联: the body `success`; UnionPay: 200).
 pub(super) async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing) -> (Option<u16>, bool) {
     let resp = sb.inner.client.post(url).headers(out.headers.clone()).body(out.body.clone()).send().await;
     let resp = match resp {
@@ -179,6 +186,8 @@ pub(super) async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing
         Provider::Unionpay => status == 200,
         // CCB: HTTP 200, as the public integration answers (no reply body is documented).
         Provider::Ccb => status == 200,
+        // 通联: only the answer `success` (doc 1041); anything else is sent again.
+        Provider::Allinpay => status == 200 && body.trim() == "success",
     };
     (Some(status), ok)
 }

@@ -3,18 +3,21 @@
 //! page, the pay endpoint, the behaviour switches and the trade inspection endpoint.
 
 use super::alipay::AlipayProviderSide;
+use super::allinpay::AllinpayProviderSide;
 use super::ccb::CcbProviderSide;
 use super::keys::SandboxKeys;
 use super::ledger::{Behaviour, BehaviourPatch, Journal, Ledger, RefundMode, Trade, TradeState};
 use super::unionpay::UnionpayProviderSide;
 use super::wechat::WechatProviderSide;
-use super::{alipay_api, ccb_api, notify, unionpay_api, wechat_api, wechat_jsapi};
+use super::{alipay_api, allinpay_api, ccb_api, notify, unionpay_api, wechat_api, wechat_jsapi};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use campuspay_channels::alipay::AlipayConfig;
+use campuspay_channels::allinpay::AllinpayConfig;
+use campuspay_channels::allinpay::sign::{Sha1RsaSigner, Sha1RsaVerifier};
 use campuspay_channels::crypto::{RsaSigner, RsaVerifier, unix_now};
 use campuspay_channels::unionpay::{UnionpayConfig, UnionpayProduct};
 use campuspay_channels::wechatpay::WechatPayConfig;
@@ -32,10 +35,11 @@ pub(super) struct Inner {
     pub ccb: CcbProviderSide,
     /// Where the simulated 外联平台 listens, once started.
     ccb_ebs_addr: Mutex<Option<std::net::SocketAddr>>,
+    pub allinpay: AllinpayProviderSide,
     ledger: Mutex<Ledger>,
     /// Statement files handed out by URL, by token.
     pub statement_files: Mutex<std::collections::HashMap<String, Vec<u8>>>,
-    behaviour: Mutex<[Behaviour; 4]>,
+    behaviour: Mutex<[Behaviour; 5]>,
     time_scale_bits: AtomicU64,
     pub client: reqwest::Client,
 }
@@ -91,6 +95,7 @@ fn slot(p: Provider) -> usize {
         Provider::Alipay => 1,
         Provider::Unionpay => 2,
         Provider::Ccb => 3,
+        Provider::Allinpay => 4,
     }
 }
 
@@ -100,15 +105,16 @@ pub(super) fn provider_name(p: Provider) -> &'static str {
         Provider::Alipay => "alipay",
         Provider::Unionpay => "unionpay",
         Provider::Ccb => "ccb",
+        Provider::Allinpay => "allinpay",
     }
 }
 
 /// WeChat Pay answers refunds `PROCESSING` by default ([`RefundMode`]'s default); Alipay's
-/// `alipay.trade.refund`, UnionPay's and CCB's refunds are done at once unless switched (CCB's
+/// `alipay.trade.refund`, UnionPay's, 通联's and CCB's refunds are done at once unless switched (CCB's
 /// 5W1004 is synchronous: see `ccb_ebs`).
-fn default_behaviours() -> [Behaviour; 4] {
+fn default_behaviours() -> [Behaviour; 5] {
     let instant = Behaviour { refund: RefundMode::Instant, ..Behaviour::default() };
-    [Behaviour::default(), instant, instant, instant]
+    [Behaviour::default(), instant, instant, instant, instant]
 }
 
 impl Sandbox {
@@ -138,6 +144,13 @@ impl Sandbox {
             merchant_key: RsaVerifier::from_pem(&u.merchant.public_spki_pem)?,
         };
         let ccb = CcbProviderSide::new(&keys.ccb.ids, &keys.ccb.private_pkcs8_pem, &keys.ccb.public_hex)?;
+        let a = &keys.allinpay;
+        let allinpay = AllinpayProviderSide {
+            signer: Sha1RsaSigner::from_pem(&a.platform.private_pkcs8_pem)?,
+            cusid: a.ids.cusid.clone(),
+            appid: a.ids.appid.clone(),
+            merchant_key: Sha1RsaVerifier::from_pem(&a.merchant.public_spki_pem)?,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 keys,
@@ -146,6 +159,7 @@ impl Sandbox {
                 unionpay,
                 ccb,
                 ccb_ebs_addr: Mutex::default(),
+                allinpay,
                 ledger: Mutex::default(),
                 statement_files: Mutex::default(),
                 behaviour: Mutex::new(default_behaviours()),
@@ -210,6 +224,12 @@ impl Sandbox {
 
     pub fn ccb_ebs_addr(&self) -> Option<std::net::SocketAddr> {
         *self.inner.ccb_ebs_addr.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Our side's config for the simulated 通联收银宝: API and cashier under
+    /// `{base_url}/sandbox/allinpay`, notifications to `{notify_base_url}/allinpay`.
+    pub fn allinpay_config(&self, base_url: &str, notify_base_url: &str) -> AllinpayConfig {
+        self.inner.keys.allinpay_config(base_url, notify_base_url)
     }
 
     /// Ids, key file paths and API keys, pretty-printed JSON (with the 外联平台's address once
@@ -309,8 +329,9 @@ impl Sandbox {
             .merge(alipay_api::routes())
             .merge(unionpay_api::routes())
             .merge(ccb_api::routes())
+            .merge(allinpay_api::routes("/sandbox/allinpay"))
             .merge(wechat_jsapi::routes());
-        for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Ccb] {
+        for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Ccb, Provider::Allinpay] {
             let name = provider_name(p);
             r = r
                 .route(
@@ -334,12 +355,14 @@ impl Sandbox {
 }
 
 impl Sandbox {
-    /// What `campuspay sandbox` serves on its own listener: [`Sandbox::router`], and WeChat
-    /// Pay's API also at `/v3/…` on the root, as `api.mch.weixin.qq.com` serves it. The path a
+    /// What `campuspay sandbox` serves on its own listener: [`Sandbox::router`], WeChat Pay's
+    /// API also at `/v3/…` and 通联's at `/apiweb/…` on the root, as their hosts serve them. The path a
     /// request is signed over is the path requested (the published rule), and SDKs that sign
     /// only from `/v3/` whatever their base URL (wechatpayv3) agree with it only there.
     pub fn standalone_router(&self) -> Router {
-        self.router().merge(wechat_api::api_routes("").with_state(self.clone()).layer(axum::middleware::map_response(page_headers)))
+        self.router()
+            .merge(wechat_api::api_routes("").with_state(self.clone()).layer(axum::middleware::map_response(page_headers)))
+            .merge(allinpay_api::routes("").with_state(self.clone()).layer(axum::middleware::map_response(page_headers)))
     }
 }
 
@@ -406,6 +429,7 @@ fn cashier_title(p: Provider) -> &'static str {
         Provider::Alipay => "支付宝收银台（沙箱）",
         Provider::Unionpay => "银联在线支付收银台（沙箱）",
         Provider::Ccb => "中国建设银行 龙支付收银台（沙箱）",
+        Provider::Allinpay => "通联收银台（沙箱）",
     }
 }
 
@@ -415,6 +439,8 @@ fn cashier_title(p: Provider) -> &'static str {
 #[derive(serde::Deserialize, Default)]
 pub(super) struct ReturnTo {
     redirect_url: Option<String>,
+    /// 通联's cashier: the wallet the payer chose (`wechat`, `alipay`, `unionpay`).
+    wallet: Option<String>,
 }
 
 impl ReturnTo {
@@ -439,11 +465,13 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>,
         Provider::Alipay => format!("商户 PID {}", ids.alipay.seller_id),
         Provider::Unionpay => format!("商户代码 {}", sb.inner.keys.unionpay.ids.mer_id),
         Provider::Ccb => format!("商户代码 {} 柜台 {}", sb.inner.ccb.merchant_id, t.pos_id.as_deref().unwrap_or_default()),
+        Provider::Allinpay => format!("收银宝商户号 {}", sb.inner.keys.allinpay.ids.cusid),
     };
     let late_money_allowed = sb.behaviour(p).accept_after_close;
     let action = match t.state {
         TradeState::Paid => "<p>该订单已支付。</p>".to_string(),
         TradeState::Closed if !late_money_allowed => "<p>该订单已关闭。</p>".to_string(),
+        TradeState::NotPaid | TradeState::Closed if p == Provider::Allinpay => wallet_buttons(&t.out_trade_no),
         TradeState::NotPaid | TradeState::Closed => format!(
             "<form method=\"post\" action=\"../orders/{}/pay{}\"><button type=\"submit\">支付</button></form>",
             html_escape(&t.out_trade_no),
@@ -467,6 +495,22 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>,
     page(cashier_title(p), &body).into_response()
 }
 
+/// 通联's cashier is one page for every wallet: the payer says which app they pay with.
+fn wallet_buttons(no: &str) -> String {
+    let form = |wallet: &str, label: &str| {
+        format!(
+            "<form method=\"post\" action=\"../orders/{}/pay?wallet={wallet}\"><button type=\"submit\">{label}</button></form>",
+            html_escape(no)
+        )
+    };
+    format!(
+        "<p>请选择付款方式（任一 App 扫码均可）：</p>{}{}{}",
+        form("wechat", "微信支付"),
+        form("alipay", "支付宝"),
+        form("unionpay", "云闪付")
+    )
+}
+
 async fn pay_endpoint(
     p: Provider,
     State(sb): State<Sandbox>,
@@ -474,6 +518,9 @@ async fn pay_endpoint(
     headers: HeaderMap,
     Query(back_to): Query<ReturnTo>,
 ) -> Response {
+    if let Some(w) = &back_to.wallet {
+        sb.allinpay_choose_wallet(&no, w);
+    }
     let outcome = sb.pay(p, &no);
     let (status, result, message) = match &outcome {
         PayOutcome::Paid { .. } => (StatusCode::OK, "paid", "支付成功"),

@@ -182,6 +182,7 @@ impl Sandbox {
             Provider::Alipay => "precreate",
             Provider::Unionpay => "qr",
             Provider::Ccb => campuspay_channels::ccb::sign::TX_ORDER,
+            Provider::Allinpay => "h5unionpay",
         };
         ledger.insert(Trade {
             provider: p,

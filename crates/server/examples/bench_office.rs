@@ -48,8 +48,9 @@ fn check_char(body: &str) -> char {
     C[(sum % 11) as usize]
 }
 
-fn roster() -> Vec<u8> {
-    let head = ["学号", "姓名", "性别", "身份证号", "院系", "专业", "层次", "年级", "班级", "手机号", "邮箱"];
+const HEAD: [&str; 11] = ["学号", "姓名", "性别", "身份证号", "院系", "专业", "层次", "年级", "班级", "手机号", "邮箱"];
+
+fn roster_rows() -> Vec<Vec<String>> {
     let majors = ["小学教育", "学前教育", "土木工程", "会计学", "工程造价"];
     let rows: Vec<Vec<String>> = (0..STUDENTS)
         .map(|i| {
@@ -72,7 +73,50 @@ fn roster() -> Vec<u8> {
             ]
         })
         .collect();
-    campuspay_documents::write_xlsx("名单", &head, &rows).expect("xlsx")
+    rows
+}
+
+/// The roster's own rows inserted straight into a table shaped like `students` (its columns,
+/// its unique number and its phone index), many rows per INSERT, in one transaction: the
+/// database's limit for exactly what an import commit writes.
+async fn raw_roster_rate(store: &Store, rows: &[Vec<String>]) -> Result<f64, Box<dyn std::error::Error>> {
+    let id = if url_is_postgres(store) { "BIGSERIAL PRIMARY KEY" } else { "INTEGER PRIMARY KEY AUTOINCREMENT" };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE bench_students (id {id}, school_id BIGINT NOT NULL, student_no TEXT NOT NULL, name TEXT NOT NULL, \
+         gender TEXT NOT NULL, id_card TEXT NOT NULL, phone TEXT NOT NULL DEFAULT '', email TEXT NOT NULL DEFAULT '', \
+         department TEXT NOT NULL, major TEXT NOT NULL, level TEXT NOT NULL, class_name TEXT NOT NULL, enrol_year BIGINT NOT NULL, \
+         created_at BIGINT NOT NULL, UNIQUE (school_id, student_no)); \
+         CREATE INDEX bench_students_by_phone ON bench_students (school_id, phone)"
+    )))
+    .execute(store.pool())
+    .await?;
+    let t0 = Instant::now();
+    let mut tx = store.write_tx().await?;
+    for chunk in rows.chunks(BATCH) {
+        let mut sql = String::from(
+            "INSERT INTO bench_students (school_id, student_no, name, gender, id_card, phone, email, department, major, level, class_name, enrol_year, created_at) VALUES ",
+        );
+        for k in 0..chunk.len() {
+            sql.push_str(if k > 0 { ", (" } else { "(" });
+            sql.push_str(&(1..=13).map(|j| format!("${}", k * 13 + j)).collect::<Vec<_>>().join(", "));
+            sql.push(')');
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for r in chunk {
+            q = q.bind(1_i64);
+            for c in [0, 1, 2, 3, 9, 10, 4, 5, 6, 8] {
+                q = q.bind(r[c].clone());
+            }
+            q = q.bind(2030_i64).bind(0_i64);
+        }
+        q.execute(&mut *tx.tx).await?;
+    }
+    tx.commit().await?;
+    Ok(rows.len() as f64 / t0.elapsed().as_secs_f64())
+}
+
+fn url_is_postgres(store: &Store) -> bool {
+    store.backend() == campuspay_store::Backend::Postgres
 }
 
 /// Multi-row INSERTs of `RAW_ROWS` rows in one transaction: what the database does at best.
@@ -136,7 +180,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("campuspay office bench on {backend}: {STUDENTS} students from one .xlsx, {} charges", STUDENTS * ITEMS);
 
     let raw = raw_bulk_rate(&store).await?;
-    println!("{:<34} {RAW_ROWS:>8} rows {raw:>10.0} rows/s", "raw bulk insert (limit)");
+    println!("{:<34} {RAW_ROWS:>8} rows {raw:>10.0} rows/s", "raw bulk insert, 6 columns (limit)");
+    let rows = roster_rows();
+    let raw_roster = raw_roster_rate(&store, &rows).await?;
+    println!("{:<34} {STUDENTS:>8} rows {raw_roster:>10.0} rows/s", "raw bulk insert, the roster (limit)");
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let origin = format!("http://{}", listener.local_addr()?);
@@ -145,7 +192,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await });
     let http = reqwest::Client::new();
 
-    let file = roster();
+    let file = campuspay_documents::write_xlsx("名单", &HEAD, &rows).expect("xlsx");
+    drop(rows);
     println!("{:<34} {:>8.1} MB", "roster file", file.len() as f64 / 1e6);
     reset_peak_rss();
     // What the process holds before the import (the allocator keeps some of what building the
@@ -180,12 +228,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         commit.as_secs_f64()
     );
     println!(
-        "{:<34} {:>8} rows {:>10.0} rows/s  ratio to raw {:.2}",
+        "{:<34} {:>8} rows {:>10.0} rows/s  ratio to the roster's raw insert {:.2} (goal ≥ 0.50)",
         "  commit alone",
         STUDENTS,
         STUDENTS as f64 / commit.as_secs_f64(),
-        STUDENTS as f64 / commit.as_secs_f64() / raw
+        STUDENTS as f64 / commit.as_secs_f64() / raw_roster
     );
+    println!("{:<34} {:>8.0} MB (goal ≤ 300 MB; {baseline:.0} MB held before it)", "peak RSS during the import", peak_rss_mb());
+    reset_peak_rss();
+    let before_runs = rss_mb();
 
     let mut items = Vec::new();
     for k in 0..ITEMS {
@@ -220,11 +271,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         charge_rate,
         charge_rate / raw
     );
-    println!(
-        "{:<34} {:>8.0} MB (goal ≤ 300 MB; {baseline:.0} MB held before the import)",
-        "peak RSS during import and runs",
-        peak_rss_mb()
-    );
+    println!("{:<34} {:>8.0} MB (goal ≤ 300 MB; {before_runs:.0} MB held before them)", "peak RSS during the runs", peak_rss_mb());
 
     drop(store);
     if let Some((admin, name)) = cleanup {

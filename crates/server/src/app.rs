@@ -176,6 +176,13 @@ fn simulator_routes(_: &AppState) -> Router {
 /// runner for at most its grace period).
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener, worker: bool) -> std::io::Result<()> {
     tracing::info!("campuspay listening on http://{}", listener.local_addr()?);
+    // Checks of uploads run in the serving process; one stopped mid-check is given up, and its
+    // page asks for the file again.
+    match campuspay_app::office::imports::give_up_unfinished(&state.ctx).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(imports = n, "gave up import checks a stop left unfinished"),
+        Err(e) => tracing::error!(error = %e, "could not give up unfinished import checks"),
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -184,6 +191,8 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener, worker: b
     let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
         let _ = stopped.wait_for(|s| *s).await;
     };
+    // Merchant configurations saved by another instance (or a worker's) are taken up here too.
+    let follow = tokio::spawn(campuspay_app::office::merchants::follow_changes(state.ctx.clone()));
     let runner = worker.then(|| tokio::spawn(campuspay_app::jobs::Runner::new(state.ctx.clone()).run(until_stopped(stopped.clone()))));
     if !worker {
         tracing::info!("no job runner here (--no-worker): run `campuspay worker` on the same database");
@@ -194,6 +203,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener, worker: b
     if let Some(runner) = runner {
         let _ = runner.await;
     }
+    follow.abort();
     Ok(())
 }
 

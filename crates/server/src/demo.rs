@@ -111,7 +111,7 @@ fn schools() -> Vec<DemoSchool> {
                 vec![Recovery::ContactOffice { text: "请联系学院教务办公室重置密码（演示学校）".into() }],
                 false,
                 OrderNoFormat::TimestampRandom,
-                &["wechat_native", "wechat_h5", "wechat_jsapi", "alipay_qr", "alipay_wap", "unionpay_qr"],
+                &["wechat_native", "wechat_h5", "wechat_jsapi", "alipay_qr", "alipay_wap", "unionpay_qr", "allinpay_qr"],
                 "青岛开放大学",
             )
         },
@@ -147,7 +147,7 @@ fn schools() -> Vec<DemoSchool> {
                 vec![Recovery::Email],
                 true,
                 seq("EJ", "EJTDM"),
-                &["wechat_native", "alipay_page", "alipay_wap", "alipay_qr", "unionpay_gateway"],
+                &["wechat_native", "alipay_page", "alipay_wap", "alipay_qr", "unionpay_gateway", "allinpay_qr"],
                 "E缴通演示学院",
             )
         },

@@ -75,8 +75,20 @@ enum Command {
         #[arg(long, default_value_t = campuspay_app::jobs::Limits::default().local)]
         local_jobs: usize,
     },
+    /// Re-seal every stored merchant secret under the sealing key. To rotate: put a new key on
+    /// the first line of the key file (`CAMPUSPAY_SECRET_KEY_FILE`), the old one below it, run
+    /// this, then remove the old line. Prints how many secrets moved.
+    RotateSecretKey {
+        #[arg(long, env = "CAMPUSPAY_DATABASE_URL", default_value = "sqlite://data/campuspay.db")]
+        database_url: String,
+        /// The demo's key file (DATA_DIR/secret.key) when no key is set in the environment.
+        #[arg(long)]
+        demo: bool,
+        #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+    },
     /// Print the provider simulator's merchant credentials (ids, key files, API keys) as JSON,
-    /// to point any WeChat Pay, Alipay or UnionPay SDK at `serve --demo`'s /sandbox.
+    /// to point any WeChat Pay, Alipay, UnionPay or 通联收银宝 SDK at `serve --demo`'s /sandbox.
     SandboxCredentials {
         #[arg(long, env = "CAMPUSPAY_DATA_DIR", default_value = "data")]
         data_dir: std::path::PathBuf,
@@ -264,7 +276,25 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let settings = campuspay_app::Settings { public_url, secret_keys, ..Config::default().settings() };
             let ctx = campuspay_app::Context::new(store, &settings).with_channels(channels);
             let limits = campuspay_app::jobs::Limits { provider: provider_jobs, local: local_jobs };
+            // The office saves merchant configurations through `serve`; this process takes
+            // them up within seconds, without a restart.
+            let follow = tokio::spawn(campuspay_app::office::merchants::follow_changes(ctx.clone()));
             campuspay_app::jobs::Runner::new(ctx).limits(limits).run(app::shutdown_signal()).await;
+            follow.abort();
+        }
+        Command::RotateSecretKey { database_url, demo, data_dir } => {
+            let store = Store::connect(&database_url).await?;
+            store.migrate().await?;
+            let keys = secret_keys(demo, &data_dir)?.ok_or_else(|| {
+                format!("no secret key: set {} (or {})", campuspay_app::secrets::KEY_FILE_ENV, campuspay_app::secrets::KEY_ENV)
+            })?;
+            let done = campuspay_app::office::merchants::reseal_all(&store, &keys).await?;
+            println!(
+                "{} secrets re-sealed under key {}, {} already under it; the older keys can now be removed",
+                done.resealed,
+                keys.kid(),
+                done.current
+            );
         }
         #[cfg(feature = "demo")]
         Command::SandboxCredentials { data_dir } => {
@@ -395,7 +425,7 @@ async fn mount_simulator(
     // Refunds stay processing for a while, as the providers' do, but in the demo for seconds
     // rather than the simulator's default two minutes: an office trying one sees it end.
     use campuspay_domain::payment::Provider;
-    for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay] {
+    for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Allinpay] {
         sandbox.set_behaviour(p, &BehaviourPatch { refund_delay_s: Some(DEMO_REFUND_DELAY_S), ..BehaviourPatch::default() });
     }
     let ebs = sandbox.serve_ccb_ebs(ccb_ebs_listen).await?;

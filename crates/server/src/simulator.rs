@@ -25,6 +25,9 @@ fn sandbox_configs(sandbox: &Sandbox, school_code: &str, provider_origin: &str, 
     let ccb =
         sandbox.ccb_config(provider_origin, &format!("{notify}/ccb/{school_code}"), &format!("{notify_origin}/s/{school_code}/ccb/return"));
     configs.push(ChannelConfig::Ccb(ccb));
+    let mut t = sandbox.allinpay_config(provider_origin, &notify);
+    t.notify_url = format!("{notify}/allinpay/{school_code}");
+    configs.push(ChannelConfig::Allinpay(t));
     configs
 }
 

@@ -361,4 +361,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: "",
     },
     Migration { version: 44, name: "statement_fees", sql: include_str!("migrations/0044_statement_fees.sql"), sqlite: "", postgres: "" },
+    Migration { version: 45, name: "import_progress", sql: include_str!("migrations/0045_import_progress.sql"), sqlite: "", postgres: "" },
 ];

@@ -4,18 +4,15 @@ use crate::db::{On, Store, StoreError, WriteTx, map_rows, now, word};
 use campuspay_domain::office::ImportKind;
 use sqlx::Row;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
+/// An upload as it arrives: kept at once, checked in the background (`finish_import_check`).
 pub struct NewImport<'a> {
     pub school_id: i64,
     pub staff_id: i64,
     pub kind: ImportKind,
     pub file_name: &'a str,
     pub file_sha256: &'a str,
-    pub row_count: i64,
-    /// The valid rows as JSON: what a commit writes.
-    pub payload: &'a str,
-    /// Every bad row with its column and reason, as JSON.
-    pub errors: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -29,6 +26,10 @@ pub struct ImportRow {
     pub payload: String,
     pub errors: String,
     pub created_at: i64,
+    /// When its rows were checked and the preview kept; `None` while the check runs.
+    pub checked_at: Option<i64>,
+    /// Why the file could not be checked (JSON `{"code","zh","en"}`), if it could not.
+    pub failure: Option<String>,
     /// `(created, updated, committed_at)` once committed.
     pub committed: Option<(i64, i64, i64)>,
 }
@@ -65,6 +66,8 @@ fn import_row(r: &sqlx::any::AnyRow) -> Result<ImportRow, sqlx::Error> {
         payload: r.try_get("payload")?,
         errors: r.try_get("errors")?,
         created_at: r.try_get("created_at")?,
+        checked_at: r.try_get("checked_at")?,
+        failure: r.try_get("failure")?,
         committed: match committed_at {
             Some(at) => Some((r.try_get("created")?, r.try_get("updated")?, at)),
             None => None,
@@ -73,26 +76,65 @@ fn import_row(r: &sqlx::any::AnyRow) -> Result<ImportRow, sqlx::Error> {
 }
 
 const IMPORT_COLUMNS: &str = "i.id, i.school_id, i.staff_id, i.kind, i.file_name, i.row_count, i.payload, i.errors, i.created_at, \
-                              c.created, c.updated, c.committed_at";
+                              i.checked_at, i.failure, c.created, c.updated, c.committed_at";
 
 impl Store {
     pub async fn insert_import(&self, tx: &mut WriteTx, i: &NewImport<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO imports (school_id, staff_id, kind, file_name, file_sha256, row_count, payload, errors, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+             VALUES ($1, $2, $3, $4, $5, 0, '', '[]', $6) RETURNING id",
         )
         .bind(i.school_id)
         .bind(i.staff_id)
         .bind(i.kind.as_str())
         .bind(i.file_name)
         .bind(i.file_sha256)
-        .bind(i.row_count)
-        .bind(i.payload)
-        .bind(i.errors)
         .bind(now())
         .fetch_one(&mut *tx.tx)
         .await
         .map_err(|e| StoreError::from_write(e, "import"))
+    }
+
+    /// Keeps the checked rows of an upload still being checked: its preview is ready. `false`
+    /// when the check had been given up (a restart in between), so nothing was kept.
+    pub async fn finish_import_check(&self, import_id: i64, row_count: i64, payload: &str, errors: &str) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE imports SET row_count = $1, payload = $2, errors = $3, checked_at = $4 \
+             WHERE id = $5 AND checked_at IS NULL AND failure IS NULL",
+        )
+        .bind(row_count)
+        .bind(payload)
+        .bind(errors)
+        .bind(now())
+        .bind(import_id)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records why an upload could not be checked (the file is unreadable, lacks columns…).
+    pub async fn fail_import_check(&self, import_id: i64, failure: &str) -> Result<(), StoreError> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("UPDATE imports SET failure = $1 WHERE id = $2 AND checked_at IS NULL AND failure IS NULL")
+            .bind(failure)
+            .bind(import_id)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives up the checks that a stopped server left running; returns how many.
+    pub async fn fail_unfinished_import_checks(&self, failure: &str) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query("UPDATE imports SET failure = $1 WHERE checked_at IS NULL AND failure IS NULL")
+            .bind(failure)
+            .execute(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 
     /// An import of the school (another school's id is simply not found).
@@ -154,7 +196,14 @@ impl Store {
 
     /// Writes a roster: new students are inserted (many per statement), changed ones updated,
     /// identical ones left alone. Returns how many were created and updated.
-    pub async fn upsert_roster(&self, tx: &mut WriteTx, school_id: i64, roster: &[RosterStudent]) -> Result<(i64, i64), StoreError> {
+    /// `written` counts the rows dealt with so far, for the office's progress bar.
+    pub async fn upsert_roster(
+        &self,
+        tx: &mut WriteTx,
+        school_id: i64,
+        roster: &[RosterStudent],
+        written: &AtomicU64,
+    ) -> Result<(i64, i64), StoreError> {
         let rows = sqlx::query(
             "SELECT id, student_no, name, gender, id_card, department, major, level, enrol_year, class_name, phone, email \
              FROM students WHERE school_id = $1",
@@ -194,6 +243,7 @@ impl Store {
                         self.update_roster_student(tx, *id, &merged).await?;
                         updated += 1;
                     }
+                    written.fetch_add(1, Ordering::Relaxed);
                 }
             }
         }
@@ -230,6 +280,7 @@ impl Store {
                     .bind(at);
             }
             q.execute(&mut *tx.tx).await.map_err(|e| StoreError::from_write(e, "student number"))?;
+            written.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         }
         Ok((created, updated))
     }

@@ -67,6 +67,24 @@ impl Store {
         Ok(row.as_ref().map(merchant).transpose()?)
     }
 
+    /// Replaces only the sealed secrets of a configuration (a key rotation): who saved it last,
+    /// and when, stay as they were.
+    pub async fn reseal_merchant_secrets(
+        &self,
+        tx: &mut WriteTx,
+        school_id: i64,
+        channel: MerchantChannel,
+        secrets: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE merchant_configs SET secrets = $1 WHERE school_id = $2 AND channel = $3")
+            .bind(secrets)
+            .bind(school_id)
+            .bind(channel.as_str())
+            .execute(&mut *tx.tx)
+            .await?;
+        Ok(())
+    }
+
     pub async fn put_merchant_config(
         &self,
         tx: &mut WriteTx,

@@ -173,8 +173,8 @@ pub async fn save(
     audit(ctx, &mut tx, staff, client, &Audited { action: AuditAction::MerchantConfigured, subject: &subject, before, after: Some(after) })
         .await?;
     tx.commit().await?;
-    // In use from the next payment on, without a restart (this process; a separate worker
-    // process picks it up when it starts).
+    // In use from the next payment on, without a restart: in this process now, in a separate
+    // worker or a second instance within `FOLLOW_EVERY` (`follow_changes`).
     ctx.channels.set(school.id, &config).map_err(|e| {
         tracing::error!(error = %e, "a checked merchant configuration did not build");
         Error::internal()
@@ -225,4 +225,93 @@ pub async fn load_all(store: &Store, keys: Option<&SecretKeys>) -> Result<Vec<(i
         out.push((r.school_id, config));
     }
     Ok(out)
+}
+
+/// How often a process looks whether another one changed a merchant configuration.
+pub const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A fingerprint of the stored configurations: any save changes it (the sealed secrets carry a
+/// fresh nonce), whatever the clock's resolution.
+fn fingerprint(rows: &[campuspay_store::merchants::MerchantRow]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for r in rows {
+        (r.school_id, r.channel.as_str(), &r.fields, &r.secrets, r.updated_at).hash(&mut h);
+    }
+    h.finish()
+}
+
+/// Rebuilds this process's channels from the stored configurations when they changed since
+/// `seen` (`None`: never looked). This is how a separate `campuspay worker`, or a second
+/// instance on the same database, takes up what the office saved in another process.
+/// Returns whether it reloaded.
+pub async fn reload_if_changed(ctx: &Context, seen: &mut Option<u64>) -> Result<bool, String> {
+    let rows = ctx.store.merchant_configs().await.map_err(|e| e.to_string())?;
+    let now = fingerprint(&rows);
+    if *seen == Some(now) {
+        return Ok(false);
+    }
+    for (school_id, config) in load_all(&ctx.store, ctx.secret_keys.as_ref()).await? {
+        ctx.channels.set(school_id, &config).map_err(|e| format!("school {school_id}: {e}"))?;
+    }
+    *seen = Some(now);
+    Ok(true)
+}
+
+/// Follows the stored configurations for as long as the process runs. The first look reloads
+/// them, which also catches a save made between start-up and here.
+pub async fn follow_changes(ctx: Context) {
+    let mut seen = None;
+    loop {
+        match reload_if_changed(&ctx, &mut seen).await {
+            Ok(true) => tracing::info!("merchant configurations (re)loaded"),
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "merchant configurations could not be reloaded; the ones loaded before stay in use"),
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
+    }
+}
+
+/// What [`reseal_all`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resealed {
+    /// Secrets moved to the sealing key now.
+    pub resealed: usize,
+    /// Secrets already under it.
+    pub current: usize,
+}
+
+/// Re-seals every stored merchant secret under the sealing key (the first of `keys`), in one
+/// transaction: after it, the older keys can be removed from the key file. A secret that does
+/// not open under any configured key stops it with nothing changed. The secrets keep their
+/// "last replaced" time: rotation replaces the wrapping, not the secret.
+pub async fn reseal_all(store: &Store, keys: &SecretKeys) -> Result<Resealed, String> {
+    let mut tx = store.write_tx().await.map_err(|e| e.to_string())?;
+    let mut done = Resealed { resealed: 0, current: 0 };
+    for listed in store.merchant_configs().await.map_err(|e| e.to_string())? {
+        // Read again in the transaction (held on PostgreSQL): a save meanwhile is not undone.
+        let Some(r) = store.merchant_config_in(&mut tx, listed.school_id, listed.channel).await.map_err(|e| e.to_string())? else {
+            continue;
+        };
+        let at = format!("school {} {}", r.school_id, r.channel);
+        let mut secrets = secrets_of(&r.secrets).map_err(|_| format!("{at}: secrets unreadable"))?;
+        let mut changed = false;
+        for (field, stored) in secrets.iter_mut() {
+            if keys.seals_with(&stored.sealed.kid) {
+                done.current += 1;
+                continue;
+            }
+            let place = form::place(r.school_id, r.channel, field);
+            let plain = keys.open(&place, &stored.sealed).map_err(|e| format!("{at} {field}: {e}"))?;
+            stored.sealed = keys.seal(&place, &plain);
+            changed = true;
+            done.resealed += 1;
+        }
+        if changed {
+            let json = serde_json::to_string(&secrets).map_err(|e| e.to_string())?;
+            store.reseal_merchant_secrets(&mut tx, r.school_id, r.channel, &json).await.map_err(|e| e.to_string())?;
+        }
+    }
+    tx.commit().await.map_err(|e| e.to_string())?;
+    Ok(done)
 }

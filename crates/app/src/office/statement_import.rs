@@ -72,6 +72,15 @@ async fn read(ctx: &Context, school_id: i64, provider: Provider, date: &str, byt
                 "provider",
             ));
         }
+        // 通联's file layout is not public: nothing to read it by.
+        Provider::Allinpay => {
+            return Err(refused(
+                "statement_unsupported",
+                "通联收银宝的对账文件格式未公开，暂不支持导入",
+                "allinpay's statement layout is not public",
+                "provider",
+            ));
+        }
         Provider::Wechatpay => {
             let plain = if bytes.starts_with(&[0x1f, 0x8b]) { wechatpay::bill::gunzip(bytes).map_err(unreadable)? } else { bytes.to_vec() };
             let text = String::from_utf8(plain).map_err(|_| unreadable(ChannelError::Malformed("微信支付账单应为 UTF-8 文本".into())))?;

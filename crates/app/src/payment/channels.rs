@@ -28,12 +28,13 @@ impl MethodExt for Method {
             Provider::Unionpay if self == Method::UnionpayQr => Adapter::UnionpayQr,
             Provider::Unionpay => Adapter::UnionpayGateway,
             Provider::Ccb => Adapter::Ccb,
+            Provider::Allinpay => Adapter::Allinpay,
         }
     }
 
     fn flow(self, client_ip: &str, openid: Option<&str>) -> Option<PayFlow> {
         Some(match self {
-            Method::WechatNative | Method::AlipayQr | Method::UnionpayQr => PayFlow::Qr,
+            Method::WechatNative | Method::AlipayQr | Method::UnionpayQr | Method::AllinpayQr => PayFlow::Qr,
             Method::AlipayPage | Method::UnionpayGateway | Method::CcbPay => PayFlow::Page,
             Method::WechatH5 | Method::AlipayWap => PayFlow::Mobile { client_ip: client_ip.to_string() },
             Method::WechatJsapi => PayFlow::InApp { openid: openid?.to_string() },
@@ -49,6 +50,7 @@ pub enum Adapter {
     UnionpayGateway,
     UnionpayQr,
     Ccb,
+    Allinpay,
 }
 
 impl Adapter {
@@ -58,6 +60,7 @@ impl Adapter {
             Adapter::Alipay => Provider::Alipay,
             Adapter::UnionpayGateway | Adapter::UnionpayQr => Provider::Unionpay,
             Adapter::Ccb => Provider::Ccb,
+            Adapter::Allinpay => Provider::Allinpay,
         }
     }
 
@@ -68,6 +71,7 @@ impl Adapter {
             ChannelConfig::Unionpay(u) if u.product == UnionpayProduct::Qr => Adapter::UnionpayQr,
             ChannelConfig::Unionpay(_) => Adapter::UnionpayGateway,
             ChannelConfig::Ccb(_) => Adapter::Ccb,
+            ChannelConfig::Allinpay(_) => Adapter::Allinpay,
         }
     }
 }
@@ -92,6 +96,7 @@ impl From<MerchantChannel> for Adapter {
             MerchantChannel::UnionpayGateway => Adapter::UnionpayGateway,
             MerchantChannel::UnionpayQr => Adapter::UnionpayQr,
             MerchantChannel::Ccb => Adapter::Ccb,
+            MerchantChannel::Allinpay => Adapter::Allinpay,
         }
     }
 }

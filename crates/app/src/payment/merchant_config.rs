@@ -5,6 +5,7 @@
 use crate::secrets::{Sealed, SecretKeys};
 use crate::{Error, ErrorKind};
 use campuspay_channels::ChannelConfig;
+use campuspay_channels::allinpay::sign::{Sha1RsaSigner, Sha1RsaVerifier};
 use campuspay_channels::crypto::{RsaSigner, RsaVerifier};
 use campuspay_channels::unionpay::sign::UnionpayKey;
 use campuspay_channels::wechatpay::{PlatformKey, PlatformVerifiers};
@@ -124,6 +125,20 @@ const CCB: &[FieldSpec] = &[
     optional(f("gateway_url", "支付网关地址", "建行支付网关；一般无需修改（https://ibsbjstar.ccb.com.cn/app/ccbMain）")),
     optional(f("query_url", "查询地址", "商户通订单查询（410408）的地址；留空与支付网关相同")),
 ];
+const ALLINPAY: &[FieldSpec] = &[
+    f("cusid", "商户号", "通联收银宝分配的商户号（cusid），一般为 15 位"),
+    f("appid", "应用 ID", "通联收银宝分配的应用 ID（appid），8 位"),
+    secret(pem(f(
+        "private_key_pem",
+        "商户 RSA 私钥",
+        "商户自行生成的 RSA 私钥（PKCS#8 或 PKCS#1，PEM 或纯 Base64）；对应的公钥须在收银宝商户平台上传",
+    ))),
+    pem(f("allinpay_public_key_pem", "通联公钥", "收银宝商户平台提供的通联 RSA 公钥，用于验证通联的应答与交易结果通知")),
+    NOTIFY,
+    optional(f("front_url", "支付完成返回地址", "付款后收银台把浏览器带回的地址（returl）；留空则为本平台首页")),
+    optional(f("base_url", "接口地址", "收银宝统一下单接口的地址；一般无需修改（https://vsp.allinpay.com）")),
+    optional(f("cashier_url", "收银台地址", "通联 H5 收银台的地址；一般无需修改（https://syb.allinpay.com）")),
+];
 
 /// What the platform uses for an address field left empty, for a school (`public_url` is the
 /// platform's own address).
@@ -138,6 +153,8 @@ pub fn default_of(channel: MerchantChannel, field: &str, public_url: &str, schoo
         (MerchantChannel::Alipay, "gateway_url") => alipay::DEFAULT_GATEWAY_URL.into(),
         (MerchantChannel::Ccb, "gateway_url") => campuspay_channels::ccb::DEFAULT_GATEWAY_URL.into(),
         (MerchantChannel::Ccb, _) => return None,
+        (MerchantChannel::Allinpay, "base_url") => campuspay_channels::allinpay::DEFAULT_BASE_URL.into(),
+        (MerchantChannel::Allinpay, "cashier_url") => campuspay_channels::allinpay::DEFAULT_CASHIER_URL.into(),
         (_, "base_url") => unionpay::DEFAULT_BASE_URL.into(),
         _ => return None,
     })
@@ -150,6 +167,7 @@ pub fn fields_of(channel: MerchantChannel) -> &'static [FieldSpec] {
         MerchantChannel::Alipay => ALIPAY,
         MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => UNIONPAY,
         MerchantChannel::Ccb => CCB,
+        MerchantChannel::Allinpay => ALLINPAY,
     }
 }
 
@@ -281,6 +299,30 @@ pub fn to_config(channel: MerchantChannel, all: &BTreeMap<String, String>) -> Re
             v
         }
         MerchantChannel::Ccb => ccb_value(all)?,
+        MerchantChannel::Allinpay => {
+            for (name, what) in [("cusid", "商户号"), ("appid", "应用 ID")] {
+                if !get(all, name).bytes().all(|b| b.is_ascii_alphanumeric()) {
+                    return Err(refused(name, format!("{what}只能是字母和数字")));
+                }
+            }
+            Sha1RsaSigner::from_pem(get(all, "private_key_pem")).map_err(|e| key_error("private_key_pem", e))?;
+            Sha1RsaVerifier::from_pem(get(all, "allinpay_public_key_pem")).map_err(|e| key_error("allinpay_public_key_pem", e))?;
+            let mut v = json!({
+                "provider": "allinpay",
+                "cusid": get(all, "cusid"),
+                "appid": get(all, "appid"),
+                "private_key_pem": get(all, "private_key_pem"),
+                "allinpay_public_key_pem": get(all, "allinpay_public_key_pem"),
+                "notify_url": get(all, "notify_url"),
+                "return_url": get(all, "front_url"),
+            });
+            for address in ["base_url", "cashier_url"] {
+                if let Some(b) = opt(address) {
+                    v[address] = b.into();
+                }
+            }
+            v
+        }
         MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => {
             if !get(all, "mer_id").bytes().all(|b| b.is_ascii_alphanumeric()) {
                 return Err(refused("mer_id", "商户代码只能是字母和数字（一般为 15 位）".into()));
@@ -438,6 +480,17 @@ pub fn from_config(config: &ChannelConfig) -> (MerchantChannel, BTreeMap<String,
             } else {
                 MerchantChannel::UnionpayGateway
             }
+        }
+        ChannelConfig::Allinpay(c) => {
+            put("cusid", &c.cusid);
+            put("appid", &c.appid);
+            put("private_key_pem", &c.private_key_pem);
+            put("allinpay_public_key_pem", &c.allinpay_public_key_pem);
+            put("notify_url", &c.notify_url);
+            put("front_url", &c.return_url);
+            put("base_url", &c.base_url);
+            put("cashier_url", &c.cashier_url);
+            MerchantChannel::Allinpay
         }
     };
     (channel, m)

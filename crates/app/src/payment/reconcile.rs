@@ -68,8 +68,8 @@ pub async fn reconcile(ctx: &Context, date: &str, school: Option<i64>) -> Result
                 row.ok = true;
                 one_statement(ctx, school_id, &statement, &mut row, &mut report, &mut unknown).await?;
             }
-            // A provider that offers no statement (CCB: its file's format is not public) has
-            // nothing to reconcile; that is no failure of the day.
+            // A provider that offers no statement we can read (CCB's and 通联收银宝's file formats
+            // are not public) has nothing to reconcile; that is no failure of the day.
             Err(campuspay_channels::ChannelError::Unsupported(why)) => {
                 tracing::debug!(school_id, why, date, "no statement from this provider");
                 continue;

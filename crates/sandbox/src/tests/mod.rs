@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use campuspay_channels::alipay::Alipay;
+use campuspay_channels::allinpay::Allinpay;
 use campuspay_channels::crypto::unix_now;
 use campuspay_channels::unionpay::{Unionpay, UnionpayProduct};
 use campuspay_channels::wechatpay::WechatPay;
@@ -58,6 +59,7 @@ struct Env {
     /// The UnionPay QR channel (`chan(Provider::Unionpay)`) and the gateway channel.
     unionpay: Arc<Unionpay>,
     unionpay_gateway: Arc<Unionpay>,
+    allinpay: Arc<Allinpay>,
     inbox: Arc<Inbox>,
     http: reqwest::Client,
 }
@@ -91,18 +93,21 @@ async fn env(scale: f64) -> Env {
     let notify = format!("{merchant}/notify");
     let up = |product| Arc::new(Unionpay::new(sandbox.unionpay_config(&base, &notify, product)).unwrap());
     let (unionpay, unionpay_gateway) = (up(UnionpayProduct::Qr), up(UnionpayProduct::Gateway));
+    let allinpay = Arc::new(Allinpay::new(sandbox.allinpay_config(&base, &notify)).unwrap());
     let inbox = Arc::new(Inbox::default());
     // Both UnionPay products notify the same URL; either channel verifies it.
     let u: Merchant = (inbox.clone(), unionpay.clone());
     let w: Merchant = (inbox.clone(), wechat.clone());
     let a: Merchant = (inbox.clone(), alipay.clone());
+    let t: Merchant = (inbox.clone(), allinpay.clone());
     let app = axum::Router::new()
         .route("/notify/wechatpay", axum::routing::post(receive).with_state(w))
         .route("/notify/alipay", axum::routing::post(receive).with_state(a))
-        .route("/notify/unionpay", axum::routing::post(receive).with_state(u));
+        .route("/notify/unionpay", axum::routing::post(receive).with_state(u))
+        .route("/notify/allinpay", axum::routing::post(receive).with_state(t));
     tokio::spawn(async move { axum::serve(merchant_listener, app).await.unwrap() });
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Env { sandbox, base, wechat, alipay, unionpay, unionpay_gateway, inbox, http }
+    Env { sandbox, base, wechat, alipay, unionpay, unionpay_gateway, allinpay, inbox, http }
 }
 
 fn order(no: &str, fen: i64, flow: PayFlow) -> CreateOrder {
@@ -122,6 +127,7 @@ fn name(p: Provider) -> &'static str {
         Provider::Alipay => "alipay",
         Provider::Unionpay => "unionpay",
         Provider::Ccb => "ccb",
+        Provider::Allinpay => "allinpay",
     }
 }
 
@@ -132,6 +138,7 @@ impl Env {
             Provider::Alipay => self.alipay.as_ref(),
             Provider::Unionpay => self.unionpay.as_ref(),
             Provider::Ccb => panic!("CCB's channel is built in tests/ccb.rs"),
+            Provider::Allinpay => self.allinpay.as_ref(),
         }
     }
 
@@ -168,6 +175,7 @@ impl Env {
     }
 }
 
+mod allinpay;
 mod behaviours;
 mod ccb;
 mod jsapi;

@@ -1,6 +1,6 @@
 //! `/notify/{provider}[/{school}]`: providers' payment (and WeChat refund) notifications,
 //! answered in each provider's protocol — a refused one too: WeChat 500 with `{"code":"FAIL"}`,
-//! Alipay 200 `fail`, UnionPay 500 `fail` (the adapters' `ack`). What they do is `campuspay_app::payment::notify`.
+//! Alipay 200 `fail`, UnionPay 500 `fail`, 通联收银宝 200 `fail` (the adapters' `ack`). What they do is `campuspay_app::payment::notify`.
 //!
 //! The URL is public, so a source that keeps sending notifications no merchant key verifies
 //! (60 a minute) is answered 429 for the rest of that minute without verifying anything. A
@@ -70,7 +70,7 @@ fn respond(answer: Answer) -> Response {
 
 /// Provider notification for one school's merchant.
 #[utoipa::path(post, path = "/notify/{provider}/{school}", params(("provider" = String, Path), ("school" = String, Path)), responses(
-    (status = 200, description = "Alipay: body `success` (taken) or `fail` (its signature or merchant did not verify, or it could not be taken now: Alipay retries), as Alipay's notify protocol has it; UnionPay: body `ok` (taken)"),
+    (status = 200, description = "Alipay: body `success` (taken) or `fail` (its signature or merchant did not verify, or it could not be taken now: Alipay retries), as Alipay's notify protocol has it; UnionPay: body `ok` (taken); 通联收银宝 (`allinpay`): body `success` (taken) or `fail` (refused or not taken now: 通联 counts anything but `success` as not received and retries 15s/15s/5m/10m/15m)"),
     (status = 204, description = "WeChat Pay: taken, no body (WeChat Pay counts 200 or 204 as received)"),
     (status = 404, description = "unknown provider or no such merchant"),
     (status = 413, description = "body over 64 KB"),
@@ -90,8 +90,8 @@ pub async fn with_school(
 
 /// Provider notification (WeChat Pay v3 JSON, Alipay form); verified against every school's
 /// merchant of that provider.
-#[utoipa::path(post, path = "/notify/{provider}", params(("provider" = String, Path, description = "`wechatpay` or `alipay`")), responses(
-    (status = 200, description = "Alipay: body `success` (taken) or `fail` (its signature or merchant did not verify, or it could not be taken now: Alipay retries), as Alipay's notify protocol has it; UnionPay: body `ok` (taken)"),
+#[utoipa::path(post, path = "/notify/{provider}", params(("provider" = String, Path, description = "`wechatpay`, `alipay`, `unionpay` or `allinpay`")), responses(
+    (status = 200, description = "Alipay: body `success` (taken) or `fail` (its signature or merchant did not verify, or it could not be taken now: Alipay retries), as Alipay's notify protocol has it; UnionPay: body `ok` (taken); 通联收银宝 (`allinpay`): body `success` (taken) or `fail` (refused or not taken now: 通联 counts anything but `success` as not received and retries 15s/15s/5m/10m/15m)"),
     (status = 204, description = "WeChat Pay: taken, no body (WeChat Pay counts 200 or 204 as received)"),
     (status = 404, description = "unknown provider or no such merchant"),
     (status = 413, description = "body over 64 KB"),

@@ -39,7 +39,8 @@ pub struct PreviewView {
     id: i64,
     /// `students` or `fee_standards`.
     kind: &'static str,
-    /// `preview` (nothing written yet) or `committed`.
+    /// `checking` (its rows being read; when the page uploaded it), `preview` (nothing written
+    /// yet), `committing`, `committed`, or `failed` (the file refused as a whole: see `failure`).
     status: &'static str,
     file_name: String,
     /// Data rows in the file.
@@ -49,6 +50,17 @@ pub struct PreviewView {
     errors: Vec<RowErrorView>,
     created: Option<i64>,
     updated: Option<i64>,
+    /// Why the file was refused as a whole, when `status` is `failed`.
+    failure: Option<String>,
+    /// Rows checked (or written) so far and in all, while `checking` or `committing`.
+    progress: Option<ProgressView>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProgressView {
+    done: u64,
+    /// 0 while the file is still being read.
+    total: u64,
 }
 
 fn view(p: imports::Preview) -> ApiJson<PreviewView> {
@@ -62,6 +74,8 @@ fn view(p: imports::Preview) -> ApiJson<PreviewView> {
         errors: p.errors.into_iter().map(|e| RowErrorView { row: e.row, column: e.column, message: e.message }).collect(),
         created: p.committed.map(|c| c.0),
         updated: p.committed.map(|c| c.1),
+        failure: p.failure.map(|f| f.zh),
+        progress: p.progress.map(|g| ProgressView { done: g.done, total: g.total }),
     })
 }
 

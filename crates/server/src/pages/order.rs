@@ -75,11 +75,13 @@ impl Device {
     /// there JSAPI (WeChat's own pay sheet) comes first, then the UnionPay gateway; Alipay's app
     /// pays with Alipay. On a phone a QR code is last: it is for scanning with another phone.
     fn rank(self, m: Method) -> Option<u8> {
-        let qr = matches!(m, Method::WechatNative | Method::AlipayQr | Method::UnionpayQr);
+        let qr = matches!(m, Method::WechatNative | Method::AlipayQr | Method::UnionpayQr | Method::AllinpayQr);
         let usable = match self {
             Device::Pc => !matches!(m, Method::WechatH5 | Method::AlipayWap | Method::WechatJsapi),
             Device::Phone => m != Method::WechatJsapi,
-            Device::Wechat => matches!(m, Method::WechatJsapi | Method::UnionpayGateway | Method::WechatNative | Method::UnionpayQr),
+            Device::Wechat => {
+                matches!(m, Method::WechatJsapi | Method::UnionpayGateway | Method::WechatNative | Method::UnionpayQr | Method::AllinpayQr)
+            }
             Device::Alipay => m.provider() != Provider::Wechatpay,
         };
         if !usable {
@@ -116,7 +118,7 @@ pub fn methods_for(state: &AppState, school: &School, user_agent: &str, lang: La
     ms.iter()
         .enumerate()
         .map(|(i, (_, m))| {
-            let qr = matches!(m, Method::WechatNative | Method::AlipayQr | Method::UnionpayQr);
+            let qr = matches!(m, Method::WechatNative | Method::AlipayQr | Method::UnionpayQr | Method::AllinpayQr);
             MethodView {
                 name: m.as_str(),
                 label: if lang.is_en() { m.label_en() } else { m.label_zh() },
@@ -139,6 +141,7 @@ fn scan_hint(m: Option<Method>, lang: Lang) -> &'static str {
     match m.map(Method::provider) {
         Some(Provider::Wechatpay) => lang.t("请使用微信扫码支付", "Scan with WeChat to pay"),
         Some(Provider::Alipay) => lang.t("请使用支付宝扫码支付", "Scan with Alipay to pay"),
+        Some(Provider::Allinpay) => lang.t("请使用微信、支付宝或云闪付扫码支付", "Scan with WeChat, Alipay or UnionPay to pay"),
         _ => lang.t("请使用云闪付或银行App扫码支付", "Scan with UnionPay or your bank's app to pay"),
     }
 }

@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod allinpay;
 mod ccb;
 mod foundation;
 mod hardening;
@@ -12,6 +13,7 @@ mod hardening_boundaries;
 mod money_reports;
 mod office;
 mod office_data;
+mod office_import_pages;
 mod office_merchants;
 mod office_money;
 mod office_money_pages;

@@ -14,6 +14,8 @@ on_both_databases!(
     another_schools_staff_cannot_read_or_set_merchants,
     a_saved_configuration_pays_at_once_without_restart,
     plaintext_configurations_are_sealed_at_start,
+    a_worker_takes_up_a_configuration_saved_elsewhere,
+    the_secret_key_rotates_without_losing_a_secret,
 );
 
 async fn token(app: &TestApp, school: &str, login: &str, password: &str) -> String {
@@ -231,4 +233,68 @@ async fn plaintext_configurations_are_sealed_at_start(app: TestApp) {
     assert!(fields.contains("PUB_KEY_ID_"), "the public key id stays plain: {fields}");
     // Loading again finds it sealed.
     assert!(campuspay_app::payment::channels::Channels::load(&app.store, keys).await.is_ok());
+}
+
+/// A separate worker (or a second instance) has its own channels, loaded when it started; what
+/// the office saves through the server reaches it by `follow_changes`, without a restart.
+async fn a_worker_takes_up_a_configuration_saved_elsewhere(app: TestApp) {
+    let settings = campuspay_app::Settings { secret_keys: app.state.secret_keys.clone(), ..campuspay_app::Settings::default() };
+    let loaded = campuspay_app::payment::channels::Channels::load(&app.store, app.state.secret_keys.as_ref()).await.unwrap();
+    let worker = campuspay_app::Context::new(app.store.clone(), &settings).with_channels(loaded);
+    let school = app.store.school_by_code("qdou").await.unwrap().unwrap().id;
+    let alipay = campuspay_domain::payment::Method::AlipayQr;
+    let mut seen = None;
+    assert!(campuspay_app::office::merchants::reload_if_changed(&worker, &mut seen).await.unwrap(), "the first look loads");
+    assert!(worker.channels.get(school, alipay).is_none(), "qdou has no Alipay merchant of its own yet");
+    assert!(!campuspay_app::office::merchants::reload_if_changed(&worker, &mut seen).await.unwrap(), "nothing changed");
+
+    let admin = token(&app, "qdou", "admin", "Admin#2026").await;
+    assert_eq!(put(&app, "/api/v1/office/merchants/alipay", &alipay_form(&app), &admin).await.0, 200);
+    assert!(campuspay_app::office::merchants::reload_if_changed(&worker, &mut seen).await.unwrap());
+    assert!(worker.channels.get(school, alipay).is_some(), "the worker uses the saved configuration");
+    // Changed again, the key kept: taken up again.
+    let mut form = alipay_form(&app);
+    form["app_private_key_pem"] = "".into();
+    form["gateway_url"] = "http://127.0.0.1:9/gateway.do".into();
+    assert_eq!(put(&app, "/api/v1/office/merchants/alipay", &form, &admin).await.0, 200);
+    assert!(campuspay_app::office::merchants::reload_if_changed(&worker, &mut seen).await.unwrap());
+    assert!(worker.channels.get(school, alipay).is_some());
+}
+
+/// Rotation: a new key first, the old one kept to open; every secret re-sealed under the new
+/// one; then the old key can go, and the configurations still load.
+async fn the_secret_key_rotates_without_losing_a_secret(app: TestApp) {
+    use campuspay_app::secrets::{SecretKeys, generate_key_hex};
+    let admin = token(&app, "qdou", "admin", "Admin#2026").await;
+    assert_eq!(put(&app, "/api/v1/office/merchants/alipay", &alipay_form(&app), &admin).await.0, 200);
+    let old = app.state.secret_keys.clone().unwrap();
+    let (fields_before, _) = raw_row(&app, "qdou", "alipay").await.unwrap();
+    let new_hex = generate_key_hex();
+    let new_only = SecretKeys::from_texts([new_hex.as_str()]).unwrap();
+    let load = |keys: SecretKeys| {
+        let store = app.store.clone();
+        async move { campuspay_app::payment::channels::Channels::load(&store, Some(&keys)).await }
+    };
+    assert!(load(new_only.clone()).await.err().unwrap().contains("not configured"), "the new key alone opens nothing yet");
+
+    // A key that opens nothing stored stops the rotation, with nothing changed.
+    let stranger = SecretKeys::from_texts([generate_key_hex().as_str()]).unwrap();
+    assert!(campuspay_app::office::merchants::reseal_all(&app.store, &stranger).await.is_err());
+    assert!(load(old.clone()).await.is_ok());
+
+    // The key file with the new key first and the old one below.
+    let both = new_only.followed_by(&old);
+    let done = campuspay_app::office::merchants::reseal_all(&app.store, &both).await.unwrap();
+    assert_eq!((done.resealed, done.current), (1, 0));
+    let (fields_after, secrets) = raw_row(&app, "qdou", "alipay").await.unwrap();
+    assert_eq!(fields_before, fields_after, "only the wrapping changes");
+    let sealed: Value = serde_json::from_str(&secrets).unwrap();
+    assert_eq!(sealed["app_private_key_pem"]["kid"], new_only.kid());
+    let school = app.store.school_by_code("qdou").await.unwrap().unwrap().id;
+    let loaded = load(new_only).await.unwrap();
+    assert!(loaded.get(school, campuspay_domain::payment::Method::AlipayQr).is_some(), "loads with the new key alone");
+    assert!(load(old).await.is_err(), "the old key alone no longer opens it");
+    // Run again: nothing left to move.
+    let again = campuspay_app::office::merchants::reseal_all(&app.store, &both).await.unwrap();
+    assert_eq!((again.resealed, again.current), (0, 1));
 }

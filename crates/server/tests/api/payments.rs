@@ -29,6 +29,7 @@ pub(crate) fn provider_of(channel: &str) -> &'static str {
         Some("wechat") => "wechatpay",
         Some("alipay") => "alipay",
         Some("ccb") => "ccb",
+        Some("allinpay") => "allinpay",
         _ => "unionpay",
     }
 }
@@ -58,6 +59,11 @@ pub(crate) async fn pay(app: &TestApp, token: &str, order_no: &str, channel: &st
         let url = p["redirect_url"].as_str().unwrap();
         let res = reqwest::Client::new().get(url).send().await.unwrap();
         assert!(res.status().is_success(), "cashier {url}: {}", res.status());
+    }
+    if p["kind"] == "qr" && p["qr_content"].as_str().is_some_and(|c| c.contains("/h5unionpay/unionorder")) {
+        // 通联's code: the payer's phone opens the cashier it carries, which opens the trade.
+        let res = reqwest::Client::new().get(p["qr_content"].as_str().unwrap()).send().await.unwrap();
+        assert!(res.status().is_success(), "通联 cashier: {}", res.status());
     }
     if p["kind"] == "form" {
         // UnionPay's gateway: the browser posts the signed form to the provider.
@@ -124,6 +130,8 @@ async fn every_channel_pays_and_shows_paid(app: TestApp) {
         ("ejt", "20230001", "alipay_page"),
         ("qdou", "20230003", "unionpay_qr"),
         ("cqjzc", "20230001", "unionpay_gateway"),
+        ("qdou", "20230003", "allinpay_qr"),
+        ("ejt", "20230001", "allinpay_qr"),
     ];
     for (school, student, channel) in cases {
         let token = app.session(school, student).await;

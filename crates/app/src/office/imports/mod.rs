@@ -3,8 +3,11 @@
 //! to the school's data — then the office commits the valid rows in one transaction, once. A
 //! second commit of the same import (a double click, a second tab) writes nothing.
 
+mod progress;
 mod roster;
 mod standards;
+
+pub use progress::{ImportTasks, Progress, Snapshot};
 
 use super::{Audited, Staff, audit};
 use crate::{Client, Context, Error, ErrorKind};
@@ -12,6 +15,7 @@ use campuspay_documents::{DocumentError, Table};
 use campuspay_domain::office::{AuditAction, ImportKind, ImportStatus, Permission};
 use campuspay_store::{On, StoreError};
 use sha2::Digest;
+use std::sync::atomic::Ordering;
 
 /// One bad row: where it is, as the office sees the file, and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -37,6 +41,11 @@ pub struct Preview {
     pub errors: Vec<RowError>,
     /// `(created, updated)` once committed.
     pub committed: Option<(i64, i64)>,
+    /// How far the check or the commit has come, while this process runs it.
+    pub progress: Option<Snapshot>,
+    /// Why the file was refused as a whole, when it was.
+    pub failure: Option<Failure>,
+    pub created_at: i64,
 }
 
 pub struct Committed {
@@ -110,46 +119,29 @@ fn document_error(e: DocumentError) -> Error {
     refused(code, msg.clone(), msg).field("file")
 }
 
-/// Parses and checks an upload and keeps it as a preview; writes nothing of the school's data.
-pub async fn upload(
+/// Keeps an upload and returns its id; nothing of the school's data is written. Its rows are
+/// checked by [`check`], which the page runs in the background (the office watches its
+/// progress and may leave) and the API awaits.
+pub async fn begin_upload(
     ctx: &Context,
     staff: &Staff,
     client: &Client,
     kind: ImportKind,
     file_name: &str,
-    bytes: &[u8],
-) -> Result<Preview, Error> {
+    bytes: Vec<u8>,
+) -> Result<Uploaded, Error> {
     staff.require(permission(kind))?;
     let school_id = staff.school()?;
-    let file_name: String = file_name.chars().filter(|c| !c.is_control()).take(120).collect();
-    let table = campuspay_documents::read_table(&file_name, bytes).map_err(document_error)?;
-    if table.rows.is_empty() {
-        return Err(refused("no_rows", "文件只有表头，没有数据行", "The file has a header but no rows").field("file"));
+    if bytes.len() > campuspay_documents::MAX_UPLOAD_BYTES {
+        return Err(document_error(DocumentError::TooLarge { limit_bytes: campuspay_documents::MAX_UPLOAD_BYTES }));
     }
-    let (payload, valid, mut errors) = match kind {
-        ImportKind::Students => roster::check(ctx, school_id, &table).await?,
-        ImportKind::FeeStandards => standards::check(ctx, school_id, &table).await?,
-    };
-    let error_count = errors.len();
-    errors.truncate(MAX_ERRORS);
-    let sha = hex(&sha2::Sha256::digest(bytes));
-    let errors_json = serde_json::to_string(&errors).map_err(|_| Error::internal())?;
-    let rows = table.rows.len() as i64;
+    let file_name: String = file_name.chars().filter(|c| !c.is_control()).take(120).collect();
+    let sha = hex(&sha2::Sha256::digest(&bytes));
     let mut tx = ctx.store.write_tx().await?;
-    let new = campuspay_store::imports::NewImport {
-        school_id,
-        staff_id: staff.id,
-        kind,
-        file_name: &file_name,
-        file_sha256: &sha,
-        row_count: rows,
-        payload: &payload,
-        errors: &errors_json,
-    };
+    let new = campuspay_store::imports::NewImport { school_id, staff_id: staff.id, kind, file_name: &file_name, file_sha256: &sha };
     let id = ctx.store.insert_import(&mut tx, &new).await?;
     let subject = format!("import:{id}");
-    let after =
-        serde_json::json!({"kind": kind.as_str(), "file": file_name, "sha256": sha, "rows": rows, "valid": valid, "errors": error_count});
+    let after = serde_json::json!({"kind": kind.as_str(), "file": file_name, "sha256": sha, "bytes": bytes.len()});
     audit(
         ctx,
         &mut tx,
@@ -159,11 +151,95 @@ pub async fn upload(
     )
     .await?;
     tx.commit().await?;
-    Ok(Preview { id, kind, status: ImportStatus::Preview, file_name, rows, valid, errors, committed: None })
+    Ok(Uploaded { id, school_id, kind, file_name, bytes })
+}
+
+/// An upload kept by [`begin_upload`], for [`check`] to read.
+pub struct Uploaded {
+    pub id: i64,
+    pub school_id: i64,
+    pub kind: ImportKind,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Reads and checks every row of a kept upload, then keeps its preview — or, when the file as a
+/// whole is refused (unreadable, columns missing, formulas, a zip bomb), the reason, which is
+/// also returned. Progress is counted per row for the page.
+pub async fn check(ctx: &Context, up: Uploaded) -> Result<(), Error> {
+    let running = ctx.import_tasks.start(up.id, false, 0);
+    match read_and_check(ctx, &up, &running.progress).await {
+        Ok((payload, rows, mut errors)) => {
+            errors.truncate(MAX_ERRORS);
+            let errors_json = serde_json::to_string(&errors).map_err(|_| Error::internal())?;
+            if !ctx.store.finish_import_check(up.id, rows, &payload, &errors_json).await? {
+                tracing::warn!(import = up.id, "an import's check finished after it had been given up");
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let shown = if e.kind == ErrorKind::Internal {
+                serde_json::json!({"code": "internal", "zh": "检查时出错，请重新上传", "en": "The check failed; upload again"})
+            } else {
+                serde_json::json!({"code": e.code, "zh": e.zh, "en": e.en})
+            };
+            ctx.store.fail_import_check(up.id, &shown.to_string()).await?;
+            Err(e)
+        }
+    }
+}
+
+/// The file read off the async threads (a big workbook takes seconds of CPU), then each row
+/// checked against the school's data.
+async fn read_and_check(ctx: &Context, up: &Uploaded, progress: &Progress) -> Result<(String, i64, Vec<RowError>), Error> {
+    let (name, bytes) = (up.file_name.clone(), up.bytes.clone());
+    let table = tokio::task::spawn_blocking(move || campuspay_documents::read_table(&name, &bytes))
+        .await
+        .map_err(|_| Error::internal())?
+        .map_err(document_error)?;
+    if table.rows.is_empty() {
+        return Err(refused("no_rows", "文件只有表头，没有数据行", "The file has a header but no rows").field("file"));
+    }
+    progress.total.store(table.rows.len() as u64, Ordering::Relaxed);
+    let (payload, _valid, errors) = match up.kind {
+        ImportKind::Students => roster::check(ctx, up.school_id, &table, &progress.done).await?,
+        ImportKind::FeeStandards => standards::check(ctx, up.school_id, &table, &progress.done).await?,
+    };
+    Ok((payload, table.rows.len() as i64, errors))
+}
+
+/// Keeps an upload, checks it and returns its preview, in one call (the API's way).
+pub async fn upload(
+    ctx: &Context,
+    staff: &Staff,
+    client: &Client,
+    kind: ImportKind,
+    file_name: &str,
+    bytes: &[u8],
+) -> Result<Preview, Error> {
+    let up = begin_upload(ctx, staff, client, kind, file_name, bytes.to_vec()).await?;
+    let id = up.id;
+    check(ctx, up).await?;
+    preview(ctx, staff, id).await
+}
+
+/// Gives up the checks a stopped server left unfinished: their uploads say so, and the office
+/// uploads the file again. Run at start-up.
+pub async fn give_up_unfinished(ctx: &Context) -> Result<u64, Error> {
+    let failure = serde_json::json!({"code": "interrupted", "zh": "检查时服务重启，未能完成，请重新上传该文件", "en": "The server restarted during the check; upload the file again"});
+    Ok(ctx.store.fail_unfinished_import_checks(&failure.to_string()).await?)
 }
 
 fn no_such_import() -> Error {
     Error::new(ErrorKind::NotFound, "import_not_found", "本校没有这次导入", "No such import at this school")
+}
+
+/// Why a kept upload was refused as a whole, as the page shows it.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Failure {
+    pub code: String,
+    pub zh: String,
+    pub en: String,
 }
 
 /// An import of the staff member's school, as its preview shows it.
@@ -172,24 +248,58 @@ pub async fn preview(ctx: &Context, staff: &Staff, id: i64) -> Result<Preview, E
     let school_id = staff.school()?;
     let row = ctx.store.import(On::Pool, school_id, id).await?.ok_or_else(no_such_import)?;
     staff.require(permission(row.kind))?;
+    let progress = ctx.import_tasks.snapshot(id);
+    let failure: Option<Failure> = match &row.failure {
+        Some(f) => Some(serde_json::from_str(f).map_err(|_| Error::internal())?),
+        None => None,
+    };
+    let status = if failure.is_some() {
+        ImportStatus::Failed
+    } else if row.committed.is_some() {
+        ImportStatus::Committed
+    } else if row.checked_at.is_none() {
+        ImportStatus::Checking
+    } else if progress.is_some_and(|p| p.committing) {
+        ImportStatus::Committing
+    } else {
+        ImportStatus::Preview
+    };
     let errors: Vec<RowError> = serde_json::from_str(&row.errors).map_err(|_| Error::internal())?;
-    let valid = match row.kind {
-        ImportKind::Students => roster::count(&row.payload)?,
-        ImportKind::FeeStandards => standards::count(&row.payload)?,
+    let valid = match (status, row.kind) {
+        (ImportStatus::Checking | ImportStatus::Failed, _) => 0,
+        (_, ImportKind::Students) => roster::count(&row.payload)?,
+        (_, ImportKind::FeeStandards) => standards::count(&row.payload)?,
     };
     Ok(Preview {
         id: row.id,
         kind: row.kind,
-        status: if row.committed.is_some() { ImportStatus::Committed } else { ImportStatus::Preview },
+        status,
         file_name: row.file_name,
         rows: row.row_count,
         valid,
         errors,
         committed: row.committed.map(|(c, u, _)| (c, u)),
+        progress,
+        failure,
+        created_at: row.created_at,
     })
 }
 
-/// Writes the import's valid rows in one transaction, once.
+/// The school's latest imports that this staff member may load, newest first.
+pub async fn recent(ctx: &Context, staff: &Staff) -> Result<Vec<Preview>, Error> {
+    may_import(staff)?;
+    let school_id = staff.school()?;
+    let mut out = Vec::new();
+    for row in ctx.store.recent_imports(school_id, 20).await? {
+        if staff.role.can(permission(row.kind)) {
+            out.push(preview(ctx, staff, row.id).await?);
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the import's valid rows in one transaction, once. The rows written so far are
+/// counted for the page's progress bar (they become visible only when the whole commits).
 pub async fn commit(ctx: &Context, staff: &Staff, client: &Client, id: i64) -> Result<Committed, Error> {
     may_import(staff)?;
     let school_id = staff.school()?;
@@ -198,6 +308,19 @@ pub async fn commit(ctx: &Context, staff: &Staff, client: &Client, id: i64) -> R
     if row.committed.is_some() {
         return Ok(Committed { created: 0, updated: 0, already_committed: true });
     }
+    if row.failure.is_some() || row.checked_at.is_none() {
+        return Err(Error::new(
+            ErrorKind::Conflict,
+            "import_not_checked",
+            "这次导入尚未检查完或未通过检查，不能确认导入",
+            "This import is not checked, or failed its check",
+        ));
+    }
+    let total = match row.kind {
+        ImportKind::Students => roster::count(&row.payload)?,
+        ImportKind::FeeStandards => standards::count(&row.payload)?,
+    };
+    let running = ctx.import_tasks.start(id, true, total as u64);
     let mut tx = ctx.store.write_tx().await?;
     // The commit row first: a concurrent second commit waits here for this one, then finds
     // it taken and writes nothing.
@@ -206,9 +329,10 @@ pub async fn commit(ctx: &Context, staff: &Staff, client: &Client, id: i64) -> R
         Err(StoreError::Conflict(_)) => return Ok(Committed { created: 0, updated: 0, already_committed: true }),
         Err(e) => return Err(e.into()),
     }
+    let written = &running.progress.done;
     let (created, updated) = match row.kind {
-        ImportKind::Students => roster::commit(ctx, &mut tx, school_id, &row.payload).await?,
-        ImportKind::FeeStandards => standards::commit(ctx, &mut tx, school_id, &row.payload).await?,
+        ImportKind::Students => roster::commit(ctx, &mut tx, school_id, &row.payload, written).await?,
+        ImportKind::FeeStandards => standards::commit(ctx, &mut tx, school_id, &row.payload, written).await?,
     };
     ctx.store.set_import_counts(&mut tx, id, created, updated).await?;
     let subject = format!("import:{id}");

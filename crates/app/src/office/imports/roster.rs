@@ -8,6 +8,7 @@ use campuspay_domain::profile::{valid_email, valid_phone};
 use campuspay_store::WriteTx;
 use campuspay_store::imports::RosterStudent;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const REQUIRED: &[&str] = &["学号", "姓名", "身份证号", "院系", "专业", "层次", "年级", "班级"];
 const OPTIONAL: &[&str] = &["性别", "手机号", "邮箱"];
@@ -20,7 +21,12 @@ fn plain_text(s: &str, max: usize) -> bool {
 }
 
 /// Checks every row; returns the valid students (as JSON), their count and the bad rows.
-pub(super) async fn check(ctx: &Context, school_id: i64, table: &Table) -> Result<(String, i64, Vec<RowError>), Error> {
+pub(super) async fn check(
+    ctx: &Context,
+    school_id: i64,
+    table: &Table,
+    checked: &AtomicU64,
+) -> Result<(String, i64, Vec<RowError>), Error> {
     let at = columns_of(table, REQUIRED, OPTIONAL)?;
     let [no_c, name_c, card_c, dept_c, major_c, level_c, grade_c, class_c, gender_c, phone_c, email_c] = at[..] else {
         return Err(Error::internal());
@@ -35,6 +41,7 @@ pub(super) async fn check(ctx: &Context, school_id: i64, table: &Table) -> Resul
     let mut valid = Vec::new();
     let mut errors = Vec::new();
     for (row, cells) in &table.rows {
+        checked.fetch_add(1, Ordering::Relaxed);
         let row = *row;
         let mut bad = |column: &str, message: String| errors.push(RowError { row, column: column.into(), message });
         let mut ok = true;
@@ -125,7 +132,13 @@ pub(super) fn count(payload: &str) -> Result<i64, Error> {
     Ok(rows.len() as i64)
 }
 
-pub(super) async fn commit(ctx: &Context, tx: &mut WriteTx, school_id: i64, payload: &str) -> Result<(i64, i64), Error> {
+pub(super) async fn commit(
+    ctx: &Context,
+    tx: &mut WriteTx,
+    school_id: i64,
+    payload: &str,
+    written: &AtomicU64,
+) -> Result<(i64, i64), Error> {
     let rows: Vec<RosterStudent> = serde_json::from_str(payload).map_err(|_| Error::internal())?;
-    Ok(ctx.store.upsert_roster(tx, school_id, &rows).await?)
+    Ok(ctx.store.upsert_roster(tx, school_id, &rows, written).await?)
 }

@@ -7,12 +7,18 @@ use campuspay_documents::{Table, fen_of_cell};
 use campuspay_store::WriteTx;
 use campuspay_store::catalog::{FeeStandard, Selector, Upserted};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 const REQUIRED: &[&str] = &["收费项目", "收费期间", "金额"];
 const OPTIONAL: &[&str] = &["年级", "院系", "专业", "层次"];
 pub const COLUMNS: &[&str] = &["收费项目", "收费期间", "年级", "院系", "专业", "层次", "金额"];
 
-pub(super) async fn check(ctx: &Context, school_id: i64, table: &Table) -> Result<(String, i64, Vec<RowError>), Error> {
+pub(super) async fn check(
+    ctx: &Context,
+    school_id: i64,
+    table: &Table,
+    checked: &AtomicU64,
+) -> Result<(String, i64, Vec<RowError>), Error> {
     let at = columns_of(table, REQUIRED, OPTIONAL)?;
     let [item_c, period_c, amount_c, grade_c, dept_c, major_c, level_c] = at[..] else {
         return Err(Error::internal());
@@ -32,6 +38,7 @@ pub(super) async fn check(ctx: &Context, school_id: i64, table: &Table) -> Resul
     let mut valid = Vec::new();
     let mut errors = Vec::new();
     for (row, cells) in &table.rows {
+        checked.fetch_add(1, Ordering::Relaxed);
         let row = *row;
         let mut bad = |column: &str, message: String| errors.push(RowError { row, column: column.into(), message });
         let item_text = cell(cells, item_c);
@@ -90,7 +97,13 @@ pub(super) fn count(payload: &str) -> Result<i64, Error> {
     Ok(rows.len() as i64)
 }
 
-pub(super) async fn commit(ctx: &Context, tx: &mut WriteTx, school_id: i64, payload: &str) -> Result<(i64, i64), Error> {
+pub(super) async fn commit(
+    ctx: &Context,
+    tx: &mut WriteTx,
+    school_id: i64,
+    payload: &str,
+    written: &AtomicU64,
+) -> Result<(i64, i64), Error> {
     let rows: Vec<FeeStandard> = serde_json::from_str(payload).map_err(|_| Error::internal())?;
     let (mut created, mut updated) = (0, 0);
     for s in &rows {
@@ -99,6 +112,7 @@ pub(super) async fn commit(ctx: &Context, tx: &mut WriteTx, school_id: i64, payl
             Upserted::Updated => updated += 1,
             Upserted::Unchanged => {}
         }
+        written.fetch_add(1, Ordering::Relaxed);
     }
     Ok((created, updated))
 }

@@ -22,6 +22,7 @@ struct ImportsPage {
     kinds: Vec<(&'static str, &'static str)>,
     kind: String,
     error: Option<String>,
+    recent: Vec<imports::Preview>,
 }
 
 fn kinds_of(page: &OfficePage) -> Vec<(&'static str, &'static str)> {
@@ -32,12 +33,17 @@ fn kinds_of(page: &OfficePage) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-fn upload_form(page: &OfficePage, kind: &str, error: Option<&Error>) -> Response {
+async fn upload_form(state: &AppState, page: &OfficePage, kind: &str, error: Option<&Error>) -> Response {
+    let recent = match imports::recent(state, &page.staff).await {
+        Ok(r) => r,
+        Err(e) => return page.error(&e),
+    };
     let view = ImportsPage {
         shell: page.shell("导入数据", "imports"),
         kinds: kinds_of(page),
         kind: kind.to_string(),
         error: error.map(|e| e.zh.clone()),
+        recent,
     };
     match error {
         Some(e) => render_refused(&view, e),
@@ -45,11 +51,11 @@ fn upload_form(page: &OfficePage, kind: &str, error: Option<&Error>) -> Response
     }
 }
 
-pub async fn imports_page(page: OfficePage) -> Response {
+pub async fn imports_page(State(state): State<AppState>, page: OfficePage) -> Response {
     if let Err(e) = imports::may_import(&page.staff) {
         return page.error(&e);
     }
-    upload_form(&page, "students", None)
+    upload_form(&state, &page, "students", None).await
 }
 
 fn malformed(zh: &str) -> Error {
@@ -91,11 +97,11 @@ async fn read_form(mut form: Multipart) -> Result<(String, String, Option<(Strin
 
 pub async fn upload_submit(State(state): State<AppState>, page: OfficePage, form: Result<Multipart, MultipartRejection>) -> Response {
     let Ok(form) = form else {
-        return upload_form(&page, "students", Some(&malformed("请选择要上传的文件")));
+        return upload_form(&state, &page, "students", Some(&malformed("请选择要上传的文件"))).await;
     };
     let (csrf, kind, file) = match read_form(form).await {
         Ok(read) => read,
-        Err(e) => return upload_form(&page, "students", Some(&e)),
+        Err(e) => return upload_form(&state, &page, "students", Some(&e)).await,
     };
     // The multipart twin of `OfficePosted`: nothing is read into the school's data without the token.
     if !staff_csrf_ok(&page.session.csrf_token, &csrf) {
@@ -103,23 +109,41 @@ pub async fn upload_submit(State(state): State<AppState>, page: OfficePage, form
     }
     let parsed = match imports::parse_kind(&kind) {
         Ok(k) => k,
-        Err(e) => return upload_form(&page, &kind, Some(&e)),
+        Err(e) => return upload_form(&state, &page, &kind, Some(&e)).await,
     };
     let Some((name, bytes)) = file else {
-        return upload_form(&page, &kind, Some(&malformed("请选择要上传的文件（.xlsx 或 .csv）")));
+        return upload_form(&state, &page, &kind, Some(&malformed("请选择要上传的文件（.xlsx 或 .csv）"))).await;
     };
-    match imports::upload(&state, &page.staff, &page.client, parsed, &name, &bytes).await {
-        Ok(p) => Redirect::to(&format!("/office/imports/{}", p.id)).into_response(),
-        Err(e) if e.kind == ErrorKind::Forbidden => page.error(&e),
-        Err(e) => upload_form(&page, &kind, Some(&e)),
+    let up = match imports::begin_upload(&state, &page.staff, &page.client, parsed, &name, bytes).await {
+        Ok(up) => up,
+        Err(e) if e.kind == ErrorKind::Forbidden => return page.error(&e),
+        Err(e) => return upload_form(&state, &page, &kind, Some(&e)).await,
+    };
+    let id = up.id;
+    // The check goes on without the request: a big file shows its progress on its page, which
+    // may be left and come back to. A small one is done in a moment, so wait that long and
+    // show a refused file on the form straight away.
+    let ctx = state.ctx.clone();
+    let check = tokio::spawn(async move { imports::check(&ctx, up).await });
+    match tokio::time::timeout(AWAIT_BRIEFLY, check).await {
+        Ok(Ok(Err(e))) if e.kind != ErrorKind::Internal => upload_form(&state, &page, &kind, Some(&e)).await,
+        _ => Redirect::to(&format!("/office/imports/{id}")).into_response(),
     }
 }
+
+/// How long a page waits for a check or a commit before it shows the progress instead.
+const AWAIT_BRIEFLY: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[derive(Template)]
 #[template(path = "office/import_preview.html")]
 struct PreviewPage {
     shell: Shell,
     id: i64,
+    status: ImportStatus,
+    /// Percent done and `done / total` while checking or committing here.
+    percent: u64,
+    progress_text: String,
+    failure: Option<String>,
     kind_label: &'static str,
     file_name: String,
     rows: i64,
@@ -142,9 +166,20 @@ pub async fn preview_page(State(state): State<AppState>, page: OfficePage, Path(
     };
     let mut bad: Vec<usize> = p.errors.iter().map(|e| e.row).collect();
     bad.dedup();
+    let percent = p.progress.map_or(0, |g| g.percent());
+    let progress_text = match p.progress {
+        Some(g) if g.total == 0 => "正在读取文件…".to_string(),
+        Some(g) if g.committing => format!("已写入 {} / {} 行（全部写完后才生效）", g.done, g.total),
+        Some(g) => format!("已检查 {} / {} 行", g.done, g.total),
+        None => "正在处理…".to_string(),
+    };
     render(&PreviewPage {
         shell: page.shell(format!("导入预览 · {}", p.kind.label_zh()), "imports"),
         id: p.id,
+        status: p.status,
+        percent,
+        progress_text,
+        failure: p.failure.map(|f| f.zh),
         kind_label: p.kind.label_zh(),
         file_name: p.file_name,
         rows: p.rows,
@@ -158,9 +193,14 @@ pub async fn preview_page(State(state): State<AppState>, page: OfficePage, Path(
 
 pub async fn commit_submit(State(state): State<AppState>, Path(id): Path<i64>, posted: OfficeForm<CsrfOnly>) -> Response {
     let OfficePosted { page, .. } = posted;
-    match imports::commit(&state, &page.staff, &page.client, id).await {
-        Ok(_) => Redirect::to(&format!("/office/imports/{id}?done=1")).into_response(),
-        Err(e) => page.error(&e),
+    // Written without the request, like the check: a big roster's page shows the rows written.
+    let (ctx, staff, client) = (state.ctx.clone(), page.staff.clone(), page.client.clone());
+    let commit = tokio::spawn(async move { imports::commit(&ctx, &staff, &client, id).await });
+    match tokio::time::timeout(AWAIT_BRIEFLY, commit).await {
+        Ok(Ok(Ok(_))) => Redirect::to(&format!("/office/imports/{id}?done=1")).into_response(),
+        Ok(Ok(Err(e))) => page.error(&e),
+        Ok(Err(_)) => page.error(&Error::internal()),
+        Err(_) => Redirect::to(&format!("/office/imports/{id}")).into_response(),
     }
 }
 

@@ -1,0 +1,6 @@
+-- An upload is kept at once and checked in the background, so a big file shows its progress
+-- and the page can be left: `checked_at` is set when its preview is ready, `failure` when the
+-- file could not be read (the reason, in Chinese, as the office sees it).
+ALTER TABLE imports ADD COLUMN checked_at BIGINT;
+ALTER TABLE imports ADD COLUMN failure TEXT;
+UPDATE imports SET checked_at = created_at;
