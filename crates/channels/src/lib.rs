@@ -5,6 +5,9 @@
 //! - [`alipay`]: Alipay OpenAPI (precreate QR, page pay, wap pay), RSA2.
 //! - [`unionpay`]: UnionPay ACP 5.1.0, two products: the online gateway (an auto-submitting
 //!   form, [`PayAction::Form`]) and UnionPay QR (主扫, [`PayAction::Qr`]); RSA-SHA256.
+//! - [`ccb`]: CCB 龙支付 / 建行网上支付 as the public integrations show it: the 520100 order form
+//!   (MD5 MAC), notifications signed MD5withRSA, the 410408 query, refunds through the merchant's
+//!   外联平台 (TCP, GBK XML).
 //! - [`allinpay`]: 通联支付 收银宝, the aggregated cashier (聚合支付): one code that WeChat,
 //!   Alipay and UnionPay wallets alike can scan ([`PayAction::Qr`]); SHA1withRSA.
 //! - [`statement`]: the typed day statement (对账单) every provider's file is parsed into.
@@ -23,6 +26,7 @@
 
 pub mod alipay;
 pub mod allinpay;
+pub mod ccb;
 pub mod crypto;
 pub mod http;
 pub mod statement;
@@ -351,6 +355,8 @@ pub enum ChannelConfig {
     /// One UnionPay product (`"product": "gateway"` (default) or `"qr"`); a school with both
     /// configures two channels with the same keys.
     Unionpay(unionpay::UnionpayConfig),
+    /// CCB 龙支付 (one POS of a CCB merchant).
+    Ccb(ccb::CcbConfig),
     Allinpay(allinpay::AllinpayConfig),
 }
 
@@ -361,6 +367,7 @@ impl ChannelConfig {
             ChannelConfig::Wechatpay(c) => std::sync::Arc::new(wechatpay::WechatPay::new(c.clone())?),
             ChannelConfig::Alipay(c) => std::sync::Arc::new(alipay::Alipay::new(c.clone())?),
             ChannelConfig::Unionpay(c) => std::sync::Arc::new(unionpay::Unionpay::new(c.clone())?),
+            ChannelConfig::Ccb(c) => std::sync::Arc::new(ccb::Ccb::new(c.clone())?),
             ChannelConfig::Allinpay(c) => std::sync::Arc::new(allinpay::Allinpay::new(c.clone())?),
         })
     }
@@ -372,6 +379,7 @@ impl std::fmt::Debug for ChannelConfig {
             ChannelConfig::Wechatpay(c) => c.fmt(f),
             ChannelConfig::Alipay(c) => c.fmt(f),
             ChannelConfig::Unionpay(c) => c.fmt(f),
+            ChannelConfig::Ccb(c) => c.fmt(f),
             ChannelConfig::Allinpay(c) => c.fmt(f),
         }
     }

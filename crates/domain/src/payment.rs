@@ -12,6 +12,8 @@ pub enum Provider {
     Alipay,
     /// UnionPay ACP (online gateway and QR share one protocol, keys and notify format).
     Unionpay,
+    /// CCB 龙支付 / 建行网上支付 (seed 003).
+    Ccb,
     /// 通联支付 收银宝 (allinpay VSP): the aggregated cashier one code of which any wallet pays.
     Allinpay,
 }
@@ -20,6 +22,7 @@ text_enum!(Provider {
     Wechatpay => "wechatpay",
     Alipay => "alipay",
     Unionpay => "unionpay",
+    Ccb => "ccb",
     Allinpay => "allinpay",
 });
 
@@ -32,6 +35,7 @@ pub enum MerchantChannel {
     Alipay,
     UnionpayGateway,
     UnionpayQr,
+    Ccb,
     Allinpay,
 }
 
@@ -40,6 +44,7 @@ text_enum!(MerchantChannel {
     Alipay => "alipay",
     UnionpayGateway => "unionpay_gateway",
     UnionpayQr => "unionpay_qr",
+    Ccb => "ccb",
     Allinpay => "allinpay",
 });
 
@@ -49,6 +54,7 @@ impl MerchantChannel {
             MerchantChannel::Wechatpay => Provider::Wechatpay,
             MerchantChannel::Alipay => Provider::Alipay,
             MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => Provider::Unionpay,
+            MerchantChannel::Ccb => Provider::Ccb,
             MerchantChannel::Allinpay => Provider::Allinpay,
         }
     }
@@ -59,6 +65,7 @@ impl MerchantChannel {
             MerchantChannel::Alipay => "支付宝",
             MerchantChannel::UnionpayGateway => "银联在线网关支付",
             MerchantChannel::UnionpayQr => "银联二维码支付",
+            MerchantChannel::Ccb => "建行龙支付",
             MerchantChannel::Allinpay => "通联聚合支付（收银宝）",
         }
     }
@@ -76,6 +83,7 @@ pub enum Method {
     AlipayQr,
     UnionpayGateway,
     UnionpayQr,
+    CcbPay,
     /// One code on a PC page that WeChat, Alipay and UnionPay wallets alike can scan (通联收银宝).
     AllinpayQr,
 }
@@ -89,6 +97,7 @@ text_enum!(Method {
     AlipayQr => "alipay_qr",
     UnionpayGateway => "unionpay_gateway",
     UnionpayQr => "unionpay_qr",
+    CcbPay => "ccb_pay",
     AllinpayQr => "allinpay_qr",
 });
 
@@ -108,6 +117,7 @@ impl Method {
             Method::AlipayQr => "支付宝扫码支付",
             Method::UnionpayGateway => "银联在线支付",
             Method::UnionpayQr => "银联二维码支付",
+            Method::CcbPay => "建行龙支付",
             Method::AllinpayQr => "扫码支付（微信、支付宝、云闪付均可）",
         }
     }
@@ -122,6 +132,7 @@ impl Method {
             Method::AlipayQr => "Alipay (scan)",
             Method::UnionpayGateway => "UnionPay online",
             Method::UnionpayQr => "UnionPay QR",
+            Method::CcbPay => "CCB Pay",
             Method::AllinpayQr => "Scan to pay (WeChat, Alipay or UnionPay)",
         }
     }
@@ -132,6 +143,7 @@ impl Method {
             Method::WechatNative | Method::WechatH5 | Method::WechatJsapi => Provider::Wechatpay,
             Method::AlipayPage | Method::AlipayWap | Method::AlipayQr => Provider::Alipay,
             Method::UnionpayGateway | Method::UnionpayQr => Provider::Unionpay,
+            Method::CcbPay => Provider::Ccb,
             Method::AllinpayQr => Provider::Allinpay,
         }
     }
@@ -144,7 +156,7 @@ impl Method {
         match self.provider() {
             Provider::Alipay => !in_wechat,
             Provider::Wechatpay => !in_alipay && (self != Method::WechatJsapi || in_wechat),
-            Provider::Unionpay | Provider::Allinpay => true,
+            Provider::Unionpay | Provider::Ccb | Provider::Allinpay => true,
         }
     }
 }

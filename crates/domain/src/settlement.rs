@@ -208,6 +208,8 @@ pub enum MoneyChannel {
     Wechatpay,
     Alipay,
     Unionpay,
+    /// CCB 龙支付 (the provider's word `ccb`).
+    Ccb,
     Cash,
     Pos,
     BankTransfer,
@@ -220,6 +222,7 @@ text_enum!(MoneyChannel {
     Wechatpay => "wechatpay",
     Alipay => "alipay",
     Unionpay => "unionpay",
+    Ccb => "ccb",
     Cash => "cash",
     Pos => "pos",
     BankTransfer => "bank_transfer",
@@ -232,6 +235,7 @@ impl MoneyChannel {
             Self::Wechatpay => "微信支付",
             Self::Alipay => "支付宝",
             Self::Unionpay => "银联",
+            Self::Ccb => "建行龙支付",
             Self::Cash => "现金",
             Self::Pos => "POS刷卡",
             Self::BankTransfer => "银行转账",
@@ -250,6 +254,7 @@ impl MoneyChannel {
             Self::Wechatpay => "1012.01 其他货币资金—微信支付",
             Self::Alipay => "1012.02 其他货币资金—支付宝",
             Self::Unionpay => "1012.03 其他货币资金—银联",
+            Self::Ccb => "1012.04 其他货币资金—建行龙支付",
         }
     }
 }

@@ -223,6 +223,7 @@ fn create(sb: &Sandbox, method: &str, params: &Params, biz: &Value) -> Result<Va
         notifications: Vec::new(),
         txn_time: None,
         expires_at: None,
+        pos_id: None,
     });
     Ok(Value::Null)
 }

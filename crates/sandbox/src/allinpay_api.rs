@@ -129,6 +129,7 @@ fn record_order(sb: &Sandbox, p: &Params) -> Result<String, String> {
         notifications: Vec::new(),
         txn_time: None,
         expires_at: Some(now + minutes * 60),
+        pos_id: None,
     });
     Ok(no.to_string())
 }

@@ -32,6 +32,10 @@ pub const UNIONPAY_CERT: &str = "unionpay_platform_cert.pem";
 /// is issued after the signing certificate.
 pub const UNIONPAY_ROOT_CERT: &str = "unionpay_root_cert.pem";
 pub const UNIONPAY_MIDDLE_CERT: &str = "unionpay_middle_cert.pem";
+/// The simulated CCB's 1024-bit notification key (PKCS#8 PEM) and its public half as CCB hands
+/// it to merchants: the hex of the DER `SubjectPublicKeyInfo`.
+pub const CCB_PRIVATE_KEY: &str = "ccb_platform_private_key.pem";
+pub const CCB_PUBLIC_KEY_HEX: &str = "ccb_platform_public_key.hex";
 
 /// The ids and secrets of the simulated WeChat Pay merchant.
 #[derive(Clone, Serialize, Deserialize)]
@@ -64,6 +68,20 @@ pub struct UnionpayIds {
     pub platform_cert_serial: u64,
 }
 
+/// The ids of the simulated CCB merchant (one merchant; each school's config is one of its POS).
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CcbIds {
+    /// `MERCHANTID` (15 digits) and `BRANCHID` (9).
+    pub merchant_id: String,
+    pub branch_id: String,
+    /// 商户通 `OPERATOR` and `QUPWD`.
+    pub operator: String,
+    pub query_password: String,
+    /// The 外联平台 login (`CUST_ID` is the merchant id).
+    pub ebs_user_id: String,
+    pub ebs_password: String,
+}
+
 /// The ids of the simulated 通联收银宝 merchant.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct AllinpayIds {
@@ -80,9 +98,20 @@ pub struct Manifest {
     /// Absent in directories made before UnionPay was simulated: added on the next start.
     #[serde(default)]
     pub unionpay: Option<UnionpayIds>,
+    /// Absent in directories made before CCB was simulated: added on the next start.
+    #[serde(default)]
+    pub ccb: Option<CcbIds>,
     /// Absent in directories made before 通联 was simulated: added on the next start.
     #[serde(default)]
     pub allinpay: Option<AllinpayIds>,
+}
+
+/// The CCB part of the sandbox's identity.
+#[derive(Clone)]
+pub struct CcbKeys {
+    pub ids: CcbIds,
+    pub private_pkcs8_pem: String,
+    pub public_hex: String,
 }
 
 /// The 通联 part of the sandbox's identity: the merchant's key pair (its public key is what the
@@ -115,6 +144,7 @@ pub struct SandboxKeys {
     pub alipay_app: GeneratedKeyPair,
     pub alipay_platform: GeneratedKeyPair,
     pub unionpay: UnionpayKeys,
+    pub ccb: CcbKeys,
     pub allinpay: AllinpayKeys,
 }
 
@@ -200,6 +230,19 @@ impl SandboxKeys {
                 u
             }
         };
+        let ccb = match &ids.ccb {
+            Some(c) => CcbKeys {
+                ids: c.clone(),
+                private_pkcs8_pem: read_file(&dir.join(CCB_PRIVATE_KEY))?,
+                public_hex: read_file(&dir.join(CCB_PUBLIC_KEY_HEX))?.trim().to_string(),
+            },
+            None => {
+                let c = generate_ccb(dir)?;
+                ids.ccb = Some(c.ids.clone());
+                write_manifest(dir, &ids)?;
+                c
+            }
+        };
         let allinpay = match &ids.allinpay {
             Some(a) => AllinpayKeys { ids: a.clone(), merchant: pair(ALLINPAY_MERCHANT)?, platform: pair(ALLINPAY_PLATFORM)? },
             None => {
@@ -212,6 +255,7 @@ impl SandboxKeys {
         Ok(Self {
             dir: dir.to_path_buf(),
             ids,
+            ccb,
             wechat_merchant: pair(WECHAT_MERCHANT)?,
             wechat_platform: pair(WECHAT_PLATFORM)?,
             alipay_app: pair(ALIPAY_APP)?,
@@ -223,6 +267,7 @@ impl SandboxKeys {
 
     fn generate(dir: &Path) -> Result<Self, ChannelError> {
         let unionpay = generate_unionpay(dir)?;
+        let ccb = generate_ccb(dir)?;
         let allinpay = generate_allinpay(dir)?;
         let keys = Self {
             dir: dir.to_path_buf(),
@@ -236,8 +281,10 @@ impl SandboxKeys {
                 },
                 alipay: AlipayIds { app_id: format!("2021{}", random_digits(12)), seller_id: format!("2088{}", random_digits(12)) },
                 unionpay: Some(unionpay.ids.clone()),
+                ccb: Some(ccb.ids.clone()),
                 allinpay: Some(allinpay.ids.clone()),
             },
+            ccb,
             wechat_merchant: generate_rsa_2048()?,
             wechat_platform: generate_rsa_2048()?,
             alipay_app: generate_rsa_2048()?,
@@ -281,6 +328,26 @@ impl SandboxKeys {
         }
     }
 
+    /// Our side's config for one POS of the sandbox's CCB merchant (its number from `pos_id`),
+    /// posting orders and queries to `{base_url}/sandbox/ccb/ccbMain` and refunding through the
+    /// simulated 外联平台 at `ebs_addr`.
+    pub fn ccb_config(&self, base_url: &str, pos_id: &str, ebs_addr: &str) -> campuspay_channels::ccb::CcbConfig {
+        let c = &self.ccb.ids;
+        campuspay_channels::ccb::CcbConfig {
+            merchant_id: c.merchant_id.clone(),
+            pos_id: pos_id.to_string(),
+            branch_id: c.branch_id.clone(),
+            ccb_public_key_hex: self.ccb.public_hex.clone(),
+            gateway_url: format!("{}/sandbox/ccb/ccbMain", base_url.trim_end_matches('/')),
+            query_url: None,
+            operator: c.operator.clone(),
+            query_password: c.query_password.clone(),
+            ebs_addr: ebs_addr.to_string(),
+            ebs_cust_id: c.merchant_id.clone(),
+            ebs_user_id: c.ebs_user_id.clone(),
+            ebs_password: c.ebs_password.clone(),
+        }
+    }
     /// Our side's config for the sandbox's 通联收银宝: API and cashier under
     /// `{base_url}/sandbox/allinpay`, notifications to `{notify_base_url}/allinpay`, `returl`
     /// `{base_url}/` (the caller's `return_url` replaces it per order).
@@ -390,6 +457,20 @@ impl SandboxKeys {
                 "middle_cert_file": file(dir.join(UNIONPAY_MIDDLE_CERT)),
                 "sign_cert_owner": campuspay_channels::unionpay::cert::UNIONPAY_CN_NAME,
             },
+            "ccb": {
+                "gateway_path": "/sandbox/ccb/ccbMain",
+                "merchant_id": self.ccb.ids.merchant_id,
+                "branch_id": self.ccb.ids.branch_id,
+                "pos_id": "one per notify address: see PUT /sandbox/ccb/pos",
+                "ccb_public_key_hex": self.ccb.public_hex,
+                "ccb_public_key_file": file(dir.join(CCB_PUBLIC_KEY_HEX)),
+                "pub": campuspay_channels::ccb::sign::pub30(&self.ccb.public_hex).unwrap_or_default(),
+                "operator": self.ccb.ids.operator,
+                "query_password": self.ccb.ids.query_password,
+                "ebs_cust_id": self.ccb.ids.merchant_id,
+                "ebs_user_id": self.ccb.ids.ebs_user_id,
+                "ebs_password": self.ccb.ids.ebs_password,
+            },
             "allinpay": {
                 // pyallinpay: API_BASE_URL and SYB_API_BASE_URL both `{server}/sandbox/allinpay/`.
                 "base_path": "/sandbox/allinpay",
@@ -428,6 +509,21 @@ fn generate_unionpay(dir: &Path) -> Result<UnionpayKeys, ChannelError> {
     Ok(UnionpayKeys::new(ids, merchant, platform, c))
 }
 
+/// The CCB merchant's ids and the simulated CCB's key, written into `dir`.
+fn generate_ccb(dir: &Path) -> Result<CcbKeys, ChannelError> {
+    let ids = CcbIds {
+        merchant_id: format!("1050{}", random_digits(11)),
+        branch_id: format!("44{}", random_digits(7)),
+        operator: random_digits(6),
+        query_password: random_nonce(12),
+        ebs_user_id: format!("WLPT{}", random_digits(2)),
+        ebs_password: random_nonce(12),
+    };
+    let k = super::ccb::generate_key()?;
+    write_file(&dir.join(CCB_PRIVATE_KEY), &k.private_pkcs8_pem, true)?;
+    write_file(&dir.join(CCB_PUBLIC_KEY_HEX), &k.public_hex, false)?;
+    Ok(CcbKeys { ids, private_pkcs8_pem: k.private_pkcs8_pem, public_hex: k.public_hex })
+}
 /// The 通联 merchant and platform keys, written into `dir`.
 fn generate_allinpay(dir: &Path) -> Result<AllinpayKeys, ChannelError> {
     let ids = AllinpayIds { cusid: format!("5{}", random_digits(14)), appid: format!("00{}", random_digits(6)) };

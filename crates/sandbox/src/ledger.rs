@@ -247,6 +247,9 @@ pub struct Trade {
     /// Unix seconds after which the trade can no longer be paid (UnionPay `payTimeout`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// CCB: the POS the order was posted for (its notifications name it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pos_id: Option<String>,
 }
 
 impl Trade {
@@ -381,7 +384,9 @@ impl Ledger {
         match p {
             Provider::Wechatpay => format!("{prefix}{date}{:06}{}", self.seq, random_digits(10)),
             Provider::Alipay => format!("{date}{prefix}{:06}{}", self.seq, random_digits(9)),
-            Provider::Unionpay => {
+            // CCB has no payment id of its own (the ORDERID is the key); this numbers
+            // simulator records only.
+            Provider::Unionpay | Provider::Ccb => {
                 let two = prefix.get(..2).unwrap_or("00");
                 format!("{date}{two}{:06}{}", self.seq, random_digits(5))
             }
@@ -413,6 +418,7 @@ mod journal_tests {
             notifications: Vec::new(),
             txn_time: None,
             expires_at: None,
+            pos_id: None,
         }
     }
 

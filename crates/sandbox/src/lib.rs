@@ -1,4 +1,5 @@
 //! campuspay's payment provider simulator: the provider side of the WeChat Pay, Alipay,
+//! UnionPay ACP and CCB 龙支付 protocols (CCB's 外联平台 as a TCP listener, `Sandbox::serve_ccb_ebs`) that `campuspay-channels` speaks as a merchant. Verify *our* requests
 //! UnionPay ACP and 通联收银宝 (allinpay) protocols that `campuspay-channels` speaks as a merchant. Verify *our* requests
 //! with our public key, sign answers and notifications with the provider's private key, encrypt
 //! WeChat notification resources; and on top of them the HTTP simulator [`Sandbox`]: an axum
@@ -35,6 +36,9 @@ mod alipay_api;
 mod alipay_refund;
 pub mod allinpay;
 mod allinpay_api;
+pub mod ccb;
+mod ccb_api;
+mod ccb_ebs;
 pub mod keys;
 pub mod ledger;
 mod notify;
@@ -52,7 +56,7 @@ pub use allinpay_api::ALLINPAY_RETRY_S;
 pub use ledger::{
     Behaviour, BehaviourPatch, NoticeKind, NotifyAttempt, NotifyMode, RefundMode, Trade, TradeState, WechatRefund, WechatRefundStatus,
 };
-pub use notify::{ALIPAY_RETRY_S, UNIONPAY_RETRY_S, WECHAT_RETRY_S};
+pub use notify::{ALIPAY_RETRY_S, CCB_RETRY_S, UNIONPAY_RETRY_S, WECHAT_RETRY_S};
 pub use server::{PayOutcome, Sandbox};
 
 pub use campuspay_channels::crypto::{GeneratedKeyPair, generate_rsa_2048};

@@ -3,7 +3,7 @@
 
 use super::Sandbox;
 use super::ledger::{Behaviour, NoticeKind, NotifyAttempt, NotifyMode, Trade};
-use super::{alipay_api, allinpay_api, unionpay_api, wechat_api};
+use super::{alipay_api, allinpay_api, ccb_api, unionpay_api, wechat_api};
 use campuspay_channels::crypto::{aes_256_gcm_seal, random_nonce, unix_now};
 use campuspay_channels::wechatpay::api::rfc3339_shanghai;
 use campuspay_channels::wechatpay::sign::HEADER_SIGNATURE;
@@ -19,6 +19,9 @@ pub const ALIPAY_RETRY_S: &[u64] = &[240, 600, 600, 3600, 7200, 21600, 54000];
 
 /// UnionPay's back notifications: retried with doubling intervals, 1/2/4/8/16 minutes.
 pub const UNIONPAY_RETRY_S: &[u64] = &[60, 120, 240, 480, 960];
+
+/// CCB's: its retry schedule is not public; the simulator retries as UnionPay does.
+pub const CCB_RETRY_S: &[u64] = UNIONPAY_RETRY_S;
 
 /// One notification ready to send.
 pub(super) struct Outgoing {
@@ -39,6 +42,7 @@ async fn run(sb: Sandbox, p: Provider, out_trade_no: String, b: Behaviour) {
         Provider::Wechatpay => WECHAT_RETRY_S,
         Provider::Alipay => ALIPAY_RETRY_S,
         Provider::Unionpay => UNIONPAY_RETRY_S,
+        Provider::Ccb => CCB_RETRY_S,
         Provider::Allinpay => allinpay_api::ALLINPAY_RETRY_S,
     };
     let first = if b.notify == NotifyMode::Delay { b.delay_s } else { 0 };
@@ -95,6 +99,12 @@ fn build(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &str) -> Re
             let body = unionpay_api::notice_body(sb, t, kind)?;
             let mut headers = HeaderMap::new();
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded; charset=UTF-8"));
+            Ok(Outgoing { headers, body })
+        }
+        Provider::Ccb => {
+            let body = ccb_api::notice_body(sb, t, kind)?;
+            let mut headers = HeaderMap::new();
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/x-www-form-urlencoded"));
             Ok(Outgoing { headers, body })
         }
         Provider::Allinpay => {
@@ -174,6 +184,8 @@ pub(super) async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing
         Provider::Alipay => status == 200 && body.trim() == "success",
         // UnionPay counts HTTP 200 as received, whatever the body.
         Provider::Unionpay => status == 200,
+        // CCB: HTTP 200, as the public integration answers (no reply body is documented).
+        Provider::Ccb => status == 200,
         // 通联: only the answer `success` (doc 1041); anything else is sent again.
         Provider::Allinpay => status == 200 && body.trim() == "success",
     };

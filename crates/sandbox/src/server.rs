@@ -4,11 +4,12 @@
 
 use super::alipay::AlipayProviderSide;
 use super::allinpay::AllinpayProviderSide;
+use super::ccb::CcbProviderSide;
 use super::keys::SandboxKeys;
 use super::ledger::{Behaviour, BehaviourPatch, Journal, Ledger, RefundMode, Trade, TradeState};
 use super::unionpay::UnionpayProviderSide;
 use super::wechat::WechatProviderSide;
-use super::{alipay_api, allinpay_api, notify, unionpay_api, wechat_api, wechat_jsapi};
+use super::{alipay_api, allinpay_api, ccb_api, notify, unionpay_api, wechat_api, wechat_jsapi};
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -31,11 +32,14 @@ pub(super) struct Inner {
     pub wechat: WechatProviderSide,
     pub alipay: AlipayProviderSide,
     pub unionpay: UnionpayProviderSide,
+    pub ccb: CcbProviderSide,
+    /// Where the simulated 外联平台 listens, once started.
+    ccb_ebs_addr: Mutex<Option<std::net::SocketAddr>>,
     pub allinpay: AllinpayProviderSide,
     ledger: Mutex<Ledger>,
     /// Statement files handed out by URL, by token.
     pub statement_files: Mutex<std::collections::HashMap<String, Vec<u8>>>,
-    behaviour: Mutex<[Behaviour; 4]>,
+    behaviour: Mutex<[Behaviour; 5]>,
     time_scale_bits: AtomicU64,
     pub client: reqwest::Client,
 }
@@ -90,7 +94,8 @@ fn slot(p: Provider) -> usize {
         Provider::Wechatpay => 0,
         Provider::Alipay => 1,
         Provider::Unionpay => 2,
-        Provider::Allinpay => 3,
+        Provider::Ccb => 3,
+        Provider::Allinpay => 4,
     }
 }
 
@@ -99,15 +104,17 @@ pub(super) fn provider_name(p: Provider) -> &'static str {
         Provider::Wechatpay => "wechatpay",
         Provider::Alipay => "alipay",
         Provider::Unionpay => "unionpay",
+        Provider::Ccb => "ccb",
         Provider::Allinpay => "allinpay",
     }
 }
 
 /// WeChat Pay answers refunds `PROCESSING` by default ([`RefundMode`]'s default); Alipay's
-/// `alipay.trade.refund`, UnionPay's and 通联's refunds are done at once unless switched.
-fn default_behaviours() -> [Behaviour; 4] {
+/// `alipay.trade.refund`, UnionPay's, 通联's and CCB's refunds are done at once unless switched (CCB's
+/// 5W1004 is synchronous: see `ccb_ebs`).
+fn default_behaviours() -> [Behaviour; 5] {
     let instant = Behaviour { refund: RefundMode::Instant, ..Behaviour::default() };
-    [Behaviour::default(), instant, instant, instant]
+    [Behaviour::default(), instant, instant, instant, instant]
 }
 
 impl Sandbox {
@@ -136,6 +143,7 @@ impl Sandbox {
             merchant_cert_id: u.ids.merchant_cert_id.clone(),
             merchant_key: RsaVerifier::from_pem(&u.merchant.public_spki_pem)?,
         };
+        let ccb = CcbProviderSide::new(&keys.ccb.ids, &keys.ccb.private_pkcs8_pem, &keys.ccb.public_hex)?;
         let a = &keys.allinpay;
         let allinpay = AllinpayProviderSide {
             signer: Sha1RsaSigner::from_pem(&a.platform.private_pkcs8_pem)?,
@@ -149,6 +157,8 @@ impl Sandbox {
                 wechat,
                 alipay,
                 unionpay,
+                ccb,
+                ccb_ebs_addr: Mutex::default(),
                 allinpay,
                 ledger: Mutex::default(),
                 statement_files: Mutex::default(),
@@ -188,15 +198,48 @@ impl Sandbox {
         self.inner.keys.unionpay_config(base_url, notify_base_url, product)
     }
 
+    /// Our side's config for a CCB POS of the simulated merchant whose notifications go to
+    /// `notify_url` and whose payers' browsers come back to `return_url` (registered as CCB's
+    /// merchant console would); orders go to `{base_url}/sandbox/ccb/ccbMain`, refunds to the
+    /// simulated 外联平台 (`Sandbox::serve_ccb_ebs`; empty until it is started).
+    pub fn ccb_config(&self, base_url: &str, notify_url: &str, return_url: &str) -> campuspay_channels::ccb::CcbConfig {
+        let pos_id = self.inner.ccb.register_pos(notify_url, return_url);
+        let ebs = self.ccb_ebs_addr().map(|a| a.to_string()).unwrap_or_default();
+        self.inner.keys.ccb_config(base_url, &pos_id, &ebs)
+    }
+
+    /// Starts the simulated 外联平台 on `addr` (`127.0.0.1:0`: an ephemeral port); returns where
+    /// it listens.
+    pub async fn serve_ccb_ebs(&self, addr: &str) -> Result<std::net::SocketAddr, ChannelError> {
+        let local = super::ccb_ebs::serve(self.clone(), addr).await?;
+        *self.inner.ccb_ebs_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(local);
+        Ok(local)
+    }
+
+    /// Refunds through a 外联平台 that another process started (`worker --demo` uses the one of
+    /// the `serve --demo` on its data folder).
+    pub fn use_ccb_ebs(&self, addr: std::net::SocketAddr) {
+        *self.inner.ccb_ebs_addr.lock().unwrap_or_else(|e| e.into_inner()) = Some(addr);
+    }
+
+    pub fn ccb_ebs_addr(&self) -> Option<std::net::SocketAddr> {
+        *self.inner.ccb_ebs_addr.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Our side's config for the simulated 通联收银宝: API and cashier under
     /// `{base_url}/sandbox/allinpay`, notifications to `{notify_base_url}/allinpay`.
     pub fn allinpay_config(&self, base_url: &str, notify_base_url: &str) -> AllinpayConfig {
         self.inner.keys.allinpay_config(base_url, notify_base_url)
     }
 
-    /// Ids, key file paths and API keys, pretty-printed JSON.
+    /// Ids, key file paths and API keys, pretty-printed JSON (with the 外联平台's address once
+    /// it listens).
     pub fn credentials_json(&self) -> String {
-        self.inner.keys.credentials_json()
+        let text = self.inner.keys.credentials_json();
+        let Some(addr) = self.ccb_ebs_addr() else { return text };
+        let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else { return text };
+        v["ccb"]["ebs_addr"] = addr.to_string().into();
+        serde_json::to_string_pretty(&v).unwrap_or(text)
     }
 
     pub fn dir(&self) -> &std::path::Path {
@@ -262,7 +305,8 @@ impl Sandbox {
                 _ if b.decline => return PayOutcome::Declined,
                 _ => {}
             }
-            let new_id = (!has_id).then(|| ledger.next_id(p, "4200", now));
+            // CCB's payment is keyed by the merchant's ORDERID: it gives no id of its own.
+            let new_id = (!has_id).then(|| if p == Provider::Ccb { out_trade_no.to_string() } else { ledger.next_id(p, "4200", now) });
             let Some(t) = ledger.get_mut(p, out_trade_no) else {
                 return PayOutcome::NotFound;
             };
@@ -284,9 +328,10 @@ impl Sandbox {
             .merge(wechat_api::routes())
             .merge(alipay_api::routes())
             .merge(unionpay_api::routes())
+            .merge(ccb_api::routes())
             .merge(allinpay_api::routes("/sandbox/allinpay"))
             .merge(wechat_jsapi::routes());
-        for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Allinpay] {
+        for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Ccb, Provider::Allinpay] {
             let name = provider_name(p);
             r = r
                 .route(
@@ -383,6 +428,7 @@ fn cashier_title(p: Provider) -> &'static str {
         Provider::Wechatpay => "微信支付收银台（沙箱）",
         Provider::Alipay => "支付宝收银台（沙箱）",
         Provider::Unionpay => "银联在线支付收银台（沙箱）",
+        Provider::Ccb => "中国建设银行 龙支付收银台（沙箱）",
         Provider::Allinpay => "通联收银台（沙箱）",
     }
 }
@@ -418,6 +464,7 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>,
         Provider::Wechatpay => format!("商户号 {}", ids.wechatpay.mchid),
         Provider::Alipay => format!("商户 PID {}", ids.alipay.seller_id),
         Provider::Unionpay => format!("商户代码 {}", sb.inner.keys.unionpay.ids.mer_id),
+        Provider::Ccb => format!("商户代码 {} 柜台 {}", sb.inner.ccb.merchant_id, t.pos_id.as_deref().unwrap_or_default()),
         Provider::Allinpay => format!("收银宝商户号 {}", sb.inner.keys.allinpay.ids.cusid),
     };
     let late_money_allowed = sb.behaviour(p).accept_after_close;
@@ -431,8 +478,14 @@ async fn cashier(p: Provider, State(sb): State<Sandbox>, Path(no): Path<String>,
             back.url().map(|u| format!("?redirect_url={}", percent_encode(u))).unwrap_or_default()
         ),
     };
+    // CCB's cashier in its own colours, so a payer (and a screenshot) sees whose page it is.
+    let brand = if p == Provider::Ccb {
+        "<p style=\"background:#0066b3;color:#fff;padding:.6rem 1rem;font-weight:bold\">中国建设银行 · 龙支付 / 网上银行支付</p>"
+    } else {
+        ""
+    };
     let body = format!(
-        "<p>收款方：{}</p><p>商品：{}</p><p>订单号：{}</p><p class=\"amount\">{}</p>{action}",
+        "{brand}<p>收款方：{}</p><p>商品：{}</p><p>订单号：{}</p><p class=\"amount\">{}</p>{action}",
         html_escape(&payee),
         html_escape(&t.description),
         html_escape(&t.out_trade_no),
@@ -484,7 +537,7 @@ async fn pay_endpoint(
     if wants_html {
         let back = sb
             .trade(p, &no)
-            .and_then(|t| t.return_url)
+            .and_then(|t| if p == Provider::Ccb { ccb_api::browser_return(&sb, &t) } else { t.return_url })
             .or_else(|| back_to.url().map(str::to_string))
             .map(|u| format!("<p><a href=\"{}\">返回商户</a></p>", html_escape(&u)))
             .unwrap_or_default();

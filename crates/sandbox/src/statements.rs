@@ -181,6 +181,7 @@ impl Sandbox {
             Provider::Wechatpay => "NATIVE",
             Provider::Alipay => "precreate",
             Provider::Unionpay => "qr",
+            Provider::Ccb => campuspay_channels::ccb::sign::TX_ORDER,
             Provider::Allinpay => "h5unionpay",
         };
         ledger.insert(Trade {
@@ -200,6 +201,7 @@ impl Sandbox {
             notifications: Vec::new(),
             txn_time: (p == Provider::Unionpay).then(|| campuspay_channels::unionpay::sign::txn_time(paid_at - 30)),
             expires_at: None,
+            pos_id: None,
         });
         id
     }

@@ -133,6 +133,7 @@ fn consume(sb: &Sandbox, p: &Params, trade_type: &str) -> Result<(), Refusal> {
         notifications: Vec::new(),
         txn_time: Some(txn_time.to_string()),
         expires_at,
+        pos_id: None,
     });
     Ok(())
 }

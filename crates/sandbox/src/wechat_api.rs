@@ -210,6 +210,7 @@ async fn create(
                 notifications: Vec::new(),
                 txn_time: None,
                 expires_at: None,
+                pos_id: None,
             }),
         }
     }

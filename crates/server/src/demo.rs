@@ -208,7 +208,7 @@ fn schools() -> Vec<DemoSchool> {
                 vec![Recovery::Sms { daily_limit: 5 }],
                 true,
                 seq("CZ", "CZIE"),
-                &["wechat_native", "wechat_jsapi", "alipay_page", "alipay_qr"],
+                &["wechat_native", "wechat_jsapi", "alipay_page", "alipay_qr", "ccb_pay"],
                 "常州工程职业技术学院",
             )
         },

@@ -45,6 +45,10 @@ enum Command {
         /// HTTP only: run no background jobs here (run `campuspay worker` on the same database).
         #[arg(long)]
         no_worker: bool,
+        /// Demo mode: where the simulated CCB 外联平台 (TCP) listens; port 0 picks a free port,
+        /// written to DATA_DIR/sandbox/ccb_ebs.addr for `worker --demo` to find.
+        #[arg(long, env = "CAMPUSPAY_CCB_EBS_LISTEN", default_value = "127.0.0.1:0")]
+        ccb_ebs_listen: String,
         #[command(flatten)]
         notify: Box<Notify>,
     },
@@ -127,6 +131,9 @@ enum Command {
         /// Provider time factor: 0.01 makes WeChat's 15 s notification retry come after 0.15 s.
         #[arg(long, default_value_t = 1.0)]
         time_scale: f64,
+        /// Where the simulated CCB 外联平台 (the merchant-side TCP interface: refunds) listens.
+        #[arg(long, default_value = "127.0.0.1:8091")]
+        ccb_ebs_listen: String,
     },
     /// The finance offices' staff: `campuspay staff add --school C --login L --role R`.
     Staff {
@@ -203,7 +210,7 @@ async fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
-        Command::Serve { demo, listen, database_url, https, trust_proxy, public_url, data_dir, no_worker, notify } => {
+        Command::Serve { demo, listen, database_url, https, trust_proxy, public_url, data_dir, no_worker, ccb_ebs_listen, notify } => {
             #[cfg(not(feature = "demo"))]
             if demo {
                 return Err(WITHOUT_DEMO.into());
@@ -251,7 +258,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             let config =
                 Config { https, trust_proxy, demo, public_url, smtp_url: notify.smtp_url, mail_from, aliyun_sms, secret_keys, ..defaults };
             let state = AppState::new(store, config).with_channels(channels);
-            let state = if demo { mount_simulator(state, &data_dir, &origin).await? } else { state };
+            let state = if demo { mount_simulator(state, &data_dir, &origin, &ccb_ebs_listen).await? } else { state };
             app::serve(state, listener, !no_worker).await?;
         }
         Command::Worker { demo, database_url, public_url, data_dir, provider_jobs, local_jobs } => {
@@ -357,8 +364,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             println!("{} 笔", rows.len());
         }
         #[cfg(feature = "demo")]
-        Command::Sandbox { listen, data_dir, time_scale } => {
+        Command::Sandbox { listen, data_dir, time_scale, ccb_ebs_listen } => {
             let sandbox = Sandbox::open(&data_dir.join("sandbox"))?.with_time_scale(time_scale);
+            let ebs = sandbox.serve_ccb_ebs(&ccb_ebs_listen).await?;
+            tracing::info!("CCB 外联平台 (simulated) listening on tcp://{ebs}");
             let listener = tokio::net::TcpListener::bind(listen).await?;
             let addr = listener.local_addr()?;
             tracing::info!("provider simulator listening on http://{addr}/sandbox/ (WeChat Pay v3 also at http://{addr}/v3/)");
@@ -392,6 +401,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
+/// Where `serve --demo` writes its simulated 外联平台's address, in DATA_DIR/sandbox.
+#[cfg(feature = "demo")]
+const CCB_EBS_ADDR_FILE: &str = "ccb_ebs.addr";
+
 /// How long a refund stays processing at the demo's simulator, in seconds.
 #[cfg(feature = "demo")]
 const DEMO_REFUND_DELAY_S: u64 = 10;
@@ -399,7 +412,12 @@ const DEMO_REFUND_DELAY_S: u64 = 10;
 /// `serve --demo`: the provider simulator kept in `data_dir`, mounted at `/sandbox/…`, and every
 /// school without its own merchant configuration paying through it.
 #[cfg(feature = "demo")]
-async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &str) -> Result<AppState, Box<dyn std::error::Error>> {
+async fn mount_simulator(
+    state: AppState,
+    data_dir: &std::path::Path,
+    origin: &str,
+    ccb_ebs_listen: &str,
+) -> Result<AppState, Box<dyn std::error::Error>> {
     // One journal per database: every `serve --demo` on it (sharing --data-dir, as they share
     // the simulator's keys) sees the same trades, and a new database starts with none.
     let journal = campuspay_server::simulator::journal_path(&data_dir.join("sandbox"), &state.store.installation_id().await?);
@@ -410,6 +428,8 @@ async fn mount_simulator(state: AppState, data_dir: &std::path::Path, origin: &s
     for p in [Provider::Wechatpay, Provider::Alipay, Provider::Unionpay, Provider::Allinpay] {
         sandbox.set_behaviour(p, &BehaviourPatch { refund_delay_s: Some(DEMO_REFUND_DELAY_S), ..BehaviourPatch::default() });
     }
+    let ebs = sandbox.serve_ccb_ebs(ccb_ebs_listen).await?;
+    std::fs::write(data_dir.join("sandbox").join(CCB_EBS_ADDR_FILE), ebs.to_string())?;
     let channels = campuspay_server::simulator::channels_with_sandbox(&state.store, state.secret_keys.as_ref(), &sandbox, origin).await?;
     Ok(state.with_channels(channels).with_sandbox(Some(sandbox)))
 }
@@ -427,6 +447,10 @@ async fn worker_channels(
         return Ok(Channels::load(store, keys).await?);
     }
     let sandbox = Sandbox::open(&data_dir.join("sandbox"))?;
+    // The 外联平台 of the `serve --demo` on this data folder (refunds go to it).
+    if let Some(addr) = std::fs::read_to_string(data_dir.join("sandbox").join(CCB_EBS_ADDR_FILE)).ok().and_then(|a| a.trim().parse().ok()) {
+        sandbox.use_ccb_ebs(addr);
+    }
     Ok(campuspay_server::simulator::channels_with_sandbox(store, keys, &sandbox, public_url).await?)
 }
 
@@ -474,7 +498,7 @@ fn secret_keys(demo: bool, data_dir: &std::path::Path) -> Result<Option<SecretKe
 
 /// Built without the `demo` feature: `serve --demo` is refused before it gets here.
 #[cfg(not(feature = "demo"))]
-async fn mount_simulator(_: AppState, _: &std::path::Path, _: &str) -> Result<AppState, Box<dyn std::error::Error>> {
+async fn mount_simulator(_: AppState, _: &std::path::Path, _: &str, _: &str) -> Result<AppState, Box<dyn std::error::Error>> {
     Err(WITHOUT_DEMO.into())
 }
 

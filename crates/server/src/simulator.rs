@@ -20,6 +20,11 @@ fn sandbox_configs(sandbox: &Sandbox, school_code: &str, provider_origin: &str, 
         u.notify_url = format!("{notify}/unionpay/{school_code}");
         configs.push(ChannelConfig::Unionpay(u));
     }
+    // CCB's notify and return addresses belong to the POS (set in its merchant console), not to
+    // the order: one POS per school.
+    let ccb =
+        sandbox.ccb_config(provider_origin, &format!("{notify}/ccb/{school_code}"), &format!("{notify_origin}/s/{school_code}/ccb/return"));
+    configs.push(ChannelConfig::Ccb(ccb));
     let mut t = sandbox.allinpay_config(provider_origin, &notify);
     t.notify_url = format!("{notify}/allinpay/{school_code}");
     configs.push(ChannelConfig::Allinpay(t));

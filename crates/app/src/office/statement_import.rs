@@ -63,6 +63,15 @@ async fn unionpay_merchants(ctx: &Context, school_id: i64) -> Result<Vec<String>
 /// Reads the file as `provider`'s statement of `date`.
 async fn read(ctx: &Context, school_id: i64, provider: Provider, date: &str, bytes: &[u8]) -> Result<Statement, Error> {
     let statement = match provider {
+        // 5W1005's file comes by FTP from the 外联平台 and its content format is not public.
+        Provider::Ccb => {
+            return Err(refused(
+                "statement_format_unknown",
+                "建行对账文件的格式未公开，无法导入",
+                "CCB's statement file format is not public",
+                "provider",
+            ));
+        }
         // 通联's file layout is not public: nothing to read it by.
         Provider::Allinpay => {
             return Err(refused(

@@ -27,6 +27,7 @@ impl MethodExt for Method {
             Provider::Alipay => Adapter::Alipay,
             Provider::Unionpay if self == Method::UnionpayQr => Adapter::UnionpayQr,
             Provider::Unionpay => Adapter::UnionpayGateway,
+            Provider::Ccb => Adapter::Ccb,
             Provider::Allinpay => Adapter::Allinpay,
         }
     }
@@ -34,7 +35,7 @@ impl MethodExt for Method {
     fn flow(self, client_ip: &str, openid: Option<&str>) -> Option<PayFlow> {
         Some(match self {
             Method::WechatNative | Method::AlipayQr | Method::UnionpayQr | Method::AllinpayQr => PayFlow::Qr,
-            Method::AlipayPage | Method::UnionpayGateway => PayFlow::Page,
+            Method::AlipayPage | Method::UnionpayGateway | Method::CcbPay => PayFlow::Page,
             Method::WechatH5 | Method::AlipayWap => PayFlow::Mobile { client_ip: client_ip.to_string() },
             Method::WechatJsapi => PayFlow::InApp { openid: openid?.to_string() },
         })
@@ -48,6 +49,7 @@ pub enum Adapter {
     Alipay,
     UnionpayGateway,
     UnionpayQr,
+    Ccb,
     Allinpay,
 }
 
@@ -57,6 +59,7 @@ impl Adapter {
             Adapter::Wechatpay => Provider::Wechatpay,
             Adapter::Alipay => Provider::Alipay,
             Adapter::UnionpayGateway | Adapter::UnionpayQr => Provider::Unionpay,
+            Adapter::Ccb => Provider::Ccb,
             Adapter::Allinpay => Provider::Allinpay,
         }
     }
@@ -67,6 +70,7 @@ impl Adapter {
             ChannelConfig::Alipay(_) => Adapter::Alipay,
             ChannelConfig::Unionpay(u) if u.product == UnionpayProduct::Qr => Adapter::UnionpayQr,
             ChannelConfig::Unionpay(_) => Adapter::UnionpayGateway,
+            ChannelConfig::Ccb(_) => Adapter::Ccb,
             ChannelConfig::Allinpay(_) => Adapter::Allinpay,
         }
     }
@@ -91,6 +95,7 @@ impl From<MerchantChannel> for Adapter {
             MerchantChannel::Alipay => Adapter::Alipay,
             MerchantChannel::UnionpayGateway => Adapter::UnionpayGateway,
             MerchantChannel::UnionpayQr => Adapter::UnionpayQr,
+            MerchantChannel::Ccb => Adapter::Ccb,
             MerchantChannel::Allinpay => Adapter::Allinpay,
         }
     }

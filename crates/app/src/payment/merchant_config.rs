@@ -99,6 +99,32 @@ const UNIONPAY: &[FieldSpec] = &[
     optional(f("file_transfer_url", "对账文件地址", "下载对账文件的地址（fileTransfer）；留空使用银联默认地址")),
 ];
 
+const CCB: &[FieldSpec] = &[
+    f("merchant_id", "商户代码", "建行分配的 15 位商户代码（MERCHANTID）"),
+    f(
+        "pos_id",
+        "柜台代码",
+        "建行分配的 9 位柜台代码（POSID）。通知地址不随订单发送，须在建行商户服务平台为该柜台设置：服务器通知 https://…/notify/ccb/学校代码，商户URL https://…/s/学校代码/ccb/return",
+    ),
+    f("branch_id", "分行代码", "商户开户分行的 9 位分行代码（BRANCHID）"),
+    pem(f(
+        "ccb_public_key_hex",
+        "建行公钥",
+        "建行商户服务平台下载的公钥（十六进制字符串，30819f… 开头）；用于验证支付通知，其后 30 位参与下单 MAC，请原样粘贴",
+    )),
+    f("operator", "商户通操作员", "商户服务平台中用于查询订单的操作员号（OPERATOR）"),
+    secret(f("query_password", "操作员查询密码", "该操作员的登录密码（QUPWD），订单查询时发送")),
+    optional(f(
+        "ebs_addr",
+        "外联平台地址",
+        "本校运行的建行外联平台客户端的 主机:端口（如 10.0.0.5:12345）；退款经它办理，不填则不能原路退款",
+    )),
+    optional(f("ebs_cust_id", "外联平台商户号", "外联平台登录用的商户号（CUST_ID）")),
+    optional(f("ebs_user_id", "外联平台操作员", "外联平台登录用的操作员号（USER_ID，一般为 6 位）")),
+    secret(optional(f("ebs_password", "外联平台操作员密码", "外联平台操作员的密码（PASSWORD）"))),
+    optional(f("gateway_url", "支付网关地址", "建行支付网关；一般无需修改（https://ibsbjstar.ccb.com.cn/app/ccbMain）")),
+    optional(f("query_url", "查询地址", "商户通订单查询（410408）的地址；留空与支付网关相同")),
+];
 const ALLINPAY: &[FieldSpec] = &[
     f("cusid", "商户号", "通联收银宝分配的商户号（cusid），一般为 15 位"),
     f("appid", "应用 ID", "通联收银宝分配的应用 ID（appid），8 位"),
@@ -125,6 +151,8 @@ pub fn default_of(channel: MerchantChannel, field: &str, public_url: &str, schoo
         (MerchantChannel::Wechatpay, "oauth_authorize_url") => wechatpay::oauth::DEFAULT_AUTHORIZE_URL.into(),
         (MerchantChannel::Wechatpay, "oauth_token_url") => wechatpay::oauth::DEFAULT_TOKEN_URL.into(),
         (MerchantChannel::Alipay, "gateway_url") => alipay::DEFAULT_GATEWAY_URL.into(),
+        (MerchantChannel::Ccb, "gateway_url") => campuspay_channels::ccb::DEFAULT_GATEWAY_URL.into(),
+        (MerchantChannel::Ccb, _) => return None,
         (MerchantChannel::Allinpay, "base_url") => campuspay_channels::allinpay::DEFAULT_BASE_URL.into(),
         (MerchantChannel::Allinpay, "cashier_url") => campuspay_channels::allinpay::DEFAULT_CASHIER_URL.into(),
         (_, "base_url") => unionpay::DEFAULT_BASE_URL.into(),
@@ -138,6 +166,7 @@ pub fn fields_of(channel: MerchantChannel) -> &'static [FieldSpec] {
         MerchantChannel::Wechatpay => WECHATPAY,
         MerchantChannel::Alipay => ALIPAY,
         MerchantChannel::UnionpayGateway | MerchantChannel::UnionpayQr => UNIONPAY,
+        MerchantChannel::Ccb => CCB,
         MerchantChannel::Allinpay => ALLINPAY,
     }
 }
@@ -269,6 +298,7 @@ pub fn to_config(channel: MerchantChannel, all: &BTreeMap<String, String>) -> Re
             }
             v
         }
+        MerchantChannel::Ccb => ccb_value(all)?,
         MerchantChannel::Allinpay => {
             for (name, what) in [("cusid", "商户号"), ("appid", "应用 ID")] {
                 if !get(all, name).bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -330,6 +360,58 @@ pub fn to_config(channel: MerchantChannel, all: &BTreeMap<String, String>) -> Re
     Ok(config)
 }
 
+/// The CCB form's fields, each checked on its own, as the config's JSON.
+fn ccb_value(all: &BTreeMap<String, String>) -> Result<serde_json::Value, Error> {
+    let digits = |name: &'static str, n: usize, label: &str| {
+        let v = get(all, name);
+        if v.len() == n && v.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(())
+        } else {
+            Err(refused(name, format!("{label}须为 {n} 位数字")))
+        }
+    };
+    digits("merchant_id", 15, "商户代码")?;
+    digits("pos_id", 9, "柜台代码")?;
+    digits("branch_id", 9, "分行代码")?;
+    let key: String = get(all, "ccb_public_key_hex").split_whitespace().collect();
+    campuspay_channels::ccb::sign::CcbPublicKey::from_hex(&key).map_err(|e| {
+        let why = match e {
+            campuspay_channels::ChannelError::Config(m) => m,
+            other => other.to_string(),
+        };
+        refused("ccb_public_key_hex", format!("建行公钥无法使用：{why}"))
+    })?;
+    let ebs = ["ebs_addr", "ebs_cust_id", "ebs_user_id"];
+    let given = ebs.iter().filter(|n| !get(all, n).is_empty()).count();
+    if given != 0 && given != ebs.len() {
+        let missing = ebs.iter().find(|n| get(all, n).is_empty()).copied().unwrap_or("ebs_addr");
+        return Err(refused(missing, "外联平台的地址、商户号和操作员须一并填写".into()));
+    }
+    let addr = get(all, "ebs_addr");
+    if !addr.is_empty() && addr.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err()) {
+        return Err(refused("ebs_addr", "外联平台地址应为 主机:端口".into()));
+    }
+    let mut v = json!({
+        "provider": "ccb",
+        "merchant_id": get(all, "merchant_id"),
+        "pos_id": get(all, "pos_id"),
+        "branch_id": get(all, "branch_id"),
+        "ccb_public_key_hex": key,
+        "operator": get(all, "operator"),
+        "query_password": get(all, "query_password"),
+        "ebs_addr": addr,
+        "ebs_cust_id": get(all, "ebs_cust_id"),
+        "ebs_user_id": get(all, "ebs_user_id"),
+        "ebs_password": get(all, "ebs_password"),
+    });
+    for address in ["gateway_url", "query_url"] {
+        if let Some(b) = Some(get(all, address)).filter(|v| !v.is_empty()) {
+            v[address] = b.into();
+        }
+    }
+    Ok(v)
+}
+
 /// The form's fields of a configuration (the old plaintext table's rows, sealed at start-up).
 pub fn from_config(config: &ChannelConfig) -> (MerchantChannel, BTreeMap<String, String>) {
     let mut m = BTreeMap::new();
@@ -368,6 +450,21 @@ pub fn from_config(config: &ChannelConfig) -> (MerchantChannel, BTreeMap<String,
             put("notify_url", &c.notify_url);
             put("gateway_url", &c.gateway_url);
             MerchantChannel::Alipay
+        }
+        ChannelConfig::Ccb(c) => {
+            put("merchant_id", &c.merchant_id);
+            put("pos_id", &c.pos_id);
+            put("branch_id", &c.branch_id);
+            put("ccb_public_key_hex", &c.ccb_public_key_hex);
+            put("operator", &c.operator);
+            put("query_password", &c.query_password);
+            put("ebs_addr", &c.ebs_addr);
+            put("ebs_cust_id", &c.ebs_cust_id);
+            put("ebs_user_id", &c.ebs_user_id);
+            put("ebs_password", &c.ebs_password);
+            put("gateway_url", &c.gateway_url);
+            put("query_url", c.query_url.as_deref().unwrap_or(""));
+            MerchantChannel::Ccb
         }
         ChannelConfig::Unionpay(c) => {
             put("mer_id", &c.mer_id);
@@ -419,4 +516,60 @@ pub fn seal_fields(
         }
     }
     (plain, secrets)
+}
+
+#[cfg(test)]
+mod ccb_tests {
+    use super::*;
+
+    /// A 1024-bit public key as CCB hands it out (hex DER), made with `openssl genrsa 1024`.
+    const KEY: &str = "30819f300d06092a864886f70d010101050003818d0030818902818100e272ef12400667f6ff06c854543bb2da2c5ca20df45a59ecfaf215743fa2b22f276329f7737c50dc24ddca97e6535d00c4044a49f30c6d0f19af529469a393068a63272c55ccd4238e1341a4253cabf2d798a97e65f45c89fe5be175755ba06e1c864a1bb808de770b4c5b050baa7e4006b98228df6325feca3d17586a8b55290203010001";
+
+    fn form() -> BTreeMap<String, String> {
+        [
+            ("merchant_id", "105000000000001"),
+            ("pos_id", "123456789"),
+            ("branch_id", "442000000"),
+            ("ccb_public_key_hex", KEY),
+            ("operator", "000001"),
+            ("query_password", "secret"),
+            ("ebs_addr", "10.0.0.5:12345"),
+            ("ebs_cust_id", "105000000000001"),
+            ("ebs_user_id", "WLPT01"),
+            ("ebs_password", "secret2"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    #[test]
+    fn a_ccb_form_builds_its_config_and_its_secrets_are_the_passwords() {
+        let ChannelConfig::Ccb(c) = to_config(MerchantChannel::Ccb, &form()).unwrap() else { panic!("a CCB config") };
+        assert_eq!((c.pos_id.as_str(), c.ebs_addr.as_str()), ("123456789", "10.0.0.5:12345"));
+        assert_eq!(c.gateway_url, campuspay_channels::ccb::DEFAULT_GATEWAY_URL);
+        let secrets: Vec<&str> = fields_of(MerchantChannel::Ccb).iter().filter(|s| s.secret).map(|s| s.name).collect();
+        assert_eq!(secrets, ["query_password", "ebs_password"]);
+        let (channel, back) = from_config(&ChannelConfig::Ccb(c));
+        assert_eq!(channel, MerchantChannel::Ccb);
+        assert_eq!(back.get("ccb_public_key_hex").map(String::as_str), Some(KEY));
+    }
+
+    #[test]
+    fn each_bad_ccb_field_is_refused_by_name_in_chinese() {
+        for (field, value, says) in [
+            ("merchant_id", "12345", "15 位数字"),
+            ("pos_id", "12345678X", "9 位数字"),
+            ("branch_id", "", "请填写分行代码"),
+            ("ccb_public_key_hex", "30819f00", "建行公钥无法使用"),
+            ("ebs_addr", "10.0.0.5", "主机:端口"),
+            ("ebs_user_id", "", "须一并填写"),
+        ] {
+            let mut f = form();
+            f.insert(field.to_string(), value.to_string());
+            let e = to_config(MerchantChannel::Ccb, &f).unwrap_err();
+            assert_eq!(e.field, Some(field), "{field}: {e:?}");
+            assert!(e.zh.contains(says), "{field}: {}", e.zh);
+        }
+    }
 }

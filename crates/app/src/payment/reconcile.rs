@@ -63,16 +63,16 @@ pub async fn reconcile(ctx: &Context, date: &str, school: Option<i64>) -> Result
         }
         let mut row = ReconciliationRow { school_id, provider: Some(channel.provider()), day: date.to_string(), ..Default::default() };
         match channel.statement(date).await {
-            // A provider that publishes no statement we can read (通联收银宝's layout is not
-            // public) has nothing to reconcile: that is no failure of the day's run.
-            Err(campuspay_channels::ChannelError::Unsupported(why)) => {
-                tracing::debug!(school_id, why, date, "no statement for this channel");
-                continue;
-            }
             Ok(statement) => {
                 report.statements += 1;
                 row.ok = true;
                 one_statement(ctx, school_id, &statement, &mut row, &mut report, &mut unknown).await?;
+            }
+            // A provider that offers no statement we can read (CCB's and 通联收银宝's file formats
+            // are not public) has nothing to reconcile; that is no failure of the day.
+            Err(campuspay_channels::ChannelError::Unsupported(why)) => {
+                tracing::debug!(school_id, why, date, "no statement from this provider");
+                continue;
             }
             Err(e) => {
                 tracing::warn!(school_id, error = %e, date, "statement unavailable");

@@ -92,7 +92,7 @@ pub fn line_fees(s: &Statement) -> Option<LineFees> {
             }
             header?;
         }
-        Provider::Unionpay | Provider::Allinpay => return None,
+        Provider::Unionpay | Provider::Ccb | Provider::Allinpay => return None,
     }
     Some(fees)
 }

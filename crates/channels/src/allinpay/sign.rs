@@ -14,7 +14,6 @@ use crate::crypto::{b64_decode, b64_encode, pem_to_der};
 use aws_lc_rs::signature::{RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY, UnparsedPublicKey};
 use rsa::pkcs1::DecodeRsaPrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
-use rsa::{Pkcs1v15Sign, RsaPrivateKey};
 use std::collections::BTreeMap;
 
 /// A message's fields by name (sorted, as signing wants them).
@@ -24,9 +23,6 @@ pub const SIGN: &str = "sign";
 pub const SIGN_TYPE: &str = "signtype";
 pub const SIGN_TYPE_RSA: &str = "RSA";
 
-/// `DigestInfo` prefix of SHA-1 (RFC 8017 §9.2 note 1): what PKCS#1 v1.5 puts before the hash.
-const SHA1_DIGEST_INFO: [u8; 15] = [0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04, 0x14];
-
 /// The text that is signed: non-empty fields but `sign`, sorted, `k=v` joined by `&`.
 pub fn sign_content(p: &Params) -> String {
     p.iter().filter(|(k, v)| k.as_str() != SIGN && !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
@@ -34,7 +30,7 @@ pub fn sign_content(p: &Params) -> String {
 
 /// A merchant (or, in the simulator, 通联) signing key.
 pub struct Sha1RsaSigner {
-    key: RsaPrivateKey,
+    key: rsa::PrivateKey,
 }
 
 impl std::fmt::Debug for Sha1RsaSigner {
@@ -47,16 +43,15 @@ impl Sha1RsaSigner {
     /// PKCS#8 or PKCS#1, PEM or bare Base64 (通联's key tool and its doc give bare PKCS#8 Base64).
     pub fn from_pem(text: &str) -> Result<Self, ChannelError> {
         let (_, der) = pem_to_der(text)?;
-        let key = RsaPrivateKey::from_pkcs8_der(&der)
-            .or_else(|_| RsaPrivateKey::from_pkcs1_der(&der))
+        let key = rsa::PrivateKey::from_pkcs8_der(&der)
+            .or_else(|_| rsa::PrivateKey::from_pkcs1_der(&der))
             .map_err(|e| ChannelError::Config(format!("私钥无法解析: {e}")))?;
         Ok(Self { key })
     }
 
     pub fn sign_b64(&self, message: &[u8]) -> Result<String, ChannelError> {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, message);
-        let scheme = Pkcs1v15Sign { hash_len: Some(20), prefix: Box::new(SHA1_DIGEST_INFO) };
-        let sig = self.key.sign_with_rng(&mut rand_core::OsRng, scheme, digest.as_ref()).map_err(|_| ChannelError::Crypto("签名失败"))?;
+        // Blinded with the OS RNG (rsa's `getrandom`).
+        let sig = self.key.pkcs1v15_sign::<sha1::Sha1>(message).map_err(|_| ChannelError::Crypto("签名失败"))?;
         Ok(b64_encode(&sig))
     }
 }

@@ -126,6 +126,7 @@ fn name(p: Provider) -> &'static str {
         Provider::Wechatpay => "wechatpay",
         Provider::Alipay => "alipay",
         Provider::Unionpay => "unionpay",
+        Provider::Ccb => "ccb",
         Provider::Allinpay => "allinpay",
     }
 }
@@ -136,6 +137,7 @@ impl Env {
             Provider::Wechatpay => self.wechat.as_ref(),
             Provider::Alipay => self.alipay.as_ref(),
             Provider::Unionpay => self.unionpay.as_ref(),
+            Provider::Ccb => panic!("CCB's channel is built in tests/ccb.rs"),
             Provider::Allinpay => self.allinpay.as_ref(),
         }
     }
@@ -175,6 +177,7 @@ impl Env {
 
 mod allinpay;
 mod behaviours;
+mod ccb;
 mod jsapi;
 mod statements;
 mod unionpay;

@@ -11,7 +11,7 @@ fn refund_no(p: Provider) -> &'static str {
     match p {
         Provider::Wechatpay => "RF-STMT-1",
         Provider::Alipay => "RF_STMT_1",
-        Provider::Unionpay => "RFSTMT0001",
+        Provider::Unionpay | Provider::Ccb => "RFSTMT0001",
         Provider::Allinpay => unreachable!("通联's statement layout is not public: no statement"),
     }
 }
@@ -83,7 +83,7 @@ async fn a_trade_paid_on_a_past_day_and_never_heard_of_is_on_that_days_statement
         match p {
             // Chinese text through WeChat's UTF-8 bill and Alipay's GBK CSV.
             Provider::Wechatpay | Provider::Alipay => assert_eq!(l.subject.as_deref(), Some("2024学年住宿费（南校区）")),
-            Provider::Unionpay => assert_eq!(l.subject, None),
+            Provider::Unionpay | Provider::Ccb => assert_eq!(l.subject, None),
             Provider::Allinpay => unreachable!("not in ALL"),
         }
         assert!(env.chan(p).statement(&today).await.unwrap().lines.is_empty(), "{p:?}: the next day is empty");

@@ -6,6 +6,7 @@
 
 mod alipay;
 mod allinpay;
+mod ccb;
 mod unionpay;
 mod unionpay_cert;
 mod wechatpay;

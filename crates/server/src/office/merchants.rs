@@ -40,6 +40,7 @@ pub struct SecretState {
 
 #[derive(Serialize, ToSchema)]
 pub struct ChannelView {
+    /// `wechatpay`, `alipay`, `unionpay_gateway`, `unionpay_qr` or `ccb`.
     /// `wechatpay`, `alipay`, `unionpay_gateway`, `unionpay_qr` or `allinpay`.
     channel: &'static str,
     name: &'static str,
@@ -94,8 +95,8 @@ pub fn parse_channel(s: &str) -> Result<MerchantChannel, Error> {
         Error::new(
             ErrorKind::NotFound,
             "unknown_channel",
-            "没有这个渠道（wechatpay、alipay、unionpay_gateway、unionpay_qr、allinpay）",
-            "Unknown channel: wechatpay, alipay, unionpay_gateway, unionpay_qr or allinpay",
+            "没有这个渠道（wechatpay、alipay、unionpay_gateway、unionpay_qr、ccb、allinpay）",
+            "Unknown channel: wechatpay, alipay, unionpay_gateway, unionpay_qr, ccb or allinpay",
         )
     })
 }
@@ -105,6 +106,7 @@ pub fn parse_channel(s: &str) -> Result<MerchantChannel, Error> {
 /// secret left empty or out keeps the stored one. The adapter is built first: a bad key is
 /// 422 naming its field (`error.field`) and changes nothing. In use for the next payment.
 #[utoipa::path(put, path = "/api/v1/office/merchants/{channel}", tag = "office", security(("bearer" = [])),
+    params(("channel" = String, Path, description = "`wechatpay`, `alipay`, `unionpay_gateway`, `unionpay_qr` or `ccb`"), SchoolQuery),
     params(("channel" = String, Path, description = "`wechatpay`, `alipay`, `unionpay_gateway`, `unionpay_qr` or `allinpay`"), SchoolQuery),
     request_body = BTreeMap<String, String>, responses(
     (status = 200, description = "已保存", body = ChannelView),

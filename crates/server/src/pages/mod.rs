@@ -53,6 +53,7 @@ pub fn routes() -> Router<AppState> {
         .route("/s/{code}/orders/{no}/cancel", post(order::cancel_submit))
         .route("/s/{code}/pay/{out_trade_no}", get(order::pay_go))
         .route("/s/{code}/wechat/signed-in", get(order::wechat_signed_in))
+        .route("/s/{code}/ccb/return", get(order::ccb_return))
         .route("/s/{code}/help/payment", get(order::help_page))
         .route("/s/{code}/payments", get(records::records_page))
         .route("/s/{code}/receipts/{id}/pdf", get(receipts::student_pdf))

@@ -127,7 +127,7 @@ pub fn methods_for(state: &AppState, school: &School, user_agent: &str, lang: La
                         lang.t("用另一部手机扫码支付：本页显示二维码", "Pay with another phone: this page shows a code to scan")
                     }
                     _ if qr => lang.t("显示二维码，用手机扫码支付", "Shows a code to scan with your phone"),
-                    Method::AlipayPage | Method::UnionpayGateway => lang.t("跳转到支付页面", "Opens the payment page"),
+                    Method::AlipayPage | Method::UnionpayGateway | Method::CcbPay => lang.t("跳转到支付页面", "Opens the payment page"),
                     Method::WechatJsapi => lang.t("在微信中直接支付", "Pays right here in WeChat"),
                     _ => lang.t("在手机上跳转支付", "Pays in your phone's app or browser"),
                 },
@@ -422,5 +422,25 @@ pub async fn wechat_signed_in(State(state): State<AppState>, page: StudentPage, 
     match payer::signed_in(&state, &page.session, &q.code, &q.state, &page.client).await {
         Ok(p) => Redirect::to(&format!("/s/{code}/pay/{}", p.out_trade_no)).into_response(),
         Err(e) => error_page(&e, page.client.lang),
+    }
+}
+
+/// CCB's browser return: the POS's 商户URL (set in CCB's merchant console, so one address for
+/// every order) gets the signed result fields as a query. Nothing is taken from it (the server
+/// notification and the query settle the payment); it only brings the payer back to the order
+/// of its `ORDERID`, which is `{order_no}{nn}` (the attempt's two digits).
+#[derive(serde::Deserialize)]
+pub struct CcbReturn {
+    #[serde(rename = "ORDERID", default)]
+    order_id: String,
+}
+
+pub async fn ccb_return(Path(code): Path<String>, Query(q): Query<CcbReturn>) -> Response {
+    let safe = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric());
+    let no = q.order_id.get(..q.order_id.len().saturating_sub(2)).unwrap_or_default();
+    match (safe(&code), safe(no)) {
+        (true, true) => Redirect::to(&format!("/s/{code}/orders/{no}")).into_response(),
+        (true, false) => Redirect::to(&format!("/s/{code}/home")).into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
     }
 }

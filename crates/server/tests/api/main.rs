@@ -6,6 +6,7 @@ mod common;
 
 mod accounts;
 mod allinpay;
+mod ccb;
 mod foundation;
 mod hardening;
 mod hardening_boundaries;

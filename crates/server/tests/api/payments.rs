@@ -28,6 +28,7 @@ pub(crate) fn provider_of(channel: &str) -> &'static str {
     match channel.split('_').next() {
         Some("wechat") => "wechatpay",
         Some("alipay") => "alipay",
+        Some("ccb") => "ccb",
         Some("allinpay") => "allinpay",
         _ => "unionpay",
     }

@@ -66,6 +66,7 @@ fn colour(c: MoneyChannel) -> &'static str {
         MoneyChannel::Wechatpay => "#1a9f5b",
         MoneyChannel::Alipay => "#1677ff",
         MoneyChannel::Unionpay => "#c8102e",
+        MoneyChannel::Ccb => "#0066b3",
         MoneyChannel::Cash => "#b7791f",
         MoneyChannel::Pos => "#6f42c1",
         MoneyChannel::BankTransfer => "#4a5568",

@@ -205,6 +205,7 @@ fn provider_label(p: Option<campuspay_domain::payment::Provider>) -> &'static st
         Some(Provider::Wechatpay) => "微信支付",
         Some(Provider::Alipay) => "支付宝",
         Some(Provider::Unionpay) => "银联",
+        Some(Provider::Ccb) => "建行龙支付",
         Some(Provider::Allinpay) => "通联收银宝",
         None => "—",
     }

@@ -160,6 +160,8 @@ impl TestApp {
         let origin = format!("http://{addr}");
         // Provider time runs 100 times faster: retries after 15 s come after 0.15 s.
         let sandbox = Sandbox::open(sandbox_keys()).unwrap().with_time_scale(0.01);
+        // CCB refunds go to the simulated 外联平台 on a port of its own.
+        sandbox.serve_ccb_ebs("127.0.0.1:0").await.unwrap();
         // Every test instance seals merchant secrets with a key of its own, as a deployment would.
         let mut config = Config { public_url: origin.clone(), secret_keys: Some(SecretKeys::generate()), ..Config::default() };
         configure(&mut config);
