@@ -73,7 +73,29 @@ pub struct ReconciliationRow {
     pub fee_fen: Option<Fen>,
     /// Read from a file the office uploaded (`statement_imports`), not fetched from the provider.
     pub imported: bool,
+    /// That file, as kept (read back only; never written from here).
+    pub file: Option<KeptStatementFile>,
     pub created_at: i64,
+}
+
+/// What is known of a kept statement file without reading its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptStatementFile {
+    /// The `statement_imports` row.
+    pub id: i64,
+    pub file_name: String,
+    /// Lower-case hex SHA-256 of the file as uploaded.
+    pub sha256: String,
+    pub size_bytes: i64,
+}
+
+/// A kept statement file with its bytes (base64, as stored).
+#[derive(Debug, Clone)]
+pub struct StatementFileContent {
+    pub file: KeptStatementFile,
+    pub provider: Provider,
+    pub day: String,
+    pub content_base64: String,
 }
 
 fn key_column(by: ReportBy) -> &'static str {
@@ -203,7 +225,9 @@ impl Store {
     /// The latest run per provider of the school's `day`.
     pub async fn reconciliations_of_day(&self, school_id: i64, day: &str) -> Result<Vec<ReconciliationRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT r.* FROM reconciliations r WHERE r.school_id = $1 AND r.day = $2 AND r.id = \
+            "SELECT r.*, si.id AS file_id, si.file_name, si.sha256, si.size_bytes FROM reconciliations r \
+             LEFT JOIN statement_imports si ON si.reconciliation_id = r.id AND si.school_id = r.school_id \
+             WHERE r.school_id = $1 AND r.day = $2 AND r.id = \
              (SELECT MAX(r2.id) FROM reconciliations r2 WHERE r2.school_id = r.school_id AND r2.day = r.day AND r2.provider = r.provider) \
              ORDER BY r.provider",
         )
@@ -237,6 +261,15 @@ impl Store {
                 statement: r.try_get("statement")?,
                 imported: r.try_get::<i64, _>("imported")? == 1,
                 fee_fen: r.try_get::<Option<i64>, _>("fee_fen")?.map(Fen),
+                file: match r.try_get::<Option<i64>, _>("file_id")? {
+                    Some(id) => Some(KeptStatementFile {
+                        id,
+                        file_name: r.try_get("file_name")?,
+                        sha256: r.try_get("sha256")?,
+                        size_bytes: r.try_get("size_bytes")?,
+                    }),
+                    None => None,
+                },
                 created_at: r.try_get("created_at")?,
             })
         })
@@ -284,6 +317,29 @@ pub struct NewStatementImport<'a> {
 }
 
 impl Store {
+    /// A kept statement file of the school (`None`: no such file at this school).
+    pub async fn statement_file(&self, school_id: i64, id: i64) -> Result<Option<StatementFileContent>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, provider, day, file_name, sha256, size_bytes, content FROM statement_imports WHERE school_id = $1 AND id = $2",
+        )
+        .bind(school_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(StatementFileContent {
+            file: KeptStatementFile {
+                id: r.try_get("id")?,
+                file_name: r.try_get("file_name")?,
+                sha256: r.try_get("sha256")?,
+                size_bytes: r.try_get("size_bytes")?,
+            },
+            provider: word(&r, "provider")?,
+            day: r.try_get("day")?,
+            content_base64: r.try_get("content")?,
+        }))
+    }
+
     pub async fn insert_statement_import(&self, tx: &mut WriteTx, i: &NewStatementImport<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
             "INSERT INTO statement_imports (school_id, provider, day, file_name, sha256, size_bytes, content, reconciliation_id, staff_id, created_at) \

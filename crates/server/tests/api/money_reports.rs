@@ -267,6 +267,59 @@ async fn arrears_ageing_equals_what_the_charges_owe(app: TestApp) {
     let cashier = staff(&app, "lut", "cashier", "Cashier#2026").await;
     assert_eq!(app.get_json("/api/v1/office/reports/arrears-ageing", Some(&cashier)).await.0, 403);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'report.exported'").await, 1);
+
+    // Drill-down: the charges behind a cell are the cell, row by row.
+    let dept = rows[0]["department"].as_str().unwrap().to_string();
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let cells = [
+        (format!("department={}&academic_year={}", enc(&dept), enc(&year)), a["rows"][0]["by_year_fen"][0].as_i64().unwrap()),
+        (format!("department={}", enc(&dept)), rows[0]["outstanding_fen"].as_i64().unwrap()),
+        (format!("academic_year={}", enc(&year)), of_year),
+        (String::new(), total),
+    ];
+    for (q, cell) in &cells {
+        let (status, d) = app.get_json(&format!("/api/v1/office/reports/arrears-ageing/debtors?{q}"), Some(&fin)).await;
+        assert_eq!(status, 200, "{q}: {d}");
+        assert_eq!(d["outstanding_fen"].as_i64(), Some(*cell), "{q}: the drill-down owes what its cell shows");
+        let list = d["rows"].as_array().unwrap();
+        let n = d["count"].as_i64().unwrap();
+        assert_eq!(list.len() as i64, n.min(500), "{q}");
+        if n <= 500 {
+            assert_eq!(list.iter().map(|r| r["outstanding_fen"].as_i64().unwrap()).sum::<i64>(), *cell, "{q}");
+        }
+        assert!(list.iter().all(|r| r["outstanding_fen"].as_i64().unwrap() > 0), "only what owes");
+        assert!(list.windows(2).all(|w| w[0]["outstanding_fen"].as_i64() >= w[1]["outstanding_fen"].as_i64()), "most owed first");
+        if q.contains("department") {
+            assert!(list.iter().all(|r| r["department"] == dept.as_str()), "{q}");
+        }
+    }
+    // One department as a workbook: every charge, and a total row equal to the cell.
+    let (_, mine) = app.get_json(&format!("/api/v1/office/reports/arrears-ageing/debtors?{}", cells[1].0), Some(&fin)).await;
+    let sheet = workbook(&app, &fin, &format!("/api/v1/office/reports/arrears-ageing/debtors?{}&format=xlsx", cells[1].0)).await;
+    assert_eq!(sheet[0][0], calamine::Data::String("学号".into()));
+    assert_eq!(sheet.len() as i64, mine["count"].as_i64().unwrap() + 2, "header, every charge, total");
+    assert_eq!(yuan(&sheet.last().unwrap()[7]), cells[1].1, "the workbook's total is the cell");
+    let listed: i64 = sheet[1..sheet.len() - 1].iter().map(|r| yuan(&r[7])).sum();
+    assert_eq!(listed, cells[1].1, "and its rows add up to it");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'report.exported'").await, 2);
+    // Another school's office asking for lut's department sees only its own charges of that name.
+    let (_, theirs) = app.get_json(&format!("/api/v1/office/reports/arrears-ageing/debtors?{}", cells[1].0), Some(&other)).await;
+    let ejt_dept: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(cs.owed_fen), 0) AS BIGINT) FROM charges c JOIN charge_sums cs ON cs.charge_id = c.id \
+         JOIN schools s ON s.id = c.school_id JOIN students st ON st.id = c.student_id \
+         WHERE s.code = 'ejt' AND cs.owed_fen > 0 AND st.department = $1",
+    )
+    .bind(&dept)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(theirs["outstanding_fen"].as_i64(), Some(ejt_dept), "{theirs}");
+    for q in ["", "?format=xlsx"] {
+        let path = format!("/api/v1/office/reports/arrears-ageing/debtors{q}");
+        assert_eq!(app.get_json(&path, Some(&cashier)).await.0, 403, "{path}");
+    }
+    let (s, e) = app.get_json("/api/v1/office/reports/arrears-ageing/debtors?format=pdf", Some(&fin)).await;
+    assert_eq!((s, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (422, Some("invalid_format"), Some("format")));
 }
 
 async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
@@ -299,6 +352,13 @@ async fn the_pages_draw_their_charts_without_script(app: TestApp) {
     let (status, html) = page(&app, &fin, "/office/reports/arrears").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("<svg class=\"chart\"") && html.contains("账龄3年及以上") && !html.contains("<script"), "{html}");
+    // Each department and each owed cell links to its students; the drill-down lists them.
+    assert!(html.contains("/office/reports/arrears?department="), "{html}");
+    let link = html.split("href=\"/office/reports/arrears?department=").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let (status, drill) = page(&app, &fin, &format!("/office/reports/arrears?department={link}")).await;
+    assert_eq!(status, 200, "{drill}");
+    assert!(drill.contains("id=\"debtors\"") && drill.contains("的欠费学生") && drill.contains("下载欠费明细 Excel"), "{drill}");
+    assert!(drill.contains("/office/students/"), "students are listed: {drill}");
     // Only roles that read reports.
     let cashier = office_cookie(&app, "cashier", "Cashier#2026").await;
     for path in ["/office/reports/daily", "/office/reports/arrears"] {
