@@ -361,4 +361,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: "",
     },
     Migration { version: 44, name: "statement_fees", sql: include_str!("migrations/0044_statement_fees.sql"), sqlite: "", postgres: "" },
+    Migration { version: 70, name: "exports", sql: include_str!("migrations/0070_exports.sql"), sqlite: "", postgres: "" },
 ];

@@ -7,6 +7,7 @@
 //! 1 September (Asia/Shanghai); a year name without a leading year of four digits is shown
 //! under its own name with no age.
 
+use super::exports::Sheet;
 use super::{Audited, Staff, audit};
 use crate::{Client, Context, Error, ErrorKind};
 use campuspay_documents::Cell;
@@ -203,14 +204,9 @@ async fn debtors_up_to(
 
 pub const DEBTOR_HEAD: [&str; 8] = ["学号", "姓名", "院系", "班级", "学年", "收费期间", "项目", "欠费"];
 
-/// The drill-down as a workbook, every matching charge (audited).
-pub async fn debtors_xlsx(
-    ctx: &Context,
-    staff: &Staff,
-    client: &Client,
-    department: Option<&str>,
-    academic_year: Option<&str>,
-) -> Result<Vec<u8>, Error> {
+/// The drill-down as one sheet of every matching charge, up to [`DEBTORS_EXPORTED`]
+/// (`view_reports`).
+pub async fn debtors_sheet(ctx: &Context, staff: &Staff, department: Option<&str>, academic_year: Option<&str>) -> Result<Sheet, Error> {
     let d = debtors_up_to(ctx, staff, department, academic_year, DEBTORS_EXPORTED + 1).await?;
     if d.count > DEBTORS_EXPORTED {
         return Err(Error::new(
@@ -239,16 +235,27 @@ pub async fn debtors_xlsx(
     let mut total = vec![Cell::Text("合计".into())];
     total.extend((0..6).map(|_| Cell::Blank));
     total.push(Cell::Fen(d.outstanding.0));
-    let bytes = campuspay_documents::write_report_xlsx("欠费明细", &DEBTOR_HEAD, &rows, Some(&total)).map_err(|e| {
-        tracing::error!(error = %e, "arrears debtors export");
-        Error::internal()
-    })?;
-    let mut tx = ctx.store.write_tx().await?;
-    let after =
-        serde_json::json!({"report": "arrears_debtors", "department": d.department, "academic_year": d.academic_year, "rows": d.count});
-    let what = Audited { action: AuditAction::ReportExported, subject: "report:arrears_debtors", before: None, after: Some(after) };
-    audit(ctx, &mut tx, staff, client, &what).await?;
-    tx.commit().await?;
+    Ok(Sheet {
+        name: "欠费明细",
+        file_name: "arrears-debtors.xlsx".into(),
+        head: DEBTOR_HEAD.iter().map(|h| h.to_string()).collect(),
+        rows,
+        total: Some(total),
+    })
+}
+
+/// The drill-down as a workbook (audited).
+pub async fn debtors_xlsx(
+    ctx: &Context,
+    staff: &Staff,
+    client: &Client,
+    department: Option<&str>,
+    academic_year: Option<&str>,
+) -> Result<Vec<u8>, Error> {
+    let sheet = debtors_sheet(ctx, staff, department, academic_year).await?;
+    let bytes = sheet.render()?;
+    let after = serde_json::json!({"report": "arrears_debtors", "department": department, "academic_year": academic_year, "rows": sheet.rows.len()});
+    super::exports::audit_export(ctx, staff, client, "report:arrears_debtors", after).await?;
     Ok(bytes)
 }
 

@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod exports;
 mod foundation;
 mod hardening;
 mod hardening_boundaries;

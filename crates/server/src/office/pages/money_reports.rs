@@ -211,6 +211,8 @@ struct ArrearsPage {
 /// The students who owe behind one cell, under the table.
 pub struct Drill {
     pub title: String,
+    pub department: Option<String>,
+    pub academic_year: Option<String>,
     /// The API's query for the same rows (the workbook link).
     pub query: String,
     pub count: i64,
@@ -261,6 +263,8 @@ async fn drill(state: &AppState, page: &OfficePage, q: &ArrearsQuery) -> Result<
     };
     Ok(Some(Drill {
         title,
+        department: d.department.clone(),
+        academic_year: d.academic_year.clone(),
         query: query_of(d.department.as_deref(), d.academic_year.as_deref()),
         count: d.count,
         shown: d.rows.len(),
