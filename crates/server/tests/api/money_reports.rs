@@ -11,6 +11,7 @@ on_both_databases!(
     daily_collection_and_vouchers_equal_the_ledger,
     arrears_ageing_equals_what_the_charges_owe,
     the_pages_draw_their_charts_without_script,
+    unionpay_fees_come_from_its_statement,
 );
 
 /// The ledger's timestamps are the database's wall clock: the range is around the real today.
@@ -364,4 +365,43 @@ async fn the_pages_draw_their_charts_without_script(app: TestApp) {
     for path in ["/office/reports/daily", "/office/reports/arrears"] {
         assert_eq!(page(&app, &cashier, path).await.0, 403, "{path}");
     }
+}
+
+/// UnionPay's ZM file states 商户手续费 per line (the simulator keeps 0.6 %, rounded down):
+/// the day's row shows provider total − fees = settlement, as for WeChat and Alipay.
+async fn unionpay_fees_come_from_its_statement(app: TestApp) {
+    use crate::payments::{new_order, pay, provider_pays};
+    let token = app.session("qdou", "20230003").await;
+    let (_, order) = new_order(&app, &token).await;
+    let no = order["order_no"].as_str().unwrap();
+    let p = pay(&app, &token, no, "unionpay_qr").await;
+    assert_eq!(provider_pays(&app, "unionpay_qr", p["out_trade_no"].as_str().unwrap()).await, 200);
+    let t0 = std::time::Instant::now();
+    while app.get_json(&format!("/api/v1/student/orders/{no}"), Some(&token)).await.1["status"] != "paid" {
+        assert!(t0.elapsed().as_secs() < 8, "paid within 8 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let fin = finance(&app, "qdou").await;
+    let today = campuspay_domain::time::format_shanghai_date(app.state.ctx.clock.now());
+    let (s, day) = app.post_json("/api/v1/office/reconciliation/run", json!({"date": today}), Some(&fin)).await;
+    assert_eq!(s, 200, "{day}");
+    let up = day["channels"].as_array().unwrap().iter().find(|c| c["provider"] == "unionpay").cloned().expect("a unionpay row");
+    let paid = order["total_fen"].as_i64().unwrap();
+    assert_eq!((up["ok"].as_bool(), up["net_fen"].as_i64()), (Some(true), Some(paid)), "{up}");
+    let fee = paid * 6 / 1000;
+    assert!(fee > 0);
+    assert_eq!((up["fee_fen"].as_i64(), up["settlement_fen"].as_i64()), (Some(fee), Some(paid - fee)), "{up}");
+    let cookie = {
+        let res = app
+            .http
+            .post(app.url("/office/login"))
+            .form(&[("school", "qdou"), ("login", "finance"), ("password", "Finance#2026")])
+            .send()
+            .await
+            .unwrap();
+        res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
+    };
+    let (status, html) = page(&app, &cookie, &format!("/office/reconciliation?date={today}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&campuspay_domain::Fen(paid - fee).to_string()), "the settlement on the page");
 }
