@@ -219,6 +219,18 @@ test('an accountant resolves an exception from the queue and reads the day', { t
     await page.goto(`${server.base}/office/reports/arrears`);
     assert.ok((await page.locator('#ageing tbody tr').count()) > 0, 'arrears per department');
     await shot(page, 'arrears');
+    // Drill-down: a department's students who owe, then the same list as a background export.
+    await Promise.all([page.waitForURL(/department=/), page.click('#ageing tbody tr:first-child td:first-child a')]);
+    assert.ok((await page.locator('#debtors tbody tr').count()) > 0, 'the students who owe');
+    assert.match(await page.locator('#debtors h2').innerText(), /欠费学生/);
+    await shot(page, 'arrears-drill');
+    await Promise.all([page.waitForURL(/\/office\/exports/), page.click('#debtors form[action="/office/exports"] button')]);
+    for (let i = 0; i < 20 && (await page.locator('#exports a.button').count()) === 0; i++) {
+      await page.waitForTimeout(500);
+      await page.reload();
+    }
+    assert.match(await page.locator('#exports').innerText(), /欠费明细[\s\S]*可下载/);
+    await shot(page, 'exports');
     // Today's reconciliation, run again from the page: per channel, with fees and settlement.
     const today = new Date(Date.now() + 8 * 3600_000).toISOString().slice(0, 10);
     await page.goto(`${server.base}/office/reconciliation?date=${today}`);

@@ -214,6 +214,8 @@ pub enum AuditAction {
     ReconciliationRun,
     /// A provider's statement file uploaded by hand and reconciled.
     StatementImported,
+    /// A long export asked for, to be rendered in the background.
+    ExportRequested,
 }
 
 text_enum!(AuditAction {
@@ -254,6 +256,7 @@ text_enum!(AuditAction {
     ReportExported => "report.exported",
     ReconciliationRun => "reconciliation.run",
     StatementImported => "reconciliation.import",
+    ExportRequested => "export.requested",
 });
 
 /// How money reached the counter (线下缴费).
@@ -411,6 +414,73 @@ impl ImportStatus {
     }
 }
 
+/// A report the office may have rendered in the background as a workbook (长报表导出).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExportKind {
+    /// 收缴进度 of a period, grouped.
+    Collection,
+    /// 记账凭证 of a date range.
+    Voucher,
+    /// 收款日报 of a date range.
+    Daily,
+    /// 欠费明细 behind the arrears ageing.
+    ArrearsDebtors,
+}
+
+text_enum!(ExportKind {
+    Collection => "collection",
+    Voucher => "voucher",
+    Daily => "daily",
+    ArrearsDebtors => "arrears_debtors",
+});
+
+impl ExportKind {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ExportKind::Collection => "收缴报表",
+            ExportKind::Voucher => "记账凭证",
+            ExportKind::Daily => "收款日报",
+            ExportKind::ArrearsDebtors => "欠费明细",
+        }
+    }
+}
+
+/// Where a background export stands: queued → running → ready (→ expired once its file is
+/// removed), or failed with the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ExportStatus {
+    Queued,
+    Running,
+    Ready,
+    Failed,
+    Expired,
+}
+
+text_enum!(ExportStatus {
+    Queued => "queued",
+    Running => "running",
+    Ready => "ready",
+    Failed => "failed",
+    Expired => "expired",
+});
+
+impl ExportStatus {
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ExportStatus::Queued => "排队中",
+            ExportStatus::Running => "生成中",
+            ExportStatus::Ready => "可下载",
+            ExportStatus::Failed => "失败",
+            ExportStatus::Expired => "已过期",
+        }
+    }
+
+    /// Nothing more will happen to it but expiry.
+    pub fn is_final(self) -> bool {
+        matches!(self, ExportStatus::Ready | ExportStatus::Failed | ExportStatus::Expired)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -426,6 +496,13 @@ mod tests {
         assert!("Accountant".parse::<Role>().is_err());
         assert!("refunding".parse::<Permission>().is_err());
         assert!("".parse::<Role>().is_err());
+        for k in ExportKind::ALL {
+            assert_eq!(k.as_str().parse::<ExportKind>(), Ok(k));
+        }
+        for st in ExportStatus::ALL {
+            assert_eq!(st.as_str().parse::<ExportStatus>(), Ok(st));
+        }
+        assert!("done".parse::<ExportStatus>().is_err() && "ledger".parse::<ExportKind>().is_err());
         for m in OfflineMethod::ALL {
             assert_eq!(m.as_str().parse::<OfflineMethod>(), Ok(m));
         }

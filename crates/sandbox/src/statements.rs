@@ -106,7 +106,11 @@ impl Sandbox {
             let line = match &e.refund {
                 None => {
                     let amount = format!("{:012}", t.amount.0);
-                    let settle = format!("C{amount}");
+                    // The simulator's merchant rate: 0.6 % kept of a consumption (fen, rounded
+                    // down), shown as 商户手续费 and taken off 结算金额.
+                    let kept = t.amount.0 * 6 / 1000;
+                    let fee = format!("D{kept:012}");
+                    let settle = format!("C{:012}", t.amount.0 - kept);
                     render_zm_line(&[
                         (field::CODE, "S22"),
                         (field::TRACE_NO, &trace),
@@ -114,6 +118,7 @@ impl Sandbox {
                         (field::AMOUNT, &amount),
                         (field::QUERY_ID, &query_id),
                         (field::ORDER_ID, &t.out_trade_no),
+                        (field::FEE, &fee),
                         (field::SETTLE_AMOUNT, &settle),
                         (field::TXN_TYPE, "01"),
                         (field::TXN_SUB_TYPE, sub),
@@ -123,7 +128,10 @@ impl Sandbox {
                 }
                 Some(r) => {
                     let amount = format!("{:012}", r.amount.0);
-                    let settle = format!("D{amount}");
+                    // The fee of the refunded part is given back.
+                    let back = r.amount.0 * 6 / 1000;
+                    let fee = format!("C{back:012}");
+                    let settle = format!("D{:012}", r.amount.0 - back);
                     render_zm_line(&[
                         (field::CODE, "S30"),
                         (field::TRACE_NO, &trace),
@@ -131,6 +139,7 @@ impl Sandbox {
                         (field::AMOUNT, &amount),
                         (field::QUERY_ID, &r.refund_id),
                         (field::ORDER_ID, &r.out_refund_no),
+                        (field::FEE, &fee),
                         (field::SETTLE_AMOUNT, &settle),
                         (field::TXN_TYPE, "04"),
                         (field::TXN_SUB_TYPE, "00"),

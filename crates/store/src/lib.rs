@@ -13,6 +13,7 @@ pub mod charges;
 pub mod dashboard;
 mod db;
 pub mod exceptions;
+pub mod exports;
 pub mod imports;
 pub mod jobs;
 pub mod ledger;

@@ -110,3 +110,72 @@ impl Store {
         })
     }
 }
+
+/// One charge that still owes, for the ageing's drill-down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArrearsDebtor {
+    pub student_no: String,
+    pub name: String,
+    pub department: String,
+    pub class_name: String,
+    pub academic_year: String,
+    pub period: String,
+    pub item: String,
+    pub outstanding: Fen,
+}
+
+impl Store {
+    /// The charges of the school that still owe (`charge_sums.owed_fen > 0`, the ageing's own
+    /// definition), of one department and/or academic year when given, most owed first; at most
+    /// `limit` rows, with how many there are in all and what they owe together.
+    pub async fn arrears_debtors(
+        &self,
+        school_id: i64,
+        department: Option<&str>,
+        academic_year: Option<&str>,
+        limit: i64,
+    ) -> Result<(Vec<ArrearsDebtor>, i64, Fen), StoreError> {
+        // A filter's flag ($2, $4) is 0 for "any": one statement for every filter on both
+        // backends (a department may be named '' and still be one).
+        const FROM: &str = "FROM charges c JOIN charge_sums cs ON cs.charge_id = c.id JOIN students s ON s.id = c.student_id \
+             JOIN periods p ON p.id = c.period_id JOIN fee_items f ON f.id = c.fee_item_id \
+             WHERE c.school_id = $1 AND cs.owed_fen > 0 AND ($2 = 0 OR s.department = $3) AND ($4 = 0 OR p.academic_year = $5)";
+        let flag = |f: Option<&str>| i64::from(f.is_some());
+        let all =
+            sqlx::query(sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n, CAST(COALESCE(SUM(cs.owed_fen), 0) AS BIGINT) AS owed {FROM}")))
+                .bind(school_id)
+                .bind(flag(department))
+                .bind(department.unwrap_or(""))
+                .bind(flag(academic_year))
+                .bind(academic_year.unwrap_or(""))
+                .fetch_one(&self.pool)
+                .await?;
+        let (count, owed): (i64, i64) = (all.try_get("n")?, all.try_get("owed")?);
+        let sql = format!(
+            "SELECT s.student_no, s.name, s.department, s.class_name, p.academic_year, p.name AS period, f.name AS item, \
+                    cs.owed_fen {FROM} ORDER BY cs.owed_fen DESC, s.student_no, p.academic_year, f.name LIMIT $6"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(school_id)
+            .bind(flag(department))
+            .bind(department.unwrap_or(""))
+            .bind(flag(academic_year))
+            .bind(academic_year.unwrap_or(""))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let rows = map_rows(&rows, |r| {
+            Ok(ArrearsDebtor {
+                student_no: r.try_get("student_no")?,
+                name: r.try_get("name")?,
+                department: r.try_get("department")?,
+                class_name: r.try_get("class_name")?,
+                academic_year: r.try_get("academic_year")?,
+                period: r.try_get("period")?,
+                item: r.try_get("item")?,
+                outstanding: Fen(r.try_get("owed_fen")?),
+            })
+        })?;
+        Ok((rows, count, Fen(owed)))
+    }
+}

@@ -38,6 +38,10 @@ pub enum Job {
     SmsReceipt { school_id: i64, receipt_id: i64 },
     /// Send a receipt's verify link by mail, if the student has an address.
     MailReceipt { school_id: i64, receipt_id: i64 },
+    /// Render a workbook the office asked for (`office::exports`).
+    Export { export_id: i64 },
+    /// Remove a ready export's file once it has been kept long enough.
+    ExpireExport { export_id: i64 },
 }
 
 /// Which runner takes a job: each queue has its own concurrency limit.
@@ -76,6 +80,8 @@ impl Job {
             // bounded by its timeout and expiries must not queue behind slow queries.
             // Receipts are our own books: they must not wait behind a slow provider.
             Job::ExpireOrder { .. } | Job::IssueReceipt { .. } | Job::IssueOfflineReceipt { .. } => Queue::Local,
+            // Our own books; one export takes one of the local queue's slots, never all.
+            Job::Export { .. } | Job::ExpireExport { .. } => Queue::Local,
             Job::SmsReceipt { .. } | Job::MailReceipt { .. } => Queue::Provider,
             Job::QueryAttempt { .. } | Job::CloseAttempt { .. } | Job::Refund { .. } | Job::Reconcile { .. } => Queue::Provider,
         }
@@ -217,6 +223,8 @@ mod tests {
             Job::IssueOfflineReceipt { offline_payment_id: 12 },
             Job::SmsReceipt { school_id: 1, receipt_id: 13 },
             Job::MailReceipt { school_id: 1, receipt_id: 14 },
+            Job::Export { export_id: 15 },
+            Job::ExpireExport { export_id: 16 },
         ];
         for job in jobs {
             let (kind, payload) = job.encode();

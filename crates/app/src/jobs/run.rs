@@ -73,6 +73,8 @@ pub(super) async fn run(ctx: &Context, claimed: Claimed) {
             Job::MailReceipt { school_id, receipt_id } => {
                 crate::receipts::deliver(ctx, *school_id, *receipt_id, crate::receipts::Delivery::Mail).await.map(|_| Next::Done)
             }
+            Job::Export { export_id } => crate::office::exports::run(ctx, *export_id, row.attempts).await.map(|_| Next::Done),
+            Job::ExpireExport { export_id } => crate::office::exports::expire(ctx, *export_id).await.map(|_| Next::Done),
         },
         Err(e) => Err(crate::Error::new(crate::ErrorKind::Internal, "undecodable_job", e.clone(), e.clone())),
     };

@@ -7,12 +7,14 @@
 //! 1 September (Asia/Shanghai); a year name without a leading year of four digits is shown
 //! under its own name with no age.
 
+use super::exports::Sheet;
 use super::{Audited, Staff, audit};
-use crate::{Client, Context, Error};
+use crate::{Client, Context, Error, ErrorKind};
 use campuspay_documents::Cell;
 use campuspay_domain::Fen;
 use campuspay_domain::office::{AuditAction, Permission};
 use campuspay_domain::time::shanghai_parts;
+use campuspay_store::money_reports::ArrearsDebtor;
 use std::collections::BTreeMap;
 
 /// The age buckets, youngest first.
@@ -154,6 +156,106 @@ pub async fn ageing_xlsx(ctx: &Context, staff: &Staff, client: &Client) -> Resul
     let what = Audited { action: AuditAction::ReportExported, subject: "report:arrears", before: None, after: Some(after) };
     audit(ctx, &mut tx, staff, client, &what).await?;
     tx.commit().await?;
+    Ok(bytes)
+}
+
+/// Rows a drill-down shows (the page and JSON); the workbook takes every row up to
+/// [`DEBTORS_EXPORTED`].
+pub const DEBTORS_SHOWN: i64 = 500;
+/// A workbook of more rows than this is refused with a hint to narrow it (a whole school of
+/// 100,000 students × 5 items that all owe would be 500,000 rows).
+pub const DEBTORS_EXPORTED: i64 = 100_000;
+
+/// The charges that still owe behind one cell of the ageing: one department and/or one
+/// academic year (`None`: all), most owed first.
+pub struct Debtors {
+    pub department: Option<String>,
+    pub academic_year: Option<String>,
+    pub rows: Vec<ArrearsDebtor>,
+    /// All matching charges, shown or not.
+    pub count: i64,
+    /// What they owe together (equals the ageing's cell).
+    pub outstanding: Fen,
+}
+
+fn filter(f: Option<&str>) -> Option<String> {
+    f.map(|s| s.trim().to_string())
+}
+
+/// Drill-down from the ageing to the students who owe (`view_reports`, the staff member's
+/// school only).
+pub async fn debtors(ctx: &Context, staff: &Staff, department: Option<&str>, academic_year: Option<&str>) -> Result<Debtors, Error> {
+    debtors_up_to(ctx, staff, department, academic_year, DEBTORS_SHOWN).await
+}
+
+async fn debtors_up_to(
+    ctx: &Context,
+    staff: &Staff,
+    department: Option<&str>,
+    academic_year: Option<&str>,
+    limit: i64,
+) -> Result<Debtors, Error> {
+    staff.require(Permission::ViewReports)?;
+    let school_id = staff.school()?;
+    let (department, academic_year) = (filter(department), filter(academic_year));
+    let (rows, count, outstanding) = ctx.store.arrears_debtors(school_id, department.as_deref(), academic_year.as_deref(), limit).await?;
+    Ok(Debtors { department, academic_year, rows, count, outstanding })
+}
+
+pub const DEBTOR_HEAD: [&str; 8] = ["学号", "姓名", "院系", "班级", "学年", "收费期间", "项目", "欠费"];
+
+/// The drill-down as one sheet of every matching charge, up to [`DEBTORS_EXPORTED`]
+/// (`view_reports`).
+pub async fn debtors_sheet(ctx: &Context, staff: &Staff, department: Option<&str>, academic_year: Option<&str>) -> Result<Sheet, Error> {
+    let d = debtors_up_to(ctx, staff, department, academic_year, DEBTORS_EXPORTED + 1).await?;
+    if d.count > DEBTORS_EXPORTED {
+        return Err(Error::new(
+            ErrorKind::Refused,
+            "too_many_rows",
+            format!("欠费明细共 {} 项，超过 {DEBTORS_EXPORTED} 项，请按院系或学年分别导出", d.count),
+            format!("{} rows owe, more than {DEBTORS_EXPORTED}: export one department or year at a time", d.count),
+        ));
+    }
+    let rows: Vec<Vec<Cell>> = d
+        .rows
+        .iter()
+        .map(|r| {
+            vec![
+                Cell::Text(r.student_no.clone()),
+                Cell::Text(r.name.clone()),
+                Cell::Text(r.department.clone()),
+                Cell::Text(r.class_name.clone()),
+                Cell::Text(r.academic_year.clone()),
+                Cell::Text(r.period.clone()),
+                Cell::Text(r.item.clone()),
+                Cell::Fen(r.outstanding.0),
+            ]
+        })
+        .collect();
+    let mut total = vec![Cell::Text("合计".into())];
+    total.extend((0..6).map(|_| Cell::Blank));
+    total.push(Cell::Fen(d.outstanding.0));
+    Ok(Sheet {
+        name: "欠费明细",
+        file_name: "arrears-debtors.xlsx".into(),
+        head: DEBTOR_HEAD.iter().map(|h| h.to_string()).collect(),
+        rows,
+        total: Some(total),
+    })
+}
+
+/// The drill-down as a workbook (audited).
+pub async fn debtors_xlsx(
+    ctx: &Context,
+    staff: &Staff,
+    client: &Client,
+    department: Option<&str>,
+    academic_year: Option<&str>,
+) -> Result<Vec<u8>, Error> {
+    let sheet = debtors_sheet(ctx, staff, department, academic_year).await?;
+    let bytes = sheet.render()?;
+    let after = serde_json::json!({"report": "arrears_debtors", "department": department, "academic_year": academic_year, "rows": sheet.rows.len()});
+    super::exports::audit_export(ctx, staff, client, "report:arrears_debtors", after).await?;
     Ok(bytes)
 }
 

@@ -12,6 +12,7 @@ pub mod catalog;
 pub mod charge_runs;
 pub mod dashboard;
 pub mod exceptions;
+pub mod exports;
 pub mod imports;
 pub mod merchants;
 pub mod money_reports;

@@ -9,11 +9,12 @@
 //! balance uses, the two halves of an exception's credit or apply, which cancel out) are not
 //! collection; they still appear on the vouchers.
 
+use super::Staff;
+use super::exports::{Sheet, audit_export};
 use super::reports::valid_date;
-use super::{Audited, Staff, audit};
 use crate::{Client, Context, Error, ErrorKind};
 use campuspay_documents::Cell;
-use campuspay_domain::office::{AuditAction, Permission};
+use campuspay_domain::office::Permission;
 use campuspay_domain::settlement::MoneyChannel;
 use campuspay_domain::time::{SHANGHAI_OFFSET_S, civil_from_days, days_from_civil};
 use campuspay_domain::{Fen, LedgerKind};
@@ -177,31 +178,27 @@ fn channel_label(r: &DailyRow) -> &'static str {
     r.channel.map_or("合计", |c| c.label_zh())
 }
 
-fn workbook(name: &str, head: &[&str], rows: &[Vec<Cell>], total: Option<&[Cell]>) -> Result<Vec<u8>, Error> {
-    campuspay_documents::write_report_xlsx(name, head, rows, total).map_err(|e| {
-        tracing::error!(error = %e, report = name, "export");
-        Error::internal()
-    })
-}
-
-async fn audit_export(ctx: &Context, staff: &Staff, client: &Client, subject: &str, after: serde_json::Value) -> Result<(), Error> {
-    let mut tx = ctx.store.write_tx().await?;
-    let what = Audited { action: AuditAction::ReportExported, subject, before: None, after: Some(after) };
-    audit(ctx, &mut tx, staff, client, &what).await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-/// The daily report as a workbook: per day and channel, then a subtotal per channel and the
-/// grand total (audited).
-pub async fn daily_xlsx(ctx: &Context, staff: &Staff, client: &Client, from: &str, to: &str) -> Result<Vec<u8>, Error> {
+/// The daily report as one sheet: per day and channel, then a subtotal per channel and the
+/// grand total (`view_reports`).
+pub async fn daily_sheet(ctx: &Context, staff: &Staff, from: &str, to: &str) -> Result<Sheet, Error> {
     let d = daily(ctx, staff, from, to).await?;
     let mut rows: Vec<Vec<Cell>> = d.rows.iter().map(|r| daily_cells(r, &r.date, channel_label(r))).collect();
     let span = format!("{} 至 {}", d.range.from, d.range.to);
     rows.extend(d.channels.iter().map(|r| daily_cells(r, &format!("{span} 小计"), channel_label(r))));
-    let total = daily_cells(&d.total, &span, "合计");
-    let bytes = workbook("收款日报", &DAILY_HEAD, &rows, Some(&total))?;
-    let after = serde_json::json!({"report": "daily", "from": d.range.from, "to": d.range.to, "rows": d.rows.len()});
+    Ok(Sheet {
+        name: "收款日报",
+        file_name: format!("daily-{}-{}.xlsx", d.range.from, d.range.to),
+        head: DAILY_HEAD.iter().map(|h| h.to_string()).collect(),
+        rows,
+        total: Some(daily_cells(&d.total, &span, "合计")),
+    })
+}
+
+/// The daily report as a workbook (audited).
+pub async fn daily_xlsx(ctx: &Context, staff: &Staff, client: &Client, from: &str, to: &str) -> Result<Vec<u8>, Error> {
+    let sheet = daily_sheet(ctx, staff, from, to).await?;
+    let bytes = sheet.render()?;
+    let after = serde_json::json!({"report": "daily", "from": from.trim(), "to": to.trim(), "rows": sheet.rows.len()});
     audit_export(ctx, staff, client, "report:daily", after).await?;
     Ok(bytes)
 }
@@ -251,8 +248,8 @@ pub fn vouchers_of(groups: &[LedgerDayGroup]) -> Vec<Voucher> {
 pub const VOUCHER_HEAD: [&str; 7] = ["日期", "凭证号", "分录", "摘要", "会计科目", "借方金额", "贷方金额"];
 
 /// The ledger of a date range as a voucher sheet for the accounting system: two lines per
-/// voucher (debit, then credit), amounts as numbers in yuan (`view_reports`, audited).
-pub async fn voucher_xlsx(ctx: &Context, staff: &Staff, client: &Client, from: &str, to: &str) -> Result<Vec<u8>, Error> {
+/// voucher (debit, then credit), amounts as numbers in yuan (`view_reports`).
+pub async fn voucher_sheet(ctx: &Context, staff: &Staff, from: &str, to: &str) -> Result<Sheet, Error> {
     staff.require(Permission::ViewReports)?;
     let school_id = staff.school()?;
     let range = parse_range(from, to)?;
@@ -277,7 +274,7 @@ pub async fn voucher_xlsx(ctx: &Context, staff: &Staff, client: &Client, from: &
         rows.push(line(1, v.debit, true));
         rows.push(line(2, v.credit, false));
     }
-    let total = [
+    let total = vec![
         Cell::Text(format!("{} 至 {}", range.from, range.to)),
         Cell::Text(format!("{} 张凭证", vouchers.len())),
         Cell::Blank,
@@ -286,8 +283,20 @@ pub async fn voucher_xlsx(ctx: &Context, staff: &Staff, client: &Client, from: &
         Cell::Fen(sum),
         Cell::Fen(sum),
     ];
-    let bytes = workbook("记账凭证", &VOUCHER_HEAD, &rows, Some(&total))?;
-    let after = serde_json::json!({"report": "voucher", "from": range.from, "to": range.to, "vouchers": vouchers.len()});
+    Ok(Sheet {
+        name: "记账凭证",
+        file_name: format!("voucher-{}-{}.xlsx", range.from, range.to),
+        head: VOUCHER_HEAD.iter().map(|h| h.to_string()).collect(),
+        rows,
+        total: Some(total),
+    })
+}
+
+/// The voucher sheet as a workbook (audited).
+pub async fn voucher_xlsx(ctx: &Context, staff: &Staff, client: &Client, from: &str, to: &str) -> Result<Vec<u8>, Error> {
+    let sheet = voucher_sheet(ctx, staff, from, to).await?;
+    let bytes = sheet.render()?;
+    let after = serde_json::json!({"report": "voucher", "from": from.trim(), "to": to.trim(), "vouchers": sheet.rows.len() / 2});
     audit_export(ctx, staff, client, "report:voucher", after).await?;
     Ok(bytes)
 }

@@ -5,6 +5,7 @@
 //! so a report always agrees with the books; `total` is the sum of the rows, computed here
 //! from them rather than by a second query that could disagree.
 
+use super::exports::Sheet;
 use super::{Audited, Staff, audit};
 use crate::{Client, Context, Error, ErrorKind};
 use campuspay_documents::Cell;
@@ -39,7 +40,7 @@ pub fn parse_by(s: &str) -> Result<ReportBy, Error> {
     })
 }
 
-async fn checked_period(ctx: &Context, school_id: i64, period: &str) -> Result<String, Error> {
+pub(crate) async fn checked_period(ctx: &Context, school_id: i64, period: &str) -> Result<String, Error> {
     let period = period.trim();
     if period.is_empty() {
         return Err(refused("period_required", "请选择收费期间", "Choose a period", "period"));
@@ -113,21 +114,26 @@ fn cells(r: &CollectionRow) -> Vec<Cell> {
     ]
 }
 
+/// The report as one sheet (`view_reports`), for a download now or an export job.
+pub async fn collection_sheet(ctx: &Context, staff: &Staff, period: &str, by: ReportBy) -> Result<Sheet, Error> {
+    let report = collection(ctx, staff, period, by).await?;
+    let mut head: Vec<String> = COLLECTION_HEAD.iter().map(|h| h.to_string()).collect();
+    head[0] = by.label_zh().to_string();
+    Ok(Sheet {
+        name: "收缴进度",
+        file_name: format!("collection-{}-{}.xlsx", report.period, by.as_str()),
+        head,
+        rows: report.rows.iter().map(cells).collect(),
+        total: Some(cells(&report.total)),
+    })
+}
+
 /// The report as an .xlsx workbook (audited: the office's figures left the system).
 pub async fn collection_xlsx(ctx: &Context, staff: &Staff, client: &Client, period: &str, by: ReportBy) -> Result<Vec<u8>, Error> {
-    let report = collection(ctx, staff, period, by).await?;
-    let mut head = COLLECTION_HEAD;
-    head[0] = by.label_zh();
-    let rows: Vec<Vec<Cell>> = report.rows.iter().map(cells).collect();
-    let bytes = campuspay_documents::write_report_xlsx("收缴进度", &head, &rows, Some(&cells(&report.total))).map_err(|e| {
-        tracing::error!(error = %e, "collection export");
-        Error::internal()
-    })?;
-    let mut tx = ctx.store.write_tx().await?;
-    let after = serde_json::json!({"report": "collection", "period": report.period, "by": by.as_str(), "rows": report.rows.len()});
-    let what = Audited { action: AuditAction::ReportExported, subject: "report:collection", before: None, after: Some(after) };
-    audit(ctx, &mut tx, staff, client, &what).await?;
-    tx.commit().await?;
+    let sheet = collection_sheet(ctx, staff, period, by).await?;
+    let bytes = sheet.render()?;
+    let after = serde_json::json!({"report": "collection", "period": period.trim(), "by": by.as_str(), "rows": sheet.rows.len()});
+    super::exports::audit_export(ctx, staff, client, "report:collection", after).await?;
     Ok(bytes)
 }
 

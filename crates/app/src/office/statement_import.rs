@@ -193,3 +193,46 @@ pub async fn import(
     tx.commit().await?;
     Ok(ctx.store.reconciliations_of_day(school_id, &date).await?)
 }
+
+/// A kept statement file, ready to hand back.
+pub struct KeptFile {
+    pub file_name: String,
+    pub sha256: String,
+    pub bytes: Vec<u8>,
+}
+
+/// The statement file the office uploaded for a reconciliation, as it came (`view_reports`,
+/// the staff member's school only; another school's id is not found). Its SHA-256 is checked
+/// against the one recorded at upload, so what leaves is the file the run was read from; the
+/// download is audited like a report's export.
+pub async fn download(ctx: &Context, staff: &Staff, client: &Client, id: i64) -> Result<KeptFile, Error> {
+    staff.require(Permission::ViewReports)?;
+    let school_id = staff.school()?;
+    let Some(kept) = ctx.store.statement_file(school_id, id).await? else {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "statement_file_not_found",
+            "本校没有这个对账单文件",
+            "No such statement file at this school",
+        ));
+    };
+    let bytes = base64::engine::general_purpose::STANDARD.decode(kept.content_base64.as_bytes()).map_err(|e| {
+        tracing::error!(id, error = %e, "kept statement file is not base64");
+        Error::internal()
+    })?;
+    let sha256 = crate::crypto::sha256_hex(&bytes);
+    if sha256 != kept.file.sha256 {
+        tracing::error!(id, "kept statement file no longer matches its SHA-256");
+        return Err(Error::internal());
+    }
+    let mut tx = ctx.store.write_tx().await?;
+    let subject = format!("statement_import:{id}");
+    let after =
+        serde_json::json!({"provider": kept.provider.as_str(), "date": kept.day, "file_name": kept.file.file_name, "sha256": sha256});
+    let what = Audited { action: AuditAction::ReportExported, subject: &subject, before: None, after: Some(after) };
+    audit(ctx, &mut tx, staff, client, &what).await?;
+    tx.commit().await?;
+    let file_name =
+        if kept.file.file_name.is_empty() { format!("statement-{}-{}", kept.provider.as_str(), kept.day) } else { kept.file.file_name };
+    Ok(KeptFile { file_name, sha256, bytes })
+}

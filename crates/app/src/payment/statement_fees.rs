@@ -3,9 +3,10 @@
 //! Our channel parsers (`campuspay_channels::*::bill`) keep a line's trade, amount and refund
 //! but not its fee, so the reconciliation reads the fee column from `Statement::raw` by its
 //! published header name: WeChat's trade bill `手续费` (to 1/100,000 yuan) and Alipay's
-//! detail `服务费（元）`. A line's fee counts for the trade it is on; a refund line's fee is
-//! what the provider gives back. UnionPay's ZM file has fee fields our reader does not take:
-//! no fee is claimed for it (`None`), rather than a made-up zero.
+//! detail `服务费（元）`, and UnionPay's ZM field 16 商户手续费 (in fen; see
+//! `unionpay::bill::zm_fees` for what of its layout is published). A line's fee counts for the
+//! trade it is on; a refund line's fee is what the provider gives back. A file whose fee we
+//! cannot read claims none (`None`), rather than a made-up zero.
 
 use campuspay_channels::{Provider, Statement};
 use std::collections::HashMap;
@@ -92,7 +93,12 @@ pub fn line_fees(s: &Statement) -> Option<LineFees> {
             }
             header?;
         }
-        Provider::Unionpay | Provider::Ccb | Provider::Allinpay => return None,
+        Provider::Ccb | Provider::Allinpay => return None,
+        Provider::Unionpay => {
+            for (out_trade_no, refund, fen) in campuspay_channels::unionpay::bill::zm_fees(&s.raw)? {
+                add(&mut fees, &out_trade_no, refund, fen.checked_mul(1000)?);
+            }
+        }
     }
     Some(fees)
 }
@@ -133,7 +139,23 @@ mod tests {
         let fees = line_fees(&s).unwrap();
         assert_eq!(fees[&("A1".to_string(), false)], 60_000);
         assert_eq!(fees.get(&("B2".to_string(), false)), None, "a zero fee takes no room");
-        let u = Statement { provider: Provider::Unionpay, date: "2026-03-01".into(), lines: vec![], declared: None, raw: String::new() };
-        assert_eq!(line_fees(&u), None, "no fee claimed where none is read");
+        use campuspay_channels::unionpay::bill::{field, render_zm_line};
+        let zm = |fee: &str| {
+            let pay = render_zm_line(&[(field::TXN_TYPE, "01"), (field::ORDER_ID, "U1"), (field::FEE, fee)]);
+            let back = render_zm_line(&[
+                (field::TXN_TYPE, "04"),
+                (field::ORIG_ORDER_ID, "U1"),
+                (field::ORDER_ID, "R1"),
+                (field::FEE, "C000000000002"),
+            ]);
+            let raw = campuspay_channels::statement::decode_gbk(&[pay, back].concat()).unwrap();
+            Statement { provider: Provider::Unionpay, date: "2026-03-01".into(), lines: vec![], declared: None, raw }
+        };
+        let fees = line_fees(&zm("D000000000060")).unwrap();
+        assert_eq!((fees[&("U1".to_string(), false)], fees[&("U1".to_string(), true)]), (60_000, 2_000), "fen, sign from the line's kind");
+        assert_eq!(line_fees(&zm("0000000000060")).unwrap()[&("U1".to_string(), false)], 60_000);
+        for unread in ["", "D00000000006", "X000000000060", "D0000000000.6"] {
+            assert_eq!(line_fees(&zm(unread)), None, "{unread:?}: no fee claimed where none is read");
+        }
     }
 }

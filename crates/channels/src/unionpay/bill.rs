@@ -41,6 +41,8 @@ pub const ZM_WIDTHS: [usize; 42] = [
 /// 0-based indexes of the fields we read.
 const F_TIME: usize = 4;
 const F_AMOUNT: usize = 6;
+/// 16 商户手续费 (`merCharge`, 13 bytes), beside 17 结算金额 (`settleAmt`, 13 bytes).
+const F_FEE: usize = 15;
 const F_QUERY_ID: usize = 9;
 const F_ORDER_ID: usize = 11;
 const F_TXN_TYPE: usize = 19;
@@ -120,6 +122,45 @@ pub fn parse_zm(date: &str, bytes: &[u8], mer_id: &str) -> Result<Statement, Cha
     }
     let raw = decode_gbk(bytes)?;
     Ok(Statement { provider: Provider::Unionpay, date: date.to_string(), lines, declared: None, raw })
+}
+
+/// 商户手续费 of every line of a ZM file's text (as kept in `Statement::raw`): (the order the
+/// line is about — for a refund line its 原始交易订单号 —, whether it is a refund line, the fee
+/// in fen, unsigned). `None` when any line leaves the field blank or holds something we do not
+/// read: then no fee is claimed for the day rather than a partial or made-up one.
+///
+/// The field's place and width are published (the ACP SDK's ZM field list and the 文件接口
+/// specification's table: 16 商户手续费, 13 bytes). How its 13 bytes sign the amount is not
+/// in anything public we could read whole; the other money fields of the file are fen
+/// zero-padded, and UnionPay's settlement fields carry a debit/credit letter (`C`/`D`) before
+/// 12 digits. So we read a leading `C`, `D`, `+` or `-` and 12 digits, or 13 digits, as fen,
+/// and ignore the sign: the line's 交易类型 says whether the fee was kept (a consumption) or
+/// given back (a refund), as for WeChat's and Alipay's fee columns.
+pub fn zm_fees(raw: &str) -> Option<Vec<(String, bool, i64)>> {
+    let mut out = Vec::new();
+    for line in raw.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bytes = crate::statement::encode_gbk(line);
+        let f = cut(&bytes).ok()?;
+        let text = |i: usize| decode_gbk(f.get(i).copied().unwrap_or_default()).ok().map(|t| t.trim().to_string());
+        let refund = match text(F_TXN_TYPE)?.as_str() {
+            api::TXN_CONSUME => false,
+            api::TXN_REFUND | api::TXN_CANCEL => true,
+            _ => return None,
+        };
+        let fee = text(F_FEE)?;
+        let digits = fee.strip_prefix(['C', 'D', '+', '-']).unwrap_or(&fee);
+        let ok = (digits.len() == 12 && digits.len() < fee.len()) || (digits.len() == 13 && digits.len() == fee.len());
+        if !ok || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let order = text(if refund { F_ORIG_ORDER_ID } else { F_ORDER_ID })?;
+        out.push((order, refund, digits.parse().ok()?));
+    }
+    Some(out)
 }
 
 /// Cuts a line into its fields. Everything up to 商户代码 must be there; later fields may be
@@ -203,6 +244,7 @@ pub mod field {
     pub const AMOUNT: usize = super::F_AMOUNT;
     pub const QUERY_ID: usize = super::F_QUERY_ID;
     pub const ORDER_ID: usize = super::F_ORDER_ID;
+    pub const FEE: usize = super::F_FEE;
     pub const SETTLE_AMOUNT: usize = 16;
     pub const TXN_TYPE: usize = super::F_TXN_TYPE;
     pub const TXN_SUB_TYPE: usize = 20;

@@ -43,6 +43,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .merge(super::reports::api())
         .merge(super::money_reports::api())
         .merge(super::statement_import::api())
+        .merge(super::exports::api())
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -5,6 +5,7 @@
 mod announcements;
 mod api;
 mod charges;
+mod exports;
 mod imports;
 mod merchants;
 mod money;

@@ -18,7 +18,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn api() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(daily)).routes(routes!(arrears_ageing)).routes(routes!(voucher))
+    OpenApiRouter::new().routes(routes!(daily)).routes(routes!(arrears_ageing)).routes(routes!(arrears_debtors)).routes(routes!(voucher))
 }
 
 /// An .xlsx download.
@@ -211,6 +211,83 @@ async fn arrears_ageing(
         buckets: BUCKETS.to_vec(),
         rows: a.rows.iter().map(|r| row(&r.department, &r.by_year, &r.by_bucket, &r.total)).collect(),
         total: row("合计", &a.by_year, &a.by_bucket, &a.total),
+    })
+    .into_response())
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct DebtorsQuery {
+    /// One department (a row of the ageing); absent: every department.
+    department: Option<String>,
+    /// One academic year (a column of the ageing, e.g. `2024-2025`); absent: every year.
+    academic_year: Option<String>,
+    /// `xlsx` for a workbook of every matching charge; JSON (the first 500) otherwise.
+    #[serde(default)]
+    format: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArrearsDebtorView {
+    student_no: String,
+    name: String,
+    department: String,
+    class_name: String,
+    academic_year: String,
+    /// The period's name.
+    period: String,
+    item: String,
+    outstanding_fen: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArrearsDebtors {
+    department: Option<String>,
+    academic_year: Option<String>,
+    /// Every charge that owes in the cell; `rows` holds the first 500, most owed first.
+    count: i64,
+    /// What they owe together: the ageing's cell.
+    outstanding_fen: i64,
+    rows: Vec<ArrearsDebtorView>,
+}
+
+/// The students who owe behind a cell of the ageing, per charge, most owed first (`view_reports`);
+/// `format=xlsx` for every row as a workbook.
+#[utoipa::path(get, path = "/api/v1/office/reports/arrears-ageing/debtors", tag = "office", security(("bearer" = [])), params(DebtorsQuery), responses(
+    (status = 200, description = "欠费明细（JSON，或 format=xlsx 时为 Excel 工作簿）", body = ArrearsDebtors),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 422, description = "格式有误，或行数过多", body = ErrorBody),
+))]
+async fn arrears_debtors(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    Query(q): Query<DebtorsQuery>,
+) -> Result<Response, HttpError> {
+    let (department, year) = (q.department.as_deref(), q.academic_year.as_deref());
+    if format_of(&q.format, true)? == Format::Xlsx {
+        let bytes = arrears::debtors_xlsx(&state, &s.staff, &client, department, year).await?;
+        return Ok(xlsx("arrears-debtors.xlsx", bytes));
+    }
+    let d = arrears::debtors(&state, &s.staff, department, year).await?;
+    Ok(ApiJson(ArrearsDebtors {
+        department: d.department,
+        academic_year: d.academic_year,
+        count: d.count,
+        outstanding_fen: d.outstanding.0,
+        rows: d
+            .rows
+            .into_iter()
+            .map(|r| ArrearsDebtorView {
+                student_no: r.student_no,
+                name: r.name,
+                department: r.department,
+                class_name: r.class_name,
+                academic_year: r.academic_year,
+                period: r.period,
+                item: r.item,
+                outstanding_fen: r.outstanding.0,
+            })
+            .collect(),
     })
     .into_response())
 }

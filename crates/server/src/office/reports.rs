@@ -210,7 +210,21 @@ pub struct ChannelDay {
     settlement_fen: Option<i64>,
     /// Read from a file the office uploaded, not fetched from the provider.
     imported: bool,
+    /// That file, kept as uploaded: download it from `download`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<StatementFileView>,
     reconciled_at: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StatementFileView {
+    id: i64,
+    file_name: String,
+    /// Hex SHA-256 of the file as uploaded.
+    sha256: String,
+    size_bytes: i64,
+    /// `/api/v1/office/reconciliation/files/{id}`.
+    download: String,
 }
 
 pub(super) fn channel_day(r: &ReconciliationRow) -> ChannelDay {
@@ -235,6 +249,13 @@ pub(super) fn channel_day(r: &ReconciliationRow) -> ChannelDay {
         fee_fen: r.fee_fen.map(|f| f.0),
         settlement_fen: r.fee_fen.map(|f| r.statement_fen.0 - r.refund_fen.0 - f.0),
         imported: r.imported,
+        file: r.file.as_ref().map(|f| StatementFileView {
+            id: f.id,
+            file_name: f.file_name.clone(),
+            sha256: f.sha256.clone(),
+            size_bytes: f.size_bytes,
+            download: format!("/api/v1/office/reconciliation/files/{}", f.id),
+        }),
         reconciled_at: format_shanghai(r.created_at),
     }
 }

@@ -69,7 +69,13 @@ pub const ROUTES: &[(&str, &str, Option<Permission>)] = &[
     ("GET", "/api/v1/office/reconciliation", Some(Permission::ViewReports)),
     ("POST", "/api/v1/office/reconciliation/run", Some(Permission::Refund)),
     ("POST", "/api/v1/office/reconciliation/import", Some(Permission::Refund)),
+    ("GET", "/api/v1/office/reconciliation/files/{id}", Some(Permission::ViewReports)),
     ("GET", "/api/v1/office/reports/daily", Some(Permission::ViewReports)),
     ("GET", "/api/v1/office/reports/arrears-ageing", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/reports/arrears-ageing/debtors", Some(Permission::ViewReports)),
     ("GET", "/api/v1/office/ledger/voucher", Some(Permission::ViewReports)),
+    ("POST", "/api/v1/office/exports", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/exports", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/exports/{id}", Some(Permission::ViewReports)),
+    ("GET", "/api/v1/office/exports/{id}/file", Some(Permission::ViewReports)),
 ];

@@ -17,6 +17,7 @@ use utoipa_axum::routes;
 pub fn api() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(import))
+        .routes(routes!(download))
         // The file's limit is the documents crate's; a little more for the form's framing.
         .layer(DefaultBodyLimit::max(campuspay_documents::MAX_UPLOAD_BYTES + 64 * 1024))
 }
@@ -96,4 +97,48 @@ async fn import(
     let (name, bytes) = file.unwrap_or_default();
     let rows = statement_import::import(&state, &s.staff, &client, &provider, &date, &name, &bytes).await?;
     Ok(ApiJson(ReconciliationDay { date: date.trim().to_string(), channels: rows.iter().map(channel_day).collect() }))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct FileId {
+    /// The kept file's id (`channels[].file.id` of the reconciliation).
+    id: i64,
+}
+
+/// A kept statement file as it was uploaded (`view_reports`; audited). `Repr-Digest` carries
+/// its SHA-256 (RFC 9530), the one recorded at upload and checked before sending.
+#[utoipa::path(get, path = "/api/v1/office/reconciliation/files/{id}", tag = "office", security(("bearer" = [])), params(FileId), responses(
+    (status = 200, description = "对账单原文件", content_type = "application/octet-stream"),
+    (status = 403, description = "没有权限", body = ErrorBody),
+    (status = 404, description = "本校没有这个对账单文件", body = ErrorBody),
+))]
+async fn download(
+    State(state): State<AppState>,
+    client: Client,
+    s: StaffSession,
+    axum::extract::Path(FileId { id }): axum::extract::Path<FileId>,
+) -> Result<axum::response::Response, HttpError> {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    use base64::Engine;
+    let f = statement_import::download(&state, &s.staff, &client, id).await?;
+    let digest = hex_bytes(&f.sha256).map(|raw| format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(raw)));
+    let ascii: String = f.file_name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let encoded: String = form_urlencoded::byte_serialize(f.file_name.as_bytes()).collect::<String>().replace('+', "%20");
+    let mut res = (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")),
+        ],
+        f.bytes,
+    )
+        .into_response();
+    if let Some(d) = digest.and_then(|d| axum::http::HeaderValue::from_str(&d).ok()) {
+        res.headers_mut().insert("repr-digest", d);
+    }
+    Ok(res)
+}
+
+fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
+    (0..hex.len()).step_by(2).map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok())).collect()
 }

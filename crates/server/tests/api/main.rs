@@ -7,6 +7,7 @@ mod common;
 mod accounts;
 mod allinpay;
 mod ccb;
+mod exports;
 mod foundation;
 mod hardening;
 mod hardening_boundaries;

@@ -11,6 +11,7 @@ on_both_databases!(
     daily_collection_and_vouchers_equal_the_ledger,
     arrears_ageing_equals_what_the_charges_owe,
     the_pages_draw_their_charts_without_script,
+    unionpay_fees_come_from_its_statement,
 );
 
 /// The ledger's timestamps are the database's wall clock: the range is around the real today.
@@ -267,6 +268,59 @@ async fn arrears_ageing_equals_what_the_charges_owe(app: TestApp) {
     let cashier = staff(&app, "lut", "cashier", "Cashier#2026").await;
     assert_eq!(app.get_json("/api/v1/office/reports/arrears-ageing", Some(&cashier)).await.0, 403);
     assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'report.exported'").await, 1);
+
+    // Drill-down: the charges behind a cell are the cell, row by row.
+    let dept = rows[0]["department"].as_str().unwrap().to_string();
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let cells = [
+        (format!("department={}&academic_year={}", enc(&dept), enc(&year)), a["rows"][0]["by_year_fen"][0].as_i64().unwrap()),
+        (format!("department={}", enc(&dept)), rows[0]["outstanding_fen"].as_i64().unwrap()),
+        (format!("academic_year={}", enc(&year)), of_year),
+        (String::new(), total),
+    ];
+    for (q, cell) in &cells {
+        let (status, d) = app.get_json(&format!("/api/v1/office/reports/arrears-ageing/debtors?{q}"), Some(&fin)).await;
+        assert_eq!(status, 200, "{q}: {d}");
+        assert_eq!(d["outstanding_fen"].as_i64(), Some(*cell), "{q}: the drill-down owes what its cell shows");
+        let list = d["rows"].as_array().unwrap();
+        let n = d["count"].as_i64().unwrap();
+        assert_eq!(list.len() as i64, n.min(500), "{q}");
+        if n <= 500 {
+            assert_eq!(list.iter().map(|r| r["outstanding_fen"].as_i64().unwrap()).sum::<i64>(), *cell, "{q}");
+        }
+        assert!(list.iter().all(|r| r["outstanding_fen"].as_i64().unwrap() > 0), "only what owes");
+        assert!(list.windows(2).all(|w| w[0]["outstanding_fen"].as_i64() >= w[1]["outstanding_fen"].as_i64()), "most owed first");
+        if q.contains("department") {
+            assert!(list.iter().all(|r| r["department"] == dept.as_str()), "{q}");
+        }
+    }
+    // One department as a workbook: every charge, and a total row equal to the cell.
+    let (_, mine) = app.get_json(&format!("/api/v1/office/reports/arrears-ageing/debtors?{}", cells[1].0), Some(&fin)).await;
+    let sheet = workbook(&app, &fin, &format!("/api/v1/office/reports/arrears-ageing/debtors?{}&format=xlsx", cells[1].0)).await;
+    assert_eq!(sheet[0][0], calamine::Data::String("学号".into()));
+    assert_eq!(sheet.len() as i64, mine["count"].as_i64().unwrap() + 2, "header, every charge, total");
+    assert_eq!(yuan(&sheet.last().unwrap()[7]), cells[1].1, "the workbook's total is the cell");
+    let listed: i64 = sheet[1..sheet.len() - 1].iter().map(|r| yuan(&r[7])).sum();
+    assert_eq!(listed, cells[1].1, "and its rows add up to it");
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'report.exported'").await, 2);
+    // Another school's office asking for lut's department sees only its own charges of that name.
+    let (_, theirs) = app.get_json(&format!("/api/v1/office/reports/arrears-ageing/debtors?{}", cells[1].0), Some(&other)).await;
+    let ejt_dept: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(cs.owed_fen), 0) AS BIGINT) FROM charges c JOIN charge_sums cs ON cs.charge_id = c.id \
+         JOIN schools s ON s.id = c.school_id JOIN students st ON st.id = c.student_id \
+         WHERE s.code = 'ejt' AND cs.owed_fen > 0 AND st.department = $1",
+    )
+    .bind(&dept)
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    assert_eq!(theirs["outstanding_fen"].as_i64(), Some(ejt_dept), "{theirs}");
+    for q in ["", "?format=xlsx"] {
+        let path = format!("/api/v1/office/reports/arrears-ageing/debtors{q}");
+        assert_eq!(app.get_json(&path, Some(&cashier)).await.0, 403, "{path}");
+    }
+    let (s, e) = app.get_json("/api/v1/office/reports/arrears-ageing/debtors?format=pdf", Some(&fin)).await;
+    assert_eq!((s, e["error"]["code"].as_str(), e["error"]["field"].as_str()), (422, Some("invalid_format"), Some("format")));
 }
 
 async fn page(app: &TestApp, cookie: &str, path: &str) -> (u16, String) {
@@ -299,9 +353,55 @@ async fn the_pages_draw_their_charts_without_script(app: TestApp) {
     let (status, html) = page(&app, &fin, "/office/reports/arrears").await;
     assert_eq!(status, 200, "{html}");
     assert!(html.contains("<svg class=\"chart\"") && html.contains("账龄3年及以上") && !html.contains("<script"), "{html}");
+    // Each department and each owed cell links to its students; the drill-down lists them.
+    assert!(html.contains("/office/reports/arrears?department="), "{html}");
+    let link = html.split("href=\"/office/reports/arrears?department=").nth(1).unwrap().split('"').next().unwrap().replace("&amp;", "&");
+    let (status, drill) = page(&app, &fin, &format!("/office/reports/arrears?department={link}")).await;
+    assert_eq!(status, 200, "{drill}");
+    assert!(drill.contains("id=\"debtors\"") && drill.contains("的欠费学生") && drill.contains("下载欠费明细 Excel"), "{drill}");
+    assert!(drill.contains("/office/students/"), "students are listed: {drill}");
     // Only roles that read reports.
     let cashier = office_cookie(&app, "cashier", "Cashier#2026").await;
     for path in ["/office/reports/daily", "/office/reports/arrears"] {
         assert_eq!(page(&app, &cashier, path).await.0, 403, "{path}");
     }
+}
+
+/// UnionPay's ZM file states 商户手续费 per line (the simulator keeps 0.6 %, rounded down):
+/// the day's row shows provider total − fees = settlement, as for WeChat and Alipay.
+async fn unionpay_fees_come_from_its_statement(app: TestApp) {
+    use crate::payments::{new_order, pay, provider_pays};
+    let token = app.session("qdou", "20230003").await;
+    let (_, order) = new_order(&app, &token).await;
+    let no = order["order_no"].as_str().unwrap();
+    let p = pay(&app, &token, no, "unionpay_qr").await;
+    assert_eq!(provider_pays(&app, "unionpay_qr", p["out_trade_no"].as_str().unwrap()).await, 200);
+    let t0 = std::time::Instant::now();
+    while app.get_json(&format!("/api/v1/student/orders/{no}"), Some(&token)).await.1["status"] != "paid" {
+        assert!(t0.elapsed().as_secs() < 8, "paid within 8 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let fin = finance(&app, "qdou").await;
+    let today = campuspay_domain::time::format_shanghai_date(app.state.ctx.clock.now());
+    let (s, day) = app.post_json("/api/v1/office/reconciliation/run", json!({"date": today}), Some(&fin)).await;
+    assert_eq!(s, 200, "{day}");
+    let up = day["channels"].as_array().unwrap().iter().find(|c| c["provider"] == "unionpay").cloned().expect("a unionpay row");
+    let paid = order["total_fen"].as_i64().unwrap();
+    assert_eq!((up["ok"].as_bool(), up["net_fen"].as_i64()), (Some(true), Some(paid)), "{up}");
+    let fee = paid * 6 / 1000;
+    assert!(fee > 0);
+    assert_eq!((up["fee_fen"].as_i64(), up["settlement_fen"].as_i64()), (Some(fee), Some(paid - fee)), "{up}");
+    let cookie = {
+        let res = app
+            .http
+            .post(app.url("/office/login"))
+            .form(&[("school", "qdou"), ("login", "finance"), ("password", "Finance#2026")])
+            .send()
+            .await
+            .unwrap();
+        res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
+    };
+    let (status, html) = page(&app, &cookie, &format!("/office/reconciliation?date={today}")).await;
+    assert_eq!(status, 200);
+    assert!(html.contains(&campuspay_domain::Fen(paid - fee).to_string()), "the settlement on the page");
 }

@@ -178,6 +178,7 @@ async fn every_office_route_refuses_a_role_without_its_permission(app: TestApp) 
                 }
                 "/api/v1/office/exceptions/{id}/resolve" => json!({"action": "note", "note": "巡检"}),
                 "/api/v1/office/reconciliation/run" => json!({"date": "2026-01-01"}),
+                "/api/v1/office/exports" => json!({"kind": "daily", "from": "2026-01-01", "to": "2026-01-02"}),
                 _ => json!({}),
             };
             let req = match *method {

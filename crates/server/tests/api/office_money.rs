@@ -340,6 +340,22 @@ async fn the_collection_report_and_its_xlsx_equal_the_ledger(app: TestApp) {
                 assert_eq!(rows, t[f].as_i64().unwrap(), "{period} by {by}: rows add up to the total's {f}");
             }
             assert_eq!(t["outstanding_fen"].as_i64().unwrap(), charged - waived - paid + refunded);
+            // Students are counted once in their group: by a student's own attribute the rows
+            // add up to the period's students; by item, each row to the students charged it.
+            let students: i64 = sqlx::query_scalar(
+                "SELECT COUNT(DISTINCT c.student_id) FROM charges c JOIN schools s ON s.id = c.school_id \
+                 JOIN periods p ON p.id = c.period_id WHERE s.code = 'lut' AND p.code = $1",
+            )
+            .bind(&period)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+            let counted: Vec<i64> = rep["rows"].as_array().unwrap().iter().map(|r| r["students"].as_i64().unwrap()).collect();
+            if by == "item" {
+                assert!(counted.iter().all(|n| *n >= 1 && *n <= students), "{period} by item: {counted:?}");
+            } else {
+                assert_eq!(counted.iter().sum::<i64>(), students, "{period} by {by}: each student once");
+            }
         }
     }
     let [_, _, paid, refunded] = ledger_sums(&app, "lut", &period).await;

@@ -132,6 +132,40 @@ async fn an_uploaded_statement_is_reconciled_kept_and_audited(app: TestApp) {
     let (_, view) = app.get_json(&format!("/api/v1/office/reconciliation?date={today}"), Some(&fin)).await;
     assert!(view["channels"].as_array().unwrap().iter().any(|c| c["provider"] == "wechatpay" && c["imported"] == true), "{view}");
 
+    // The kept file comes back as uploaded, with its SHA-256; reading it is audited; only
+    // roles that read reports, and only this school, may.
+    let file = view["channels"].as_array().unwrap().iter().find(|c| c["provider"] == "wechatpay").unwrap()["file"].clone();
+    assert_eq!(
+        (file["file_name"].as_str(), file["sha256"].as_str(), file["size_bytes"].as_i64()),
+        (Some("tradebill.csv"), Some(sha.as_str()), Some(bill.len() as i64)),
+        "{file}"
+    );
+    let path = file["download"].as_str().unwrap().to_string();
+    let get = |token: String| {
+        let (app, path) = (&app, path.clone());
+        async move { app.http.get(app.url(&path)).bearer_auth(token).send().await.unwrap() }
+    };
+    let res = get(fin.clone()).await;
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-disposition"].to_str().unwrap().contains("tradebill.csv"));
+    let digest = res.headers()["repr-digest"].to_str().unwrap().to_string();
+    assert_eq!(res.bytes().await.unwrap().as_ref(), bill.as_bytes(), "the file as uploaded");
+    let raw: Vec<u8> = (0..64).step_by(2).map(|i| u8::from_str_radix(&sha[i..i + 2], 16).unwrap()).collect();
+    assert_eq!(digest, format!("sha-256=:{}:", base64::engine::general_purpose::STANDARD.encode(raw)));
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM audit_log WHERE action = 'report.exported' AND detail LIKE '%statement_import:%'").await,
+        1
+    );
+    assert_eq!(get(cashier.clone()).await.status(), 403, "a cashier reads no statements");
+    let auditor = staff(&app, "qdou", "auditor", "Auditor#2026").await;
+    assert_eq!(get(auditor).await.status(), 200, "an auditor reads them");
+    let outsider = finance(&app, "ejt").await;
+    let res = get(outsider).await;
+    assert_eq!(res.status(), 404, "another school's office does not reach the file");
+    let e: Value = res.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "statement_file_not_found");
+    assert_eq!(app.get_json("/api/v1/office/reconciliation/files/999999", Some(&fin)).await.0, 404);
+
     // Another school's office uploading the same file (gzip, as WeChat serves it) reaches
     // none of qdou's trades.
     let payments = count(&app, "SELECT COUNT(*) FROM provider_payments").await;
@@ -162,6 +196,7 @@ async fn an_uploaded_statement_is_reconciled_kept_and_audited(app: TestApp) {
         .await
         .unwrap();
     assert!(page.contains("手工导入对账单") && page.contains("（手工导入）"), "{page}");
+    assert!(page.contains(&format!("href=\"{path}\"")) && page.contains("下载原文件"), "the page links the kept file");
     assert!(
         page.contains("结算金额") && page.contains(&campuspay_domain::Fen(a_fen + b_fen - 183).to_string()),
         "the settlement on the page"

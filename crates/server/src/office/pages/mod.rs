@@ -10,6 +10,7 @@ mod adjustments;
 mod audit;
 mod auth;
 mod counter;
+mod exports;
 mod home;
 mod imports;
 mod merchants;
@@ -74,6 +75,7 @@ pub fn routes() -> Router<AppState> {
         .route("/office/reports", get(reports::collection_page))
         .route("/office/reports/daily", get(money_reports::daily_page))
         .route("/office/reports/arrears", get(money_reports::arrears_page))
+        .route("/office/exports", get(exports::exports_page).post(exports::export_submit))
         .route("/office/reconciliation", get(reports::reconciliation_page))
         .route("/office/reconciliation/run", post(reports::reconciliation_run))
         .route("/office/merchants", get(merchants::merchants_page))
@@ -115,6 +117,7 @@ const NAV: &[(&str, &str, &str, &[Permission])] = &[
     ("/office/reports", "收缴报表", "reports", &[Permission::ViewReports]),
     ("/office/reports/daily", "收款日报", "daily", &[Permission::ViewReports]),
     ("/office/reports/arrears", "欠费账龄", "arrears", &[Permission::ViewReports]),
+    ("/office/exports", "导出任务", "exports", &[Permission::ViewReports]),
     ("/office/audit", "审计日志", "audit", &[Permission::ViewAudit]),
     ("/office/announcements", "公告", "announcements", &[Permission::ManageAnnouncements]),
     ("/office/staff", "人员管理", "staff", &[Permission::ManageStaff]),

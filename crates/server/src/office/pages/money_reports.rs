@@ -188,7 +188,8 @@ fn refused<T: Template>(mut view: T, e: Error, set: impl FnOnce(&mut T, String))
 
 pub struct AgeingLine {
     pub department: String,
-    pub by_year: Vec<String>,
+    /// Per academic year: (year, amount, whether anything is owed there, so a link is drawn).
+    pub by_year: Vec<(String, String, bool)>,
     pub by_bucket: Vec<String>,
     pub charges: i64,
     pub total: String,
@@ -204,7 +205,86 @@ struct ArrearsPage {
     rows: Vec<AgeingLine>,
     total: Option<AgeingLine>,
     chart: Option<Chart>,
+    drill: Option<Drill>,
     error: Option<String>,
+}
+
+/// The students who owe behind one cell, under the table.
+pub struct Drill {
+    pub title: String,
+    pub department: Option<String>,
+    pub academic_year: Option<String>,
+    /// The API's query for the same rows (the workbook link).
+    pub query: String,
+    pub count: i64,
+    pub shown: usize,
+    pub outstanding: String,
+    pub rows: Vec<DrillLine>,
+}
+
+pub struct DrillLine {
+    pub student_no: String,
+    pub name: String,
+    pub department: String,
+    pub class_name: String,
+    pub academic_year: String,
+    pub period: String,
+    pub item: String,
+    pub outstanding: String,
+}
+
+#[derive(Deserialize)]
+pub struct ArrearsQuery {
+    department: Option<String>,
+    year: Option<String>,
+}
+
+fn query_of(department: Option<&str>, year: Option<&str>) -> String {
+    let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let mut q = Vec::new();
+    if let Some(d) = department {
+        q.push(format!("department={}", enc(d)));
+    }
+    if let Some(y) = year {
+        q.push(format!("academic_year={}", enc(y)));
+    }
+    q.join("&")
+}
+
+async fn drill(state: &AppState, page: &OfficePage, q: &ArrearsQuery) -> Result<Option<Drill>, Error> {
+    if q.department.is_none() && q.year.is_none() {
+        return Ok(None);
+    }
+    let d = arrears::debtors(state, &page.staff, q.department.as_deref(), q.year.as_deref()).await?;
+    let title = match (&d.department, &d.academic_year) {
+        (Some(dep), Some(y)) => format!("{dep} · {y} 学年"),
+        (Some(dep), None) => dep.clone(),
+        (None, Some(y)) => format!("{y} 学年"),
+        (None, None) => String::new(),
+    };
+    Ok(Some(Drill {
+        title,
+        department: d.department.clone(),
+        academic_year: d.academic_year.clone(),
+        query: query_of(d.department.as_deref(), d.academic_year.as_deref()),
+        count: d.count,
+        shown: d.rows.len(),
+        outstanding: d.outstanding.to_string(),
+        rows: d
+            .rows
+            .into_iter()
+            .map(|r| DrillLine {
+                student_no: r.student_no,
+                name: r.name,
+                department: r.department,
+                class_name: r.class_name,
+                academic_year: r.academic_year,
+                period: r.period,
+                item: r.item,
+                outstanding: r.outstanding.to_string(),
+            })
+            .collect(),
+    }))
 }
 
 const BUCKET_COLOURS: [&str; 4] = ["#1f5fa8", "#e0a526", "#e07a5f", "#b00020"];
@@ -231,7 +311,7 @@ fn ageing_chart(by_bucket: &[Fen; 4]) -> Chart {
     Chart { width: 760, height: 4 * 30, rects, labels, legend: Vec::new() }
 }
 
-pub async fn arrears_page(State(state): State<AppState>, page: OfficePage) -> Response {
+pub async fn arrears_page(State(state): State<AppState>, page: OfficePage, Query(q): Query<ArrearsQuery>) -> Response {
     if let Err(e) = page.staff.require(Permission::ViewReports) {
         return page.error(&e);
     }
@@ -243,13 +323,14 @@ pub async fn arrears_page(State(state): State<AppState>, page: OfficePage) -> Re
         rows: Vec::new(),
         total: None,
         chart: None,
+        drill: None,
         error: None,
     };
     match arrears::ageing(&state, &page.staff).await {
         Ok(a) => {
             let line = |department: &str, by_year: &[Fen], by_bucket: &[Fen; 4], owed: &arrears::Owed| AgeingLine {
                 department: department.to_string(),
-                by_year: by_year.iter().map(|f| f.to_string()).collect(),
+                by_year: a.years.iter().zip(by_year).map(|(y, f)| (y.academic_year.clone(), f.to_string(), f.0 > 0)).collect(),
                 by_bucket: by_bucket.iter().map(|f| f.to_string()).collect(),
                 charges: owed.charges,
                 total: owed.outstanding.to_string(),
@@ -258,8 +339,14 @@ pub async fn arrears_page(State(state): State<AppState>, page: OfficePage) -> Re
             view.rows = a.rows.iter().map(|r| line(&r.department, &r.by_year, &r.by_bucket, &r.total)).collect();
             view.total = Some(line("合计", &a.by_year, &a.by_bucket, &a.total));
             view.chart = Some(ageing_chart(&a.by_bucket));
-            view.as_of = a.as_of;
-            render(&view)
+            view.as_of = a.as_of.clone();
+            match drill(&state, &page, &q).await {
+                Ok(d) => {
+                    view.drill = d;
+                    render(&view)
+                }
+                Err(e) => refused(view, e, |v, m| v.error = Some(m)),
+            }
         }
         Err(e) => refused(view, e, |v, m| v.error = Some(m)),
     }

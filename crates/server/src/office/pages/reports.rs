@@ -175,6 +175,8 @@ pub struct ChannelView {
     pub missing_theirs: (i64, String),
     pub mismatched: i64,
     pub imported: bool,
+    /// The kept file of an imported run: (id, name, SHA-256).
+    pub file: Option<(i64, String, String)>,
     pub at: String,
 }
 
@@ -244,6 +246,7 @@ async fn show_day(state: &AppState, page: &OfficePage, date: &str, notice: Optio
                 missing_theirs: pair(r.missing_theirs_count, r.missing_theirs_fen),
                 mismatched: r.mismatched_count,
                 imported: r.imported,
+                file: r.file.as_ref().map(|f| (f.id, f.file_name.clone(), f.sha256.clone())),
                 at: format_shanghai(r.created_at),
             })
             .collect(),
