@@ -160,13 +160,15 @@ async fn post(http: &reqwest::Client, url: String, token: &str, body: Value) -> 
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // The roster's rows and its workbook are made in a child process (this program again), so
-    // that what building them takes is not counted in the server's peak RSS below.
+    // The roster's rows, its workbook and the raw insert of those rows are made in a child
+    // process (this program again, on the same database), so that what they take is not
+    // counted in the server's peak RSS below. It prints the raw rate.
     let args: Vec<String> = std::env::args().collect();
-    if args.get(1).map(String::as_str) == Some("--write-roster") {
+    if args.get(1).map(String::as_str) == Some("--prepare-roster") {
         let rows = roster_rows();
         std::fs::write(&args[2], campuspay_documents::write_xlsx("名单", &HEAD, &rows)?)?;
-        std::fs::write(&args[3], serde_json::to_vec(&rows)?)?;
+        let store = Store::connect(&args[3]).await?;
+        println!("{}", raw_roster_rate(&store, &rows).await?);
         return Ok(());
     }
     let dir = std::env::temp_dir().join(format!("campuspay-bench-office-{}", std::process::id()));
@@ -190,11 +192,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let raw = raw_bulk_rate(&store).await?;
     println!("{:<34} {RAW_ROWS:>8} rows {raw:>10.0} rows/s", "raw bulk insert, 6 columns (limit)");
-    let (xlsx_path, rows_path) = (dir.join("roster.xlsx"), dir.join("rows.json"));
-    let made = std::process::Command::new(std::env::current_exe()?).arg("--write-roster").args([&xlsx_path, &rows_path]).status()?;
-    assert!(made.success(), "writing the roster");
-    let rows: Vec<Vec<String>> = serde_json::from_slice(&std::fs::read(&rows_path)?)?;
-    let raw_roster = raw_roster_rate(&store, &rows).await?;
+    let xlsx_path = dir.join("roster.xlsx");
+    let child = std::process::Command::new(std::env::current_exe()?).arg("--prepare-roster").arg(&xlsx_path).arg(&url).output()?;
+    assert!(child.status.success(), "preparing the roster: {}", String::from_utf8_lossy(&child.stderr));
+    let raw_roster: f64 = String::from_utf8(child.stdout)?.trim().parse()?;
     println!("{:<34} {STUDENTS:>8} rows {raw_roster:>10.0} rows/s", "raw bulk insert, the roster (limit)");
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -204,7 +205,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tokio::spawn(async move { axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await });
     let http = reqwest::Client::new();
 
-    drop(rows);
     let file = std::fs::read(&xlsx_path)?;
     println!("{:<34} {:>8.1} MB", "roster file", file.len() as f64 / 1e6);
     reset_peak_rss();

@@ -202,12 +202,13 @@ async fn read_and_check(ctx: &Context, up: Uploaded, progress: &Progress) -> Res
     if table.rows.is_empty() {
         return Err(refused("no_rows", "文件只有表头，没有数据行", "The file has a header but no rows").field("file"));
     }
-    progress.total.store(table.rows.len() as u64, Ordering::Relaxed);
+    let rows = table.rows.len() as i64;
+    progress.total.store(rows as u64, Ordering::Relaxed);
     let (payload, _valid, errors) = match up.kind {
-        ImportKind::Students => roster::check(ctx, up.school_id, &table, &progress.done).await?,
-        ImportKind::FeeStandards => standards::check(ctx, up.school_id, &table, &progress.done).await?,
+        ImportKind::Students => roster::check(ctx, up.school_id, table, &progress.done).await?,
+        ImportKind::FeeStandards => standards::check(ctx, up.school_id, table, &progress.done).await?,
     };
-    Ok((payload, table.rows.len() as i64, errors))
+    Ok((payload, rows, errors))
 }
 
 /// Keeps an upload, checks it and returns its preview, in one call (the API's way).

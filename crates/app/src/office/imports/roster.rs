@@ -21,13 +21,8 @@ fn plain_text(s: &str, max: usize) -> bool {
 }
 
 /// Checks every row; returns the valid students (as JSON), their count and the bad rows.
-pub(super) async fn check(
-    ctx: &Context,
-    school_id: i64,
-    table: &Table,
-    checked: &AtomicU64,
-) -> Result<(String, i64, Vec<RowError>), Error> {
-    let at = columns_of(table, REQUIRED, OPTIONAL)?;
+pub(super) async fn check(ctx: &Context, school_id: i64, table: Table, checked: &AtomicU64) -> Result<(String, i64, Vec<RowError>), Error> {
+    let at = columns_of(&table, REQUIRED, OPTIONAL)?;
     let [no_c, name_c, card_c, dept_c, major_c, level_c, grade_c, class_c, gender_c, phone_c, email_c] = at[..] else {
         return Err(Error::internal());
     };
@@ -40,9 +35,11 @@ pub(super) async fn check(
     let mut seen_cards: HashMap<String, usize> = HashMap::new();
     let mut valid = Vec::new();
     let mut errors = Vec::new();
-    for (row, cells) in &table.rows {
+    // The rows are consumed as they are checked: the file's cells are freed before the valid
+    // rows are written out as the preview.
+    for (row, cells) in table.rows {
         checked.fetch_add(1, Ordering::Relaxed);
-        let row = *row;
+        let cells = &cells;
         let mut bad = |column: &str, message: String| errors.push(RowError { row, column: column.into(), message });
         let mut ok = true;
         let no = cell(cells, no_c);

@@ -13,13 +13,8 @@ const REQUIRED: &[&str] = &["收费项目", "收费期间", "金额"];
 const OPTIONAL: &[&str] = &["年级", "院系", "专业", "层次"];
 pub const COLUMNS: &[&str] = &["收费项目", "收费期间", "年级", "院系", "专业", "层次", "金额"];
 
-pub(super) async fn check(
-    ctx: &Context,
-    school_id: i64,
-    table: &Table,
-    checked: &AtomicU64,
-) -> Result<(String, i64, Vec<RowError>), Error> {
-    let at = columns_of(table, REQUIRED, OPTIONAL)?;
+pub(super) async fn check(ctx: &Context, school_id: i64, table: Table, checked: &AtomicU64) -> Result<(String, i64, Vec<RowError>), Error> {
+    let at = columns_of(&table, REQUIRED, OPTIONAL)?;
     let [item_c, period_c, amount_c, grade_c, dept_c, major_c, level_c] = at[..] else {
         return Err(Error::internal());
     };
@@ -37,9 +32,11 @@ pub(super) async fn check(
     let mut seen: HashMap<(i64, i64, Selector), usize> = HashMap::new();
     let mut valid = Vec::new();
     let mut errors = Vec::new();
-    for (row, cells) in &table.rows {
+    // The rows are consumed as they are checked: the file's cells are freed before the valid
+    // rows are written out as the preview.
+    for (row, cells) in table.rows {
         checked.fetch_add(1, Ordering::Relaxed);
-        let row = *row;
+        let cells = &cells;
         let mut bad = |column: &str, message: String| errors.push(RowError { row, column: column.into(), message });
         let item_text = cell(cells, item_c);
         let item = items.get(item_text).copied();
