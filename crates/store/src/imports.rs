@@ -30,6 +30,8 @@ pub struct ImportRow {
     pub checked_at: Option<i64>,
     /// Why the file could not be checked (JSON `{"code","zh","en"}`), if it could not.
     pub failure: Option<String>,
+    /// The rows a commit writes, once checked (`None` for imports checked before it was kept).
+    pub valid_rows: Option<i64>,
     /// `(created, updated, committed_at)` once committed.
     pub committed: Option<(i64, i64, i64)>,
 }
@@ -68,6 +70,7 @@ fn import_row(r: &sqlx::any::AnyRow) -> Result<ImportRow, sqlx::Error> {
         created_at: r.try_get("created_at")?,
         checked_at: r.try_get("checked_at")?,
         failure: r.try_get("failure")?,
+        valid_rows: r.try_get("valid_rows")?,
         committed: match committed_at {
             Some(at) => Some((r.try_get("created")?, r.try_get("updated")?, at)),
             None => None,
@@ -76,7 +79,7 @@ fn import_row(r: &sqlx::any::AnyRow) -> Result<ImportRow, sqlx::Error> {
 }
 
 const IMPORT_COLUMNS: &str = "i.id, i.school_id, i.staff_id, i.kind, i.file_name, i.row_count, i.payload, i.errors, i.created_at, \
-                              i.checked_at, i.failure, c.created, c.updated, c.committed_at";
+                              i.checked_at, i.failure, i.valid_rows, c.created, c.updated, c.committed_at";
 
 impl Store {
     pub async fn insert_import(&self, tx: &mut WriteTx, i: &NewImport<'_>) -> Result<i64, StoreError> {
@@ -97,13 +100,21 @@ impl Store {
 
     /// Keeps the checked rows of an upload still being checked: its preview is ready. `false`
     /// when the check had been given up (a restart in between), so nothing was kept.
-    pub async fn finish_import_check(&self, import_id: i64, row_count: i64, payload: &str, errors: &str) -> Result<bool, StoreError> {
+    pub async fn finish_import_check(
+        &self,
+        import_id: i64,
+        row_count: i64,
+        valid_rows: i64,
+        payload: &str,
+        errors: &str,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let done = sqlx::query(
-            "UPDATE imports SET row_count = $1, payload = $2, errors = $3, checked_at = $4 \
-             WHERE id = $5 AND checked_at IS NULL AND failure IS NULL",
+            "UPDATE imports SET row_count = $1, valid_rows = $2, payload = $3, errors = $4, checked_at = $5 \
+             WHERE id = $6 AND checked_at IS NULL AND failure IS NULL",
         )
         .bind(row_count)
+        .bind(valid_rows)
         .bind(payload)
         .bind(errors)
         .bind(now())

@@ -3,4 +3,7 @@
 -- file could not be read (the reason, in Chinese, as the office sees it).
 ALTER TABLE imports ADD COLUMN checked_at BIGINT;
 ALTER TABLE imports ADD COLUMN failure TEXT;
+-- How many rows a commit writes, kept with the preview so that showing an import does not
+-- read its payload (NULL for imports checked before this column).
+ALTER TABLE imports ADD COLUMN valid_rows BIGINT;
 UPDATE imports SET checked_at = created_at;

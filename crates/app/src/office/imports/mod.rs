@@ -170,10 +170,10 @@ pub async fn check(ctx: &Context, up: Uploaded) -> Result<(), Error> {
     let running = ctx.import_tasks.start(up.id, false, 0);
     let id = up.id;
     match read_and_check(ctx, up, &running.progress).await {
-        Ok((payload, rows, mut errors)) => {
+        Ok((payload, rows, valid, mut errors)) => {
             errors.truncate(MAX_ERRORS);
             let errors_json = serde_json::to_string(&errors).map_err(|_| Error::internal())?;
-            if !ctx.store.finish_import_check(id, rows, &payload, &errors_json).await? {
+            if !ctx.store.finish_import_check(id, rows, valid, &payload, &errors_json).await? {
                 tracing::warn!(import = id, "an import's check finished after it had been given up");
             }
             Ok(())
@@ -192,7 +192,7 @@ pub async fn check(ctx: &Context, up: Uploaded) -> Result<(), Error> {
 
 /// The file read off the async threads (a big workbook takes seconds of CPU), then each row
 /// checked against the school's data.
-async fn read_and_check(ctx: &Context, up: Uploaded, progress: &Progress) -> Result<(String, i64, Vec<RowError>), Error> {
+async fn read_and_check(ctx: &Context, up: Uploaded, progress: &Progress) -> Result<(String, i64, i64, Vec<RowError>), Error> {
     let Uploaded { file_name, bytes, .. } = up;
     // The file's bytes go with the read and are freed with it.
     let table = tokio::task::spawn_blocking(move || campuspay_documents::read_table(&file_name, &bytes))
@@ -204,11 +204,11 @@ async fn read_and_check(ctx: &Context, up: Uploaded, progress: &Progress) -> Res
     }
     let rows = table.rows.len() as i64;
     progress.total.store(rows as u64, Ordering::Relaxed);
-    let (payload, _valid, errors) = match up.kind {
+    let (payload, valid, errors) = match up.kind {
         ImportKind::Students => roster::check(ctx, up.school_id, table, &progress.done).await?,
         ImportKind::FeeStandards => standards::check(ctx, up.school_id, table, &progress.done).await?,
     };
-    Ok((payload, rows, errors))
+    Ok((payload, rows, valid, errors))
 }
 
 /// Keeps an upload, checks it and returns its preview, in one call (the API's way).
@@ -231,6 +231,18 @@ pub async fn upload(
 pub async fn give_up_unfinished(ctx: &Context) -> Result<u64, Error> {
     let failure = serde_json::json!({"code": "interrupted", "zh": "检查时服务重启，未能完成，请重新上传该文件", "en": "The server restarted during the check; upload the file again"});
     Ok(ctx.store.fail_unfinished_import_checks(&failure.to_string()).await?)
+}
+
+/// The rows a checked import's commit writes: kept with its preview, or (for imports checked
+/// before that was kept) counted in its payload without building the rows.
+fn valid_rows(row: &campuspay_store::imports::ImportRow) -> Result<i64, Error> {
+    match row.valid_rows {
+        Some(n) => Ok(n),
+        None => {
+            let rows: Vec<serde::de::IgnoredAny> = serde_json::from_str(&row.payload).map_err(|_| Error::internal())?;
+            Ok(rows.len() as i64)
+        }
+    }
 }
 
 fn no_such_import() -> Error {
@@ -268,10 +280,9 @@ pub async fn preview(ctx: &Context, staff: &Staff, id: i64) -> Result<Preview, E
         ImportStatus::Preview
     };
     let errors: Vec<RowError> = serde_json::from_str(&row.errors).map_err(|_| Error::internal())?;
-    let valid = match (status, row.kind) {
-        (ImportStatus::Checking | ImportStatus::Failed, _) => 0,
-        (_, ImportKind::Students) => roster::count(&row.payload)?,
-        (_, ImportKind::FeeStandards) => standards::count(&row.payload)?,
+    let valid = match status {
+        ImportStatus::Checking | ImportStatus::Failed => 0,
+        _ => valid_rows(&row)?,
     };
     Ok(Preview {
         id: row.id,
@@ -319,10 +330,7 @@ pub async fn commit(ctx: &Context, staff: &Staff, client: &Client, id: i64) -> R
             "This import is not checked, or failed its check",
         ));
     }
-    let total = match row.kind {
-        ImportKind::Students => roster::count(&row.payload)?,
-        ImportKind::FeeStandards => standards::count(&row.payload)?,
-    };
+    let total = valid_rows(&row)?;
     let running = ctx.import_tasks.start(id, true, total as u64);
     let mut tx = ctx.store.write_tx().await?;
     // The commit row first: a concurrent second commit waits here for this one, then finds

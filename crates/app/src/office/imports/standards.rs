@@ -89,11 +89,6 @@ pub(super) async fn check(ctx: &Context, school_id: i64, table: Table, checked: 
     Ok((serde_json::to_string(&valid).map_err(|_| Error::internal())?, n, errors))
 }
 
-pub(super) fn count(payload: &str) -> Result<i64, Error> {
-    let rows: Vec<FeeStandard> = serde_json::from_str(payload).map_err(|_| Error::internal())?;
-    Ok(rows.len() as i64)
-}
-
 pub(super) async fn commit(
     ctx: &Context,
     tx: &mut WriteTx,
