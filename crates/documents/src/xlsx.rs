@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use calamine::{Data, Range, Reader, Xlsx};
+use calamine::{Data, DataRef, Reader, Xlsx};
 use rust_xlsxwriter::{Format, Workbook, XlsxError};
 
 use crate::{DocumentError, Table, excel_column_letters, table_from_rows};
@@ -16,33 +16,73 @@ const MAX_RATIO: u64 = 1000;
 /// absurdly well and is harmless whatever its ratio.
 const RATIO_APPLIES_ABOVE: u64 = 1024 * 1024;
 
+/// One sheet row as read: its 0-based row index and its cells' (0-based column, text).
+type SparseRow = (u32, Vec<(u32, String)>);
+
+/// Reads the first sheet cell by cell (calamine's streaming reader): neither the sheet's
+/// values nor its formulas are held as whole grids, only each used cell's text, once. The
+/// result is what the grid reader gave: rows over the bounding box of the non-empty cells, a
+/// formula anywhere refused before any error value, each named by its header's column.
 pub(crate) fn read_xlsx(file_name: &str, bytes: &[u8]) -> Result<Table, DocumentError> {
     check_expansion(file_name, bytes)?;
     let unreadable = |e: calamine::XlsxError| DocumentError::Unreadable(format!("“{file_name}”不是有效的 Excel 工作簿（{e}）"));
     let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(unreadable)?;
     let first = book.sheet_names().first().cloned().ok_or_else(|| DocumentError::Unreadable(format!("“{file_name}”里没有工作表")))?;
-    let values = book.worksheet_range(&first).map_err(unreadable)?;
-    let formulas = book.worksheet_formula(&first).map_err(unreadable)?;
+    let mut reader = book.worksheet_cells_reader(&first).map_err(unreadable)?;
 
-    let (top, left) = values.start().unwrap_or((0, 0));
-    let (top, left) = (top as usize, left as usize);
-    let header = header_texts(&values);
-    refuse_formulas(&formulas, header.as_deref(), left)?;
-
-    let mut rows = Vec::with_capacity(values.height());
-    for (i, row) in values.rows().enumerate() {
-        let row_no = top + i + 1;
-        let mut cells = Vec::with_capacity(row.len());
-        for (j, cell) in row.iter().enumerate() {
-            let text = cell_text(cell).map_err(|err| {
-                let column = column_label(header.as_deref(), left, left + j);
-                DocumentError::Unreadable(format!("第 {row_no} 行“{column}”列是错误值 {err}，请改正后再上传"))
-            })?;
-            cells.push(text);
+    let mut rows: Vec<SparseRow> = Vec::new();
+    // The first formula and the first error value, in reading (row-major) order; reported
+    // once the header and the leftmost column are known.
+    let mut formula: Option<(u32, u32)> = None;
+    let mut error_value: Option<(u32, u32, String)> = None;
+    let (mut left, mut right) = (u32::MAX, 0u32);
+    while let Some(cell) = reader.next_cell_with_formula().map_err(unreadable)? {
+        let (r, c) = cell.pos;
+        if formula.is_none() && cell.formula.as_deref().is_some_and(|f| !f.trim().is_empty()) {
+            formula = Some((r, c));
         }
-        rows.push((row_no, cells));
+        // Empty cells (styled, or a formula without a value) do not widen the grid.
+        if cell.value == DataRef::Empty {
+            continue;
+        }
+        left = left.min(c);
+        right = right.max(c);
+        let text = match cell_text(&Data::from(cell.value)) {
+            Ok(text) => text,
+            Err(err) => {
+                if error_value.is_none() {
+                    error_value = Some((r, c, err));
+                }
+                String::new()
+            }
+        };
+        match rows.last_mut() {
+            Some((row, cells)) if *row == r => cells.push((c, text)),
+            _ => rows.push((r, vec![(c, text)])),
+        }
     }
-    table_from_rows(rows.into_iter())
+    drop(reader);
+    let width = if left == u32::MAX { 0 } else { (right - left + 1) as usize };
+    let dense = |cells: Vec<(u32, String)>| {
+        let mut out = vec![String::new(); width];
+        for (c, text) in cells {
+            out[(c - left) as usize] = text;
+        }
+        out
+    };
+    // The first row with any text, as the column names of messages (the row `table_from_rows`
+    // takes as the header).
+    let header: Option<Vec<String>> =
+        rows.iter().find(|(_, cells)| cells.iter().any(|(_, t)| !t.is_empty())).map(|(_, cells)| dense(cells.clone()));
+    let left = left as usize;
+    if let Some((r, c)) = formula {
+        return Err(DocumentError::Formula { row: r as usize + 1, column: column_label(header.as_deref(), left, c as usize) });
+    }
+    if let Some((r, c, err)) = error_value {
+        let column = column_label(header.as_deref(), left, c as usize);
+        return Err(DocumentError::Unreadable(format!("第 {} 行“{column}”列是错误值 {err}，请改正后再上传", r + 1)));
+    }
+    table_from_rows(rows.into_iter().map(|(r, cells)| (r as usize + 1, dense(cells))))
 }
 
 /// Refuses a zip bomb from its central directory alone, before calamine inflates anything.
@@ -62,28 +102,6 @@ fn check_expansion(file_name: &str, bytes: &[u8]) -> Result<(), DocumentError> {
         }
     }
     Ok(())
-}
-
-/// The first non-blank row's texts, for naming columns in messages (the same row
-/// `table_from_rows` takes as the header). Error values there just show as blank.
-fn header_texts(values: &Range<Data>) -> Option<Vec<String>> {
-    values
-        .rows()
-        .map(|row| row.iter().map(|c| cell_text(c).unwrap_or_default()).collect::<Vec<_>>())
-        .find(|texts| texts.iter().any(|t| !t.is_empty()))
-}
-
-/// A formula is refused rather than trusted: its cached value may be stale or missing (files
-/// written by scripts), and the office should upload the numbers it actually checked.
-fn refuse_formulas(formulas: &Range<String>, header: Option<&[String]>, left: usize) -> Result<(), DocumentError> {
-    let Some((f_top, f_left)) = formulas.start() else { return Ok(()) };
-    // `used_cells` walks row by row, so this reports the first formula as read.
-    match formulas.used_cells().find(|(_, _, f)| !f.trim().is_empty()) {
-        Some((r, c, _)) => {
-            Err(DocumentError::Formula { row: f_top as usize + r + 1, column: column_label(header, left, f_left as usize + c) })
-        }
-        None => Ok(()),
-    }
 }
 
 /// Header text for an absolute 0-based column, or its Excel letters when the header is blank

@@ -149,3 +149,53 @@ fn a_zip_that_is_not_a_workbook_is_unreadable() {
     assert!(matches!(err, DocumentError::Unreadable(_)), "{err:?}");
     assert!(err.to_string().starts_with("无法读取 Excel 文件："));
 }
+
+/// The workbook with cell C3's number replaced by Excel's error value `#DIV/0!` (what a sheet
+/// holds when a formula's result was pasted as a value): rust_xlsxwriter writes no error
+/// cells, so the sheet's XML is edited and the archive rebuilt.
+fn with_error_in_c3(book: &mut Workbook) -> Vec<u8> {
+    let original = book.save_to_buffer().unwrap();
+    let mut archive = zip::ZipArchive::new(Cursor::new(original)).unwrap();
+    let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let mut entry = archive.by_index(i).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let mut text = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut text).unwrap();
+        if name == "xl/worksheets/sheet1.xml" {
+            let xml = String::from_utf8(text).unwrap();
+            assert!(xml.contains("<v>12345</v>"), "{xml}");
+            text = xml.replacen("r=\"C3\"", "r=\"C3\" t=\"e\"", 1).replacen("<v>12345</v>", "<v>#DIV/0!</v>", 1).into_bytes();
+        }
+        out.start_file(name, SimpleFileOptions::default()).unwrap();
+        out.write_all(&text).unwrap();
+    }
+    out.finish().unwrap().into_inner()
+}
+
+#[test]
+fn an_error_value_is_refused_with_its_row_and_column() {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, name) in ["学号", "姓名", "金额"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *name).unwrap();
+    }
+    sheet.write_string(1, 0, "1").unwrap();
+    sheet.write_string(2, 0, "2").unwrap();
+    sheet.write_number(2, 2, 12345.0).unwrap();
+    let err = read_table("fees.xlsx", &with_error_in_c3(&mut book)).unwrap_err();
+    assert_eq!(err, DocumentError::Unreadable("第 3 行“金额”列是错误值 #DIV/0!，请改正后再上传".into()));
+}
+
+#[test]
+fn a_formula_anywhere_is_named_before_an_earlier_error_value() {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    for (c, name) in ["学号", "姓名", "金额"].iter().enumerate() {
+        sheet.write_string(0, c as u16, *name).unwrap();
+    }
+    sheet.write_number(2, 2, 12345.0).unwrap();
+    sheet.write_formula(5, 1, "=A1").unwrap();
+    let err = read_table("fees.xlsx", &with_error_in_c3(&mut book)).unwrap_err();
+    assert_eq!(err, DocumentError::Formula { row: 6, column: "姓名".into() });
+}
