@@ -176,13 +176,9 @@ fn simulator_routes(_: &AppState) -> Router {
 /// runner for at most its grace period).
 pub async fn serve(state: AppState, listener: tokio::net::TcpListener, worker: bool) -> std::io::Result<()> {
     tracing::info!("campuspay listening on http://{}", listener.local_addr()?);
-    // Checks of uploads run in the serving process; one stopped mid-check is given up, and its
-    // page asks for the file again.
-    match campuspay_app::office::imports::give_up_unfinished(&state.ctx).await {
-        Ok(0) => {}
-        Ok(n) => tracing::warn!(imports = n, "gave up import checks a stop left unfinished"),
-        Err(e) => tracing::error!(error = %e, "could not give up unfinished import checks"),
-    }
+    // Checks of uploads run in the serving processes; one whose server stopped mid-check is
+    // given up (its page asks for the file again), one another instance runs is left alone.
+    let stalled = tokio::spawn(campuspay_app::office::imports::watch_stalled(state.ctx.clone()));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown_signal().await;
@@ -204,6 +200,7 @@ pub async fn serve(state: AppState, listener: tokio::net::TcpListener, worker: b
         let _ = runner.await;
     }
     follow.abort();
+    stalled.abort();
     Ok(())
 }
 

@@ -362,5 +362,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 44, name: "statement_fees", sql: include_str!("migrations/0044_statement_fees.sql"), sqlite: "", postgres: "" },
     Migration { version: 45, name: "import_progress", sql: include_str!("migrations/0045_import_progress.sql"), sqlite: "", postgres: "" },
+    Migration {
+        version: 48,
+        name: "import_heartbeats",
+        sql: include_str!("migrations/0048_import_heartbeats.sql"),
+        sqlite: "",
+        postgres: "",
+    },
     Migration { version: 70, name: "exports", sql: include_str!("migrations/0070_exports.sql"), sqlite: "", postgres: "" },
 ];

@@ -34,6 +34,11 @@ pub struct ImportRow {
     pub valid_rows: Option<i64>,
     /// `(created, updated, committed_at)` once committed.
     pub committed: Option<(i64, i64, i64)>,
+    /// While checked: when the instance doing it last wrote its figures, and the figures
+    /// (rows checked of rows read; 0 of 0 while the file is being read).
+    pub heartbeat_at: Option<i64>,
+    pub rows_done: i64,
+    pub rows_total: i64,
 }
 
 /// A student as a roster row gives it. Empty phone or e-mail cells keep what the student
@@ -75,17 +80,21 @@ fn import_row(r: &sqlx::any::AnyRow) -> Result<ImportRow, sqlx::Error> {
             Some(at) => Some((r.try_get("created")?, r.try_get("updated")?, at)),
             None => None,
         },
+        heartbeat_at: r.try_get("heartbeat_at")?,
+        rows_done: r.try_get("rows_done")?,
+        rows_total: r.try_get("rows_total")?,
     })
 }
 
 const IMPORT_COLUMNS: &str = "i.id, i.school_id, i.staff_id, i.kind, i.file_name, i.row_count, i.payload, i.errors, i.created_at, \
-                              i.checked_at, i.failure, i.valid_rows, c.created, c.updated, c.committed_at";
+                              i.checked_at, i.failure, i.valid_rows, c.created, c.updated, c.committed_at, \
+                              i.heartbeat_at, i.rows_done, i.rows_total";
 
 impl Store {
     pub async fn insert_import(&self, tx: &mut WriteTx, i: &NewImport<'_>) -> Result<i64, StoreError> {
         sqlx::query_scalar(
-            "INSERT INTO imports (school_id, staff_id, kind, file_name, file_sha256, row_count, payload, errors, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, '', '[]', $6) RETURNING id",
+            "INSERT INTO imports (school_id, staff_id, kind, file_name, file_sha256, row_count, payload, errors, created_at, heartbeat_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, '', '[]', $6, $6) RETURNING id",
         )
         .bind(i.school_id)
         .bind(i.staff_id)
@@ -137,13 +146,34 @@ impl Store {
         Ok(())
     }
 
-    /// Gives up the checks that a stopped server left running; returns how many.
-    pub async fn fail_unfinished_import_checks(&self, failure: &str) -> Result<u64, StoreError> {
+    /// The figures of a check still running, written by the instance doing it (at `at`).
+    pub async fn beat_import_check(&self, import_id: i64, done: i64, total: i64, at: i64) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        let done = sqlx::query("UPDATE imports SET failure = $1 WHERE checked_at IS NULL AND failure IS NULL")
-            .bind(failure)
-            .execute(&mut *tx.tx)
-            .await?;
+        sqlx::query(
+            "UPDATE imports SET heartbeat_at = $1, rows_done = $2, rows_total = $3 WHERE id = $4 AND checked_at IS NULL AND failure IS NULL",
+        )
+        .bind(at)
+        .bind(done)
+        .bind(total)
+        .bind(import_id)
+        .execute(&mut *tx.tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives up the checks whose heartbeat stopped before `stale_before` (their server
+    /// stopped); returns how many.
+    pub async fn fail_stalled_import_checks(&self, failure: &str, stale_before: i64) -> Result<u64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE imports SET failure = $1 WHERE checked_at IS NULL AND failure IS NULL \
+             AND (heartbeat_at IS NULL OR heartbeat_at < $2)",
+        )
+        .bind(failure)
+        .bind(stale_before)
+        .execute(&mut *tx.tx)
+        .await?;
         tx.commit().await?;
         Ok(done.rows_affected())
     }

@@ -133,10 +133,22 @@ async fn a_check_cut_short_by_a_restart_is_given_up(app: TestApp) {
     let (s, v) = app.post_json(&format!("/api/v1/office/imports/{id}/commit"), json!({}), Some(fin)).await;
     assert_eq!((s, v["error"]["code"].as_str()), (409, Some("import_not_checked")), "nothing unchecked is written: {v}");
 
-    assert_eq!(campuspay_app::office::imports::give_up_unfinished(&app.state.ctx).await.unwrap(), 1);
+    // Its heartbeat is fresh: another instance may be checking it, so it is left alone.
+    assert_eq!(campuspay_app::office::imports::give_up_stalled(&app.state.ctx).await.unwrap(), 0);
+    // Another instance's figures show on this one's page.
+    sqlx::query("UPDATE imports SET rows_done = 120, rows_total = 480 WHERE id = $1").bind(id).execute(app.store.pool()).await.unwrap();
+    let (_, p) = app.get_json(&format!("/api/v1/office/imports/{id}"), Some(fin)).await;
+    assert_eq!(
+        (p["status"].as_str(), p["progress"]["done"].as_i64(), p["progress"]["total"].as_i64()),
+        (Some("checking"), Some(120), Some(480)),
+        "{p}"
+    );
+    // Its heartbeat stops: any instance gives it up.
+    app.clock.advance(campuspay_app::office::imports::STALLED_AFTER_S + 1);
+    assert_eq!(campuspay_app::office::imports::give_up_stalled(&app.state.ctx).await.unwrap(), 1);
     let (_, p): (u16, Value) = app.get_json(&format!("/api/v1/office/imports/{id}"), Some(fin)).await;
     assert_eq!(p["status"], "failed", "{p}");
     assert!(p["failure"].as_str().unwrap().contains("重新上传"), "{p}");
-    // Given up once: a second start-up finds nothing left to give up.
-    assert_eq!(campuspay_app::office::imports::give_up_unfinished(&app.state.ctx).await.unwrap(), 0);
+    // Given up once: the next look finds nothing left to give up.
+    assert_eq!(campuspay_app::office::imports::give_up_stalled(&app.state.ctx).await.unwrap(), 0);
 }

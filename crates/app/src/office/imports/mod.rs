@@ -169,7 +169,23 @@ pub struct Uploaded {
 pub async fn check(ctx: &Context, up: Uploaded) -> Result<(), Error> {
     let running = ctx.import_tasks.start(up.id, false, 0);
     let id = up.id;
-    match read_and_check(ctx, up, &running.progress).await {
+    // The figures go to the database every few seconds too, for the other instances' pages
+    // and as the sign that this check is alive (see [`give_up_stalled`]).
+    let beat = {
+        let (ctx, progress) = (ctx.clone(), running.progress.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(BEAT_EVERY).await;
+                let (done, total) = (progress.done.load(Ordering::Relaxed), progress.total.load(Ordering::Relaxed));
+                if let Err(e) = ctx.store.beat_import_check(id, done as i64, total as i64, ctx.clock.now()).await {
+                    tracing::warn!(import = id, error = %e, "writing an import check's heartbeat");
+                }
+            }
+        })
+    };
+    let checked = read_and_check(ctx, up, &running.progress).await;
+    beat.abort();
+    match checked {
         Ok((payload, rows, valid, mut errors)) => {
             errors.truncate(MAX_ERRORS);
             let errors_json = serde_json::to_string(&errors).map_err(|_| Error::internal())?;
@@ -226,11 +242,31 @@ pub async fn upload(
     preview(ctx, staff, id).await
 }
 
-/// Gives up the checks a stopped server left unfinished: their uploads say so, and the office
-/// uploads the file again. Run at start-up.
-pub async fn give_up_unfinished(ctx: &Context) -> Result<u64, Error> {
+/// How often a running check writes its heartbeat.
+const BEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(3);
+/// A check whose heartbeat is older than this has stopped with its server. Far above
+/// [`BEAT_EVERY`]: on SQLite a heartbeat waits for the one writer, which a big commit or
+/// charge run holds for seconds.
+pub const STALLED_AFTER_S: i64 = 60;
+
+/// Gives up the checks whose server stopped mid-check (their heartbeat stopped): their
+/// uploads say so, and the office uploads the file again. A check another instance is still
+/// running is left alone. Run at start-up and then every [`STALLED_AFTER_S`] / 4.
+pub async fn give_up_stalled(ctx: &Context) -> Result<u64, Error> {
     let failure = serde_json::json!({"code": "interrupted", "zh": "检查时服务重启，未能完成，请重新上传该文件", "en": "The server restarted during the check; upload the file again"});
-    Ok(ctx.store.fail_unfinished_import_checks(&failure.to_string()).await?)
+    Ok(ctx.store.fail_stalled_import_checks(&failure.to_string(), ctx.clock.now() - STALLED_AFTER_S).await?)
+}
+
+/// [`give_up_stalled`] for as long as the process serves.
+pub async fn watch_stalled(ctx: Context) {
+    loop {
+        match give_up_stalled(&ctx).await {
+            Ok(0) => {}
+            Ok(n) => tracing::warn!(imports = n, "gave up import checks whose server stopped"),
+            Err(e) => tracing::error!(error = %e, "could not give up stalled import checks"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs((STALLED_AFTER_S / 4) as u64)).await;
+    }
 }
 
 /// The rows a checked import's commit writes: kept with its preview, or (for imports checked
@@ -263,7 +299,14 @@ pub async fn preview(ctx: &Context, staff: &Staff, id: i64) -> Result<Preview, E
     let school_id = staff.school()?;
     let row = ctx.store.import(On::Pool, school_id, id).await?.ok_or_else(no_such_import)?;
     staff.require(permission(row.kind))?;
-    let progress = ctx.import_tasks.snapshot(id);
+    // This instance's own figures, or those the instance checking it last wrote.
+    let progress = ctx.import_tasks.snapshot(id).or_else(|| {
+        (row.checked_at.is_none() && row.failure.is_none()).then_some(Snapshot {
+            committing: false,
+            done: row.rows_done.max(0) as u64,
+            total: row.rows_total.max(0) as u64,
+        })
+    });
     let failure: Option<Failure> = match &row.failure {
         Some(f) => Some(serde_json::from_str(f).map_err(|_| Error::internal())?),
         None => None,

@@ -1,7 +1,8 @@
 //! What the imports running in this process are doing, for the office's progress bar: a
 //! checked row or a written row moves a counter; the page reads it while the work goes on.
-//! Only the process running the work knows its numbers; the import's row in the database says
-//! whether a check is still running, so another instance shows it as running without figures.
+//! A running check also writes its figures to the import's row every few seconds (its
+//! heartbeat), so another instance's page shows them too; a commit's figures are this
+//! process's alone (it is one transaction, and on SQLite it holds the one writer).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
