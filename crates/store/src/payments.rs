@@ -304,15 +304,17 @@ impl Store {
         school_code: &str,
         headers: &str,
         body: &str,
+        outcome: &str,
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO notifications (provider, school_code, headers, body, received_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO notifications (provider, school_code, headers, body, received_at, outcome) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(provider)
         .bind(school_code)
         .bind(headers)
         .bind(body)
         .bind(now())
+        .bind(outcome)
         .fetch_one(&mut *tx.tx)
         .await?)
     }

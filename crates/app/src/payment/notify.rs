@@ -75,29 +75,29 @@ fn headers_text(h: &HeaderMap) -> String {
     serde_json::Value::Object(map).to_string()
 }
 
-/// Records what became of a notification. A failure here loses no money (the notification
-/// and its settlement are already stored or refused), so it is logged rather than answered.
-async fn record_outcome(ctx: &Context, record: i64, outcome: &str) {
-    let result = async {
-        let mut tx = ctx.store.write_tx().await?;
-        ctx.store.set_notification_outcome(&mut tx, record, outcome).await?;
-        tx.commit().await
-    };
-    if let Err(e) = result.await {
-        tracing::error!(error = %e, record, outcome, "recording a notification's outcome");
-    }
-}
-
+/// Keeps a notification (the whole body, or a refused one's sample) with what became of it,
+/// in one transaction. A failure here loses no money (the settlement, if any, is already
+/// stored or refused), so callers log it rather than answer it.
 async fn keep(ctx: &Context, n: &Incoming<'_>, body: &[u8], outcome: &str) -> Result<i64, campuspay_store::StoreError> {
     let mut tx = ctx.store.write_tx().await?;
     let id = ctx
         .store
-        .record_notification(&mut tx, n.provider, n.school.unwrap_or(""), &headers_text(n.headers), &String::from_utf8_lossy(body))
+        .record_notification(&mut tx, n.provider, n.school.unwrap_or(""), &headers_text(n.headers), &String::from_utf8_lossy(body), outcome)
         .await?;
-    if !outcome.is_empty() {
-        ctx.store.set_notification_outcome(&mut tx, id, outcome).await?;
-    }
     tx.commit().await.map(|()| id)
+}
+
+/// Keeps a verified notification with its outcome, then gives `answer` — or `Busy` when it
+/// could not be kept, so that the provider sends it again: an acknowledged notification is
+/// always a kept one.
+async fn keep_then(ctx: &Context, n: &Incoming<'_>, outcome: &str, answer: Answer) -> Answer {
+    match keep(ctx, n, n.body, outcome).await {
+        Ok(_) => answer,
+        Err(e) => {
+            tracing::error!(error = %e, outcome, "keeping a notification");
+            Answer::Busy
+        }
+    }
 }
 
 /// A verified notification: of a payment, or of how a refund ended.
@@ -113,13 +113,12 @@ fn verify(channel: &Channel, n: &Incoming<'_>, t: i64) -> Result<Notice, campusp
     }
 }
 
-/// A verified refund notification, kept as `record`: the refund it names becomes final, once,
+/// A verified refund notification, kept with its outcome: the refund it names becomes final, once,
 /// whichever of it and the refund job's query comes first. Answered accepted (the provider
 /// stops retrying) unless our books could not be read or written, so that it tries again.
 async fn refund_notified(
     ctx: &Context,
     n: &Incoming<'_>,
-    record: i64,
     school_id: i64,
     provider: campuspay_channels::Provider,
     notice: &RefundNotice,
@@ -128,12 +127,11 @@ async fn refund_notified(
     let refund = match ctx.store.refund_by_out_refund_no(&notice.out_refund_no).await {
         Ok(Some(r)) if r.provider == provider => r,
         Ok(_) => {
-            record_outcome(ctx, record, "unknown refund").await;
-            return Answer::Ack(channel.ack(true));
+            return keep_then(ctx, n, "unknown refund", Answer::Ack(channel.ack(true))).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "finding a notification's refund; the provider will retry");
-            return Answer::Ack(channel.ack(false));
+            return keep_then(ctx, n, "", Answer::Ack(channel.ack(false))).await;
         }
     };
     // Schools may share a merchant: the refund's own school must have a merchant that
@@ -142,17 +140,13 @@ async fn refund_notified(
         || (n.school.is_none()
             && ctx.channels.for_provider(provider, Some(refund.school_id)).iter().any(|(_, c)| verify(c, n, now()).is_ok()));
     if !own {
-        record_outcome(ctx, record, "refund of a school whose merchant did not sign it").await;
-        return Answer::Ack(channel.ack(true));
+        return keep_then(ctx, n, "refund of a school whose merchant did not sign it", Answer::Ack(channel.ack(true))).await;
     }
     match crate::payment::refund::on_notice(ctx, &refund, notice).await {
-        Ok(outcome) => {
-            record_outcome(ctx, record, &outcome).await;
-            Answer::Ack(channel.ack(true))
-        }
+        Ok(outcome) => keep_then(ctx, n, &outcome, Answer::Ack(channel.ack(true))).await,
         Err(e) => {
             tracing::error!(error = e.zh, "recording a refund notification; the provider will retry");
-            Answer::Ack(channel.ack(false))
+            keep_then(ctx, n, "", Answer::Ack(channel.ack(false))).await
         }
     }
 }
@@ -198,17 +192,12 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
         }
         return Answer::Rejected(any_channel.ack(false));
     };
-    // Verified: kept whole, with what became of it written when that is known.
-    let record = match keep(ctx, n, n.body, "").await {
-        Ok(id) => id,
-        Err(e) => {
-            tracing::error!(error = %e, "keeping a notification");
-            return Answer::Busy;
-        }
-    };
+    // Verified: kept whole with what became of it — in the settlement's own transaction when
+    // it settles, on its own otherwise. One whose books could not be read is kept without an
+    // outcome (the provider retries it).
     let mut notice = match notice {
         Notice::Payment(p) => p,
-        Notice::Refund(r) => return refund_notified(ctx, n, record, school_id, provider, &r, &channel).await,
+        Notice::Refund(r) => return refund_notified(ctx, n, school_id, provider, &r, &channel).await,
     };
     let mut channel = channel;
     let attempt = match ctx.store.attempt_by_out_trade_no(&notice.out_trade_no).await {
@@ -228,37 +217,34 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
                     a
                 }
                 None => {
-                    record_outcome(ctx, record, "trade of a school whose merchant did not sign it").await;
-                    return Answer::Ack(channel.ack(true));
+                    return keep_then(ctx, n, "trade of a school whose merchant did not sign it", Answer::Ack(channel.ack(true))).await;
                 }
             }
         }
         Ok(_) => {
             // Verified, but not a trade of this merchant's school: kept for reconciliation.
-            record_outcome(ctx, record, "unknown trade").await;
-            return Answer::Ack(channel.ack(true));
+            return keep_then(ctx, n, "unknown trade", Answer::Ack(channel.ack(true))).await;
         }
         Err(e) => {
             tracing::error!(error = %e, "finding a notification's attempt; the provider will retry");
-            return Answer::Ack(channel.ack(false));
+            return keep_then(ctx, n, "", Answer::Ack(channel.ack(false))).await;
         }
     };
     if !notice.paid {
-        record_outcome(ctx, record, &format!("not paid: {}", notice.provider_status)).await;
-        return Answer::Ack(channel.ack(true));
+        return keep_then(ctx, n, &format!("not paid: {}", notice.provider_status), Answer::Ack(channel.ack(true))).await;
     }
     let paid_at = notice.paid_at.clone().unwrap_or_default();
-    match settle::settle_paid_noting(ctx, &attempt, &notice.transaction_id, notice.amount, &paid_at, PaidSource::Notify, Some(record)).await
+    let headers = headers_text(n.headers);
+    let body = String::from_utf8_lossy(n.body);
+    let record = settle::NoticeRecord { provider: n.provider, school_code: n.school.unwrap_or(""), headers: &headers, body: &body };
+    match settle::settle_paid_noting(ctx, &attempt, &notice.transaction_id, notice.amount, &paid_at, PaidSource::Notify, Some(&record))
+        .await
     {
-        Ok((result, noted)) => {
-            if !noted {
-                record_outcome(ctx, record, result.outcome()).await;
-            }
-            Answer::Ack(channel.ack(true))
-        }
+        Ok((_, true)) => Answer::Ack(channel.ack(true)),
+        Ok((result, false)) => keep_then(ctx, n, result.outcome(), Answer::Ack(channel.ack(true))).await,
         Err(e) => {
             tracing::error!(error = e.zh, "settling a notification; the provider will retry");
-            Answer::Ack(channel.ack(false))
+            keep_then(ctx, n, "", Answer::Ack(channel.ack(false))).await
         }
     }
 }

@@ -60,10 +60,19 @@ pub async fn settle_paid(
     settle_paid_noting(ctx, attempt, txn_id, amount, paid_at, source, None).await.map(|(s, _)| s)
 }
 
-/// [`settle_paid`] for a kept notification (`notification`, its id): its outcome is written in
-/// the settlement's own transaction, one commit fewer for every notification at the busiest
-/// moment. Answers whether it was written (not when another writer settled the money first,
-/// which leaves the caller to record it).
+/// A verified notification as it arrived, to be kept with what became of it.
+pub struct NoticeRecord<'a> {
+    pub provider: &'a str,
+    pub school_code: &'a str,
+    pub headers: &'a str,
+    pub body: &'a str,
+}
+
+/// [`settle_paid`] for a verified notification: it is kept, with its outcome, in the
+/// settlement's own transaction — one commit for each notification at the busiest moment, and
+/// never a kept notification whose settlement is missing (if the settlement rolls back, the
+/// provider is asked to retry). Answers whether it was kept (not when another writer settled
+/// the money first and this transaction was given up, which leaves the caller to keep it).
 #[allow(clippy::too_many_arguments)]
 pub async fn settle_paid_noting(
     ctx: &Context,
@@ -72,7 +81,7 @@ pub async fn settle_paid_noting(
     amount: Fen,
     paid_at: &str,
     source: PaidSource,
-    notification: Option<i64>,
+    notification: Option<&NoticeRecord<'_>>,
 ) -> Result<(Settled, bool), Error> {
     let provider = attempt.channel.provider();
     let school = ctx.store.school_by_id(attempt.school_id).await?.ok_or_else(Error::unknown_school)?;
@@ -173,8 +182,8 @@ pub async fn settle_paid_noting(
             _ => {}
         }
     }
-    if let Some(id) = notification {
-        ctx.store.set_notification_outcome(&mut tx, id, result.outcome()).await?;
+    if let Some(n) = notification {
+        ctx.store.record_notification(&mut tx, n.provider, n.school_code, n.headers, n.body, result.outcome()).await?;
     }
     tx.commit().await?;
     if result != Settled::Duplicate && result != Settled::Nothing {
