@@ -169,6 +169,10 @@ fn alipay_notice(sb: &Sandbox, t: &Trade, kind: NoticeKind, notification_id: &st
 /// Sends one notification; returns the HTTP status and whether it counts as acknowledged
 /// (WeChat: 200 or 204; Alipay and 通联: the body `success`; UnionPay: 200).
 pub(super) async fn deliver(sb: &Sandbox, p: Provider, url: &str, out: &Outgoing) -> (Option<u16>, bool) {
+    // Waits for a free sender; the semaphore is never closed.
+    let Ok(_sender) = sb.inner.senders.acquire().await else {
+        return (None, false);
+    };
     let resp = sb.inner.client.post(url).headers(out.headers.clone()).body(out.body.clone()).send().await;
     let resp = match resp {
         Ok(r) => r,

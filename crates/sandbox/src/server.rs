@@ -27,6 +27,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+/// How many notifications the simulator sends at once (see [`Inner::senders`]).
+pub const NOTIFY_SENDERS: usize = 32;
+
 pub(super) struct Inner {
     pub keys: SandboxKeys,
     pub wechat: WechatProviderSide,
@@ -42,6 +45,10 @@ pub(super) struct Inner {
     behaviour: Mutex<[Behaviour; 5]>,
     time_scale_bits: AtomicU64,
     pub client: reqwest::Client,
+    /// Notifications being sent at once. A provider's notifier is a bounded pool, not one
+    /// connection per paid trade: unbounded, 3,000 trades paid in three seconds opened 3,000
+    /// connections to the merchant at once (and held their memory on both ends).
+    pub senders: tokio::sync::Semaphore,
 }
 
 /// The simulated WeChat Pay, Alipay and UnionPay. Cheap to clone (shared state).
@@ -165,6 +172,7 @@ impl Sandbox {
                 behaviour: Mutex::new(default_behaviours()),
                 time_scale_bits: AtomicU64::new(1.0f64.to_bits()),
                 client: campuspay_channels::http::client(),
+                senders: tokio::sync::Semaphore::new(NOTIFY_SENDERS),
             }),
         })
     }
