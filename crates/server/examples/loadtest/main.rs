@@ -11,7 +11,11 @@
 //! cargo run --release -p campuspay-server --example loadtest -- --database-url postgres://postgres@127.0.0.1/load --instances 2
 //! cargo run --release -p campuspay-server --example loadtest -- --students 3000 --phase order    # one step alone
 //! cargo run --release -p campuspay-server --example loadtest -- --students 3000 --phase settle
+//! cargo run --release -p campuspay-server --example loadtest -- --students 2000 --phase flood --concurrency 200 --flood 128 --duration 40
 //! ```
+//! `--phase flood` opens the home page from `--concurrency` logged-in students while, from
+//! `ramp + 5` s on, `--flood` more clients send logins as fast as they are answered: it prints
+//! the home page's figures before and during the flood side by side.
 //! The server runs in this process on 127.0.0.1 (one or more instances on one database, each
 //! its own pool and job runner, paying through the first one's simulator); RSS and CPU are
 //! read from the first instance's `/metrics`, so they include the load generator's share.
@@ -31,6 +35,8 @@ use std::time::{Duration, Instant};
 mod phases;
 
 const PASSWORD: &str = "Term#Start2026";
+/// The home page's step while logins flood (`--phase flood`).
+const HOME_IN_FLOOD: &str = "home, logins flood";
 const STEPS: [&str; 5] = ["login", "home", "create order", "start payment", "paid → shown paid"];
 
 struct Args {
@@ -41,13 +47,24 @@ struct Args {
     database_url: Option<String>,
     instances: usize,
     /// `journey` (every step in turn), or one step alone at the concurrency: `login`, `home`,
-    /// `order` (creating orders), `settle` (payments notified and settled).
+    /// `order` (creating orders), `settle` (payments notified and settled), `flood` (home
+    /// while logins flood).
     phase: String,
+    /// Login clients of the `flood` phase.
+    flood: usize,
 }
 
 fn args() -> Args {
-    let mut a =
-        Args { students: 10_000, concurrency: 32, duration_s: 300, ramp_s: 10, database_url: None, instances: 1, phase: "journey".into() };
+    let mut a = Args {
+        students: 10_000,
+        concurrency: 32,
+        duration_s: 300,
+        ramp_s: 10,
+        database_url: None,
+        instances: 1,
+        phase: "journey".into(),
+        flood: 128,
+    };
     let v: Vec<String> = std::env::args().skip(1).collect();
     for pair in v.chunks(2) {
         let value = pair.get(1).cloned().unwrap_or_default();
@@ -59,6 +76,7 @@ fn args() -> Args {
             "--database-url" => a.database_url = Some(value),
             "--instances" => a.instances = value.parse().expect("--instances N"),
             "--phase" => a.phase = value,
+            "--flood" => a.flood = value.parse().expect("--flood N"),
             other => panic!("unknown argument {other}"),
         }
     }
@@ -369,6 +387,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => {}
     }
     let single_write_step = settled.is_some() || a.phase == "order";
+    // The flood's logins begin once every home client is logged in and warm.
+    let flood_start = t0 + Duration::from_secs(a.ramp_s + 5);
+    for _ in (0..a.flood).filter(|_| a.phase == "flood") {
+        let (http, tally, next, bases) = (http.clone(), tally.clone(), next.clone(), bases.clone());
+        let students = a.students;
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(flood_start.into()).await;
+            while Instant::now() < stop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % students;
+                login(&http, &bases[i % bases.len()], &format!("L{i:07}"), &tally).await;
+            }
+        }));
+    }
     for k in (0..a.concurrency).filter(|_| !single_write_step) {
         // The ramp: the k-th of n virtual students' desks opens k/n of the way into it.
         let delay = Duration::from_secs_f64(a.ramp_s as f64 * k as f64 / a.concurrency as f64);
@@ -386,20 +417,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         login(&http, base, &format!("L{i:07}"), &tally).await;
                     }
                 }
-                "home" => {
+                "home" | "flood" => {
                     // One login each, then the home page over and over (a crowded first page).
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % students;
                     let base = &bases[i % bases.len()];
-                    let Some(token) = login(&http, base, &format!("L{i:07}"), &tally).await else { return };
+                    // A login answered 429 (the hashing line full at the ramp) is tried again.
+                    let token = loop {
+                        if let Some(token) = login(&http, base, &format!("L{i:07}"), &tally).await {
+                            break token;
+                        }
+                        if Instant::now() >= stop {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    };
                     while Instant::now() < stop {
                         let t = Instant::now();
+                        let step = if phase == "flood" && t >= flood_start { HOME_IN_FLOOD } else { "home" };
                         match http.get(format!("{base}/api/v1/student/charges")).bearer_auth(&token).send().await {
                             Ok(r) if r.status().as_u16() == 200 => {
                                 let _ = r.bytes().await;
-                                tally.lock().unwrap().ok("home", t);
+                                tally.lock().unwrap().ok(step, t);
                             }
-                            Ok(r) => tally.lock().unwrap().err("home", r.status().as_u16().to_string()),
-                            Err(_) => tally.lock().unwrap().err("home", "connection".into()),
+                            Ok(r) => tally.lock().unwrap().err(step, r.status().as_u16().to_string()),
+                            Err(_) => tally.lock().unwrap().err(step, "connection".into()),
                         }
                     }
                 }
@@ -466,7 +507,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  /healthz ceiling           {healthz:>9.1} req/s");
     println!("  raw commit rate            {commits:>9.1} commits/s");
     println!("\n{:<20} {:>7} {:>9} {:>9} {:>9} {:>9}  ratio to its limit", "step", "done", "req/s", "p50 ms", "p95 ms", "p99 ms");
-    for step in STEPS.iter().chain(&["provider takes payment"]) {
+    for step in STEPS.iter().chain(&["provider takes payment", HOME_IN_FLOOD]) {
         let mut lat = t.lat.get(step).cloned().unwrap_or_default();
         if lat.is_empty() {
             continue;
@@ -475,7 +516,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let rate = t.rate(step);
         let (limit, name) = match *step {
             "login" => (argon2, "argon2"),
-            "home" | "provider takes payment" => (healthz, "/healthz"),
+            "home" | "provider takes payment" | HOME_IN_FLOOD => (healthz, "/healthz"),
             _ => (commits, "commits"),
         };
         println!(
