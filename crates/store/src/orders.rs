@@ -361,6 +361,23 @@ impl Store {
         Ok(row.as_ref().map(attempt).transpose()?)
     }
 
+    /// The attempts of many trade numbers in one query (reconciliation looks a statement's
+    /// lines up in batches, not one query per line); numbers that are none of ours are absent.
+    pub async fn attempts_by_out_trade_nos(&self, out_trade_nos: &[&str]) -> Result<Vec<AttemptRow>, StoreError> {
+        if out_trade_nos.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE out_trade_no IN ({})"),
+            placeholders(1, out_trade_nos.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for n in out_trade_nos {
+            q = q.bind(*n);
+        }
+        map_rows(&q.fetch_all(&self.pool).await?, attempt)
+    }
+
     /// Holds the student's row until the transaction ends, so that two orders cannot spend the
     /// same balance (PostgreSQL; SQLite's single writer already does).
     pub async fn lock_student(&self, tx: &mut WriteTx, student_id: i64) -> Result<(), StoreError> {

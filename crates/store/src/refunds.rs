@@ -359,6 +359,38 @@ impl Store {
 }
 
 impl Store {
+    /// [`Store::provider_payment_by_txn`] for many transaction ids in one query: (txn id,
+    /// payment) of those we settled.
+    pub async fn provider_payments_by_txns(
+        &self,
+        provider: Provider,
+        txn_ids: &[&str],
+    ) -> Result<Vec<(String, SettledPayment)>, StoreError> {
+        if txn_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT p.txn_id, p.id, p.school_id, o.student_id, p.amount_fen FROM provider_payments p JOIN orders o ON o.id = p.order_id \
+             WHERE p.provider = $1 AND p.txn_id IN ({})",
+            placeholders(2, txn_ids.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(provider.as_str());
+        for t in txn_ids {
+            q = q.bind(*t);
+        }
+        map_rows(&q.fetch_all(&self.pool).await?, |r| {
+            let p = SettledPayment {
+                id: r.try_get("id")?,
+                school_id: r.try_get("school_id")?,
+                student_id: r.try_get("student_id")?,
+                amount: Fen(r.try_get("amount_fen")?),
+            };
+            Ok((r.try_get("txn_id")?, p))
+        })
+    }
+}
+
+impl Store {
     /// A charge's fee item and period names, for showing refund lines.
     pub async fn charge_label(&self, charge_id: i64) -> Result<Option<(String, String)>, StoreError> {
         let row = sqlx::query(
