@@ -1,6 +1,6 @@
 //! Orders, their lines and payment attempts.
 
-use crate::db::{Backend, On, Store, StoreError, WriteTx, map_rows, now, placeholders, word};
+use crate::db::{Backend, On, Store, StoreError, WriteTx, in_json_list, map_rows, now, placeholders, word};
 use campuspay_domain::Fen;
 use campuspay_domain::order::{AttemptState, OrderState};
 use campuspay_domain::payment::{Method, Provider};
@@ -367,15 +367,10 @@ impl Store {
         if out_trade_nos.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE out_trade_no IN ({})"),
-            placeholders(1, out_trade_nos.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for n in out_trade_nos {
-            q = q.bind(*n);
-        }
-        map_rows(&q.fetch_all(&self.pool).await?, attempt)
+        let sql =
+            format!(concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE out_trade_no {}"), in_json_list(self.backend(), 1));
+        let list = serde_json::Value::from(out_trade_nos.to_vec()).to_string();
+        map_rows(&sqlx::query(sqlx::AssertSqlSafe(sql)).bind(list).fetch_all(&self.pool).await?, attempt)
     }
 
     /// Holds the student's row until the transaction ends, so that two orders cannot spend the
