@@ -40,7 +40,7 @@ use std::pin::Pin;
 
 pub use http::{PreparedRequest, RawResponse};
 pub use reqwest::header::HeaderMap;
-pub use statement::{DeclaredTotals, Statement, StatementKind, StatementLine, StatementTotals};
+pub use statement::{DeclaredTotals, Statement, StatementFile, StatementKind, StatementLine, StatementLines, StatementTotals};
 
 /// The future every async channel operation returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, ChannelError>> + Send + 'a>>;
@@ -316,6 +316,13 @@ pub trait PaymentChannel: Send + Sync {
     /// the next morning (WeChat Pay after 10:00, Alipay after 9:00).
     fn statement<'a>(&'a self, _date: &'a str) -> BoxFuture<'a, Statement> {
         Box::pin(async { Err(ChannelError::Unsupported("该渠道不提供对账单")) })
+    }
+
+    /// The same day's statement as reconciliation reads it: [`StatementFile::Parsed`] from
+    /// [`PaymentChannel::statement`], unless the adapter keeps a large file as it came, to be
+    /// read line by line (WeChat Pay's trade bill; its summary is then checked as it is read).
+    fn statement_file<'a>(&'a self, date: &'a str) -> BoxFuture<'a, StatementFile> {
+        Box::pin(async move { self.statement(date).await.map(StatementFile::Parsed) })
     }
 
     /// Where to send a payer's browser so the provider tells us who they are (WeChat's web

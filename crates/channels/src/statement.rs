@@ -94,32 +94,131 @@ impl Statement {
 
     /// Checks the lines against the provider's own summary, where it gave one.
     pub fn check_totals(&self) -> Result<(), ChannelError> {
-        let Some(d) = self.declared else { return Ok(()) };
-        let t = self.totals()?;
-        let mismatch = |what: &str, declared: String, counted: String| {
-            Err(malformed(format!("对账单{what}与汇总不符：汇总 {declared}，明细 {counted}")))
-        };
-        if let Some(c) = d.count
-            && c != t.payment_count + t.refund_count
-        {
-            return mismatch("笔数", c.to_string(), (t.payment_count + t.refund_count).to_string());
-        }
-        if let Some(a) = d.payment_amount
-            && a != t.payment_amount
-        {
-            return mismatch("支付金额", a.to_yuan_string(), t.payment_amount.to_yuan_string());
-        }
-        if let Some(a) = d.refund_amount
-            && a != t.refund_amount
-        {
-            return mismatch("退款金额", a.to_yuan_string(), t.refund_amount.to_yuan_string());
-        }
-        Ok(())
+        check_declared(self.declared, self.totals()?)
     }
 
     /// The lines about one order (its payment and its refunds).
     pub fn lines_for<'a>(&'a self, out_trade_no: &'a str) -> impl Iterator<Item = &'a StatementLine> + 'a {
         self.lines.iter().filter(move |l| l.out_trade_no == out_trade_no)
+    }
+}
+
+/// Checks counted totals against a provider's own summary, where it gave one.
+pub fn check_declared(declared: Option<DeclaredTotals>, t: StatementTotals) -> Result<(), ChannelError> {
+    let Some(d) = declared else { return Ok(()) };
+    let mismatch =
+        |what: &str, declared: String, counted: String| Err(malformed(format!("对账单{what}与汇总不符：汇总 {declared}，明细 {counted}")));
+    if let Some(c) = d.count
+        && c != t.payment_count + t.refund_count
+    {
+        return mismatch("笔数", c.to_string(), (t.payment_count + t.refund_count).to_string());
+    }
+    if let Some(a) = d.payment_amount
+        && a != t.payment_amount
+    {
+        return mismatch("支付金额", a.to_yuan_string(), t.payment_amount.to_yuan_string());
+    }
+    if let Some(a) = d.refund_amount
+        && a != t.refund_amount
+    {
+        return mismatch("退款金额", a.to_yuan_string(), t.refund_amount.to_yuan_string());
+    }
+    Ok(())
+}
+
+/// A fee as statements write it — yuan with up to five decimals (WeChat's 手续费 is to
+/// 1/100,000 yuan) — in 1/100,000 yuan; the sign is ignored (files differ in how they sign a
+/// fee, the line's kind says which way it goes). `None` where it cannot be read exactly.
+pub fn fee_units(text: &str) -> Option<i64> {
+    let t = text.trim().trim_start_matches(['-', '+']);
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 5 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let frac = format!("{frac:0<5}");
+    int.parse::<i64>().ok()?.checked_mul(100_000)?.checked_add(frac.parse::<i64>().ok()?)
+}
+
+/// A day's statement as reconciliation reads it: WeChat Pay's trade bill — a large school's
+/// day is a million lines — stays the file it came as (bytes as downloaded, or a file on
+/// disk, gzip or plain) and is read line by line as it is reconciled; the other providers'
+/// files (zips of GBK text, fixed-width files of a few thousand lines) come parsed.
+pub enum StatementFile {
+    Parsed(Statement),
+    WechatTradeBill { date: String, body: BillBody },
+}
+
+/// Where a bill's bytes are.
+pub enum BillBody {
+    Bytes(Vec<u8>),
+    Path(std::path::PathBuf),
+}
+
+impl StatementFile {
+    pub fn provider(&self) -> Provider {
+        match self {
+            StatementFile::Parsed(s) => s.provider,
+            StatementFile::WechatTradeBill { .. } => Provider::Wechatpay,
+        }
+    }
+
+    pub fn date(&self) -> &str {
+        match self {
+            StatementFile::Parsed(s) => &s.date,
+            StatementFile::WechatTradeBill { date, .. } => date,
+        }
+    }
+
+    /// Starts reading the lines (a file is opened, a bill's header read).
+    pub fn lines(&self) -> Result<StatementLines<'_>, ChannelError> {
+        Ok(match self {
+            StatementFile::Parsed(s) => StatementLines::Parsed(s.lines.iter()),
+            StatementFile::WechatTradeBill { date, body } => {
+                let input: Box<dyn std::io::BufRead + Send + '_> = match body {
+                    BillBody::Bytes(b) => crate::wechatpay::bill::open_bill(b.as_slice())?,
+                    BillBody::Path(p) => {
+                        let f = std::fs::File::open(p).map_err(|e| malformed(format!("账单文件无法打开: {e}")))?;
+                        crate::wechatpay::bill::open_bill(std::io::BufReader::with_capacity(64 * 1024, f))?
+                    }
+                };
+                StatementLines::Wechat(Box::new(crate::wechatpay::bill::TradeBillReader::new(date, input)?))
+            }
+        })
+    }
+}
+
+/// The lines of a [`StatementFile`], one at a time.
+pub enum StatementLines<'a> {
+    Parsed(std::slice::Iter<'a, StatementLine>),
+    Wechat(Box<crate::wechatpay::bill::TradeBillReader<Box<dyn std::io::BufRead + Send + 'a>>>),
+}
+
+impl StatementLines<'_> {
+    /// The next line, with its fee in 1/100,000 yuan where the file is read with its fees
+    /// (WeChat's bill; `None` for a cell that cannot be read). Parsed statements give no fee
+    /// here: theirs are read from [`Statement::raw`].
+    pub fn next_line(&mut self) -> Result<Option<(StatementLine, Option<i64>)>, ChannelError> {
+        match self {
+            StatementLines::Parsed(it) => Ok(it.next().map(|l| (l.clone(), None))),
+            StatementLines::Wechat(r) => Ok(r.next_line()?.map(|b| (b.line, b.fee))),
+        }
+    }
+
+    /// Whether the lines carry their fees ([`StatementLines::next_line`]).
+    pub fn fees_per_line(&self) -> Option<bool> {
+        match self {
+            StatementLines::Parsed(_) => None,
+            StatementLines::Wechat(r) => Some(r.has_fee_column()),
+        }
+    }
+
+    /// After the last line: the lines against the file's own summary. A parsed statement was
+    /// checked when it was parsed.
+    pub fn check_totals(&self) -> Result<(), ChannelError> {
+        match self {
+            StatementLines::Parsed(_) => Ok(()),
+            StatementLines::Wechat(r) => r.check_totals(),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! Orders, their lines and payment attempts.
 
-use crate::db::{Backend, On, Store, StoreError, WriteTx, map_rows, now, placeholders, word};
+use crate::db::{Backend, On, Store, StoreError, WriteTx, in_json_list, map_rows, now, placeholders, word};
 use campuspay_domain::Fen;
 use campuspay_domain::order::{AttemptState, OrderState};
 use campuspay_domain::payment::{Method, Provider};
@@ -359,6 +359,18 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.as_ref().map(attempt).transpose()?)
+    }
+
+    /// The attempts of many trade numbers in one query (reconciliation looks a statement's
+    /// lines up in batches, not one query per line); numbers that are none of ours are absent.
+    pub async fn attempts_by_out_trade_nos(&self, out_trade_nos: &[&str]) -> Result<Vec<AttemptRow>, StoreError> {
+        if out_trade_nos.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql =
+            format!(concat!("SELECT ", attempt_columns!(), " FROM pay_attempts WHERE out_trade_no {}"), in_json_list(self.backend(), 1));
+        let list = serde_json::Value::from(out_trade_nos.to_vec()).to_string();
+        map_rows(&sqlx::query(sqlx::AssertSqlSafe(sql)).bind(list).fetch_all(&self.pool).await?, attempt)
     }
 
     /// Holds the student's row until the transaction ends, so that two orders cannot spend the

@@ -1,7 +1,7 @@
 //! Office refunds (what the office asked to give back, per line) and the provider refunds
 //! that carry them out.
 
-use crate::db::{On, Store, StoreError, WriteTx, map_rows, now, placeholders, word};
+use crate::db::{On, Store, StoreError, WriteTx, in_json_list, map_rows, now, placeholders, word};
 use campuspay_domain::Fen;
 use campuspay_domain::payment::Provider;
 use campuspay_domain::settlement::{OfficeRefundState, RefundMethod};
@@ -355,6 +355,36 @@ impl Store {
         })
         .transpose()
         .map_err(|e: sqlx::Error| StoreError::from(e))
+    }
+}
+
+impl Store {
+    /// [`Store::provider_payment_by_txn`] for many transaction ids in one query: (txn id,
+    /// payment) of those we settled.
+    pub async fn provider_payments_by_txns(
+        &self,
+        provider: Provider,
+        txn_ids: &[&str],
+    ) -> Result<Vec<(String, SettledPayment)>, StoreError> {
+        if txn_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT p.txn_id, p.id, p.school_id, o.student_id, p.amount_fen FROM provider_payments p JOIN orders o ON o.id = p.order_id \
+             WHERE p.provider = $1 AND p.txn_id {}",
+            in_json_list(self.backend(), 2)
+        );
+        let list = serde_json::Value::from(txn_ids.to_vec()).to_string();
+        let q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(provider.as_str()).bind(list);
+        map_rows(&q.fetch_all(&self.pool).await?, |r| {
+            let p = SettledPayment {
+                id: r.try_get("id")?,
+                school_id: r.try_get("school_id")?,
+                student_id: r.try_get("student_id")?,
+                amount: Fen(r.try_get("amount_fen")?),
+            };
+            Ok((r.try_get("txn_id")?, p))
+        })
     }
 }
 

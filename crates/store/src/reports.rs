@@ -1,7 +1,7 @@
 //! What the office's reports read: collection progress from the ledger, stored
 //! reconciliation results.
 
-use crate::db::{On, Store, StoreError, WriteTx, map_rows, now, word};
+use crate::db::{Store, StoreError, WriteTx, map_rows, now, word};
 use campuspay_domain::Fen;
 use campuspay_domain::payment::Provider;
 use campuspay_domain::settlement::ReportBy;
@@ -305,16 +305,18 @@ impl Store {
 
     /// Our settled payments of a school and provider whose provider time falls on `day`
     /// (`paid_at` starts with it) or, lacking one, that we settled that day: what the day's
-    /// statement must show. (provider payment id, order's student, txn id, amount).
+    /// statement must show. Each is handed to `each` as (provider payment id, order's student,
+    /// txn id, amount) as it is read, so a day of a million payments is never one result set
+    /// in memory.
     pub async fn settled_on_day(
         &self,
-        on: On<'_>,
         school_id: i64,
         provider: Provider,
         day: &str,
-        from: i64,
-        to: i64,
-    ) -> Result<Vec<(i64, i64, String, Fen)>, StoreError> {
+        (from, to): (i64, i64),
+        mut each: impl FnMut(i64, i64, String, Fen),
+    ) -> Result<(), StoreError> {
+        use futures_util::TryStreamExt;
         let q = sqlx::query(
             "SELECT p.id, o.student_id, p.txn_id, p.amount_fen FROM provider_payments p JOIN orders o ON o.id = p.order_id \
              WHERE p.school_id = $1 AND p.provider = $2 AND \
@@ -325,8 +327,11 @@ impl Store {
         .bind(day)
         .bind(from)
         .bind(to);
-        let rows = self.fetch_all(on, q).await?;
-        map_rows(&rows, |r| Ok((r.try_get("id")?, r.try_get("student_id")?, r.try_get("txn_id")?, Fen(r.try_get("amount_fen")?))))
+        let mut rows = q.fetch(&self.pool);
+        while let Some(r) = rows.try_next().await? {
+            each(r.try_get("id")?, r.try_get("student_id")?, r.try_get("txn_id")?, Fen(r.try_get("amount_fen")?));
+        }
+        Ok(())
     }
 }
 

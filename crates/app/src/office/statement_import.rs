@@ -7,10 +7,12 @@
 
 use super::reports::valid_date;
 use super::{Audited, Staff, audit};
+use crate::payment::reconcile::{self, Unreadable};
 use crate::{Client, Context, Error, ErrorKind};
 use base64::Engine;
+use campuspay_channels::statement::BillBody;
 use campuspay_channels::statement::{decode_gbk, unzip};
-use campuspay_channels::{ChannelConfig, ChannelError, Provider, Statement, alipay, unionpay, wechatpay};
+use campuspay_channels::{ChannelConfig, ChannelError, Provider, StatementFile, alipay, unionpay};
 use campuspay_domain::office::{AuditAction, Permission};
 use campuspay_store::reports::{NewStatementImport, ReconciliationRow};
 
@@ -60,8 +62,9 @@ async fn unionpay_merchants(ctx: &Context, school_id: i64) -> Result<Vec<String>
     Ok(ids)
 }
 
-/// Reads the file as `provider`'s statement of `date`.
-async fn read(ctx: &Context, school_id: i64, provider: Provider, date: &str, bytes: &[u8]) -> Result<Statement, Error> {
+/// The file as `provider`'s statement of `date`, to reconcile (which checks that every line is
+/// of that day).
+async fn read(ctx: &Context, school_id: i64, provider: Provider, date: &str, bytes: &[u8]) -> Result<StatementFile, Error> {
     let statement = match provider {
         // 5W1005's file comes by FTP from the 外联平台 and its content format is not public.
         Provider::Ccb => {
@@ -81,10 +84,9 @@ async fn read(ctx: &Context, school_id: i64, provider: Provider, date: &str, byt
                 "provider",
             ));
         }
+        // Read line by line as it is reconciled (plain or gzip), its summary checked then.
         Provider::Wechatpay => {
-            let plain = if bytes.starts_with(&[0x1f, 0x8b]) { wechatpay::bill::gunzip(bytes).map_err(unreadable)? } else { bytes.to_vec() };
-            let text = String::from_utf8(plain).map_err(|_| unreadable(ChannelError::Malformed("微信支付账单应为 UTF-8 文本".into())))?;
-            wechatpay::bill::parse(date, &text).map_err(unreadable)?
+            return Ok(StatementFile::WechatTradeBill { date: date.to_string(), body: BillBody::Bytes(bytes.to_vec()) });
         }
         Provider::Alipay if is_zip(bytes) => alipay::bill::parse_zip(date, bytes).map_err(unreadable)?,
         Provider::Alipay => alipay::bill::parse_detail(date, &text_of(bytes)?).map_err(unreadable)?,
@@ -127,16 +129,7 @@ async fn read(ctx: &Context, school_id: i64, provider: Provider, date: &str, byt
         }
     };
     statement.check_totals().map_err(unreadable)?;
-    // A file of another day would settle and flag the wrong trades.
-    if let Some(l) = statement.lines.iter().find(|l| !l.time.starts_with(date)) {
-        return Err(refused(
-            "statement_wrong_day",
-            format!("对账单中有 {} 的交易（{}），与所选日期 {date} 不符", l.time, l.out_trade_no),
-            format!("The file has a trade of {}, not of {date}", l.time),
-            "date",
-        ));
-    }
-    Ok(statement)
+    Ok(StatementFile::Parsed(statement))
 }
 
 /// Reconciles an uploaded statement file of `provider` for `date` (`refund`: it may settle
@@ -163,8 +156,20 @@ pub async fn import(
     if bytes.len() > campuspay_documents::MAX_UPLOAD_BYTES {
         return Err(refused("file_too_large", "文件超过 20 MB", "The file is over 20 MB", "file"));
     }
-    let statement = read(ctx, school_id, provider, &date, bytes).await?;
-    let mut row = crate::payment::reconcile::reconcile_statement(ctx, school_id, &statement).await?;
+    let file = read(ctx, school_id, provider, &date, bytes).await?;
+    let (mut row, lines) = match reconcile::reconcile_statement(ctx, school_id, &file).await? {
+        Ok(done) => (done.row, done.lines),
+        Err(Unreadable::File(e)) => return Err(unreadable(e)),
+        // A file of another day would settle and flag the wrong trades.
+        Err(Unreadable::WrongDay { time, out_trade_no }) => {
+            return Err(refused(
+                "statement_wrong_day",
+                format!("对账单中有 {time} 的交易（{out_trade_no}），与所选日期 {date} 不符"),
+                format!("The file has a trade of {time}, not of {date}"),
+                "date",
+            ));
+        }
+    };
     row.imported = true;
     let sha256 = crate::crypto::sha256_hex(bytes);
     let file_name: String = file_name.trim().chars().filter(|c| !c.is_control()).take(200).collect();
@@ -184,7 +189,7 @@ pub async fn import(
     };
     ctx.store.insert_statement_import(&mut tx, &kept).await?;
     let after = serde_json::json!({
-        "provider": provider.as_str(), "date": date, "file_name": file_name, "sha256": sha256, "lines": statement.lines.len(),
+        "provider": provider.as_str(), "date": date, "file_name": file_name, "sha256": sha256, "lines": lines,
         "matched": row.matched_count, "settled_now": row.settled_now_count, "missing_ours": row.missing_ours_count,
         "missing_theirs": row.missing_theirs_count, "mismatched": row.mismatched_count,
     });

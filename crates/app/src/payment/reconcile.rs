@@ -9,15 +9,17 @@ use crate::Context;
 use crate::error::Error;
 use crate::payment::channels::provider_str;
 use crate::payment::settle::{self, Settled};
-use campuspay_channels::{Statement, StatementKind, StatementLine};
+use crate::payment::statement_fees::{self, LineFees};
+use campuspay_channels::{ChannelError, Provider, StatementFile, StatementKind, StatementLine};
 use campuspay_domain::Fen;
 use campuspay_domain::order::PaidSource;
 use campuspay_domain::settlement::ExceptionKind;
 use campuspay_domain::time::shanghai_to_unix;
-use campuspay_store::On;
 use campuspay_store::exceptions::NewException;
+use campuspay_store::orders::AttemptRow;
+use campuspay_store::refunds::SettledPayment;
 use campuspay_store::reports::ReconciliationRow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 #[derive(Debug, Default, Clone)]
 pub struct Report {
@@ -47,6 +49,11 @@ pub struct Report {
 /// million-line day does not become one database value.
 const KEPT_LINES: usize = 20_000;
 
+/// Statement lines are looked up in the books this many at a time — one query for their
+/// attempts and one for their provider payments — instead of two queries per line: a day of a
+/// million lines is 500 round trips, not two million.
+pub const LOOKUP_BATCH: usize = 2_000;
+
 #[tracing::instrument(name = "reconcile_day", skip(ctx))]
 pub async fn reconcile_day(ctx: &Context, date: &str) -> Result<Report, Error> {
     reconcile(ctx, date, None).await
@@ -62,22 +69,26 @@ pub async fn reconcile(ctx: &Context, date: &str, school: Option<i64>) -> Result
             continue;
         }
         let mut row = ReconciliationRow { school_id, provider: Some(channel.provider()), day: date.to_string(), ..Default::default() };
-        match channel.statement(date).await {
-            Ok(statement) => {
-                report.statements += 1;
-                row.ok = true;
-                one_statement(ctx, school_id, &statement, &mut row, &mut report, &mut unknown).await?;
-            }
+        let read = match channel.statement_file(date).await {
+            Ok(file) => one_statement(ctx, school_id, &file, None, &unknown, LOOKUP_BATCH).await?,
             // A provider that offers no statement we can read (CCB's and 通联收银宝's file formats
             // are not public) has nothing to reconcile; that is no failure of the day.
-            Err(campuspay_channels::ChannelError::Unsupported(why)) => {
+            Err(ChannelError::Unsupported(why)) => {
                 tracing::debug!(school_id, why, date, "no statement from this provider");
                 continue;
             }
+            Err(e) => Err(Unreadable::File(e)),
+        };
+        match read {
+            Ok(done) => {
+                report.statements += 1;
+                row = ReconciliationRow { ok: true, ..done.add_to(&mut report, &mut unknown) };
+            }
             Err(e) => {
+                let e = e.to_string();
                 tracing::warn!(school_id, error = %e, date, "statement unavailable");
-                row.error = e.to_string();
-                report.failures.push((school_id, e.to_string()));
+                row.error = e.clone();
+                report.failures.push((school_id, e));
             }
         }
         let mut tx = ctx.store.write_tx().await?;
@@ -104,25 +115,54 @@ pub async fn reconcile(ctx: &Context, date: &str, school: Option<i64>) -> Result
     Ok(report)
 }
 
+/// Why a statement was not reconciled; nothing was written.
+#[derive(Debug)]
+pub enum Unreadable {
+    /// The file cannot be read or disagrees with its own summary.
+    File(ChannelError),
+    /// A line of another day (checked for files the office supplies): the first such line.
+    WrongDay { time: String, out_trade_no: String },
+}
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreadable::File(e) => write!(f, "{e}"),
+            Unreadable::WrongDay { time, out_trade_no } => write!(f, "对账单中有 {time} 的交易（{out_trade_no}），与对账日期不符"),
+        }
+    }
+}
+
+/// A reconciled statement: the run's figures (to store) and how many lines the file had.
+pub struct Reconciled {
+    pub row: ReconciliationRow,
+    pub lines: usize,
+}
+
 /// Reconciles one statement the office supplied by hand (a provider's file, where its API is
-/// unavailable) for one school: settles what the books lack and queues the exceptions like
-/// the daily run; the caller stores the returned figures with the file.
-pub async fn reconcile_statement(ctx: &Context, school_id: i64, statement: &Statement) -> Result<ReconciliationRow, Error> {
-    let mut report = Report { date: statement.date.clone(), ..Report::default() };
-    let mut row = ReconciliationRow {
-        school_id,
-        provider: Some(statement.provider),
-        day: statement.date.clone(),
-        ok: true,
-        imported: true,
-        ..Default::default()
-    };
-    one_statement(ctx, school_id, statement, &mut row, &mut report, &mut HashSet::new()).await?;
-    Ok(row)
+/// unavailable) for one school: every line must be of the statement's day; settles what the
+/// books lack and queues the exceptions like the daily run; the caller stores the returned
+/// figures with the file.
+pub async fn reconcile_statement(ctx: &Context, school_id: i64, file: &StatementFile) -> Result<Result<Reconciled, Unreadable>, Error> {
+    reconcile_statement_in_batches(ctx, school_id, file, LOOKUP_BATCH).await
+}
+
+/// [`reconcile_statement`] looking lines up `batch` at a time (tests cross batch boundaries
+/// with a few lines).
+pub async fn reconcile_statement_in_batches(
+    ctx: &Context,
+    school_id: i64,
+    file: &StatementFile,
+    batch: usize,
+) -> Result<Result<Reconciled, Unreadable>, Error> {
+    Ok(one_statement(ctx, school_id, file, Some(file.date()), &HashSet::new(), batch.max(1))
+        .await?
+        .map(|done| Reconciled { row: ReconciliationRow { ok: true, imported: true, ..done.row }, lines: done.lines }))
 }
 
 /// An exception found while reading a statement: kind, subject, student, provider payment,
-/// amount, evidence. Written together once the statement is read.
+/// amount, evidence. Written together once the statement is read, in the order of the lines
+/// they come from.
 type Found = (ExceptionKind, String, Option<i64>, Option<i64>, Fen, serde_json::Value);
 
 fn line_json(l: &StatementLine) -> serde_json::Value {
@@ -136,122 +176,295 @@ fn line_json(l: &StatementLine) -> serde_json::Value {
     })
 }
 
-async fn one_statement(
-    ctx: &Context,
+/// Where the fees of a statement's lines come from: read with each line (WeChat's bill, read as
+/// a stream: `true` while every line's fee could be read), or from the parsed statement's text.
+enum Fees {
+    PerLine(bool),
+    Parsed(Option<LineFees>),
+}
+
+/// One statement reconciled, not yet added to the day's report.
+struct Done {
+    row: ReconciliationRow,
+    report: Report,
+    lines: usize,
+}
+
+impl Done {
+    /// Adds the statement's findings to the day's report; answers its figures.
+    fn add_to(self, report: &mut Report, unknown: &mut HashSet<String>) -> ReconciliationRow {
+        let r = self.report;
+        unknown.extend(r.unknown.iter().cloned());
+        report.payment_lines += r.payment_lines;
+        report.matched += r.matched;
+        report.settled_now.extend(r.settled_now);
+        report.unknown.extend(r.unknown);
+        report.refunded_at_provider.extend(r.refunded_at_provider);
+        report.missing_from_statement.extend(r.missing_from_statement);
+        report.mismatched.extend(r.mismatched);
+        self.row
+    }
+}
+
+/// The reading of one statement: lines are classified in batches against the books; what
+/// would write (settling a payment the books lack) waits until the whole file has been read
+/// and found sound, so a file that turns out bad at its last line changes nothing.
+struct Pass<'a> {
     school_id: i64,
-    statement: &Statement,
-    row: &mut ReconciliationRow,
-    report: &mut Report,
-    unknown: &mut HashSet<String>,
-) -> Result<(), Error> {
-    let provider = provider_str(statement.provider);
-    let refunded: HashSet<&str> =
-        statement.lines.iter().filter(|l| l.kind == StatementKind::Refund).map(|l| l.transaction_id.as_str()).collect();
-    let mut seen: HashSet<&str> = HashSet::new();
-    let mut kept: Vec<serde_json::Value> = Vec::new();
-    let mut exceptions: Vec<Found> = Vec::new();
-    // What the provider kept of the lines counted for this school, where the file says.
-    let fees = super::statement_fees::line_fees(statement);
-    let mut fee_units: i64 = 0;
-    let fee_of =
-        |out_trade_no: &str, refund: bool| fees.as_ref().and_then(|f| f.get(&(out_trade_no.to_string(), refund)).copied()).unwrap_or(0);
-    for line in &statement.lines {
-        if line.kind == StatementKind::Refund {
-            // Refunds are ours when their trade is: counted for the day's totals.
-            if ctx.store.attempt_by_out_trade_no(&line.out_trade_no).await?.is_some_and(|a| a.school_id == school_id) {
-                row.refund_count += 1;
-                row.refund_fen = Fen(row.refund_fen.0 + line.amount.0);
-                fee_units -= fee_of(&line.out_trade_no, true);
-                if kept.len() < KEPT_LINES {
-                    kept.push(line_json(line));
-                }
-            }
-            continue;
+    provider: Provider,
+    /// Lines found unknown in an earlier statement of the run (reported once).
+    unknown_before: &'a HashSet<String>,
+    unknown: HashSet<String>,
+    row: ReconciliationRow,
+    report: Report,
+    /// The transaction ids of the payment lines read, for the other direction.
+    seen: HashSet<Box<str>>,
+    /// Payments the statement also refunds (a refund line carries its payment's id).
+    refunded: HashSet<String>,
+    kept: Vec<serde_json::Value>,
+    exceptions: Vec<(usize, Found)>,
+    /// Our trades the books have no payment for: (line number, line, attempt), settled after
+    /// the read.
+    unsettled: Vec<(usize, StatementLine, AttemptRow)>,
+    fees: Fees,
+    fee_units: i64,
+}
+
+impl Pass<'_> {
+    fn keep(&mut self, line: &StatementLine) {
+        if self.kept.len() < KEPT_LINES {
+            self.kept.push(line_json(line));
         }
-        if !seen.insert(line.transaction_id.as_str()) {
-            continue;
+    }
+
+    fn fee_of(&self, line: &StatementLine, refund: bool, fee: Option<i64>) -> i64 {
+        match &self.fees {
+            Fees::PerLine(_) => fee.unwrap_or(0),
+            Fees::Parsed(fees) => fees.as_ref().and_then(|f| f.get(&(line.out_trade_no.clone(), refund)).copied()).unwrap_or(0),
+        }
+    }
+
+    /// Looks a batch of lines up in the books and classifies them in order.
+    async fn batch(&mut self, ctx: &Context, lines: &mut Vec<(usize, StatementLine, Option<i64>)>) -> Result<(), Error> {
+        let mut outs: Vec<&str> = lines.iter().map(|(_, l, _)| l.out_trade_no.as_str()).collect();
+        outs.sort_unstable();
+        outs.dedup();
+        let mut txns: Vec<&str> =
+            lines.iter().filter(|(_, l, _)| l.kind == StatementKind::Payment).map(|(_, l, _)| l.transaction_id.as_str()).collect();
+        txns.sort_unstable();
+        txns.dedup();
+        let (attempts, paid) =
+            tokio::try_join!(ctx.store.attempts_by_out_trade_nos(&outs), ctx.store.provider_payments_by_txns(self.provider, &txns))?;
+        let attempts: HashMap<String, AttemptRow> = attempts.into_iter().map(|a| (a.out_trade_no.clone(), a)).collect();
+        let paid: HashMap<String, SettledPayment> = paid.into_iter().collect();
+        for (i, line, fee) in lines.drain(..) {
+            let attempt = attempts.get(&line.out_trade_no);
+            self.line(i, line, fee, attempt, &paid);
+        }
+        Ok(())
+    }
+
+    fn line(
+        &mut self,
+        i: usize,
+        line: StatementLine,
+        fee: Option<i64>,
+        attempt: Option<&AttemptRow>,
+        paid: &HashMap<String, SettledPayment>,
+    ) {
+        let provider = provider_str(self.provider);
+        if line.kind == StatementKind::Refund {
+            self.refunded.insert(line.transaction_id.clone());
+            // Refunds are ours when their trade is: counted for the day's totals.
+            if attempt.is_some_and(|a| a.school_id == self.school_id) {
+                self.row.refund_count += 1;
+                self.row.refund_fen = Fen(self.row.refund_fen.0 + line.amount.0);
+                self.fee_units -= self.fee_of(&line, true, fee);
+                self.keep(&line);
+            }
+            return;
+        }
+        if !self.seen.insert(line.transaction_id.as_str().into()) {
+            return;
         }
         // A trade of ours, on this school's statement, through this provider; schools may
         // share a merchant (the demo does), and then each school settles its own trades.
-        let attempt = match ctx.store.attempt_by_out_trade_no(&line.out_trade_no).await? {
-            Some(a) if a.school_id == school_id && a.channel.provider() == statement.provider => a,
-            Some(_) => continue,
+        let attempt = match attempt {
+            Some(a) if a.school_id == self.school_id && a.channel.provider() == self.provider => a,
+            Some(_) => return,
             None => {
-                if unknown.insert(line.out_trade_no.clone()) {
-                    report.unknown.push(line.out_trade_no.clone());
-                    row.missing_ours_count += 1;
-                    row.missing_ours_fen = Fen(row.missing_ours_fen.0 + line.amount.0);
+                if !self.unknown_before.contains(&line.out_trade_no) && self.unknown.insert(line.out_trade_no.clone()) {
+                    self.report.unknown.push(line.out_trade_no.clone());
+                    self.row.missing_ours_count += 1;
+                    self.row.missing_ours_fen = Fen(self.row.missing_ours_fen.0 + line.amount.0);
                     let subject = format!("line:{provider}:{}", line.transaction_id);
-                    exceptions.push((ExceptionKind::StatementUnknown, subject, None, None, line.amount, line_json(line)));
-                    if kept.len() < KEPT_LINES {
-                        kept.push(line_json(line));
-                    }
+                    self.exceptions.push((i, (ExceptionKind::StatementUnknown, subject, None, None, line.amount, line_json(&line))));
+                    self.keep(&line);
                 }
-                continue;
+                return;
             }
         };
-        if kept.len() < KEPT_LINES {
-            kept.push(line_json(line));
+        self.keep(&line);
+        self.report.payment_lines += 1;
+        self.row.statement_count += 1;
+        self.row.statement_fen = Fen(self.row.statement_fen.0 + line.amount.0);
+        self.fee_units += self.fee_of(&line, false, fee);
+        let Some(ours) = paid.get(&line.transaction_id) else {
+            self.unsettled.push((i, line, attempt.clone()));
+            return;
+        };
+        if ours.amount != line.amount {
+            self.report.mismatched.push(line.transaction_id.clone());
+            self.row.mismatched_count += 1;
+            let subject = format!("txn:{provider}:{}", line.transaction_id);
+            let evidence =
+                serde_json::json!({"statement_line": line_json(&line), "our_amount_fen": ours.amount.0, "provider_payment_id": ours.id});
+            self.exceptions
+                .push((i, (ExceptionKind::AmountMismatch, subject, Some(ours.student_id), Some(ours.id), line.amount, evidence)));
+        } else {
+            self.report.matched += 1;
+            self.row.matched_count += 1;
+            self.row.matched_fen = Fen(self.row.matched_fen.0 + line.amount.0);
         }
-        report.payment_lines += 1;
-        row.statement_count += 1;
-        row.statement_fen = Fen(row.statement_fen.0 + line.amount.0);
-        fee_units += fee_of(&line.out_trade_no, false);
-        if let Some(ours) = ctx.store.provider_payment_by_txn(statement.provider, &line.transaction_id).await? {
-            if ours.amount != line.amount {
-                report.mismatched.push(line.transaction_id.clone());
-                row.mismatched_count += 1;
-                let subject = format!("txn:{provider}:{}", line.transaction_id);
+    }
+
+    /// Our trades the books lack: settled now, in the statement's order, unless the provider
+    /// refunded them the same day.
+    async fn settle_unsettled(&mut self, ctx: &Context) -> Result<(), Error> {
+        let provider = provider_str(self.provider);
+        for (i, line, attempt) in std::mem::take(&mut self.unsettled) {
+            if self.refunded.contains(line.transaction_id.as_str()) {
+                self.report.refunded_at_provider.push(line.out_trade_no.clone());
+                self.row.missing_ours_count += 1;
+                self.row.missing_ours_fen = Fen(self.row.missing_ours_fen.0 + line.amount.0);
+                let subject = format!("line:{provider}:{}", line.transaction_id);
                 let evidence =
-                    serde_json::json!({"statement_line": line_json(line), "our_amount_fen": ours.amount.0, "provider_payment_id": ours.id});
-                exceptions.push((ExceptionKind::AmountMismatch, subject, Some(ours.student_id), Some(ours.id), line.amount, evidence));
-            } else {
-                report.matched += 1;
-                row.matched_count += 1;
-                row.matched_fen = Fen(row.matched_fen.0 + line.amount.0);
+                    serde_json::json!({"statement_line": line_json(&line), "note": "refunded at the provider, never settled here"});
+                self.exceptions.push((i, (ExceptionKind::StatementUnknown, subject, None, None, line.amount, evidence)));
+                continue;
             }
+            match settle::settle_paid(ctx, &attempt, &line.transaction_id, line.amount, &line.time, PaidSource::Statement).await? {
+                Settled::Duplicate | Settled::Nothing => {
+                    self.report.matched += 1;
+                    self.row.matched_count += 1;
+                    self.row.matched_fen = Fen(self.row.matched_fen.0 + line.amount.0);
+                }
+                _ => {
+                    self.report.settled_now.push((line.out_trade_no.clone(), line.transaction_id.clone()));
+                    self.row.settled_now_count += 1;
+                    self.row.settled_now_fen = Fen(self.row.settled_now_fen.0 + line.amount.0);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads one statement for one school against the books (`day`: every line must be of it),
+/// then settles and queues what it found; `Ok(Err(_))` when the file could not be read, and
+/// then nothing was written.
+async fn one_statement(
+    ctx: &Context,
+    school_id: i64,
+    file: &StatementFile,
+    day: Option<&str>,
+    unknown_before: &HashSet<String>,
+    batch: usize,
+) -> Result<Result<Done, Unreadable>, Error> {
+    let provider = file.provider();
+    let date = file.date().to_string();
+    let mut lines = match file.lines() {
+        Ok(l) => l,
+        Err(e) => return Ok(Err(Unreadable::File(e))),
+    };
+    let fees = match (lines.fees_per_line(), file) {
+        (Some(has_column), _) => Fees::PerLine(has_column),
+        (None, StatementFile::Parsed(s)) => Fees::Parsed(statement_fees::line_fees(s)),
+        (None, _) => Fees::Parsed(None),
+    };
+    let mut pass = Pass {
+        school_id,
+        provider,
+        unknown_before,
+        unknown: HashSet::new(),
+        row: ReconciliationRow { school_id, provider: Some(provider), day: date.clone(), ..Default::default() },
+        report: Report { date: date.clone(), ..Report::default() },
+        seen: HashSet::new(),
+        refunded: HashSet::new(),
+        kept: Vec::new(),
+        exceptions: Vec::new(),
+        unsettled: Vec::new(),
+        fees,
+        fee_units: 0,
+    };
+    let mut pending: Vec<(usize, StatementLine, Option<i64>)> = Vec::with_capacity(batch);
+    let mut wrong_day: Option<Unreadable> = None;
+    let mut count = 0usize;
+    loop {
+        let (line, fee) = match lines.next_line() {
+            Ok(Some(l)) => l,
+            Ok(None) => break,
+            Err(e) => return Ok(Err(Unreadable::File(e))),
+        };
+        count += 1;
+        if let Fees::PerLine(all_read) = &mut pass.fees {
+            *all_read &= fee.is_some();
+        }
+        if let Some(d) = day
+            && wrong_day.is_none()
+            && !line.time.starts_with(d)
+        {
+            wrong_day = Some(Unreadable::WrongDay { time: line.time.clone(), out_trade_no: line.out_trade_no.clone() });
+        }
+        // A file refused anyway is still read to its end (its summary is checked first), but
+        // not looked up.
+        if wrong_day.is_some() {
             continue;
         }
-        if refunded.contains(line.transaction_id.as_str()) {
-            report.refunded_at_provider.push(line.out_trade_no.clone());
-            row.missing_ours_count += 1;
-            row.missing_ours_fen = Fen(row.missing_ours_fen.0 + line.amount.0);
-            let subject = format!("line:{provider}:{}", line.transaction_id);
-            let evidence = serde_json::json!({"statement_line": line_json(line), "note": "refunded at the provider, never settled here"});
-            exceptions.push((ExceptionKind::StatementUnknown, subject, None, None, line.amount, evidence));
-            continue;
-        }
-        match settle::settle_paid(ctx, &attempt, &line.transaction_id, line.amount, &line.time, PaidSource::Statement).await? {
-            Settled::Duplicate | Settled::Nothing => {
-                report.matched += 1;
-                row.matched_count += 1;
-                row.matched_fen = Fen(row.matched_fen.0 + line.amount.0);
-            }
-            _ => {
-                report.settled_now.push((line.out_trade_no.clone(), line.transaction_id.clone()));
-                row.settled_now_count += 1;
-                row.settled_now_fen = Fen(row.settled_now_fen.0 + line.amount.0);
-            }
+        pending.push((count, line, fee));
+        if pending.len() >= batch {
+            pass.batch(ctx, &mut pending).await?;
         }
     }
+    if let Err(e) = lines.check_totals() {
+        return Ok(Err(Unreadable::File(e)));
+    }
+    if let Some(w) = wrong_day {
+        return Ok(Err(w));
+    }
+    pass.batch(ctx, &mut pending).await?;
+    pass.settle_unsettled(ctx).await?;
+
     // The other direction: what we settled for the day that the provider does not show.
-    let (y, m, d) = parse(&statement.date).unwrap_or_default();
+    let (y, m, d) = parse(&date).unwrap_or_default();
     let from = shanghai_to_unix(y, m, d, 0, 0, 0).unwrap_or(0);
-    let ours = ctx.store.settled_on_day(On::Pool, school_id, statement.provider, &statement.date, from, from + 86_400).await?;
-    for (pp_id, student_id, txn_id, amount) in ours {
-        if seen.contains(txn_id.as_str()) {
-            continue;
-        }
-        report.missing_from_statement.push(txn_id.clone());
-        row.missing_theirs_count += 1;
-        row.missing_theirs_fen = Fen(row.missing_theirs_fen.0 + amount.0);
-        let evidence = serde_json::json!({"provider": provider, "txn_id": txn_id, "amount_fen": amount.0, "provider_payment_id": pp_id, "day": statement.date});
-        exceptions.push((ExceptionKind::MissingFromStatement, format!("pp:{pp_id}"), Some(student_id), Some(pp_id), amount, evidence));
+    let mut missing = Vec::new();
+    ctx.store
+        .settled_on_day(school_id, provider, &date, (from, from + 86_400), |pp_id, student_id, txn_id, amount| {
+            if !pass.seen.contains(txn_id.as_str()) {
+                missing.push((pp_id, student_id, txn_id, amount));
+            }
+        })
+        .await?;
+    let provider_name = provider_str(provider);
+    for (pp_id, student_id, txn_id, amount) in missing {
+        pass.report.missing_from_statement.push(txn_id.clone());
+        pass.row.missing_theirs_count += 1;
+        pass.row.missing_theirs_fen = Fen(pass.row.missing_theirs_fen.0 + amount.0);
+        let evidence = serde_json::json!({"provider": provider_name, "txn_id": txn_id, "amount_fen": amount.0, "provider_payment_id": pp_id, "day": date});
+        let found = (ExceptionKind::MissingFromStatement, format!("pp:{pp_id}"), Some(student_id), Some(pp_id), amount, evidence);
+        pass.exceptions.push((usize::MAX, found));
     }
-    row.statement = serde_json::Value::Array(kept).to_string();
-    row.fee_fen = fees.map(|_| Fen(super::statement_fees::to_fen(fee_units)));
+    pass.row.statement = serde_json::Value::Array(std::mem::take(&mut pass.kept)).to_string();
+    pass.row.fee_fen = match &pass.fees {
+        Fees::PerLine(true) => Some(Fen(statement_fees::to_fen(pass.fee_units))),
+        Fees::PerLine(false) => None,
+        Fees::Parsed(f) => f.as_ref().map(|_| Fen(statement_fees::to_fen(pass.fee_units))),
+    };
+    // Settling came after the reading, so the exceptions are put back in the lines' order.
+    pass.exceptions.sort_by_key(|(i, _)| *i);
     let mut tx = ctx.store.write_tx().await?;
-    for (kind, subject, student_id, pp, amount, evidence) in &exceptions {
+    for (_, (kind, subject, student_id, pp, amount, evidence)) in &pass.exceptions {
         let e = NewException {
             school_id,
             kind: *kind,
@@ -265,7 +478,7 @@ async fn one_statement(
         ctx.store.insert_exception(&mut tx, &e).await?;
     }
     tx.commit().await?;
-    Ok(())
+    Ok(Ok(Done { row: pass.row, report: pass.report, lines: count }))
 }
 
 fn parse(date: &str) -> Option<(i64, u32, u32)> {

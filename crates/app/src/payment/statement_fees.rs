@@ -8,23 +8,12 @@
 //! trade it is on; a refund line's fee is what the provider gives back. A file whose fee we
 //! cannot read claims none (`None`), rather than a made-up zero.
 
+use campuspay_channels::statement::fee_units as units;
 use campuspay_channels::{Provider, Statement};
 use std::collections::HashMap;
 
 /// Fees in 1/100,000 yuan (WeChat's precision), keyed by (out_trade_no, is a refund line).
 pub type LineFees = HashMap<(String, bool), i64>;
-
-/// Yuan text with up to five decimals → 1/100,000 yuan; the sign is ignored (files differ in
-/// how they sign a fee, the line's kind says which way it goes).
-fn units(text: &str) -> Option<i64> {
-    let t = text.trim().trim_start_matches(['-', '+']);
-    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
-    if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) || frac.len() > 5 || !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let frac = format!("{frac:0<5}");
-    int.parse::<i64>().ok()?.checked_mul(100_000)?.checked_add(frac.parse::<i64>().ok()?)
-}
 
 /// Rounds 1/100,000 yuan to fen, halves away from zero.
 pub fn to_fen(u: i64) -> i64 {

@@ -15,7 +15,7 @@
 //! Columns are found by name, so older merchants' layouts (总金额 instead of 订单金额,
 //! 总交易额 in the summary) parse as well. Amounts are yuan, parsed exactly.
 
-use crate::statement::{DeclaredTotals, Statement, StatementKind, StatementLine, check_date, malformed, yuan};
+use crate::statement::{DeclaredTotals, Statement, StatementKind, StatementLine, StatementTotals, check_date, fee_units, malformed, yuan};
 use crate::{ChannelError, Provider};
 use aws_lc_rs::digest;
 use campuspay_domain::Fen;
@@ -89,40 +89,160 @@ impl Columns {
 /// Parses a trade bill's text into a statement of `date` (not yet checked against the summary:
 /// see [`Statement::check_totals`]).
 pub fn parse(date: &str, text: &str) -> Result<Statement, ChannelError> {
-    check_date(date)?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines().map(|l| l.trim_end_matches('\r')).filter(|l| !l.trim().is_empty());
-    let header = lines.next().ok_or_else(|| malformed("账单为空"))?;
-    if header.starts_with('`') {
-        return Err(malformed("账单缺少表头"));
-    }
-    let cols = Columns(header.split(',').map(|c| c.trim().to_string()).collect());
-    let c_time = cols.need(&["交易时间"])?;
-    let c_txn = cols.need(&["微信订单号"])?;
-    let c_out = cols.need(&["商户订单号"])?;
-    let c_state = cols.need(&["交易状态"])?;
-    let c_amount = cols.need(&["订单金额", "总金额", "应结订单金额"])?;
-    let c_refund = cols.index(&["申请退款金额", "退款金额"]);
-    let c_refund_id = cols.index(&["微信退款单号"]);
-    let c_refund_no = cols.index(&["商户退款单号"]);
-    let c_subject = cols.index(&["商品名称"]);
+    let mut reader = TradeBillReader::new(date, text.as_bytes())?;
     let mut out = Vec::new();
-    let mut summary = None;
-    while let Some(line) = lines.next() {
-        if !line.starts_with('`') {
-            summary = Some((line, lines.next().ok_or_else(|| malformed("账单汇总缺少数据行"))?));
-            break;
+    while let Some(l) = reader.next_line()? {
+        out.push(l.line);
+    }
+    Ok(Statement { provider: Provider::Wechatpay, date: date.to_string(), lines: out, declared: reader.declared, raw: text.to_string() })
+}
+
+/// One line of a trade bill as [`TradeBillReader`] reads it: the statement line and its 手续费
+/// in 1/100,000 yuan (`None` where the bill has no such column or the cell cannot be read).
+pub struct BillLine {
+    pub line: StatementLine,
+    pub fee: Option<i64>,
+}
+
+/// A trade bill read line by line from `R`: a large school's day (a million trades, some
+/// 280 MB of text) is never held as text and lines at once. [`parse`] is this reader
+/// collected. After the last line, [`TradeBillReader::check_totals`] compares what was read
+/// with the bill's own summary.
+pub struct TradeBillReader<R> {
+    input: R,
+    buf: String,
+    /// Whether the next physical line is the file's first (where a BOM may stand).
+    first: bool,
+    width: usize,
+    c_time: usize,
+    c_txn: usize,
+    c_out: usize,
+    c_state: usize,
+    c_amount: usize,
+    c_refund: Option<usize>,
+    c_refund_id: Option<usize>,
+    c_refund_no: Option<usize>,
+    c_subject: Option<usize>,
+    c_fee: Option<usize>,
+    declared: Option<DeclaredTotals>,
+    done: bool,
+    totals: StatementTotals,
+}
+
+impl<R: std::io::BufRead> TradeBillReader<R> {
+    /// Reads the header of the bill of `date`.
+    pub fn new(date: &str, input: R) -> Result<Self, ChannelError> {
+        check_date(date)?;
+        let mut r = TradeBillReader {
+            input,
+            buf: String::new(),
+            first: true,
+            width: 0,
+            c_time: 0,
+            c_txn: 0,
+            c_out: 0,
+            c_state: 0,
+            c_amount: 0,
+            c_refund: None,
+            c_refund_id: None,
+            c_refund_no: None,
+            c_subject: None,
+            c_fee: None,
+            declared: None,
+            done: false,
+            totals: StatementTotals::default(),
+        };
+        if !r.advance()? {
+            return Err(malformed("账单为空"));
         }
+        let header = r.buf.as_str();
+        if header.starts_with('`') {
+            return Err(malformed("账单缺少表头"));
+        }
+        let cols = Columns(header.split(',').map(|c| c.trim().to_string()).collect());
+        r.width = cols.0.len();
+        r.c_time = cols.need(&["交易时间"])?;
+        r.c_txn = cols.need(&["微信订单号"])?;
+        r.c_out = cols.need(&["商户订单号"])?;
+        r.c_state = cols.need(&["交易状态"])?;
+        r.c_amount = cols.need(&["订单金额", "总金额", "应结订单金额"])?;
+        r.c_refund = cols.index(&["申请退款金额", "退款金额"]);
+        r.c_refund_id = cols.index(&["微信退款单号"]);
+        r.c_refund_no = cols.index(&["商户退款单号"]);
+        r.c_subject = cols.index(&["商品名称"]);
+        r.c_fee = cols.index(&["手续费"]);
+        Ok(r)
+    }
+
+    /// Reads the next line that is not blank into `buf`, without its line end; `false` at the
+    /// end of the file.
+    fn advance(&mut self) -> Result<bool, ChannelError> {
+        loop {
+            self.buf.clear();
+            let n = self.input.read_line(&mut self.buf).map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => malformed("账单不是 UTF-8 文本"),
+                _ => malformed(format!("账单读取失败: {e}")),
+            })?;
+            if n == 0 {
+                return Ok(false);
+            }
+            if std::mem::take(&mut self.first) && self.buf.starts_with('\u{feff}') {
+                self.buf.drain(..'\u{feff}'.len_utf8());
+            }
+            let end = self.buf.trim_end_matches('\n').trim_end_matches('\r').len();
+            self.buf.truncate(end);
+            if !self.buf.trim().is_empty() {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Whether the bill has a 手续费 column (otherwise no line's fee is known).
+    pub fn has_fee_column(&self) -> bool {
+        self.c_fee.is_some()
+    }
+
+    /// The summary, once the last line has been read.
+    pub fn declared(&self) -> Option<DeclaredTotals> {
+        self.declared
+    }
+
+    /// Checks the lines read against the bill's summary (call after the last line).
+    pub fn check_totals(&self) -> Result<(), ChannelError> {
+        crate::statement::check_declared(self.declared, self.totals)
+    }
+
+    /// The next trade line, or `None` after the summary (or at the end of a bill without one).
+    pub fn next_line(&mut self) -> Result<Option<BillLine>, ChannelError> {
+        if self.done || !self.advance()? {
+            self.done = true;
+            return Ok(None);
+        }
+        if !self.buf.starts_with('`') {
+            self.done = true;
+            let header = std::mem::take(&mut self.buf);
+            if !self.advance()? {
+                return Err(malformed("账单汇总缺少数据行"));
+            }
+            let values = std::mem::take(&mut self.buf);
+            if self.advance()? {
+                return Err(malformed("账单汇总之后还有内容"));
+            }
+            self.declared = Some(parse_summary(&header, &values)?);
+            return Ok(None);
+        }
+        let line = self.buf.as_str();
         let f = fields(line)?;
-        if f.len() != cols.0.len() {
-            return Err(malformed(format!("账单行有 {} 个字段，表头有 {} 个: {line}", f.len(), cols.0.len())));
+        if f.len() != self.width {
+            return Err(malformed(format!("账单行有 {} 个字段，表头有 {} 个: {line}", f.len(), self.width)));
         }
         let text_at = |i: usize| f[i].trim().to_string();
         let opt_at = |i: Option<usize>| i.map(|i| f[i].trim()).filter(|v| !v.is_empty() && *v != "0").map(str::to_string);
-        let (kind, amount) = match f[c_state].trim() {
-            "SUCCESS" => (StatementKind::Payment, yuan(f[c_amount].trim(), "订单")?),
+        let (kind, amount) = match f[self.c_state].trim() {
+            "SUCCESS" => (StatementKind::Payment, yuan(f[self.c_amount].trim(), "订单")?),
             "REFUND" | "REVOKED" => {
-                let i = c_refund.ok_or_else(|| malformed("账单有退款行但表头缺少退款金额"))?;
+                let i = self.c_refund.ok_or_else(|| malformed("账单有退款行但表头缺少退款金额"))?;
                 (StatementKind::Refund, yuan(f[i].trim(), "退款")?)
             }
             other => return Err(malformed(format!("未知的交易状态 {other}"))),
@@ -131,22 +251,25 @@ pub fn parse(date: &str, text: &str) -> Result<Statement, ChannelError> {
             return Err(malformed(format!("账单金额为负: {line}")));
         }
         let refund = kind == StatementKind::Refund;
-        out.push(StatementLine {
-            out_trade_no: text_at(c_out),
-            transaction_id: text_at(c_txn),
+        let (count, sum) = if refund {
+            (&mut self.totals.refund_count, &mut self.totals.refund_amount)
+        } else {
+            (&mut self.totals.payment_count, &mut self.totals.payment_amount)
+        };
+        *count += 1;
+        *sum = sum.checked_add(amount).map_err(|_| malformed("对账单金额合计溢出"))?;
+        let line = StatementLine {
+            out_trade_no: text_at(self.c_out),
+            transaction_id: text_at(self.c_txn),
             kind,
             amount,
-            time: text_at(c_time),
-            out_refund_no: opt_at(c_refund_no).filter(|_| refund),
-            refund_id: opt_at(c_refund_id).filter(|_| refund),
-            subject: opt_at(c_subject),
-        });
+            time: text_at(self.c_time),
+            out_refund_no: opt_at(self.c_refund_no).filter(|_| refund),
+            refund_id: opt_at(self.c_refund_id).filter(|_| refund),
+            subject: opt_at(self.c_subject),
+        };
+        Ok(Some(BillLine { line, fee: self.c_fee.and_then(|i| fee_units(f[i])) }))
     }
-    if lines.next().is_some() {
-        return Err(malformed("账单汇总之后还有内容"));
-    }
-    let declared = summary.map(|(h, v)| parse_summary(h, v)).transpose()?;
-    Ok(Statement { provider: Provider::Wechatpay, date: date.to_string(), lines: out, declared, raw: text.to_string() })
 }
 
 fn parse_summary(header: &str, values: &str) -> Result<DeclaredTotals, ChannelError> {
@@ -171,19 +294,52 @@ fn parse_summary(header: &str, values: &str) -> Result<DeclaredTotals, ChannelEr
 
 /// Builds a trade bill in the published ALL layout (the sandbox serves it).
 pub fn render(lines: &[RenderLine<'_>]) -> String {
-    const HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,\
-        付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,\
-        商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
-    let mut out = format!("{HEADER}\r\n");
-    let (mut paid, mut refunded) = (0i64, 0i64);
+    let mut w = TradeBillWriter::new(Vec::new());
     for l in lines {
+        w.line(l);
+    }
+    // The writer writes nothing but UTF-8 text into a Vec, which cannot fail.
+    String::from_utf8(w.finish().unwrap_or_default()).unwrap_or_default()
+}
+
+/// Writes a trade bill in the published ALL layout line by line, so a day of any size is
+/// written without holding it ([`render`] is this writer into memory). The first write error
+/// is kept and returned by [`TradeBillWriter::finish`].
+pub struct TradeBillWriter<W: std::io::Write> {
+    out: W,
+    count: u64,
+    paid: i64,
+    refunded: i64,
+    error: Option<std::io::Error>,
+}
+
+impl<W: std::io::Write> TradeBillWriter<W> {
+    pub fn new(out: W) -> Self {
+        const HEADER: &str = "交易时间,公众账号ID,商户号,特约商户号,设备号,微信订单号,商户订单号,用户标识,交易类型,交易状态,\
+            付款银行,货币种类,应结订单金额,代金券金额,微信退款单号,商户退款单号,退款金额,充值券退款金额,退款类型,退款状态,商品名称,\
+            商户数据包,手续费,费率,订单金额,申请退款金额,费率备注";
+        let mut w = TradeBillWriter { out, count: 0, paid: 0, refunded: 0, error: None };
+        w.write(&format!("{HEADER}\r\n"));
+        w
+    }
+
+    fn write(&mut self, text: &str) {
+        if self.error.is_none()
+            && let Err(e) = self.out.write_all(text.as_bytes())
+        {
+            self.error = Some(e);
+        }
+    }
+
+    pub fn line(&mut self, l: &RenderLine<'_>) {
         let y = |f: i64| Fen(f).to_yuan_string();
         let (state, refund_id, refund_no, refund, refund_type, refund_state) = match l.refund {
             None => ("SUCCESS", "0", "0", 0, "", ""),
             Some((id, no, amount)) => ("REFUND", id, no, amount, "ORIGINAL", "SUCCESS"),
         };
-        paid += if l.refund.is_none() { l.amount } else { 0 };
-        refunded += refund;
+        self.count += 1;
+        self.paid += if l.refund.is_none() { l.amount } else { 0 };
+        self.refunded += refund;
         let settle = if l.refund.is_none() { l.amount } else { 0 };
         let row = [
             l.time,
@@ -214,14 +370,24 @@ pub fn render(lines: &[RenderLine<'_>]) -> String {
             &y(refund),
             "",
         ];
-        out.push('`');
-        out.push_str(&row.join(",`"));
-        out.push_str("\r\n");
+        let mut text = String::with_capacity(320);
+        text.push('`');
+        text.push_str(&row.join(",`"));
+        text.push_str("\r\n");
+        self.write(&text);
     }
-    let y = |f: i64| Fen(f).to_yuan_string();
-    out.push_str("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n");
-    out.push_str(&format!("`{},`{},`{},`0.00,`0.00000,`{},`{}\r\n", lines.len(), y(paid), y(refunded), y(paid), y(refunded)));
-    out
+
+    /// Writes the summary and hands back the output.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        let y = |f: i64| Fen(f).to_yuan_string();
+        self.write("总交易单数,应结订单总金额,退款总金额,充值券退款总金额,手续费总金额,订单总金额,申请退款总金额\r\n");
+        let (paid, refunded) = (y(self.paid), y(self.refunded));
+        self.write(&format!("`{},`{paid},`{refunded},`0.00,`0.00000,`{paid},`{refunded}\r\n", self.count));
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.out),
+        }
+    }
 }
 
 /// One line of [`render`]: a payment (`refund: None`) or a refund
@@ -268,4 +434,51 @@ pub fn gunzip(bytes: &[u8]) -> Result<Vec<u8>, ChannelError> {
         return Err(malformed("账单解压后过大"));
     }
     Ok(out)
+}
+
+/// The largest bill read as a stream: reading holds no more than a line of it, so this bounds
+/// only the time a damaged or hostile gzip can take (a day of three million trades fits).
+pub const MAX_STREAMED_BILL_BYTES: u64 = 1 << 30;
+
+/// Counts what is read through it and refuses more than `left` bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.left = self.left.checked_sub(n as u64).ok_or_else(|| std::io::Error::other("账单解压后过大"))?;
+        Ok(n)
+    }
+}
+
+/// A bill's text to read line by line from its bytes as downloaded or kept: gzip (what
+/// `tar_type=GZIP` serves, told by its magic bytes) is inflated as it is read.
+pub fn open_bill<'a, R: std::io::BufRead + Send + 'a>(mut input: R) -> Result<Box<dyn std::io::BufRead + Send + 'a>, ChannelError> {
+    let gz = input.fill_buf().map_err(|e| malformed(format!("账单读取失败: {e}")))?.starts_with(&[0x1f, 0x8b]);
+    let inner: Box<dyn std::io::Read + Send + 'a> = if gz { Box::new(flate2::bufread::GzDecoder::new(input)) } else { Box::new(input) };
+    Ok(Box::new(std::io::BufReader::with_capacity(64 * 1024, Capped { inner, left: MAX_STREAMED_BILL_BYTES })))
+}
+
+/// [`verify_hash`] of the bill in a download (gzip or plain), inflated as it is hashed, so the
+/// check holds no copy of the text; the bill is then read line by line from the same bytes.
+pub fn verify_hash_streamed(download: &[u8], location: &BillLocation) -> Result<(), ChannelError> {
+    if !location.hash_type.eq_ignore_ascii_case("SHA1") {
+        return Err(ChannelError::Unsupported("未知的账单哈希类型（只支持 SHA1）"));
+    }
+    let mut input = open_bill(download)?;
+    let mut sha1 = digest::Context::new(&digest::SHA1_FOR_LEGACY_USE_ONLY);
+    loop {
+        let chunk = input.fill_buf().map_err(|e| malformed(format!("账单 gzip 解压失败: {e}")))?;
+        if chunk.is_empty() {
+            break;
+        }
+        sha1.update(chunk);
+        let n = chunk.len();
+        input.consume(n);
+    }
+    let hex: String = sha1.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    if hex.eq_ignore_ascii_case(location.hash_value.trim()) { Ok(()) } else { Err(ChannelError::BadSignature) }
 }

@@ -128,3 +128,35 @@ fn a_gzipped_bill_inflates_to_the_bill_and_garbage_is_refused() {
     assert!(matches!(gunzip(b"not gzip"), Err(ChannelError::Malformed(_))));
     assert!(matches!(gunzip(&z[..z.len() - 8]), Err(ChannelError::Malformed(_))), "cut short");
 }
+
+#[test]
+fn a_bill_read_line_by_line_from_gzip_is_the_parsed_bill_with_its_fees() {
+    use crate::statement::{BillBody, StatementFile};
+    let text = render(&sample_lines()).replacen("0.00000", "3.00001", 1);
+    let z = gzip(text.as_bytes());
+    let loc = BillLocation { download_url: "u".into(), hash_type: "SHA1".into(), hash_value: sha1_hex(text.as_bytes()) };
+    verify_hash_streamed(&z, &loc).unwrap();
+    verify_hash_streamed(text.as_bytes(), &loc).unwrap();
+    let tampered = gzip(text.replace("5000.00", "5000.01").as_bytes());
+    assert!(matches!(verify_hash_streamed(&tampered, &loc), Err(ChannelError::BadSignature)));
+    assert!(matches!(verify_hash_streamed(&z[..z.len() - 8], &loc), Err(ChannelError::Malformed(_))), "cut short");
+
+    let parsed = parse("2024-09-01", &text).unwrap();
+    let file = StatementFile::WechatTradeBill { date: "2024-09-01".into(), body: BillBody::Bytes(z) };
+    let mut lines = file.lines().unwrap();
+    let mut read = Vec::new();
+    while let Some(l) = lines.next_line().unwrap() {
+        read.push(l);
+    }
+    lines.check_totals().unwrap();
+    assert_eq!(lines.fees_per_line(), Some(true));
+    assert_eq!(read.iter().map(|(l, _)| l.clone()).collect::<Vec<_>>(), parsed.lines);
+    assert_eq!(read.iter().map(|(_, fee)| *fee).collect::<Vec<_>>(), [Some(300_001), Some(0)], "1/100,000 yuan");
+
+    // The summary is checked once the last line has been read.
+    let doctored = text.replacen("\r\n`2,`", "\r\n`3,`", 1);
+    let file = StatementFile::WechatTradeBill { date: "2024-09-01".into(), body: BillBody::Bytes(doctored.into_bytes()) };
+    let mut lines = file.lines().unwrap();
+    while lines.next_line().unwrap().is_some() {}
+    assert!(matches!(lines.check_totals(), Err(ChannelError::Malformed(m)) if m.contains("笔数")));
+}

@@ -12,9 +12,10 @@ pub mod sign;
 
 use crate::crypto::{RsaSigner, random_nonce, unix_now};
 use crate::http::{self, PreparedRequest, RawResponse};
+use crate::statement::BillBody;
 use crate::{
     Ack, BoxFuture, ChannelError, CreateOrder, HeaderMap, PayAction, PaymentChannel, PaymentNotice, Provider, ProviderStatus, RefundNotice,
-    RefundRequest, RefundResult, Statement,
+    RefundRequest, RefundResult, Statement, StatementFile,
 };
 use serde::{Deserialize, Serialize};
 pub use sign::{PlatformKey, PlatformVerifiers};
@@ -143,6 +144,23 @@ impl WechatPay {
     /// request, then the signed download of the file, which once inflated must hash to the
     /// announced SHA1 (the published `hash_value` is of the bill itself, see [`bill`]).
     pub async fn trade_bill(&self, date: &str) -> Result<Statement, ChannelError> {
+        let bytes = bill::gunzip(&self.trade_bill_download(date).await?)?;
+        let text = String::from_utf8(bytes).map_err(|_| ChannelError::Malformed("账单不是 UTF-8 文本".into()))?;
+        let statement = bill::parse(date, &text)?;
+        statement.check_totals()?;
+        Ok(statement)
+    }
+
+    /// The trade bill of `date` as downloaded (gzip), its SHA1 checked as it is inflated but
+    /// not kept inflated: reconciliation reads it line by line and checks its summary then.
+    pub async fn trade_bill_file(&self, date: &str) -> Result<StatementFile, ChannelError> {
+        let download = self.trade_bill_download(date).await?;
+        Ok(StatementFile::WechatTradeBill { date: date.to_string(), body: BillBody::Bytes(download) })
+    }
+
+    /// Asks for the bill's location, downloads it, and checks the file's SHA1 (its only
+    /// authentication: the download's answer is not signed) as it inflates it.
+    async fn trade_bill_download(&self, date: &str) -> Result<Vec<u8>, ChannelError> {
         let raw = self.call("GET", bill::tradebill_path(date)?, String::new()).await?;
         self.check_response(&raw, unix_now())?;
         let location = bill::parse_location(&raw.body)?;
@@ -152,12 +170,8 @@ impl WechatPay {
             let body = String::from_utf8_lossy(&bytes).into_owned();
             return Err(api::provider_error(&RawResponse { status, headers: HeaderMap::new(), body }));
         }
-        let bytes = bill::gunzip(&bytes)?;
-        bill::verify_hash(&bytes, &location)?;
-        let text = String::from_utf8(bytes).map_err(|_| ChannelError::Malformed("账单不是 UTF-8 文本".into()))?;
-        let statement = bill::parse(date, &text)?;
-        statement.check_totals()?;
-        Ok(statement)
+        bill::verify_hash_streamed(&bytes, &location)?;
+        Ok(bytes)
     }
 
     pub fn verifiers(&self) -> &PlatformVerifiers {
@@ -252,6 +266,10 @@ impl PaymentChannel for WechatPay {
 
     fn statement<'a>(&'a self, date: &'a str) -> BoxFuture<'a, Statement> {
         Box::pin(self.trade_bill(date))
+    }
+
+    fn statement_file<'a>(&'a self, date: &'a str) -> BoxFuture<'a, StatementFile> {
+        Box::pin(self.trade_bill_file(date))
     }
 
     fn ack(&self, accepted: bool) -> Ack {

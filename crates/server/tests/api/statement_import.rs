@@ -1,7 +1,8 @@
 //! A provider's statement file uploaded by hand, on both databases: a broken file, a file of
 //! another day or with a wrong summary is refused and changes nothing; a good one is
 //! reconciled like the daily run (matched, settled now, unknown lines queued), kept, audited;
-//! another school's upload touches none of this school's trades; the page's form needs its token.
+//! another school's upload touches none of this school's trades; the page's form needs its token;
+//! lines read past the first lookup batch are found as those in it.
 
 use crate::common::TestApp;
 use crate::office_money::{finance, paid_order, staff};
@@ -9,7 +10,7 @@ use crate::payments::{behaviour, count, new_order, pay, provider_pays};
 use campuspay_channels::wechatpay::bill::{RenderLine, gzip, render};
 use serde_json::{Value, json};
 
-on_both_databases!(an_uploaded_statement_is_reconciled_kept_and_audited);
+on_both_databases!(an_uploaded_statement_is_reconciled_kept_and_audited, lines_past_the_first_batch_are_found_like_the_first);
 
 fn line<'a>(time: &'a str, txn: &'a str, out_trade_no: &'a str, amount: i64) -> RenderLine<'a> {
     RenderLine {
@@ -216,4 +217,96 @@ async fn an_uploaded_statement_is_reconciled_kept_and_audited(app: TestApp) {
         }
     }
     assert_eq!(count(&app, "SELECT COUNT(*) FROM statement_imports").await, 3);
+}
+
+/// Lines are looked up in the books a batch at a time (`LOOKUP_BATCH`, 2,000 in production);
+/// with batches of two, what the later batches hold — lines the books lack, an amount that
+/// differs, a payment whose notification was lost — is found as in the first, our payment the
+/// file lacks too, and a file whose summary disagrees at its end still changes nothing.
+async fn lines_past_the_first_batch_are_found_like_the_first(app: TestApp) {
+    use campuspay_app::payment::reconcile::{Unreadable, reconcile_statement_in_batches};
+    use campuspay_channels::StatementFile;
+    use campuspay_channels::statement::BillBody;
+    let token = app.session("qdou", "20230001").await;
+    // A: settled by its notification; the file says another amount.
+    paid_order(&app, &token).await;
+    let (a_out, a_txn, a_fen, school_id): (String, String, i64, i64) = sqlx::query_as(
+        "SELECT a.out_trade_no, p.txn_id, p.amount_fen, p.school_id FROM provider_payments p JOIN pay_attempts a ON a.id = p.attempt_id",
+    )
+    .fetch_one(app.store.pool())
+    .await
+    .unwrap();
+    // C: settled too, and missing from the file.
+    paid_order(&app, &token).await;
+    // B: paid at the provider, whose notification never came.
+    behaviour(&app, "wechatpay", json!({"notify": "lost"})).await;
+    let other = app.session("qdou", "20230003").await;
+    let (_, order_b) = new_order(&app, &other).await;
+    let b = pay(&app, &other, order_b["order_no"].as_str().unwrap(), "wechat_native").await;
+    let b_out = b["out_trade_no"].as_str().unwrap().to_string();
+    assert_eq!(provider_pays(&app, "wechat_native", &b_out).await, 200);
+    let b_fen = order_b["total_fen"].as_i64().unwrap();
+
+    let today = campuspay_domain::time::format_shanghai_date(app.state.ctx.clock.now());
+    let at = format!("{today} 10:00:00");
+    let bill = render(&[
+        // First batch: two lines of no trade of ours.
+        line(&at, "4200000000TEST0011", "NOTOURS0000011", 100),
+        line(&at, "4200000000TEST0012", "NOTOURS0000012", 200),
+        // Second: one more, and A with an amount a fen more than we settled.
+        line(&at, "4200000000TEST0013", "NOTOURS0000013", 300),
+        line(&at, &a_txn, &a_out, a_fen + 1),
+        // Third: B, which the books lack.
+        line(&at, "4200000000TEST0002", &b_out, b_fen),
+    ]);
+    let file = |text: String| StatementFile::WechatTradeBill { date: today.clone(), body: BillBody::Bytes(text.into_bytes()) };
+    let before = state(&app).await;
+    let doctored = bill.replacen("\r\n`5,`", "\r\n`6,`", 1);
+    assert_ne!(doctored, bill);
+    let read = reconcile_statement_in_batches(&app.state.ctx, school_id, &file(doctored), 2).await.unwrap();
+    assert!(matches!(read, Err(Unreadable::File(_))), "the summary is checked after the last batch");
+    assert_eq!(state(&app).await, before, "a file found bad at its end changed nothing");
+
+    let done = reconcile_statement_in_batches(&app.state.ctx, school_id, &file(bill), 2).await.unwrap().unwrap();
+    let row = &done.row;
+    assert_eq!(done.lines, 5);
+    assert_eq!(
+        [
+            row.statement_count,
+            row.matched_count,
+            row.mismatched_count,
+            row.settled_now_count,
+            row.missing_ours_count,
+            row.missing_theirs_count
+        ],
+        [2, 0, 1, 1, 3, 1],
+        "{row:?}"
+    );
+    assert_eq!((row.settled_now_fen.0, row.missing_ours_fen.0), (b_fen, 600));
+    assert_eq!(
+        app.get_json(&format!("/api/v1/student/orders/{}", order_b["order_no"].as_str().unwrap()), Some(&other)).await.1["status"],
+        "paid"
+    );
+    for (kind, n) in [("statement_unknown", 3), ("amount_mismatch", 1), ("missing_from_statement", 1)] {
+        let found: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM money_exceptions WHERE kind = $1")
+            .bind(kind)
+            .fetch_one(app.store.pool())
+            .await
+            .unwrap();
+        assert_eq!(found, n, "{kind}");
+    }
+    let subjects: Vec<(String,)> =
+        sqlx::query_as("SELECT subject FROM money_exceptions ORDER BY id").fetch_all(app.store.pool()).await.unwrap();
+    let subjects: Vec<&str> = subjects.iter().map(|(s,)| s.as_str()).collect();
+    assert_eq!(
+        subjects[..4],
+        [
+            "line:wechatpay:4200000000TEST0011",
+            "line:wechatpay:4200000000TEST0012",
+            "line:wechatpay:4200000000TEST0013",
+            &format!("txn:wechatpay:{a_txn}")
+        ],
+        "queued in the file's order, then what the file lacks"
+    );
+    assert!(subjects[4].starts_with("pp:"), "{subjects:?}");
 }
