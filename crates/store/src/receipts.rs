@@ -99,18 +99,34 @@ impl Store {
     /// transaction: the row stays locked until it commits, and a rollback gives the number
     /// back, so the sequence has no gaps however many issue at once.
     pub async fn next_receipt_seq(&self, tx: &mut WriteTx, school_id: i64, receipt_type: &str) -> Result<i64, StoreError> {
+        self.take_receipt_seqs(tx, school_id, receipt_type, 1).await
+    }
+
+    /// Takes the next `count` numbers of the sequence at once, as [`Store::next_receipt_seq`]
+    /// takes one; returns the last of them (they are `last - count + 1 ..= last`). The caller
+    /// must use them all in the same transaction, or the sequence would have gaps.
+    pub async fn take_receipt_seqs(&self, tx: &mut WriteTx, school_id: i64, receipt_type: &str, count: i64) -> Result<i64, StoreError> {
+        if count < 1 {
+            return Err(StoreError::Corrupt(format!("taking {count} receipt numbers")));
+        }
         Ok(sqlx::query_scalar(
-            "INSERT INTO receipt_sequences (school_id, receipt_type, seq) VALUES ($1, $2, 1) \
-             ON CONFLICT (school_id, receipt_type) DO UPDATE SET seq = receipt_sequences.seq + 1 RETURNING seq",
+            "INSERT INTO receipt_sequences (school_id, receipt_type, seq) VALUES ($1, $2, $3) \
+             ON CONFLICT (school_id, receipt_type) DO UPDATE SET seq = receipt_sequences.seq + $3 RETURNING seq",
         )
         .bind(school_id)
         .bind(receipt_type)
+        .bind(count)
         .fetch_one(&mut *tx.tx)
         .await?)
     }
 
     /// The school's receipt signing key, stored as `fresh` if it has none yet.
     pub async fn receipt_key(&self, tx: &mut WriteTx, school_id: i64, fresh: &str) -> Result<String, StoreError> {
+        // Read first: a school has its key after its first receipt, so that is one statement.
+        let q = sqlx::query_scalar("SELECT secret FROM receipt_keys WHERE school_id = $1").bind(school_id);
+        if let Some(key) = q.fetch_optional(&mut *tx.tx).await? {
+            return Ok(key);
+        }
         sqlx::query("INSERT INTO receipt_keys (school_id, secret) VALUES ($1, $2) ON CONFLICT (school_id) DO NOTHING")
             .bind(school_id)
             .bind(fresh)

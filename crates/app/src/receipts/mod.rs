@@ -11,7 +11,7 @@ mod issue;
 pub(crate) use issue::void_and_reissue;
 mod view;
 
-pub use issue::{Delivery, RefundOf, deliver, issue_for_offline, issue_for_order, red_letter};
+pub use issue::{Delivery, IssueFor, RefundOf, deliver, issue_batch, issue_for_offline, issue_for_order, red_letter};
 pub use view::{ReceiptView, VerifyAnswer, VerifyStatus, pdf_doc, pdf_of, receipts_of_student, verify, verify_url, view_of};
 
 use crate::crypto::{constant_time_eq, random_token};
@@ -20,6 +20,7 @@ use campuspay_domain::Fen;
 use campuspay_domain::receipt::{ReceiptKind, format_number};
 use campuspay_store::WriteTx;
 use campuspay_store::receipts::ReceiptRow;
+use campuspay_store::schools::School;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +82,7 @@ pub struct Sealed {
 /// Numbers and seals receipts, and checks them later.
 ///
 /// An issuer is called inside the issuing transaction (the one that also inserts the
-/// receipt), so a number it takes from the database is given back if anything fails. A
+/// receipts), so a number it takes from the database is given back if anything fails. A
 /// school whose province runs a fiscal e-receipt platform implements this for that platform:
 /// `issue` asks the platform for 票据代码/号码/校验码 and returns what it answered (the platform's
 /// signature in `signature`), `check` asks the platform or checks its signature. Receipts
@@ -90,9 +91,18 @@ pub trait Issuer: Send + Sync {
     /// Stored with each receipt.
     fn name(&self) -> &'static str;
 
-    /// Gives `draft` (whose `code` and `number` are empty) its code, number and check code,
-    /// and seals it.
-    fn issue(&self, ctx: &Context, tx: &mut WriteTx, draft: ReceiptData) -> impl Future<Output = Result<Sealed, Error>> + Send;
+    /// Gives each of `drafts` (whose `code` and `number` are empty; all of `school` and of one
+    /// receipt type) its code, number and check code, and seals it; the answer is in the
+    /// drafts' order, which is their numbers' order. The worker issues many receipts in one
+    /// transaction, so an issuer is handed them together (the built-in one takes their
+    /// numbers in one statement).
+    fn issue(
+        &self,
+        ctx: &Context,
+        tx: &mut WriteTx,
+        school: &School,
+        drafts: Vec<ReceiptData>,
+    ) -> impl Future<Output = Result<Vec<Sealed>, Error>> + Send;
 
     /// Whether a stored receipt is the one this issuer sealed, unaltered.
     fn check(&self, ctx: &Context, row: &ReceiptRow) -> impl Future<Output = Result<bool, Error>> + Send;
@@ -120,15 +130,26 @@ impl Issuer for BuiltinIssuer {
         "builtin"
     }
 
-    async fn issue(&self, ctx: &Context, tx: &mut WriteTx, mut draft: ReceiptData) -> Result<Sealed, Error> {
-        let school = ctx.store.school_by_id(draft.school_id).await?.ok_or_else(Error::unknown_school)?;
-        let seq = ctx.store.next_receipt_seq(tx, draft.school_id, &draft.receipt_type).await?;
-        draft.code = school.policy.receipt.code_of(&draft.receipt_type);
-        draft.number = format_number(seq);
-        let key = ctx.store.receipt_key(tx, draft.school_id, &random_token(32)).await?;
-        let data = serde_json::to_string(&draft).map_err(|_| Error::internal())?;
-        let signature = seal(&key, &data);
-        Ok(Sealed { code: draft.code, seq, number: draft.number, check_code: check_code_of(&signature), data, signature })
+    async fn issue(&self, ctx: &Context, tx: &mut WriteTx, school: &School, drafts: Vec<ReceiptData>) -> Result<Vec<Sealed>, Error> {
+        let Some(first) = drafts.first() else { return Ok(vec![]) };
+        let receipt_type = first.receipt_type.clone();
+        if drafts.iter().any(|d| d.school_id != school.id || d.receipt_type != receipt_type) {
+            return Err(Error::internal());
+        }
+        let count = i64::try_from(drafts.len()).map_err(|_| Error::internal())?;
+        // The numbers first..=last, taken together: one locked row, one statement.
+        let last = ctx.store.take_receipt_seqs(tx, school.id, &receipt_type, count).await?;
+        let code = school.policy.receipt.code_of(&receipt_type);
+        let key = ctx.store.receipt_key(tx, school.id, &random_token(32)).await?;
+        let mut sealed = Vec::with_capacity(drafts.len());
+        for (seq, mut draft) in (last - count + 1..).zip(drafts) {
+            draft.code = code.clone();
+            draft.number = format_number(seq);
+            let data = serde_json::to_string(&draft).map_err(|_| Error::internal())?;
+            let signature = seal(&key, &data);
+            sealed.push(Sealed { code: draft.code, seq, number: draft.number, check_code: check_code_of(&signature), data, signature });
+        }
+        Ok(sealed)
     }
 
     async fn check(&self, ctx: &Context, row: &ReceiptRow) -> Result<bool, Error> {
