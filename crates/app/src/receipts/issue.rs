@@ -1,7 +1,7 @@
 //! Issuing: a receipt per receipt type of what an order or an offline payment paid, a
 //! red-letter receipt (and a new one for what is left) when money is refunded, delivery.
 
-use super::{BuiltinIssuer, Issuer, ReceiptData, ReceiptLine, channel_label};
+use super::{ReceiptData, ReceiptLine, channel_label};
 use crate::jobs::{self, Job};
 use crate::{Context, Error};
 use campuspay_domain::order::{Disposition, OrderState};
@@ -110,8 +110,8 @@ async fn store_receipts(ctx: &Context, tx: &mut WriteTx, drafts: Vec<Draft<'_>>)
     }
     let mut ids = Vec::new();
     for ((_, receipt_type), group) in groups {
-        let issuer = BuiltinIssuer;
         let school = Arc::clone(&group[0].src.school);
+        let issuer = ctx.issuers.for_school(&school)?;
         let (meta, data): (Vec<_>, Vec<_>) = group
             .into_iter()
             .map(|d| ((d.src, d.issue_key, d.original_id, d.data.kind, d.data.amount(), d.data.issued_at), d.data))

@@ -15,14 +15,17 @@ pub use issue::{Delivery, IssueFor, RefundOf, deliver, issue_batch, issue_for_of
 pub use view::{ReceiptView, VerifyAnswer, VerifyStatus, pdf_doc, pdf_of, receipts_of_student, verify, verify_url, view_of};
 
 use crate::crypto::{constant_time_eq, random_token};
-use crate::{Context, Error};
+use crate::{Context, Error, ErrorKind};
 use campuspay_domain::Fen;
-use campuspay_domain::receipt::{ReceiptKind, format_number};
+use campuspay_domain::receipt::{ReceiptIssuerKind, ReceiptKind, format_number};
 use campuspay_store::WriteTx;
 use campuspay_store::receipts::ReceiptRow;
 use campuspay_store::schools::School;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 
 /// The data a receipt carries, exactly as sealed: stored as this JSON, rendered from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +82,10 @@ pub struct Sealed {
     pub signature: String,
 }
 
+/// What an [`Issuer`]'s methods return: boxed, so issuers are chosen per school at run time
+/// (`dyn Issuer` in [`Issuers`]).
+pub type IssuerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+
 /// Numbers and seals receipts, and checks them later.
 ///
 /// An issuer is called inside the issuing transaction (the one that also inserts the
@@ -86,26 +93,28 @@ pub struct Sealed {
 /// school whose province runs a fiscal e-receipt platform implements this for that platform:
 /// `issue` asks the platform for 票据代码/号码/校验码 and returns what it answered (the platform's
 /// signature in `signature`), `check` asks the platform or checks its signature. Receipts
-/// store the issuer's `name`, so each is checked by the issuer that made it.
+/// store the issuer's `name`, so each is checked by the issuer that made it. Which issuer a
+/// school uses is its policy's `receipt.issuer`, resolved by [`Issuers::for_school`]; nothing
+/// else names an issuer (see "Adding a receipt issuer" in docs/ARCHITECTURE.md).
 pub trait Issuer: Send + Sync {
-    /// Stored with each receipt.
+    /// Stored with each receipt; unique among the registered issuers.
     fn name(&self) -> &'static str;
 
     /// Gives each of `drafts` (whose `code` and `number` are empty; all of `school` and of one
     /// receipt type) its code, number and check code, and seals it; the answer is in the
-    /// drafts' order, which is their numbers' order. The worker issues many receipts in one
-    /// transaction, so an issuer is handed them together (the built-in one takes their
-    /// numbers in one statement).
-    fn issue(
-        &self,
-        ctx: &Context,
-        tx: &mut WriteTx,
-        school: &School,
+    /// drafts' order. The worker issues many receipts in one transaction, so an issuer is
+    /// handed them together (the built-in one takes their numbers in one statement). `seq`
+    /// must be unique per school and receipt type (the table's constraint).
+    fn issue<'a>(
+        &'a self,
+        ctx: &'a Context,
+        tx: &'a mut WriteTx,
+        school: &'a School,
         drafts: Vec<ReceiptData>,
-    ) -> impl Future<Output = Result<Vec<Sealed>, Error>> + Send;
+    ) -> IssuerFuture<'a, Vec<Sealed>>;
 
     /// Whether a stored receipt is the one this issuer sealed, unaltered.
-    fn check(&self, ctx: &Context, row: &ReceiptRow) -> impl Future<Output = Result<bool, Error>> + Send;
+    fn check<'a>(&'a self, ctx: &'a Context, row: &'a ReceiptRow) -> IssuerFuture<'a, bool>;
 }
 
 /// campuspay's own issuer: per school and receipt type sequences, HMAC-SHA256 seals.
@@ -125,12 +134,8 @@ fn check_code_of(signature: &str) -> String {
     signature[..CHECK_CODE_LEN].to_ascii_uppercase()
 }
 
-impl Issuer for BuiltinIssuer {
-    fn name(&self) -> &'static str {
-        "builtin"
-    }
-
-    async fn issue(&self, ctx: &Context, tx: &mut WriteTx, school: &School, drafts: Vec<ReceiptData>) -> Result<Vec<Sealed>, Error> {
+impl BuiltinIssuer {
+    async fn issue_drafts(&self, ctx: &Context, tx: &mut WriteTx, school: &School, drafts: Vec<ReceiptData>) -> Result<Vec<Sealed>, Error> {
         let Some(first) = drafts.first() else { return Ok(vec![]) };
         let receipt_type = first.receipt_type.clone();
         if drafts.iter().any(|d| d.school_id != school.id || d.receipt_type != receipt_type) {
@@ -152,7 +157,7 @@ impl Issuer for BuiltinIssuer {
         Ok(sealed)
     }
 
-    async fn check(&self, ctx: &Context, row: &ReceiptRow) -> Result<bool, Error> {
+    async fn check_row(&self, ctx: &Context, row: &ReceiptRow) -> Result<bool, Error> {
         let Some(key) = ctx.store.receipt_key_of(row.school_id).await? else {
             return Ok(false);
         };
@@ -170,9 +175,86 @@ impl Issuer for BuiltinIssuer {
     }
 }
 
-/// The issuer of a stored receipt, by the name it was stored with.
-fn issuer_of(row: &ReceiptRow) -> Option<BuiltinIssuer> {
-    (row.issuer == BuiltinIssuer.name()).then_some(BuiltinIssuer)
+impl Issuer for BuiltinIssuer {
+    fn name(&self) -> &'static str {
+        ReceiptIssuerKind::Builtin.as_str()
+    }
+
+    fn issue<'a>(
+        &'a self,
+        ctx: &'a Context,
+        tx: &'a mut WriteTx,
+        school: &'a School,
+        drafts: Vec<ReceiptData>,
+    ) -> IssuerFuture<'a, Vec<Sealed>> {
+        Box::pin(self.issue_drafts(ctx, tx, school, drafts))
+    }
+
+    fn check<'a>(&'a self, ctx: &'a Context, row: &'a ReceiptRow) -> IssuerFuture<'a, bool> {
+        Box::pin(self.check_row(ctx, row))
+    }
+}
+
+/// Which issuer issues each school's receipts: the one its policy names
+/// (`receipt.issuer`), unless one is registered for the school itself.
+///
+/// A provincial platform's issuer is registered under its [`ReceiptIssuerKind`] when the
+/// process starts (one instance, for every school whose policy names it), or for one school
+/// when it carries that school's own credentials on the platform. A policy naming a kind
+/// that this process has no issuer for is an error when issuing (the job retries), never the
+/// built-in issuer in its place: the receipt would carry the wrong authority.
+pub struct Issuers {
+    kinds: RwLock<HashMap<ReceiptIssuerKind, Arc<dyn Issuer>>>,
+    schools: RwLock<HashMap<i64, Arc<dyn Issuer>>>,
+}
+
+impl Default for Issuers {
+    fn default() -> Issuers {
+        let builtin: Arc<dyn Issuer> = Arc::new(BuiltinIssuer);
+        Issuers { kinds: RwLock::new(HashMap::from([(ReceiptIssuerKind::Builtin, builtin)])), schools: RwLock::default() }
+    }
+}
+
+impl std::fmt::Debug for Issuers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuers").finish_non_exhaustive()
+    }
+}
+
+impl Issuers {
+    /// Issues the receipts of every school whose policy names `kind`.
+    pub fn register_kind(&self, kind: ReceiptIssuerKind, issuer: Arc<dyn Issuer>) {
+        self.kinds.write().unwrap_or_else(|p| p.into_inner()).insert(kind, issuer);
+    }
+
+    /// Issues the receipts of one school, whatever its policy names.
+    pub fn register_school(&self, school_id: i64, issuer: Arc<dyn Issuer>) {
+        self.schools.write().unwrap_or_else(|p| p.into_inner()).insert(school_id, issuer);
+    }
+
+    /// The issuer of `school`'s new receipts.
+    pub fn for_school(&self, school: &School) -> Result<Arc<dyn Issuer>, Error> {
+        if let Some(i) = self.schools.read().unwrap_or_else(|p| p.into_inner()).get(&school.id) {
+            return Ok(Arc::clone(i));
+        }
+        let kind = school.policy.receipt.issuer;
+        self.kinds.read().unwrap_or_else(|p| p.into_inner()).get(&kind).cloned().ok_or_else(|| {
+            tracing::error!(school = school.id, issuer = kind.as_str(), "no receipt issuer of this kind in this process");
+            Error::new(
+                ErrorKind::Internal,
+                "receipt_issuer_missing",
+                "本校的开票方式未配置",
+                "The school's receipt issuer is not configured",
+            )
+        })
+    }
+
+    /// The issuer that made a stored receipt, by the name stored with it.
+    pub fn by_name(&self, name: &str) -> Option<Arc<dyn Issuer>> {
+        let schools = self.schools.read().unwrap_or_else(|p| p.into_inner());
+        let kinds = self.kinds.read().unwrap_or_else(|p| p.into_inner());
+        schools.values().chain(kinds.values()).find(|i| i.name() == name).cloned()
+    }
 }
 
 /// What a provider is called on a receipt.

@@ -6,7 +6,7 @@ use crate::common;
 use crate::payments::{behaviour, new_order, pay, provider_pays};
 
 use campuspay_app::jobs::{self, Job, Queue};
-use campuspay_app::receipts::{self, RefundOf};
+use campuspay_app::receipts::{self, Issuer, IssuerFuture, ReceiptData, RefundOf, Sealed};
 use campuspay_domain::Fen;
 use campuspay_store::On;
 use common::TestApp;
@@ -22,6 +22,7 @@ on_both_databases!(
     the_office_searches_resends_and_reissues,
     the_demo_counter_payments_have_their_receipts,
     issuing_jobs_are_claimed_and_issued_in_batches,
+    a_school_issues_through_its_own_issuer,
 );
 
 async fn receipts_of(app: &TestApp, token: &str) -> Vec<Value> {
@@ -412,4 +413,84 @@ async fn issuing_jobs_are_claimed_and_issued_in_batches(app: TestApp) {
     }
     // The job made to fail is put away, so the app's end-of-test check of failed jobs holds.
     sqlx::query("UPDATE jobs SET done_at = 0 WHERE payload = '{\"offline_payment_id\":9999999}'").execute(app.store.pool()).await.unwrap();
+}
+
+/// A stand-in for a provincial fiscal platform: the platform's own code, numbers, check codes
+/// and signature, as its answer would give them (no protocol is invented here).
+struct PlatformIssuer {
+    next: std::sync::atomic::AtomicI64,
+}
+
+impl Issuer for PlatformIssuer {
+    fn name(&self) -> &'static str {
+        "test_platform"
+    }
+
+    fn issue<'a>(
+        &'a self,
+        _ctx: &'a campuspay_app::Context,
+        _tx: &'a mut campuspay_store::WriteTx,
+        _school: &'a campuspay_store::schools::School,
+        drafts: Vec<ReceiptData>,
+    ) -> IssuerFuture<'a, Vec<Sealed>> {
+        Box::pin(async move {
+            Ok(drafts
+                .into_iter()
+                .map(|mut d| {
+                    let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    d.code = "99990001".into();
+                    d.number = format!("P{seq:09}");
+                    let data = serde_json::to_string(&d).unwrap();
+                    Sealed {
+                        code: d.code,
+                        seq,
+                        number: d.number,
+                        check_code: format!("TP{seq:010}"),
+                        data,
+                        signature: "platform-signed".into(),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn check<'a>(&'a self, _ctx: &'a campuspay_app::Context, row: &'a campuspay_store::receipts::ReceiptRow) -> IssuerFuture<'a, bool> {
+        Box::pin(async move { Ok(row.signature == "platform-signed" && row.code == "99990001") })
+    }
+}
+
+/// A school with its own issuer registered issues through it (number, code, check code and
+/// seal are the issuer's), and its receipts verify through it; other schools keep theirs.
+async fn a_school_issues_through_its_own_issuer(app: TestApp) {
+    let lut = app.store.school_by_code("lut").await.unwrap().unwrap();
+    let qdou = app.store.school_by_code("qdou").await.unwrap().unwrap();
+    let issuers = &app.state.ctx.issuers;
+    issuers.register_school(lut.id, std::sync::Arc::new(PlatformIssuer { next: 1.into() }));
+    assert_eq!(issuers.for_school(&lut).unwrap().name(), "test_platform");
+    assert_eq!(issuers.for_school(&qdou).unwrap().name(), "builtin", "the policy's issuer");
+
+    let token = app.session("lut", "20230001").await;
+    paid_order(&app, &token, "normal").await;
+    app.run_pending_jobs().await;
+    let list = receipts_of(&app, &token).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let r = &list[0];
+    let (code, number, check) = (r["code"].as_str().unwrap(), r["number"].as_str().unwrap(), r["check_code"].as_str().unwrap());
+    assert!(code == "99990001" && number.starts_with('P') && check.starts_with("TP"), "the platform's numbers: {r}");
+    let by = |sql: &'static str| {
+        let (app, lut) = (&app, lut.id);
+        async move { sqlx::query_scalar::<_, String>(sql).bind(lut).fetch_all(app.store.pool()).await.unwrap() }
+    };
+    assert_eq!(
+        by("SELECT DISTINCT issuer FROM receipts WHERE school_id = $1").await,
+        ["test_platform"],
+        "lut's, the demo's counter ones too"
+    );
+    let others = by("SELECT DISTINCT issuer FROM receipts WHERE school_id <> $1").await;
+    assert!(others.iter().all(|i| i == "builtin"), "other schools' demo receipts: {others:?}");
+    let v = verify(&app, code, number, check).await;
+    assert_eq!((v["valid"].as_bool(), v["status"].as_str()), (Some(true), Some("valid")), "checked by the issuer that made it: {v}");
+    // The platform's check refuses what it did not sign.
+    sqlx::query("UPDATE receipts SET signature = 'forged' WHERE number = $1").bind(number).execute(app.store.pool()).await.unwrap();
+    assert_eq!(verify(&app, code, number, check).await["valid"], false);
 }
