@@ -3,6 +3,7 @@
 
 use super::{ReceiptData, ReceiptLine, channel_label};
 use crate::jobs::{self, Job};
+use crate::messaging::sms::ReceiptNotice;
 use crate::{Context, Error};
 use campuspay_domain::order::{Disposition, OrderState};
 use campuspay_domain::receipt::{ReceiptKind, ReceiptStatus};
@@ -409,7 +410,15 @@ pub async fn deliver(ctx: &Context, school_id: i64, receipt_id: i64, by: Deliver
             if phone.is_empty() {
                 return Ok(());
             }
-            ctx.sms.send_notice(&phone, &text).await.map_err(|e| {
+            let notice = ReceiptNotice {
+                kind: if r.kind == ReceiptKind::RedLetter { "红字电子票据" } else { "电子票据" }.to_string(),
+                // The kind says a red letter takes money back; the template's amount is unsigned.
+                amount: Fen(r.amount.0.saturating_abs()).to_yuan_string(),
+                code: r.code.clone(),
+                number: r.number.clone(),
+                check: r.check_code.clone(),
+            };
+            ctx.sms.send_notice(&phone, &notice, &text).await.map_err(|e| {
                 tracing::warn!(error = e, receipt = receipt_id, "receipt SMS not sent");
                 Error::new(crate::ErrorKind::Upstream, "sms_failed", "短信发送失败", "The SMS was not sent")
             })
