@@ -57,6 +57,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Queues many jobs in one statement, each unless the same one is pending already, as
+    /// [`Store::enqueue_job`]: `(kind, payload, queue, run_at)`.
+    pub async fn enqueue_jobs(&self, tx: &mut WriteTx, jobs: &[(String, String, &str, i64)], now: i64) -> Result<(), StoreError> {
+        for chunk in jobs.chunks(200) {
+            let values = (0..chunk.len()).map(|i| format!("({})", placeholders(1 + i * 5, 5))).collect::<Vec<_>>().join(", ");
+            let sql = format!("INSERT INTO jobs (kind, payload, queue, run_at, created_at) VALUES {values} ON CONFLICT DO NOTHING");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (kind, payload, queue, run_at) in chunk {
+                q = q.bind(kind.as_str()).bind(payload.as_str()).bind(*queue).bind(*run_at).bind(now);
+            }
+            q.execute(&mut *tx.tx).await?;
+        }
+        Ok(())
+    }
+
     /// Claims the most overdue job of `queue`, if any. PostgreSQL instances skip each other's
     /// locked rows; on SQLite the single writer makes the claim atomic.
     pub async fn claim_job(&self, queue: &str, now: i64) -> Result<Option<JobRow>, StoreError> {

@@ -122,6 +122,19 @@ pub async fn enqueue_at(ctx: &Context, tx: &mut WriteTx, job: &Job, run_at: i64)
     Ok(())
 }
 
+/// Queues `jobs` to run as soon as a runner is free, in one statement (the worker's batches).
+pub async fn enqueue_many(ctx: &Context, tx: &mut WriteTx, jobs: &[Job]) -> Result<(), StoreError> {
+    let now = ctx.clock.now();
+    let rows: Vec<(String, String, &str, i64)> = jobs
+        .iter()
+        .map(|j| {
+            let (kind, payload) = j.encode();
+            (kind, payload, j.queue().as_str(), now)
+        })
+        .collect();
+    ctx.store.enqueue_jobs(tx, &rows, now).await
+}
+
 /// Queues `job` to run `secs` from now (by the context's clock).
 pub async fn enqueue_in(ctx: &Context, tx: &mut WriteTx, job: &Job, secs: i64) -> Result<(), StoreError> {
     enqueue_at(ctx, tx, job, ctx.clock.now() + secs).await

@@ -121,16 +121,18 @@ async fn store_receipts(ctx: &Context, tx: &mut WriteTx, drafts: Vec<Draft<'_>>)
         if sealed.len() != meta.len() {
             return Err(Error::internal());
         }
-        for ((src, issue_key, original_id, kind, amount, issued_at), sealed) in meta.into_iter().zip(sealed) {
-            let new = NewReceipt {
+        let rows: Vec<NewReceipt<'_>> = meta
+            .iter()
+            .zip(&sealed)
+            .map(|((src, issue_key, original_id, kind, amount, issued_at), sealed)| NewReceipt {
                 school_id: src.school.id,
                 student_id: src.student_id,
                 source: &src.key,
                 order_id: src.order_id,
-                issue_key: &issue_key,
+                issue_key,
                 receipt_type: &receipt_type,
-                kind,
-                original_id,
+                kind: *kind,
+                original_id: *original_id,
                 issuer: issuer.name(),
                 code: &sealed.code,
                 seq: sealed.seq,
@@ -138,17 +140,22 @@ async fn store_receipts(ctx: &Context, tx: &mut WriteTx, drafts: Vec<Draft<'_>>)
                 check_code: &sealed.check_code,
                 data: &sealed.data,
                 signature: &sealed.signature,
-                amount,
+                amount: *amount,
                 payer: &src.payer,
-                issued_at,
-            };
-            // A conflict means another run issued it under the same key: the caller's
-            // transaction rolls back (its numbers too) and the retry finds the receipt there.
-            let id = ctx.store.insert_receipt(tx, &new).await?;
-            jobs::enqueue(ctx, tx, &Job::SmsReceipt { school_id: src.school.id, receipt_id: id }).await?;
-            jobs::enqueue(ctx, tx, &Job::MailReceipt { school_id: src.school.id, receipt_id: id }).await?;
-            ids.push(id);
-        }
+                issued_at: *issued_at,
+            })
+            .collect();
+        // A conflict means another run issued one of them under the same key: the caller's
+        // transaction rolls back (its numbers too) and the retry finds the receipt there.
+        let new_ids = ctx.store.insert_receipts(tx, &rows).await?;
+        let delivery: Vec<Job> = new_ids
+            .iter()
+            .flat_map(|&id| {
+                [Job::SmsReceipt { school_id: school.id, receipt_id: id }, Job::MailReceipt { school_id: school.id, receipt_id: id }]
+            })
+            .collect();
+        jobs::enqueue_many(ctx, tx, &delivery).await?;
+        ids.extend(new_ids);
     }
     Ok(ids)
 }
@@ -167,12 +174,13 @@ fn by_type(lines: &[PaidLine]) -> Vec<(String, Vec<ReceiptLine>)> {
     groups
 }
 
-/// The drafts of what `lines` still lack an original receipt for.
-async fn missing<'a>(ctx: &Context, tx: &mut WriteTx, src: &'a Source, lines: &[PaidLine], now: i64) -> Result<Vec<Draft<'a>>, Error> {
-    let existing = ctx.store.receipts_of_source(On::Tx(tx), src.school.id, &src.key).await?;
+/// The drafts of what `lines` still lack an original receipt for, given the receipts issued
+/// already (any sources': the source's own are picked out).
+fn missing<'a>(src: &'a Source, lines: &[PaidLine], existing: &[ReceiptRow], now: i64) -> Result<Vec<Draft<'a>>, Error> {
+    let mine = |r: &&ReceiptRow| r.school_id == src.school.id && r.source == src.key;
     let mut drafts = Vec::new();
     for (receipt_type, lines) in by_type(lines) {
-        if existing.iter().any(|r| r.receipt_type == receipt_type && r.issue_key == ORIGINAL) {
+        if existing.iter().filter(mine).any(|r| r.receipt_type == receipt_type && r.issue_key == ORIGINAL) {
             continue;
         }
         let data = draft(src, &receipt_type, ReceiptKind::Normal, lines, now, String::new())?;
@@ -245,26 +253,30 @@ pub async fn issue_batch(ctx: &Context, tx: &mut WriteTx, items: &[IssueFor]) ->
     items.dedup();
     let mut look = Lookups::default();
     let mut sources = Vec::with_capacity(items.len());
-    let mut offline = Vec::new();
+    let mut offline_ids = Vec::new();
     for item in items {
         match item {
             IssueFor::Order(id) => sources.extend(order_source(ctx, tx, &mut look, id).await?),
-            IssueFor::Offline(id) => {
-                let o = ctx.store.offline_for_receipt(On::Tx(tx), id).await?.ok_or_else(Error::not_found)?;
-                offline.push((id, o));
-            }
+            IssueFor::Offline(id) => offline_ids.push(id),
         }
+    }
+    let mut offline = ctx.store.offline_for_receipts(tx, &offline_ids).await?;
+    if offline.len() != offline_ids.len() {
+        return Err(Error::not_found());
     }
     offline.sort_by_key(|(id, o)| (o.student_id, *id));
     let mut locked = HashSet::new();
-    for (id, o) in offline {
+    for (_, o) in &offline {
         // Serialises twin runs of one payment's job, as the counter serialises its payments.
         if locked.insert(o.student_id) {
             ctx.store.lock_student(tx, o.student_id).await?;
         }
+    }
+    let mut lines_of = ctx.store.offline_paid_lines_of(tx, &offline.iter().map(|(_, o)| o).collect::<Vec<_>>()).await?;
+    for (id, o) in offline {
         let school = look.school(ctx, o.school_id).await?;
         let payer = look.student_name(ctx, o.school_id, o.student_id).await?;
-        let lines = ctx.store.offline_paid_lines(On::Tx(tx), &o).await?;
+        let lines = lines_of.remove(&(o.school_id, o.student_id, o.reference.clone())).unwrap_or_default();
         let src = Source {
             school,
             student_id: o.student_id,
@@ -279,9 +291,11 @@ pub async fn issue_batch(ctx: &Context, tx: &mut WriteTx, items: &[IssueFor]) ->
         sources.push((src, lines));
     }
     let now = ctx.clock.now();
+    let keys: Vec<(i64, &str)> = sources.iter().map(|(s, _)| (s.school.id, s.key.as_str())).collect();
+    let existing = ctx.store.receipts_of_sources(tx, &keys).await?;
     let mut drafts = Vec::new();
     for (src, lines) in &sources {
-        drafts.extend(missing(ctx, tx, src, lines, now).await?);
+        drafts.extend(missing(src, lines, &existing, now)?);
     }
     store_receipts(ctx, tx, drafts).await
 }
@@ -325,7 +339,8 @@ pub async fn red_letter(ctx: &Context, tx: &mut WriteTx, refund: &RefundOf) -> R
         return Ok(vec![]);
     };
     let now = ctx.clock.now();
-    let drafts = missing(ctx, tx, &src, &lines, now).await?;
+    let existing = ctx.store.receipts_of_source(On::Tx(tx), src.school.id, &src.key).await?;
+    let drafts = missing(&src, &lines, &existing, now)?;
     let mut issued = store_receipts(ctx, tx, drafts).await?;
     // Without lines, the amount is taken from the receipts' lines in order, first to last.
     let mut unassigned = refund.amount.0;
