@@ -141,37 +141,6 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT secret FROM receipt_keys WHERE school_id = $1").bind(school_id).fetch_optional(&self.pool).await?)
     }
 
-    /// `Conflict` when the source already has this receipt (a retried job).
-    pub async fn insert_receipt(&self, tx: &mut WriteTx, r: &NewReceipt<'_>) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO receipts (school_id, student_id, source, order_id, issue_key, receipt_type, kind, original_id, issuer, code, \
-             seq, number, check_code, data, signature, amount_fen, payer, status, issued_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
-        )
-        .bind(r.school_id)
-        .bind(r.student_id)
-        .bind(r.source)
-        .bind(r.order_id)
-        .bind(r.issue_key)
-        .bind(r.receipt_type)
-        .bind(r.kind.as_str())
-        .bind(r.original_id)
-        .bind(r.issuer)
-        .bind(r.code)
-        .bind(r.seq)
-        .bind(r.number)
-        .bind(r.check_code)
-        .bind(r.data)
-        .bind(r.signature)
-        .bind(r.amount.0)
-        .bind(r.payer)
-        .bind(ReceiptStatus::Issued.as_str())
-        .bind(r.issued_at)
-        .fetch_one(&mut *tx.tx)
-        .await
-        .map_err(|e| StoreError::from_write(e, "receipt"))
-    }
-
     /// The receipts of one source (`order:12`, `offline:3`), oldest first.
     pub async fn receipts_of_source(&self, on: On<'_>, school_id: i64, source: &str) -> Result<Vec<ReceiptRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM receipts WHERE school_id = $1 AND source = $2 ORDER BY id");
@@ -272,27 +241,6 @@ impl Store {
              FROM order_lines l JOIN charges c ON c.id = l.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
              JOIN periods p ON p.id = c.period_id WHERE l.order_id = $1 ORDER BY l.id";
         let rows = self.fetch_all(on, sqlx::query(sql).bind(order_id)).await?;
-        map_rows(&rows, paid_line)
-    }
-
-    pub async fn offline_for_receipt(&self, on: On<'_>, id: i64) -> Result<Option<OfflineForReceipt>, StoreError> {
-        let q = sqlx::query("SELECT school_id, student_id, method, reference FROM offline_payments WHERE id = $1").bind(id);
-        let Some(r) = self.fetch_optional(on, q).await? else { return Ok(None) };
-        Ok(Some(OfflineForReceipt {
-            school_id: r.try_get("school_id")?,
-            student_id: r.try_get("student_id")?,
-            method: r.try_get("method")?,
-            reference: r.try_get("reference")?,
-        }))
-    }
-
-    /// The ledger lines an offline payment wrote (its `offline_payment` rows carry its reference).
-    pub async fn offline_paid_lines(&self, on: On<'_>, o: &OfflineForReceipt) -> Result<Vec<PaidLine>, StoreError> {
-        let sql = "SELECT f.code AS item_code, f.name AS item_name, p.name AS period_name, f.receipt_type, e.amount_fen \
-             FROM ledger_entries e JOIN charges c ON c.id = e.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
-             JOIN periods p ON p.id = c.period_id \
-             WHERE e.school_id = $1 AND e.student_id = $2 AND e.kind = 'offline_payment' AND e.reference = $3 ORDER BY e.id";
-        let rows = self.fetch_all(on, sqlx::query(sql).bind(o.school_id).bind(o.student_id).bind(o.reference.as_str())).await?;
         map_rows(&rows, paid_line)
     }
 }
