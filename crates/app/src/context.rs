@@ -56,6 +56,8 @@ pub struct Context {
     pub import_tasks: Arc<crate::office::imports::ImportTasks>,
     /// What merchant secrets are sealed and opened with.
     pub secret_keys: Option<SecretKeys>,
+    /// Who issues each school's receipts.
+    pub issuers: Arc<crate::receipts::Issuers>,
     public_url: Arc<str>,
 }
 
@@ -81,6 +83,7 @@ impl Context {
             reject_sample: Arc::default(),
             import_tasks: Arc::default(),
             secret_keys: settings.secret_keys.clone(),
+            issuers: Arc::default(),
             public_url,
         }
     }

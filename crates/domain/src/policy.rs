@@ -189,6 +189,9 @@ pub struct ReceiptPolicy {
     pub codes: std::collections::BTreeMap<String, String>,
     /// The region part of 票据代码 (6 digits, the province's administrative code).
     pub code_prefix: String,
+    /// Who issues the school's receipts; schools stored before there was a choice are the
+    /// built-in issuer's. An unknown word does not decode (the school does not load).
+    pub issuer: crate::receipt::ReceiptIssuerKind,
 }
 
 impl ReceiptPolicy {

@@ -133,6 +133,31 @@ pub fn validate_credit_code(code: &str) -> Result<String, CreditCodeError> {
     Ok(code)
 }
 
+/// Who issues a school's receipts (numbers and seals them). A closed list: a school whose
+/// province runs a fiscal e-receipt platform gets a variant here for that platform and an
+/// `Issuer` for it in `campuspay_app::receipts`; a stored word this build does not know is an
+/// error, never the built-in issuer by default (it would print the wrong authority).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReceiptIssuerKind {
+    /// campuspay numbers receipts per school and type and seals them with the school's key.
+    #[default]
+    Builtin,
+}
+
+text_enum!(ReceiptIssuerKind {
+    Builtin => "builtin",
+});
+
+impl ReceiptIssuerKind {
+    /// What the policy form calls it.
+    pub fn label_zh(self) -> &'static str {
+        match self {
+            ReceiptIssuerKind::Builtin => "本平台开具（内置开票）",
+        }
+    }
+}
+
 /// A receipt's life: issued; red-lettered (冲红) by a refund; or void after a correction (the
 /// reissued receipt replaces it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

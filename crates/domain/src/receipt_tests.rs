@@ -129,3 +129,20 @@ fn receipt_status_transitions() {
     assert!("valid".parse::<ReceiptStatus>().is_err());
     assert_eq!(format_number(42), "0000000042");
 }
+
+#[test]
+fn the_issuer_of_a_policy_decodes_strictly() {
+    use crate::policy::ReceiptPolicy;
+    // A policy stored before there was a choice is the built-in issuer's.
+    let old: ReceiptPolicy = serde_json::from_str(r#"{"heading":"x"}"#).unwrap();
+    assert_eq!(old.issuer, ReceiptIssuerKind::Builtin);
+    let stored: ReceiptPolicy = serde_json::from_str(r#"{"issuer":"builtin"}"#).unwrap();
+    assert_eq!(stored.issuer, ReceiptIssuerKind::Builtin);
+    assert_eq!(serde_json::to_value(&stored).unwrap()["issuer"], "builtin");
+    // A word this build does not know is an error, not the built-in issuer.
+    assert!(serde_json::from_str::<ReceiptPolicy>(r#"{"issuer":"gansu_fiscal"}"#).is_err());
+    assert!("Builtin".parse::<ReceiptIssuerKind>().is_err());
+    for k in ReceiptIssuerKind::ALL {
+        assert_eq!(k.as_str().parse::<ReceiptIssuerKind>().unwrap(), k);
+    }
+}

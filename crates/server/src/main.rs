@@ -188,8 +188,9 @@ struct Notify {
     /// Template code whose text has a ${code} parameter.
     #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_TEMPLATE")]
     aliyun_sms_template: Option<String>,
-    /// Template code for notices (a receipt's verify link): its ${code} parameter carries the
-    /// notice's text. Without it, receipts are not sent by SMS through Aliyun.
+    /// Notice (通知) template code for receipts, with the variables kind, amount, code, number
+    /// and check (its text: README, "Aliyun SMS templates"). Without it, receipts are not sent
+    /// by SMS through Aliyun.
     #[arg(long, env = "CAMPUSPAY_ALIYUN_SMS_NOTICE_TEMPLATE")]
     aliyun_sms_notice_template: Option<String>,
 }

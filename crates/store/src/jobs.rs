@@ -5,7 +5,7 @@
 //! mean is `campuspay_app::jobs::Job`'s mapping, the only place that names a kind. Every
 //! instant is passed in by the caller, whose clock tests can move.
 
-use crate::db::{Backend, Store, StoreError, WriteTx, map_rows};
+use crate::db::{Backend, Store, StoreError, WriteTx, map_rows, placeholders};
 use sqlx::Row;
 
 /// A claimed job, as stored.
@@ -57,6 +57,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Queues many jobs in one statement, each unless the same one is pending already, as
+    /// [`Store::enqueue_job`]: `(kind, payload, queue, run_at)`.
+    pub async fn enqueue_jobs(&self, tx: &mut WriteTx, jobs: &[(String, String, &str, i64)], now: i64) -> Result<(), StoreError> {
+        for chunk in jobs.chunks(200) {
+            let values = (0..chunk.len()).map(|i| format!("({})", placeholders(1 + i * 5, 5))).collect::<Vec<_>>().join(", ");
+            let sql = format!("INSERT INTO jobs (kind, payload, queue, run_at, created_at) VALUES {values} ON CONFLICT DO NOTHING");
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (kind, payload, queue, run_at) in chunk {
+                q = q.bind(kind.as_str()).bind(payload.as_str()).bind(*queue).bind(*run_at).bind(now);
+            }
+            q.execute(&mut *tx.tx).await?;
+        }
+        Ok(())
+    }
+
     /// Claims the most overdue job of `queue`, if any. PostgreSQL instances skip each other's
     /// locked rows; on SQLite the single writer makes the claim atomic.
     pub async fn claim_job(&self, queue: &str, now: i64) -> Result<Option<JobRow>, StoreError> {
@@ -77,6 +92,53 @@ impl Store {
             sqlx::query_as(sql).bind(now).bind(LEASE_S).bind(queue).fetch_optional(&mut *tx.tx).await?;
         tx.commit().await?;
         Ok(row.map(|(id, kind, payload, attempts)| JobRow { id, kind, payload, attempts }))
+    }
+
+    /// Claims up to `limit` more due jobs of `queue` whose kind is one of `kinds`, oldest first,
+    /// in one transaction: work that is done many at a time (receipts issued in one
+    /// transaction) is claimed many at a time, under the same lease rules as [`Store::claim_job`].
+    pub async fn claim_jobs(&self, queue: &str, kinds: &[&str], now: i64, limit: i64) -> Result<Vec<JobRow>, StoreError> {
+        if kinds.is_empty() || limit < 1 {
+            return Ok(vec![]);
+        }
+        let skip = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET locked_until = $1 + $2, attempts = attempts + 1 WHERE id IN (SELECT id FROM jobs \
+             WHERE done_at IS NULL AND queue = $3 AND run_at <= $1 AND (locked_until IS NULL OR locked_until < $1) \
+             AND kind IN ({}) ORDER BY run_at, id LIMIT $4{skip}) RETURNING id, kind, payload, attempts",
+            placeholders(5, kinds.len())
+        );
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(now).bind(LEASE_S).bind(queue).bind(limit);
+        for k in kinds {
+            q = q.bind(*k);
+        }
+        let mut tx = self.write_tx().await?;
+        let rows: Vec<(i64, String, String, i64)> = q.fetch_all(&mut *tx.tx).await?;
+        tx.commit().await?;
+        let mut rows: Vec<JobRow> = rows.into_iter().map(|(id, kind, payload, attempts)| JobRow { id, kind, payload, attempts }).collect();
+        // RETURNING gives no order; the claim's order is the one they run in.
+        rows.sort_by_key(|r| r.id);
+        Ok(rows)
+    }
+
+    /// Marks jobs done in the caller's transaction (the one that did their work), each only if
+    /// this claim still holds it, as [`Store::finish_job`]: work and outcome commit together.
+    pub async fn finish_jobs_in(&self, tx: &mut WriteTx, jobs: &[JobRow], now: i64) -> Result<(), StoreError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        // One statement for the batch: (id, attempts) pairs, two parameters each after `now`.
+        let held = (0..jobs.len()).map(|i| format!("(id = ${} AND attempts = ${})", 2 + 2 * i, 3 + 2 * i)).collect::<Vec<_>>().join(" OR ");
+        let sql = format!("UPDATE jobs SET done_at = $1, locked_until = NULL, failed = 0 WHERE {held}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+        for job in jobs {
+            q = q.bind(job.id).bind(job.attempts);
+        }
+        q.execute(&mut *tx.tx).await?;
+        Ok(())
     }
 
     /// Marks a job done, if this claim (`attempts`) still holds it: a run that outlived its

@@ -6,6 +6,7 @@ use campuspay_domain::Fen;
 use campuspay_domain::receipt::{ReceiptKind, ReceiptStatus};
 use sqlx::Row;
 use sqlx::any::AnyRow;
+use std::collections::HashMap;
 
 #[derive(Debug, Clone)]
 pub struct ReceiptRow {
@@ -99,18 +100,34 @@ impl Store {
     /// transaction: the row stays locked until it commits, and a rollback gives the number
     /// back, so the sequence has no gaps however many issue at once.
     pub async fn next_receipt_seq(&self, tx: &mut WriteTx, school_id: i64, receipt_type: &str) -> Result<i64, StoreError> {
+        self.take_receipt_seqs(tx, school_id, receipt_type, 1).await
+    }
+
+    /// Takes the next `count` numbers of the sequence at once, as [`Store::next_receipt_seq`]
+    /// takes one; returns the last of them (they are `last - count + 1 ..= last`). The caller
+    /// must use them all in the same transaction, or the sequence would have gaps.
+    pub async fn take_receipt_seqs(&self, tx: &mut WriteTx, school_id: i64, receipt_type: &str, count: i64) -> Result<i64, StoreError> {
+        if count < 1 {
+            return Err(StoreError::Corrupt(format!("taking {count} receipt numbers")));
+        }
         Ok(sqlx::query_scalar(
-            "INSERT INTO receipt_sequences (school_id, receipt_type, seq) VALUES ($1, $2, 1) \
-             ON CONFLICT (school_id, receipt_type) DO UPDATE SET seq = receipt_sequences.seq + 1 RETURNING seq",
+            "INSERT INTO receipt_sequences (school_id, receipt_type, seq) VALUES ($1, $2, $3) \
+             ON CONFLICT (school_id, receipt_type) DO UPDATE SET seq = receipt_sequences.seq + $3 RETURNING seq",
         )
         .bind(school_id)
         .bind(receipt_type)
+        .bind(count)
         .fetch_one(&mut *tx.tx)
         .await?)
     }
 
     /// The school's receipt signing key, stored as `fresh` if it has none yet.
     pub async fn receipt_key(&self, tx: &mut WriteTx, school_id: i64, fresh: &str) -> Result<String, StoreError> {
+        // Read first: a school has its key after its first receipt, so that is one statement.
+        let q = sqlx::query_scalar("SELECT secret FROM receipt_keys WHERE school_id = $1").bind(school_id);
+        if let Some(key) = q.fetch_optional(&mut *tx.tx).await? {
+            return Ok(key);
+        }
         sqlx::query("INSERT INTO receipt_keys (school_id, secret) VALUES ($1, $2) ON CONFLICT (school_id) DO NOTHING")
             .bind(school_id)
             .bind(fresh)
@@ -122,37 +139,6 @@ impl Store {
     /// The key for checking a receipt; `None` if the school never issued one.
     pub async fn receipt_key_of(&self, school_id: i64) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar("SELECT secret FROM receipt_keys WHERE school_id = $1").bind(school_id).fetch_optional(&self.pool).await?)
-    }
-
-    /// `Conflict` when the source already has this receipt (a retried job).
-    pub async fn insert_receipt(&self, tx: &mut WriteTx, r: &NewReceipt<'_>) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
-            "INSERT INTO receipts (school_id, student_id, source, order_id, issue_key, receipt_type, kind, original_id, issuer, code, \
-             seq, number, check_code, data, signature, amount_fen, payer, status, issued_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
-        )
-        .bind(r.school_id)
-        .bind(r.student_id)
-        .bind(r.source)
-        .bind(r.order_id)
-        .bind(r.issue_key)
-        .bind(r.receipt_type)
-        .bind(r.kind.as_str())
-        .bind(r.original_id)
-        .bind(r.issuer)
-        .bind(r.code)
-        .bind(r.seq)
-        .bind(r.number)
-        .bind(r.check_code)
-        .bind(r.data)
-        .bind(r.signature)
-        .bind(r.amount.0)
-        .bind(r.payer)
-        .bind(ReceiptStatus::Issued.as_str())
-        .bind(r.issued_at)
-        .fetch_one(&mut *tx.tx)
-        .await
-        .map_err(|e| StoreError::from_write(e, "receipt"))
     }
 
     /// The receipts of one source (`order:12`, `offline:3`), oldest first.
@@ -257,27 +243,6 @@ impl Store {
         let rows = self.fetch_all(on, sqlx::query(sql).bind(order_id)).await?;
         map_rows(&rows, paid_line)
     }
-
-    pub async fn offline_for_receipt(&self, on: On<'_>, id: i64) -> Result<Option<OfflineForReceipt>, StoreError> {
-        let q = sqlx::query("SELECT school_id, student_id, method, reference FROM offline_payments WHERE id = $1").bind(id);
-        let Some(r) = self.fetch_optional(on, q).await? else { return Ok(None) };
-        Ok(Some(OfflineForReceipt {
-            school_id: r.try_get("school_id")?,
-            student_id: r.try_get("student_id")?,
-            method: r.try_get("method")?,
-            reference: r.try_get("reference")?,
-        }))
-    }
-
-    /// The ledger lines an offline payment wrote (its `offline_payment` rows carry its reference).
-    pub async fn offline_paid_lines(&self, on: On<'_>, o: &OfflineForReceipt) -> Result<Vec<PaidLine>, StoreError> {
-        let sql = "SELECT f.code AS item_code, f.name AS item_name, p.name AS period_name, f.receipt_type, e.amount_fen \
-             FROM ledger_entries e JOIN charges c ON c.id = e.charge_id JOIN fee_items f ON f.id = c.fee_item_id \
-             JOIN periods p ON p.id = c.period_id \
-             WHERE e.school_id = $1 AND e.student_id = $2 AND e.kind = 'offline_payment' AND e.reference = $3 ORDER BY e.id";
-        let rows = self.fetch_all(on, sqlx::query(sql).bind(o.school_id).bind(o.student_id).bind(o.reference.as_str())).await?;
-        map_rows(&rows, paid_line)
-    }
 }
 
 impl Store {
@@ -289,5 +254,145 @@ impl Store {
             Some(r) => Some(r.try_get("order_id")?),
             None => None,
         })
+    }
+}
+
+/// How many values one `IN (…)` or multi-row statement takes at most: well under both
+/// databases' limits on parameters (SQLite 32,766, PostgreSQL 65,535) at 19 per receipt.
+const CHUNK: usize = 500;
+
+/// Many rows at once, for the worker's batches: one statement per batch where a single
+/// receipt takes one per row.
+impl Store {
+    /// The receipts of many sources, each `(school_id, source)`, by id.
+    pub async fn receipts_of_sources(&self, tx: &mut WriteTx, sources: &[(i64, &str)]) -> Result<Vec<ReceiptRow>, StoreError> {
+        // One school per statement, so the (school_id, source, …) unique index finds the rows.
+        let mut by_school: HashMap<i64, Vec<&str>> = HashMap::new();
+        for (school, source) in sources {
+            by_school.entry(*school).or_default().push(source);
+        }
+        let mut out = Vec::new();
+        for (school_id, sources) in by_school {
+            for chunk in sources.chunks(CHUNK) {
+                let sql = format!("SELECT {COLUMNS} FROM receipts WHERE school_id = $1 AND source IN ({})", placeholders(2, chunk.len()));
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(school_id);
+                for s in chunk {
+                    q = q.bind(*s);
+                }
+                out.extend(map_rows(&q.fetch_all(&mut *tx.tx).await?, receipt)?);
+            }
+        }
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    /// Offline payments as their receipts need them, by id; ids not found are left out.
+    pub async fn offline_for_receipts(&self, tx: &mut WriteTx, ids: &[i64]) -> Result<Vec<(i64, OfflineForReceipt)>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT id, school_id, student_id, method, reference FROM offline_payments WHERE id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *tx.tx).await? {
+                let o = OfflineForReceipt {
+                    school_id: r.try_get("school_id")?,
+                    student_id: r.try_get("student_id")?,
+                    method: r.try_get("method")?,
+                    reference: r.try_get("reference")?,
+                };
+                out.push((r.try_get("id")?, o));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ledger lines of many offline payments, as [`Store::offline_paid_lines`] gives one's,
+    /// keyed by (school, student, reference).
+    pub async fn offline_paid_lines_of(
+        &self,
+        tx: &mut WriteTx,
+        payments: &[&OfflineForReceipt],
+    ) -> Result<HashMap<(i64, i64, String), Vec<PaidLine>>, StoreError> {
+        let mut out: HashMap<(i64, i64, String), Vec<PaidLine>> = HashMap::new();
+        // One school per statement, so the ledger's (school_id, reference) index finds the rows.
+        let mut by_school: HashMap<i64, Vec<&str>> = HashMap::new();
+        for o in payments {
+            by_school.entry(o.school_id).or_default().push(o.reference.as_str());
+        }
+        for (school_id, references) in by_school {
+            for chunk in references.chunks(CHUNK) {
+                let sql = format!(
+                    "SELECT e.school_id, e.student_id, e.reference, f.code AS item_code, f.name AS item_name, p.name AS period_name, \
+                     f.receipt_type, e.amount_fen FROM ledger_entries e JOIN charges c ON c.id = e.charge_id \
+                     JOIN fee_items f ON f.id = c.fee_item_id JOIN periods p ON p.id = c.period_id \
+                     WHERE e.school_id = $1 AND e.kind = 'offline_payment' AND e.reference IN ({}) ORDER BY e.id",
+                    placeholders(2, chunk.len())
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(school_id);
+                for r in chunk {
+                    q = q.bind(*r);
+                }
+                for r in q.fetch_all(&mut *tx.tx).await? {
+                    let key = (r.try_get("school_id")?, r.try_get("student_id")?, r.try_get("reference")?);
+                    out.entry(key).or_default().push(paid_line(&r)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Inserts receipts in one statement per chunk; returns their ids in `rows`' order.
+    /// `Conflict` when any is there already (a retried job), as [`Store::insert_receipt`].
+    pub async fn insert_receipts(&self, tx: &mut WriteTx, rows: &[NewReceipt<'_>]) -> Result<Vec<i64>, StoreError> {
+        const COLS: usize = 19;
+        let mut ids = Vec::with_capacity(rows.len());
+        for chunk in rows.chunks(CHUNK / 10) {
+            let values = (0..chunk.len()).map(|i| format!("({})", placeholders(1 + i * COLS, COLS))).collect::<Vec<_>>().join(", ");
+            let sql = format!(
+                "INSERT INTO receipts (school_id, student_id, source, order_id, issue_key, receipt_type, kind, original_id, issuer, \
+                 code, seq, number, check_code, data, signature, amount_fen, payer, status, issued_at) VALUES {values} \
+                 RETURNING id, source, receipt_type, issue_key"
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(r.school_id)
+                    .bind(r.student_id)
+                    .bind(r.source)
+                    .bind(r.order_id)
+                    .bind(r.issue_key)
+                    .bind(r.receipt_type)
+                    .bind(r.kind.as_str())
+                    .bind(r.original_id)
+                    .bind(r.issuer)
+                    .bind(r.code)
+                    .bind(r.seq)
+                    .bind(r.number)
+                    .bind(r.check_code)
+                    .bind(r.data)
+                    .bind(r.signature)
+                    .bind(r.amount.0)
+                    .bind(r.payer)
+                    .bind(ReceiptStatus::Issued.as_str())
+                    .bind(r.issued_at);
+            }
+            let returned = q.fetch_all(&mut *tx.tx).await.map_err(|e| StoreError::from_write(e, "receipt"))?;
+            // RETURNING gives no order: each row is found again by its unique key.
+            let mut by_key = HashMap::with_capacity(returned.len());
+            for r in &returned {
+                let key: (String, String, String) = (r.try_get("source")?, r.try_get("receipt_type")?, r.try_get("issue_key")?);
+                by_key.insert(key, r.try_get::<i64, _>("id")?);
+            }
+            for r in chunk {
+                let key = (r.source.to_string(), r.receipt_type.to_string(), r.issue_key.to_string());
+                ids.push(by_key.get(&key).copied().ok_or_else(|| StoreError::Corrupt(format!("receipt {key:?} not returned")))?);
+            }
+        }
+        Ok(ids)
     }
 }

@@ -6,6 +6,7 @@ use crate::payment::{refund, settle};
 use campuspay_channels::{ProviderStatus, RefundRequest, RefundStatus};
 use campuspay_domain::order::{OrderEvent, OrderState, RefundState};
 use campuspay_domain::time::{format_shanghai_date, shanghai_to_unix};
+use campuspay_store::jobs::JobRow;
 
 /// Seconds until the next query of an unpaid attempt: quick while a student is likely
 /// watching, then backing off.
@@ -55,7 +56,42 @@ enum Next {
 /// Runs one claimed job and records what came of it: done, again later, or failed (retried
 /// with backoff). A job that does not decode is failed, never guessed at.
 pub(super) async fn run(ctx: &Context, claimed: Claimed) {
-    let Claimed { row, job } = claimed;
+    let Claimed { row, job, more } = claimed;
+    if more.is_empty() {
+        return run_one(ctx, row, job).await;
+    }
+    let first = match job {
+        Ok(j) => j,
+        // Only a decoded issuing job is claimed with others.
+        Err(e) => return run_one(ctx, row, Err(e)).await,
+    };
+    let batch: Vec<(JobRow, Job)> = std::iter::once((row, first)).chain(more).collect();
+    if let Err(e) = issue_together(ctx, &batch).await {
+        // One job's trouble must not hold back the others, nor hide whose it is: each runs
+        // alone and records its own outcome.
+        tracing::warn!(jobs = batch.len(), error = e.zh, "issuing a batch of receipts failed; issuing each alone");
+        for (row, job) in batch {
+            run_one(ctx, row, Ok(job)).await;
+        }
+    }
+}
+
+/// Issues the receipts of a batch of issuing jobs and marks the jobs done, in one transaction.
+async fn issue_together(ctx: &Context, batch: &[(JobRow, Job)]) -> Result<(), crate::Error> {
+    let items: Vec<_> = batch.iter().filter_map(|(_, j)| super::issues_for(j)).collect();
+    if items.len() != batch.len() {
+        return Err(crate::Error::internal());
+    }
+    let rows: Vec<JobRow> = batch.iter().map(|(r, _)| r.clone()).collect();
+    let mut tx = ctx.store.write_tx().await?;
+    crate::receipts::issue_batch(ctx, &mut tx, &items).await?;
+    ctx.store.finish_jobs_in(&mut tx, &rows, ctx.clock.now()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Runs one job and records its outcome.
+async fn run_one(ctx: &Context, row: JobRow, job: Result<Job, String>) {
     let next = match &job {
         Ok(job) => match job {
             Job::QueryAttempt { attempt_id } => query_attempt(ctx, *attempt_id, row.attempts).await,

@@ -21,8 +21,9 @@ pub struct AliyunSmsConfig {
     pub template_code: String,
     /// `https://dysmsapi.aliyuncs.com/` unless told otherwise.
     pub endpoint: String,
-    /// An approved template for notices such as a receipt's (its `${code}` parameter carries the notice's text); without
-    /// one, notices are not sent by SMS (mail and the student's records still have them).
+    /// An approved notice (通知) template for receipts, with the named variables of
+    /// [`ReceiptNotice`] (its text: README, "Aliyun SMS templates"); without one, receipts are
+    /// not sent by SMS (mail and the student's records still have them).
     pub notice_template_code: Option<String>,
 }
 
@@ -76,8 +77,28 @@ impl AliyunSms {
         AliyunSms { config, http }
     }
 
-    /// The signed query parameters of one SendSms call.
+    /// The signed query parameters of one SendSms call of the code template.
     pub fn signed_params(&self, phone: &str, code: &str, nonce: &str, unix_s: i64) -> BTreeMap<String, String> {
+        let param = serde_json::json!({ "code": code }).to_string();
+        self.signed(&self.config.template_code, &param, phone, nonce, unix_s)
+    }
+
+    /// The signed query parameters of a receipt notice through the notice template; `None`
+    /// without one. Refused when a value breaks its variable's rules, which Aliyun would refuse.
+    pub fn notice_params(
+        &self,
+        phone: &str,
+        notice: &ReceiptNotice,
+        nonce: &str,
+        unix_s: i64,
+    ) -> Result<Option<BTreeMap<String, String>>, String> {
+        let Some(template) = &self.config.notice_template_code else { return Ok(None) };
+        Ok(Some(self.signed(template, &notice.template_param()?, phone, nonce, unix_s)))
+    }
+
+    /// SendSms's parameters for `template` with `template_param` (a JSON object of strings),
+    /// signed.
+    fn signed(&self, template: &str, template_param: &str, phone: &str, nonce: &str, unix_s: i64) -> BTreeMap<String, String> {
         let c = &self.config;
         let mut p: BTreeMap<String, String> = [
             ("AccessKeyId", c.access_key_id.as_str()),
@@ -89,45 +110,103 @@ impl AliyunSms {
             ("SignatureMethod", "HMAC-SHA1"),
             ("SignatureNonce", nonce),
             ("SignatureVersion", "1.0"),
-            ("TemplateCode", c.template_code.as_str()),
+            ("TemplateCode", template),
+            ("TemplateParam", template_param),
             ("Version", "2017-05-25"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        p.insert("TemplateParam".into(), serde_json::json!({ "code": code }).to_string());
         p.insert("Timestamp".into(), iso8601_utc(unix_s));
         let sig = signature(&c.access_key_secret, &string_to_sign("GET", &p));
         p.insert("Signature".into(), sig);
         p
     }
+
+    /// Sends signed SendSms parameters; success is `{"Code":"OK", …}`.
+    async fn send(&self, params: &BTreeMap<String, String>) -> Result<(), String> {
+        let url = format!("{}?{}", self.config.endpoint, canonical_query(params));
+        let res = self.http.get(url).send().await.map_err(|e| e.to_string())?;
+        let body: serde_json::Value = res.json().await.map_err(|e| e.to_string())?;
+        if body["Code"] == "OK" {
+            Ok(())
+        } else {
+            Err(format!("aliyun SendSms: {} {}", body["Code"].as_str().unwrap_or("?"), body["Message"].as_str().unwrap_or("")))
+        }
+    }
+
+    /// A receipt notice through the notice template, if one is configured.
+    async fn send_notice(&self, phone: &str, notice: &ReceiptNotice) -> Result<(), String> {
+        let nonce = crate::crypto::random_token(16);
+        match self.notice_params(phone, notice, &nonce, campuspay_store::db_now())? {
+            Some(params) => self.send(&params).await,
+            None => {
+                tracing::warn!("no Aliyun notice template (--aliyun-sms-notice-template): receipt SMS not sent");
+                Ok(())
+            }
+        }
+    }
 }
 
-impl AliyunSms {
-    /// A notice through the notice template, if one is configured.
-    async fn send_notice(&self, phone: &str, text: &str) -> Result<(), String> {
-        let Some(template) = self.config.notice_template_code.clone() else {
-            tracing::warn!("no Aliyun notice template (--aliyun-sms-notice-template): notice SMS not sent");
-            return Ok(());
+/// A receipt's notice as a notice (通知) template takes it: Aliyun fills named variables, each
+/// of a declared kind with its own rules, and refuses a template whose link is a variable, so
+/// the verify page's address is fixed text in the template and the student types the three
+/// codes the message gives into its form, as national checkers ask. The template a
+/// deployment gets approved (README, "Aliyun SMS templates"), with its own address:
+///
+/// `您的${kind}已开具，金额${amount}元，票据代码${code}，票据号码${number}，校验码${check}。请在 https://pay.example.edu.cn/receipts/verify 查验。`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceiptNotice {
+    /// 电子票据, or 红字电子票据 for a red letter (variable kind 其他, a short text).
+    pub kind: String,
+    /// Yuan with two decimals, no sign or currency symbol (variable kind 金额).
+    pub amount: String,
+    /// 票据代码, 票据号码, 校验码 (variable kind 其他号码: letters and digits).
+    pub code: String,
+    pub number: String,
+    pub check: String,
+}
+
+/// The longest value of a 其他号码 (other_number) variable.
+const NUMBER_MAX: usize = 35;
+/// The longest 金额 or short-text value a notice sends: well inside every limit.
+const SHORT_MAX: usize = 20;
+
+impl ReceiptNotice {
+    /// `TemplateParam`: a JSON object of strings (Aliyun takes string values only), after
+    /// checking each value against its variable's rules.
+    pub fn template_param(&self) -> Result<String, String> {
+        let number = |name: &str, v: &str| {
+            let ok = !v.is_empty() && v.len() <= NUMBER_MAX && v.bytes().all(|b| b.is_ascii_alphanumeric());
+            if ok { Ok(()) } else { Err(format!("receipt notice: {name} {v:?} is not 1–{NUMBER_MAX} letters and digits")) }
         };
-        let sender = AliyunSms { config: AliyunSmsConfig { template_code: template, ..self.config.clone() }, http: self.http.clone() };
-        sender.send_code(phone, text).await
+        number("code", &self.code)?;
+        number("number", &self.number)?;
+        number("check", &self.check)?;
+        let amount_ok =
+            !self.amount.is_empty() && self.amount.len() <= SHORT_MAX && self.amount.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if !amount_ok {
+            return Err(format!("receipt notice: amount {:?} is not a plain amount", self.amount));
+        }
+        let kind_len = self.kind.chars().count();
+        if kind_len == 0 || kind_len > SHORT_MAX || self.kind.contains(['{', '}', '【', '】']) {
+            return Err(format!("receipt notice: kind {:?} is not a short text", self.kind));
+        }
+        let v = serde_json::json!({
+            "kind": self.kind,
+            "amount": self.amount,
+            "code": self.code,
+            "number": self.number,
+            "check": self.check,
+        });
+        Ok(v.to_string())
     }
 }
 
 impl SmsProvider for AliyunSms {
     async fn send_code(&self, phone: &str, code: &str) -> Result<(), String> {
         let nonce = crate::crypto::random_token(16);
-        let params = self.signed_params(phone, code, &nonce, campuspay_store::db_now());
-        let url = format!("{}?{}", self.config.endpoint, canonical_query(&params));
-        let res = self.http.get(url).send().await.map_err(|e| e.to_string())?;
-        let body: serde_json::Value = res.json().await.map_err(|e| e.to_string())?;
-        // Success is {"Code":"OK", …}; anything else names the reason.
-        if body["Code"] == "OK" {
-            Ok(())
-        } else {
-            Err(format!("aliyun SendSms: {} {}", body["Code"].as_str().unwrap_or("?"), body["Message"].as_str().unwrap_or("")))
-        }
+        self.send(&self.signed_params(phone, code, &nonce, campuspay_store::db_now())).await
     }
 }
 
@@ -139,10 +218,11 @@ pub enum SmsGateway {
 }
 
 impl SmsGateway {
-    /// A message that is not a code (a receipt's link): its whole text.
-    pub async fn send_notice(&self, phone: &str, text: &str) -> Result<(), String> {
+    /// A receipt's notice: Aliyun fills its notice template with `notice`'s variables; the
+    /// outbox keeps `text`, the message as a reader sees it.
+    pub async fn send_notice(&self, phone: &str, notice: &ReceiptNotice, text: &str) -> Result<(), String> {
         match self {
-            SmsGateway::Aliyun(a) => a.send_notice(phone, text).await,
+            SmsGateway::Aliyun(a) => a.send_notice(phone, notice).await,
             SmsGateway::Outbox(store) => {
                 store.write(async |tx| store.insert_outbox(tx, "sms", phone, "", text).await).await.map_err(|e| e.to_string())
             }
@@ -216,5 +296,65 @@ mod tests {
         let mut unsigned = p.clone();
         let sig = unsigned.remove("Signature").unwrap();
         assert_eq!(sig, signature("secret", &string_to_sign("GET", &unsigned)));
+    }
+
+    fn with_notice_template(notice: Option<&str>) -> AliyunSms {
+        AliyunSms::new(AliyunSmsConfig {
+            access_key_id: "id".into(),
+            access_key_secret: "secret".into(),
+            sign_name: "校园统一支付平台".into(),
+            template_code: "SMS_CODE".into(),
+            endpoint: "https://dysmsapi.aliyuncs.com/".into(),
+            notice_template_code: notice.map(String::from),
+        })
+    }
+
+    fn notice() -> ReceiptNotice {
+        ReceiptNotice {
+            kind: "电子票据".into(),
+            amount: "3200.00".into(),
+            code: "62060125".into(),
+            number: "0000000042".into(),
+            check: "A1B2C3D4E5F6".into(),
+        }
+    }
+
+    #[test]
+    fn a_receipt_notice_goes_through_the_notice_template_with_named_variables() {
+        let a = with_notice_template(Some("SMS_NOTICE"));
+        let p = a.notice_params("13800000000", &notice(), "n1", 1_499_827_339).unwrap().unwrap();
+        assert_eq!(p["TemplateCode"], "SMS_NOTICE", "not the code template");
+        let param: serde_json::Value = serde_json::from_str(&p["TemplateParam"]).unwrap();
+        assert_eq!(
+            param,
+            serde_json::json!({"kind": "电子票据", "amount": "3200.00", "code": "62060125", "number": "0000000042", "check": "A1B2C3D4E5F6"})
+        );
+        // Every value a string (Aliyun takes nothing else), none of them a link.
+        assert!(param.as_object().unwrap().values().all(|v| v.as_str().is_some_and(|s| !s.contains("://"))));
+        assert_eq!((p["PhoneNumbers"].as_str(), p["SignName"].as_str()), ("13800000000", "校园统一支付平台"));
+        let mut unsigned = p.clone();
+        let sig = unsigned.remove("Signature").unwrap();
+        assert_eq!(sig, signature("secret", &string_to_sign("GET", &unsigned)), "signed over the notice's parameters");
+        // Without a notice template nothing is sent (the code template is never used for it).
+        assert_eq!(with_notice_template(None).notice_params("13800000000", &notice(), "n1", 1).unwrap(), None);
+    }
+
+    #[test]
+    fn notice_values_outside_their_variables_rules_are_refused() {
+        let a = with_notice_template(Some("SMS_NOTICE"));
+        let bad = [
+            ReceiptNotice { check: "A1B2-C3".into(), ..notice() },
+            ReceiptNotice { number: "1".repeat(36), ..notice() },
+            ReceiptNotice { code: String::new(), ..notice() },
+            ReceiptNotice { amount: "-100.00".into(), ..notice() },
+            ReceiptNotice { amount: "¥3200".into(), ..notice() },
+            ReceiptNotice { kind: "很长很长很长很长很长很长很长很长很长很长很长".into(), ..notice() },
+            ReceiptNotice { kind: "【票据】".into(), ..notice() },
+        ];
+        for n in bad {
+            assert!(a.notice_params("13800000000", &n, "n1", 1).is_err(), "{n:?}");
+        }
+        let red = ReceiptNotice { kind: "红字电子票据".into(), amount: "100.00".into(), ..notice() };
+        assert!(a.notice_params("13800000000", &red, "n1", 1).unwrap().is_some());
     }
 }

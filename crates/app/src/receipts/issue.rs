@@ -1,8 +1,9 @@
 //! Issuing: a receipt per receipt type of what an order or an offline payment paid, a
 //! red-letter receipt (and a new one for what is left) when money is refunded, delivery.
 
-use super::{BuiltinIssuer, Issuer, ReceiptData, ReceiptLine, channel_label};
+use super::{ReceiptData, ReceiptLine, channel_label};
 use crate::jobs::{self, Job};
+use crate::messaging::sms::ReceiptNotice;
 use crate::{Context, Error};
 use campuspay_domain::order::{Disposition, OrderState};
 use campuspay_domain::receipt::{ReceiptKind, ReceiptStatus};
@@ -10,10 +11,12 @@ use campuspay_domain::{Fen, SchoolPolicy};
 use campuspay_store::receipts::{NewReceipt, PaidLine, ReceiptRow};
 use campuspay_store::schools::School;
 use campuspay_store::{On, WriteTx};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 /// Who paid and how, common to every receipt of one source.
 struct Source {
-    school: School,
+    school: Arc<School>,
     student_id: i64,
     /// `order:12`, `offline:3`
     key: String,
@@ -26,6 +29,34 @@ struct Source {
 }
 
 const ORIGINAL: &str = "original";
+
+/// Schools and students' names, read once per issuing transaction however many receipts it
+/// issues (a batch of the worker's is often one school's, or one student's counter payments).
+#[derive(Default)]
+struct Lookups {
+    schools: HashMap<i64, Arc<School>>,
+    names: HashMap<i64, String>,
+}
+
+impl Lookups {
+    async fn school(&mut self, ctx: &Context, id: i64) -> Result<Arc<School>, Error> {
+        if let Some(s) = self.schools.get(&id) {
+            return Ok(Arc::clone(s));
+        }
+        let school = Arc::new(ctx.store.school_by_id(id).await?.ok_or_else(Error::unknown_school)?);
+        self.schools.insert(id, Arc::clone(&school));
+        Ok(school)
+    }
+
+    async fn student_name(&mut self, ctx: &Context, school_id: i64, id: i64) -> Result<String, Error> {
+        if let Some(n) = self.names.get(&id) {
+            return Ok(n.clone());
+        }
+        let student = ctx.store.student(school_id, id).await?.ok_or_else(Error::not_found)?;
+        self.names.insert(id, student.name.clone());
+        Ok(student.name)
+    }
+}
 
 fn draft(
     src: &Source,
@@ -61,44 +92,72 @@ fn draft(
     })
 }
 
-/// Seals `data` with `issuer` and stores it under `issue_key`; queues its delivery.
-async fn store_receipt(
-    ctx: &Context,
-    tx: &mut WriteTx,
-    issuer: &impl Issuer,
-    src: &Source,
+/// A receipt about to be issued: its data and where it is stored.
+struct Draft<'a> {
+    src: &'a Source,
     data: ReceiptData,
-    issue_key: &str,
+    issue_key: String,
     original_id: Option<i64>,
-) -> Result<i64, Error> {
-    let (receipt_type, kind, amount, issued_at) = (data.receipt_type.clone(), data.kind, data.amount(), data.issued_at);
-    let sealed = issuer.issue(ctx, tx, data).await?;
-    let new = NewReceipt {
-        school_id: src.school.id,
-        student_id: src.student_id,
-        source: &src.key,
-        order_id: src.order_id,
-        issue_key,
-        receipt_type: &receipt_type,
-        kind,
-        original_id,
-        issuer: issuer.name(),
-        code: &sealed.code,
-        seq: sealed.seq,
-        number: &sealed.number,
-        check_code: &sealed.check_code,
-        data: &sealed.data,
-        signature: &sealed.signature,
-        amount,
-        payer: &src.payer,
-        issued_at,
-    };
-    // A conflict means another run issued it under the same key: the caller's transaction
-    // rolls back (its number too) and the retry finds the receipt there.
-    let id = ctx.store.insert_receipt(tx, &new).await?;
-    jobs::enqueue(ctx, tx, &Job::SmsReceipt { school_id: src.school.id, receipt_id: id }).await?;
-    jobs::enqueue(ctx, tx, &Job::MailReceipt { school_id: src.school.id, receipt_id: id }).await?;
-    Ok(id)
+}
+
+/// Seals the drafts and stores them; queues their delivery. Drafts are issued per school and
+/// receipt type, the groups in one fixed order, so two transactions issuing for the same
+/// types take the sequences' row locks in the same order and never wait on each other in a
+/// cycle; within a group, numbers follow the drafts' order. Returns the new receipts' ids.
+async fn store_receipts(ctx: &Context, tx: &mut WriteTx, drafts: Vec<Draft<'_>>) -> Result<Vec<i64>, Error> {
+    let mut groups: BTreeMap<(i64, String), Vec<Draft<'_>>> = BTreeMap::new();
+    for d in drafts {
+        groups.entry((d.src.school.id, d.data.receipt_type.clone())).or_default().push(d);
+    }
+    let mut ids = Vec::new();
+    for ((_, receipt_type), group) in groups {
+        let school = Arc::clone(&group[0].src.school);
+        let issuer = ctx.issuers.for_school(&school)?;
+        let (meta, data): (Vec<_>, Vec<_>) = group
+            .into_iter()
+            .map(|d| ((d.src, d.issue_key, d.original_id, d.data.kind, d.data.amount(), d.data.issued_at), d.data))
+            .unzip();
+        let sealed = issuer.issue(ctx, tx, &school, data).await?;
+        if sealed.len() != meta.len() {
+            return Err(Error::internal());
+        }
+        let rows: Vec<NewReceipt<'_>> = meta
+            .iter()
+            .zip(&sealed)
+            .map(|((src, issue_key, original_id, kind, amount, issued_at), sealed)| NewReceipt {
+                school_id: src.school.id,
+                student_id: src.student_id,
+                source: &src.key,
+                order_id: src.order_id,
+                issue_key,
+                receipt_type: &receipt_type,
+                kind: *kind,
+                original_id: *original_id,
+                issuer: issuer.name(),
+                code: &sealed.code,
+                seq: sealed.seq,
+                number: &sealed.number,
+                check_code: &sealed.check_code,
+                data: &sealed.data,
+                signature: &sealed.signature,
+                amount: *amount,
+                payer: &src.payer,
+                issued_at: *issued_at,
+            })
+            .collect();
+        // A conflict means another run issued one of them under the same key: the caller's
+        // transaction rolls back (its numbers too) and the retry finds the receipt there.
+        let new_ids = ctx.store.insert_receipts(tx, &rows).await?;
+        let delivery: Vec<Job> = new_ids
+            .iter()
+            .flat_map(|&id| {
+                [Job::SmsReceipt { school_id: school.id, receipt_id: id }, Job::MailReceipt { school_id: school.id, receipt_id: id }]
+            })
+            .collect();
+        jobs::enqueue_many(ctx, tx, &delivery).await?;
+        ids.extend(new_ids);
+    }
+    Ok(ids)
 }
 
 /// The paid lines grouped by receipt type, in the order they first appear.
@@ -115,30 +174,34 @@ fn by_type(lines: &[PaidLine]) -> Vec<(String, Vec<ReceiptLine>)> {
     groups
 }
 
-/// Issues what `lines` still lack an original receipt for; returns the new receipts' ids.
-async fn issue_missing(ctx: &Context, tx: &mut WriteTx, src: &Source, lines: &[PaidLine]) -> Result<Vec<i64>, Error> {
-    let existing = ctx.store.receipts_of_source(On::Tx(tx), src.school.id, &src.key).await?;
-    let now = ctx.clock.now();
-    let mut issued = Vec::new();
+/// The drafts of what `lines` still lack an original receipt for, given the receipts issued
+/// already (any sources': the source's own are picked out).
+fn missing<'a>(src: &'a Source, lines: &[PaidLine], existing: &[ReceiptRow], now: i64) -> Result<Vec<Draft<'a>>, Error> {
+    let mine = |r: &&ReceiptRow| r.school_id == src.school.id && r.source == src.key;
+    let mut drafts = Vec::new();
     for (receipt_type, lines) in by_type(lines) {
-        if existing.iter().any(|r| r.receipt_type == receipt_type && r.issue_key == ORIGINAL) {
+        if existing.iter().filter(mine).any(|r| r.receipt_type == receipt_type && r.issue_key == ORIGINAL) {
             continue;
         }
         let data = draft(src, &receipt_type, ReceiptKind::Normal, lines, now, String::new())?;
-        issued.push(store_receipt(ctx, tx, &BuiltinIssuer, src, data, ORIGINAL, None).await?);
+        drafts.push(Draft { src, data, issue_key: ORIGINAL.to_string(), original_id: None });
     }
-    Ok(issued)
+    Ok(drafts)
 }
 
 /// The order's source, read under the caller's lock of the order.
-async fn order_source(ctx: &Context, tx: &mut WriteTx, order_id: i64) -> Result<Option<(Source, Vec<PaidLine>)>, Error> {
+async fn order_source(
+    ctx: &Context,
+    tx: &mut WriteTx,
+    look: &mut Lookups,
+    order_id: i64,
+) -> Result<Option<(Source, Vec<PaidLine>)>, Error> {
     let order = ctx.store.lock_order(tx, order_id).await?;
     // Only money applied to the order is receipted: an order closed unpaid has none.
     if !matches!(order.status, OrderState::Paid | OrderState::Refunded) {
         return Ok(None);
     }
-    let school = ctx.store.school_by_id(order.school_id).await?.ok_or_else(Error::unknown_school)?;
-    let student = ctx.store.student(order.school_id, order.student_id).await?.ok_or_else(Error::not_found)?;
+    let school = look.school(ctx, order.school_id).await?;
     let settled = ctx.store.settled_txns(tx, order.id).await?;
     let applied = settled.iter().find(|s| s.disposition == Disposition::Applied);
     let (channel, txn_id) = match applied {
@@ -150,7 +213,7 @@ async fn order_source(ctx: &Context, tx: &mut WriteTx, order_id: i64) -> Result<
     } else if !order.invoice_title.trim().is_empty() {
         (order.invoice_title.clone(), String::new())
     } else {
-        (student.name.clone(), String::new())
+        (look.student_name(ctx, order.school_id, order.student_id).await?, String::new())
     };
     let lines = ctx.store.order_paid_lines(On::Tx(tx), order.id).await?;
     let src = Source {
@@ -167,42 +230,90 @@ async fn order_source(ctx: &Context, tx: &mut WriteTx, order_id: i64) -> Result<
     Ok(Some((src, lines)))
 }
 
+/// What an issuing job issues the receipts of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IssueFor {
+    /// A paid order (`IssueReceipt`).
+    Order(i64),
+    /// Money taken at the counter (`IssueOfflineReceipt`).
+    Offline(i64),
+}
+
+/// Issues, in the caller's transaction, the receipts of every source in `items` that are not
+/// issued yet, once per source and receipt type however often this runs: the worker issues a
+/// batch of issuing jobs this way in one transaction, and a single job is a batch of one.
+///
+/// Locks are taken first and in one order (orders by id, then the counter payments' students
+/// by id), then the sequences (see `store_receipts`), so batches running side by side, and the
+/// refund or settlement that locks one order and then issues, never wait on each other in a
+/// cycle. Returns the new receipts' ids.
+pub async fn issue_batch(ctx: &Context, tx: &mut WriteTx, items: &[IssueFor]) -> Result<Vec<i64>, Error> {
+    let mut items = items.to_vec();
+    items.sort_unstable();
+    items.dedup();
+    let mut look = Lookups::default();
+    let mut sources = Vec::with_capacity(items.len());
+    let mut offline_ids = Vec::new();
+    for item in items {
+        match item {
+            IssueFor::Order(id) => sources.extend(order_source(ctx, tx, &mut look, id).await?),
+            IssueFor::Offline(id) => offline_ids.push(id),
+        }
+    }
+    let mut offline = ctx.store.offline_for_receipts(tx, &offline_ids).await?;
+    if offline.len() != offline_ids.len() {
+        return Err(Error::not_found());
+    }
+    offline.sort_by_key(|(id, o)| (o.student_id, *id));
+    let mut locked = HashSet::new();
+    for (_, o) in &offline {
+        // Serialises twin runs of one payment's job, as the counter serialises its payments.
+        if locked.insert(o.student_id) {
+            ctx.store.lock_student(tx, o.student_id).await?;
+        }
+    }
+    let mut lines_of = ctx.store.offline_paid_lines_of(tx, &offline.iter().map(|(_, o)| o).collect::<Vec<_>>()).await?;
+    for (id, o) in offline {
+        let school = look.school(ctx, o.school_id).await?;
+        let payer = look.student_name(ctx, o.school_id, o.student_id).await?;
+        let lines = lines_of.remove(&(o.school_id, o.student_id, o.reference.clone())).unwrap_or_default();
+        let src = Source {
+            school,
+            student_id: o.student_id,
+            key: format!("offline:{id}"),
+            order_id: None,
+            payer,
+            payer_credit_code: String::new(),
+            order_no: o.reference.clone(),
+            channel: channel_label(&o.method).to_string(),
+            txn_id: String::new(),
+        };
+        sources.push((src, lines));
+    }
+    let now = ctx.clock.now();
+    let keys: Vec<(i64, &str)> = sources.iter().map(|(s, _)| (s.school.id, s.key.as_str())).collect();
+    let existing = ctx.store.receipts_of_sources(tx, &keys).await?;
+    let mut drafts = Vec::new();
+    for (src, lines) in &sources {
+        drafts.extend(missing(src, lines, &existing, now)?);
+    }
+    store_receipts(ctx, tx, drafts).await
+}
+
 /// The `IssueReceipt` job: the receipts of a paid order, once per receipt type however often
 /// it runs (the order is locked while receipts are looked up and issued, and the database
 /// refuses a second original of a type).
 pub async fn issue_for_order(ctx: &Context, order_id: i64) -> Result<Vec<i64>, Error> {
     let mut tx = ctx.store.write_tx().await?;
-    let Some((src, lines)) = order_source(ctx, &mut tx, order_id).await? else {
-        return Ok(vec![]);
-    };
-    let issued = issue_missing(ctx, &mut tx, &src, &lines).await?;
+    let issued = issue_batch(ctx, &mut tx, &[IssueFor::Order(order_id)]).await?;
     tx.commit().await?;
     Ok(issued)
 }
 
 /// The `IssueOfflineReceipt` job: the receipts of money taken at the counter.
 pub async fn issue_for_offline(ctx: &Context, offline_payment_id: i64) -> Result<Vec<i64>, Error> {
-    let Some(o) = ctx.store.offline_for_receipt(On::Pool, offline_payment_id).await? else {
-        return Err(Error::not_found());
-    };
-    let school = ctx.store.school_by_id(o.school_id).await?.ok_or_else(Error::unknown_school)?;
-    let student = ctx.store.student(o.school_id, o.student_id).await?.ok_or_else(Error::not_found)?;
     let mut tx = ctx.store.write_tx().await?;
-    // Serialises twin runs of this job, as the counter serialises its payments.
-    ctx.store.lock_student(&mut tx, student.id).await?;
-    let lines = ctx.store.offline_paid_lines(On::Tx(&mut tx), &o).await?;
-    let src = Source {
-        school,
-        student_id: student.id,
-        key: format!("offline:{offline_payment_id}"),
-        order_id: None,
-        payer: student.name.clone(),
-        payer_credit_code: String::new(),
-        order_no: o.reference.clone(),
-        channel: channel_label(&o.method).to_string(),
-        txn_id: String::new(),
-    };
-    let issued = issue_missing(ctx, &mut tx, &src, &lines).await?;
+    let issued = issue_batch(ctx, &mut tx, &[IssueFor::Offline(offline_payment_id)]).await?;
     tx.commit().await?;
     Ok(issued)
 }
@@ -224,11 +335,13 @@ pub struct RefundOf {
 /// is receipted again on a new receipt. Receipts not issued yet are issued first, so the
 /// red letter always has its original. Returns the new receipts' ids.
 pub async fn red_letter(ctx: &Context, tx: &mut WriteTx, refund: &RefundOf) -> Result<Vec<i64>, Error> {
-    let Some((src, lines)) = order_source(ctx, tx, refund.order_id).await? else {
+    let Some((src, lines)) = order_source(ctx, tx, &mut Lookups::default(), refund.order_id).await? else {
         return Ok(vec![]);
     };
-    let mut issued = issue_missing(ctx, tx, &src, &lines).await?;
     let now = ctx.clock.now();
+    let existing = ctx.store.receipts_of_source(On::Tx(tx), src.school.id, &src.key).await?;
+    let drafts = missing(&src, &lines, &existing, now)?;
+    let mut issued = store_receipts(ctx, tx, drafts).await?;
     // Without lines, the amount is taken from the receipts' lines in order, first to last.
     let mut unassigned = refund.amount.0;
     let mut refunded_of = |code: &str, line: i64| -> i64 {
@@ -258,7 +371,7 @@ pub async fn red_letter(ctx: &Context, tx: &mut WriteTx, refund: &RefundOf) -> R
         let of = format!("{} {}", original.code, original.number);
         let red = draft(&src, &original.receipt_type, ReceiptKind::RedLetter, negated, now, of)?;
         let key = format!("refund-{}-{}", refund.refund_key, original.id);
-        issued.push(store_receipt(ctx, tx, &BuiltinIssuer, &src, red, &key, Some(original.id)).await?);
+        issued.extend(store_receipts(ctx, tx, vec![Draft { src: &src, data: red, issue_key: key, original_id: Some(original.id) }]).await?);
         ctx.store.set_receipt_status(tx, original.id, ReceiptStatus::RedLettered, &format!("退款 {}", refund.refund_key)).await?;
         // What stays paid gets a new receipt, as a fiscal red letter is followed by a reissue.
         let rest: Vec<ReceiptLine> = data
@@ -271,7 +384,7 @@ pub async fn red_letter(ctx: &Context, tx: &mut WriteTx, refund: &RefundOf) -> R
         if !rest.is_empty() {
             let again = draft(&src, &original.receipt_type, ReceiptKind::Normal, rest, now, String::new())?;
             let key = format!("rest-{}-{}", refund.refund_key, original.id);
-            issued.push(store_receipt(ctx, tx, &BuiltinIssuer, &src, again, &key, None).await?);
+            issued.extend(store_receipts(ctx, tx, vec![Draft { src: &src, data: again, issue_key: key, original_id: None }]).await?);
         }
     }
     Ok(issued)
@@ -312,7 +425,15 @@ pub async fn deliver(ctx: &Context, school_id: i64, receipt_id: i64, by: Deliver
             if phone.is_empty() {
                 return Ok(());
             }
-            ctx.sms.send_notice(&phone, &text).await.map_err(|e| {
+            let notice = ReceiptNotice {
+                kind: if r.kind == ReceiptKind::RedLetter { "红字电子票据" } else { "电子票据" }.to_string(),
+                // The kind says a red letter takes money back; the template's amount is unsigned.
+                amount: Fen(r.amount.0.saturating_abs()).to_yuan_string(),
+                code: r.code.clone(),
+                number: r.number.clone(),
+                check: r.check_code.clone(),
+            };
+            ctx.sms.send_notice(&phone, &notice, &text).await.map_err(|e| {
                 tracing::warn!(error = e, receipt = receipt_id, "receipt SMS not sent");
                 Error::new(crate::ErrorKind::Upstream, "sms_failed", "短信发送失败", "The SMS was not sent")
             })
@@ -343,7 +464,7 @@ pub(crate) async fn void_and_reissue(
     reason: &str,
 ) -> Result<i64, Error> {
     let data: ReceiptData = serde_json::from_str(&old.data).map_err(|_| Error::internal())?;
-    let school = ctx.store.school_by_id(old.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let school = Arc::new(ctx.store.school_by_id(old.school_id).await?.ok_or_else(Error::unknown_school)?);
     let src = Source {
         school,
         student_id: old.student_id,
@@ -357,5 +478,11 @@ pub(crate) async fn void_and_reissue(
     };
     ctx.store.set_receipt_status(tx, old.id, ReceiptStatus::Void, reason).await?;
     let again = draft(&src, &old.receipt_type, ReceiptKind::Normal, data.lines, ctx.clock.now(), String::new())?;
-    store_receipt(ctx, tx, &BuiltinIssuer, &src, again, &format!("reissue-{}", old.id), Some(old.id)).await
+    let ids = store_receipts(
+        ctx,
+        tx,
+        vec![Draft { src: &src, data: again, issue_key: format!("reissue-{}", old.id), original_id: Some(old.id) }],
+    )
+    .await?;
+    ids.first().copied().ok_or_else(Error::internal)
 }

@@ -11,17 +11,21 @@ mod issue;
 pub(crate) use issue::void_and_reissue;
 mod view;
 
-pub use issue::{Delivery, RefundOf, deliver, issue_for_offline, issue_for_order, red_letter};
+pub use issue::{Delivery, IssueFor, RefundOf, deliver, issue_batch, issue_for_offline, issue_for_order, red_letter};
 pub use view::{ReceiptView, VerifyAnswer, VerifyStatus, pdf_doc, pdf_of, receipts_of_student, verify, verify_url, view_of};
 
 use crate::crypto::{constant_time_eq, random_token};
-use crate::{Context, Error};
+use crate::{Context, Error, ErrorKind};
 use campuspay_domain::Fen;
-use campuspay_domain::receipt::{ReceiptKind, format_number};
+use campuspay_domain::receipt::{ReceiptIssuerKind, ReceiptKind, format_number};
 use campuspay_store::WriteTx;
 use campuspay_store::receipts::ReceiptRow;
+use campuspay_store::schools::School;
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
 
 /// The data a receipt carries, exactly as sealed: stored as this JSON, rendered from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -78,24 +82,39 @@ pub struct Sealed {
     pub signature: String,
 }
 
+/// What an [`Issuer`]'s methods return: boxed, so issuers are chosen per school at run time
+/// (`dyn Issuer` in [`Issuers`]).
+pub type IssuerFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, Error>> + Send + 'a>>;
+
 /// Numbers and seals receipts, and checks them later.
 ///
 /// An issuer is called inside the issuing transaction (the one that also inserts the
-/// receipt), so a number it takes from the database is given back if anything fails. A
+/// receipts), so a number it takes from the database is given back if anything fails. A
 /// school whose province runs a fiscal e-receipt platform implements this for that platform:
 /// `issue` asks the platform for 票据代码/号码/校验码 and returns what it answered (the platform's
 /// signature in `signature`), `check` asks the platform or checks its signature. Receipts
-/// store the issuer's `name`, so each is checked by the issuer that made it.
+/// store the issuer's `name`, so each is checked by the issuer that made it. Which issuer a
+/// school uses is its policy's `receipt.issuer`, resolved by [`Issuers::for_school`]; nothing
+/// else names an issuer (see "Adding a receipt issuer" in docs/ARCHITECTURE.md).
 pub trait Issuer: Send + Sync {
-    /// Stored with each receipt.
+    /// Stored with each receipt; unique among the registered issuers.
     fn name(&self) -> &'static str;
 
-    /// Gives `draft` (whose `code` and `number` are empty) its code, number and check code,
-    /// and seals it.
-    fn issue(&self, ctx: &Context, tx: &mut WriteTx, draft: ReceiptData) -> impl Future<Output = Result<Sealed, Error>> + Send;
+    /// Gives each of `drafts` (whose `code` and `number` are empty; all of `school` and of one
+    /// receipt type) its code, number and check code, and seals it; the answer is in the
+    /// drafts' order. The worker issues many receipts in one transaction, so an issuer is
+    /// handed them together (the built-in one takes their numbers in one statement). `seq`
+    /// must be unique per school and receipt type (the table's constraint).
+    fn issue<'a>(
+        &'a self,
+        ctx: &'a Context,
+        tx: &'a mut WriteTx,
+        school: &'a School,
+        drafts: Vec<ReceiptData>,
+    ) -> IssuerFuture<'a, Vec<Sealed>>;
 
     /// Whether a stored receipt is the one this issuer sealed, unaltered.
-    fn check(&self, ctx: &Context, row: &ReceiptRow) -> impl Future<Output = Result<bool, Error>> + Send;
+    fn check<'a>(&'a self, ctx: &'a Context, row: &'a ReceiptRow) -> IssuerFuture<'a, bool>;
 }
 
 /// campuspay's own issuer: per school and receipt type sequences, HMAC-SHA256 seals.
@@ -115,23 +134,30 @@ fn check_code_of(signature: &str) -> String {
     signature[..CHECK_CODE_LEN].to_ascii_uppercase()
 }
 
-impl Issuer for BuiltinIssuer {
-    fn name(&self) -> &'static str {
-        "builtin"
+impl BuiltinIssuer {
+    async fn issue_drafts(&self, ctx: &Context, tx: &mut WriteTx, school: &School, drafts: Vec<ReceiptData>) -> Result<Vec<Sealed>, Error> {
+        let Some(first) = drafts.first() else { return Ok(vec![]) };
+        let receipt_type = first.receipt_type.clone();
+        if drafts.iter().any(|d| d.school_id != school.id || d.receipt_type != receipt_type) {
+            return Err(Error::internal());
+        }
+        let count = i64::try_from(drafts.len()).map_err(|_| Error::internal())?;
+        // The numbers first..=last, taken together: one locked row, one statement.
+        let last = ctx.store.take_receipt_seqs(tx, school.id, &receipt_type, count).await?;
+        let code = school.policy.receipt.code_of(&receipt_type);
+        let key = ctx.store.receipt_key(tx, school.id, &random_token(32)).await?;
+        let mut sealed = Vec::with_capacity(drafts.len());
+        for (seq, mut draft) in (last - count + 1..).zip(drafts) {
+            draft.code = code.clone();
+            draft.number = format_number(seq);
+            let data = serde_json::to_string(&draft).map_err(|_| Error::internal())?;
+            let signature = seal(&key, &data);
+            sealed.push(Sealed { code: draft.code, seq, number: draft.number, check_code: check_code_of(&signature), data, signature });
+        }
+        Ok(sealed)
     }
 
-    async fn issue(&self, ctx: &Context, tx: &mut WriteTx, mut draft: ReceiptData) -> Result<Sealed, Error> {
-        let school = ctx.store.school_by_id(draft.school_id).await?.ok_or_else(Error::unknown_school)?;
-        let seq = ctx.store.next_receipt_seq(tx, draft.school_id, &draft.receipt_type).await?;
-        draft.code = school.policy.receipt.code_of(&draft.receipt_type);
-        draft.number = format_number(seq);
-        let key = ctx.store.receipt_key(tx, draft.school_id, &random_token(32)).await?;
-        let data = serde_json::to_string(&draft).map_err(|_| Error::internal())?;
-        let signature = seal(&key, &data);
-        Ok(Sealed { code: draft.code, seq, number: draft.number, check_code: check_code_of(&signature), data, signature })
-    }
-
-    async fn check(&self, ctx: &Context, row: &ReceiptRow) -> Result<bool, Error> {
+    async fn check_row(&self, ctx: &Context, row: &ReceiptRow) -> Result<bool, Error> {
         let Some(key) = ctx.store.receipt_key_of(row.school_id).await? else {
             return Ok(false);
         };
@@ -149,9 +175,86 @@ impl Issuer for BuiltinIssuer {
     }
 }
 
-/// The issuer of a stored receipt, by the name it was stored with.
-fn issuer_of(row: &ReceiptRow) -> Option<BuiltinIssuer> {
-    (row.issuer == BuiltinIssuer.name()).then_some(BuiltinIssuer)
+impl Issuer for BuiltinIssuer {
+    fn name(&self) -> &'static str {
+        ReceiptIssuerKind::Builtin.as_str()
+    }
+
+    fn issue<'a>(
+        &'a self,
+        ctx: &'a Context,
+        tx: &'a mut WriteTx,
+        school: &'a School,
+        drafts: Vec<ReceiptData>,
+    ) -> IssuerFuture<'a, Vec<Sealed>> {
+        Box::pin(self.issue_drafts(ctx, tx, school, drafts))
+    }
+
+    fn check<'a>(&'a self, ctx: &'a Context, row: &'a ReceiptRow) -> IssuerFuture<'a, bool> {
+        Box::pin(self.check_row(ctx, row))
+    }
+}
+
+/// Which issuer issues each school's receipts: the one its policy names
+/// (`receipt.issuer`), unless one is registered for the school itself.
+///
+/// A provincial platform's issuer is registered under its [`ReceiptIssuerKind`] when the
+/// process starts (one instance, for every school whose policy names it), or for one school
+/// when it carries that school's own credentials on the platform. A policy naming a kind
+/// that this process has no issuer for is an error when issuing (the job retries), never the
+/// built-in issuer in its place: the receipt would carry the wrong authority.
+pub struct Issuers {
+    kinds: RwLock<HashMap<ReceiptIssuerKind, Arc<dyn Issuer>>>,
+    schools: RwLock<HashMap<i64, Arc<dyn Issuer>>>,
+}
+
+impl Default for Issuers {
+    fn default() -> Issuers {
+        let builtin: Arc<dyn Issuer> = Arc::new(BuiltinIssuer);
+        Issuers { kinds: RwLock::new(HashMap::from([(ReceiptIssuerKind::Builtin, builtin)])), schools: RwLock::default() }
+    }
+}
+
+impl std::fmt::Debug for Issuers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issuers").finish_non_exhaustive()
+    }
+}
+
+impl Issuers {
+    /// Issues the receipts of every school whose policy names `kind`.
+    pub fn register_kind(&self, kind: ReceiptIssuerKind, issuer: Arc<dyn Issuer>) {
+        self.kinds.write().unwrap_or_else(|p| p.into_inner()).insert(kind, issuer);
+    }
+
+    /// Issues the receipts of one school, whatever its policy names.
+    pub fn register_school(&self, school_id: i64, issuer: Arc<dyn Issuer>) {
+        self.schools.write().unwrap_or_else(|p| p.into_inner()).insert(school_id, issuer);
+    }
+
+    /// The issuer of `school`'s new receipts.
+    pub fn for_school(&self, school: &School) -> Result<Arc<dyn Issuer>, Error> {
+        if let Some(i) = self.schools.read().unwrap_or_else(|p| p.into_inner()).get(&school.id) {
+            return Ok(Arc::clone(i));
+        }
+        let kind = school.policy.receipt.issuer;
+        self.kinds.read().unwrap_or_else(|p| p.into_inner()).get(&kind).cloned().ok_or_else(|| {
+            tracing::error!(school = school.id, issuer = kind.as_str(), "no receipt issuer of this kind in this process");
+            Error::new(
+                ErrorKind::Internal,
+                "receipt_issuer_missing",
+                "本校的开票方式未配置",
+                "The school's receipt issuer is not configured",
+            )
+        })
+    }
+
+    /// The issuer that made a stored receipt, by the name stored with it.
+    pub fn by_name(&self, name: &str) -> Option<Arc<dyn Issuer>> {
+        let schools = self.schools.read().unwrap_or_else(|p| p.into_inner());
+        let kinds = self.kinds.read().unwrap_or_else(|p| p.into_inner());
+        schools.values().chain(kinds.values()).find(|i| i.name() == name).cloned()
+    }
 }
 
 /// What a provider is called on a receipt.

@@ -1,6 +1,6 @@
 //! Reading receipts: a student's list, the PDF, and the public verification.
 
-use super::{Issuer, ReceiptData, issuer_of};
+use super::ReceiptData;
 use crate::{Context, Error, ErrorKind};
 use campuspay_documents::receipt_pdf::{ReceiptDoc, ReceiptDocLine, render_receipt};
 use campuspay_domain::Fen;
@@ -170,7 +170,7 @@ pub async fn verify(ctx: &Context, code: &str, number: &str, check_code: &str) -
         if !crate::crypto::constant_time_eq(r.check_code.as_bytes(), check_code.as_bytes()) {
             continue;
         }
-        let genuine = match issuer_of(&r) {
+        let genuine = match ctx.issuers.by_name(&r.issuer) {
             Some(issuer) => issuer.check(ctx, &r).await?,
             None => false,
         };

@@ -5,7 +5,8 @@
 use crate::common;
 use crate::payments::{behaviour, new_order, pay, provider_pays};
 
-use campuspay_app::receipts::{self, RefundOf};
+use campuspay_app::jobs::{self, Job, Queue};
+use campuspay_app::receipts::{self, Issuer, IssuerFuture, ReceiptData, RefundOf, Sealed};
 use campuspay_domain::Fen;
 use campuspay_store::On;
 use common::TestApp;
@@ -20,6 +21,8 @@ on_both_databases!(
     receipt_numbers_have_no_gaps_under_concurrency,
     the_office_searches_resends_and_reissues,
     the_demo_counter_payments_have_their_receipts,
+    issuing_jobs_are_claimed_and_issued_in_batches,
+    a_school_issues_through_its_own_issuer,
 );
 
 async fn receipts_of(app: &TestApp, token: &str) -> Vec<Value> {
@@ -181,12 +184,13 @@ async fn a_refund_red_letters_the_receipt(app: TestApp) {
     assert_eq!(red["amount_fen"].as_i64(), Some(-payable));
     assert_eq!(rest["amount_fen"].as_i64(), Some(payable - 100));
     let numbers: Vec<&str> = [&original, &red, &rest].iter().map(|r| r["number"].as_str().unwrap()).collect();
-    // After the demo's own counter receipts of this type: consecutive, no gap.
+    // The red letter and the reissue follow each other; with the demo's own counter receipts
+    // (issued in the worker's batch with the order's) the type's sequence has no gap.
     let n: Vec<u64> = numbers.iter().map(|n| n.parse().unwrap()).collect();
-    assert!(
-        n[0] >= 1 && n[1] == n[0] + 1 && n[2] == n[1] + 1 && numbers.iter().all(|n| n.len() == 10),
-        "one gap-free sequence: {numbers:?}"
-    );
+    assert!(n[0] >= 1 && n[2] == n[1] + 1 && numbers.iter().all(|n| n.len() == 10), "{numbers:?}");
+    for (t, seqs) in numbers_by_type(&app).await {
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "{t}: one gap-free sequence");
+    }
     let v = verify(&app, original["code"].as_str().unwrap(), numbers[0], original["check_code"].as_str().unwrap()).await;
     assert_eq!((v["valid"].as_bool(), v["status"].as_str()), (Some(false), Some("red_lettered")), "{v}");
     let v = verify(&app, red["code"].as_str().unwrap(), numbers[1], red["check_code"].as_str().unwrap()).await;
@@ -315,4 +319,178 @@ async fn the_demo_counter_payments_have_their_receipts(app: TestApp) {
     assert_eq!(receipted, counter, "every fen taken at the counter has its receipt");
     let text = pdf_text(&app, &token, list[0]["pdf_url"].as_str().unwrap(), "receipt-demo-counter").await;
     assert!(text.contains("现金"), "{text}");
+}
+
+/// Each receipt type's numbers at lut, in order: 1…n when the sequence has no gaps.
+async fn numbers_by_type(app: &TestApp) -> Vec<(String, Vec<i64>)> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT r.receipt_type, r.seq FROM receipts r JOIN schools s ON s.id = r.school_id WHERE s.code = 'lut' ORDER BY r.receipt_type, r.seq",
+    )
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
+    let mut by: Vec<(String, Vec<i64>)> = Vec::new();
+    for (t, seq) in rows {
+        match by.iter_mut().find(|(k, _)| *k == t) {
+            Some((_, v)) => v.push(seq),
+            None => by.push((t, vec![seq])),
+        }
+    }
+    by
+}
+
+/// The worker claims due issuing jobs many at a time and issues them in one transaction: two
+/// workers racing over twelve counter payments (and the demo's own) issue one receipt each,
+/// numbered without gaps; the same jobs queued again issue nothing; a job that cannot be
+/// issued fails alone while the rest of its batch is issued.
+async fn issuing_jobs_are_claimed_and_issued_in_batches(app: TestApp) {
+    let (s, v) =
+        app.post_json("/api/v1/office/login", json!({"school": "lut", "login": "cashier", "password": "Cashier#2026"}), None).await;
+    assert_eq!(s, 200, "{v}");
+    let cashier = v["token"].as_str().unwrap().to_string();
+    let token = app.session("lut", "20230001").await;
+    let charge = crate::payments::owed(&app, &token).await[0].clone();
+    let pay = |reference: String| {
+        let (app, cashier, charge) = (&app, &cashier, &charge);
+        async move {
+            let body = json!({"student_no": "20230001", "lines": [{"charge_id": charge["id"], "amount_fen": 100}], "method": "cash", "reference": reference});
+            let (s, v) = app.post_json("/api/v1/office/offline-payments", body, Some(cashier)).await;
+            assert_eq!(s, 200, "{v}");
+        }
+    };
+    for i in 0..12 {
+        pay(format!("BATCH-{i}")).await;
+    }
+    let due = jobs::claim(&app.state.ctx, Queue::Local).await.unwrap().expect("issuing jobs are due");
+    assert!(due.jobs() >= 12, "one claim takes the due issuing jobs together: {}", due.jobs());
+    jobs::run_claimed(&app.state.ctx, due).await;
+    // Twelve more, issued by two workers at once.
+    for i in 12..24 {
+        pay(format!("BATCH-{i}")).await;
+    }
+    let worker = |ctx: campuspay_app::Context| async move {
+        while let Some(c) = jobs::claim(&ctx, Queue::Local).await.unwrap() {
+            jobs::run_claimed(&ctx, c).await;
+        }
+    };
+    tokio::join!(worker(app.state.ctx.clone()), worker(app.state.ctx.clone()));
+    app.assert_no_failed_jobs().await;
+    let per_payment: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT o.id, (SELECT COUNT(*) FROM receipts r WHERE r.source = 'offline:' || CAST(o.id AS TEXT)) FROM offline_payments o ORDER BY o.id",
+    )
+    .fetch_all(app.store.pool())
+    .await
+    .unwrap();
+    assert!(per_payment.len() >= 24 && per_payment.iter().all(|(_, n)| *n == 1), "{per_payment:?}");
+    let numbers = numbers_by_type(&app).await;
+    for (t, seqs) in &numbers {
+        assert_eq!(*seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "{t}: gap-free");
+    }
+
+    // The same jobs again (a duplicate queued after they ran): nothing more is issued.
+    let receipts_before = crate::payments::count(&app, "SELECT COUNT(*) FROM receipts").await;
+    let mut tx = app.store.write_tx().await.unwrap();
+    for (id, _) in &per_payment {
+        jobs::enqueue(&app.state.ctx, &mut tx, &Job::IssueOfflineReceipt { offline_payment_id: *id }).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    app.run_pending_jobs().await;
+    assert_eq!(crate::payments::count(&app, "SELECT COUNT(*) FROM receipts").await, receipts_before);
+
+    // A job for a payment that does not exist, claimed with a good one: the good one is issued.
+    let mut tx = app.store.write_tx().await.unwrap();
+    jobs::enqueue(&app.state.ctx, &mut tx, &Job::IssueOfflineReceipt { offline_payment_id: 9_999_999 }).await.unwrap();
+    tx.commit().await.unwrap();
+    pay("BATCH-last".into()).await;
+    let due = jobs::claim(&app.state.ctx, Queue::Local).await.unwrap().unwrap();
+    assert_eq!(due.jobs(), 2);
+    jobs::run_claimed(&app.state.ctx, due).await;
+    assert_eq!(crate::payments::count(&app, "SELECT COUNT(*) FROM receipts").await, receipts_before + 1);
+    let failed = jobs::failed(&app.state.ctx).await.unwrap();
+    assert!(failed.len() == 1 && failed[0].contains("9999999"), "{failed:?}");
+    for (t, seqs) in numbers_by_type(&app).await {
+        assert_eq!(seqs, (1..=seqs.len() as i64).collect::<Vec<_>>(), "{t}: gap-free after the failed batch");
+    }
+    // The job made to fail is put away, so the app's end-of-test check of failed jobs holds.
+    sqlx::query("UPDATE jobs SET done_at = 0 WHERE payload = '{\"offline_payment_id\":9999999}'").execute(app.store.pool()).await.unwrap();
+}
+
+/// A stand-in for a provincial fiscal platform: the platform's own code, numbers, check codes
+/// and signature, as its answer would give them (no protocol is invented here).
+struct PlatformIssuer {
+    next: std::sync::atomic::AtomicI64,
+}
+
+impl Issuer for PlatformIssuer {
+    fn name(&self) -> &'static str {
+        "test_platform"
+    }
+
+    fn issue<'a>(
+        &'a self,
+        _ctx: &'a campuspay_app::Context,
+        _tx: &'a mut campuspay_store::WriteTx,
+        _school: &'a campuspay_store::schools::School,
+        drafts: Vec<ReceiptData>,
+    ) -> IssuerFuture<'a, Vec<Sealed>> {
+        Box::pin(async move {
+            Ok(drafts
+                .into_iter()
+                .map(|mut d| {
+                    let seq = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    d.code = "99990001".into();
+                    d.number = format!("P{seq:09}");
+                    let data = serde_json::to_string(&d).unwrap();
+                    Sealed {
+                        code: d.code,
+                        seq,
+                        number: d.number,
+                        check_code: format!("TP{seq:010}"),
+                        data,
+                        signature: "platform-signed".into(),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn check<'a>(&'a self, _ctx: &'a campuspay_app::Context, row: &'a campuspay_store::receipts::ReceiptRow) -> IssuerFuture<'a, bool> {
+        Box::pin(async move { Ok(row.signature == "platform-signed" && row.code == "99990001") })
+    }
+}
+
+/// A school with its own issuer registered issues through it (number, code, check code and
+/// seal are the issuer's), and its receipts verify through it; other schools keep theirs.
+async fn a_school_issues_through_its_own_issuer(app: TestApp) {
+    let lut = app.store.school_by_code("lut").await.unwrap().unwrap();
+    let qdou = app.store.school_by_code("qdou").await.unwrap().unwrap();
+    let issuers = &app.state.ctx.issuers;
+    issuers.register_school(lut.id, std::sync::Arc::new(PlatformIssuer { next: 1.into() }));
+    assert_eq!(issuers.for_school(&lut).unwrap().name(), "test_platform");
+    assert_eq!(issuers.for_school(&qdou).unwrap().name(), "builtin", "the policy's issuer");
+
+    let token = app.session("lut", "20230001").await;
+    paid_order(&app, &token, "normal").await;
+    app.run_pending_jobs().await;
+    let list = receipts_of(&app, &token).await;
+    assert_eq!(list.len(), 1, "{list:?}");
+    let r = &list[0];
+    let (code, number, check) = (r["code"].as_str().unwrap(), r["number"].as_str().unwrap(), r["check_code"].as_str().unwrap());
+    assert!(code == "99990001" && number.starts_with('P') && check.starts_with("TP"), "the platform's numbers: {r}");
+    let by = |sql: &'static str| {
+        let (app, lut) = (&app, lut.id);
+        async move { sqlx::query_scalar::<_, String>(sql).bind(lut).fetch_all(app.store.pool()).await.unwrap() }
+    };
+    assert_eq!(
+        by("SELECT DISTINCT issuer FROM receipts WHERE school_id = $1").await,
+        ["test_platform"],
+        "lut's, the demo's counter ones too"
+    );
+    let others = by("SELECT DISTINCT issuer FROM receipts WHERE school_id <> $1").await;
+    assert!(others.iter().all(|i| i == "builtin"), "other schools' demo receipts: {others:?}");
+    let v = verify(&app, code, number, check).await;
+    assert_eq!((v["valid"].as_bool(), v["status"].as_str()), (Some(true), Some("valid")), "checked by the issuer that made it: {v}");
+    // The platform's check refuses what it did not sign.
+    sqlx::query("UPDATE receipts SET signature = 'forged' WHERE number = $1").bind(number).execute(app.store.pool()).await.unwrap();
+    assert_eq!(verify(&app, code, number, check).await["valid"], false);
 }

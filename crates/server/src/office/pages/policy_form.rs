@@ -8,6 +8,7 @@ use campuspay_domain::payment::Method;
 use campuspay_domain::policy::{
     Agreement, InitialPassword, LatePayment, LoginId, OpeningHours, OrderNoFormat, ReceiptPolicy, Recovery, SchoolPolicy,
 };
+use campuspay_domain::receipt::ReceiptIssuerKind;
 use std::collections::BTreeMap;
 
 /// The form's values by input name, and the problems by policy field.
@@ -138,6 +139,7 @@ pub fn from_policy(p: &SchoolPolicy) -> PolicyForm {
     put("receipt_collector", r.collector.clone());
     put("receipt_reviewer", r.reviewer.clone());
     put("receipt_code_prefix", r.code_prefix.clone());
+    put("receipt_issuer", r.issuer.as_str().to_string());
     put("receipt_codes", r.codes.iter().map(|(k, c)| format!("{k}={c}")).collect::<Vec<_>>().join("\n"));
     PolicyForm { values: v, problems: BTreeMap::new() }
 }
@@ -226,6 +228,12 @@ pub fn to_policy(f: &PolicyForm) -> Result<SchoolPolicy, Error> {
         };
         codes.insert(k.trim().to_string(), c.trim().to_string());
     }
+    // Strict: a word that is not one of the issuers is refused, never taken as the built-in
+    // one; a form without the field (posted before there was a choice) keeps the default.
+    let issuer = match f.v("receipt_issuer").trim() {
+        "" => ReceiptIssuerKind::default(),
+        word => word.parse().map_err(|_| refused("receipt", "开票方式只能从列出的方式中选"))?,
+    };
     Ok(SchoolPolicy {
         login_ids,
         initial_password,
@@ -257,6 +265,7 @@ pub fn to_policy(f: &PolicyForm) -> Result<SchoolPolicy, Error> {
             reviewer: f.v("receipt_reviewer").trim().to_string(),
             codes,
             code_prefix: f.v("receipt_code_prefix").trim().to_string(),
+            issuer,
         },
     })
 }
