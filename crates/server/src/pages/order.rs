@@ -189,7 +189,16 @@ async fn order_view(
         _ if order.invoice_title.is_empty() => lang.t("个人", "Individual").to_string(),
         _ => format!("{}{}", lang.t("个人：", "Individual: "), order.invoice_title),
     };
-    let methods = if payable { methods_for(state, school, &client.user_agent, lang) } else { Vec::new() };
+    let mut methods = if payable { methods_for(state, school, &client.user_agent, lang) } else { Vec::new() };
+    // While a payment is open, the choice shows the method in use (the student changes it from
+    // there), not whichever is ranked first on this device.
+    if let Some(open) = attempts.iter().rev().find(|a| a.status == AttemptState::Open)
+        && methods.iter().any(|m| m.name == open.channel.as_str())
+    {
+        for m in &mut methods {
+            m.checked = m.name == open.channel.as_str();
+        }
+    }
     let mut res = render(&OrderPage {
         lang,
         code: school.code.clone(),

@@ -12,6 +12,7 @@ on_both_databases!(
     agreement_countdown_is_enforced_by_the_server,
     cart_rule_errors_come_back_to_the_choose_step,
     forms_without_the_csrf_token_are_refused,
+    changing_the_method_starts_from_the_one_in_use,
 );
 
 /// A page session (the API token as the page cookie) and its CSRF token.
@@ -193,4 +194,25 @@ async fn forms_without_the_csrf_token_are_refused(app: TestApp) {
     assert_eq!(status, 303);
     let (_, page, _) = get(&app, &cookie, &format!("/s/qdou/orders/{no}")).await;
     assert!(page.contains("已取消") && !page.contains("value=\"wechat_native\""));
+}
+
+/// With a payment open, "更换支付方式" shows the method in use as chosen, not the one ranked
+/// first; a new order still starts from the first.
+async fn changing_the_method_starts_from_the_one_in_use(app: TestApp) {
+    let (token, cookie, csrf) = page_session(&app, "qdou").await;
+    let xf = charge_id(&owed(&app, &token).await, "学费");
+    let form = [("csrf", csrf.as_str()), ("charge", xf.as_str()), ("phone", "15100008891"), ("invoice_kind", "individual")];
+    let (status, _, location) = post(&app, &cookie, "/s/qdou/orders", &form).await;
+    assert_eq!(status, 303);
+    let (_, page, _) = get(&app, &cookie, &location).await;
+    assert!(page.contains("请选择支付方式") && page.contains("value=\"wechat_native\" checked"), "{page}");
+    assert!(!page.contains("value=\"alipay_qr\" checked"), "{page}");
+
+    let pay = [("csrf", csrf.as_str()), ("channel", "alipay_qr")];
+    let (status, _, _) = post(&app, &cookie, &format!("{location}/pay"), &pay).await;
+    assert_eq!(status, 303);
+    let (_, page, _) = get(&app, &cookie, &location).await;
+    assert!(page.contains("更换支付方式") && page.contains("请使用支付宝扫码支付"), "{page}");
+    assert!(page.contains("value=\"alipay_qr\" checked"), "the method in use is the one chosen: {page}");
+    assert!(!page.contains("value=\"wechat_native\" checked"), "{page}");
 }
