@@ -401,4 +401,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: "",
     },
     Migration { version: 70, name: "exports", sql: include_str!("migrations/0070_exports.sql"), sqlite: "", postgres: "" },
+    Migration { version: 72, name: "stopped_jobs", sql: include_str!("migrations/0072_stopped_jobs.sql"), sqlite: "", postgres: "" },
 ];
