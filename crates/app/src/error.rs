@@ -27,6 +27,10 @@ pub enum ErrorKind {
     Upstream,
     /// Try again shortly (a provider call in flight, closed hours of a dependency).
     Unavailable,
+    /// A setting outside the request stops it (the school's receipt issuer is not set up, the
+    /// SMS provider refuses the template or a phone): trying again fails the same way until a
+    /// person changes something. A background job that fails so stops and goes to the office.
+    Misconfigured,
     /// A bug or a broken dependency; details are logged, never shown.
     Internal,
 }

@@ -88,7 +88,7 @@ text_enum!(RefundMethod {
     Offline => "offline",
 });
 
-/// What kind of money problem an exception is.
+/// What kind of problem an exception is: money for a person to place, or receipts stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExceptionKind {
@@ -103,6 +103,10 @@ pub enum ExceptionKind {
     MissingFromStatement,
     /// The statement's amount differs from what we settled.
     AmountMismatch,
+    /// Receipts that could not be issued or delivered for a reason retrying does not cure (the
+    /// school's receipt issuer is not set up, the SMS provider refuses the template): their jobs
+    /// stopped and wait here until the office fixes the cause and retries them.
+    ReceiptFailed,
 }
 
 text_enum!(ExceptionKind {
@@ -111,6 +115,7 @@ text_enum!(ExceptionKind {
     StatementUnknown => "statement_unknown",
     MissingFromStatement => "missing_from_statement",
     AmountMismatch => "amount_mismatch",
+    ReceiptFailed => "receipt_failed",
 });
 
 impl ExceptionKind {
@@ -121,17 +126,20 @@ impl ExceptionKind {
             Self::StatementUnknown => "对账单有、系统无",
             Self::MissingFromStatement => "系统有、对账单无",
             Self::AmountMismatch => "金额不符",
+            Self::ReceiptFailed => "电子票据开具或发送失败",
         }
     }
 
     /// The actions that may close an exception of this kind. Money can be credited or
     /// applied only where we hold money of a known student that no charge has taken; a failed
-    /// office refund can be sent again (its money still pays the charges).
+    /// office refund can be sent again (its money still pays the charges); stopped receipt jobs
+    /// can be run again (no money moves).
     pub fn allows(self, action: ExceptionAction) -> bool {
         match action {
             ExceptionAction::Note => true,
             ExceptionAction::Refund => matches!(self, Self::UnappliedMoney | Self::RefundFailed),
             ExceptionAction::Credit | ExceptionAction::Apply => self == Self::UnappliedMoney,
+            ExceptionAction::Retry => self == Self::ReceiptFailed,
         }
     }
 }
@@ -148,6 +156,8 @@ pub enum ExceptionAction {
     Apply,
     /// Nothing to move: resolved with a note (e.g. settled outside campuspay).
     Note,
+    /// Run the stopped jobs again, once their cause is fixed (moves no money itself).
+    Retry,
 }
 
 text_enum!(ExceptionAction {
@@ -155,6 +165,7 @@ text_enum!(ExceptionAction {
     Credit => "credit",
     Apply => "apply",
     Note => "note",
+    Retry => "retry",
 });
 
 impl ExceptionAction {
@@ -164,6 +175,7 @@ impl ExceptionAction {
             Self::Credit => "转入余额",
             Self::Apply => "冲抵其他欠费",
             Self::Note => "备注后关闭",
+            Self::Retry => "已修正，重新执行",
         }
     }
 }
@@ -308,5 +320,8 @@ mod tests {
         assert!(!ExceptionKind::RefundFailed.allows(ExceptionAction::Credit), "its money still pays the charges");
         assert!(!ExceptionKind::StatementUnknown.allows(ExceptionAction::Refund));
         assert!(ExceptionKind::AmountMismatch.allows(ExceptionAction::Note));
+        assert!(ExceptionKind::ReceiptFailed.allows(ExceptionAction::Retry));
+        assert!(!ExceptionKind::ReceiptFailed.allows(ExceptionAction::Refund), "no money is held");
+        assert!(!ExceptionKind::UnappliedMoney.allows(ExceptionAction::Retry));
     }
 }

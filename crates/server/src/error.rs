@@ -22,7 +22,7 @@ pub fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Refused => StatusCode::UNPROCESSABLE_ENTITY,
         ErrorKind::Upstream => StatusCode::BAD_GATEWAY,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        ErrorKind::Internal | ErrorKind::Misconfigured => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
 

@@ -1,5 +1,5 @@
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -56,6 +56,25 @@ impl StoreError {
     }
 }
 
+/// A pooled connection idle this long is pinged before it is handed out.
+const PING_IF_IDLE: Duration = Duration::from_secs(30);
+
+/// The pool's options common to both databases. sqlx pings every connection it hands out by
+/// default: a second round trip for every one-query read (a receipt's download was two round
+/// trips for one row). A connection in steady use is known alive by its last query; only one
+/// that sat idle long enough for the server or a firewall to have dropped it is pinged (and
+/// replaced if the ping fails, as sqlx's own check does).
+fn pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new().test_before_acquire(false).before_acquire(|conn, meta| {
+        Box::pin(async move {
+            if meta.idle_for >= PING_IF_IDLE {
+                conn.ping().await?;
+            }
+            Ok(true)
+        })
+    })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -100,7 +119,7 @@ impl Store {
                 }
                 let url = if url.contains('?') { url.to_string() } else { format!("{url}?mode=rwc") };
                 let opts = AnyConnectOptions::from_str(&url)?;
-                AnyPoolOptions::new()
+                pool_options()
                     .max_connections(8)
                     .acquire_timeout(Duration::from_secs(30))
                     .after_connect(|conn, _| {
@@ -118,7 +137,7 @@ impl Store {
             }
             Backend::Postgres => {
                 let opts = AnyConnectOptions::from_str(url)?;
-                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(30)).connect_with(opts).await?
+                pool_options().max_connections(16).acquire_timeout(Duration::from_secs(30)).connect_with(opts).await?
             }
         };
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
@@ -382,4 +401,5 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         postgres: "",
     },
     Migration { version: 70, name: "exports", sql: include_str!("migrations/0070_exports.sql"), sqlite: "", postgres: "" },
+    Migration { version: 72, name: "stopped_jobs", sql: include_str!("migrations/0072_stopped_jobs.sql"), sqlite: "", postgres: "" },
 ];

@@ -88,6 +88,31 @@ impl Store {
         Ok(())
     }
 
+    /// The open exception of `kind` at the school whose subject starts with `prefix`, or a new
+    /// one (`e`, whose subject must start with it); its id. Problems that share a cause share
+    /// one open exception (a school's receipt issuer missing stops every issuing job): the
+    /// office sees, and fixes, the cause once. Two first failures at the same instant may each
+    /// open one; both show, and each retries its own jobs.
+    pub async fn open_exception_for(&self, tx: &mut WriteTx, e: &NewException<'_>, prefix: &str) -> Result<i64, StoreError> {
+        let open: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, subject FROM money_exceptions WHERE school_id = $1 AND kind = $2 AND status = 'open' ORDER BY id")
+                .bind(e.school_id)
+                .bind(e.kind.as_str())
+                .fetch_all(&mut *tx.tx)
+                .await?;
+        if let Some((id, _)) = open.into_iter().find(|(_, subject)| subject.starts_with(prefix)) {
+            return Ok(id);
+        }
+        self.insert_exception(tx, e).await?;
+        let id = sqlx::query_scalar("SELECT id FROM money_exceptions WHERE school_id = $1 AND kind = $2 AND subject = $3")
+            .bind(e.school_id)
+            .bind(e.kind.as_str())
+            .bind(e.subject)
+            .fetch_one(&mut *tx.tx)
+            .await?;
+        Ok(id)
+    }
+
     /// The school's exceptions, open ones first then newest first.
     pub async fn exceptions(&self, school_id: i64, open_only: bool, limit: i64) -> Result<Vec<ExceptionRow>, StoreError> {
         let sql = format!(

@@ -169,6 +169,38 @@ impl Store {
         tx.commit().await
     }
 
+    /// Stops a claimed job for good, if this claim still holds it, in the caller's transaction
+    /// (the one that records `exception_id`, the exception that shows it to the office): done,
+    /// failed, with its error. Returns whether it stopped (false: another run took it over).
+    pub async fn stop_job(&self, tx: &mut WriteTx, job: &JobRow, now: i64, note: &str, exception_id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET done_at = $1, locked_until = NULL, last_error = $2, failed = 1, exception_id = $3 \
+             WHERE id = $4 AND attempts = $5",
+        )
+        .bind(now)
+        .bind(&note[..note.floor_char_boundary(500)])
+        .bind(exception_id)
+        .bind(job.id)
+        .bind(job.attempts)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Queues again, as new jobs due at `now`, the jobs stopped with `exception_id`, each unless
+    /// the same job is pending already; returns how many were queued.
+    pub async fn requeue_stopped_jobs(&self, tx: &mut WriteTx, exception_id: i64, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO jobs (kind, payload, queue, run_at, created_at) SELECT kind, payload, queue, $1, $1 FROM jobs \
+             WHERE exception_id = $2 ON CONFLICT DO NOTHING",
+        )
+        .bind(now)
+        .bind(exception_id)
+        .execute(&mut *tx.tx)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Brings a pending, unclaimed job that never ran forward to `now` (a student is
     /// watching), once `now >= not_before`.
     pub async fn hurry_job(&self, kind: &str, payload: &str, now: i64, not_before: i64) -> Result<(), StoreError> {

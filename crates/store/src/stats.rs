@@ -21,7 +21,8 @@ impl Store {
                 .fetch_all(self.pool())
                 .await?;
         let jobs = sqlx::query_as(
-            "SELECT kind, CASE WHEN done_at IS NOT NULL THEN 'done' WHEN failed = 1 THEN 'failed' ELSE 'pending' END AS state, \
+            "SELECT kind, CASE WHEN done_at IS NOT NULL AND failed = 1 THEN 'stopped' WHEN done_at IS NOT NULL THEN 'done' \
+             WHEN failed = 1 THEN 'failed' ELSE 'pending' END AS state, \
              COUNT(*) FROM jobs GROUP BY kind, state ORDER BY 1, 2",
         )
         .fetch_all(self.pool())

@@ -1,11 +1,14 @@
 //! What each job does, and how its outcome is recorded.
 
 use super::{Claimed, Job};
-use crate::Context;
 use crate::payment::{refund, settle};
+use crate::{Context, ErrorKind};
 use campuspay_channels::{ProviderStatus, RefundRequest, RefundStatus};
+use campuspay_domain::Fen;
 use campuspay_domain::order::{OrderEvent, OrderState, RefundState};
+use campuspay_domain::settlement::ExceptionKind;
 use campuspay_domain::time::{format_shanghai_date, shanghai_to_unix};
+use campuspay_store::exceptions::NewException;
 use campuspay_store::jobs::JobRow;
 
 /// Seconds until the next query of an unpaid attempt: quick while a student is likely
@@ -118,6 +121,7 @@ async fn run_one(ctx: &Context, row: JobRow, job: Result<Job, String>) {
     let result = match next {
         Ok(Next::Done) => ctx.store.finish_job(&row, now).await,
         Ok(Next::Again(at, why)) => ctx.store.retry_job(&row, at, &why, false).await,
+        Err(e) if e.kind == ErrorKind::Misconfigured && stop(ctx, &row, job.as_ref().ok(), &e).await => Ok(()),
         Err(e) => {
             tracing::warn!(job = row.id, kind = row.kind, payload = row.payload, error = e.zh, "job failed; will retry");
             ctx.store.retry_job(&row, now + retry_backoff(row.attempts), &e.zh, true).await
@@ -126,6 +130,67 @@ async fn run_one(ctx: &Context, row: JobRow, job: Result<Job, String>) {
     if let Err(e) = result {
         tracing::error!(error = %e, job = row.id, "recording a job's outcome");
     }
+}
+
+/// Stops a job whose error retrying does not cure, and shows it to its school's office in the
+/// exception queue (one open exception per school and cause: a missing receipt issuer stops
+/// every issuing job, and is fixed once), where `retry` queues it again. Returns false when
+/// it could not be stopped so (a job of no school, the database failing): it is retried with
+/// backoff as any failure, and logged.
+async fn stop(ctx: &Context, row: &JobRow, job: Option<&Job>, e: &crate::Error) -> bool {
+    match stop_for_the_office(ctx, row, job, e).await {
+        Ok(true) => {
+            tracing::error!(
+                job = row.id,
+                kind = row.kind,
+                payload = row.payload,
+                error = e.zh,
+                "job stopped; the office must fix the cause"
+            );
+            true
+        }
+        Ok(false) => {
+            tracing::error!(job = row.id, kind = row.kind, error = e.zh, "a job failed for good but has no school to report to; retrying");
+            false
+        }
+        Err(err) => {
+            tracing::error!(error = %err, job = row.id, "stopping a job");
+            false
+        }
+    }
+}
+
+async fn stop_for_the_office(ctx: &Context, row: &JobRow, job: Option<&Job>, e: &crate::Error) -> Result<bool, crate::Error> {
+    let mut tx = ctx.store.write_tx().await?;
+    // Only receipts' jobs fail so today; each knows its school.
+    let school_id = match job {
+        Some(Job::SmsReceipt { school_id, .. } | Job::MailReceipt { school_id, .. }) => Some(*school_id),
+        Some(Job::IssueReceipt { order_id }) => ctx.store.order_by_id(*order_id).await?.map(|o| o.school_id),
+        Some(Job::IssueOfflineReceipt { offline_payment_id }) => {
+            ctx.store.offline_for_receipts(&mut tx, &[*offline_payment_id]).await?.first().map(|(_, o)| o.school_id)
+        }
+        _ => None,
+    };
+    let Some(school_id) = school_id else { return Ok(false) };
+    let payload: serde_json::Value = serde_json::from_str(&row.payload).unwrap_or_default();
+    let evidence = serde_json::json!({"job": row.kind, "payload": payload, "code": e.code, "error": e.zh, "error_en": e.en});
+    let subject = format!("{}:job:{}", e.code, row.id);
+    let exception = NewException {
+        school_id,
+        kind: ExceptionKind::ReceiptFailed,
+        subject: &subject,
+        student_id: None,
+        provider_payment_id: None,
+        refund_id: None,
+        amount: Fen::ZERO,
+        evidence: &evidence,
+    };
+    let id = ctx.store.open_exception_for(&mut tx, &exception, &format!("{}:", e.code)).await?;
+    // Another run took the job over (its lease ran out): that run records the outcome.
+    if ctx.store.stop_job(&mut tx, row, ctx.clock.now(), &e.zh, id).await? {
+        tx.commit().await?;
+    }
+    Ok(true)
 }
 
 type JobResult = Result<Next, crate::Error>;

@@ -5,6 +5,7 @@
 //! only for a relay on the same host). Without it, mail goes to the outbox table, listed at
 //! `/demo/outbox` in demo mode.
 
+use super::SendError;
 use campuspay_store::Store;
 use lettre::message::Mailbox;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
@@ -41,13 +42,16 @@ impl Mailer {
         Ok(Mailer::Smtp { transport, from })
     }
 
-    pub async fn send(&self, store: &Store, to: &str, subject: &str, body: &str) -> Result<(), String> {
+    /// Sends one mail. An address that does not parse, or an SMTP 5xx answer, is refused for
+    /// good; a 4xx answer, a timeout or a lost connection may pass.
+    pub async fn send(&self, store: &Store, to: &str, subject: &str, body: &str) -> Result<(), SendError> {
         match self {
-            Mailer::Outbox => {
-                store.write(async |tx| store.insert_outbox(tx, "email", to, subject, body).await).await.map_err(|e| e.to_string())
-            }
+            Mailer::Outbox => store
+                .write(async |tx| store.insert_outbox(tx, "email", to, subject, body).await)
+                .await
+                .map_err(|e| SendError::transient(e.to_string())),
             Mailer::Smtp { transport, from } => {
-                let to: Mailbox = to.parse().map_err(|e| format!("recipient: {e}"))?;
+                let to: Mailbox = to.parse().map_err(|e| SendError::permanent(format!("recipient: {e}")))?;
                 let msg = Message::builder()
                     .from(from.clone())
                     .to(to)
@@ -55,8 +59,8 @@ impl Mailer {
                     .header(ContentType::TEXT_PLAIN)
                     .header(ContentTransferEncoding::Base64)
                     .body(body.to_string())
-                    .map_err(|e| e.to_string())?;
-                transport.send(msg).await.map(|_| ()).map_err(|e| e.to_string())
+                    .map_err(|e| SendError::permanent(e.to_string()))?;
+                transport.send(msg).await.map(|_| ()).map_err(|e| SendError { message: e.to_string(), permanent: e.is_permanent() })
             }
         }
     }

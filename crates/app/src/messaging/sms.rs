@@ -1,6 +1,7 @@
 //! SMS: a small trait, one real provider (Aliyun SMS, `dysmsapi` SendSms with its published
 //! HMAC-SHA1 request signature), and the outbox for demo mode and tests.
 
+use super::SendError;
 use base64::Engine;
 use campuspay_store::Store;
 use hmac::{KeyInit, Mac};
@@ -123,22 +124,25 @@ impl AliyunSms {
         p
     }
 
-    /// Sends signed SendSms parameters; success is `{"Code":"OK", …}`.
-    async fn send(&self, params: &BTreeMap<String, String>) -> Result<(), String> {
+    /// Sends signed SendSms parameters; success is `{"Code":"OK", …}`. A refusal is permanent
+    /// or not by its code ([`refusal_is_permanent`]); no answer, or one that is not JSON, is not.
+    async fn send(&self, params: &BTreeMap<String, String>) -> Result<(), SendError> {
         let url = format!("{}?{}", self.config.endpoint, canonical_query(params));
-        let res = self.http.get(url).send().await.map_err(|e| e.to_string())?;
-        let body: serde_json::Value = res.json().await.map_err(|e| e.to_string())?;
-        if body["Code"] == "OK" {
-            Ok(())
-        } else {
-            Err(format!("aliyun SendSms: {} {}", body["Code"].as_str().unwrap_or("?"), body["Message"].as_str().unwrap_or("")))
+        let res = self.http.get(url).send().await.map_err(|e| SendError::transient(e.to_string()))?;
+        let body: serde_json::Value = res.json().await.map_err(|e| SendError::transient(e.to_string()))?;
+        let code = body["Code"].as_str().unwrap_or("");
+        if code == "OK" {
+            return Ok(());
         }
+        let message = format!("aliyun SendSms: {} {}", if code.is_empty() { "?" } else { code }, body["Message"].as_str().unwrap_or(""));
+        Err(SendError { message, permanent: refusal_is_permanent(code) })
     }
 
-    /// A receipt notice through the notice template, if one is configured.
-    async fn send_notice(&self, phone: &str, notice: &ReceiptNotice) -> Result<(), String> {
+    /// A receipt notice through the notice template, if one is configured. A value the
+    /// template's variables refuse is refused for good: the receipt's values do not change.
+    async fn send_notice(&self, phone: &str, notice: &ReceiptNotice) -> Result<(), SendError> {
         let nonce = crate::crypto::random_token(16);
-        match self.notice_params(phone, notice, &nonce, campuspay_store::db_now())? {
+        match self.notice_params(phone, notice, &nonce, campuspay_store::db_now()).map_err(SendError::permanent)? {
             Some(params) => self.send(&params).await,
             None => {
                 tracing::warn!("no Aliyun notice template (--aliyun-sms-notice-template): receipt SMS not sent");
@@ -203,10 +207,25 @@ impl ReceiptNotice {
     }
 }
 
+/// Whether Aliyun's refusal `code` (SendSms's `Code`) refuses the same message again: the
+/// template, the signature, the parameters, the phone number, the account or the key (an
+/// `isv.` code or a key or signature error) wait for a person to fix them. Aliyun's own
+/// trouble (`isp.` codes, but a RAM permission denied) and its rate limits pass with time.
+pub fn refusal_is_permanent(code: &str) -> bool {
+    let transient = (code.starts_with("isp.") && code != "isp.RAM_PERMISSION_DENY")
+        || code.contains("BUSINESS_LIMIT")
+        || code.starts_with("Throttling")
+        || code == "ServiceUnavailable"
+        || code == "InternalError"
+        // No code at all: not an answer Aliyun documents, so not a reason to stop.
+        || code.is_empty();
+    !transient
+}
+
 impl SmsProvider for AliyunSms {
     async fn send_code(&self, phone: &str, code: &str) -> Result<(), String> {
         let nonce = crate::crypto::random_token(16);
-        self.send(&self.signed_params(phone, code, &nonce, campuspay_store::db_now())).await
+        self.send(&self.signed_params(phone, code, &nonce, campuspay_store::db_now())).await.map_err(|e| e.message)
     }
 }
 
@@ -220,12 +239,13 @@ pub enum SmsGateway {
 impl SmsGateway {
     /// A receipt's notice: Aliyun fills its notice template with `notice`'s variables; the
     /// outbox keeps `text`, the message as a reader sees it.
-    pub async fn send_notice(&self, phone: &str, notice: &ReceiptNotice, text: &str) -> Result<(), String> {
+    pub async fn send_notice(&self, phone: &str, notice: &ReceiptNotice, text: &str) -> Result<(), SendError> {
         match self {
             SmsGateway::Aliyun(a) => a.send_notice(phone, notice).await,
-            SmsGateway::Outbox(store) => {
-                store.write(async |tx| store.insert_outbox(tx, "sms", phone, "", text).await).await.map_err(|e| e.to_string())
-            }
+            SmsGateway::Outbox(store) => store
+                .write(async |tx| store.insert_outbox(tx, "sms", phone, "", text).await)
+                .await
+                .map_err(|e| SendError::transient(e.to_string())),
         }
     }
 
@@ -273,6 +293,26 @@ mod tests {
         assert!(sts.ends_with("Timestamp%3D2017-07-12T02%253A42%253A19Z%26Version%3D2017-05-25"));
         assert_eq!(signature("testSecret", &sts), "zJDF+Lrzhj/ThnlvIToysFRq6t4=");
         assert_eq!(percent_encode("zJDF+Lrzhj/ThnlvIToysFRq6t4="), "zJDF%2BLrzhj%2FThnlvIToysFRq6t4%3D");
+    }
+
+    #[test]
+    fn refusals_that_will_not_pass_are_permanent() {
+        for code in [
+            "isv.SMS_TEMPLATE_ILLEGAL",
+            "isv.SMS_SIGNATURE_ILLEGAL",
+            "isv.TEMPLATE_MISSING_PARAMETERS",
+            "isv.INVALID_JSON_PARAM",
+            "isv.MOBILE_NUMBER_ILLEGAL",
+            "isv.OUT_OF_SERVICE",
+            "isp.RAM_PERMISSION_DENY",
+            "InvalidAccessKeyId.NotFound",
+            "SignatureDoesNotMatch",
+        ] {
+            assert!(refusal_is_permanent(code), "{code}");
+        }
+        for code in ["isp.SYSTEM_ERROR", "isp.GATEWAY_ERROR", "isv.BUSINESS_LIMIT_CONTROL", "Throttling.User", "ServiceUnavailable", ""] {
+            assert!(!refusal_is_permanent(code), "{code}");
+        }
     }
 
     #[test]

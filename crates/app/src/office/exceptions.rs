@@ -81,7 +81,12 @@ pub async fn resolve(ctx: &Context, staff: &Staff, client: &Client, id: i64, r: 
     staff.require(Permission::Refund)?;
     let school_id = staff.school()?;
     let action: ExceptionAction = r.action.trim().parse().map_err(|_| {
-        refused("invalid_action", "处理方式只能是 refund、credit、apply 或 note", "The action is refund, credit, apply or note", "action")
+        refused(
+            "invalid_action",
+            "处理方式只能是 refund、credit、apply、note 或 retry",
+            "The action is refund, credit, apply, note or retry",
+            "action",
+        )
     })?;
     let note = r.note.trim();
     if note.chars().count() > 500 {
@@ -151,6 +156,12 @@ async fn act(
     };
     match (action, e.kind) {
         (ExceptionAction::Note, _) => Ok(serde_json::json!({})),
+        // The office fixed the cause (the issuer, the SMS template, the phone): the stopped
+        // jobs run again. Should they fail so again, they stop under a new exception.
+        (ExceptionAction::Retry, ExceptionKind::ReceiptFailed) => {
+            let queued = ctx.store.requeue_stopped_jobs(tx, e.id, ctx.clock.now()).await?;
+            Ok(serde_json::json!({"jobs_queued": queued}))
+        }
         (ExceptionAction::Refund, ExceptionKind::UnappliedMoney) => {
             let failed = e.refund_id.ok_or_else(Error::internal)?;
             let refund_id = ctx.store.insert_refund_again(tx, failed, &format!("RE{:010}", e.id)).await?;

@@ -3,6 +3,7 @@
 
 use super::{ReceiptData, ReceiptLine, channel_label};
 use crate::jobs::{self, Job};
+use crate::messaging::SendError;
 use crate::messaging::sms::ReceiptNotice;
 use crate::{Context, Error};
 use campuspay_domain::order::{Disposition, OrderState};
@@ -434,8 +435,8 @@ pub async fn deliver(ctx: &Context, school_id: i64, receipt_id: i64, by: Deliver
                 check: r.check_code.clone(),
             };
             ctx.sms.send_notice(&phone, &notice, &text).await.map_err(|e| {
-                tracing::warn!(error = e, receipt = receipt_id, "receipt SMS not sent");
-                Error::new(crate::ErrorKind::Upstream, "sms_failed", "短信发送失败", "The SMS was not sent")
+                tracing::warn!(error = e.message.as_str(), permanent = e.permanent, receipt = receipt_id, "receipt SMS not sent");
+                not_sent(&e, "sms_refused", "sms_failed", "短信", "The SMS")
             })
         }
         Delivery::Mail => {
@@ -446,10 +447,25 @@ pub async fn deliver(ctx: &Context, school_id: i64, receipt_id: i64, by: Deliver
             let body =
                 format!("{}同学：\n\n{}\n\n本系统启用后按财政部门规定不再提供纸质缴费票据，请妥善保存电子缴费信息。\n", student.name, text);
             ctx.mailer.send(&ctx.store, &student.email, &subject, &body).await.map_err(|e| {
-                tracing::warn!(error = e, receipt = receipt_id, "receipt mail not sent");
-                Error::new(crate::ErrorKind::Upstream, "mail_failed", "邮件发送失败", "The mail was not sent")
+                tracing::warn!(error = e.message.as_str(), permanent = e.permanent, receipt = receipt_id, "receipt mail not sent");
+                not_sent(&e, "mail_refused", "mail_failed", "邮件", "The mail")
             })
         }
+    }
+}
+
+/// A message not sent, as the job's error: a refusal that will not pass is `Misconfigured`
+/// (the job stops and the office sees why), anything else `Upstream` (retried).
+fn not_sent(e: &SendError, refused: &'static str, failed: &'static str, zh: &str, en: &str) -> Error {
+    if e.permanent {
+        Error::new(
+            crate::ErrorKind::Misconfigured,
+            refused,
+            format!("{zh}服务商拒绝发送：{}", e.message),
+            format!("{en} provider refused it: {}", e.message),
+        )
+    } else {
+        Error::new(crate::ErrorKind::Upstream, failed, format!("{zh}发送失败：{}", e.message), format!("{en} was not sent: {}", e.message))
     }
 }
 

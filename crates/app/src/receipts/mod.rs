@@ -201,8 +201,9 @@ impl Issuer for BuiltinIssuer {
 /// A provincial platform's issuer is registered under its [`ReceiptIssuerKind`] when the
 /// process starts (one instance, for every school whose policy names it), or for one school
 /// when it carries that school's own credentials on the platform. A policy naming a kind
-/// that this process has no issuer for is an error when issuing (the job retries), never the
-/// built-in issuer in its place: the receipt would carry the wrong authority.
+/// that this process has no issuer for is an error when issuing, never the built-in issuer in
+/// its place (the receipt would carry the wrong authority): `Misconfigured`, so the issuing
+/// jobs stop and wait in the office's exception queue until the issuer is set up.
 pub struct Issuers {
     kinds: RwLock<HashMap<ReceiptIssuerKind, Arc<dyn Issuer>>>,
     schools: RwLock<HashMap<i64, Arc<dyn Issuer>>>,
@@ -241,7 +242,7 @@ impl Issuers {
         self.kinds.read().unwrap_or_else(|p| p.into_inner()).get(&kind).cloned().ok_or_else(|| {
             tracing::error!(school = school.id, issuer = kind.as_str(), "no receipt issuer of this kind in this process");
             Error::new(
-                ErrorKind::Internal,
+                ErrorKind::Misconfigured,
                 "receipt_issuer_missing",
                 "本校的开票方式未配置",
                 "The school's receipt issuer is not configured",

@@ -70,32 +70,31 @@ pub async fn pdf_doc(ctx: &Context, school_id: i64, receipt_id: i64) -> Result<R
     doc_of(ctx, &r)
 }
 
+/// What a stored receipt prints: its sealed data, which carries everything (lines, payer, payee,
+/// heading), so the download reads one row and nothing of the school's.
 fn doc_of(ctx: &Context, r: &ReceiptRow) -> Result<ReceiptDoc, Error> {
     let data: ReceiptData = serde_json::from_str(&r.data).map_err(|_| Error::internal())?;
+    let total = data.amount();
     let doc = ReceiptDoc {
-        heading: data.heading.clone(),
-        authority: data.authority.clone(),
+        heading: data.heading,
+        authority: data.authority,
         code: r.code.clone(),
         number: r.number.clone(),
         check_code: r.check_code.clone(),
         issued_date: format_shanghai_date(data.issued_at),
-        payer: data.payer.clone(),
-        payer_credit_code: data.payer_credit_code.clone(),
-        lines: data
-            .lines
-            .iter()
-            .map(|l| ReceiptDocLine { code: l.code.clone(), name: l.name.clone(), amount: Fen(l.amount_fen) })
-            .collect(),
-        total: data.amount(),
-        payee: data.payee.clone(),
-        payee_credit_code: data.payee_credit_code.clone(),
-        order_no: data.order_no.clone(),
-        channel: data.channel.clone(),
-        txn_id: data.txn_id.clone(),
-        collector: data.collector.clone(),
-        reviewer: data.reviewer.clone(),
+        payer: data.payer,
+        payer_credit_code: data.payer_credit_code,
+        lines: data.lines.into_iter().map(|l| ReceiptDocLine { code: l.code, name: l.name, amount: Fen(l.amount_fen) }).collect(),
+        total,
+        payee: data.payee,
+        payee_credit_code: data.payee_credit_code,
+        order_no: data.order_no,
+        channel: data.channel,
+        txn_id: data.txn_id,
+        collector: data.collector,
+        reviewer: data.reviewer,
         verify_url: verify_url(ctx, r),
-        red_letter_of: data.original.clone(),
+        red_letter_of: data.original,
         stamp: match r.status {
             ReceiptStatus::Issued => String::new(),
             s => s.label_zh().to_string(),

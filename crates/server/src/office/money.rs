@@ -354,7 +354,8 @@ async fn exception_view(State(state): State<AppState>, s: StaffSession, Path(id)
 #[derive(Deserialize, ToSchema)]
 pub struct ResolveBody {
     /// `refund` (send it back again), `credit` (to the student's balance), `apply` (to
-    /// another charge of the same student, `charge_id`) or `note`.
+    /// another charge of the same student, `charge_id`), `note`, or `retry` (a
+    /// `receipt_failed` exception's stopped jobs run again once the cause is fixed).
     action: String,
     /// Required for `note`.
     #[serde(default)]

@@ -24,6 +24,7 @@ mod pages_jsapi;
 mod pages_pay;
 mod payments;
 mod races;
+mod receipt_failures;
 mod receipts;
 mod refund_notify;
 mod rush;
