@@ -13,7 +13,8 @@ use std::sync::Arc;
 /// The deployment's settings that the use cases need.
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// Argon2 hashes at once; each takes 19 MiB and one core for ~30 ms.
+    /// Argon2 hashing threads (hashes at once), at a lower OS priority than the request
+    /// threads; each keeps 19 MiB and takes one core for ~30 ms a hash.
     pub hash_permits: usize,
     /// How browsers reach us (`http://127.0.0.1:8080`): links in mail, provider return URLs.
     pub public_url: String,

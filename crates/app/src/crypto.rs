@@ -1,11 +1,12 @@
-//! Password hashing in a bounded pool, and random tokens.
+//! Password hashing on dedicated low-priority threads, and random tokens.
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, PasswordVerifier, Version};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use tokio::sync::Semaphore;
+use tokio::sync::oneshot;
 
 /// argon2id with m = 19 MiB, t = 2, p = 1 (OWASP's first recommended setting).
 fn params() -> Params {
@@ -16,21 +17,32 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
 }
 
-/// One hash's 19 MiB of working memory, kept for the next hash.
+/// One hash's 19 MiB of working memory, kept by its thread for the next hash.
 type Memory = Vec<Block>;
 
-/// Hashes on blocking threads, at most `permits` at a time: a login rush queues here instead
-/// of taking every core from the requests that pay. Each permit owns its 19 MiB of working
-/// memory, allocated once: argon2's own path allocates it per hash, and the allocator kept
-/// what 32 logins at once had asked for (RSS 390 MB after 160 logins).
+/// Work for a hashing thread, done in that thread's memory.
+type Job = Box<dyn FnOnce(&mut [Block]) + Send>;
+
+/// The nice value of the hashing threads (request threads run at the process's own, 0 by
+/// default). A login flood keeps both cores hashing; at 19 a waking request thread preempts a
+/// hash at once and the CFS weights give a hash ~1.5 % of a core next to a busy one, so the
+/// home page keeps its latency while logins take the CPU nobody else wants — all of it when
+/// nothing else runs.
+const HASHING_NICE: i32 = 19;
+
+/// Hashes on `threads` dedicated threads at a lower OS priority ([`HASHING_NICE`]): a login
+/// rush queues here instead of taking the cores from the requests that pay. Each thread owns
+/// its 19 MiB of working memory, allocated once: argon2's own path allocates it per hash, and
+/// the allocator kept what 32 logins at once had asked for (RSS 390 MB after 160 logins).
+/// The threads end when the last clone of the hasher is dropped.
 #[derive(Clone)]
 pub struct Hasher {
-    permits: Arc<Semaphore>,
-    /// Logins hashing or waiting to ([`Hasher::try_verify`]), and how many may: past that a
-    /// login is told at once to come back, instead of timing out in a queue.
+    jobs: mpsc::Sender<Job>,
+    /// Logins holding a [`Place`] — checking their limits, hashing or waiting to — and how
+    /// many may: past that a login is told at once to come back, instead of timing out in a
+    /// queue, and before it costs a database query.
     in_line: Arc<AtomicUsize>,
     max_in_line: usize,
-    memory: Arc<Mutex<Vec<Memory>>>,
     /// A real hash of a random password, verified against when there is no hash to check, so
     /// an unknown account or an initial password takes as long as a wrong one.
     dummy: Arc<str>,
@@ -40,22 +52,47 @@ pub struct Hasher {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Busy;
 
-/// A permit's memory, returned to the pool when dropped (also if the hash panicked).
-struct Lease {
-    pool: Arc<Mutex<Vec<Memory>>>,
-    memory: Option<Memory>,
+/// A login's place in the bounded line of hashes ([`Hasher::place`]), given back when dropped.
+pub struct Place {
+    hasher: Hasher,
 }
 
-impl Drop for Lease {
+impl Drop for Place {
     fn drop(&mut self) {
-        if let Some(m) = self.memory.take() {
-            self.pool.lock().unwrap_or_else(|e| e.into_inner()).push(m);
-        }
+        self.hasher.in_line.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Place {
+    /// [`Hasher::verify`], for the login that holds this place.
+    pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
+        self.hasher.verify(password, phc).await
     }
 }
 
 fn new_memory() -> Memory {
     vec![Block::default(); params().block_count()]
+}
+
+/// Lowers the calling thread's scheduling priority. Linux keeps the nice value per thread
+/// (`setpriority(PRIO_PROCESS, tid)`), so only the hashing threads are lowered. Failing is
+/// harmless — hashing then competes as before — and is said once in the log.
+fn lower_this_threads_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), HASHING_NICE) {
+        tracing::warn!(error = %e, "could not lower the hashing thread's priority");
+    }
+}
+
+/// One hashing thread: takes the next job from the shared line until the hasher is dropped.
+/// A job that panics loses its answer (its caller sees the closed channel), not the thread.
+fn hashing_thread(jobs: Arc<Mutex<mpsc::Receiver<Job>>>, mut memory: Memory) {
+    lower_this_threads_priority();
+    loop {
+        // The lock is held only while waiting for a job, not while hashing it.
+        let Ok(job) = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv() else { return };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut memory)));
+    }
 }
 
 /// An argon2id PHC string of `password` with a fresh salt, hashed in `memory`.
@@ -98,66 +135,73 @@ fn verify_in(memory: &mut [Block], password: &[u8], phc: &str) -> bool {
 }
 
 impl Hasher {
-    pub fn new(permits: usize) -> Hasher {
-        let permits = permits.max(1);
+    /// A hasher with `threads` hashing threads (at least one), each with its memory.
+    pub fn new(threads: usize) -> Hasher {
+        let threads = threads.max(1);
         let mut memory = new_memory();
         let dummy = hash_in(&mut memory, random_token(16).as_bytes());
-        let mut pool = vec![memory];
-        pool.resize_with(permits, new_memory);
+        let (jobs, line) = mpsc::channel::<Job>();
+        let line = Arc::new(Mutex::new(line));
+        let mut first = Some(memory);
+        for i in 0..threads {
+            let (line, memory) = (line.clone(), first.take().unwrap_or_else(new_memory));
+            std::thread::Builder::new()
+                .name(format!("campuspay-hash-{i}"))
+                .spawn(move || hashing_thread(line, memory))
+                .expect("the OS starts a hashing thread");
+        }
         Hasher {
-            permits: Arc::new(Semaphore::new(permits)),
+            jobs,
             in_line: Arc::default(),
-            // ~30 ms a hash per core: 16 in line per permit wait about half a second.
-            max_in_line: permits * 16,
-            memory: Arc::new(Mutex::new(pool)),
+            // ~30 ms a hash per core: 16 in line per thread wait about half a second.
+            max_in_line: threads * 16,
             dummy: dummy.into(),
         }
+    }
+
+    /// A place in the line of hashes for a login, or `Err(Busy)` at once when the line is
+    /// full. Taken before the login reads or writes anything, so that a refusal costs no more
+    /// than answering it.
+    pub fn place(&self) -> Result<Place, Busy> {
+        if self.in_line.fetch_add(1, Ordering::AcqRel) >= self.max_in_line {
+            self.in_line.fetch_sub(1, Ordering::AcqRel);
+            return Err(Busy);
+        }
+        Ok(Place { hasher: self.clone() })
     }
 
     /// [`Hasher::verify`] for logins, which come in floods: `Err(Busy)` at once when the line
     /// of hashes is full.
     pub async fn try_verify(&self, password: &str, phc: Option<&str>) -> Result<bool, Busy> {
-        if self.in_line.fetch_add(1, Ordering::AcqRel) >= self.max_in_line {
-            self.in_line.fetch_sub(1, Ordering::AcqRel);
-            return Err(Busy);
-        }
-        struct Leave<'a>(&'a AtomicUsize);
-        impl Drop for Leave<'_> {
-            fn drop(&mut self) {
-                self.0.fetch_sub(1, Ordering::AcqRel);
-            }
-        }
-        let _leave = Leave(&self.in_line);
-        Ok(self.verify(password, phc).await)
+        Ok(self.place()?.verify(password, phc).await)
     }
 
-    /// Holding a permit, the memory that goes with it (there are as many as permits).
-    fn lease(&self) -> Lease {
-        let memory = self.memory.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_else(new_memory);
-        Lease { pool: self.memory.clone(), memory: Some(memory) }
+    /// Runs `work` on a hashing thread, in its memory. Work whose caller has gone (a client
+    /// that hung up while in line) is skipped: nobody waits for its answer.
+    async fn run<T: Send + 'static>(&self, work: impl FnOnce(&mut [Block]) -> T + Send + 'static) -> T {
+        let (tx, rx) = oneshot::channel();
+        let job: Job = Box::new(move |memory| {
+            if !tx.is_closed() {
+                let _ = tx.send(work(memory));
+            }
+        });
+        self.jobs.send(job).expect("the hashing threads live as long as the hasher");
+        rx.await.expect("a hashing job panicked")
     }
 
     pub async fn hash(&self, password: &str) -> String {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
-        let mut lease = self.lease();
         let password = password.to_owned();
-        tokio::task::spawn_blocking(move || hash_in(lease.memory.as_mut().expect("leased memory"), password.as_bytes()))
-            .await
-            .expect("hashing task")
+        self.run(move |memory| hash_in(memory, password.as_bytes())).await
     }
 
     /// True when `password` matches `phc`; with `None`, burns the same time and says false.
     pub async fn verify(&self, password: &str, phc: Option<&str>) -> bool {
-        let _permit = self.permits.acquire().await.expect("semaphore never closed");
-        let mut lease = self.lease();
         let password = password.to_owned();
         let (phc, real) = match phc {
             Some(h) => (h.to_owned(), true),
             None => (self.dummy.to_string(), false),
         };
-        let ok = tokio::task::spawn_blocking(move || verify_in(lease.memory.as_mut().expect("leased memory"), password.as_bytes(), &phc))
-            .await
-            .expect("verify task");
+        let ok = self.run(move |memory| verify_in(memory, password.as_bytes(), &phc)).await;
         ok && real
     }
 }
@@ -239,6 +283,36 @@ mod tests {
         let ours = h.hash("x").await;
         assert!(argon2().verify_password(b"x", ours.as_str()).is_ok(), "argon2's own verifier accepts ours");
         assert!(!h.verify("x", Some("not a hash")).await);
+    }
+
+    #[tokio::test]
+    async fn a_full_line_refuses_at_once_and_a_place_is_given_back() {
+        let h = Hasher::new(1);
+        let places: Vec<Place> = (0..16).map(|_| h.place().expect("room in the line")).collect();
+        assert_eq!(h.place().err(), Some(Busy), "16 in line per thread");
+        assert_eq!(h.try_verify("x", None).await, Err(Busy));
+        drop(places);
+        let place = h.place().expect("room again once the places are given back");
+        assert!(!place.verify("x", None).await);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_below_the_request_threads() {
+        use rustix::process::getpriority_process;
+        let h = Hasher::new(2);
+        let here = getpriority_process(None).unwrap();
+        for _ in 0..4 {
+            let (name, nice) = h
+                .run(|_| {
+                    let name = std::thread::current().name().map(str::to_string);
+                    (name, getpriority_process(Some(rustix::thread::gettid())).unwrap())
+                })
+                .await;
+            assert!(name.is_some_and(|n| n.starts_with("campuspay-hash-")), "on a hashing thread");
+            assert_eq!(nice, HASHING_NICE, "lowered from {here}");
+        }
+        assert_eq!(getpriority_process(Some(rustix::thread::gettid())).unwrap(), here, "the caller's own thread is left alone");
     }
 
     #[test]

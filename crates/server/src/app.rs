@@ -20,7 +20,8 @@ pub struct Config {
     pub https: bool,
     /// Take the client address from `X-Forwarded-For` (only behind a proxy you run).
     pub trust_proxy: bool,
-    /// Argon2 hashes at once; each takes 19 MiB and one core for ~30 ms.
+    /// Argon2 hashing threads (hashes at once), below the request threads' OS priority;
+    /// each keeps 19 MiB and takes one core for ~30 ms a hash.
     pub hash_permits: usize,
     /// How browsers reach us (`http://127.0.0.1:8080`): links in mail, provider return URLs.
     pub public_url: String,

@@ -148,11 +148,13 @@ impl Store {
         .await?)
     }
 
-    pub async fn insert_order(&self, tx: &mut WriteTx, o: &NewOrder<'_>) -> Result<i64, StoreError> {
-        sqlx::query_scalar(
+    /// Inserts an unpaid order and answers it as stored (no second read to show it).
+    pub async fn insert_order(&self, tx: &mut WriteTx, o: &NewOrder<'_>) -> Result<OrderRow, StoreError> {
+        let row = sqlx::query(concat!(
             "INSERT INTO orders (school_id, student_id, order_no, total_fen, balance_fen, status, phone, invoice_kind, invoice_title, \
-             invoice_tax_no, created_at, expires_at) VALUES ($1, $2, $3, $4, $11, $12, $5, $6, $7, $8, $9, $10) RETURNING id",
-        )
+             invoice_tax_no, created_at, expires_at) VALUES ($1, $2, $3, $4, $11, $12, $5, $6, $7, $8, $9, $10) RETURNING ",
+            order_columns!()
+        ))
         .bind(o.school_id)
         .bind(o.student_id)
         .bind(o.order_no)
@@ -167,7 +169,8 @@ impl Store {
         .bind(OrderState::Unpaid.as_str())
         .fetch_one(&mut *tx.tx)
         .await
-        .map_err(|e| StoreError::from_write(e, "order number"))
+        .map_err(|e| StoreError::from_write(e, "order number"))?;
+        Ok(order(&row)?)
     }
 
     /// Adds a line; `Conflict` when the charge is held by another live order.

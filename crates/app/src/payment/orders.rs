@@ -196,7 +196,7 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
             if input.use_balance { ctx.store.balance(On::Tx(&mut tx), o.school.id, o.student.id).await?.max(Fen::ZERO) } else { Fen::ZERO };
         let from_balance = balance.min(cart.total);
         let cash = cart.total.checked_sub(from_balance).map_err(|_| Error::internal())?;
-        let order_id = match ctx
+        let order = match ctx
             .store
             .insert_order(
                 &mut tx,
@@ -215,11 +215,12 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
             )
             .await
         {
-            Ok(id) => id,
+            Ok(order) => order,
             // A random order number met an existing one: draw again.
             Err(StoreError::Conflict(_)) => continue,
             Err(e) => return Err(e.into()),
         };
+        let order_id = order.id;
         let mut balance_left = from_balance;
         for (charge_id, amount) in &cart.lines {
             // The balance pays the first lines first.
@@ -260,12 +261,14 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
         }
         if cash.is_positive() {
             jobs::enqueue_at(ctx, &mut tx, &Job::ExpireOrder { order_id }, expires_at).await?;
-        } else {
-            // The balance paid it all: nothing for a channel to collect.
-            // Created unpaid in this transaction: never stale.
-            ctx.store.end_order(&mut tx, order_id, OrderState::Paid).await?;
-            jobs::enqueue(ctx, &mut tx, &Job::IssueReceipt { order_id }).await?;
+            tx.commit().await?;
+            // Unpaid as inserted: the row the insert answered is the order as it stands.
+            return Ok(Created { order, reused: false });
         }
+        // The balance paid it all: nothing for a channel to collect.
+        // Created unpaid in this transaction: never stale.
+        ctx.store.end_order(&mut tx, order_id, OrderState::Paid).await?;
+        jobs::enqueue(ctx, &mut tx, &Job::IssueReceipt { order_id }).await?;
         tx.commit().await?;
         let order = ctx.store.order_by_id(order_id).await?.ok_or_else(Error::internal)?;
         return Ok(Created { order, reused: false });

@@ -12,7 +12,7 @@
 use super::throttle::Held;
 use crate::Client;
 use crate::Context;
-use crate::crypto::{random_token, sha256_hex};
+use crate::crypto::{Place, random_token, sha256_hex};
 use crate::error::Error;
 use crate::error::ErrorKind;
 use campuspay_domain::password::{self, PasswordContext};
@@ -165,12 +165,14 @@ pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Re
     if login.chars().count() > MAX_LOGIN_LEN || input.password.len() > MAX_PASSWORD_LEN {
         return Err(invalid_credentials());
     }
+    // The place in the hashing line first: in a flood, a login refused here has cost no query.
+    let place = ctx.hasher.place().map_err(|_| busy())?;
     let school = ctx.store.school_by_code(input.school).await?.ok_or_else(Error::unknown_school)?;
     let by_phone = school.policy.login_ids.contains(&LoginId::Phone);
     let student = ctx.store.student_for_login(school.id, login, by_phone).await?;
     let who = subject(student.as_ref(), login);
     let gate = gate(ctx, &school, who, input, client).await?;
-    let checked = check(ctx, &school, student.as_ref(), input, &gate).await;
+    let checked = check(place, ctx, &school, student.as_ref(), input, &gate).await;
     let student_id = student.as_ref().map(|s| s.id);
     let ev = |kind| NewSecurityEvent { school_id: school.id, student_id, login, kind, ip: &client.ip, user_agent: &client.user_agent };
     let ok = match checked {
@@ -206,7 +208,14 @@ pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Re
 }
 
 /// The captcha when one is due, then the password; `Ok(false)` is a wrong password.
-async fn check(ctx: &Context, school: &School, student: Option<&Student>, input: &LoginInput<'_>, gate: &Gate) -> Result<bool, Error> {
+async fn check(
+    place: Place,
+    ctx: &Context,
+    school: &School,
+    student: Option<&Student>,
+    input: &LoginInput<'_>,
+    gate: &Gate,
+) -> Result<bool, Error> {
     if gate.captcha_due {
         let (id, answer) = (input.captcha_id.unwrap_or(""), input.captcha.unwrap_or(""));
         if !crate::student::captcha::check(ctx, id, answer).await? {
@@ -215,19 +224,23 @@ async fn check(ctx: &Context, school: &School, student: Option<&Student>, input:
             );
         }
     }
-    if gate.slow_down {
+    let place = if gate.slow_down {
+        // A slowed-down address waits out of the line, so it cannot crowd the students out.
+        drop(place);
         tokio::time::sleep(SLOW_DOWN).await;
-    }
+        ctx.hasher.place().map_err(|_| busy())?
+    } else {
+        place
+    };
     let initial = student.map(|s| school.policy.initial_password.for_id_card(&s.id_card));
-    let busy = |_| busy();
     Ok(match student {
-        Some(s) if s.password_hash.is_some() => ctx.hasher.try_verify(input.password, s.password_hash.as_deref()).await.map_err(busy)?,
+        Some(s) if s.password_hash.is_some() => place.verify(input.password, s.password_hash.as_deref()).await,
         Some(_) => {
             // The initial password is derived, not hashed; burn a hash's time all the same.
-            let _ = ctx.hasher.try_verify(input.password, None).await.map_err(busy)?;
+            let _ = place.verify(input.password, None).await;
             initial.as_deref().is_some_and(|i| crate::crypto::constant_time_eq(i.as_bytes(), input.password.as_bytes()))
         }
-        None => ctx.hasher.try_verify(input.password, None).await.map_err(busy)?,
+        None => place.verify(input.password, None).await,
     })
 }
 

@@ -14,7 +14,8 @@
 //! cargo run --release -p campuspay-server --example loadtest -- --students 2000 --phase flood --concurrency 200 --flood 128 --duration 40
 //! ```
 //! `--phase flood` opens the home page from `--concurrency` logged-in students while, from
-//! `ramp + 5` s on, `--flood` more clients send logins as fast as they are answered: it prints
+//! 10 s after the last of them logged in, `--flood` more clients send logins as fast as they are answered, waiting
+//! a refusal's `Retry-After` as a student does (`--flood-retry ignore`: not waiting): it prints
 //! the home page's figures before and during the flood side by side.
 //! The server runs in this process on 127.0.0.1 (one or more instances on one database, each
 //! its own pool and job runner, paying through the first one's simulator); RSS and CPU are
@@ -32,6 +33,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+mod flood;
 mod phases;
 
 const PASSWORD: &str = "Term#Start2026";
@@ -52,6 +54,9 @@ struct Args {
     phase: String,
     /// Login clients of the `flood` phase.
     flood: usize,
+    /// Whether they wait a refusal's `Retry-After` (`honour`, as the login page's student
+    /// does) or send the next login at once (`ignore`).
+    flood_honours_retry: bool,
 }
 
 fn args() -> Args {
@@ -64,6 +69,7 @@ fn args() -> Args {
         instances: 1,
         phase: "journey".into(),
         flood: 128,
+        flood_honours_retry: true,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     for pair in v.chunks(2) {
@@ -77,6 +83,13 @@ fn args() -> Args {
             "--instances" => a.instances = value.parse().expect("--instances N"),
             "--phase" => a.phase = value,
             "--flood" => a.flood = value.parse().expect("--flood N"),
+            "--flood-retry" => {
+                a.flood_honours_retry = match value.as_str() {
+                    "honour" => true,
+                    "ignore" => false,
+                    other => panic!("--flood-retry honour|ignore, not {other}"),
+                }
+            }
             other => panic!("unknown argument {other}"),
         }
     }
@@ -196,22 +209,10 @@ async fn journey(http: &reqwest::Client, base: &str, provider_base: &str, no: &s
 
 /// One login, timed as the `login` step; answers the session token.
 async fn login(http: &reqwest::Client, base: &str, no: &str, tally: &Mutex<Tally>) -> Option<String> {
-    let t = Instant::now();
-    let res =
-        http.post(format!("{base}/api/v1/student/login")).json(&json!({"school": "qdou", "login": no, "password": PASSWORD})).send().await;
-    let (status, v) = match res {
-        Ok(r) => (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null)),
-        Err(_) => {
-            tally.lock().unwrap().err("login", "connection".into());
-            return None;
-        }
-    };
-    if status != 200 {
-        tally.lock().unwrap().err("login", format!("{status} {}", v["error"]["code"].as_str().unwrap_or("")));
-        return None;
+    match flood::login(http, base, no, "login", tally).await {
+        flood::Answer::Token(t) => Some(t),
+        _ => None,
     }
-    tally.lock().unwrap().ok("login", t);
-    v["token"].as_str().map(str::to_string)
 }
 
 /// Runs `f` from `n` tasks at once for `for_s` seconds; answers how many times it finished.
@@ -387,18 +388,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         _ => {}
     }
     let single_write_step = settled.is_some() || a.phase == "order";
-    // The flood's logins begin once every home client is logged in and warm.
-    let flood_start = t0 + Duration::from_secs(a.ramp_s + 5);
+    // The flood's logins begin 10 s after every home client is logged in.
+    let flood_start = Arc::new(flood::Start::new(a.concurrency, Duration::from_secs(10)));
     for _ in (0..a.flood).filter(|_| a.phase == "flood") {
-        let (http, tally, next, bases) = (http.clone(), tally.clone(), next.clone(), bases.clone());
-        let students = a.students;
-        tasks.push(tokio::spawn(async move {
-            tokio::time::sleep_until(flood_start.into()).await;
-            while Instant::now() < stop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % students;
-                login(&http, &bases[i % bases.len()], &format!("L{i:07}"), &tally).await;
-            }
-        }));
+        let (http, tally, next, bases, start) = (http.clone(), tally.clone(), next.clone(), bases.clone(), flood_start.clone());
+        tasks.push(tokio::spawn(flood::client(http, bases, next, a.students, start, stop, a.flood_honours_retry, tally)));
     }
     for k in (0..a.concurrency).filter(|_| !single_write_step) {
         // The ramp: the k-th of n virtual students' desks opens k/n of the way into it.
@@ -406,6 +400,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (http, tally, next, bases, provider) = (http.clone(), tally.clone(), next.clone(), bases.clone(), bases[0].clone());
         let students = a.students;
         let phase = a.phase.clone();
+        let flood_start = flood_start.clone();
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;
             match phase.as_str() {
@@ -421,19 +416,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     // One login each, then the home page over and over (a crowded first page).
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % students;
                     let base = &bases[i % bases.len()];
-                    // A login answered 429 (the hashing line full at the ramp) is tried again.
+                    // A login answered 429 (the hashing line full at the ramp) is tried again
+                    // after its `Retry-After`, as the student would.
                     let token = loop {
-                        if let Some(token) = login(&http, base, &format!("L{i:07}"), &tally).await {
-                            break token;
+                        match flood::login(&http, base, &format!("L{i:07}"), "login", &tally).await {
+                            flood::Answer::Token(token) => break token,
+                            flood::Answer::Refused(after) => tokio::time::sleep(after.unwrap_or(Duration::from_secs(2))).await,
+                            flood::Answer::Failed => tokio::time::sleep(Duration::from_millis(200)).await,
                         }
                         if Instant::now() >= stop {
                             return;
                         }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
                     };
+                    flood_start.logged_in();
                     while Instant::now() < stop {
                         let t = Instant::now();
-                        let step = if phase == "flood" && t >= flood_start { HOME_IN_FLOOD } else { "home" };
+                        let step = if phase == "flood" { flood_start.home_step(t, "home", HOME_IN_FLOOD) } else { "home" };
                         match http.get(format!("{base}/api/v1/student/charges")).bearer_auth(&token).send().await {
                             Ok(r) if r.status().as_u16() == 200 => {
                                 let _ = r.bytes().await;
@@ -507,7 +505,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  /healthz ceiling           {healthz:>9.1} req/s");
     println!("  raw commit rate            {commits:>9.1} commits/s");
     println!("\n{:<20} {:>7} {:>9} {:>9} {:>9} {:>9}  ratio to its limit", "step", "done", "req/s", "p50 ms", "p95 ms", "p99 ms");
-    for step in STEPS.iter().chain(&["provider takes payment", HOME_IN_FLOOD]) {
+    for step in STEPS.iter().chain(&["provider takes payment", flood::HOME_RAMP, HOME_IN_FLOOD, flood::LOGIN_IN_FLOOD]) {
         let mut lat = t.lat.get(step).cloned().unwrap_or_default();
         if lat.is_empty() {
             continue;
@@ -515,8 +513,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         lat.sort();
         let rate = t.rate(step);
         let (limit, name) = match *step {
-            "login" => (argon2, "argon2"),
-            "home" | "provider takes payment" | HOME_IN_FLOOD => (healthz, "/healthz"),
+            "login" | flood::LOGIN_IN_FLOOD => (argon2, "argon2"),
+            "home" | "provider takes payment" | flood::HOME_RAMP | HOME_IN_FLOOD => (healthz, "/healthz"),
             _ => (commits, "commits"),
         };
         println!(

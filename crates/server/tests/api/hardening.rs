@@ -65,7 +65,10 @@ async fn a_login_burst_checks_no_more_passwords_than_the_limits(app: TestApp) {
     let failed = failures_recorded(&app, "login_failed").await;
     assert!(failed <= 10, "{failed} passwords checked before the lock: {answers:?}");
     assert_eq!(failed, 10, "the lock comes at 10, not before");
-    assert!(count(&answers, "account_locked") >= 90 - 3, "{answers:?}");
+    // The rest are refused without a check: locked, or told to come back (429 busy) when the
+    // hashing line was full, which is answered before the account is even read.
+    assert!(count(&answers, "account_locked") >= 1, "{answers:?}");
+    assert!(count(&answers, "account_locked") + count(&answers, "busy") >= 90 - 3, "{answers:?}");
     assert_eq!(failures_recorded(&app, "locked_out").await, 1, "one failure is the one that locks");
 }
 
