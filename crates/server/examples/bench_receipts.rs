@@ -35,21 +35,50 @@ fn p99(mut v: Vec<Duration>) -> Duration {
     v[(v.len() * 99 / 100).min(v.len() - 1)]
 }
 
-/// 10,000 one-fen counter payments on one of lut's charges, as the counter records them
-/// (an `offline_payments` row, its ledger row and its issuing job each), in one transaction.
+/// 10,000 one-fen counter payments, each by its own student of lut on a charge of its own (the
+/// students and charges made in SQL first, not timed), recorded as the counter records them (an
+/// `offline_payments` row, its ledger row and its issuing job each), in one transaction.
+/// Students of their own because a counter payment's receipt is issued under its student's
+/// lock: 10,000 payments of one student would measure that one lock, not issuing.
 async fn record_payments(state: &AppState) -> Result<Vec<i64>, Box<dyn std::error::Error>> {
     let store = &state.ctx.store;
-    let (school, student, charge): (i64, i64, i64) = sqlx::query_as(
-        "SELECT s.id, st.id, c.id FROM schools s JOIN students st ON st.school_id = s.id JOIN charges c ON c.student_id = st.id \
-         WHERE s.code = 'lut' AND st.student_no = '20230001' ORDER BY c.total_fen DESC LIMIT 1",
+    let (school, item, period): (i64, i64, i64) = sqlx::query_as(
+        "SELECT s.id, c.fee_item_id, c.period_id FROM schools s JOIN students st ON st.school_id = s.id \
+         JOIN charges c ON c.student_id = st.id WHERE s.code = 'lut' AND st.student_no = '20230001' ORDER BY c.total_fen DESC LIMIT 1",
     )
     .fetch_one(store.pool())
     .await?;
     let staff: i64 =
         sqlx::query_scalar("SELECT id FROM staff WHERE school_id = $1 AND login = 'cashier'").bind(school).fetch_one(store.pool()).await?;
     let mut tx = store.write_tx().await?;
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $2 - 1) \
+         INSERT INTO students (school_id, student_no, name, gender, id_card, department, major, level, class_name, enrol_year, created_at) \
+         SELECT $1, 'RB' || CAST(i AS TEXT), '票据压测' || CAST(i AS TEXT), '女', 'RB' || CAST(i AS TEXT), '压测学院', '压测专业', '本科', '压测班', 2030, 0 FROM n",
+    )
+    .bind(school)
+    .bind(PAYMENTS as i64)
+    .execute(&mut *tx.tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO charges (school_id, student_id, fee_item_id, period_id, total_fen, created_at) \
+         SELECT $1, id, $2, $3, 100, 0 FROM students WHERE school_id = $1 AND student_no LIKE 'RB%'",
+    )
+    .bind(school)
+    .bind(item)
+    .bind(period)
+    .execute(&mut *tx.tx)
+    .await?;
+    let payers: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT c.student_id, c.id FROM charges c JOIN students st ON st.id = c.student_id \
+         WHERE st.school_id = $1 AND st.student_no LIKE 'RB%' ORDER BY c.id",
+    )
+    .bind(school)
+    .fetch_all(&mut *tx.tx)
+    .await?;
+    assert_eq!(payers.len(), PAYMENTS, "a charge for every bench student");
     let mut ids = Vec::with_capacity(PAYMENTS);
-    for i in 0..PAYMENTS {
+    for (i, (student, charge)) in payers.into_iter().enumerate() {
         let reference = format!("BENCH-{i:06}");
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO offline_payments (school_id, student_id, method, reference, total_fen, staff_id, created_at) \
