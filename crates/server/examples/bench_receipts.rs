@@ -12,9 +12,10 @@
 
 use campuspay_app::jobs::{self, Job, Limits, Queue};
 use campuspay_app::receipts;
-use campuspay_documents::receipt_pdf::render_receipt;
+use campuspay_documents::receipt_pdf::{ReceiptDoc, render_receipt};
 use campuspay_server::{AppState, Config, demo};
 use campuspay_store::Store;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PAYMENTS: usize = 10_000;
@@ -40,7 +41,7 @@ fn p99(mut v: Vec<Duration>) -> Duration {
 /// `offline_payments` row, its ledger row and its issuing job each), in one transaction.
 /// Students of their own because a counter payment's receipt is issued under its student's
 /// lock: 10,000 payments of one student would measure that one lock, not issuing.
-async fn record_payments(state: &AppState) -> Result<Vec<i64>, Box<dyn std::error::Error>> {
+async fn record_payments(state: &AppState, round: &str) -> Result<Vec<i64>, Box<dyn std::error::Error>> {
     let store = &state.ctx.store;
     let (school, item, period): (i64, i64, i64) = sqlx::query_as(
         "SELECT s.id, c.fee_item_id, c.period_id FROM schools s JOIN students st ON st.school_id = s.id \
@@ -54,32 +55,35 @@ async fn record_payments(state: &AppState) -> Result<Vec<i64>, Box<dyn std::erro
     sqlx::query(
         "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < $2 - 1) \
          INSERT INTO students (school_id, student_no, name, gender, id_card, department, major, level, class_name, enrol_year, created_at) \
-         SELECT $1, 'RB' || CAST(i AS TEXT), '票据压测' || CAST(i AS TEXT), '女', 'RB' || CAST(i AS TEXT), '压测学院', '压测专业', '本科', '压测班', 2030, 0 FROM n",
+         SELECT $1, $3 || CAST(i AS TEXT), '票据压测' || CAST(i AS TEXT), '女', $3 || CAST(i AS TEXT), '压测学院', '压测专业', '本科', '压测班', 2030, 0 FROM n",
     )
     .bind(school)
     .bind(PAYMENTS as i64)
+    .bind(round)
     .execute(&mut *tx.tx)
     .await?;
     sqlx::query(
         "INSERT INTO charges (school_id, student_id, fee_item_id, period_id, total_fen, created_at) \
-         SELECT $1, id, $2, $3, 100, 0 FROM students WHERE school_id = $1 AND student_no LIKE 'RB%'",
+         SELECT $1, id, $2, $3, 100, 0 FROM students WHERE school_id = $1 AND student_no LIKE $4 || '%'",
     )
     .bind(school)
     .bind(item)
     .bind(period)
+    .bind(round)
     .execute(&mut *tx.tx)
     .await?;
     let payers: Vec<(i64, i64)> = sqlx::query_as(
         "SELECT c.student_id, c.id FROM charges c JOIN students st ON st.id = c.student_id \
-         WHERE st.school_id = $1 AND st.student_no LIKE 'RB%' ORDER BY c.id",
+         WHERE st.school_id = $1 AND st.student_no LIKE $2 || '%' ORDER BY c.id",
     )
     .bind(school)
+    .bind(round)
     .fetch_all(&mut *tx.tx)
     .await?;
     assert_eq!(payers.len(), PAYMENTS, "a charge for every bench student");
     let mut ids = Vec::with_capacity(PAYMENTS);
     for (i, (student, charge)) in payers.into_iter().enumerate() {
-        let reference = format!("BENCH-{i:06}");
+        let reference = format!("BENCH-{round}-{i:06}");
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO offline_payments (school_id, student_id, method, reference, total_fen, staff_id, created_at) \
              VALUES ($1, $2, 'cash', $3, 1, $4, 0) RETURNING id",
@@ -107,6 +111,129 @@ async fn record_payments(state: &AppState) -> Result<Vec<i64>, Box<dyn std::erro
     Ok(ids)
 }
 
+/// The worker's local queue: each slot claims a batch of due issuing jobs and runs it, until
+/// none is due.
+fn issuing_slots(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..workers())
+        .map(|_| {
+            let state = state.clone();
+            tokio::spawn(async move {
+                while let Some(claimed) = jobs::claim(&state.ctx, Queue::Local).await.expect("claim") {
+                    jobs::run_claimed(&state.ctx, claimed).await;
+                }
+            })
+        })
+        .collect()
+}
+
+/// As a server serves receipts: another 10,000 payments; the worker's slots issue them while
+/// as many students as there are cores download, each receipt as soon as it is issued — against
+/// the raw loop on as many threads. One download at a time (the serial figures above) leaves a
+/// core idle during every query; a server never serves one student at a time.
+async fn served(state: &AppState, school: i64, doc: &ReceiptDoc) -> Result<(), Box<dyn std::error::Error>> {
+    let store = state.ctx.store.clone();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let before: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM receipts").fetch_one(store.pool()).await?;
+    record_payments(state, "RC").await?;
+
+    let t0 = Instant::now();
+    let slots = issuing_slots(state);
+    // Students learn of a receipt when it is issued (the SMS): here, by the receipts' ids.
+    let (issued, next) = tokio::sync::mpsc::unbounded_channel::<i64>();
+    let feeder = tokio::spawn(async move {
+        let (mut last, mut seen) = (before, 0);
+        while seen < PAYMENTS {
+            let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM receipts WHERE id > $1 ORDER BY id LIMIT 1000")
+                .bind(last)
+                .fetch_all(store.pool())
+                .await
+                .expect("issued receipts");
+            if ids.is_empty() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+            last = ids[ids.len() - 1];
+            seen += ids.len();
+            for id in ids {
+                let _ = issued.send(id);
+            }
+        }
+    });
+    let next = Arc::new(tokio::sync::Mutex::new(next));
+    let downloads: Vec<_> = (0..cores)
+        .map(|_| {
+            let (state, next) = (state.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut times = Vec::new();
+                loop {
+                    let id = next.lock().await.recv().await;
+                    let Some(id) = id else { break };
+                    let t = Instant::now();
+                    std::hint::black_box(receipts::pdf_of(&state, school, None, id).await.expect("pdf"));
+                    times.push(t.elapsed());
+                }
+                times
+            })
+        })
+        .collect();
+    for t in slots {
+        t.await?;
+    }
+    let issue = t0.elapsed();
+    feeder.await?;
+    let mut times = Vec::with_capacity(PAYMENTS);
+    for t in downloads {
+        times.extend(t.await?);
+    }
+    let total = t0.elapsed();
+    assert_eq!(times.len(), PAYMENTS, "every receipt downloaded once");
+
+    let doc = Arc::new(doc.clone());
+    let t1 = Instant::now();
+    let threads: Vec<_> = (0..cores)
+        .map(|_| {
+            let doc = doc.clone();
+            std::thread::spawn(move || {
+                (0..PAYMENTS / cores)
+                    .map(|_| {
+                        let t = Instant::now();
+                        std::hint::black_box(render_receipt(&doc).expect("render"));
+                        t.elapsed()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let mut raw_times = Vec::with_capacity(PAYMENTS);
+    for t in threads {
+        raw_times.extend(t.join().expect("render thread"));
+    }
+    let raw = t1.elapsed();
+    let (raw_rate, served_rate) = (raw_times.len() as f64 / raw.as_secs_f64(), PAYMENTS as f64 / total.as_secs_f64());
+    println!("\nas a server serves them: issuing while {cores} download at once, against the raw loop on {cores} threads");
+    println!(
+        "{:<40} {:>9.0} receipts/s  ({:.1} s, while downloads ran)",
+        "issue",
+        PAYMENTS as f64 / issue.as_secs_f64(),
+        issue.as_secs_f64()
+    );
+    println!(
+        "{:<40} {:>9.0} receipts/s  ({:.1} s; p99 download {:.2} ms)",
+        "issued and downloaded",
+        served_rate,
+        total.as_secs_f64(),
+        p99(times).as_secs_f64() * 1e3
+    );
+    println!(
+        "{:<40} {:>9.0} renders/s   (p99 {:.2} ms)",
+        "raw PDF render loop, same concurrency",
+        raw_rate,
+        p99(raw_times).as_secs_f64() * 1e3
+    );
+    println!("{:<40} {:>9.0} %  of the raw loop at the same concurrency", "issued and downloaded", 100.0 * served_rate / raw_rate);
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("campuspay-bench-receipts-{}", std::process::id()));
@@ -132,21 +259,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // is of the bench's payments alone.
     jobs::run_pending(&state.ctx).await?;
     let before: i64 = sqlx::query_scalar("SELECT CAST(COALESCE(MAX(id), 0) AS BIGINT) FROM receipts").fetch_one(store.pool()).await?;
-    record_payments(&state).await?;
+    record_payments(&state, "RB").await?;
 
     // Issue: the worker's local queue, each slot claiming a batch of due issuing jobs and
     // running it, until none is due.
     let t0 = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..workers() {
-        let state = state.clone();
-        tasks.push(tokio::spawn(async move {
-            while let Some(claimed) = jobs::claim(&state.ctx, Queue::Local).await.expect("claim") {
-                jobs::run_claimed(&state.ctx, claimed).await;
-            }
-        }));
-    }
-    for t in tasks {
+    for t in issuing_slots(&state) {
         t.await?;
     }
     let issue = t0.elapsed();
@@ -203,6 +321,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         100.0 * rate(PAYMENTS, total) / rate(PAYMENTS, raw),
         100.0 * rate(PAYMENTS, render) / rate(PAYMENTS, raw)
     );
+    served(&state, school, &doc_of).await?;
     println!("{:<40} {:>9} bytes per receipt PDF", "size", sample.len());
     println!("{:<40} {:>9.0} MB", "peak RSS", peak_rss_mb());
 
