@@ -59,6 +59,10 @@ pub struct Context {
     pub secret_keys: Option<SecretKeys>,
     /// Who issues each school's receipts.
     pub issuers: Arc<crate::receipts::Issuers>,
+    /// Schools as the busy paths read them (at most `schools::KEPT` old).
+    pub schools: Arc<crate::schools::SchoolCache>,
+    /// Writes the busiest settlements together (`payment::settler`).
+    pub settler: Arc<crate::payment::settler::Settler>,
     public_url: Arc<str>,
 }
 
@@ -85,6 +89,8 @@ impl Context {
             import_tasks: Arc::default(),
             secret_keys: settings.secret_keys.clone(),
             issuers: Arc::default(),
+            schools: Arc::default(),
+            settler: Arc::default(),
             public_url,
         }
     }

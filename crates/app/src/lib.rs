@@ -22,6 +22,7 @@ pub mod messaging;
 pub mod office;
 pub mod payment;
 pub mod receipts;
+pub mod schools;
 pub mod secrets;
 pub mod student;
 

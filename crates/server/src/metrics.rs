@@ -148,6 +148,17 @@ pub async fn metrics(State(state): State<AppState>, client: Client) -> Response 
     let idle = pool.num_idle() as u64;
     let _ = writeln!(out, "campuspay_db_connections{{state=\"idle\"}} {idle}");
     let _ = writeln!(out, "campuspay_db_connections{{state=\"in_use\"}} {}", u64::from(pool.size()).saturating_sub(idle));
+    let w = state.store.write_stats();
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
+    out.push_str("# HELP campuspay_db_write_transactions_total Write transactions this instance began.\n");
+    out.push_str("# TYPE campuspay_db_write_transactions_total counter\n");
+    let _ = writeln!(out, "campuspay_db_write_transactions_total {}", load(&w.transactions));
+    if state.store.backend() == campuspay_store::Backend::Sqlite {
+        out.push_str("# HELP campuspay_db_writer_seconds_total Time SQLite's one writer was waited for and held.\n");
+        out.push_str("# TYPE campuspay_db_writer_seconds_total counter\n");
+        let _ = writeln!(out, "campuspay_db_writer_seconds_total{{state=\"waited\"}} {}", load(&w.wait_ns) as f64 / 1e9);
+        let _ = writeln!(out, "campuspay_db_writer_seconds_total{{state=\"held\"}} {}", load(&w.held_ns) as f64 / 1e9);
+    }
     match state.store.book_stats().await {
         Ok(b) => {
             out.push_str("# HELP campuspay_payments_total Provider payments settled, by how we learnt of them and what became of them.\n");

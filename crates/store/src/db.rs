@@ -2,7 +2,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The store's one error type; the server maps it to HTTP.
@@ -89,12 +90,36 @@ pub struct Store {
     /// SQLite allows one writer: taking this before `BEGIN` turns lock upgrades (which fail
     /// at once with SQLITE_BUSY) into an orderly queue. PostgreSQL needs none.
     write_lock: Option<Arc<Mutex<()>>>,
+    writes: Arc<WriteStats>,
+}
+
+/// How this instance's write transactions used the database, for `/metrics` and the load
+/// program: on SQLite, how long they waited for the one writer and how long they held it.
+#[derive(Debug, Default)]
+pub struct WriteStats {
+    pub transactions: AtomicU64,
+    pub wait_ns: AtomicU64,
+    pub held_ns: AtomicU64,
+}
+
+/// SQLite's one writer, held from before `BEGIN` until the transaction ends.
+struct HeldWriter {
+    _guard: OwnedMutexGuard<()>,
+    since: Instant,
+    stats: Arc<WriteStats>,
+}
+
+impl Drop for HeldWriter {
+    fn drop(&mut self) {
+        let held = u64::try_from(self.since.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.stats.held_ns.fetch_add(held, Ordering::Relaxed);
+    }
 }
 
 /// A write transaction; on SQLite it also holds the single-writer lock.
 pub struct WriteTx {
     pub tx: Transaction<'static, Any>,
-    _guard: Option<OwnedMutexGuard<()>>,
+    _guard: Option<HeldWriter>,
 }
 
 impl WriteTx {
@@ -141,7 +166,7 @@ impl Store {
             }
         };
         let write_lock = (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { pool, backend, write_lock })
+        Ok(Store { pool, backend, write_lock, writes: Arc::default() })
     }
 
     /// A round trip to the database, for health checks.
@@ -159,10 +184,19 @@ impl Store {
     }
 
     pub async fn write_tx(&self) -> Result<WriteTx, StoreError> {
+        self.writes.transactions.fetch_add(1, Ordering::Relaxed);
         let guard = match &self.write_lock {
-            Some(l) => Some(l.clone().lock_owned().await),
+            Some(l) => {
+                let asked = Instant::now();
+                let guard = l.clone().lock_owned().await;
+                let since = Instant::now();
+                let waited = u64::try_from((since - asked).as_nanos()).unwrap_or(u64::MAX);
+                self.writes.wait_ns.fetch_add(waited, Ordering::Relaxed);
+                Some(HeldWriter { _guard: guard, since, stats: Arc::clone(&self.writes) })
+            }
             None => None,
         };
+
         // IMMEDIATE takes SQLite's write lock at BEGIN, so another process on the same file
         // (the reconcile CLI beside the server) waits on busy_timeout instead of failing on a
         // read-to-write upgrade.
@@ -170,7 +204,13 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
+
         Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// This instance's write transactions so far (see [`WriteStats`]).
+    pub fn write_stats(&self) -> &WriteStats {
+        &self.writes
     }
 
     /// Runs `f` in a write transaction and commits it if `f` succeeds: for a use case whose
@@ -255,6 +295,16 @@ fn sqlite_path(url: &str) -> Option<String> {
 pub enum On<'a> {
     Pool,
     Tx(&'a mut WriteTx),
+}
+
+impl On<'_> {
+    /// The same place again, for one more query.
+    pub fn reborrow(&mut self) -> On<'_> {
+        match self {
+            On::Pool => On::Pool,
+            On::Tx(tx) => On::Tx(tx),
+        }
+    }
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod merchants;
 pub mod money_reports;
 pub mod office;
+#[macro_use]
 pub mod orders;
 pub mod outbox;
 pub mod payments;
@@ -31,9 +32,10 @@ pub mod schools;
 pub mod search;
 pub mod security;
 pub mod sessions;
+pub mod settling;
 pub mod staff;
 pub mod stats;
 pub mod students;
 pub mod throttle;
 
-pub use db::{Backend, On, Store, StoreError, WriteTx, now as db_now};
+pub use db::{Backend, On, Store, StoreError, WriteStats, WriteTx, now as db_now};

@@ -86,7 +86,7 @@ macro_rules! attempt_columns {
     };
 }
 
-fn order(r: &AnyRow) -> Result<OrderRow, sqlx::Error> {
+pub(crate) fn order(r: &AnyRow) -> Result<OrderRow, sqlx::Error> {
     Ok(OrderRow {
         id: r.try_get("id")?,
         school_id: r.try_get("school_id")?,
@@ -121,7 +121,7 @@ fn order_line(r: &AnyRow) -> Result<OrderLine, sqlx::Error> {
     })
 }
 
-fn attempt(r: &AnyRow) -> Result<AttemptRow, sqlx::Error> {
+pub(crate) fn attempt(r: &AnyRow) -> Result<AttemptRow, sqlx::Error> {
     Ok(AttemptRow {
         id: r.try_get("id")?,
         school_id: r.try_get("school_id")?,
@@ -173,7 +173,9 @@ impl Store {
         Ok(order(&row)?)
     }
 
-    /// Adds a line; `Conflict` when the charge is held by another live order.
+    /// Adds a line holding `charge_id` for `amount`, if the charge still owes that much as this
+    /// transaction sees it (one statement: the check and the insert cannot be split by another
+    /// writer); answers whether it was added. A charge another live order holds is `Conflict`.
     pub async fn insert_order_line(
         &self,
         tx: &mut WriteTx,
@@ -182,9 +184,10 @@ impl Store {
         charge_id: i64,
         amount: Fen,
         balance: Fen,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO order_lines (school_id, order_id, charge_id, amount_fen, balance_fen, live) VALUES ($1, $2, $3, $4, $5, 1)",
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO order_lines (school_id, order_id, charge_id, amount_fen, balance_fen, live) \
+             SELECT $1, $2, $3, $4, $5, 1 WHERE (SELECT owed_fen FROM charge_sums WHERE charge_id = $3) >= $4",
         )
         .bind(school_id)
         .bind(order_id)
@@ -194,7 +197,7 @@ impl Store {
         .execute(&mut *tx.tx)
         .await
         .map_err(|e| StoreError::from_write(e, "charge held by a live order"))?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// The live order holding any of these charges, if one does.

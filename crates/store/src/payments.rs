@@ -98,6 +98,10 @@ pub struct RefundRow {
     pub office_refund_id: Option<i64>,
 }
 
+pub(crate) fn settled_txn(r: &AnyRow) -> Result<SettledTxn, sqlx::Error> {
+    Ok(SettledTxn { provider: word(r, "provider")?, txn_id: r.try_get("txn_id")?, disposition: word(r, "disposition")? })
+}
+
 impl Store {
     /// Every transaction already settled for the order.
     pub async fn settled_txns(&self, tx: &mut WriteTx, order_id: i64) -> Result<Vec<SettledTxn>, StoreError> {
@@ -105,9 +109,7 @@ impl Store {
             .bind(order_id)
             .fetch_all(&mut *tx.tx)
             .await?;
-        map_rows(&rows, |r| {
-            Ok(SettledTxn { provider: word(r, "provider")?, txn_id: r.try_get("txn_id")?, disposition: word(r, "disposition")? })
-        })
+        map_rows(&rows, settled_txn)
     }
 
     /// Records a settled transaction; `Conflict` when it was settled already (any order).

@@ -171,7 +171,8 @@ pub struct Claimed {
     row: campuspay_store::jobs::JobRow,
     /// `Err` when the stored job does not decode; running it records the failure.
     pub job: Result<Job, String>,
-    /// Issuing jobs claimed with this one (itself an issuing job), run in its transaction.
+    /// Jobs of its batch claimed with this one: issuing jobs (run in one transaction) or
+    /// deliveries (sent each on its own, finished together).
     more: Vec<(campuspay_store::jobs::JobRow, Job)>,
 }
 
@@ -188,6 +189,17 @@ impl Claimed {
 /// longer.
 pub const ISSUE_BATCH: usize = 64;
 
+/// How many receipt deliveries (SMS, mail) one claim takes at most. Each is sent on its own,
+/// all of a claim's at once (so the slowest send, not their sum, bounds the claim's lease), and
+/// the sent ones are marked done in one transaction: a claim and a finish per message were two
+/// of the ~8 commits each payment cost SQLite's one writer at the start of term.
+pub const DELIVERY_BATCH: usize = 16;
+
+/// Whether the job delivers a receipt (claimed and finished in batches).
+fn delivers(job: &Job) -> bool {
+    matches!(job, Job::SmsReceipt { .. } | Job::MailReceipt { .. })
+}
+
 /// What an issuing job issues for; `None` for other jobs.
 fn issues_for(job: &Job) -> Option<crate::receipts::IssueFor> {
     match job {
@@ -198,16 +210,26 @@ fn issues_for(job: &Job) -> Option<crate::receipts::IssueFor> {
 }
 
 /// Claims the most overdue job of `queue`, if one is due by the context's clock. An issuing
-/// job comes with up to [`ISSUE_BATCH`] - 1 more due issuing jobs, to be issued together.
+/// job comes with up to [`ISSUE_BATCH`] - 1 more due issuing jobs, to be issued together; a
+/// delivery with up to [`DELIVERY_BATCH`] - 1 more deliveries.
 pub async fn claim(ctx: &Context, queue: Queue) -> Result<Option<Claimed>, StoreError> {
     let Some(row) = ctx.store.claim_job(queue.as_str(), ctx.clock.now()).await? else { return Ok(None) };
     let job = Job::decode(&row.kind, &row.payload).map_err(|e| e.to_string());
     let mut more = Vec::new();
-    if job.as_ref().is_ok_and(|j| issues_for(j).is_some()) {
-        let kinds = [Job::IssueReceipt { order_id: 0 }.encode().0, Job::IssueOfflineReceipt { offline_payment_id: 0 }.encode().0];
+    let batch = match &job {
+        Ok(j) if issues_for(j).is_some() => {
+            Some(([Job::IssueReceipt { order_id: 0 }, Job::IssueOfflineReceipt { offline_payment_id: 0 }], ISSUE_BATCH))
+        }
+        Ok(j) if delivers(j) => {
+            Some(([Job::SmsReceipt { school_id: 0, receipt_id: 0 }, Job::MailReceipt { school_id: 0, receipt_id: 0 }], DELIVERY_BATCH))
+        }
+        _ => None,
+    };
+    if let Some((like, size)) = batch {
+        let kinds = like.map(|j| j.encode().0);
         let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
         let now = ctx.clock.now();
-        for extra in ctx.store.claim_jobs(queue.as_str(), &kinds, now, ISSUE_BATCH as i64 - 1).await? {
+        for extra in ctx.store.claim_jobs(queue.as_str(), &kinds, now, size as i64 - 1).await? {
             match Job::decode(&extra.kind, &extra.payload) {
                 Ok(j) => more.push((extra, j)),
                 // Recorded as failed now, as running it alone would: never guessed at.

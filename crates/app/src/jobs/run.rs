@@ -65,10 +65,13 @@ pub(super) async fn run(ctx: &Context, claimed: Claimed) {
     }
     let first = match job {
         Ok(j) => j,
-        // Only a decoded issuing job is claimed with others.
+        // Only a decoded issuing job or delivery is claimed with others.
         Err(e) => return run_one(ctx, row, Err(e)).await,
     };
     let batch: Vec<(JobRow, Job)> = std::iter::once((row, first)).chain(more).collect();
+    if batch.iter().all(|(_, j)| super::delivers(j)) {
+        return deliver_together(ctx, batch).await;
+    }
     if let Err(e) = issue_together(ctx, &batch).await {
         // One job's trouble must not hold back the others, nor hide whose it is: each runs
         // alone and records its own outcome.
@@ -76,6 +79,37 @@ pub(super) async fn run(ctx: &Context, claimed: Claimed) {
         for (row, job) in batch {
             run_one(ctx, row, Ok(job)).await;
         }
+    }
+}
+
+/// Sends a batch of receipt deliveries, all at once, and marks the sent ones done in one
+/// transaction; one that failed records its own outcome, as it would alone.
+async fn deliver_together(ctx: &Context, batch: Vec<(JobRow, Job)>) {
+    let mut sending = tokio::task::JoinSet::new();
+    for (row, job) in batch {
+        let ctx = ctx.clone();
+        sending.spawn(async move {
+            let next = outcome(&ctx, &row, &job).await;
+            (row, job, next)
+        });
+    }
+    let mut sent = Vec::new();
+    while let Some(done) = sending.join_next().await {
+        match done {
+            Ok((row, _, Ok(Next::Done))) => sent.push(row),
+            Ok((row, job, next)) => record(ctx, row, Some(&job), next).await,
+            // Its lease runs out and it is sent again: a panic is not a reason to lose it.
+            Err(e) => tracing::error!(error = %e, "a receipt delivery panicked"),
+        }
+    }
+    let finished = async {
+        let mut tx = ctx.store.write_tx().await?;
+        ctx.store.finish_jobs_in(&mut tx, &sent, ctx.clock.now()).await?;
+        tx.commit().await
+    };
+    if let Err(e) = finished.await {
+        // Their leases run out and they are sent again: a second message, never a lost one.
+        tracing::error!(error = %e, jobs = sent.len(), "recording sent receipt deliveries");
     }
 }
 
@@ -96,32 +130,43 @@ async fn issue_together(ctx: &Context, batch: &[(JobRow, Job)]) -> Result<(), cr
 /// Runs one job and records its outcome.
 async fn run_one(ctx: &Context, row: JobRow, job: Result<Job, String>) {
     let next = match &job {
-        Ok(job) => match job {
-            Job::QueryAttempt { attempt_id } => query_attempt(ctx, *attempt_id, row.attempts).await,
-            Job::ExpireOrder { order_id } => expire_order(ctx, *order_id).await,
-            Job::CloseAttempt { attempt_id } => close_attempt(ctx, *attempt_id).await,
-            Job::Refund { refund_id } => refund(ctx, *refund_id, row.attempts).await,
-            Job::Reconcile { date } => reconcile(ctx, date, row.attempts).await,
-            Job::IssueReceipt { order_id } => crate::receipts::issue_for_order(ctx, *order_id).await.map(|_| Next::Done),
-            Job::IssueOfflineReceipt { offline_payment_id } => {
-                crate::receipts::issue_for_offline(ctx, *offline_payment_id).await.map(|_| Next::Done)
-            }
-            Job::SmsReceipt { school_id, receipt_id } => {
-                crate::receipts::deliver(ctx, *school_id, *receipt_id, crate::receipts::Delivery::Sms).await.map(|_| Next::Done)
-            }
-            Job::MailReceipt { school_id, receipt_id } => {
-                crate::receipts::deliver(ctx, *school_id, *receipt_id, crate::receipts::Delivery::Mail).await.map(|_| Next::Done)
-            }
-            Job::Export { export_id } => crate::office::exports::run(ctx, *export_id, row.attempts).await.map(|_| Next::Done),
-            Job::ExpireExport { export_id } => crate::office::exports::expire(ctx, *export_id).await.map(|_| Next::Done),
-        },
+        Ok(job) => outcome(ctx, &row, job).await,
         Err(e) => Err(crate::Error::new(crate::ErrorKind::Internal, "undecodable_job", e.clone(), e.clone())),
     };
+    record(ctx, row, job.as_ref().ok(), next).await
+}
+
+/// What running the job came to.
+async fn outcome(ctx: &Context, row: &JobRow, job: &Job) -> Result<Next, crate::Error> {
+    match job {
+        Job::QueryAttempt { attempt_id } => query_attempt(ctx, *attempt_id, row.attempts).await,
+        Job::ExpireOrder { order_id } => expire_order(ctx, *order_id).await,
+        Job::CloseAttempt { attempt_id } => close_attempt(ctx, *attempt_id).await,
+        Job::Refund { refund_id } => refund(ctx, *refund_id, row.attempts).await,
+        Job::Reconcile { date } => reconcile(ctx, date, row.attempts).await,
+        Job::IssueReceipt { order_id } => crate::receipts::issue_for_order(ctx, *order_id).await.map(|_| Next::Done),
+        Job::IssueOfflineReceipt { offline_payment_id } => {
+            crate::receipts::issue_for_offline(ctx, *offline_payment_id).await.map(|_| Next::Done)
+        }
+        Job::SmsReceipt { school_id, receipt_id } => {
+            crate::receipts::deliver(ctx, *school_id, *receipt_id, crate::receipts::Delivery::Sms).await.map(|_| Next::Done)
+        }
+        Job::MailReceipt { school_id, receipt_id } => {
+            crate::receipts::deliver(ctx, *school_id, *receipt_id, crate::receipts::Delivery::Mail).await.map(|_| Next::Done)
+        }
+        Job::Export { export_id } => crate::office::exports::run(ctx, *export_id, row.attempts).await.map(|_| Next::Done),
+        Job::ExpireExport { export_id } => crate::office::exports::expire(ctx, *export_id).await.map(|_| Next::Done),
+    }
+}
+
+/// Records what came of a job: done, again later, stopped for the office, or failed (retried
+/// with backoff).
+async fn record(ctx: &Context, row: JobRow, job: Option<&Job>, next: Result<Next, crate::Error>) {
     let now = ctx.clock.now();
     let result = match next {
         Ok(Next::Done) => ctx.store.finish_job(&row, now).await,
         Ok(Next::Again(at, why)) => ctx.store.retry_job(&row, at, &why, false).await,
-        Err(e) if e.kind == ErrorKind::Misconfigured && stop(ctx, &row, job.as_ref().ok(), &e).await => Ok(()),
+        Err(e) if e.kind == ErrorKind::Misconfigured && stop(ctx, &row, job, &e).await => Ok(()),
         Err(e) => {
             tracing::warn!(job = row.id, kind = row.kind, payload = row.payload, error = e.zh, "job failed; will retry");
             ctx.store.retry_job(&row, now + retry_backoff(row.attempts), &e.zh, true).await

@@ -144,5 +144,7 @@ pub async fn update_policy(ctx: &Context, staff: &Staff, client: &Client, policy
     };
     audit(ctx, &mut tx, staff, client, &what).await?;
     tx.commit().await?;
+    // This instance's students see the new policy at once; other instances within `KEPT`.
+    ctx.schools.forget(school.id);
     Ok(())
 }

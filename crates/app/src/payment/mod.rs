@@ -9,4 +9,5 @@ pub mod payer;
 pub mod reconcile;
 pub mod refund;
 pub mod settle;
+pub mod settler;
 pub mod statement_fees;

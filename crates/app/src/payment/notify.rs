@@ -157,7 +157,7 @@ pub async fn receive(ctx: &Context, n: &Incoming<'_>) -> Answer {
         return Answer::UnknownProvider;
     };
     let candidates: Vec<(i64, Channel)> = match n.school {
-        Some(code) => match ctx.store.school_by_code(code).await {
+        Some(code) => match ctx.schools.by_code(&ctx.store, code).await {
             Ok(Some(s)) => ctx.channels.for_provider(provider, Some(s.id)),
             Ok(None) => Vec::new(),
             Err(e) => {

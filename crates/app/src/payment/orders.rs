@@ -227,10 +227,11 @@ pub async fn create_order(ctx: &Context, session: &SessionRow, input: &NewOrderI
             let part = balance_left.min(*amount);
             balance_left = balance_left.checked_sub(part).map_err(|_| Error::internal())?;
             match ctx.store.insert_order_line(&mut tx, o.school.id, order_id, *charge_id, *amount, part).await {
-                Ok(()) => {
+                Ok(added) => {
                     // What was owed was read before this transaction: a payment that freed
-                    // the charge from another order meanwhile must not be paid for twice.
-                    if ctx.store.charge_remaining(On::Tx(&mut tx), *charge_id).await? < *amount {
+                    // the charge from another order meanwhile must not be paid for twice, so
+                    // the line is added only if the charge still owes its amount.
+                    if !added {
                         drop(tx);
                         return Err(Error::new(
                             ErrorKind::Conflict,
@@ -331,7 +332,7 @@ pub async fn pay(
     openid: Option<&str>,
     client: &Client,
 ) -> Result<PayStarted, Error> {
-    let school = ctx.store.school_by_id(session.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let school = ctx.schools.by_id(&ctx.store, session.school_id).await?.ok_or_else(Error::unknown_school)?;
     let order = own_order(ctx, session, order_no).await?;
     let t = now();
     if order.status != OrderState::Unpaid || order.expires_at <= t {

@@ -60,7 +60,7 @@ pub async fn pay_here(ctx: &Context, session: &SessionRow, order_no: &str, metho
     }
     // The checks of `pay` (order payable, channel enabled) before the detour through WeChat.
     let order = orders::own_order(ctx, session, order_no).await?;
-    let school = ctx.store.school_by_id(session.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let school = ctx.schools.by_id(&ctx.store, session.school_id).await?.ok_or_else(Error::unknown_school)?;
     if !school.policy.channels.iter().any(|c| c == Method::WechatJsapi.as_str()) {
         return orders::pay(ctx, session, order_no, method_name, None, client).await.map(|p| PayStep::Started(Box::new(p)));
     }

@@ -4,6 +4,7 @@
 //! which runs `domain::order::decide` inside one database transaction holding the order, and
 //! records the transaction under a unique (provider, txn id) key.
 
+use super::settler::Outcome;
 use crate::Context;
 use crate::error::{Error, ErrorKind};
 use crate::jobs::{self, Job};
@@ -12,7 +13,9 @@ use campuspay_domain::order::{AttemptState, Disposition, Effect, Order, OrderEve
 use campuspay_domain::{Fen, LedgerKind};
 use campuspay_store::charges::NewLedgerEntry;
 use campuspay_store::orders::{AttemptRow, OrderRow};
-use campuspay_store::payments::NewProviderPayment;
+use campuspay_store::payments::{NewProviderPayment, SettledTxn};
+use campuspay_store::schools::School;
+use campuspay_store::settling::{AppliedPayment, KeptNotice, Settling};
 use campuspay_store::{On, StoreError, WriteTx, db_now as now};
 use std::collections::BTreeSet;
 
@@ -38,13 +41,13 @@ impl Settled {
     }
 }
 
-async fn domain_order(ctx: &Context, tx: &mut WriteTx, order: &OrderRow) -> Result<(Order, BTreeSet<TxnKey>), Error> {
-    let settled = ctx.store.settled_txns(tx, order.id).await?;
-    let key = |s: &campuspay_store::payments::SettledTxn| TxnKey { channel: s.provider.to_string(), txn_id: s.txn_id.clone() };
+/// The order as the domain decides on it, and the transactions already settled for it.
+fn domain_order(order: &OrderRow, settled: &[SettledTxn]) -> (Order, BTreeSet<TxnKey>) {
+    let key = |s: &SettledTxn| TxnKey { channel: s.provider.to_string(), txn_id: s.txn_id.clone() };
     let paid_by = settled.iter().find(|s| s.disposition == Disposition::Applied).map(key);
     let keys = settled.iter().map(key).collect();
-    // The stored status was decoded strictly: an unknown one failed `lock_order` already.
-    Ok((Order { state: order.status, amount: order.total, deadline: order.expires_at, paid_by }, keys))
+    // The stored status was decoded strictly: an unknown one failed the read already.
+    (Order { state: order.status, amount: order.total, deadline: order.expires_at, paid_by }, keys)
 }
 
 /// Settles one provider transaction for the attempt's order.
@@ -84,23 +87,54 @@ pub async fn settle_paid_noting(
     notification: Option<&NoticeRecord<'_>>,
 ) -> Result<(Settled, bool), Error> {
     let provider = attempt.channel.provider();
-    let school = ctx.store.school_by_id(attempt.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let school = ctx.schools.by_id(&ctx.store, attempt.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let p = Payment {
+        attempt: attempt.clone(),
+        txn_id: txn_id.to_string(),
+        amount,
+        paid_at: paid_at.to_string(),
+        source,
+        notification: notification.map(|n| Notice {
+            provider: n.provider.to_string(),
+            school_code: n.school_code.to_string(),
+            headers: n.headers.to_string(),
+            body: n.body.to_string(),
+        }),
+    };
+    if let Some(settled) = settle_unheld(ctx, &school, &p).await? {
+        return Ok(settled);
+    }
     let mut tx = ctx.store.write_tx().await?;
-    let order = ctx.store.lock_order(&mut tx, attempt.order_id).await?;
-    let (current, settled) = domain_order(ctx, &mut tx, &order).await?;
+    // One round trip on SQLite: the order, what was settled for it, and its attempts.
+    let Settling { order, settled, attempts } = ctx.store.lock_for_settling(&mut tx, attempt.order_id).await?;
+    let (current, settled) = domain_order(&order, &settled);
     let txn = TxnKey { channel: provider.to_string(), txn_id: txn_id.to_string() };
     let outcome = decide(&current, &settled, &OrderEvent::ProviderPaid { txn: txn.clone(), amount, source }, school.policy.late_payment)
         .map_err(|_| Error::internal())?;
     let mut result = Settled::Nothing;
+    let mut noted = false;
     for effect in &outcome.effects {
         let (disposition, reason) = match effect {
-            Effect::ApplyPayment { .. } | Effect::Refund { .. } | Effect::Credit { .. } => {
-                effect.disposition().ok_or_else(Error::internal)?
+            Effect::ApplyPayment { .. } => {
+                // The order is held and was unpaid, so it cannot be stale here; the attempt
+                // may be open, superseded or even closed (a close can race the payment): all
+                // may become paid. Already paid would mean the books disagree with themselves:
+                // `Stale` rolls everything back and no money moves.
+                match apply(ctx, &mut tx, &order, attempts.len(), &p, None).await {
+                    Ok(()) => {}
+                    // Settled meanwhile by another instance or request: nothing more to do.
+                    Err(StoreError::Conflict(_)) => return Ok((Settled::Duplicate, false)),
+                    Err(e) => return Err(e.into()),
+                }
+                noted = notification.is_some();
+                result = Settled::Applied;
+                continue;
             }
+            Effect::Refund { .. } | Effect::Credit { .. } => effect.disposition().ok_or_else(Error::internal)?,
             Effect::CloseOpenAttempts => {
-                for a in ctx.store.attempts_of_order(On::Tx(&mut tx), order.id).await? {
+                for a in &attempts {
                     if a.id != attempt.id && a.status.may_take_money() {
-                        supersede(ctx, &mut tx, &a).await?;
+                        supersede(ctx, &mut tx, a).await?;
                     }
                 }
                 continue;
@@ -141,25 +175,6 @@ pub async fn settle_paid_noting(
             memo,
         };
         match effect {
-            Effect::ApplyPayment { .. } => {
-                for line in ctx.store.order_lines(On::Tx(&mut tx), order.id).await? {
-                    // The balance's part of the line was written when the order was made.
-                    let cash = line.amount.checked_sub(line.balance).map_err(|_| Error::internal())?;
-                    if cash.is_positive() {
-                        ctx.store.insert_ledger_entry(&mut tx, &entry(Some(line.charge_id), LedgerKind::Payment, cash, "")).await?;
-                    }
-                }
-                // The order is locked and was unpaid, so it cannot be stale here. The attempt
-                // may be open, superseded or even closed (a close can race the payment): all
-                // may become paid. Already paid would mean the books disagree with themselves:
-                // `Stale` rolls everything back and no money moves.
-                ctx.store.end_order(&mut tx, order.id, OrderState::Paid).await?;
-                ctx.store.set_attempt_status(&mut tx, attempt.id, AttemptState::Paid).await?;
-                // The receipt is owed from the moment the money is applied: queued in the same
-                // transaction, so no applied payment is ever left without one.
-                jobs::enqueue(ctx, &mut tx, &Job::IssueReceipt { order_id: order.id }).await?;
-                result = Settled::Applied;
-            }
             Effect::Refund { .. } => {
                 took_money(ctx, &mut tx, attempt.id).await?;
                 ctx.store
@@ -182,7 +197,7 @@ pub async fn settle_paid_noting(
             _ => {}
         }
     }
-    if let Some(n) = notification {
+    if let Some(n) = notification.filter(|_| !noted) {
         ctx.store.record_notification(&mut tx, n.provider, n.school_code, n.headers, n.body, result.outcome()).await?;
     }
     tx.commit().await?;
@@ -190,6 +205,99 @@ pub async fn settle_paid_noting(
         tracing::info!(order_no = order.order_no, txn_id, ?result, ?source, "payment settled");
     }
     Ok((result, notification.is_some()))
+}
+
+/// A provider transaction to settle, as the paths that learn of money bring it (owned: the
+/// settler writes it in its own task).
+#[derive(Clone)]
+pub(super) struct Payment {
+    attempt: AttemptRow,
+    txn_id: String,
+    amount: Fen,
+    paid_at: String,
+    source: PaidSource,
+    notification: Option<Notice>,
+}
+
+/// A verified notification as kept.
+#[derive(Clone)]
+struct Notice {
+    provider: String,
+    school_code: String,
+    headers: String,
+    body: String,
+}
+
+/// Money for an unpaid order — nearly every payment at the start of term — settled without
+/// holding the order while deciding: read, decide with the domain's rules, and hand the write
+/// to the settler (`settler`: written with whatever else is waiting, in one transaction), which
+/// writes it only if the order is still as read (unpaid, the same attempts). On SQLite that
+/// holds the one writer for one round trip, where the held path holds it across the reads and
+/// the decision too. `None` when the decision is anything else, another attempt may still take
+/// money, or the order moved: the held path decides again, holding it.
+async fn settle_unheld(ctx: &Context, school: &School, p: &Payment) -> Result<Option<(Settled, bool)>, Error> {
+    let Some(view) = ctx.store.settling_view(p.attempt.order_id).await? else { return Ok(None) };
+    let (current, settled) = domain_order(&view.order, &view.settled);
+    let txn = TxnKey { channel: p.attempt.channel.provider().to_string(), txn_id: p.txn_id.clone() };
+    let event = OrderEvent::ProviderPaid { txn, amount: p.amount, source: p.source };
+    let Ok(outcome) = decide(&current, &settled, &event, school.policy.late_payment) else { return Ok(None) };
+    let applies = outcome.effects.iter().any(|e| matches!(e, Effect::ApplyPayment { .. }))
+        && outcome.effects.iter().all(|e| matches!(e, Effect::ApplyPayment { .. } | Effect::CloseOpenAttempts));
+    let others_open = view.attempts.iter().any(|a| a.id != p.attempt.id && a.status.may_take_money());
+    if !applies || others_open {
+        return Ok(None);
+    }
+    let order_no = view.order.order_no.clone();
+    match ctx.settler.write(ctx, view.order, view.attempts.len(), p.clone()).await {
+        Some(Outcome::Applied) => {
+            tracing::info!(order_no, txn_id = p.txn_id, result = ?Settled::Applied, source = ?p.source, "payment settled");
+            Ok(Some((Settled::Applied, p.notification.is_some())))
+        }
+        // Settled meanwhile by another instance or request: nothing more to do.
+        Some(Outcome::Conflict) => Ok(Some((Settled::Duplicate, false))),
+        // Moved since it was read, or not written (the settler is gone or its batch failed).
+        Some(Outcome::Unwritten) | None => Ok(None),
+    }
+}
+
+/// Writes money applied to its unpaid order (`store::settling`), with the receipt's job and the
+/// notification that brought it, in one round trip; inside `savepoint` when it shares its
+/// transaction with other settlements.
+pub(super) async fn apply(
+    ctx: &Context,
+    tx: &mut WriteTx,
+    order: &OrderRow,
+    attempts_seen: usize,
+    p: &Payment,
+    savepoint: Option<&str>,
+) -> Result<(), StoreError> {
+    let job = Job::IssueReceipt { order_id: order.id };
+    let (kind, payload) = job.encode();
+    let applied = AppliedPayment {
+        school_id: order.school_id,
+        student_id: order.student_id,
+        order_id: order.id,
+        attempt_id: p.attempt.id,
+        provider: p.attempt.channel.provider(),
+        channel: p.attempt.channel,
+        txn_id: &p.txn_id,
+        amount: p.amount,
+        source: p.source,
+        paid_at: &p.paid_at,
+        // The receipt is owed from the moment the money is applied: queued in the same
+        // transaction, so no applied payment is ever left without one.
+        receipt_job: (&kind, &payload, job.queue().as_str(), ctx.clock.now()),
+        attempts_seen,
+        savepoint,
+        notice: p.notification.as_ref().map(|n| KeptNotice {
+            provider: &n.provider,
+            school_code: &n.school_code,
+            headers: &n.headers,
+            body: &n.body,
+            outcome: Settled::Applied.outcome(),
+        }),
+    };
+    ctx.store.apply_payment(tx, &applied).await
 }
 
 /// Records that an attempt took money that could not pay its order (late, a second payment, a
@@ -292,10 +400,10 @@ pub async fn end_unpaid(ctx: &Context, order_id: i64, event: OrderEvent) -> Resu
             closed.push(a.id);
         }
     }
-    let school = ctx.store.school_by_id(order.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let school = ctx.schools.by_id(&ctx.store, order.school_id).await?.ok_or_else(Error::unknown_school)?;
     let mut tx = ctx.store.write_tx().await?;
-    let locked = ctx.store.lock_order(&mut tx, order.id).await?;
-    let (current, settled) = domain_order(ctx, &mut tx, &locked).await?;
+    let Settling { order: locked, settled, .. } = ctx.store.lock_for_settling(&mut tx, order.id).await?;
+    let (current, settled) = domain_order(&locked, &settled);
     let outcome = decide(&current, &settled, &event, school.policy.late_payment)
         .map_err(|e| Error::new(ErrorKind::Conflict, "order_paid", e.to_string(), e.message_en()))?;
     if outcome.order.state != current.state {

@@ -44,6 +44,7 @@ impl Lookups {
         if let Some(s) = self.schools.get(&id) {
             return Ok(Arc::clone(s));
         }
+        // From the store, not the schools' cache: what a receipt prints is never seconds old.
         let school = Arc::new(ctx.store.school_by_id(id).await?.ok_or_else(Error::unknown_school)?);
         self.schools.insert(id, Arc::clone(&school));
         Ok(school)
@@ -402,7 +403,7 @@ pub enum Delivery {
 /// (or the student's), and by mail if the student has an e-mail address.
 pub async fn deliver(ctx: &Context, school_id: i64, receipt_id: i64, by: Delivery) -> Result<(), Error> {
     let r = ctx.store.receipt_by_id(On::Pool, school_id, receipt_id).await?.ok_or_else(Error::not_found)?;
-    let school = ctx.store.school_by_id(school_id).await?.ok_or_else(Error::unknown_school)?;
+    let school = ctx.schools.by_id(&ctx.store, school_id).await?.ok_or_else(Error::unknown_school)?;
     let student = ctx.store.student(school_id, r.student_id).await?.ok_or_else(Error::not_found)?;
     let link = super::verify_url(ctx, &r);
     let what = if r.kind == ReceiptKind::RedLetter { "红字电子票据（冲红）" } else { "电子票据" };

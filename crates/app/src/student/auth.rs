@@ -167,7 +167,7 @@ pub async fn login(ctx: &Context, input: &LoginInput<'_>, client: &Client) -> Re
     }
     // The place in the hashing line first: in a flood, a login refused here has cost no query.
     let place = ctx.hasher.place().map_err(|_| busy())?;
-    let school = ctx.store.school_by_code(input.school).await?.ok_or_else(Error::unknown_school)?;
+    let school = ctx.schools.by_code(&ctx.store, input.school).await?.ok_or_else(Error::unknown_school)?;
     let by_phone = school.policy.login_ids.contains(&LoginId::Phone);
     let student = ctx.store.student_for_login(school.id, login, by_phone).await?;
     let who = subject(student.as_ref(), login);

@@ -39,7 +39,7 @@ fn money_error(_: campuspay_domain::MoneyError) -> Error {
 }
 
 pub async fn school_and_student(ctx: &Context, session: &SessionRow) -> Result<(School, Student), Error> {
-    let school = ctx.store.school_by_id(session.school_id).await?.ok_or_else(Error::unknown_school)?;
+    let school = ctx.schools.by_id(&ctx.store, session.school_id).await?.ok_or_else(Error::unknown_school)?;
     let student = ctx.store.student(session.school_id, session.student_id).await?.ok_or_else(Error::unauthorized)?;
     Ok((school, student))
 }

@@ -307,6 +307,21 @@ async fn server_figures(http: &reqwest::Client, base: &str) -> (f64, f64) {
     (value("process_resident_memory_bytes ") / 1_048_576.0, value("process_cpu_seconds_total "))
 }
 
+/// The first instance's write transactions so far and, on SQLite, the seconds its one writer
+/// was waited for and held (`/metrics`).
+async fn writer_figures(http: &reqwest::Client, base: &str) -> [f64; 3] {
+    let text = match http.get(format!("{base}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    };
+    let value = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)?.trim().parse::<f64>().ok()).unwrap_or(0.0);
+    [
+        value("campuspay_db_write_transactions_total "),
+        value("campuspay_db_writer_seconds_total{state=\"waited\"} "),
+        value("campuspay_db_writer_seconds_total{state=\"held\"} "),
+    ]
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let a = args();
@@ -379,6 +394,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         None
     };
     let (_, cpu0) = server_figures(&http, &bases[0]).await;
+    let writer0 = writer_figures(&http, &bases[0]).await;
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     let mut settled = None;
@@ -458,6 +474,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let wall = t0.elapsed();
     let (rss_after, cpu1) = server_figures(&http, &bases[0]).await;
+    let writer1 = writer_figures(&http, &bases[0]).await;
     sampler.abort();
     let peak = peak.lock().unwrap().max(rss_after);
 
@@ -560,6 +577,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     println!("\norders paid: {paid}; payments applied: {applied}; orders paid twice: {doubled}");
     println!("server RSS: {rss_before:.0} MB before, peak {peak:.0} MB, {rss_after:.0} MB after; CPU {:.1} s", cpu1 - cpu0);
+    let [txs, waited, held] = [0, 1, 2].map(|i| writer1[i] - writer0[i]);
+    let per = match settled {
+        Some((n, _)) if n > 0 => format!(", {:.1} per payment settled", txs / n as f64),
+        _ => String::new(),
+    };
+    print!("write transactions (first instance): {txs:.0}{per}");
+    if held > 0.0 {
+        // On SQLite the one writer: held this share of the run, and waited for this long in all.
+        print!(
+            "; SQLite's writer held {:.0} % of the {:.1} s, {:.1} s waited for in all",
+            100.0 * held / wall.as_secs_f64(),
+            wall.as_secs_f64(),
+            waited
+        );
+    }
+    println!();
     for r in runners {
         r.shutdown().await;
     }

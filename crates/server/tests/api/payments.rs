@@ -22,6 +22,7 @@ on_both_databases!(
     another_students_order_is_not_found,
     two_instances_apply_each_payment_once,
     an_unknown_order_status_is_refused_not_taken_for_unpaid,
+    an_office_policy_change_reaches_the_next_order_at_once,
 );
 
 pub(crate) fn provider_of(channel: &str) -> &'static str {
@@ -329,6 +330,8 @@ async fn money_after_close_is_refunded_or_credited(app: TestApp) {
         .execute(app.store.pool())
         .await
         .unwrap();
+    // Changed behind the office's back: the copy this instance keeps is dropped by hand.
+    app.state.ctx.schools.forget(lut.id);
     for (school, expect) in [("qdou", "refund"), ("lut", "credit")] {
         let token = app.session(school, "20230001").await;
         let owed_before = owed(&app, &token).await;
@@ -532,4 +535,23 @@ async fn an_unknown_order_status_is_refused_not_taken_for_unpaid(app: TestApp) {
     let stored: String =
         sqlx::query_scalar("SELECT status FROM orders WHERE order_no = $1").bind(&no).fetch_one(app.store.pool()).await.unwrap();
     assert_eq!(stored, "refunding", "the order was left as it was");
+}
+
+/// Students' paths keep their school for a few seconds (`campuspay_app::schools`); a change the
+/// office saves is seen by the very next order all the same.
+async fn an_office_policy_change_reaches_the_next_order_at_once(app: TestApp) {
+    let token = app.session("lut", "20230001").await;
+    let ttl_of = |o: &Value| (o["expires_at_unix"].as_i64().unwrap() - campuspay_store::db_now()) / 60;
+    let (_, first) = new_order(&app, &token).await;
+    let admin = crate::office_money::staff(&app, "lut", "admin", "Admin#2026").await;
+    let (_, school) = app.get_json("/api/v1/office/school/policy", Some(&admin)).await;
+    let ttl = school["policy"]["order_ttl_minutes"].as_i64().unwrap();
+    assert!((ttl - 1..=ttl).contains(&ttl_of(&first)), "{first}");
+    let no = first["order_no"].as_str().unwrap();
+    assert_eq!(app.post_json(&format!("/api/v1/student/orders/{no}/cancel"), json!({}), Some(&token)).await.0, 200);
+    let mut policy = school["policy"].clone();
+    policy["order_ttl_minutes"] = json!(ttl + 37);
+    assert_eq!(app.post_json("/api/v1/office/school/policy", policy, Some(&admin)).await.0, 204);
+    let (_, second) = new_order(&app, &token).await;
+    assert!((ttl + 36..=ttl + 37).contains(&ttl_of(&second)), "the old policy's expiry: {second}");
 }

@@ -13,7 +13,11 @@ use common::TestApp;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-on_both_databases!(stale_cart_orders_a_charge_paid_meanwhile, concurrent_settles_of_one_order);
+on_both_databases!(
+    stale_cart_orders_a_charge_paid_meanwhile,
+    concurrent_settles_of_one_order,
+    a_payment_decided_on_an_old_view_of_its_order_is_not_written,
+);
 
 async fn order_and_attempt(app: &TestApp, token: &str) -> (i64, serde_json::Value, campuspay_store::orders::AttemptRow) {
     let (_, c) = app.get_json("/api/v1/student/charges", Some(token)).await;
@@ -126,4 +130,70 @@ async fn concurrent_settles_of_one_order(app: TestApp) {
     let refunds: i64 =
         sqlx::query_scalar("SELECT COUNT(*) FROM provider_payments WHERE disposition = 'refund'").fetch_one(pool).await.unwrap();
     assert_eq!((applied, refunds), (1, n as i64 - 1));
+}
+
+/// A settlement decides on its order without holding it (`store::settling`) and writes only if
+/// the order is still as it was read: here an attempt was made since (the view saw none), then
+/// the order was paid since. Each time nothing is written; the view as it stands is written once.
+async fn a_payment_decided_on_an_old_view_of_its_order_is_not_written(app: TestApp) {
+    use campuspay_store::StoreError;
+    use campuspay_store::settling::{AppliedPayment, KeptNotice};
+    let token = app.session("qdou", "20230001").await;
+    let (_, a, attempt) = order_and_attempt(&app, &token).await;
+    let view = app.store.settling_view(attempt.order_id).await.unwrap().unwrap();
+    assert_eq!((view.attempts.len(), view.settled.len()), (1, 0));
+    let notice = KeptNotice { provider: "wechatpay", school_code: "qdou", headers: "{}", body: "{}", outcome: "applied" };
+    let job = campuspay_app::jobs::Job::IssueReceipt { order_id: view.order.id }.encode();
+    let applied = |seen, txn_id, savepoint| AppliedPayment {
+        school_id: view.order.school_id,
+        student_id: view.order.student_id,
+        order_id: view.order.id,
+        attempt_id: attempt.id,
+        provider: attempt.channel.provider(),
+        channel: attempt.channel,
+        txn_id,
+        amount: Fen(a["total_fen"].as_i64().unwrap()),
+        source: PaidSource::Notify,
+        paid_at: "",
+        receipt_job: (&job.0, &job.1, "local", 0),
+        attempts_seen: seen,
+        savepoint,
+        notice: Some(notice),
+    };
+    let pool = app.store.pool();
+    let written = async || {
+        let n = |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(pool).await.unwrap() };
+        (
+            n("SELECT COUNT(*) FROM provider_payments").await,
+            n("SELECT COUNT(*) FROM ledger_entries WHERE kind = 'payment'").await,
+            n("SELECT COUNT(*) FROM notifications").await,
+            n("SELECT COUNT(*) FROM orders WHERE status = 'paid'").await,
+        )
+    };
+    let before = written().await;
+    let mut tx = app.store.write_tx().await.unwrap();
+    let r = app.store.apply_payment(&mut tx, &applied(0, "VIEWTXN1", None)).await;
+    assert!(matches!(r, Err(StoreError::Stale(_))), "an attempt made since the view: {r:?}");
+    drop(tx);
+    assert_eq!(written().await, before, "a stale write left something behind");
+    // As the settler writes a batch: the refused one rolls back to its savepoint alone (or the
+    // same transaction id written again next would conflict with it).
+    let mut tx = app.store.write_tx().await.unwrap();
+    let r = app.store.apply_payment(&mut tx, &applied(0, "VIEWTXN1", Some("settlement_0"))).await;
+    assert!(matches!(r, Err(StoreError::Stale(_))), "{r:?}");
+    app.store.rollback_to(&mut tx, "settlement_0").await.unwrap();
+    app.store.apply_payment(&mut tx, &applied(1, "VIEWTXN1", Some("settlement_1"))).await.unwrap();
+    tx.commit().await.unwrap();
+    let after = written().await;
+    assert_eq!((after.0 - before.0, after.2 - before.2, after.3 - before.3), (1, 1, 1));
+    assert!(after.1 > before.1, "a ledger row for the order's line");
+    // Paid since the view: the same view, another transaction, is stale; the same
+    // transaction again is a conflict. Neither writes anything.
+    for (txn, stale) in [("VIEWTXN2", true), ("VIEWTXN1", false)] {
+        let mut tx = app.store.write_tx().await.unwrap();
+        let r = app.store.apply_payment(&mut tx, &applied(1, txn, None)).await;
+        assert!(if stale { matches!(r, Err(StoreError::Stale(_))) } else { matches!(r, Err(StoreError::Conflict(_))) }, "{txn}: {r:?}");
+        drop(tx);
+        assert_eq!(written().await, after);
+    }
 }
