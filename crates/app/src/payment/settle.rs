@@ -16,7 +16,7 @@ use campuspay_store::orders::{AttemptRow, OrderRow};
 use campuspay_store::payments::{NewProviderPayment, SettledTxn};
 use campuspay_store::schools::School;
 use campuspay_store::settling::{AppliedPayment, KeptNotice, Settling};
-use campuspay_store::{On, StoreError, WriteTx, db_now as now};
+use campuspay_store::{On, Store, StoreError, WriteTx, db_now as now};
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +100,7 @@ pub async fn settle_paid_noting(
             headers: n.headers.to_string(),
             body: n.body.to_string(),
         }),
+        jobs_now: ctx.clock.now(),
     };
     if let Some(settled) = settle_unheld(ctx, &school, &p).await? {
         return Ok(settled);
@@ -120,7 +121,7 @@ pub async fn settle_paid_noting(
                 // may be open, superseded or even closed (a close can race the payment): all
                 // may become paid. Already paid would mean the books disagree with themselves:
                 // `Stale` rolls everything back and no money moves.
-                match apply(ctx, &mut tx, &order, attempts.len(), &p, None).await {
+                match apply(&ctx.store, &mut tx, &order, attempts.len(), &p, None).await {
                     Ok(()) => {}
                     // Settled meanwhile by another instance or request: nothing more to do.
                     Err(StoreError::Conflict(_)) => return Ok((Settled::Duplicate, false)),
@@ -217,6 +218,8 @@ pub(super) struct Payment {
     paid_at: String,
     source: PaidSource,
     notification: Option<Notice>,
+    /// The jobs' clock when the money arrived: when the receipt's job is due.
+    jobs_now: i64,
 }
 
 /// A verified notification as kept.
@@ -248,7 +251,7 @@ async fn settle_unheld(ctx: &Context, school: &School, p: &Payment) -> Result<Op
         return Ok(None);
     }
     let order_no = view.order.order_no.clone();
-    match ctx.settler.write(ctx, view.order, view.attempts.len(), p.clone()).await {
+    match ctx.settler.write(&ctx.store, view.order, view.attempts.len(), p.clone()).await {
         Some(Outcome::Applied) => {
             tracing::info!(order_no, txn_id = p.txn_id, result = ?Settled::Applied, source = ?p.source, "payment settled");
             Ok(Some((Settled::Applied, p.notification.is_some())))
@@ -264,7 +267,7 @@ async fn settle_unheld(ctx: &Context, school: &School, p: &Payment) -> Result<Op
 /// notification that brought it, in one round trip; inside `savepoint` when it shares its
 /// transaction with other settlements.
 pub(super) async fn apply(
-    ctx: &Context,
+    store: &Store,
     tx: &mut WriteTx,
     order: &OrderRow,
     attempts_seen: usize,
@@ -286,7 +289,7 @@ pub(super) async fn apply(
         paid_at: &p.paid_at,
         // The receipt is owed from the moment the money is applied: queued in the same
         // transaction, so no applied payment is ever left without one.
-        receipt_job: (&kind, &payload, job.queue().as_str(), ctx.clock.now()),
+        receipt_job: (&kind, &payload, job.queue().as_str(), p.jobs_now),
         attempts_seen,
         savepoint,
         notice: p.notification.as_ref().map(|n| KeptNotice {
@@ -297,7 +300,7 @@ pub(super) async fn apply(
             outcome: Settled::Applied.outcome(),
         }),
     };
-    ctx.store.apply_payment(tx, &applied).await
+    store.apply_payment(tx, &applied).await
 }
 
 /// Records that an attempt took money that could not pay its order (late, a second payment, a
