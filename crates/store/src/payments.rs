@@ -104,12 +104,9 @@ pub(crate) fn settled_txn(r: &AnyRow) -> Result<SettledTxn, sqlx::Error> {
 
 impl Store {
     /// Every transaction already settled for the order.
-    pub async fn settled_txns(&self, tx: &mut WriteTx, order_id: i64) -> Result<Vec<SettledTxn>, StoreError> {
-        let rows = sqlx::query("SELECT provider, txn_id, disposition FROM provider_payments WHERE order_id = $1")
-            .bind(order_id)
-            .fetch_all(&mut *tx.tx)
-            .await?;
-        map_rows(&rows, settled_txn)
+    pub async fn settled_txns(&self, on: On<'_>, order_id: i64) -> Result<Vec<SettledTxn>, StoreError> {
+        let q = sqlx::query("SELECT provider, txn_id, disposition FROM provider_payments WHERE order_id = $1").bind(order_id);
+        map_rows(&self.fetch_all(on, q).await?, settled_txn)
     }
 
     /// Records a settled transaction; `Conflict` when it was settled already (any order).

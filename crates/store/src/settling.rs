@@ -17,7 +17,7 @@
 //! the reads and the common case's writes are gathered. Every other effect (late money refunded
 //! or credited, attempts superseded) is written statement by statement, holding the order.
 
-use crate::db::{Backend, On, Store, StoreError, WriteTx, map_rows, now, placeholders};
+use crate::db::{Backend, On, Store, StoreError, WriteTx, now, placeholders};
 use crate::orders::{AttemptRow, OrderRow, attempt, order};
 use crate::payments::{SettledTxn, settled_txn};
 use campuspay_domain::order::{AttemptState, Disposition, OrderState, PaidSource};
@@ -102,8 +102,7 @@ impl Store {
     }
 
     async fn settling_parts(&self, mut on: On<'_>, order_id: i64) -> Result<(Vec<SettledTxn>, Vec<AttemptRow>), StoreError> {
-        let q = sqlx::query("SELECT provider, txn_id, disposition FROM provider_payments WHERE order_id = $1").bind(order_id);
-        let settled = map_rows(&self.fetch_all(on.reborrow(), q).await?, settled_txn)?;
+        let settled = self.settled_txns(on.reborrow(), order_id).await?;
         let attempts = self.attempts_of_order(on, order_id).await?;
         Ok((settled, attempts))
     }

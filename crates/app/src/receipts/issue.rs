@@ -204,7 +204,7 @@ async fn order_source(
         return Ok(None);
     }
     let school = look.school(ctx, order.school_id).await?;
-    let settled = ctx.store.settled_txns(tx, order.id).await?;
+    let settled = ctx.store.settled_txns(On::Tx(tx), order.id).await?;
     let applied = settled.iter().find(|s| s.disposition == Disposition::Applied);
     let (channel, txn_id) = match applied {
         Some(s) => (channel_label(s.provider.as_str()).to_string(), s.txn_id.clone()),
