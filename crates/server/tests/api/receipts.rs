@@ -64,11 +64,14 @@ async fn pdf_text(app: &TestApp, token: &str, url: &str, png: &str) -> String {
     assert!(bytes.starts_with(b"%PDF") && bytes.len() < 200 * 1024, "{} bytes", bytes.len());
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
+    // One file per database: the SQLite and PostgreSQL runs of a test run side by side, and
+    // one must never read the other's PDF half-written.
+    let png = format!("{png}-{}", if app.store.backend() == campuspay_store::Backend::Sqlite { "sqlite" } else { "postgres" });
     let pdf = dir.join(format!("{png}.pdf"));
     std::fs::write(&pdf, &bytes).unwrap();
     let out = Command::new("pdftotext").arg("-layout").arg(&pdf).arg("-").output().expect("pdftotext (poppler-utils)");
     assert!(out.status.success());
-    let ppm = Command::new("pdftoppm").args(["-png", "-r", "80", "-singlefile"]).arg(&pdf).arg(dir.join(png)).status().expect("pdftoppm");
+    let ppm = Command::new("pdftoppm").args(["-png", "-r", "80", "-singlefile"]).arg(&pdf).arg(dir.join(&png)).status().expect("pdftoppm");
     assert!(ppm.success(), "pdftoppm renders the receipt");
     String::from_utf8(out.stdout).unwrap().replace([' ', '\u{3000}'], "")
 }
